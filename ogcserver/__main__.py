@@ -1,0 +1,5 @@
+"""Allow ``python -m ogcserver``."""
+
+from ogcserver.cli import main
+
+raise SystemExit(main())

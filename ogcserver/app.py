@@ -1,0 +1,31 @@
+"""The composition root: builds storage, core, protocols and the web app from settings."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ogcserver.core.catalog import LayerCatalog
+from ogcserver.core.engine import Engine
+from ogcserver.ows.dispatch import Dispatcher
+from ogcserver.ows.wms.service import WmsService
+from ogcserver.settings import Settings
+from ogcserver.storage.catalogs.files import list_source_files
+from ogcserver.storage.catalogs.sqlite import SqliteCatalog
+from ogcserver.storage.readers.rasterio_reader import RasterioReader
+from ogcserver.web.blueprints import WebContext, install
+from ogcserver.web.metrics import Metrics
+
+
+def create_app(settings: Settings) -> Flask:
+    """A ready WSGI app; the catalog index is brought up to date before it returns."""
+    reader = RasterioReader(max_open=settings.server.max_open_datasets)
+    store = SqliteCatalog(settings.server.data_dir / "catalog.sqlite")
+    catalog = LayerCatalog(settings, store, reader, list_source_files)
+    catalog.refresh(force=True)
+    reader.pool.close_all()  # workers open their own handles after fork
+    engine = Engine(settings, catalog, reader)
+    dispatcher = Dispatcher(WmsService(engine, settings))
+    app = Flask("ogcserver")
+    app.json.sort_keys = False
+    install(app, WebContext(settings, dispatcher, catalog, Metrics()))
+    return app

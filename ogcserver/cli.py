@@ -1,0 +1,108 @@
+"""The command line: ``serve`` and ``validate-config``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ogcserver.settings import ConfigError, Settings, load_settings, settings_from_paths
+
+log = logging.getLogger("ogcserver")
+
+# GDAL options that keep a public server safe and quick; an operator's own values win.
+GDAL_DEFAULTS = {
+    "GDAL_VRT_ENABLE_PYTHON": "NO",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_TIMEOUT": "10",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.jp2",
+}
+
+
+def _server_overrides(args: argparse.Namespace) -> dict:
+    overrides: dict = {}
+    if args.bind:
+        host, _, port = args.bind.rpartition(":")
+        overrides["host"], overrides["port"] = host or "127.0.0.1", int(port)
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if args.workers:
+        overrides["workers"] = args.workers
+    if args.data_dir:
+        overrides["data_dir"] = str(Path(args.data_dir).resolve())
+    return overrides
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = _server_overrides(args) if hasattr(args, "bind") else {}
+    if args.config:
+        if args.paths:
+            raise ConfigError("give either -c CONFIG or paths to publish, not both")
+        return load_settings(Path(args.config), overrides)
+    if not args.paths:
+        raise ConfigError("nothing to publish: give paths to rasters or folders, or -c CONFIG")
+    return settings_from_paths([Path(p) for p in args.paths], overrides)
+
+
+def serve(settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from ogcserver.app import create_app
+    from ogcserver.web.logs import configure_logging
+
+    configure_logging()
+    for key, value in GDAL_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    app = create_app(settings)
+    server = settings.server
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{server.host}:{server.port}")
+            self.cfg.set("workers", server.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 1)
+            self.cfg.set("keepalive", 30)
+            self.cfg.set("timeout", int(settings.limits.render_timeout) + 30)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("errorlog", "-")
+            self.cfg.set("loglevel", "warning")
+
+        def load(self):  # noqa: ANN201 - gunicorn's interface
+            return app
+
+    log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers})
+    Server().run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ogcserver", description="Publish rasters as OGC web services.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="publish files, folders or a config file")
+    p_serve.add_argument("paths", nargs="*", help="rasters (a layer each) or folders (a mosaic layer each)")
+    p_serve.add_argument("-c", "--config", help="YAML configuration file")
+    p_serve.add_argument("--bind", help="HOST:PORT to listen on")
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    p_serve.add_argument("--workers", type=int)
+    p_serve.add_argument("--data-dir", help="folder for the catalog index")
+    p_check = sub.add_parser("validate-config", help="check a configuration file and report problems")
+    p_check.add_argument("config")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate-config":
+            settings = load_settings(Path(args.config))
+            layers = sum(len(s.layers) for s in settings.services)
+            print(f"{args.config}: OK ({len(settings.services)} service(s), {layers} layer(s))")
+            return 0
+        args.paths = args.paths or []
+        return serve(_settings(args))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""The shared core: catalog selection, mosaic, styling and encoding for every protocol."""

@@ -1,0 +1,137 @@
+"""The engine: every map, point query and legend of every protocol goes through here.
+
+map: limits -> layers -> catalog selection -> mosaic -> style -> composite -> encode.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.mosaic import mosaic_first
+from ogcserver.core.query import LegendQuery, MapQuery, PointQuery
+from ogcserver.core.render.encode import encode
+from ogcserver.core.render.legend import legend_picture, message_picture
+from ogcserver.core.render.style import composite, render_default
+from ogcserver.model.catalog import CatalogItem
+from ogcserver.model.errors import InvalidPoint, LimitExceeded, StyleNotFound
+from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
+from ogcserver.model.geo import BBox
+from ogcserver.model.image import Grid, RGBAImage
+from ogcserver.settings import Limits, Settings
+from ogcserver.storage.interfaces import RasterReader
+
+
+@dataclass(frozen=True)
+class ItemHit:
+    """A raster of a layer with valid values at the queried point."""
+
+    item: CatalogItem
+    values: list[float]
+
+
+@dataclass
+class LayerFeatures:
+    layer: str
+    band_names: tuple[str, ...]
+    x: float
+    y: float
+    crs: str
+    hits: list[ItemHit] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, settings: Settings, catalog: LayerCatalog, reader: RasterReader) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.reader = reader
+        self._limits = {s.name: settings.limits_for(s) for s in settings.services}
+
+    def limits(self, service: str | None) -> Limits:
+        return self._limits.get(service, self.settings.limits) if service else self.settings.limits
+
+    def check_size(self, width: int, height: int, service: str | None) -> None:
+        limits = self.limits(service)
+        if width > limits.max_width:
+            raise LimitExceeded("WIDTH", f"WIDTH {width} is more than the maximum {limits.max_width}")
+        if height > limits.max_height:
+            raise LimitExceeded("HEIGHT", f"HEIGHT {height} is more than the maximum {limits.max_height}")
+        if width * height > limits.max_pixels:
+            raise LimitExceeded("WIDTH", f"{width}x{height} is more than {limits.max_pixels} pixels")
+
+    def resolve(self, name: str, style: str, service: str | None) -> Layer:
+        layer = self.catalog.layer(name, service)
+        if style and style not in {s.name for s in layer.info.styles}:
+            raise StyleNotFound(style, name)
+        return layer
+
+    def render_map(self, query: MapQuery) -> EncodedImage:
+        limits = self.limits(query.service)
+        self.check_size(query.grid.width, query.grid.height, query.service)
+        if len(query.layers) > limits.max_layers:
+            raise LimitExceeded("LAYERS", f"at most {limits.max_layers} layers per request")
+        layers = [(self.resolve(ref.layer, ref.style, query.service), ref.style) for ref in query.layers]
+        deadline = time.monotonic() + limits.render_timeout
+        picture: RGBAImage | None = None
+        for layer, _style in layers:
+            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline)
+            if rendered is not None:
+                picture = composite(picture, rendered)
+        if picture is None:
+            picture = self._empty(query.grid)
+        return encode(picture, query.format, query.transparent, query.bgcolor, self.settings.rendering)
+
+    def _render_layer(
+        self, layer: Layer, grid: Grid, resampling: Resampling | None, limits: Limits, deadline: float
+    ) -> RGBAImage | None:
+        items = self.catalog.items_for(layer, grid.bbox, limits.max_items)
+        method = resampling or Resampling(self.settings.rendering.default_resampling)
+        raster, _used = mosaic_first(self.reader, items, grid, layer.render_bands, method, deadline)
+        if raster is None:
+            return None
+        return render_default(raster, layer.info.statistics)
+
+    @staticmethod
+    def _empty(grid: Grid) -> RGBAImage:
+        return RGBAImage(np.zeros((grid.height, grid.width, 4), dtype=np.uint8), grid)
+
+    def message_image(
+        self, width: int, height: int, text: str, fmt: ImageFormat, transparent: bool
+    ) -> EncodedImage:
+        """A picture carrying an error message (or nothing), for INIMAGE and BLANK exceptions."""
+        pixels = message_picture(width, height, text)
+        grid = Grid.from_bbox(BBox(0, 0, width, height, "EPSG:3857"), width, height)
+        return encode(RGBAImage(pixels, grid), fmt, transparent, (255, 255, 255), self.settings.rendering)
+
+    def feature_info(self, query: PointQuery) -> list[LayerFeatures]:
+        grid = query.grid
+        if not (0 <= query.col < grid.width and 0 <= query.row < grid.height):
+            raise InvalidPoint(f"the point ({query.col}, {query.row}) is outside the {grid.width}x{grid.height} map")
+        limits = self.limits(query.service)
+        x, y = grid.transform * (query.col + 0.5, query.row + 0.5)
+        px, py = abs(grid.transform.a) / 2, abs(grid.transform.e) / 2
+        area = BBox(x - px, y - py, x + px, y + py, grid.crs)
+        results = []
+        for name in query.layers:
+            layer = self.catalog.layer(name, query.service)
+            features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs)
+            for item in self.catalog.items_for(layer, area, limits.max_items):
+                values = self.reader.sample(item.source, x, y, grid.crs)
+                if values is not None:
+                    features.hits.append(ItemHit(item, values))
+                    if len(features.hits) >= query.feature_count:
+                        break
+            results.append(features)
+        return results
+
+    def legend(self, query: LegendQuery, fmt: ImageFormat) -> EncodedImage:
+        layer = self.resolve(query.layer, query.style, query.service)
+        if query.width or query.height:
+            self.check_size(query.width or 1, query.height or 1, query.service)
+        pixels = legend_picture(layer, query.width, query.height)
+        height, width = pixels.shape[:2]
+        grid = Grid.from_bbox(BBox(0, 0, width, height, "EPSG:3857"), width, height)
+        return encode(RGBAImage(pixels.copy(), grid), fmt, True, (255, 255, 255), self.settings.rendering)

@@ -1,0 +1,66 @@
+"""Encode rendered pictures as PNG (24/32 bit or paletted), JPEG or GeoTIFF."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import rasterio
+from PIL import Image
+from rasterio.io import MemoryFile
+
+from ogcserver.core.render.style import flatten
+from ogcserver.model.formats import EncodedImage, ImageFormat
+from ogcserver.model.image import RGBAImage
+from ogcserver.settings import Rendering
+
+
+def encode(
+    image: RGBAImage,
+    fmt: ImageFormat,
+    transparent: bool,
+    background: tuple[int, int, int],
+    options: Rendering,
+) -> EncodedImage:
+    keep_alpha = transparent and fmt.supports_alpha
+    if keep_alpha:
+        pixels = image.pixels
+        if pixels[..., 3].min() == 255:
+            pixels = pixels[..., :3]  # fully opaque: a 24-bit image is smaller and faster
+    else:
+        pixels = flatten(image, background)
+    if fmt is ImageFormat.GEOTIFF:
+        return EncodedImage(_geotiff(pixels, image), fmt.content_type)
+    picture = Image.fromarray(np.ascontiguousarray(pixels))
+    buffer = io.BytesIO()
+    if fmt is ImageFormat.JPEG:
+        picture.save(buffer, format="JPEG", quality=options.jpeg_quality)
+    elif fmt is ImageFormat.PNG8:
+        method = Image.Quantize.FASTOCTREE
+        picture.quantize(256, method=method).save(
+            buffer, format="PNG", compress_level=options.png_compression
+        )
+    else:
+        picture.save(buffer, format="PNG", compress_level=options.png_compression)
+    return EncodedImage(buffer.getvalue(), fmt.content_type)
+
+
+def _geotiff(pixels: np.ndarray, image: RGBAImage) -> bytes:
+    count = pixels.shape[2]
+    profile = {
+        "driver": "GTiff",
+        "width": pixels.shape[1],
+        "height": pixels.shape[0],
+        "count": count,
+        "dtype": "uint8",
+        "crs": rasterio.crs.CRS.from_user_input(image.grid.crs),
+        "transform": image.grid.transform,
+        "compress": "deflate",
+        "photometric": "RGB",
+    }
+    if count == 4:
+        profile["alpha"] = "YES"
+    with MemoryFile() as memfile:
+        with memfile.open(**profile) as dst:
+            dst.write(np.moveaxis(pixels, 2, 0))
+        return memfile.read()

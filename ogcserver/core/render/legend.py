@@ -1,0 +1,55 @@
+"""Legend pictures: a swatch per displayed band, or a ramp with its value range."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ogcserver.core.catalog import Layer
+
+SWATCH = {0: (220, 40, 40), 1: (40, 170, 60), 2: (40, 80, 220)}
+
+
+def legend_picture(layer: Layer, width: int | None, height: int | None) -> np.ndarray:
+    """An RGBA array describing how the layer's default style shows its values."""
+    info = layer.info
+    bands = layer.render_bands
+    names = [info.band_names[b - 1] or f"band {b}" for b in bands]
+    if len(bands) == 3:
+        w, h = width or 140, height or 66
+        img = Image.new("RGBA", (w, h), (255, 255, 255, 0))
+        draw = ImageDraw.Draw(img)
+        row = max(1, h // 3)
+        for i, name in enumerate(names):
+            y = i * row
+            draw.rectangle([2, y + 3, 18, y + row - 3], fill=SWATCH[i] + (255,), outline=(0, 0, 0, 255))
+            draw.text((24, y + max(0, row // 2 - 6)), f"{'RGB'[i]}: {name}", fill=(0, 0, 0, 255))
+        return np.asarray(img)
+    w, h = width or 120, height or 140
+    img = Image.new("RGBA", (w, h), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(img)
+    bar_h = max(2, h - 20)
+    for y in range(bar_h):
+        v = int(round(255 * (1 - y / max(1, bar_h - 1))))
+        draw.line([(2, 10 + y), (22, 10 + y)], fill=(v, v, v, 255))
+    draw.rectangle([2, 10, 22, 10 + bar_h - 1], outline=(0, 0, 0, 255))
+    if info.statistics:
+        high, low = info.statistics[0].high, info.statistics[0].low
+    else:
+        high, low = 255, 0
+    draw.text((28, 4), f"{high:.6g}", fill=(0, 0, 0, 255))
+    draw.text((28, h - 16), f"{low:.6g}", fill=(0, 0, 0, 255))
+    draw.text((28, h // 2 - 6), names[0][:14], fill=(0, 0, 0, 255))
+    return np.asarray(img)
+
+
+def message_picture(width: int, height: int, text: str) -> np.ndarray:
+    """A transparent RGBA picture with ``text`` wrapped across it (empty text: blank)."""
+    img = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+    if text:
+        draw = ImageDraw.Draw(img)
+        chars = max(8, width // 7)
+        lines = [text[i : i + chars] for i in range(0, len(text), chars)][: max(1, height // 14)]
+        for n, line in enumerate(lines):
+            draw.text((4, 4 + 14 * n), line, fill=(200, 0, 0, 255))
+    return np.asarray(img).copy()

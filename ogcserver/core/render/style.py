@@ -1,0 +1,69 @@
+"""Turn band values into an RGBA picture: 8-bit data as is, other types stretched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ogcserver.model.catalog import BandStatistics
+from ogcserver.model.image import Raster, RGBAImage
+
+
+def _to_byte(band: np.ndarray, stats: BandStatistics | None) -> np.ndarray:
+    if band.dtype == np.uint8 and stats is None:
+        return band
+    low, high = (stats.low, stats.high) if stats else (float(np.nanmin(band)), float(np.nanmax(band)))
+    if not high > low:
+        high = low + 1.0
+    scaled = (band.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
+    np.clip(scaled, 0, 255, out=scaled)
+    return np.nan_to_num(scaled, nan=0.0).astype(np.uint8)
+
+
+def render_default(raster: Raster, stats: Sequence[BandStatistics]) -> RGBAImage:
+    """Grey for one band, RGB for three; non-8-bit bands are stretched with ``stats``."""
+    h, w = raster.valid.shape
+    bands = [
+        _to_byte(raster.data[i], stats[i] if i < len(stats) else None) for i in range(raster.count)
+    ]
+    if len(bands) == 1:
+        bands = bands * 3
+    pixels = np.empty((h, w, 4), dtype=np.uint8)
+    for i in range(3):
+        pixels[..., i] = bands[i]
+    valid = raster.valid
+    if raster.data.dtype.kind == "f":
+        valid = valid & np.isfinite(raster.data).all(axis=0)
+    pixels[..., 3] = np.where(valid, 255, 0)
+    return RGBAImage(pixels, raster.grid)
+
+
+def composite(bottom: RGBAImage | None, top: RGBAImage) -> RGBAImage:
+    """``top`` over ``bottom`` with straight alpha."""
+    if bottom is None:
+        return top
+    ta = top.pixels[..., 3:4].astype(np.float32) / 255.0
+    ba = bottom.pixels[..., 3:4].astype(np.float32) / 255.0
+    out_a = ta + ba * (1.0 - ta)
+    rgb = top.pixels[..., :3] * ta + bottom.pixels[..., :3] * ba * (1.0 - ta)
+    safe = np.where(out_a > 0, out_a, 1.0)
+    pixels = np.empty_like(top.pixels)
+    pixels[..., :3] = np.clip(rgb / safe + 0.5, 0, 255).astype(np.uint8)
+    pixels[..., 3] = np.clip(out_a[..., 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return RGBAImage(pixels, top.grid)
+
+
+def flatten(image: RGBAImage, background: tuple[int, int, int]) -> np.ndarray:
+    """An RGB array of the image over an opaque background colour."""
+    alpha = image.pixels[..., 3]
+    if alpha.min() == 255:
+        return image.pixels[..., :3]
+    if alpha.max() == 0:
+        out = np.empty(alpha.shape + (3,), dtype=np.uint8)
+        out[...] = background
+        return out
+    a = alpha[..., None].astype(np.float32) / 255.0
+    bg = np.asarray(background, dtype=np.float32)
+    rgb = image.pixels[..., :3].astype(np.float32) * a + bg * (1.0 - a)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,1 @@
+"""Plain values shared by every layer: geometry, rasters, formats, catalog records, errors."""

@@ -1,0 +1,87 @@
+"""Catalog records: what is known about a source raster and about a published layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ogcserver.model.geo import BBox
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a reader learns about a raster file when it is indexed."""
+
+    path: str
+    crs: str
+    bounds: BBox
+    width: int
+    height: int
+    count: int
+    dtype: str
+    nodata: float | None
+    band_names: tuple[str, ...]
+    acquired: datetime | None
+    overview_factors: tuple[int, ...] = ()
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        return (self.bounds.width / self.width, self.bounds.height / self.height)
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One indexed raster of a layer, with its footprint in lon/lat for the spatial index."""
+
+    id: int
+    collection: str
+    source: SourceInfo
+    lonlat_bounds: BBox
+
+    @property
+    def name(self) -> str:
+        return self.source.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class BandStatistics:
+    """Per-band value range used for the default stretch of non-8-bit data."""
+
+    minimum: float
+    maximum: float
+    low: float   # 2nd percentile
+    high: float  # 98th percentile
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    name: str
+    title: str
+    abstract: str = ""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A published layer as the protocols describe it."""
+
+    name: str
+    title: str
+    abstract: str
+    keywords: tuple[str, ...]
+    service: str
+    crs: str                       # native CRS of the layer (first item's CRS)
+    bounds: BBox                   # union of items in the native CRS
+    lonlat_bounds: BBox
+    resolution: tuple[float, float]
+    band_count: int
+    dtype: str
+    band_names: tuple[str, ...]
+    nodata: float | None
+    item_count: int
+    is_mosaic: bool
+    styles: tuple[StyleInfo, ...]
+    default_style: str
+    advertised_crs: tuple[str, ...]
+    statistics: tuple[BandStatistics, ...] = ()
+    time_extent: tuple[datetime, datetime] | None = None

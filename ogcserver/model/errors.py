@@ -1,0 +1,60 @@
+"""Domain errors. Protocol adapters map them to their own exception codes in one table."""
+
+from __future__ import annotations
+
+
+class OgcServerError(Exception):
+    """Base of every error the server reports to a client; ``message`` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class LayerNotFound(OgcServerError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Layer '{name}' is not defined")
+        self.name = name
+
+
+class StyleNotFound(OgcServerError):
+    def __init__(self, style: str, layer: str) -> None:
+        super().__init__(f"Style '{style}' is not defined for layer '{layer}'")
+
+
+class UnsupportedCrs(OgcServerError):
+    def __init__(self, crs: str) -> None:
+        super().__init__(f"CRS '{crs}' is not supported")
+
+
+class UnsupportedFormat(OgcServerError):
+    def __init__(self, fmt: str) -> None:
+        super().__init__(f"Format '{fmt}' is not supported")
+
+
+class InvalidValue(OgcServerError):
+    """A parameter has a value the server cannot use."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class InvalidPoint(OgcServerError):
+    """A query point lies outside the map."""
+
+
+class LimitExceeded(OgcServerError):
+    """A request asks for more than the configured limits allow."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class RenderTimeout(OgcServerError):
+    """Rendering took longer than the configured time budget."""
+
+
+class SourceUnavailable(OgcServerError):
+    """A source raster could not be read (missing or corrupt file)."""

@@ -1,0 +1,60 @@
+"""Georeferenced grids and the one raster value passed between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from affine import Affine
+
+from ogcserver.model.geo import BBox
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A pixel grid: the output of a map request or the footprint of a read."""
+
+    crs: str
+    transform: Affine
+    width: int
+    height: int
+
+    @classmethod
+    def from_bbox(cls, bbox: BBox, width: int, height: int) -> "Grid":
+        transform = Affine(
+            bbox.width / width, 0.0, bbox.minx, 0.0, -bbox.height / height, bbox.maxy
+        )
+        return cls(bbox.crs, transform, width, height)
+
+    @property
+    def bbox(self) -> BBox:
+        t = self.transform
+        x0, y0 = t.c, t.f
+        x1, y1 = t * (self.width, self.height)
+        return BBox(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), self.crs)
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        return abs(self.transform.a), abs(self.transform.e)
+
+
+@dataclass
+class Raster:
+    """Band values (bands, rows, cols) with a validity mask (rows, cols) on a grid."""
+
+    data: np.ndarray
+    valid: np.ndarray
+    grid: Grid
+    band_names: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass
+class RGBAImage:
+    """A rendered picture: uint8 (rows, cols, 4) with straight alpha, on a grid."""
+
+    pixels: np.ndarray
+    grid: Grid

@@ -1,0 +1,1 @@
+"""OGC protocols: parse requests into typed queries, call the core, format responses."""

@@ -1,0 +1,62 @@
+"""Capabilities documents from Jinja2 templates (autoescaped, strict), fed view models only."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from ogcserver.model.geo import BBox, axis_is_yx, crs_area_of_use, transform_bbox
+from ogcserver.ows.crs import parse_crs
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("ogcserver", "capabilities_templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, **context: object) -> bytes:
+    return environment().get_template(template).render(**context).encode("utf-8")
+
+
+def fmt(value: float) -> str:
+    """Coordinates with enough digits for centimetres in metres and micro-degrees."""
+    return f"{value:.10g}" if abs(value) < 1e6 else f"{value:.12g}"
+
+
+def bbox_in(bounds: BBox, code: str) -> BBox | None:
+    """The layer's bounds in an advertised CRS (x/y order), clipped to the CRS's area of use."""
+    crs = parse_crs(code).internal
+    try:
+        if bounds.crs == crs:
+            return bounds
+        area = crs_area_of_use(crs)
+        source = bounds
+        if area is not None:
+            lonlat = transform_bbox(bounds, "EPSG:4326")
+            clipped = BBox(
+                max(lonlat.minx, area.minx), max(lonlat.miny, area.miny),
+                min(lonlat.maxx, area.maxx), min(lonlat.maxy, area.maxy), "EPSG:4326",
+            )
+            if not clipped.is_valid():
+                return None
+            source = clipped
+        out = transform_bbox(source, crs)
+    except Exception:  # noqa: BLE001 - a CRS the bounds cannot be expressed in is left out
+        return None
+    return out if out.is_valid() else None
+
+
+def ordered(box: BBox, code: str, yx_allowed: bool) -> tuple[str, str, str, str]:
+    """minx, miny, maxx, maxy attribute values, in EPSG axis order where the version wants it."""
+    a, b, c, d = box.as_tuple()
+    if yx_allowed and code != "CRS:84" and axis_is_yx(parse_crs(code).internal):
+        a, b, c, d = b, a, d, c
+    return fmt(a), fmt(b), fmt(c), fmt(d)

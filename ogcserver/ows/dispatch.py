@@ -1,0 +1,50 @@
+"""Route an OGC request to its service by SERVICE, with the right exception when that fails."""
+
+from __future__ import annotations
+
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exceptions import OwsError, ows_exception_report, wms_exception_report
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.wms.service import WmsService
+from ogcserver.ows.xml import parse_request_xml
+
+
+class Dispatcher:
+    def __init__(self, wms: WmsService) -> None:
+        self.services = {"WMS": wms}
+
+    def handle(self, params: Params, endpoint: Endpoint, default_service: str | None) -> OwsResponse:
+        name = (params.get("SERVICE") or default_service or "").strip().upper()
+        if not name:
+            return self._error(OwsError("MissingParameterValue", "parameter SERVICE is required", "SERVICE"), None)
+        service = self.services.get(name)
+        if service is None:
+            return self._error(
+                OwsError("InvalidParameterValue", f"SERVICE '{name[:20]}' is not offered here", "SERVICE"),
+                default_service,
+            )
+        return service.handle(params, endpoint)
+
+    def handle_xml(self, body: bytes, default_service: str | None) -> OwsResponse:
+        """XML POST bodies: parsed safely, then answered (no service here takes XML requests yet)."""
+        try:
+            root = parse_request_xml(body)
+        except OwsError as exc:
+            return self._error(exc, default_service)
+        operation = root.tag.rsplit("}", 1)[-1]
+        return self._error(
+            OwsError("OperationNotSupported", f"XML-encoded {operation[:40]} requests are not supported; use KVP"),
+            default_service,
+        )
+
+    @staticmethod
+    def _error(error: OwsError, default_service: str | None) -> OwsResponse:
+        if default_service == "WMS":
+            body, content_type = wms_exception_report(error, "1.3.0")
+        else:
+            body, content_type = ows_exception_report(error)
+        return OwsResponse(body, content_type, error.status)
+
+    def error(self, error: OwsError, default_service: str | None) -> OwsResponse:
+        return self._error(error, default_service)

@@ -1,0 +1,91 @@
+"""OGC exceptions: one table from domain errors to codes and HTTP statuses, and the reports.
+
+Each WMS version words a few codes differently (InvalidSRS in 1.1.1, InvalidCRS in 1.3.0) and
+has its own report format; the parsed request picks which one answers.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from ogcserver.model import errors
+
+OGC_NS = "http://www.opengis.net/ogc"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+# Status codes follow OWS Common 2.0 (clause 8.6): client mistakes 400, unsupported 501.
+STATUS = {
+    "OperationNotSupported": 501,
+    "OptionNotSupported": 501,
+    "NoApplicableCode": 500,
+    "ServerBusy": 503,
+}
+
+
+class OwsError(Exception):
+    """An error already worded for the client: OGC code, message, locator."""
+
+    def __init__(self, code: str, message: str, locator: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.locator = locator
+        self.status = status if status is not None else STATUS.get(code, 400)
+
+
+def from_domain(exc: errors.OgcServerError, version: str = "1.3.0") -> OwsError:
+    """Map a core error to the OGC code the protocol version uses."""
+    crs_code = "InvalidSRS" if version.startswith("1.1") else "InvalidCRS"
+    crs_locator = "SRS" if version.startswith("1.1") else "CRS"
+    if isinstance(exc, errors.LayerNotFound):
+        return OwsError("LayerNotDefined", exc.message, "LAYERS")
+    if isinstance(exc, errors.StyleNotFound):
+        return OwsError("StyleNotDefined", exc.message, "STYLES")
+    if isinstance(exc, errors.UnsupportedCrs):
+        return OwsError(crs_code, exc.message, crs_locator)
+    if isinstance(exc, errors.UnsupportedFormat):
+        return OwsError("InvalidFormat", exc.message, "FORMAT")
+    if isinstance(exc, errors.InvalidPoint):
+        return OwsError("InvalidPoint", exc.message, "I" if version == "1.3.0" else "X")
+    if isinstance(exc, (errors.InvalidValue, errors.LimitExceeded)):
+        return OwsError("InvalidParameterValue", exc.message, exc.parameter)
+    if isinstance(exc, errors.RenderTimeout):
+        return OwsError("NoApplicableCode", exc.message, status=503)
+    if isinstance(exc, errors.SourceUnavailable):
+        return OwsError("NoApplicableCode", "a source raster of this layer cannot be read", status=503)
+    return OwsError("NoApplicableCode", exc.message, status=500)
+
+
+def wms_exception_report(error: OwsError, version: str) -> tuple[bytes, str]:
+    """The ServiceExceptionReport of WMS 1.1.1 or 1.3.0, and its content type."""
+    if version.startswith("1.1"):
+        root = etree.Element("ServiceExceptionReport", version="1.1.1")
+        node = etree.SubElement(root, "ServiceException", code=error.code)
+        if error.locator:
+            node.set("locator", error.locator)
+        node.text = error.message
+        doctype = '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">'
+        body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", doctype=doctype)
+        return body, "application/vnd.ogc.se_xml"
+    root = etree.Element(
+        f"{{{OGC_NS}}}ServiceExceptionReport",
+        nsmap={None: OGC_NS, "xsi": XSI_NS},
+        version="1.3.0",
+    )
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{OGC_NS} http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
+    node = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException", code=error.code)
+    if error.locator:
+        node.set("locator", error.locator)
+    node.text = error.message
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), "text/xml"
+
+
+def ows_exception_report(error: OwsError, version: str = "2.0.0") -> tuple[bytes, str]:
+    """An OWS Common ExceptionReport, for requests that name no known service."""
+    ns = "http://www.opengis.net/ows/2.0" if version.startswith("2") else "http://www.opengis.net/ows/1.1"
+    root = etree.Element(f"{{{ns}}}ExceptionReport", nsmap={None: ns}, version=version)
+    node = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=error.code)
+    if error.locator:
+        node.set("locator", error.locator)
+    etree.SubElement(node, f"{{{ns}}}ExceptionText").text = error.message
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), "text/xml"

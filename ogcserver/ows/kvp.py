@@ -1,0 +1,75 @@
+"""Key-value-pair request parameters: case-insensitive names, one value each.
+
+A parameter given twice is refused rather than merged, and the number of parameters and the
+length of each value are capped, so odd query strings cannot reach deeper code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ogcserver.ows.exceptions import OwsError
+
+MAX_PARAMETERS = 100
+MAX_VALUE_LENGTH = 4096
+
+
+class Params:
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._values: dict[str, str] = {}
+        count = 0
+        for key, value in pairs:
+            count += 1
+            if count > MAX_PARAMETERS:
+                raise OwsError("InvalidParameterValue", f"more than {MAX_PARAMETERS} parameters")
+            name = key.strip().upper()
+            if not name:
+                continue
+            if "\x00" in value or "\x00" in name:
+                raise OwsError("InvalidParameterValue", "parameters must not contain NUL characters", name)
+            if len(value) > MAX_VALUE_LENGTH:
+                raise OwsError("InvalidParameterValue", f"parameter {name} is too long", name)
+            if name in self._values:
+                raise OwsError("InvalidParameterValue", f"parameter {name} is given more than once", name)
+            self._values[name] = value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name.upper(), default)
+
+    def require(self, name: str) -> str:
+        value = self._values.get(name.upper())
+        if value is None or value.strip() == "":
+            raise OwsError("MissingParameterValue", f"parameter {name.upper()} is required", name.upper())
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return name.upper() in self._values
+
+    def int(self, name: str, default: int | None = None, minimum: int | None = None) -> int:
+        raw = self.get(name)
+        if raw is None or raw.strip() == "":
+            if default is None:
+                raise OwsError("MissingParameterValue", f"parameter {name.upper()} is required", name.upper())
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise OwsError(
+                "InvalidParameterValue", f"parameter {name.upper()} must be an integer", name.upper()
+            ) from None
+        if minimum is not None and value < minimum:
+            raise OwsError(
+                "InvalidParameterValue", f"parameter {name.upper()} must be at least {minimum}", name.upper()
+            )
+        return value
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        raw = self.get(name)
+        if raw is None or raw == "":
+            return default
+        value = raw.strip().upper()
+        if value in ("TRUE", "1", "YES"):
+            return True
+        if value in ("FALSE", "0", "NO"):
+            return False
+        raise OwsError("InvalidParameterValue", f"parameter {name.upper()} must be TRUE or FALSE", name.upper())

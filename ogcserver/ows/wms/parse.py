@@ -1,0 +1,254 @@
+"""Parse WMS 1.1.1 and 1.3.0 KVP requests into typed requests.
+
+Version differences are settled here: SRS vs CRS, X/Y vs I/J, and the EPSG axis order that
+1.3.0 applies to BBOX (EPSG:4326 is lat,lon), so the core only sees x/y boxes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ogcserver.core.query import LayerRef, LegendQuery, MapQuery, PointQuery
+from ogcserver.model.errors import UnsupportedCrs
+from ogcserver.model.formats import ImageFormat, Resampling
+from ogcserver.model.geo import BBox
+from ogcserver.model.image import Grid
+from ogcserver.ows.crs import RequestCrs, parse_crs
+from ogcserver.ows.exceptions import OwsError, from_domain
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.wms.models import (
+    VERSIONS,
+    ExceptionsMode,
+    GetCapabilities,
+    GetFeatureInfo,
+    GetLegendGraphic,
+    GetMap,
+)
+
+MAP_FORMATS = {
+    "image/png": ImageFormat.PNG,
+    "png": ImageFormat.PNG,
+    "image/png; mode=24bit": ImageFormat.PNG,
+    "image/png; mode=32bit": ImageFormat.PNG,
+    "image/png; mode=8bit": ImageFormat.PNG8,
+    "image/png8": ImageFormat.PNG8,
+    "png8": ImageFormat.PNG8,
+    "image/jpeg": ImageFormat.JPEG,
+    "image/jpg": ImageFormat.JPEG,
+    "jpeg": ImageFormat.JPEG,
+    "image/tiff": ImageFormat.GEOTIFF,
+    "image/geotiff": ImageFormat.GEOTIFF,
+    "image/tiff; application=geotiff": ImageFormat.GEOTIFF,
+}
+ADVERTISED_MAP_FORMATS = ("image/png", "image/png; mode=8bit", "image/jpeg", "image/tiff")
+INFO_FORMATS = ("text/plain", "application/json", "text/xml", "text/html")
+EXCEPTION_FORMATS = {
+    "xml": "xml", "application/vnd.ogc.se_xml": "xml", "text/xml": "xml",
+    "inimage": "inimage", "application/vnd.ogc.se_inimage": "inimage",
+    "blank": "blank", "application/vnd.ogc.se_blank": "blank",
+}
+REQUEST_NAMES = {
+    "getcapabilities": "GetCapabilities", "capabilities": "GetCapabilities",
+    "getmap": "GetMap", "map": "GetMap",
+    "getfeatureinfo": "GetFeatureInfo", "feature_info": "GetFeatureInfo",
+    "getlegendgraphic": "GetLegendGraphic",
+}
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def negotiate_version(requested: str | None) -> str:
+    """WMS version negotiation (1.3.0 clause 6.2.4): the highest we have not above the request."""
+    if not requested:
+        return VERSIONS[-1]
+    try:
+        wanted = tuple(int(p) for p in requested.strip().split("."))
+    except ValueError:
+        return VERSIONS[-1]
+    lower = [v for v in VERSIONS if tuple(int(p) for p in v.split(".")) <= wanted]
+    return lower[-1] if lower else VERSIONS[0]
+
+
+def request_name(params: Params) -> str:
+    raw = params.require("REQUEST")
+    name = REQUEST_NAMES.get(raw.strip().lower())
+    if name is None:
+        raise OwsError("OperationNotSupported", f"WMS has no operation '{raw[:40]}'", "REQUEST")
+    return name
+
+
+def operation_version(params: Params) -> str:
+    """The version of a non-capabilities request: given, or guessed from SRS/CRS."""
+    raw = params.get("VERSION") or params.get("WMTVER")
+    if raw is None or raw.strip() == "":
+        return "1.1.1" if "SRS" in params and "CRS" not in params else "1.3.0"
+    value = raw.strip()
+    if value not in VERSIONS:
+        if value.startswith("1.1"):
+            return "1.1.1"
+        raise OwsError("InvalidParameterValue", f"VERSION {value[:20]} is not supported; use 1.1.1 or 1.3.0", "VERSION")
+    return value
+
+
+def exceptions_mode(params: Params) -> ExceptionsMode:
+    raw = (params.get("EXCEPTIONS") or "xml").strip().lower()
+    return ExceptionsMode(EXCEPTION_FORMATS.get(raw, "xml"))
+
+
+def parse_capabilities(params: Params) -> GetCapabilities:
+    version = negotiate_version(params.get("VERSION") or params.get("WMTVER"))
+    return GetCapabilities(version, params.get("UPDATESEQUENCE"))
+
+
+def _number(text: str, name: str) -> float:
+    if not NUMBER.match(text):
+        raise OwsError("InvalidParameterValue", f"{name} values must be numbers", name)
+    value = float(text)
+    if not math.isfinite(value):
+        raise OwsError("InvalidParameterValue", f"{name} values must be finite", name)
+    return value
+
+
+def _crs(params: Params, version: str) -> RequestCrs:
+    key = "SRS" if version == "1.1.1" else "CRS"
+    raw = params.get(key)
+    if raw is None and version == "1.3.0":
+        raw = params.get("SRS")  # lenient: some clients send SRS with 1.3.0
+        key = "SRS" if raw is not None else key
+    if raw is None or raw.strip() == "":
+        raise OwsError("MissingParameterValue", f"parameter {key} is required", key)
+    try:
+        return parse_crs(raw)
+    except UnsupportedCrs as exc:
+        raise from_domain(exc, version) from None
+
+
+def parse_bbox(params: Params, crs: RequestCrs, version: str) -> BBox:
+    raw = params.require("BBOX")
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise OwsError("InvalidParameterValue", "BBOX must be four comma-separated numbers", "BBOX")
+    a, b, c, d = (_number(p, "BBOX") for p in parts)
+    if version == "1.3.0" and crs.yx:
+        a, b, c, d = b, a, d, c  # EPSG order lat,lon -> x,y
+    if not (a < c and b < d):
+        raise OwsError("InvalidParameterValue", "BBOX minimum values must be less than the maximum values", "BBOX")
+    return BBox(a, b, c, d, crs.internal)
+
+
+def _color(params: Params) -> tuple[int, int, int]:
+    raw = (params.get("BGCOLOR") or "0xFFFFFF").strip()
+    m = re.match(r"^(0x|#)?([0-9a-fA-F]{6})$", raw)
+    if not m:
+        raise OwsError("InvalidParameterValue", "BGCOLOR must be a hexadecimal colour like 0xFFFFFF", "BGCOLOR")
+    value = int(m.group(2), 16)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
+
+
+def _names(raw: str, key: str) -> list[str]:
+    return [n.strip() for n in raw.split(",")] if raw.strip() else []
+
+
+def _layers(params: Params) -> tuple[LayerRef, ...]:
+    names = _names(params.require("LAYERS"), "LAYERS")
+    if any(n == "" for n in names) or not names:
+        raise OwsError("LayerNotDefined", "LAYERS contains an empty layer name", "LAYERS")
+    styles_raw = params.get("STYLES")
+    if styles_raw is None:
+        styles_raw = ""  # lenient: many clients omit STYLES
+    styles = styles_raw.split(",") if styles_raw.strip() else [""] * len(names)
+    if len(styles) != len(names):
+        raise OwsError("StyleNotDefined", "STYLES must list one style per layer (or be empty)", "STYLES")
+    return tuple(LayerRef(n, s.strip()) for n, s in zip(names, styles))
+
+
+def _format(params: Params) -> ImageFormat:
+    raw = params.require("FORMAT")
+    fmt = MAP_FORMATS.get(raw.strip().lower().replace("%20", " "))
+    if fmt is None:
+        raise OwsError("InvalidFormat", f"FORMAT '{raw[:60]}' is not supported", "FORMAT")
+    return fmt
+
+
+def _resampling(params: Params) -> Resampling | None:
+    raw = params.get("RESAMPLING")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return Resampling(raw.strip().lower())
+    except ValueError:
+        allowed = ", ".join(r.value for r in Resampling)
+        raise OwsError("InvalidParameterValue", f"RESAMPLING must be one of {allowed}", "RESAMPLING") from None
+
+
+def _grid(params: Params, version: str) -> Grid:
+    crs = _crs(params, version)
+    bbox = parse_bbox(params, crs, version)
+    width = params.int("WIDTH", minimum=1)
+    height = params.int("HEIGHT", minimum=1)
+    return Grid.from_bbox(bbox, width, height)
+
+
+def _check_time(params: Params) -> None:
+    if params.get("TIME") not in (None, "") or params.get("ELEVATION") not in (None, ""):
+        raise OwsError("InvalidDimensionValue", "this layer has no TIME or ELEVATION dimension", "TIME")
+
+
+def parse_getmap(params: Params, service: str | None) -> GetMap:
+    version = operation_version(params)
+    mode = exceptions_mode(params)
+    layers = _layers(params)
+    fmt = _format(params)
+    grid = _grid(params, version)
+    _check_time(params)
+    query = MapQuery(
+        layers=layers,
+        grid=grid,
+        format=fmt,
+        transparent=params.boolean("TRANSPARENT"),
+        bgcolor=_color(params),
+        resampling=_resampling(params),
+        service=service,
+    )
+    return GetMap(version, query, mode)
+
+
+def parse_getfeatureinfo(params: Params, service: str | None) -> GetFeatureInfo:
+    version = operation_version(params)
+    mode = exceptions_mode(params)
+    layers = _layers(params)
+    names = [ref.layer for ref in layers]
+    query_layers = _names(params.require("QUERY_LAYERS"), "QUERY_LAYERS")
+    for name in query_layers:
+        if name not in names:
+            raise OwsError("LayerNotDefined", f"query layer '{name[:60]}' is not in LAYERS", "QUERY_LAYERS")
+    grid = _grid(params, version)
+    col_key, row_key = ("I", "J") if version == "1.3.0" else ("X", "Y")
+    if version == "1.3.0" and "I" not in params and "X" in params:
+        col_key, row_key = "X", "Y"
+    try:
+        col, row = params.int(col_key), params.int(row_key)
+    except OwsError as exc:
+        if exc.code == "MissingParameterValue":
+            raise
+        raise OwsError("InvalidPoint", f"{col_key}/{row_key} must be integer pixel positions", col_key) from None
+    if not (0 <= col < grid.width and 0 <= row < grid.height):
+        raise OwsError("InvalidPoint", f"{col_key}={col}, {row_key}={row} is outside the map", col_key)
+    info_format = (params.get("INFO_FORMAT") or "text/plain").strip().lower()
+    if info_format not in INFO_FORMATS:
+        raise OwsError("InvalidFormat", f"INFO_FORMAT '{info_format[:60]}' is not supported", "INFO_FORMAT")
+    count = params.int("FEATURE_COUNT", default=1, minimum=1)
+    query = PointQuery(tuple(query_layers), grid, col, row, min(count, 50), service)
+    return GetFeatureInfo(version, query, info_format, mode)
+
+
+def parse_getlegendgraphic(params: Params, service: str | None) -> GetLegendGraphic:
+    version = negotiate_version(params.get("VERSION"))
+    layer = params.require("LAYER")
+    fmt_raw = (params.get("FORMAT") or "image/png").strip().lower()
+    if MAP_FORMATS.get(fmt_raw) not in (ImageFormat.PNG, ImageFormat.PNG8, ImageFormat.JPEG):
+        raise OwsError("InvalidFormat", f"FORMAT '{fmt_raw[:60]}' is not supported for legends", "FORMAT")
+    width = params.int("WIDTH", default=0, minimum=0) or None
+    height = params.int("HEIGHT", default=0, minimum=0) or None
+    query = LegendQuery(layer.strip(), (params.get("STYLE") or "").strip(), width, height, service)
+    return GetLegendGraphic(version, query, fmt_raw)

@@ -1,0 +1,90 @@
+"""WMS: dispatch one KVP request to the core and answer in the version's own formats."""
+
+from __future__ import annotations
+
+import logging
+
+from ogcserver.core.engine import Engine
+from ogcserver.model.errors import OgcServerError
+from ogcserver.model.formats import ImageFormat
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exceptions import OwsError, from_domain, wms_exception_report
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.wms import parse
+from ogcserver.ows.wms.capabilities import capabilities_document
+from ogcserver.ows.wms.featureinfo import format_feature_info
+from ogcserver.ows.wms.models import GetMap
+from ogcserver.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class WmsService:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def handle(self, params: Params, endpoint: Endpoint) -> OwsResponse:
+        version = parse.negotiate_version(params.get("VERSION") or params.get("WMTVER"))
+        getmap: GetMap | None = None
+        try:
+            name = parse.request_name(params)
+            if name == "GetCapabilities":
+                return self.capabilities(params, endpoint)
+            version = parse.operation_version(params)
+            if name == "GetMap":
+                getmap = parse.parse_getmap(params, endpoint.service)
+                image = self.engine.render_map(getmap.query)
+                return OwsResponse(image.body, image.content_type)
+            if name == "GetFeatureInfo":
+                request = parse.parse_getfeatureinfo(params, endpoint.service)
+                results = self.engine.feature_info(request.query)
+                body, content_type = format_feature_info(results, request.info_format)
+                return OwsResponse(body, content_type)
+            legend = parse.parse_getlegendgraphic(params, endpoint.service)
+            fmt = parse.MAP_FORMATS[legend.format]
+            image = self.engine.legend(legend.query, fmt)
+            return OwsResponse(image.body, image.content_type)
+        except OgcServerError as exc:
+            return self.error(from_domain(exc, version), version, params, getmap)
+        except OwsError as exc:
+            return self.error(exc, version, params, getmap)
+
+    def capabilities(self, params: Params, endpoint: Endpoint) -> OwsResponse:
+        request = parse.parse_capabilities(params)
+        layers = self.engine.catalog.layers(endpoint.service)
+        limits = self.engine.limits(endpoint.service)
+        body = capabilities_document(request.version, layers, self.settings, limits, endpoint)
+        content_type = "text/xml" if request.version == "1.3.0" else "application/vnd.ogc.wms_xml"
+        if (params.get("FORMAT") or "").strip().lower() == "text/xml":
+            content_type = "text/xml"
+        return OwsResponse(body, content_type)
+
+    def error(self, error: OwsError, version: str, params: Params, getmap: GetMap | None) -> OwsResponse:
+        """The exception in the format the request asked for (XML, INIMAGE or BLANK)."""
+        if error.status >= 500:
+            log.warning("request failed", extra={"code": error.code, "detail": error.message})
+        mode = getmap.exceptions.kind if getmap is not None else parse.exceptions_mode(params).kind
+        if mode in ("inimage", "blank"):
+            picture = self._error_image(error, mode, params, getmap)
+            if picture is not None:
+                return picture
+        body, content_type = wms_exception_report(error, version)
+        return OwsResponse(body, content_type, error.status)
+
+    def _error_image(
+        self, error: OwsError, mode: str, params: Params, getmap: GetMap | None
+    ) -> OwsResponse | None:
+        """INIMAGE/BLANK need a size and format; without them the XML report answers."""
+        try:
+            width = params.int("WIDTH", minimum=1)
+            height = params.int("HEIGHT", minimum=1)
+            self.engine.check_size(width, height, None)
+            fmt = parse.MAP_FORMATS.get((params.get("FORMAT") or "").strip().lower(), ImageFormat.PNG)
+            transparent = params.boolean("TRANSPARENT")
+        except (OwsError, OgcServerError):
+            return None
+        text = error.message if mode == "inimage" else ""
+        image = self.engine.message_image(width, height, text, fmt, transparent)
+        return OwsResponse(image.body, image.content_type)

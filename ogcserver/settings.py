@@ -1,0 +1,243 @@
+"""Configuration: loaded once, validated with messages naming file, key and reason, then frozen.
+
+Two ways in: a YAML file (``ogcserver serve -c ogcserver.yaml``) or a list of paths
+(``ogcserver serve a.tif folder/``), which becomes one service with one layer per path.
+Nothing below this module reads configuration or the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
+CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who wrote the file."""
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Contact(Frozen):
+    person: str = ""
+    organization: str = ""
+    position: str = ""
+    email: str = ""
+    phone: str = ""
+    address: str = ""
+    city: str = ""
+    postcode: str = ""
+    country: str = ""
+
+
+class Limits(Frozen):
+    """Per-request limits, with defaults safe for a public server."""
+
+    max_width: int = Field(4096, ge=1, le=65536)
+    max_height: int = Field(4096, ge=1, le=65536)
+    max_pixels: int = Field(16_777_216, ge=1)
+    max_layers: int = Field(16, ge=1, le=1000)
+    max_items: int = Field(64, ge=1, le=100_000)
+    render_timeout: float = Field(30.0, gt=0, le=3600)
+    max_query_length: int = Field(8192, ge=256, le=1_000_000)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+
+    def merged(self, override: "Limits | None") -> "Limits":
+        """These limits, tightened or loosened by a service's own block."""
+        if override is None:
+            return self
+        return Limits(**{**self.model_dump(), **override.model_dump(exclude_unset=True)})
+
+
+class Rendering(Frozen):
+    png_compression: int = Field(1, ge=0, le=9)
+    jpeg_quality: int = Field(85, ge=1, le=100)
+    default_resampling: Literal["nearest", "bilinear", "cubic", "average", "lanczos"] = "nearest"
+
+
+class LayerConfig(Frozen):
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    abstract: str = ""
+    keywords: tuple[str, ...] = ()
+    source: Path
+    pattern: str = "*.tif"
+    bands: tuple[int, ...] | None = None
+    default_style: str = "default"
+    crs: tuple[str, ...] = ()
+    order: Literal["newest", "oldest", "name"] = "newest"
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not CRS_PATTERN.match(code):
+                raise ValueError(f"'{code}' is not an EPSG:n or CRS:84 code")
+        return value
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (len(value) not in (1, 3) or min(value) < 1):
+            raise ValueError("give 1 or 3 band numbers, counted from 1")
+        return value
+
+
+class ServiceConfig(Frozen):
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    abstract: str = ""
+    keywords: tuple[str, ...] = ()
+    fees: str = "none"
+    access_constraints: str = "none"
+    contact: Contact | None = None
+    crs: tuple[str, ...] = ()
+    limits: Limits | None = None
+    layers: tuple[LayerConfig, ...] = Field(min_length=1)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return LayerConfig._crs_codes(value)
+
+
+class ServerConfig(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64)
+    public_url: str | None = None
+    data_dir: Path = Path(".ogcserver")
+    index_refresh_seconds: float = Field(10.0, ge=0)
+    access_log: bool = True
+    max_open_datasets: int = Field(64, ge=1, le=4096)
+
+
+class Settings(Frozen):
+    title: str = "ogcserver"
+    abstract: str = "Imagery and rasters published as OGC services"
+    keywords: tuple[str, ...] = ()
+    contact: Contact = Contact()
+    fees: str = "none"
+    access_constraints: str = "none"
+    crs: tuple[str, ...] = ("EPSG:4326", "CRS:84", "EPSG:3857")
+    server: ServerConfig = ServerConfig()
+    limits: Limits = Limits()
+    rendering: Rendering = Rendering()
+    services: tuple[ServiceConfig, ...] = Field(min_length=1)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return LayerConfig._crs_codes(value)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Settings":
+        seen: set[str] = set()
+        for service in self.services:
+            if service.name in seen:
+                raise ValueError(f"service name '{service.name}' is used twice")
+            seen.add(service.name)
+        layer_names: set[str] = set()
+        for service in self.services:
+            for layer in service.layers:
+                if layer.name in layer_names or layer.name in seen - {service.name}:
+                    raise ValueError(f"layer name '{layer.name}' is used twice")
+                layer_names.add(layer.name)
+        return self
+
+    def limits_for(self, service: ServiceConfig) -> Limits:
+        return self.limits.merged(service.limits)
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        lines.append(f"  {source}: {key}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _check_sources(settings: Settings, source: str) -> None:
+    problems = []
+    for si, service in enumerate(settings.services):
+        for li, layer in enumerate(service.layers):
+            if not layer.source.exists():
+                problems.append(
+                    f"  {source}: services.{si}.layers.{li}.source: '{layer.source}' does not exist"
+                )
+    if problems:
+        raise ConfigError("\n".join([f"{source}: invalid configuration", *problems]))
+
+
+def _resolve_paths(raw: dict, base: Path) -> dict:
+    """Make layer sources and the data directory relative to the config file's folder."""
+    for service in raw.get("services") or []:
+        if not isinstance(service, dict):
+            continue
+        for layer in service.get("layers") or []:
+            if isinstance(layer, dict) and isinstance(layer.get("source"), str):
+                layer["source"] = str((base / layer["source"]).resolve())
+    server = raw.get("server")
+    if isinstance(server, dict) and isinstance(server.get("data_dir"), str):
+        server["data_dir"] = str((base / server["data_dir"]).resolve())
+    return raw
+
+
+def load_settings(path: Path, overrides: dict | None = None) -> Settings:
+    """Read, validate and freeze a YAML config file."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read the file ({exc.strerror})") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    raw = _resolve_paths(raw, path.resolve().parent)
+    if overrides:
+        raw.setdefault("server", {}).update(overrides)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(source, exc)) from exc
+    _check_sources(settings, source)
+    return settings
+
+
+def layer_name_for(path: Path) -> str:
+    stem = path.name if path.is_dir() else path.stem
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", stem) or "layer"
+    return name if re.match(r"^[A-Za-z_]", name) else f"l_{name}"
+
+
+def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Settings:
+    """Zero configuration: one service, a layer per file and a mosaic layer per folder."""
+    layers = []
+    used: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: does not exist")
+        name = layer_name_for(path)
+        base, n = name, 2
+        while name in used or name == "data":
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        layers.append({"name": name, "title": name, "source": str(path.resolve())})
+    raw: dict = {"services": [{"name": "data", "title": "Published data", "layers": layers}]}
+    if overrides:
+        raw["server"] = dict(overrides)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error("command line", exc)) from exc

@@ -1,0 +1,1 @@
+"""Storage: raster readers, catalog stores and (later) tile cache stores, below the core."""

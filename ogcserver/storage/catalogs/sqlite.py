@@ -1,0 +1,211 @@
+"""The embedded catalog: one SQLite file with an R*Tree over item footprints in lon/lat.
+
+Each layer is a collection; a folder mosaic's rows are brought in line with the files on disk
+by ``sync``, which several worker processes may call at once (WAL, immediate transactions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from ogcserver.model.catalog import CatalogItem, SourceInfo
+from ogcserver.model.errors import SourceUnavailable
+from ogcserver.model.geo import WGS84, BBox, transform_bbox
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    path TEXT NOT NULL,
+    mtime REAL NOT NULL,
+    size INTEGER NOT NULL,
+    acquired TEXT,
+    info TEXT NOT NULL,
+    UNIQUE (collection, path)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(id, minx, maxx, miny, maxy);
+CREATE TABLE IF NOT EXISTS meta (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (collection, key)
+);
+"""
+
+ORDER_SQL = {
+    # newest on top; undated items last; the path breaks ties so the order is deterministic
+    "newest": "i.acquired IS NULL, i.acquired DESC, i.path ASC",
+    "oldest": "i.acquired IS NULL, i.acquired ASC, i.path ASC",
+    "name": "i.path ASC",
+}
+
+
+def _info_to_json(info: SourceInfo) -> str:
+    return json.dumps(
+        {
+            "path": info.path,
+            "crs": info.crs,
+            "bounds": info.bounds.as_tuple(),
+            "width": info.width,
+            "height": info.height,
+            "count": info.count,
+            "dtype": info.dtype,
+            "nodata": info.nodata,
+            "band_names": info.band_names,
+            "acquired": info.acquired.isoformat() if info.acquired else None,
+            "overview_factors": info.overview_factors,
+            "attributes": info.attributes,
+        }
+    )
+
+
+def _info_from_json(text: str) -> SourceInfo:
+    d = json.loads(text)
+    return SourceInfo(
+        path=d["path"],
+        crs=d["crs"],
+        bounds=BBox(*d["bounds"], d["crs"]),
+        width=d["width"],
+        height=d["height"],
+        count=d["count"],
+        dtype=d["dtype"],
+        nodata=d["nodata"],
+        band_names=tuple(d["band_names"]),
+        acquired=datetime.fromisoformat(d["acquired"]) if d["acquired"] else None,
+        overview_factors=tuple(d["overview_factors"]),
+        attributes=d["attributes"],
+    )
+
+
+class SqliteCatalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as con:
+            con.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        """One connection per process and thread; never shared across fork."""
+        con = getattr(self._local, "con", None)
+        if con is None or getattr(self._local, "pid", None) != os.getpid():
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA busy_timeout=30000")
+            self._local.con, self._local.pid = con, os.getpid()
+        return con
+
+    def _rows_to_items(self, rows: Iterable[tuple]) -> list[CatalogItem]:
+        items = []
+        for item_id, collection, info, minx, maxx, miny, maxy in rows:
+            items.append(
+                CatalogItem(item_id, collection, _info_from_json(info), BBox(minx, miny, maxx, maxy, WGS84))
+            )
+        return items
+
+    _SELECT = (
+        "SELECT i.id, i.collection, i.info, r.minx, r.maxx, r.miny, r.maxy "
+        "FROM items i JOIN items_rtree r ON r.id = i.id "
+    )
+
+    def items(self, collection: str) -> list[CatalogItem]:
+        rows = self._connect().execute(
+            self._SELECT + f"WHERE i.collection = ? ORDER BY {ORDER_SQL['name']}", (collection,)
+        )
+        return self._rows_to_items(rows)
+
+    def items_in(self, collection: str, lonlat: BBox, order: str, limit: int) -> list[CatalogItem]:
+        rows = self._connect().execute(
+            self._SELECT
+            + "WHERE i.collection = ? AND r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? "
+            + f"ORDER BY {ORDER_SQL[order]} LIMIT ?",
+            (collection, lonlat.minx, lonlat.maxx, lonlat.miny, lonlat.maxy, limit),
+        )
+        return self._rows_to_items(rows)
+
+    def item_at(self, collection: str, item_id: int) -> CatalogItem | None:
+        rows = self._connect().execute(self._SELECT + "WHERE i.collection = ? AND i.id = ?", (collection, item_id))
+        found = self._rows_to_items(rows)
+        return found[0] if found else None
+
+    def sync(
+        self,
+        collection: str,
+        files: Iterable[tuple[str, float, int]],
+        describe: Callable[[str], SourceInfo],
+    ) -> tuple[int, int, int]:
+        """Add new files, re-describe changed ones, drop vanished ones; skip unreadable files."""
+        con = self._connect()
+        known = {
+            path: (mtime, size, item_id)
+            for item_id, path, mtime, size in con.execute(
+                "SELECT id, path, mtime, size FROM items WHERE collection = ?", (collection,)
+            )
+        }
+        wanted = {path: (mtime, size) for path, mtime, size in files}
+        changes: list[tuple[str, str, float, int, SourceInfo | None]] = []
+        for path, (mtime, size) in wanted.items():
+            old = known.get(path)
+            if old is not None and old[0] == mtime and old[1] == size:
+                continue
+            try:
+                info = describe(path)
+                lonlat = transform_bbox(info.bounds, WGS84)
+                if not lonlat.is_valid():
+                    raise SourceUnavailable("footprint cannot be expressed in lon/lat")
+            except SourceUnavailable:
+                info = None  # unreadable: drop any old row, retry when the file changes
+            changes.append(("upsert" if old is None else "update", path, mtime, size, info))
+        removed = [known[p][2] for p in known if p not in wanted]
+        added = updated = 0
+        if not changes and not removed:
+            return (0, 0, 0)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for item_id in removed:
+                con.execute("DELETE FROM items WHERE id = ?", (item_id,))
+                con.execute("DELETE FROM items_rtree WHERE id = ?", (item_id,))
+            for kind, path, mtime, size, info in changes:
+                old = known.get(path)
+                if old is not None:
+                    con.execute("DELETE FROM items WHERE id = ?", (old[2],))
+                    con.execute("DELETE FROM items_rtree WHERE id = ?", (old[2],))
+                if info is None:
+                    continue
+                lonlat = transform_bbox(info.bounds, WGS84)
+                cur = con.execute(
+                    "INSERT OR REPLACE INTO items (collection, path, mtime, size, acquired, info) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (collection, path, mtime, size,
+                     info.acquired.isoformat() if info.acquired else None, _info_to_json(info)),
+                )
+                con.execute(
+                    "INSERT INTO items_rtree (id, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
+                    (cur.lastrowid, lonlat.minx, lonlat.maxx, lonlat.miny, lonlat.maxy),
+                )
+                if kind == "upsert":
+                    added += 1
+                else:
+                    updated += 1
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return (added, updated, len(removed))
+
+    def get_meta(self, collection: str, key: str) -> str | None:
+        row = self._connect().execute(
+            "SELECT value FROM meta WHERE collection = ? AND key = ?", (collection, key)
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, collection: str, key: str, value: str) -> None:
+        self._connect().execute(
+            "INSERT OR REPLACE INTO meta (collection, key, value) VALUES (?, ?, ?)", (collection, key, value)
+        )

@@ -1,0 +1,41 @@
+"""The narrow interfaces the core depends on; ``app.py`` hands it concrete implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from ogcserver.model.catalog import BandStatistics, CatalogItem, SourceInfo
+from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import BBox
+from ogcserver.model.image import Grid, Raster
+
+
+class RasterReader(Protocol):
+    def describe(self, path: str) -> SourceInfo: ...
+
+    def read(
+        self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
+    ) -> Raster | None:
+        """Warp ``bands`` of the source onto ``grid``; None when nothing of it lands there."""
+
+    def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
+        """Band values at a point, or None where the source has no valid data."""
+
+    def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]: ...
+
+
+class CatalogStore(Protocol):
+    def items(self, collection: str) -> list[CatalogItem]: ...
+
+    def items_in(self, collection: str, lonlat: BBox, order: str, limit: int) -> list[CatalogItem]:
+        """Items whose lon/lat footprint intersects the box, in mosaic order."""
+
+    def sync(
+        self, collection: str, files: Iterable[tuple[str, float, int]], describe
+    ) -> tuple[int, int, int]:
+        """Bring the collection in line with (path, mtime, size) rows; returns added/updated/removed."""
+
+    def get_meta(self, collection: str, key: str) -> str | None: ...
+
+    def set_meta(self, collection: str, key: str, value: str) -> None: ...

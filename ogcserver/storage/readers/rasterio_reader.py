@@ -1,0 +1,212 @@
+"""Read and warp rasters with rasterio/GDAL: the one read primitive behind every request.
+
+Datasets stay open in a bounded per-process pool (GDAL handles must not cross ``fork``), and a
+read opens the overview level whose resolution is the coarsest still finer than the request,
+because GDAL's warp API does not choose overviews on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.warp import reproject
+from rasterio.windows import Window
+
+from ogcserver.model.catalog import BandStatistics, SourceInfo
+from ogcserver.model.errors import SourceUnavailable
+from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import BBox, canonical_crs, transform_bbox, transform_point
+from ogcserver.model.image import Grid, Raster
+
+log = logging.getLogger(__name__)
+
+ALLOWED_DRIVERS = ("GTiff", "COG", "JP2OpenJPEG", "VRT", "PNG", "JPEG", "netCDF", "SRTMHGT", "HFA")
+DATE_TAGS = ("ACQUISITIONDATETIME", "ACQUISITION_DATE", "DATETIME", "time_start", "TIFFTAG_DATETIME")
+FILENAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)")
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """Acquisition times as GDAL tags and file names write them."""
+    text = text.strip()
+    m = re.match(r"^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})$", text)
+    if m:
+        return datetime(*map(int, m.groups()), tzinfo=timezone.utc)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
+    for key in DATE_TAGS:
+        if key in tags and (value := parse_datetime(tags[key])):
+            return value
+    m = FILENAME_DATE.search(filename)
+    if m:
+        try:
+            return datetime(*map(int, m.groups()), tzinfo=timezone.utc)
+        except ValueError:
+            return None
+    return None
+
+
+class DatasetPool:
+    """A bounded LRU of open datasets, keyed by (path, overview level), reset after fork."""
+
+    def __init__(self, max_open: int) -> None:
+        self.max_open = max_open
+        self._open: OrderedDict[tuple[str, int], rasterio.DatasetReader] = OrderedDict()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def get(self, path: str, level: int = -1) -> rasterio.DatasetReader:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._open.clear()  # inherited handles belong to the parent process
+                self._pid = os.getpid()
+            key = (path, level)
+            ds = self._open.get(key)
+            if ds is not None:
+                self._open.move_to_end(key)
+                return ds
+            kwargs = {"overview_level": level} if level >= 0 else {}
+            try:
+                ds = rasterio.open(path, driver=None, **kwargs)
+            except (RasterioIOError, RasterioError) as exc:
+                raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read") from exc
+            if ds.driver not in ALLOWED_DRIVERS:
+                ds.close()
+                raise SourceUnavailable(f"source '{os.path.basename(path)}' has a driver that is not allowed")
+            self._open[key] = ds
+            while len(self._open) > self.max_open:
+                _, old = self._open.popitem(last=False)
+                old.close()
+            return ds
+
+    def close_all(self) -> None:
+        """Close every handle, e.g. in a parent process before it forks workers."""
+        with self._lock:
+            while self._open:
+                self._open.popitem()[1].close()
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            for key in [k for k in self._open if k[0] == path]:
+                self._open.pop(key).close()
+
+
+class RasterioReader:
+    """The storage reader for local rasters GDAL can open."""
+
+    def __init__(self, max_open: int = 64) -> None:
+        self.pool = DatasetPool(max_open)
+
+    def describe(self, path: str) -> SourceInfo:
+        ds = self.pool.get(path)
+        if ds.crs is None:
+            raise SourceUnavailable(f"source '{os.path.basename(path)}' has no CRS")
+        crs = canonical_crs(ds.crs.to_wkt())
+        b = ds.bounds
+        tags = ds.tags()
+        names = tuple(
+            (d or ci.name) for d, ci in zip(ds.descriptions, ds.colorinterp)
+        )
+        return SourceInfo(
+            path=path,
+            crs=crs,
+            bounds=BBox(b.left, b.bottom, b.right, b.top, crs),
+            width=ds.width,
+            height=ds.height,
+            count=ds.count,
+            dtype=ds.dtypes[0],
+            nodata=ds.nodata,
+            band_names=names,
+            acquired=acquisition_time(tags, os.path.basename(path)),
+            overview_factors=tuple(ds.overviews(1)),
+            attributes={k: v for k, v in tags.items() if len(v) < 256},
+        )
+
+    def _overview_level(self, source: SourceInfo, grid: Grid) -> int:
+        """Index of the coarsest overview still at least as fine as the output, or -1."""
+        if not source.overview_factors:
+            return -1
+        try:
+            area = transform_bbox(grid.bbox, source.crs)
+        except Exception:  # noqa: BLE001 - outside the projection domain: read full resolution
+            return -1
+        needed = min(area.width / grid.width, area.height / grid.height)
+        native = min(source.resolution)
+        if not math.isfinite(needed) or needed <= native:
+            return -1
+        level = -1
+        for i, factor in enumerate(source.overview_factors):
+            if native * factor <= needed * 1.0001:
+                level = i
+        return level
+
+    def read(
+        self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
+    ) -> Raster | None:
+        level = self._overview_level(source, grid)
+        ds = self.pool.get(source.path, level)
+        count = len(bands)
+        out = np.zeros((count + 1, grid.height, grid.width), dtype=source.dtype)
+        try:
+            reproject(
+                rasterio.band(ds, list(bands)),
+                out,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                dst_alpha=count + 1,
+                resampling=rasterio.enums.Resampling[resampling.value],
+                num_threads=1,
+            )
+        except (RasterioError, ValueError) as exc:
+            raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc
+        valid = out[count] > 0
+        if not valid.any():
+            return None
+        return Raster(out[:count], valid, grid, tuple(source.band_names[b - 1] for b in bands))
+
+    def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
+        ds = self.pool.get(source.path)
+        sx, sy = transform_point(x, y, crs, source.crs)
+        if not (math.isfinite(sx) and math.isfinite(sy)):
+            return None
+        row, col = ds.index(sx, sy)
+        if not (0 <= row < ds.height and 0 <= col < ds.width):
+            return None
+        window = Window(col, row, 1, 1)
+        values = ds.read(window=window, masked=True)
+        if np.ma.getmaskarray(values).all():
+            return None
+        return [float(v) for v in values[:, 0, 0].filled(np.nan)]
+
+    def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
+        """Percentiles from the coarsest overview: cheap, and enough for a display stretch."""
+        level = len(source.overview_factors) - 1
+        ds = self.pool.get(source.path, level)
+        scale = max(1, int(max(ds.width, ds.height) / 1024))
+        shape = (max(1, ds.height // scale), max(1, ds.width // scale))
+        stats = []
+        for b in bands:
+            values = ds.read(b, out_shape=shape, masked=True)
+            data = values.compressed()
+            data = data[np.isfinite(data)] if data.dtype.kind == "f" else data
+            if data.size == 0:
+                stats.append(BandStatistics(0.0, 1.0, 0.0, 1.0))
+                continue
+            low, high = np.percentile(data, [2, 98])
+            stats.append(BandStatistics(float(data.min()), float(data.max()), float(low), float(high)))
+        return tuple(stats)

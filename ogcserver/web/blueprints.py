@@ -1,0 +1,171 @@
+"""Flask routes: OGC endpoints (all services, or one), landing page, preview, health, metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ogcserver.core.catalog import LayerCatalog
+from ogcserver.ows.dispatch import Dispatcher
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.response import OwsResponse
+from ogcserver.settings import Settings
+from ogcserver.web.logs import redact
+from ogcserver.web.metrics import Metrics
+
+access_log = logging.getLogger("ogcserver.access")
+log = logging.getLogger(__name__)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    dispatcher: Dispatcher
+    catalog: LayerCatalog
+    metrics: Metrics
+
+
+def _to_flask(response: OwsResponse) -> Response:
+    out = Response(response.body, status=response.status, content_type=response.content_type)
+    for key, value in response.headers.items():
+        out.headers[key] = value
+    return out
+
+
+def _base_url(ctx: WebContext) -> str:
+    return (ctx.settings.server.public_url or request.host_url).rstrip("/")
+
+
+def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None) -> Response:
+    g.ows_service = default_service or "OWS"
+    base = _base_url(ctx)
+    endpoint = Endpoint(url=base + request.path, service=service_scope, base_url=base)
+    if service_scope is not None and service_scope not in {s.name for s in ctx.settings.services}:
+        return Response("Not found\n", status=404, content_type="text/plain")
+    limits = ctx.settings.limits
+    if len(request.query_string) > limits.max_query_length:
+        error = OwsError("InvalidParameterValue", "the query string is too long", status=414)
+        return _to_flask(ctx.dispatcher.error(error, default_service))
+    try:
+        pairs = list(request.args.items(multi=True))
+        if request.method == "POST":
+            content_type = (request.mimetype or "").lower()
+            if content_type in FORM_TYPES:
+                pairs += list(request.form.items(multi=True))
+            elif request.content_length or request.data:
+                return _to_flask(ctx.dispatcher.handle_xml(request.get_data(), default_service))
+        params = Params(pairs)
+        g.ows_request = (params.get("REQUEST") or "")[:32]
+    except OwsError as exc:
+        return _to_flask(ctx.dispatcher.error(exc, default_service))
+    return _to_flask(ctx.dispatcher.handle(params, endpoint, default_service))
+
+
+def _landing_view(ctx: WebContext) -> list[dict]:
+    services = []
+    layers = ctx.catalog.layers()
+    for service in ctx.settings.services:
+        items = [layer.info for layer in layers if layer.info.service == service.name]
+        services.append({
+            "name": service.name,
+            "title": service.title or service.name,
+            "abstract": service.abstract,
+            "wms": f"/services/{service.name}/wms",
+            "layers": items,
+        })
+    return services
+
+
+def create_blueprint(ctx: WebContext) -> Blueprint:
+    bp = Blueprint("ogcserver", __name__, template_folder="templates", static_folder="static")
+
+    @bp.route("/wms", methods=["GET", "POST"])
+    def wms_all() -> Response:
+        return _ows(ctx, None, "WMS")
+
+    @bp.route("/ows", methods=["GET", "POST"])
+    def ows_all() -> Response:
+        return _ows(ctx, None, None)
+
+    @bp.route("/services/<service>/wms", methods=["GET", "POST"])
+    def wms_service(service: str) -> Response:
+        return _ows(ctx, service, "WMS")
+
+    @bp.route("/services/<service>/ows", methods=["GET", "POST"])
+    def ows_service(service: str) -> Response:
+        return _ows(ctx, service, None)
+
+    @bp.route("/")
+    def landing() -> str:
+        return render_template("landing.html", title=ctx.settings.title, services=_landing_view(ctx))
+
+    @bp.route("/preview/<layer>")
+    def preview(layer: str) -> Response | str:
+        found = next((lr.info for lr in ctx.catalog.layers() if lr.info.name == layer), None)
+        if found is None:
+            return Response("Layer not found\n", status=404, content_type="text/plain")
+        return render_template("preview.html", layer=found)
+
+    @bp.route("/healthz")
+    @bp.route("/health")
+    def health() -> Response:
+        layers = ctx.catalog.layers()
+        return jsonify({"status": "ok", "layers": len(layers)})
+
+    @bp.route("/metrics")
+    def metrics() -> Response:
+        return Response(ctx.metrics.render(), content_type="text/plain; version=0.0.4")
+
+    return bp
+
+
+def install(app: Flask, ctx: WebContext) -> None:
+    app.register_blueprint(create_blueprint(ctx))
+    app.config["MAX_CONTENT_LENGTH"] = ctx.settings.limits.max_body_bytes
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        service = g.get("ows_service", "http")
+        operation = g.get("ows_request", request.endpoint or "")
+        ctx.metrics.observe(service, operation, response.status_code, elapsed)
+        if ctx.settings.server.access_log:
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "query": redact(request.query_string.decode("latin-1"))[:512],
+                    "status": response.status_code,
+                    "bytes": response.calculate_content_length(),
+                    "ms": round(elapsed * 1000, 2),
+                    "remote": request.remote_addr,
+                },
+            )
+        return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge) -> Response:
+        error = OwsError("InvalidParameterValue", "the request body is too large", status=413)
+        return _to_flask(ctx.dispatcher.error(error, None))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        return Response(f"{exc.name}\n", status=exc.code or 400, content_type="text/plain")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error", extra={"path": request.path})
+        error = OwsError("NoApplicableCode", "the server could not answer this request", status=500)
+        return _to_flask(ctx.dispatcher.error(error, None))
