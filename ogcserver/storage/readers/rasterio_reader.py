@@ -137,31 +137,38 @@ class RasterioReader:
             attributes={k: v for k, v in tags.items() if len(v) < 256},
         )
 
-    def _overview_level(self, source: SourceInfo, grid: Grid) -> int:
-        """Index of the coarsest overview still at least as fine as the output, or -1."""
-        if not source.overview_factors:
-            return -1
+    def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
+        """Overview level to read (-1: full resolution) and the output/source pixel-size ratio.
+
+        The level is the coarsest overview still at least as fine as the output. The ratio is
+        handed to the warper (XSCALE/YSCALE) because GDAL otherwise derives it per chunk from the
+        part of the output the source covers, which gives items of one mosaic different
+        resampling kernels, and so visible differences, along their borders.
+        """
         try:
             area = transform_bbox(grid.bbox, source.crs)
         except Exception:  # noqa: BLE001 - outside the projection domain: read full resolution
-            return -1
-        needed = min(area.width / grid.width, area.height / grid.height)
-        native = min(source.resolution)
-        if not math.isfinite(needed) or needed <= native:
-            return -1
-        level = -1
-        for i, factor in enumerate(source.overview_factors):
-            if native * factor <= needed * 1.0001:
-                level = i
-        return level
+            return -1, None
+        need_x, need_y = area.width / grid.width, area.height / grid.height
+        if not (math.isfinite(need_x) and math.isfinite(need_y)) or need_x <= 0 or need_y <= 0:
+            return -1, None
+        native_x, native_y = source.resolution
+        level, factor = -1, 1
+        for i, f in enumerate(source.overview_factors):
+            if native_x * f <= need_x * 1.0001 and native_y * f <= need_y * 1.0001:
+                level, factor = i, f
+        return level, (native_x * factor / need_x, native_y * factor / need_y)
 
     def read(
         self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
     ) -> Raster | None:
-        level = self._overview_level(source, grid)
+        level, scale = self._plan(source, grid)
         ds = self.pool.get(source.path, level)
         count = len(bands)
         out = np.zeros((count + 1, grid.height, grid.width), dtype=source.dtype)
+        options = {}
+        if scale is not None and resampling is not Resampling.NEAREST:
+            options = {"XSCALE": f"{scale[0]:.9g}", "YSCALE": f"{scale[1]:.9g}"}
         try:
             reproject(
                 rasterio.band(ds, list(bands)),
@@ -171,6 +178,7 @@ class RasterioReader:
                 dst_alpha=count + 1,
                 resampling=rasterio.enums.Resampling[resampling.value],
                 num_threads=1,
+                **options,
             )
         except (RasterioError, ValueError) as exc:
             raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc

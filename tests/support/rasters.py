@@ -1,0 +1,88 @@
+"""Small synthetic rasters for tests, written with rasterio so every case is reproducible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.transform import from_origin
+
+UTM = "EPSG:32632"
+ORIGIN = (500000.0, 5200000.0)
+RES = 10.0
+
+
+def texture(shape: tuple[int, int], bands: int, seed: int, dtype: str = "uint8", scale: float = 255) -> np.ndarray:
+    """Smooth gradients plus noise: every pixel differs, so misplaced pixels show up."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty((bands, h, w), dtype=np.float32)
+    for b in range(bands):
+        base = (np.sin(xx / (7 + 3 * b)) + np.cos(yy / (11 + 2 * b)) + 2) / 4
+        out[b] = 0.6 * base + 0.4 * rng.random((h, w), dtype=np.float32)
+    out *= scale
+    if np.dtype(dtype).kind in "ui":
+        out = np.clip(np.rint(out), 1, np.iinfo(dtype).max)  # 0 stays free for nodata
+    return out.astype(dtype)
+
+
+def write(
+    path: Path,
+    data: np.ndarray,
+    transform,
+    crs: str = UTM,
+    nodata: float | None = None,
+    tags: dict | None = None,
+    overviews: tuple[int, ...] = (),
+    mask: np.ndarray | None = None,
+    photometric: str | None = None,
+    descriptions: tuple[str, ...] | None = None,
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = {
+        "driver": "GTiff", "width": data.shape[2], "height": data.shape[1], "count": data.shape[0],
+        "dtype": data.dtype.name, "crs": crs, "transform": transform, "tiled": True,
+        "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+    }
+    if nodata is not None:
+        profile["nodata"] = nodata
+    if photometric:
+        profile["photometric"] = photometric
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data)
+            if mask is not None:
+                dst.write_mask(mask.astype(np.uint8) * 255)
+            if tags:
+                dst.update_tags(**tags)
+            if descriptions:
+                for i, d in enumerate(descriptions, start=1):
+                    dst.set_band_description(i, d)
+            if overviews:
+                dst.build_overviews(list(overviews), Resampling.nearest)
+    return path
+
+
+def parent_and_tiles(folder: Path, shape=(500, 600), overlap: int = 40) -> tuple[Path, list[Path]]:
+    """A 3-band image and a 2x2 split of it whose overlaps hold identical pixels."""
+    data = texture(shape, 3, seed=1)
+    transform = from_origin(*ORIGIN, RES, RES)
+    parent = write(folder / "parent" / "parent.tif", data, transform)
+    h, w = shape
+    rows = [(0, h // 2 + overlap // 2), (h // 2 - overlap // 2, h)]
+    cols = [(0, w // 2 + overlap // 2), (w // 2 - overlap // 2, w)]
+    tiles = []
+    dates = ["2021-05-01T10:00:00Z", "2022-05-01T10:00:00Z", "2023-05-01T10:00:00Z", "2024-05-01T10:00:00Z"]
+    n = 0
+    for r0, r1 in rows:
+        for c0, c1 in cols:
+            t = from_origin(ORIGIN[0] + c0 * RES, ORIGIN[1] - r0 * RES, RES, RES)
+            tiles.append(write(
+                folder / "tiles" / f"tile_{n}.tif", data[:, r0:r1, c0:c1], t,
+                tags={"ACQUISITIONDATETIME": dates[n]}, overviews=(2, 4),
+            ))
+            n += 1
+    return parent, tiles
