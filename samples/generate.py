@@ -76,6 +76,7 @@ MS_CLOUD_COVER = 3.5
 NOISE_X0, NOISE_Y0 = 499000.0, 5201000.0  # origin of the noise lattices
 LAKE_C = (501300.0, 5199050.0)
 LAKE_R = 215.0
+LAKE_AXIS = math.radians(-28.0)  # direction of the long axis
 SITE_LAT, SITE_LON = 46.94, 9.0  # approx. centre of the area, for the sun
 
 # Ortho tiles: (row, col, acquisition time, variant)
@@ -138,6 +139,8 @@ CROPS = [
 ]
 CROP_SHARE = [0.30, 0.20, 0.13, 0.18, 0.11, 0.08]
 YEARS = (2021, 2022, 2023, 2024)
+FIELD_MAX_SLOPE = 8.0
+AGRI_THRESHOLD = 0.4
 
 ORTHO_BANDS = ("red", "green", "blue", "nir")
 MS_BANDS = ("blue", "green", "red", "nir", "swir1", "swir2")
@@ -292,21 +295,25 @@ def _smoothstep(e0, e1, x):
 def lake_rr(src):
     """Normalised distance from the lake centre; the water is where < 1."""
     x, y = _xy(src)
-    d = np.hypot(x - LAKE_C[0], y - LAKE_C[1]) / LAKE_R
-    n = 0.5 * noise(src, 260.0, 401) + 0.32 * noise(src, 105.0, 402) + 0.18 * noise(src, 42.0, 403)
-    return (d / (0.72 + 0.62 * n)).astype(np.float32)
+    dx, dy = x - LAKE_C[0], y - LAKE_C[1]
+    c, s = math.cos(LAKE_AXIS), math.sin(LAKE_AXIS)
+    d = np.hypot((dx * c + dy * s) / 1.35, (-dx * s + dy * c) / 0.8) / LAKE_R
+    n = (0.5 * noise(src, 260.0, 401) + 0.32 * noise(src, 105.0, 402)
+         + 0.18 * noise(src, 42.0, 403))
+    return (d / (0.35 + 1.3 * n)).astype(np.float32)
 
 
 def forest_potential(src, slope, elev, rock_level):
-    f = (0.52 * noise(src, 420.0, 11) + 0.30 * noise(src, 140.0, 12)
-         + 0.18 * noise(src, 45.0, 13))
-    f = f + 0.012 * (slope - 8.0) + 0.00025 * (elev - 560.0)
+    """Forest where > 0.5: large stands, preferably on slopes and higher up."""
+    n = (0.6 * noise(src, 600.0, 11) + 0.28 * noise(src, 200.0, 12)
+         + 0.12 * noise(src, 60.0, 13))
+    f = 0.45 + 2.6 * (n - 0.5) + 0.018 * (slope - 9.0) + 0.0004 * (elev - 560.0)
     # trees thin out towards the bare rock at the top
-    return f - 0.9 * _smoothstep(rock_level - 110.0, rock_level, elev)
+    return f - 1.2 * _smoothstep(rock_level - 110.0, rock_level, elev)
 
 
 def agri_potential(src):
-    return 0.65 * noise(src, 950.0, 21) + 0.35 * noise(src, 310.0, 22)
+    return 0.5 + 2.5 * (0.65 * noise(src, 950.0, 21) + 0.35 * noise(src, 310.0, 22) - 0.5)
 
 
 class World:
@@ -327,30 +334,37 @@ class World:
         ridge = ridged(g, [1500, 750, 375, 187, 94, 47], 2, 0.55)
         trend = ((x - NOISE_X0) + (NOISE_Y0 - y)) / 9000.0
         mountains = _smoothstep(0.35, 0.85, 0.6 * trend + 0.6 * (noise(g, 2600.0, 3) - 0.5) + 0.2)
-        rough = 0.2 + 0.8 * mountains
-        detail = fbm(g, [48, 24, 12, 6], 4, 0.5) - 0.5
-        h = 0.8 * base + 0.55 * mountains * ridge + 0.06 * rough * detail
-        sub = h[::4, ::4]
-        lo, hi = np.percentile(sub, [0.5, 99.5])
-        hn = np.clip((h - lo) / (hi - lo), 0.0, None)
-        hn = np.where(hn > 0.9, 0.9 + 0.1 * np.tanh((hn - 0.9) / 0.1), hn)  # soft top
-        elev = 300.0 + 600.0 * hn ** 1.3
-
-        # lake basin: a flattened shore rising to the terrain, a bowl below
+        rough = 0.1 + 0.9 * mountains
+        h_lo = 0.8 * base + 0.55 * mountains * ridge
+        h = h_lo + 0.05 * rough * (fbm(g, [48, 24, 12, 6], 4, 0.5) - 0.5)
+        lo, hi = np.percentile(h[::4, ::4], [0.5, 99.5])
         rr = lake_rr(g)
         ring = (rr > 1.0) & (rr < 1.6)
-        self.water_level = float(np.round(np.median(elev[ring]) - 6.0, 1))
-        wl = self.water_level
-        shore = wl + 0.4 + 14.0 * np.clip(rr - 1.0, 0.0, None) ** 1.2
-        w = _smoothstep(1.0, 2.3, rr)
-        depth = 1.0 + 16.0 * np.clip(1.0 - rr, 0.0, 1.0) ** 0.9
-        elev = np.where(rr < 1.0, wl - depth + 0.01 * (elev - wl),
-                        shore * (1 - w) + elev * w)
-        self.elev = elev.astype(np.float32)
+        self.water_level = float(np.round(np.median(self._stretch(h, lo, hi)[ring]) - 6.0, 1))
+        self.elev = self._lake(self._stretch(h, lo, hi), rr)
         dr, dc = np.gradient(self.elev, res)
         self.gx = dc.astype(np.float32)  # dz/dEast
         self.gy = (-dr).astype(np.float32)  # dz/dNorth
+        # slope of the terrain without the small-scale roughness: land cover
+        dr, dc = np.gradient(self._lake(self._stretch(h_lo, lo, hi), rr), res)
+        self.slope_lo = np.degrees(np.arctan(np.hypot(dr, dc))).astype(np.float32)
+        del dr, dc
         self.rock_level = float(np.percentile(self.elev[::4, ::4], 97.0))
+
+    @staticmethod
+    def _stretch(h, lo, hi):
+        hn = np.clip((h - lo) / (hi - lo), 0.0, None)
+        hn = np.where(hn > 0.9, 0.9 + 0.1 * np.tanh((hn - 0.9) / 0.1), hn)  # soft tops
+        return 300.0 + 600.0 * hn ** 1.3
+
+    def _lake(self, elev, rr):
+        """Lake basin: a flattened shore rising to the terrain, a bowl below."""
+        wl = self.water_level
+        shore = wl + 0.4 + 14.0 * np.clip(rr - 1.0, 0.0, None) ** 1.2
+        w = _smoothstep(1.0, 2.3, rr)
+        depth = 0.8 + 16.0 * np.clip(1.0 - rr, 0.0, 1.0) ** 0.8
+        return np.where(rr < 1.0, wl - depth + 0.01 * (elev - wl),
+                        shore * (1 - w) + elev * w).astype(np.float32)
 
     def dem_array(self) -> np.ndarray:
         m, n = self.margin, self.dem_px
@@ -412,12 +426,11 @@ class Parcels:
         cy = self.oy + P * s + Q * c
         pts = Points(cx, cy)
         elev = world.sample(world.elev, pts)
-        slope = np.degrees(np.arctan(np.hypot(world.sample(world.gx, pts),
-                                              world.sample(world.gy, pts))))
+        slope = world.sample(world.slope_lo, pts)
         fpot = forest_potential(pts, slope, elev, world.rock_level)
-        self.is_field = (keep & (slope < 7.5) & (elev < world.rock_level - 180.0)
-                         & (lake_rr(pts) > 1.35) & (agri_potential(pts) > 0.42)
-                         & (fpot < 0.64))
+        self.is_field = (keep & (slope < FIELD_MAX_SLOPE) & (elev < world.rock_level - 180.0)
+                         & (lake_rr(pts) > 1.3) & (agri_potential(pts) > AGRI_THRESHOLD)
+                         & (fpot < 0.62))
         self._cache = {}
 
     @staticmethod
@@ -584,73 +597,76 @@ class Landscape:
         doy = when.timetuple().tm_yday
         elev = w.sample(w.elev, g)
         gx, gy = w.sample(w.gx, g), w.sample(w.gy, g)
-        slope = np.degrees(np.arctan(np.hypot(gx, gy)))
-        water = lake_rr(g) < 1.0
+        slope = w.sample(w.slope_lo, g)
+        rr = lake_rr(g)
+        water = rr < 1.0
 
         def col(name):
             return MAT[name][:, None, None]
 
+        def tex(cell, seed, k=1.0):  # zero-mean texture
+            return k * (noise(g, cell, seed) - 0.5)
+
         # meadow everywhere as a base, drying out in late summer
         dry_season = np.interp(doy, [100, 160, 200, 232, 275], [0.15, 0.08, 0.45, 0.62, 0.3])
-        dry = np.clip(dry_season + 0.7 * (noise(g, 40.0, 31) - 0.5)
-                      + 0.35 * (noise(g, 9.0, 32) - 0.5), 0.0, 1.0)
-        refl = col("meadow") * (1 - dry) + col("meadow_dry") * dry
-        refl = refl * (0.93 + 0.14 * noise(g, 2.0, 33))
+        dry = np.clip(dry_season + tex(40.0, 31, 1.3) + tex(9.0, 32, 0.7), 0.0, 1.0)
+        refl = (col("meadow") * (1 - dry) + col("meadow_dry") * dry) * (1.0 + tex(2.0, 33, 0.35))
 
         # forest: conifer / deciduous mix with crown texture and seasons
         decid_col = _interp_material(doy, [(95, "decid_bare"), (118, "decid_spring"),
                                            (150, "deciduous"), (252, "deciduous"),
                                            (286, "decid_autumn"), (312, "decid_bare")])[:, None, None]
-        decid = np.clip(2.4 * (noise(g, 300.0, 41) - 0.5) + 0.55 - (elev - 540.0) / 330.0, 0, 1)
-        crown = (0.5 * noise(g, 2.8, 42) + 0.3 * noise(g, 1.3, 43) + 0.2 * noise(g, 6.0, 44))
-        crown_b = 0.42 + 1.05 * crown ** 1.6
-        forest_refl = (col("conifer") * (1 - decid) + decid_col * decid) * crown_b
-        fpot = forest_potential(g, slope, elev, w.rock_level)
+        decid = np.clip(0.8 + tex(300.0, 41, 3.0) - (elev - 540.0) / 300.0, 0.0, 1.0)
+        crown = np.clip(0.5 + tex(2.8, 42, 1.6) + tex(1.3, 43, 0.9) + tex(6.0, 44, 0.6), 0.0, 1.0)
+        forest_refl = (col("conifer") * (1 - decid) + decid_col * decid) * (0.35 + 1.05 * crown ** 1.3)
+        fpot = forest_potential(g, slope, elev, w.rock_level) + tex(7.0, 47, 0.15)
         pid, p, q, bd = self.parcels.locate(X, Y)
         in_parcel = self.parcels.is_field[pid]
-        forest = (fpot > 0.58) & ~in_parcel
-        # scattered trees and bushes in the open land
-        bush = (noise(g, 3.5, 45) > 0.74) & (noise(g, 70.0, 46) > 0.55) & ~in_parcel
+        forest = (fpot > 0.5) & ~in_parcel
+        # clusters of trees and bushes in the open land
+        bush = (noise(g, 4.0, 45) > 0.66) & (noise(g, 80.0, 46) > 0.6) & ~in_parcel
         refl = np.where(forest | bush, forest_refl, refl)
 
         # field parcels: crop state at the date, within-field variation, rows
         prefl, pamp = self.parcels.surfaces(when)
-        field = in_parcel & ~water & (slope < 16.0) & (bd > 1.1)
+        field = in_parcel & ~water & (bd > 1.1)
         period = self.parcels.period[pid]
         coord = np.where(self.parcels.orient[pid], p, q).astype(np.float32)
         amp = pamp[pid] * np.clip((period / g.res - 2.0) / 2.0, 0.0, 1.0)
         rows = 1.0 + amp * np.sin(np.float32(2 * math.pi) * coord / period)
-        within = (1.0 + 0.18 * (noise(g, 28.0, 51) - 0.5) + 0.08 * (noise(g, 6.0, 52) - 0.5))
+        within = 1.0 + tex(28.0, 51, 0.3) + tex(6.0, 52, 0.14)
         field_refl = prefl[:, pid] * (self.parcels.bright[pid] * within * rows)
         refl = np.where(field, field_refl, refl)
 
         # bare rock at the highest parts, blended over a noisy elevation band
         rock_a = _smoothstep(w.rock_level - 25.0, w.rock_level + 10.0,
-                             elev + 45.0 * (noise(g, 80.0, 61) - 0.5)
-                             + 18.0 * (noise(g, 12.0, 62) - 0.5) + 1.2 * (slope - 25.0))
+                             elev + tex(80.0, 61, 90.0) + tex(12.0, 62, 36.0) + 1.0 * (slope - 25.0))
         rock_a = np.where(field, 0.0, rock_a)
-        rock_refl = col("rock") * (0.78 + 0.44 * noise(g, 7.0, 63)) * (0.86 + 0.28 * noise(g, 1.6, 64))
+        rock_refl = col("rock") * (1.0 + tex(7.0, 63, 0.5)) * (1.0 + tex(1.6, 64, 0.35))
         refl = refl * (1 - rock_a) + rock_refl * rock_a
 
-        # lake: shallow to deep water from the elevation below the water level
+        # lake: shallow to deep water from the elevation below the water level,
+        # a muddy shore and reed belts in the shallows
         depth = w.water_level - elev
         wt = np.clip(depth / 4.0, 0.0, 1.0)
-        water_refl = (col("water_shallow") * (1 - wt) + col("water_deep") * wt) * (
-            0.96 + 0.08 * noise(g, 3.0, 71))
-        beach = ~water & (lake_rr(g) < 1.035) & (slope < 20)
-        refl = np.where(beach, col("beach") * (0.9 + 0.2 * noise(g, 1.5, 72)), refl)
+        water_refl = (col("water_shallow") * (1 - wt) + col("water_deep") * wt) * (1.0 + tex(3.0, 71, 0.12))
+        reed = water & (depth < 1.3) & (noise(g, 30.0, 73) > 0.56)
+        reed_refl = (0.5 * col("meadow_dry") + 0.5 * col("meadow")) * (0.7 + tex(1.5, 74, 0.6))
+        water_refl = np.where(reed, reed_refl, water_refl)
+        shore = ~water & (rr < 1.02)
+        refl = np.where(shore, 0.5 * refl + 0.5 * col("soil_dark") * (1.0 + tex(1.5, 72, 0.4)), refl)
         refl = np.where(water, water_refl, refl)
 
         # roads and tracks on top
         for mat, a in self.roads.coverage(g).items():
-            surf = col(mat) * (0.92 + 0.16 * noise(g, 1.2, 81))
+            surf = col(mat) * (1.0 + tex(1.2, 81, 0.25))
             refl = refl * (1 - a) + surf * a
 
-        # terrain illumination (water surface is flat)
+        # terrain illumination (the water surface is flat)
         se, sn, su = sun_vector(when)
         cos_i = (-gx * se - gy * sn + su) / np.sqrt(1.0 + gx * gx + gy * gy)
         illum = np.clip(cos_i / su, 0.0, 2.2)
-        shade = np.where(water, 1.0, 0.3 + 0.7 * illum)
+        shade = np.where(water & ~reed, 1.0, 0.3 + 0.7 * illum)
         return (refl * shade).astype(np.float32)
 
 

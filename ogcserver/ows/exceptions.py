@@ -60,9 +60,7 @@ def wms_exception_report(error: OwsError, version: str) -> tuple[bytes, str]:
     """The ServiceExceptionReport of WMS 1.1.1 or 1.3.0, and its content type."""
     if version.startswith("1.1"):
         root = etree.Element("ServiceExceptionReport", version="1.1.1")
-        node = etree.SubElement(root, "ServiceException", code=error.code)
-        if error.locator:
-            node.set("locator", error.locator)
+        node = etree.SubElement(root, "ServiceException", code=error.code)  # 1.1.1 has no locator
         node.text = error.message
         doctype = '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">'
         body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", doctype=doctype)
