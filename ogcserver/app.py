@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> Flask:
     reader.pool.close_all()  # workers open their own handles after fork
     engine = Engine(settings, catalog, reader)
     dispatcher = Dispatcher(WmsService(engine, settings))
-    app = Flask("ogcserver")
+    app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
     install(app, WebContext(settings, dispatcher, catalog, Metrics()))
     return app

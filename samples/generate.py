@@ -859,18 +859,21 @@ def _write_ms(land: Landscape, rng: np.random.Generator, out_dir: Path, scale: f
     valid = (np.abs(u) <= 2520.0) & (v >= -3300.0)
 
     def cloud_field(gr):
-        return (0.55 * noise(gr, 420.0, 901) + 0.3 * noise(gr, 140.0, 902)
-                + 0.15 * noise(gr, 45.0, 903))
+        # small cumulus clouds, clustered, away from the orthophoto area
+        gx_, gy_ = _xy(gr)
+        ortho = np.exp(-(np.hypot(gx_ - (ORTHO_X0 + 740.0), gy_ - (ORTHO_Y0 - 500.0)) / 1300.0) ** 2)
+        return (0.45 * noise(gr, 300.0, 901) + 0.3 * noise(gr, 110.0, 902)
+                + 0.1 * noise(gr, 35.0, 903) + 1.1 * (noise(gr, 2000.0, 904) - 0.5) - 0.3 * ortho)
 
     c = cloud_field(fine)
     valid_f = np.repeat(np.repeat(valid, ss, 0), ss, 1)
     thr = float(np.quantile(c[valid_f], 1.0 - MS_CLOUD_COVER / 100.0))
-    opacity = np.clip((c - thr) / 0.05, 0.0, 1.0) ** 0.8
+    opacity = np.clip((c - thr) / 0.04, 0.0, 1.0) ** 0.8
     se, sn, su = sun_vector(when)
     horiz = math.hypot(se, sn)
     dist = 1400.0 * horiz / su  # cloud height x tan(zenith)
     shadow_c = cloud_field(fine.shifted(dist * se / horiz, dist * sn / horiz))
-    shadow = np.clip((shadow_c - thr) / 0.05, 0.0, 1.0)
+    shadow = np.clip((shadow_c - thr) / 0.04, 0.0, 1.0)
     refl = refl * (1.0 - 0.6 * shadow)
     refl = refl * (1 - opacity) + MAT["cloud"][:, None, None] * (0.85 + 0.3 * c) * opacity
     refl = refl.reshape(6, px, ss, px, ss).mean(axis=(2, 4))

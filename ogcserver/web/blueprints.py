@@ -84,7 +84,9 @@ def _landing_view(ctx: WebContext) -> list[dict]:
 
 
 def create_blueprint(ctx: WebContext) -> Blueprint:
-    bp = Blueprint("ogcserver", __name__, template_folder="templates", static_folder="static")
+    bp = Blueprint(
+        "ogcserver", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+    )
 
     @bp.route("/wms", methods=["GET", "POST"])
     def wms_all() -> Response:

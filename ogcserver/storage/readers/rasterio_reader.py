@@ -61,6 +61,18 @@ def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
     return None
 
 
+MEANINGFUL_COLORS = {"red", "green", "blue", "alpha"}
+
+
+def band_names(ds: rasterio.DatasetReader) -> tuple[str, ...]:
+    """Descriptions where set, else colour names that say something, else band_N; unique."""
+    names: list[str] = []
+    for i, (description, interp) in enumerate(zip(ds.descriptions, ds.colorinterp), start=1):
+        name = description or (interp.name if interp.name in MEANINGFUL_COLORS else f"band_{i}")
+        names.append(name if name not in names else f"{name}_{i}")
+    return tuple(names)
+
+
 class DatasetPool:
     """A bounded LRU of open datasets, keyed by (path, overview level), reset after fork."""
 
@@ -119,9 +131,7 @@ class RasterioReader:
         crs = canonical_crs(ds.crs.to_wkt())
         b = ds.bounds
         tags = ds.tags()
-        names = tuple(
-            (d or ci.name) for d, ci in zip(ds.descriptions, ds.colorinterp)
-        )
+        names = band_names(ds)
         return SourceInfo(
             path=path,
             crs=crs,
