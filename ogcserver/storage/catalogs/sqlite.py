@@ -163,7 +163,7 @@ class SqliteCatalog:
                 info = None  # unreadable: drop any old row, retry when the file changes
             changes.append(("upsert" if old is None else "update", path, mtime, size, info))
         removed = [known[p][2] for p in known if p not in wanted]
-        added = updated = 0
+        added = updated = dropped = 0
         if not changes and not removed:
             return (0, 0, 0)
         con.execute("BEGIN IMMEDIATE")
@@ -177,6 +177,7 @@ class SqliteCatalog:
                     con.execute("DELETE FROM items WHERE id = ?", (old[2],))
                     con.execute("DELETE FROM items_rtree WHERE id = ?", (old[2],))
                 if info is None:
+                    dropped += old is not None
                     continue
                 lonlat = transform_bbox(info.bounds, WGS84)
                 cur = con.execute(
@@ -197,7 +198,7 @@ class SqliteCatalog:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return (added, updated, len(removed))
+        return (added, updated, len(removed) + dropped)
 
     def get_meta(self, collection: str, key: str) -> str | None:
         row = self._connect().execute(

@@ -61,6 +61,19 @@ def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
     return None
 
 
+def open_checked(path: str, level: int = -1) -> rasterio.DatasetReader:
+    """Open a raster (or one of its overviews) with an allowed driver, or say why not."""
+    kwargs = {"overview_level": level} if level >= 0 else {}
+    try:
+        ds = rasterio.open(path, **kwargs)
+    except (RasterioIOError, RasterioError) as exc:
+        raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read") from exc
+    if ds.driver not in ALLOWED_DRIVERS:
+        ds.close()
+        raise SourceUnavailable(f"source '{os.path.basename(path)}' has a driver that is not allowed")
+    return ds
+
+
 MEANINGFUL_COLORS = {"red", "green", "blue", "alpha"}
 
 
@@ -92,14 +105,7 @@ class DatasetPool:
             if ds is not None:
                 self._open.move_to_end(key)
                 return ds
-            kwargs = {"overview_level": level} if level >= 0 else {}
-            try:
-                ds = rasterio.open(path, driver=None, **kwargs)
-            except (RasterioIOError, RasterioError) as exc:
-                raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read") from exc
-            if ds.driver not in ALLOWED_DRIVERS:
-                ds.close()
-                raise SourceUnavailable(f"source '{os.path.basename(path)}' has a driver that is not allowed")
+            ds = open_checked(path, level)
             self._open[key] = ds
             while len(self._open) > self.max_open:
                 _, old = self._open.popitem(last=False)
@@ -125,7 +131,12 @@ class RasterioReader:
         self.pool = DatasetPool(max_open)
 
     def describe(self, path: str) -> SourceInfo:
-        ds = self.pool.get(path)
+        """Read a file's description afresh: it is new or has changed, so drop old handles."""
+        self.pool.forget(path)
+        with open_checked(path) as ds:
+            return self._describe(path, ds)
+
+    def _describe(self, path: str, ds: rasterio.DatasetReader) -> SourceInfo:
         if ds.crs is None:
             raise SourceUnavailable(f"source '{os.path.basename(path)}' has no CRS")
         crs = canonical_crs(ds.crs.to_wkt())
