@@ -27,5 +27,6 @@ def create_app(settings: Settings) -> Flask:
     dispatcher = Dispatcher(WmsService(engine, settings))
     app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
+    app.extensions["ogcserver"] = engine
     install(app, WebContext(settings, dispatcher, catalog, Metrics()))
     return app

@@ -46,7 +46,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.enums import ColorInterp
 from rasterio.io import MemoryFile
-from rasterio.transform import from_origin
+from affine import Affine
 
 SEED = 20261202
 GENERATOR_VERSION = 1
@@ -168,7 +168,7 @@ class Grid:
 
     @property
     def transform(self):
-        return from_origin(self.x0, self.y0, self.res, self.res)
+        return Affine(self.res, 0.0, self.x0, 0.0, -self.res, self.y0)
 
     def refine(self, factor: int) -> "Grid":
         return Grid(self.x0, self.y0, self.res / factor, self.width * factor, self.height * factor)
@@ -710,12 +710,13 @@ def _write_cog(path: Path, data: np.ndarray, grid: Grid, *, predictor: str, bloc
                 ds.update_tags(**tags)
             for i, bt in enumerate(band_tags or (), start=1):
                 ds.update_tags(i, **bt)
+        options = dict(COMPRESS="DEFLATE", LEVEL="6", PREDICTOR=predictor, BLOCKSIZE=str(bs),
+                       BIGTIFF="NO", STATISTICS="NO", OVERVIEWS="NONE")
+        if levels:  # the COG driver builds them (nodata / mask aware) on its own
+            options.update(OVERVIEWS="AUTO", OVERVIEW_COUNT=str(len(levels)),
+                           OVERVIEW_RESAMPLING="AVERAGE")
         with mem.open() as src:
-            rasterio.shutil.copy(
-                src, str(tmp), driver="COG", COMPRESS="DEFLATE", LEVEL="6",
-                PREDICTOR=predictor, BLOCKSIZE=str(bs), BIGTIFF="NO", STATISTICS="NO",
-                OVERVIEWS="AUTO" if levels else "NONE", OVERVIEW_COUNT=str(len(levels) or 1),
-                OVERVIEW_RESAMPLING="AVERAGE", RESAMPLING="AVERAGE")
+            rasterio.shutil.copy(src, str(tmp), driver="COG", **options)
     os.replace(tmp, path)
 
 
@@ -766,7 +767,7 @@ def _write_dem(land: Landscape, out_dir: Path) -> Path:
     w = land.world
     g = w.dem_grid
     dem = w.dem_array()
-    X, Y = _xy(g)
+    X = g.xs[None, :]
     invalid = lake_rr(g) < 1.0
     # irregular uncovered collar along the east edge
     ycol = Points(np.full(g.height, DEM_X0 + DEM_SIZE_M), g.ys)

@@ -24,6 +24,7 @@ class SourceInfo:
     acquired: datetime | None
     overview_factors: tuple[int, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
+    alpha_band: int | None = None  # a band GDAL treats as alpha; the warper must be told
 
     @property
     def resolution(self) -> tuple[float, float]:

@@ -51,6 +51,8 @@ def write(
         profile["nodata"] = nodata
     if photometric:
         profile["photometric"] = photometric
+    if photometric == "RGB" and data.shape[0] == 4:
+        profile["alpha"] = "YES"
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(data)

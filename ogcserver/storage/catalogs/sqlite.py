@@ -61,6 +61,7 @@ def _info_to_json(info: SourceInfo) -> str:
             "acquired": info.acquired.isoformat() if info.acquired else None,
             "overview_factors": info.overview_factors,
             "attributes": info.attributes,
+            "alpha_band": info.alpha_band,
         }
     )
 
@@ -80,6 +81,7 @@ def _info_from_json(text: str) -> SourceInfo:
         acquired=datetime.fromisoformat(d["acquired"]) if d["acquired"] else None,
         overview_factors=tuple(d["overview_factors"]),
         attributes=d["attributes"],
+        alpha_band=d.get("alpha_band"),
     )
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import rasterio
+from rasterio.enums import ColorInterp
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
@@ -156,6 +157,9 @@ class RasterioReader:
             acquired=acquisition_time(tags, os.path.basename(path)),
             overview_factors=tuple(ds.overviews(1)),
             attributes={k: v for k, v in tags.items() if len(v) < 256},
+            alpha_band=next(
+                (i for i, ci in enumerate(ds.colorinterp, start=1) if ci is ColorInterp.alpha), None
+            ),
         )
 
     def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
@@ -185,28 +189,33 @@ class RasterioReader:
     ) -> Raster | None:
         level, scale = self._plan(source, grid)
         ds = self.pool.get(source.path, level)
-        count = len(bands)
-        out = np.zeros((count + 1, grid.height, grid.width), dtype=source.dtype)
+        # rasterio writes source band k into destination band k when the destination has more
+        # bands than are read, so size it by the highest band and pick the bands out afterwards.
+        wanted = sorted(set(bands))
+        alpha = wanted[-1] + 1
+        out = np.zeros((alpha, grid.height, grid.width), dtype=source.dtype)
         options = {}
         if scale is not None and resampling is not Resampling.NEAREST:
             options = {"XSCALE": f"{scale[0]:.9g}", "YSCALE": f"{scale[1]:.9g}"}
         try:
             reproject(
-                rasterio.band(ds, list(bands)),
+                rasterio.band(ds, wanted),
                 out,
                 dst_transform=grid.transform,
                 dst_crs=grid.crs,
-                dst_alpha=count + 1,
+                dst_alpha=alpha,
+                src_alpha=source.alpha_band or 0,
                 resampling=rasterio.enums.Resampling[resampling.value],
                 num_threads=1,
                 **options,
             )
         except (RasterioError, ValueError) as exc:
             raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc
-        valid = out[count] > 0
+        valid = out[alpha - 1] > 0
         if not valid.any():
             return None
-        return Raster(out[:count], valid, grid, tuple(source.band_names[b - 1] for b in bands))
+        data = out[: alpha - 1] if list(bands) == list(range(1, alpha)) else out[[b - 1 for b in bands]]
+        return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         ds = self.pool.get(source.path)
