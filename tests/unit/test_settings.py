@@ -1,0 +1,82 @@
+"""Configuration: validated once with messages naming file, key and reason; frozen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pydantic
+import pytest
+
+from ogcserver.settings import ConfigError, load_settings, settings_from_paths
+
+
+def write(tmp_path, text):
+    path = tmp_path / "ogcserver.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_config_loads_and_is_frozen(config_path):
+    settings = load_settings(config_path)
+    assert settings.services[0].layers[1].name == "mosaic"
+    assert settings.limits_for(settings.services[1]).max_width == 2048
+    assert settings.limits_for(settings.services[0]).max_width == 4096
+    with pytest.raises(pydantic.ValidationError):
+        settings.title = "changed"
+
+
+@pytest.mark.parametrize(
+    "text, key, reason",
+    [
+        ("services: []", "services", "at least 1"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: .}\n  colour: red", "services.0.colour", "Extra inputs"),
+        ("services:\n- name: 'bad name'\n  layers:\n  - {name: x, source: .}", "services.0.name", "pattern"),
+        ("limits: {max_width: 0}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}", "limits.max_width", "greater than"),
+        ("services:\n- name: a\n  crs: [WGS84]\n  layers:\n  - {name: x, source: .}", "services.0.crs", "EPSG:n"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: ., bands: [1, 2]}", "services.0.layers.0.bands", "1 or 3"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: missing.tif}", "services.0.layers.0.source", "does not exist"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: .}\n  - {name: x, source: .}", "(top level)", "used twice"),
+    ],
+)
+def test_problems_name_file_key_and_reason(tmp_path, text, key, reason):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert str(path) in message and key in message and reason in message
+
+
+def test_yaml_errors_and_unsafe_tags(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, "services: [unclosed"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, '!!python/object/apply:os.system ["touch pwned"]'))
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_sources_are_relative_to_the_config_file(tmp_path, data_dir):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "c.yaml"
+    import os
+
+    rel = os.path.relpath(data_dir / "dem.tif", path.parent)
+    path.write_text(f"services:\n- name: a\n  layers:\n  - {{name: x, source: {rel}}}\n")
+    assert load_settings(path).services[0].layers[0].source == (data_dir / "dem.tif").resolve()
+
+
+def test_paths_become_layers(data_dir):
+    settings = settings_from_paths([data_dir / "dem.tif", data_dir / "tiles", data_dir / "order"])
+    assert [layer.name for layer in settings.services[0].layers] == ["dem", "tiles", "order"]
+    with pytest.raises(ConfigError, match="does not exist"):
+        settings_from_paths([data_dir / "nothing.tif"])
+
+
+def test_validate_config_command(config_path, tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "ogcserver", "validate-config", str(config_path)],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "OK (2 service(s), 8 layer(s))" in ok.stdout
+    bad = write(tmp_path, "services:\n- name: a\n  layers:\n  - {name: x, source: nowhere}")
+    run = subprocess.run([sys.executable, "-m", "ogcserver", "validate-config", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "services.0.layers.0.source" in run.stderr and "Traceback" not in run.stderr
