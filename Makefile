@@ -1,0 +1,31 @@
+# Two commands for a new machine: `make demo` (install, generate sample data, serve on
+# http://127.0.0.1:8080) and `make test` (install, run the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install samples demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+samples: install
+	$(PY) samples/generate.py
+
+demo: samples
+	$(VENV)/bin/ogcserver serve -c samples/ogcserver.yaml
+
+test: install
+	$(PY) -m pytest -q
+
+bench: samples
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .ogcserver samples/data

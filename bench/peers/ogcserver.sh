@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ogcserver adapter for the peer benchmark harness (see its README, "Adding a server").
+# Starts the project's own server from the project's virtualenv with 2 worker processes.
+NAME=ogcserver
+source "$BENCH_HOME/servers/_lib.sh"
+PORT=18060
+PROJECT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OGCSERVER="${OGCSERVER_BIN:-$PROJECT/.venv/bin/ogcserver}"
+CONFIG="$RUN/ogcserver.yaml"
+
+write_config() {
+  cat >"$CONFIG" <<YAML
+server:
+  host: 127.0.0.1
+  port: $PORT
+  workers: 2
+  access_log: false
+  data_dir: $RUN/state
+  index_refresh_seconds: 30
+rendering:
+  png_compression: ${OGCSERVER_PNG_LEVEL:-1}
+  jpeg_quality: 75
+services:
+  - name: bench
+    layers:
+      - name: ortho
+        source: $DATA/ortho
+        pattern: "ortho_*.tif"
+      - name: dem
+        source: $DATA/dem.tif
+YAML
+}
+
+case "${1:-}" in
+  start)
+    port_free $PORT || exit 1
+    write_config
+    start_bg server "$OGCSERVER" serve -c "$CONFIG"
+    wait_http "http://127.0.0.1:$PORT/healthz" 120
+    ;;
+  stop) stop_pids ;;
+  base) echo "http://127.0.0.1:$PORT" ;;
+  templates)
+    echo "W1 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&FORMAT=image/png"
+    echo "W2 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=512&HEIGHT=512&FORMAT=image/jpeg"
+    echo "W3 UNSUPPORTED WMTS/XYZ tiles are not implemented yet"
+    echo "W4 UNSUPPORTED WCS is not implemented yet"
+    echo "W5 UNSUPPORTED raster functions (hillshade) are not implemented yet"
+    echo "W6 UNSUPPORTED the tile cache is not implemented yet"
+    ;;
+  settings)
+    cat <<S
+version: ogcserver $("$PROJECT/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("ogcserver"), "rasterio", m.version("rasterio"), "flask", m.version("flask"), "gunicorn", m.version("gunicorn"))'), GDAL $("$PROJECT/.venv/bin/python" -c 'import rasterio; print(rasterio.__gdal_version__)') (rasterio wheel)
+processes: gunicorn, 2 worker processes (gthread worker, 1 thread each), no front proxy, access log off
+mosaic: folder of the 16 COGs indexed in SQLite with an R*Tree; per request only the intersecting items are warped (rasterio.warp.reproject, newest on top, stops when the view is covered)
+resampling: nearest for reprojection; overview chosen as the coarsest still at least as fine as the output
+png: Pillow, zlib level ${OGCSERVER_PNG_LEVEL:-1}, 24-bit when fully opaque; jpeg: Pillow quality 75
+GDAL_CACHEMAX: $GDAL_CACHEMAX MB per process; GDAL_NUM_THREADS=$GDAL_NUM_THREADS; GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR
+S
+    ;;
+  *) echo "usage: $0 start|stop|base|templates|settings" >&2; exit 2 ;;
+esac
