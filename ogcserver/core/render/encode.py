@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import rasterio
@@ -13,6 +14,13 @@ from ogcserver.core.render.style import flatten
 from ogcserver.model.formats import EncodedImage, ImageFormat
 from ogcserver.model.image import RGBAImage
 from ogcserver.settings import Rendering
+
+ZLIB_STRATEGY = {
+    "huffman": zlib.Z_HUFFMAN_ONLY,
+    "rle": zlib.Z_RLE,
+    "filtered": zlib.Z_FILTERED,
+    "default": zlib.Z_DEFAULT_STRATEGY,
+}
 
 
 def encode(
@@ -37,12 +45,14 @@ def encode(
         picture.save(buffer, format="JPEG", quality=options.jpeg_quality)
     elif fmt is ImageFormat.PNG8:
         method = Image.Quantize.FASTOCTREE
-        picture.quantize(256, method=method).save(
-            buffer, format="PNG", compress_level=options.png_compression
-        )
+        picture.quantize(256, method=method).save(buffer, format="PNG", **_png_options(options))
     else:
-        picture.save(buffer, format="PNG", compress_level=options.png_compression)
+        picture.save(buffer, format="PNG", **_png_options(options))
     return EncodedImage(buffer.getvalue(), fmt.content_type)
+
+
+def _png_options(options: Rendering) -> dict:
+    return {"compress_level": options.png_compression, "compress_type": ZLIB_STRATEGY[options.png_strategy]}
 
 
 def _geotiff(pixels: np.ndarray, image: RGBAImage) -> bytes:
