@@ -18,7 +18,7 @@ from ogcserver.web.metrics import Metrics
 
 def create_app(settings: Settings) -> Flask:
     """A ready WSGI app; the catalog index is brought up to date before it returns."""
-    reader = RasterioReader(max_open=settings.server.max_open_datasets)
+    reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
     store = SqliteCatalog(settings.server.data_dir / "catalog.sqlite")
     catalog = LayerCatalog(settings, store, reader, list_source_files)
     catalog.refresh(force=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,27 @@ class Grid:
     @property
     def resolution(self) -> tuple[float, float]:
         return abs(self.transform.a), abs(self.transform.e)
+
+    def window_of(self, box: BBox, margin: int = 1) -> tuple[int, int, int, int] | None:
+        """(row0, row1, col0, col1) of the pixels a box touches, widened by ``margin``; None if none.
+
+        Only for north-up grids, which every map request has.
+        """
+        t = self.transform
+        col0 = math.floor((box.minx - t.c) / t.a) - margin
+        col1 = math.ceil((box.maxx - t.c) / t.a) + margin
+        row0 = math.floor((box.maxy - t.f) / t.e) - margin
+        row1 = math.ceil((box.miny - t.f) / t.e) + margin
+        col0, row0 = max(col0, 0), max(row0, 0)
+        col1, row1 = min(col1, self.width), min(row1, self.height)
+        if col0 >= col1 or row0 >= row1:
+            return None
+        return row0, row1, col0, col1
+
+    def subgrid(self, window: tuple[int, int, int, int]) -> "Grid":
+        """The part of this grid a window covers, with the same pixel alignment."""
+        row0, row1, col0, col1 = window
+        return Grid(self.crs, self.transform * Affine.translation(col0, row0), col1 - col0, row1 - row0)
 
 
 @dataclass

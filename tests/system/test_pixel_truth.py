@@ -8,7 +8,11 @@ import rasterio
 
 from ogcserver.model.geo import BBox, transform_bbox
 from tests.support import rasters
-from tests.support.reference import decode, params, reference_warp
+from tests.support.reference import assert_equal_but_at_edges, decode, exact_nearest, params, reference_warp
+
+# ogcserver's warps keep the transform error below 1e-3 output pixel (rendering.warp_error);
+# a source pixel edge that close to an output pixel centre may go either way.
+EDGE = 0.01
 
 
 def getmap(client, **kw) -> np.ndarray:
@@ -50,30 +54,27 @@ def _bbox_3857(data_dir, shrink=0.2):
     return (merc.minx + dx, merc.miny + dy, merc.maxx - dx, merc.maxy - dy)
 
 
-def test_web_mercator_nearest_is_identical_to_rasterio(client, data_dir):
+@pytest.mark.parametrize("layer", ["parent", "mosaic"])
+def test_web_mercator_nearest_is_exact(client, data_dir, layer):
+    """Identical to the exact nearest-neighbour warp of the (uncut) source, across item borders."""
     bbox = _bbox_3857(data_dir)
-    img = getmap(client, LAYERS="parent", CRS="EPSG:3857", BBOX=",".join(map(str, bbox)), WIDTH=256, HEIGHT=256)
-    ref, valid = reference_warp(data_dir / "parent" / "parent.tif", bbox, "EPSG:3857", (256, 256))
-    assert valid.all()
-    np.testing.assert_array_equal(np.moveaxis(img, 2, 0), ref)
-
-
-def test_web_mercator_mosaic_matches_the_uncut_image(client, data_dir):
-    """Across item borders the mosaic equals rasterio's warp of the uncut image.
-
-    Each item is warped with GDAL's approximate transformer (error below 0.125 source pixel),
-    fitted over that item's window rather than the whole image; a nearest-neighbour pick can
-    therefore flip to the adjacent source pixel where a pixel centre falls within that error of
-    a pixel edge. Everywhere else the pixels are identical, and there is no gap or seam.
-    """
-    bbox = _bbox_3857(data_dir)
-    img = getmap(client, LAYERS="mosaic", CRS="EPSG:3857", BBOX=",".join(map(str, bbox)),
+    img = getmap(client, LAYERS=layer, CRS="EPSG:3857", BBOX=",".join(map(str, bbox)),
                  WIDTH=256, HEIGHT=256, TRANSPARENT="TRUE")
     # no gaps at item borders: fully opaque (sent as a 24-bit PNG, the alpha being all 255)
-    assert img.shape[2] == 3 or (img[..., 3] == 255).all()
+    assert img.shape[2] == 3
+    ref, valid, edge = exact_nearest(data_dir / "parent" / "parent.tif", bbox, "EPSG:3857", (256, 256), with_edges=True)
+    assert valid.all()
+    assert_equal_but_at_edges(np.moveaxis(img, 2, 0), ref, edge, EDGE)
+
+
+def test_web_mercator_nearest_agrees_with_rasterio_reproject(client, data_dir):
+    """rasterio.warp.reproject with GDAL's defaults differs only where its approximate transformer
+    (error up to 0.125 output pixel, here about 0.17 source pixel) moves a centre across an edge."""
+    bbox = _bbox_3857(data_dir)
+    img = getmap(client, LAYERS="mosaic", CRS="EPSG:3857", BBOX=",".join(map(str, bbox)), WIDTH=256, HEIGHT=256)
     ref, _ = reference_warp(data_dir / "parent" / "parent.tif", bbox, "EPSG:3857", (256, 256))
-    same = (np.moveaxis(img[..., :3], 2, 0) == ref).all(axis=0)
-    assert same.mean() > 0.995
+    _, _, edge = exact_nearest(data_dir / "parent" / "parent.tif", bbox, "EPSG:3857", (256, 256), with_edges=True)
+    assert_equal_but_at_edges(np.moveaxis(img, 2, 0), ref, edge, 0.2, at_most=0.05)
 
 
 def test_web_mercator_bilinear_within_tolerance(client, data_dir):
@@ -82,11 +83,12 @@ def test_web_mercator_bilinear_within_tolerance(client, data_dir):
                  WIDTH=256, HEIGHT=256, RESAMPLING="bilinear")
     ref, _ = reference_warp(data_dir / "parent" / "parent.tif", bbox, "EPSG:3857", (256, 256), "bilinear")
     diff = np.abs(np.moveaxis(img, 2, 0).astype(int) - ref.astype(int))
-    # Items are warped one by one: where the kernel reaches past an item's edge GDAL weights only
-    # that item's pixels, and its approximate transformer is fitted per item; both move values a
-    # little on this deliberately noisy texture.
-    assert (diff <= 1).mean() > 0.998
-    assert diff.max() <= 10
+    # Stated tolerance, on a texture whose neighbouring pixels differ by up to 40% of the range:
+    # a mean below half a grey level, 99% within 2 levels, none beyond 8. The differences come from
+    # GDAL's approximate transformer in the reference and from the item borders of the mosaic.
+    assert diff.mean() < 0.5
+    assert np.percentile(diff, 99) <= 2
+    assert diff.max() <= 8
 
 
 def test_epsg4326_axis_orders_agree_with_rasterio(client, data_dir):
@@ -100,8 +102,8 @@ def test_epsg4326_axis_orders_agree_with_rasterio(client, data_dir):
     a = getmap(client, LAYERS="parent", CRS="EPSG:4326", BBOX=latlon, WIDTH=300, HEIGHT=200)
     b_ = getmap(client, LAYERS="parent", VERSION="1.1.1", SRS="EPSG:4326", BBOX=lonlat, WIDTH=300, HEIGHT=200)
     c = getmap(client, LAYERS="parent", CRS="CRS:84", BBOX=lonlat, WIDTH=300, HEIGHT=200)
-    ref, _ = reference_warp(data_dir / "parent" / "parent.tif", box, "EPSG:4326", (300, 200))
-    np.testing.assert_array_equal(np.moveaxis(a, 2, 0), ref)
+    ref, _, edge = exact_nearest(data_dir / "parent" / "parent.tif", box, "EPSG:4326", (300, 200), with_edges=True)
+    assert_equal_but_at_edges(np.moveaxis(a, 2, 0), ref, edge, EDGE)
     np.testing.assert_array_equal(a, b_)
     np.testing.assert_array_equal(a, c)
 
@@ -113,7 +115,7 @@ def test_data_edge_is_transparent_outside(client, data_dir):
     img = getmap(client, LAYERS="mosaic", CRS="EPSG:32632", BBOX=",".join(map(str, bbox)),
                  WIDTH=200, HEIGHT=250, TRANSPARENT="TRUE")
     assert img.shape[2] == 4
-    ref, valid = reference_warp(data_dir / "parent" / "parent.tif", bbox, "EPSG:32632", (200, 250))
+    ref, valid, edge = exact_nearest(data_dir / "parent" / "parent.tif", bbox, "EPSG:32632", (200, 250), with_edges=True)
     np.testing.assert_array_equal(img[..., 3] == 255, valid)
     np.testing.assert_array_equal(np.moveaxis(img[..., :3], 2, 0)[:, valid], ref[:, valid])
     assert (img[..., 3][~valid] == 0).all()

@@ -20,13 +20,13 @@ import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp
 from rasterio.errors import RasterioError, RasterioIOError
-from rasterio.warp import reproject
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.formats import Resampling
-from ogcserver.model.geo import BBox, canonical_crs, transform_bbox, transform_point
+from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,26 @@ def band_names(ds: rasterio.DatasetReader) -> tuple[str, ...]:
     return tuple(names)
 
 
+def output_pixel_size(grid: Grid, crs: str) -> tuple[float, float] | None:
+    """Size of one output pixel, measured in ``crs`` units at the centre of the grid.
+
+    Measured locally rather than from the grid's transformed bounding box, which grows with the
+    rotation between the two CRSs and would make narrow views look coarser than they are.
+    """
+    t = grid.transform
+    cx, cy = t * (grid.width / 2, grid.height / 2)
+    try:
+        x0, y0 = transform_point(cx, cy, grid.crs, crs)
+        x1, y1 = transform_point(cx + t.a, cy, grid.crs, crs)
+        x2, y2 = transform_point(cx, cy + t.e, grid.crs, crs)
+    except Exception:  # noqa: BLE001 - outside the projection's domain
+        return None
+    size_x, size_y = math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x0, y2 - y0)
+    if not (math.isfinite(size_x) and math.isfinite(size_y)) or size_x <= 0 or size_y <= 0:
+        return None
+    return size_x, size_y
+
+
 class DatasetPool:
     """A bounded LRU of open datasets, keyed by (path, overview level), reset after fork."""
 
@@ -128,8 +148,12 @@ class DatasetPool:
 class RasterioReader:
     """The storage reader for local rasters GDAL can open."""
 
-    def __init__(self, max_open: int = 64) -> None:
+    def __init__(self, max_open: int = 64, tolerance: float = 1e-3) -> None:
         self.pool = DatasetPool(max_open)
+        # Error allowed to GDAL's approximate transformer, in output pixels. GDAL's default
+        # (0.125) is fitted over whatever window is warped, so a nearest-neighbour pick near a
+        # pixel edge would depend on how a view is split between mosaic items or tiles.
+        self.tolerance = tolerance
 
     def describe(self, path: str) -> SourceInfo:
         """Read a file's description afresh: it is new or has changed, so drop old handles."""
@@ -170,13 +194,10 @@ class RasterioReader:
         part of the output the source covers, which gives items of one mosaic different
         resampling kernels, and so visible differences, along their borders.
         """
-        try:
-            area = transform_bbox(grid.bbox, source.crs)
-        except Exception:  # noqa: BLE001 - outside the projection domain: read full resolution
+        need = output_pixel_size(grid, source.crs)
+        if need is None:
             return -1, None
-        need_x, need_y = area.width / grid.width, area.height / grid.height
-        if not (math.isfinite(need_x) and math.isfinite(need_y)) or need_x <= 0 or need_y <= 0:
-            return -1, None
+        need_x, need_y = need
         native_x, native_y = source.resolution
         level, factor = -1, 1
         for i, f in enumerate(source.overview_factors):
@@ -189,33 +210,31 @@ class RasterioReader:
     ) -> Raster | None:
         level, scale = self._plan(source, grid)
         ds = self.pool.get(source.path, level)
-        # rasterio writes source band k into destination band k when the destination has more
-        # bands than are read, so size it by the highest band and pick the bands out afterwards.
-        wanted = sorted(set(bands))
-        alpha = wanted[-1] + 1
-        out = np.zeros((alpha, grid.height, grid.width), dtype=source.dtype)
-        options = {}
+        options: dict = {}
         if scale is not None and resampling is not Resampling.NEAREST:
             options = {"XSCALE": f"{scale[0]:.9g}", "YSCALE": f"{scale[1]:.9g}"}
+        if source.alpha_band:  # the source's alpha becomes the output's validity band
+            options.update(src_alpha=source.alpha_band, dst_alpha=source.alpha_band)
+        else:
+            options.update(add_alpha=True)
         try:
-            reproject(
-                rasterio.band(ds, wanted),
-                out,
-                dst_transform=grid.transform,
-                dst_crs=grid.crs,
-                dst_alpha=alpha,
-                src_alpha=source.alpha_band or 0,
+            with WarpedVRT(
+                ds,
+                crs=grid.crs,
+                transform=grid.transform,
+                width=grid.width,
+                height=grid.height,
                 resampling=rasterio.enums.Resampling[resampling.value],
-                num_threads=1,
+                tolerance=self.tolerance,
                 **options,
-            )
+            ) as vrt:
+                out = vrt.read([*bands, source.alpha_band or vrt.count])
         except (RasterioError, ValueError) as exc:
             raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc
-        valid = out[alpha - 1] > 0
+        valid = out[-1] > 0
         if not valid.any():
             return None
-        data = out[: alpha - 1] if list(bands) == list(range(1, alpha)) else out[[b - 1 for b in bands]]
-        return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
+        return Raster(out[:-1], valid, grid, tuple(source.band_names[b - 1] for b in bands))
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         ds = self.pool.get(source.path)
