@@ -65,7 +65,7 @@ def serve(settings: Settings) -> int:
             self.cfg.set("bind", f"{server.host}:{server.port}")
             self.cfg.set("workers", server.workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 1)
+            self.cfg.set("threads", server.threads)
             self.cfg.set("keepalive", 30)
             self.cfg.set("timeout", int(settings.limits.render_timeout) + 30)
             self.cfg.set("graceful_timeout", 10)

@@ -120,6 +120,7 @@ class ServerConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     workers: int = Field(2, ge=1, le=64)
+    threads: int = Field(1, ge=1, le=64)  # per worker; GDAL, numpy and zlib release the GIL
     public_url: str | None = None
     data_dir: Path = Path(".ogcserver")
     index_refresh_seconds: float = Field(10.0, ge=0)

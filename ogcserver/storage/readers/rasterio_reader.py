@@ -108,41 +108,55 @@ def output_pixel_size(grid: Grid, crs: str) -> tuple[float, float] | None:
 
 
 class DatasetPool:
-    """A bounded LRU of open datasets, keyed by (path, overview level), reset after fork."""
+    """Bounded LRUs of open datasets keyed by (path, overview level): one per thread, because a
+    GDAL dataset handle must not be used by two threads at once, and reset after fork."""
 
     def __init__(self, max_open: int) -> None:
         self.max_open = max_open
-        self._open: OrderedDict[tuple[str, int], rasterio.DatasetReader] = OrderedDict()
-        self._pid = os.getpid()
+        self._local = threading.local()
+        self._all: list[OrderedDict] = []  # every thread's pool, for forget/close_all
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _mine(self) -> OrderedDict:
+        if self._pid != os.getpid():
+            with self._lock:  # inherited handles belong to the parent process
+                self._all, self._pid = [], os.getpid()
+                self._local = threading.local()
+        pool = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = OrderedDict()
+            with self._lock:
+                self._all.append(pool)
+        return pool
 
     def get(self, path: str, level: int = -1) -> rasterio.DatasetReader:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._open.clear()  # inherited handles belong to the parent process
-                self._pid = os.getpid()
-            key = (path, level)
-            ds = self._open.get(key)
-            if ds is not None:
-                self._open.move_to_end(key)
-                return ds
-            ds = open_checked(path, level)
-            self._open[key] = ds
-            while len(self._open) > self.max_open:
-                _, old = self._open.popitem(last=False)
-                old.close()
+        pool = self._mine()
+        key = (path, level)
+        ds = pool.get(key)
+        if ds is not None:
+            pool.move_to_end(key)
             return ds
+        ds = pool[key] = open_checked(path, level)
+        while len(pool) > self.max_open:
+            pool.popitem(last=False)[1].close()
+        return ds
 
     def close_all(self) -> None:
         """Close every handle, e.g. in a parent process before it forks workers."""
         with self._lock:
-            while self._open:
-                self._open.popitem()[1].close()
+            for pool in self._all:
+                while pool:
+                    pool.popitem()[1].close()
 
     def forget(self, path: str) -> None:
+        """Drop handles of a file that changed (another thread's are dropped, not closed)."""
         with self._lock:
-            for key in [k for k in self._open if k[0] == path]:
-                self._open.pop(key).close()
+            for pool in self._all:
+                for key in [k for k in pool if k[0] == path]:
+                    ds = pool.pop(key)
+                    if pool is getattr(self._local, "pool", None):
+                        ds.close()
 
 
 class RasterioReader:
