@@ -64,7 +64,7 @@ def serve(settings: Settings) -> int:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{server.host}:{server.port}")
             self.cfg.set("workers", server.workers)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", "sync" if server.threads == 1 else "gthread")
             self.cfg.set("threads", server.threads)
             self.cfg.set("keepalive", 30)
             self.cfg.set("timeout", int(settings.limits.render_timeout) + 30)

@@ -142,12 +142,15 @@ class LayerCatalog:
             advertised_crs=advertised,
             statistics=stats,
             time_extent=(times[0], times[-1]) if times else None,
+            palette=first.palette if render_bands == (1,) else None,
         )
         return Layer(info, config, render_bands)
 
     @staticmethod
     def _style_abstract(first: SourceInfo, bands: tuple[int, ...]) -> str:
         names = ", ".join(first.band_names[b - 1] or f"band {b}" for b in bands)
+        if first.palette is not None and bands == (1,):
+            return f"Band {names} in the raster's colour table"
         stretch = "" if first.dtype == "uint8" else ", stretched between the 2nd and 98th percentiles"
         return f"Bands {names}{stretch}"
 

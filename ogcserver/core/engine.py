@@ -17,7 +17,7 @@ from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
 from ogcserver.core.render.style import composite, render_default
 from ogcserver.model.catalog import CatalogItem
-from ogcserver.model.errors import InvalidPoint, LimitExceeded, StyleNotFound
+from ogcserver.model.errors import InvalidPoint, LimitExceeded, SourceUnavailable, StyleNotFound
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, RGBAImage
@@ -92,7 +92,7 @@ class Engine:
         raster, _used = mosaic_first(self.reader, items, grid, layer.render_bands, method, deadline)
         if raster is None:
             return None
-        return render_default(raster, layer.info.statistics)
+        return render_default(raster, layer.info.statistics, layer.info.palette)
 
     @staticmethod
     def _empty(grid: Grid) -> RGBAImage:
@@ -119,7 +119,10 @@ class Engine:
             layer = self.catalog.layer(name, query.service)
             features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs)
             for item in self.catalog.items_for(layer, area, limits.max_items):
-                values = self.reader.sample(item.source, x, y, grid.crs)
+                try:
+                    values = self.reader.sample(item.source, x, y, grid.crs)
+                except SourceUnavailable:
+                    continue
                 if values is not None:
                     features.hits.append(ItemHit(item, values))
                     if len(features.hits) >= query.feature_count:

@@ -6,17 +6,20 @@ is already filled by the items above it is not read at all; reading stops once t
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from ogcserver.model.catalog import CatalogItem
-from ogcserver.model.errors import RenderTimeout
+from ogcserver.model.errors import RenderTimeout, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import transform_bbox
 from ogcserver.model.image import Grid, Raster
 from ogcserver.storage.interfaces import RasterReader
+
+log = logging.getLogger(__name__)
 
 
 def _window(item: CatalogItem, grid: Grid) -> tuple[int, int, int, int] | None:
@@ -55,7 +58,13 @@ def mosaic_first(
         target = valid[r0:r1, c0:c1]
         if target.all():
             continue  # the items above already cover this one's part of the view
-        part = reader.read(item.source, grid.subgrid(window), bands, resampling)
+        try:
+            part = reader.read(item.source, grid.subgrid(window), bands, resampling)
+        except SourceUnavailable:
+            # A file that broke since it was indexed: the view is drawn without it (the next
+            # index refresh drops it), rather than failing for every user of the layer.
+            log.warning("source skipped", extra={"item": item.name, "collection": item.collection})
+            continue
         if part is None:
             continue
         if data is None:

@@ -25,6 +25,7 @@ class SourceInfo:
     overview_factors: tuple[int, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     alpha_band: int | None = None  # a band GDAL treats as alpha; the warper must be told
+    palette: tuple[tuple[int, int, int, int], ...] | None = None  # band 1's colour table
 
     @property
     def resolution(self) -> tuple[float, float]:
@@ -86,3 +87,4 @@ class LayerInfo:
     advertised_crs: tuple[str, ...]
     statistics: tuple[BandStatistics, ...] = ()
     time_extent: tuple[datetime, datetime] | None = None
+    palette: tuple[tuple[int, int, int, int], ...] | None = None

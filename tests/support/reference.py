@@ -80,6 +80,11 @@ def decode(body: bytes) -> np.ndarray:
     return arr if arr.ndim == 3 else arr[..., None]
 
 
+def opacity(img: np.ndarray) -> np.ndarray:
+    """The alpha channel; an RGB picture (sent when fully opaque) counts as all 255."""
+    return img[..., 3] if img.shape[2] == 4 else np.full(img.shape[:2], 255, np.uint8)
+
+
 def params(**kw) -> dict:
     base = {"SERVICE": "WMS", "REQUEST": "GetMap", "VERSION": "1.3.0", "STYLES": "", "FORMAT": "image/png"}
     base.update({k.upper(): v for k, v in kw.items()})

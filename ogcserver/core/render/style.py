@@ -21,8 +21,23 @@ def _to_byte(band: np.ndarray, stats: BandStatistics | None) -> np.ndarray:
     return np.nan_to_num(scaled, nan=0.0).astype(np.uint8)
 
 
-def render_default(raster: Raster, stats: Sequence[BandStatistics]) -> RGBAImage:
-    """Grey for one band, RGB for three; non-8-bit bands are stretched with ``stats``."""
+def render_palette(raster: Raster, palette: Sequence[tuple[int, int, int, int]]) -> RGBAImage:
+    """One 8-bit band through its colour table (entries with alpha 0 stay transparent)."""
+    lut = np.asarray(palette, dtype=np.uint8)
+    pixels = lut[raster.data[0]]
+    pixels[..., 3] = np.where(raster.valid, pixels[..., 3], 0)
+    return RGBAImage(pixels, raster.grid)
+
+
+def render_default(
+    raster: Raster,
+    stats: Sequence[BandStatistics],
+    palette: Sequence[tuple[int, int, int, int]] | None = None,
+) -> RGBAImage:
+    """A colour table for classified rasters, else grey for one band and RGB for three;
+    non-8-bit bands are stretched with ``stats``."""
+    if palette is not None and raster.count == 1 and raster.data.dtype == np.uint8:
+        return render_palette(raster, palette)
     h, w = raster.valid.shape
     bands = [
         _to_byte(raster.data[i], stats[i] if i < len(stats) else None) for i in range(raster.count)

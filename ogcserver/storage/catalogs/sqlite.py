@@ -62,6 +62,7 @@ def _info_to_json(info: SourceInfo) -> str:
             "overview_factors": info.overview_factors,
             "attributes": info.attributes,
             "alpha_band": info.alpha_band,
+            "palette": info.palette,
         }
     )
 
@@ -82,7 +83,22 @@ def _info_from_json(text: str) -> SourceInfo:
         overview_factors=tuple(d["overview_factors"]),
         attributes=d["attributes"],
         alpha_band=d.get("alpha_band"),
+        palette=tuple(tuple(c) for c in d["palette"]) if d.get("palette") else None,
     )
+
+
+def lonlat_footprint(info: SourceInfo) -> BBox:
+    """The item's box in lon/lat for the index; one crossing the antimeridian spans every
+    longitude (a conservative box: the view window is worked out in the item's own CRS)."""
+    try:
+        box = transform_bbox(info.bounds, WGS84)
+    except Exception as exc:  # noqa: BLE001 - PROJ cannot place it on the globe
+        raise SourceUnavailable("footprint cannot be expressed in lon/lat") from exc
+    if box.minx > box.maxx and box.miny < box.maxy:
+        box = BBox(-180.0, box.miny, 180.0, box.maxy, WGS84)
+    if not box.is_valid():
+        raise SourceUnavailable("footprint cannot be expressed in lon/lat")
+    return box
 
 
 class SqliteCatalog:
@@ -158,9 +174,7 @@ class SqliteCatalog:
                 continue
             try:
                 info = describe(path)
-                lonlat = transform_bbox(info.bounds, WGS84)
-                if not lonlat.is_valid():
-                    raise SourceUnavailable("footprint cannot be expressed in lon/lat")
+                lonlat_footprint(info)
             except SourceUnavailable:
                 info = None  # unreadable: drop any old row, retry when the file changes
             changes.append(("upsert" if old is None else "update", path, mtime, size, info))
@@ -181,7 +195,7 @@ class SqliteCatalog:
                 if info is None:
                     dropped += old is not None
                     continue
-                lonlat = transform_bbox(info.bounds, WGS84)
+                lonlat = lonlat_footprint(info)
                 cur = con.execute(
                     "INSERT OR REPLACE INTO items (collection, path, mtime, size, acquired, info) "
                     "VALUES (?, ?, ?, ?, ?, ?)",

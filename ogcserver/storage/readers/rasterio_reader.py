@@ -75,6 +75,17 @@ def open_checked(path: str, level: int = -1) -> rasterio.DatasetReader:
     return ds
 
 
+def palette(ds: rasterio.DatasetReader) -> tuple[tuple[int, int, int, int], ...] | None:
+    """Band 1's colour table as 256 RGBA entries, for 8-bit classified rasters."""
+    if ds.dtypes[0] != "uint8" or ds.colorinterp[0] is not ColorInterp.palette:
+        return None
+    try:
+        table = ds.colormap(1)
+    except ValueError:
+        return None
+    return tuple(tuple(int(v) for v in table.get(i, (0, 0, 0, 0))) for i in range(256))
+
+
 MEANINGFUL_COLORS = {"red", "green", "blue", "alpha"}
 
 
@@ -198,6 +209,7 @@ class RasterioReader:
             alpha_band=next(
                 (i for i, ci in enumerate(ds.colorinterp, start=1) if ci is ColorInterp.alpha), None
             ),
+            palette=palette(ds),
         )
 
     def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
