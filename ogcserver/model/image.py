@@ -76,7 +76,8 @@ class Raster:
 
 @dataclass
 class RGBAImage:
-    """A rendered picture: uint8 (rows, cols, 4) with straight alpha, on a grid."""
+    """A rendered picture on a grid: uint8 (rows, cols, 4) with straight alpha, or
+    (rows, cols, 3) when it is opaque everywhere."""
 
     pixels: np.ndarray
     grid: Grid

@@ -31,9 +31,9 @@ def encode(
     options: Rendering,
 ) -> EncodedImage:
     keep_alpha = transparent and fmt.supports_alpha
+    pixels = image.pixels
     if keep_alpha:
-        pixels = image.pixels
-        if pixels[..., 3].min() == 255:
+        if pixels.shape[2] == 4 and pixels[..., 3].min() == 255:
             pixels = pixels[..., :3]  # fully opaque: a 24-bit image is smaller and faster
     else:
         pixels = flatten(image, background)

@@ -35,50 +35,61 @@ def render_default(
     palette: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> RGBAImage:
     """A colour table for classified rasters, else grey for one band and RGB for three;
-    non-8-bit bands are stretched with ``stats``."""
+    non-8-bit bands are stretched with ``stats``. A fully valid view comes out as RGB."""
     if palette is not None and raster.count == 1 and raster.data.dtype == np.uint8:
         return render_palette(raster, palette)
-    h, w = raster.valid.shape
+    valid = raster.valid
+    if raster.data.dtype.kind == "f":
+        valid = valid & np.isfinite(raster.data).all(axis=0)
     bands = [
         _to_byte(raster.data[i], stats[i] if i < len(stats) else None) for i in range(raster.count)
     ]
     if len(bands) == 1:
         bands = bands * 3
-    pixels = np.empty((h, w, 4), dtype=np.uint8)
+    opaque = bool(valid.all())
+    pixels = np.empty(valid.shape + ((3,) if opaque else (4,)), dtype=np.uint8)
     for i in range(3):
         pixels[..., i] = bands[i]
-    valid = raster.valid
-    if raster.data.dtype.kind == "f":
-        valid = valid & np.isfinite(raster.data).all(axis=0)
-    pixels[..., 3] = np.where(valid, 255, 0)
+    if not opaque:
+        pixels[..., 3] = np.where(valid, 255, 0)
     return RGBAImage(pixels, raster.grid)
+
+
+def _rgba(image: RGBAImage) -> np.ndarray:
+    if image.pixels.shape[2] == 4:
+        return image.pixels
+    out = np.empty(image.pixels.shape[:2] + (4,), dtype=np.uint8)
+    out[..., :3] = image.pixels
+    out[..., 3] = 255
+    return out
 
 
 def composite(bottom: RGBAImage | None, top: RGBAImage) -> RGBAImage:
     """``top`` over ``bottom`` with straight alpha."""
-    if bottom is None:
-        return top
-    ta = top.pixels[..., 3:4].astype(np.float32) / 255.0
-    ba = bottom.pixels[..., 3:4].astype(np.float32) / 255.0
+    if bottom is None or top.pixels.shape[2] == 3:
+        return top  # nothing below, or an opaque picture that hides it
+    over, under = top.pixels, _rgba(bottom)
+    ta = over[..., 3:4].astype(np.float32) / 255.0
+    ba = under[..., 3:4].astype(np.float32) / 255.0
     out_a = ta + ba * (1.0 - ta)
-    rgb = top.pixels[..., :3] * ta + bottom.pixels[..., :3] * ba * (1.0 - ta)
+    rgb = over[..., :3] * ta + under[..., :3] * ba * (1.0 - ta)
     safe = np.where(out_a > 0, out_a, 1.0)
-    pixels = np.empty_like(top.pixels)
+    pixels = np.empty_like(over)
     pixels[..., :3] = np.clip(rgb / safe + 0.5, 0, 255).astype(np.uint8)
     pixels[..., 3] = np.clip(out_a[..., 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return RGBAImage(pixels, top.grid)
 
 
 def flatten(image: RGBAImage, background: tuple[int, int, int]) -> np.ndarray:
-    """An RGB array of the image over an opaque background colour."""
+    """An RGB array of the image over an opaque background colour (blending only where needed)."""
+    if image.pixels.shape[2] == 3:
+        return image.pixels
     alpha = image.pixels[..., 3]
-    if alpha.min() == 255:
-        return image.pixels[..., :3]
-    if alpha.max() == 0:
-        out = np.empty(alpha.shape + (3,), dtype=np.uint8)
-        out[...] = background
+    out = np.ascontiguousarray(image.pixels[..., :3])
+    partial = alpha < 255
+    if not partial.any():
         return out
-    a = alpha[..., None].astype(np.float32) / 255.0
+    a = alpha[partial][:, None].astype(np.float32) / 255.0
     bg = np.asarray(background, dtype=np.float32)
-    rgb = image.pixels[..., :3].astype(np.float32) * a + bg * (1.0 - a)
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    out[partial] = np.clip(out[partial].astype(np.float32) * a + bg * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+    return out
