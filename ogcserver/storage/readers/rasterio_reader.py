@@ -274,7 +274,7 @@ class RasterioReader:
         values = ds.read(window=window, masked=True)
         if np.ma.getmaskarray(values).all():
             return None
-        return [float(v) for v in values[:, 0, 0].filled(np.nan)]
+        return [float(v) for v in values[:, 0, 0].astype("float64").filled(np.nan)]
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
         """Percentiles from the coarsest overview: cheap, and enough for a display stretch."""
