@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ogcserver.core.access import Policy
 from ogcserver.core.catalog import LayerCatalog
 from ogcserver.core.engine import Engine
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.wms.service import WmsService
-from ogcserver.settings import Settings
+from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.metrics import Metrics
+from ogcserver.web.ratelimit import RateLimiter
+from ogcserver.web.auth import Authenticator
 
 
 def create_app(settings: Settings) -> Flask:
@@ -23,10 +26,12 @@ def create_app(settings: Settings) -> Flask:
     catalog = LayerCatalog(settings, store, reader, list_source_files)
     catalog.refresh(force=True)
     reader.pool.close_all()  # workers open their own handles after fork
-    engine = Engine(settings, catalog, reader)
+    engine = Engine(settings, catalog, reader, Policy(settings.access))
     dispatcher = Dispatcher(WmsService(engine, settings))
     app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
     app.extensions["ogcserver"] = engine
-    install(app, WebContext(settings, dispatcher, catalog, Metrics()))
+    access = settings.access
+    limiter = RateLimiter(access.rate_limits if access else RateLimits())
+    install(app, WebContext(settings, dispatcher, engine, Metrics(), Authenticator(access), limiter))
     return app

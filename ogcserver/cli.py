@@ -81,6 +81,24 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def _print_hash(command: str) -> int:
+    """Hashes for the access section, so plain secrets never go into a config file."""
+    import getpass
+    import hashlib
+
+    secret = getpass.getpass("secret: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not secret:
+        print("an empty secret is not accepted", file=sys.stderr)
+        return 2
+    if command == "hash-key":
+        print(hashlib.sha256(secret.encode()).hexdigest())
+    else:
+        from ogcserver.web.auth import hash_password
+
+        print(hash_password(secret))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ogcserver", description="Publish rasters as OGC web services.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--data-dir", help="folder for the catalog index")
     p_check = sub.add_parser("validate-config", help="check a configuration file and report problems")
     p_check.add_argument("config")
+    sub.add_parser("hash-password", help="read a password from standard input and print its argon2 hash")
+    sub.add_parser("hash-key", help="read an API key from standard input and print its SHA-256")
     args = parser.parse_args(argv)
     try:
+        if args.command in ("hash-password", "hash-key"):
+            return _print_hash(args.command)
         if args.command == "validate-config":
             settings = load_settings(Path(args.config))
             layers = sum(len(s.layers) for s in settings.services)

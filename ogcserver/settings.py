@@ -8,6 +8,7 @@ Nothing below this module reads configuration or the environment.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -98,6 +99,80 @@ class LayerConfig(Frozen):
         return value
 
 
+class UserConfig(Frozen):
+    name: str = Field(min_length=1, max_length=128)
+    password_hash: str = Field(pattern=r"^\$(argon2(id|i|d)|2[aby])\$")  # argon2 or bcrypt
+    groups: tuple[str, ...] = ()
+
+
+class ApiKeyConfig(Frozen):
+    name: str = Field(min_length=1, max_length=128)
+    key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # hex SHA-256 of the key; the key is never stored
+    groups: tuple[str, ...] = ()
+
+
+class JwtConfig(Frozen):
+    issuer: str
+    audience: str
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    algorithms: tuple[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"], ...] = ("RS256", "ES256")
+    user_claim: str = "sub"
+    groups_claim: str = "groups"
+    leeway_seconds: int = Field(30, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> "JwtConfig":
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("give exactly one of jwks_file or jwks_url")
+        return self
+
+
+class ProxyConfig(Frozen):
+    user_header: str = "X-Remote-User"
+    groups_header: str = "X-Remote-Groups"
+    trusted: tuple[str, ...] = Field(min_length=1)  # client addresses or networks (CIDR)
+
+
+class GrantConfig(Frozen):
+    """Actions a principal gets on a service's layers, optionally within constraints."""
+
+    to: str = Field(pattern=r"^(anonymous|authenticated|(group|user|key):.+)$")
+    service: str
+    layers: tuple[str, ...] = ()  # empty: every layer of the service
+    actions: tuple[Literal["discover", "view", "query", "download", "process"], ...] = Field(min_length=1)
+    area: dict | None = None  # GeoJSON Polygon or MultiPolygon in lon/lat
+    max_resolution: float | None = Field(None, gt=0)
+    time: tuple[datetime, datetime] | None = None
+    items: dict[str, tuple[str, ...]] = {}  # item attribute -> allowed values
+
+    @field_validator("area")
+    @classmethod
+    def _polygon(cls, value: dict | None) -> dict | None:
+        if value is not None and value.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError("area must be a GeoJSON Polygon or MultiPolygon in lon/lat")
+        return value
+
+
+class RateLimits(Frozen):
+    per_principal_per_minute: int | None = Field(None, ge=1)
+    per_address_per_minute: int | None = Field(None, ge=1)
+    concurrent_per_principal: int | None = Field(None, ge=1)
+
+
+class AccessConfig(Frozen):
+    """Without this section every layer is open to everyone."""
+
+    realm: str = "ogcserver"
+    users: tuple[UserConfig, ...] = ()
+    users_file: Path | None = None
+    api_keys: tuple[ApiKeyConfig, ...] = ()
+    jwt: JwtConfig | None = None
+    proxy: ProxyConfig | None = None
+    grants: tuple[GrantConfig, ...] = ()
+    rate_limits: RateLimits = RateLimits()
+
+
 class ServiceConfig(Frozen):
     name: str = Field(pattern=NAME_PATTERN)
     title: str = ""
@@ -140,11 +215,25 @@ class Settings(Frozen):
     limits: Limits = Limits()
     rendering: Rendering = Rendering()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
+    access: AccessConfig | None = None
 
     @field_validator("crs")
     @classmethod
     def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return LayerConfig._crs_codes(value)
+
+    @model_validator(mode="after")
+    def _grants_name_what_exists(self) -> "Settings":
+        if self.access is None:
+            return self
+        layers = {s.name: {layer.name for layer in s.layers} for s in self.services}
+        for grant in self.access.grants:
+            if grant.service not in layers:
+                raise ValueError(f"a grant names service '{grant.service}', which is not configured")
+            for name in grant.layers:
+                if name not in layers[grant.service]:
+                    raise ValueError(f"a grant names layer '{name}', which service '{grant.service}' does not have")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Settings":
@@ -196,6 +285,13 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
     server = raw.get("server")
     if isinstance(server, dict) and isinstance(server.get("data_dir"), str):
         server["data_dir"] = str((base / server["data_dir"]).resolve())
+    access = raw.get("access")
+    if isinstance(access, dict):
+        if isinstance(access.get("users_file"), str):
+            access["users_file"] = str((base / access["users_file"]).resolve())
+        jwt = access.get("jwt")
+        if isinstance(jwt, dict) and isinstance(jwt.get("jwks_file"), str):
+            jwt["jwks_file"] = str((base / jwt["jwks_file"]).resolve())
     return raw
 
 
@@ -220,7 +316,25 @@ def load_settings(path: Path, overrides: dict | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(_format_error(source, exc)) from exc
     _check_sources(settings, source)
-    return settings
+    return _with_users_file(settings)
+
+
+def _with_users_file(settings: Settings) -> Settings:
+    """Merge a separate users file (a YAML list of users) into the access settings."""
+    access = settings.access
+    if access is None or access.users_file is None:
+        return settings
+    source = str(access.users_file)
+    try:
+        raw = yaml.safe_load(access.users_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read the users file ({exc})") from exc
+    try:
+        users = tuple(UserConfig.model_validate(u) for u in (raw or []))
+    except (ValidationError, TypeError) as exc:
+        detail = _format_error(source, exc) if isinstance(exc, ValidationError) else f"{source}: a list of users is expected"
+        raise ConfigError(detail) from exc
+    return settings.model_copy(update={"access": access.model_copy(update={"users": access.users + users})})
 
 
 def layer_name_for(path: Path) -> str:

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.constraints import allowed_items, mask_outside_area, point_in_area, resolution_factor, upsample
 from ogcserver.core.mosaic import mosaic_first
 from ogcserver.core.query import LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
 from ogcserver.core.render.style import composite, render_default
+from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.errors import InvalidPoint, LimitExceeded, SourceUnavailable, StyleNotFound
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
@@ -44,10 +47,11 @@ class LayerFeatures:
 
 
 class Engine:
-    def __init__(self, settings: Settings, catalog: LayerCatalog, reader: RasterReader) -> None:
+    def __init__(self, settings: Settings, catalog: LayerCatalog, reader: RasterReader, policy: Policy) -> None:
         self.settings = settings
         self.catalog = catalog
         self.reader = reader
+        self.policy = policy
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
 
     def limits(self, service: str | None) -> Limits:
@@ -62,22 +66,33 @@ class Engine:
         if width * height > limits.max_pixels:
             raise LimitExceeded("WIDTH", f"{width}x{height} is more than {limits.max_pixels} pixels")
 
-    def resolve(self, name: str, style: str, service: str | None) -> Layer:
+    def layers(self, service: str | None, principal: Principal) -> list[Layer]:
+        """The layers the principal may discover (capabilities, landing page)."""
+        return [lr for lr in self.catalog.layers(service) if self.policy.may_discover(principal, lr.info)]
+
+    def resolve(
+        self, name: str, style: str, service: str | None, principal: Principal, action: Action, operation: str
+    ) -> tuple[Layer, Constraints]:
+        """The layer and the constraints on this action, after the access check."""
         layer = self.catalog.layer(name, service)
+        constraints = self.policy.check(principal, layer.info, action, operation)
         if style and style not in {s.name for s in layer.info.styles}:
             raise StyleNotFound(style, name)
-        return layer
+        return layer, constraints
 
     def render_map(self, query: MapQuery) -> EncodedImage:
         limits = self.limits(query.service)
         self.check_size(query.grid.width, query.grid.height, query.service)
         if len(query.layers) > limits.max_layers:
             raise LimitExceeded("LAYERS", f"at most {limits.max_layers} layers per request")
-        layers = [(self.resolve(ref.layer, ref.style, query.service), ref.style) for ref in query.layers]
+        layers = [
+            self.resolve(ref.layer, ref.style, query.service, query.principal, Action.VIEW, "map")
+            for ref in query.layers
+        ]
         deadline = time.monotonic() + limits.render_timeout
         picture: RGBAImage | None = None
-        for layer, _style in layers:
-            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline)
+        for layer, constraints in layers:
+            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints)
             if rendered is not None:
                 picture = composite(picture, rendered)
         if picture is None:
@@ -85,13 +100,24 @@ class Engine:
         return encode(picture, query.format, query.transparent, query.bgcolor, self.settings.rendering)
 
     def _render_layer(
-        self, layer: Layer, grid: Grid, resampling: Resampling | None, limits: Limits, deadline: float
+        self,
+        layer: Layer,
+        grid: Grid,
+        resampling: Resampling | None,
+        limits: Limits,
+        deadline: float,
+        constraints: Constraints,
     ) -> RGBAImage | None:
-        items = self.catalog.items_for(layer, grid.bbox, limits.max_items)
+        items = allowed_items(self.catalog.items_for(layer, grid.bbox, limits.max_items), constraints)
         method = resampling or Resampling(self.settings.rendering.default_resampling)
-        raster, _used = mosaic_first(self.reader, items, grid, layer.render_bands, method, deadline)
+        factor = resolution_factor(grid, layer.info.crs, constraints)
+        read_grid = grid.coarsened(factor) if factor > 1 else grid
+        raster, _used = mosaic_first(self.reader, items, read_grid, layer.render_bands, method, deadline)
         if raster is None:
             return None
+        if factor > 1:
+            raster = upsample(raster, grid, factor)
+        raster = mask_outside_area(raster, constraints)
         return render_default(raster, layer.info.statistics, layer.info.palette)
 
     @staticmethod
@@ -116,9 +142,12 @@ class Engine:
         area = BBox(x - px, y - py, x + px, y + py, grid.crs)
         results = []
         for name in query.layers:
-            layer = self.catalog.layer(name, query.service)
+            layer, constraints = self.resolve(name, "", query.service, query.principal, Action.QUERY, "feature_info")
             features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs)
-            for item in self.catalog.items_for(layer, area, limits.max_items):
+            results.append(features)
+            if not point_in_area(x, y, grid.crs, constraints):
+                continue
+            for item in allowed_items(self.catalog.items_for(layer, area, limits.max_items), constraints):
                 try:
                     values = self.reader.sample(item.source, x, y, grid.crs)
                 except SourceUnavailable:
@@ -127,11 +156,10 @@ class Engine:
                     features.hits.append(ItemHit(item, values))
                     if len(features.hits) >= query.feature_count:
                         break
-            results.append(features)
         return results
 
     def legend(self, query: LegendQuery, fmt: ImageFormat) -> EncodedImage:
-        layer = self.resolve(query.layer, query.style, query.service)
+        layer, _ = self.resolve(query.layer, query.style, query.service, query.principal, Action.VIEW, "legend")
         if query.width or query.height:
             self.check_size(query.width or 1, query.height or 1, query.service)
         pixels = legend_picture(layer, query.width, query.height)

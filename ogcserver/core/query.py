@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ogcserver.model.access import ANONYMOUS, Principal
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.model.image import Grid
 
@@ -25,6 +26,7 @@ class MapQuery:
     bgcolor: tuple[int, int, int] = (255, 255, 255)
     resampling: Resampling | None = None
     service: str | None = None  # limits and layers of this service; None: every service
+    principal: Principal = ANONYMOUS
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class PointQuery:
     row: int
     feature_count: int = 1
     service: str | None = None
+    principal: Principal = ANONYMOUS
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,4 @@ class LegendQuery:
     width: int | None = None
     height: int | None = None
     service: str | None = None
+    principal: Principal = ANONYMOUS

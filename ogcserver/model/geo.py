@@ -104,6 +104,13 @@ def transform_bbox(bbox: BBox, dst_crs: str, densify: int = 21) -> BBox:
     return BBox(minx, miny, maxx, maxy, dst_crs)
 
 
+def transform_coords(xs, ys, src_crs: str, dst_crs: str):  # noqa: ANN001, ANN201 - arrays in, arrays out
+    """Many points at once (sequences or numpy arrays)."""
+    if src_crs == dst_crs:
+        return xs, ys
+    return _transformer(src_crs, dst_crs).transform(xs, ys)
+
+
 def transform_point(x: float, y: float, src_crs: str, dst_crs: str) -> tuple[float, float]:
     if src_crs == dst_crs:
         return x, y

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
-from ogcserver.model.geo import BBox
+from ogcserver.model.geo import BBox, transform_point
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,32 @@ class Grid:
     @property
     def resolution(self) -> tuple[float, float]:
         return abs(self.transform.a), abs(self.transform.e)
+
+    def pixel_size_in(self, crs: str) -> tuple[float, float] | None:
+        """Size of one pixel measured in ``crs`` units at the grid's centre (None off its domain).
+
+        Measured locally rather than from the grid's transformed bounding box, which grows with
+        the rotation between the two CRSs and would make narrow views look coarser than they are.
+        """
+        t = self.transform
+        cx, cy = t * (self.width / 2, self.height / 2)
+        try:
+            x0, y0 = transform_point(cx, cy, self.crs, crs)
+            x1, y1 = transform_point(cx + t.a, cy, self.crs, crs)
+            x2, y2 = transform_point(cx, cy + t.e, self.crs, crs)
+        except Exception:  # noqa: BLE001 - outside the projection's domain
+            return None
+        size_x, size_y = math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x0, y2 - y0)
+        if not (math.isfinite(size_x) and math.isfinite(size_y)) or size_x <= 0 or size_y <= 0:
+            return None
+        return size_x, size_y
+
+    def coarsened(self, factor: int) -> "Grid":
+        """A grid over (at least) the same area with pixels ``factor`` times larger."""
+        return Grid(
+            self.crs, self.transform * Affine.scale(factor),
+            math.ceil(self.width / factor), math.ceil(self.height / factor),
+        )
 
     def window_of(self, box: BBox, margin: int = 1) -> tuple[int, int, int, int] | None:
         """(row0, row1, col0, col1) of the pixels a box touches, widened by ``margin``; None if none.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ogcserver.model import errors
+from ogcserver.model.access import AccessDenied
 
 OGC_NS = "http://www.opengis.net/ogc"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -37,6 +38,8 @@ def from_domain(exc: errors.OgcServerError, version: str = "1.3.0") -> OwsError:
     """Map a core error to the OGC code the protocol version uses."""
     crs_code = "InvalidSRS" if version.startswith("1.1") else "InvalidCRS"
     crs_locator = "SRS" if version.startswith("1.1") else "CRS"
+    if isinstance(exc, AccessDenied):
+        return OwsError("AccessDenied", exc.message, status=403 if exc.authenticated else 401)
     if isinstance(exc, errors.LayerNotFound):
         return OwsError("LayerNotDefined", exc.message, "LAYERS")
     if isinstance(exc, errors.StyleNotFound):

@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ogcserver.core.catalog import LayerCatalog
+from ogcserver.core.engine import Engine
+from ogcserver.model.access import AuthenticationFailed, Principal
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
+from ogcserver.web.auth import Authenticator
 from ogcserver.web.logs import redact
 from ogcserver.web.metrics import Metrics
+from ogcserver.web.ratelimit import RateLimiter
 
 access_log = logging.getLogger("ogcserver.access")
 log = logging.getLogger(__name__)
@@ -28,8 +31,24 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 class WebContext:
     settings: Settings
     dispatcher: Dispatcher
-    catalog: LayerCatalog
+    engine: Engine
     metrics: Metrics
+    auth: Authenticator
+    limiter: RateLimiter
+
+
+def _principal(ctx: WebContext) -> Principal:
+    """Authenticate the request once; a failure becomes a 401 answer (see ``install``)."""
+    if "principal" not in g:
+        g.principal = ctx.auth.authenticate(request.headers, request.args, request.remote_addr)
+    return g.principal
+
+
+def _challenge(ctx: WebContext, response: Response) -> Response:
+    if response.status_code == 401:
+        for value in ctx.auth.challenges():
+            response.headers.add("WWW-Authenticate", value)
+    return response
 
 
 def _to_flask(response: OwsResponse) -> Response:
@@ -46,7 +65,21 @@ def _base_url(ctx: WebContext) -> str:
 def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None) -> Response:
     g.ows_service = default_service or "OWS"
     base = _base_url(ctx)
-    endpoint = Endpoint(url=base + request.path, service=service_scope, base_url=base)
+    principal = _principal(ctx)
+    endpoint = Endpoint(url=base + request.path, service=service_scope, base_url=base, principal=principal)
+    wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
+    if wait is not None:
+        error = OwsError("ServerBusy", "too many requests; try again later", status=429)
+        response = _to_flask(ctx.dispatcher.error(error, default_service))
+        response.headers["Retry-After"] = str(int(wait + 0.999))
+        return response
+    try:
+        return _challenge(ctx, _answer_ows(ctx, endpoint, service_scope, default_service))
+    finally:
+        ctx.limiter.leave(principal.name)
+
+
+def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, default_service: str | None) -> Response:
     if service_scope is not None and service_scope not in {s.name for s in ctx.settings.services}:
         return Response("Not found\n", status=404, content_type="text/plain")
     limits = ctx.settings.limits
@@ -70,7 +103,7 @@ def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None
 
 def _landing_view(ctx: WebContext) -> list[dict]:
     services = []
-    layers = ctx.catalog.layers()
+    layers = ctx.engine.layers(None, _principal(ctx))
     for service in ctx.settings.services:
         items = [layer.info for layer in layers if layer.info.service == service.name]
         services.append({
@@ -110,7 +143,7 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/preview/<layer>")
     def preview(layer: str) -> Response | str:
-        found = next((lr.info for lr in ctx.catalog.layers() if lr.info.name == layer), None)
+        found = next((lr.info for lr in ctx.engine.layers(None, _principal(ctx)) if lr.info.name == layer), None)
         if found is None:
             return Response("Layer not found\n", status=404, content_type="text/plain")
         return render_template("preview.html", layer=found)
@@ -118,7 +151,7 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/healthz")
     @bp.route("/health")
     def health() -> Response:
-        layers = ctx.catalog.layers()
+        layers = ctx.engine.catalog.layers()
         return jsonify({"status": "ok", "layers": len(layers)})
 
     @bp.route("/metrics")
@@ -153,9 +186,20 @@ def install(app: Flask, ctx: WebContext) -> None:
                     "bytes": response.calculate_content_length(),
                     "ms": round(elapsed * 1000, 2),
                     "remote": request.remote_addr,
+                    "principal": g.principal.name if "principal" in g else None,
                 },
             )
         return response
+
+    @app.errorhandler(AuthenticationFailed)
+    def _unauthenticated(exc: AuthenticationFailed) -> Response:
+        error = OwsError("AccessDenied", exc.message, status=401)
+        response = _to_flask(ctx.dispatcher.error(error, g.get("ows_service") if g.get("ows_service") != "OWS" else None))
+        realm = ctx.settings.access.realm if ctx.settings.access else "ogcserver"
+        if exc.scheme == "Bearer":
+            response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}", error="invalid_token"'
+            return response
+        return _challenge(ctx, response)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

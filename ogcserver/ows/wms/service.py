@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ogcserver.core.engine import Engine
 from ogcserver.model.errors import OgcServerError
@@ -35,16 +36,16 @@ class WmsService:
             version = parse.operation_version(params)
             if name == "GetMap":
                 getmap = parse.parse_getmap(params, endpoint.service)
-                image = self.engine.render_map(getmap.query)
+                image = self.engine.render_map(replace(getmap.query, principal=endpoint.principal))
                 return OwsResponse(image.body, image.content_type)
             if name == "GetFeatureInfo":
                 request = parse.parse_getfeatureinfo(params, endpoint.service)
-                results = self.engine.feature_info(request.query)
+                results = self.engine.feature_info(replace(request.query, principal=endpoint.principal))
                 body, content_type = format_feature_info(results, request.info_format)
                 return OwsResponse(body, content_type)
             legend = parse.parse_getlegendgraphic(params, endpoint.service)
             fmt = parse.MAP_FORMATS[legend.format]
-            image = self.engine.legend(legend.query, fmt)
+            image = self.engine.legend(replace(legend.query, principal=endpoint.principal), fmt)
             return OwsResponse(image.body, image.content_type)
         except OgcServerError as exc:
             return self.error(from_domain(exc, version), version, params, getmap)
@@ -53,7 +54,7 @@ class WmsService:
 
     def capabilities(self, params: Params, endpoint: Endpoint) -> OwsResponse:
         request = parse.parse_capabilities(params)
-        layers = self.engine.catalog.layers(endpoint.service)
+        layers = self.engine.layers(endpoint.service, endpoint.principal)
         limits = self.engine.limits(endpoint.service)
         body = capabilities_document(request.version, layers, self.settings, limits, endpoint)
         content_type = "text/xml" if request.version == "1.3.0" else "application/vnd.ogc.wms_xml"

@@ -98,26 +98,6 @@ def band_names(ds: rasterio.DatasetReader) -> tuple[str, ...]:
     return tuple(names)
 
 
-def output_pixel_size(grid: Grid, crs: str) -> tuple[float, float] | None:
-    """Size of one output pixel, measured in ``crs`` units at the centre of the grid.
-
-    Measured locally rather than from the grid's transformed bounding box, which grows with the
-    rotation between the two CRSs and would make narrow views look coarser than they are.
-    """
-    t = grid.transform
-    cx, cy = t * (grid.width / 2, grid.height / 2)
-    try:
-        x0, y0 = transform_point(cx, cy, grid.crs, crs)
-        x1, y1 = transform_point(cx + t.a, cy, grid.crs, crs)
-        x2, y2 = transform_point(cx, cy + t.e, grid.crs, crs)
-    except Exception:  # noqa: BLE001 - outside the projection's domain
-        return None
-    size_x, size_y = math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x0, y2 - y0)
-    if not (math.isfinite(size_x) and math.isfinite(size_y)) or size_x <= 0 or size_y <= 0:
-        return None
-    return size_x, size_y
-
-
 class DatasetPool:
     """Bounded LRUs of open datasets keyed by (path, overview level): one per thread, because a
     GDAL dataset handle must not be used by two threads at once, and reset after fork."""
@@ -220,7 +200,7 @@ class RasterioReader:
         part of the output the source covers, which gives items of one mosaic different
         resampling kernels, and so visible differences, along their borders.
         """
-        need = output_pixel_size(grid, source.crs)
+        need = grid.pixel_size_in(source.crs)
         if need is None:
             return -1, None
         need_x, need_y = need

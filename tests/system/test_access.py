@@ -1,0 +1,316 @@
+"""Access control through WMS: identities, grants, discovery, constraints, limits, audit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import numpy as np
+import pytest
+import requests
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import etree
+
+from ogcserver.app import create_app
+from ogcserver.settings import load_settings
+from ogcserver.web.auth import hash_password
+from tests.support import rasters
+from tests.support.reference import decode, params
+
+X0, Y0 = rasters.ORIGIN
+BOX = f"{X0},{Y0 - 2000},{X0 + 2000},{Y0}"
+ISSUER, AUDIENCE = "https://idp.example.org/", "ogcserver"
+WMS = {"wms": "http://www.opengis.net/wms"}
+
+
+@pytest.fixture(scope="module")
+def keys():
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return good, other
+
+
+@pytest.fixture(scope="module")
+def secured(data_dir, tmp_path_factory, keys):
+    folder = tmp_path_factory.mktemp("secured")
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(keys[0].public_key()))
+    jwk.update(kid="k1", use="sig", alg="RS256")
+    (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    (folder / "users.yaml").write_text(yaml.safe_dump([
+        {"name": "vera", "password_hash": hash_password("viewer-pw"), "groups": ["viewers"]},
+    ]))
+    tile0 = str(data_dir / "tiles" / "tile_0.tif")
+    # west of 9.013 E: the left half of the views below (500000 E in UTM 32N is 9 E)
+    left_half = {"type": "Polygon", "coordinates": [[[0, 0], [9.013, 0], [9.013, 89], [0, 89], [0, 0]]]}
+    config = {
+        "server": {"data_dir": str(folder / "state"), "index_refresh_seconds": 0},
+        "services": [{"name": "s", "layers": [
+            {"name": "public", "source": tile0},
+            {"name": "secret", "source": tile0},
+            {"name": "hidden", "source": tile0},
+            {"name": "teaser", "source": tile0},
+            {"name": "clipped", "source": tile0},
+            {"name": "coarse", "source": tile0},
+            {"name": "dated", "source": str(data_dir / "order")},
+        ]}],
+        "access": {
+            "users": [{"name": "ann", "password_hash": hash_password("analyst-pw"), "groups": ["analysts"]}],
+            "users_file": "users.yaml",
+            "api_keys": [{"name": "admin-key", "key_sha256": hashlib.sha256(b"s3cret-key").hexdigest(), "groups": ["admins"]}],
+            "jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_file": "jwks.json"},
+            "proxy": {"trusted": ["10.9.9.9/32"]},
+            "rate_limits": {"per_address_per_minute": 1000},
+            "grants": [
+                {"to": "anonymous", "service": "s", "layers": ["public"], "actions": ["discover", "view", "query"]},
+                {"to": "authenticated", "service": "s", "layers": ["secret"], "actions": ["discover", "view"]},
+                {"to": "group:analysts", "service": "s", "layers": ["secret"], "actions": ["query"]},
+                {"to": "group:admins", "service": "s", "actions": ["discover", "view", "query", "download", "process"]},
+                {"to": "anonymous", "service": "s", "layers": ["teaser"], "actions": ["discover"]},
+                {"to": "authenticated", "service": "s", "layers": ["teaser"], "actions": ["view"]},
+                {"to": "anonymous", "service": "s", "layers": ["clipped"], "actions": ["discover", "view"], "area": left_half},
+                {"to": "anonymous", "service": "s", "layers": ["coarse"], "actions": ["discover", "view"], "max_resolution": 40},
+                {"to": "anonymous", "service": "s", "layers": ["dated"], "actions": ["discover", "view"],
+                 "time": ["2019-01-01T00:00:00Z", "2021-01-01T00:00:00Z"]},
+            ],
+        },
+    }
+    path = folder / "ogcserver.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return create_app(load_settings(path)).test_client()
+
+
+def token(key, **claims):
+    body = {"sub": "tom", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 600, "groups": ["analysts"], **claims}
+    return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k1"})
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def unsigned(claims_header):
+    def b64(d):
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    return b64(claims_header) + "." + b64({"sub": "eve", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 600,
+                                             "groups": ["admins"]})
+
+
+@pytest.fixture(scope="module")
+def principals(keys):
+    good, other = keys
+    pem = good.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    head = unsigned({"alg": "HS256", "kid": "k1", "typ": "JWT"})
+    confused = head + "." + base64.urlsafe_b64encode(hmac.new(pem, head.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    return {
+        "anonymous": {},
+        "viewer": basic("vera", "viewer-pw"),
+        "analyst": basic("ann", "analyst-pw"),
+        "token": {"Authorization": "Bearer " + token(good)},
+        "admin": {"X-API-Key": "s3cret-key"},
+        "wrong-password": basic("ann", "nope"),
+        "unknown-user": basic("nobody", "nope"),
+        "expired-token": {"Authorization": "Bearer " + token(good, exp=int(time.time()) - 3600)},
+        "forged-token": {"Authorization": "Bearer " + token(other)},
+        "wrong-audience": {"Authorization": "Bearer " + token(good, aud="someone-else")},
+        "alg-none": {"Authorization": "Bearer " + unsigned({"alg": "none", "typ": "JWT"}) + "."},
+        "key-confusion": {"Authorization": "Bearer " + confused},
+        "bad-key": {"X-API-Key": "guess"},
+    }
+
+
+def ogc(client, request, layer, headers):
+    if request == "GetCapabilities":
+        q = {"SERVICE": "WMS", "REQUEST": "GetCapabilities"}
+    elif request == "GetMap":
+        q = params(LAYERS=layer, CRS="EPSG:32632", BBOX=BOX, WIDTH=20, HEIGHT=20)
+    elif request == "GetFeatureInfo":
+        q = {**params(LAYERS=layer, CRS="EPSG:32632", BBOX=BOX, WIDTH=20, HEIGHT=20), "REQUEST": "GetFeatureInfo",
+             "QUERY_LAYERS": layer, "I": 5, "J": 5, "INFO_FORMAT": "application/json"}
+    else:
+        q = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic", "LAYER": layer, "FORMAT": "image/png"}
+    return client.get("/wms", query_string=q, headers=headers)
+
+
+def outcome(r, layer):
+    if r.status_code == 200 and r.mimetype == "text/xml" and b"WMS_Capabilities" in r.data:
+        return "listed" if f"<Name>{layer}</Name>".encode() in r.data else "unlisted"
+    if r.status_code == 200:
+        return "ok"
+    if r.status_code == 400 and b"LayerNotDefined" in r.data:
+        return "hidden"
+    return str(r.status_code)
+
+
+BAD = ("wrong-password", "unknown-user", "expired-token", "forged-token", "wrong-audience", "alg-none",
+       "key-confusion", "bad-key")
+# request -> layer -> principal -> outcome
+EXPECTED = {
+    "public": {"anonymous": "ok", "viewer": "ok", "analyst": "ok", "token": "ok", "admin": "ok"},
+    "secret": {"anonymous": "hidden", "viewer": "ok", "analyst": "ok", "token": "ok", "admin": "ok"},
+    "hidden": {"anonymous": "hidden", "viewer": "hidden", "analyst": "hidden", "token": "hidden", "admin": "ok"},
+    "teaser": {"anonymous": "401", "viewer": "ok", "analyst": "ok", "token": "ok", "admin": "ok"},
+}
+
+
+@pytest.mark.parametrize("request_name", ["GetCapabilities", "GetMap", "GetFeatureInfo", "GetLegendGraphic"])
+@pytest.mark.parametrize("layer", list(EXPECTED))
+def test_access_matrix(secured, principals, request_name, layer):
+    for who, headers in principals.items():
+        got = outcome(ogc(secured, request_name, layer, headers), layer)
+        if who in BAD:
+            expected = "401"
+        else:
+            expected = EXPECTED[layer][who]
+            if request_name == "GetCapabilities":
+                expected = "unlisted" if expected == "hidden" else "listed"
+            elif request_name == "GetFeatureInfo" and expected == "ok":
+                may_query = {"public": True, "secret": who in ("analyst", "token", "admin"), "hidden": True,
+                             "teaser": who == "admin"}[layer]
+                expected = "ok" if may_query else ("401" if who == "anonymous" else "403")
+        assert got == expected, (request_name, layer, who)
+
+
+def test_challenges_and_exception_format(secured, principals):
+    r = ogc(secured, "GetMap", "teaser", {})
+    assert r.status_code == 401 and any(v.startswith("Basic") for v in r.headers.getlist("WWW-Authenticate"))
+    code = etree.fromstring(r.data).find("{http://www.opengis.net/ogc}ServiceException").get("code")
+    assert code == "AccessDenied"
+    r = ogc(secured, "GetFeatureInfo", "secret", principals["viewer"])
+    assert r.status_code == 403 and b"ServiceExceptionReport" in r.data
+    r = ogc(secured, "GetMap", "public", principals["expired-token"])
+    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+
+
+def test_hidden_layer_answers_like_a_missing_one(secured):
+    hidden = ogc(secured, "GetMap", "hidden", {}).data.replace(b"hidden", b"X")
+    missing = ogc(secured, "GetMap", "nosuch", {}).data.replace(b"nosuch", b"X")
+    assert hidden == missing
+
+
+def test_landing_page_and_preview_follow_access(secured, principals):
+    anonymous = secured.get("/").data
+    assert b"/preview/public" in anonymous and b"/preview/hidden" not in anonymous
+    assert b"/preview/hidden" in secured.get("/", headers=principals["admin"]).data
+    assert secured.get("/preview/hidden").status_code == 404
+    assert secured.get("/preview/hidden", headers=principals["admin"]).status_code == 200
+
+
+def test_trusted_proxy_header(secured):
+    headers = {"X-Remote-User": "pat", "X-Remote-Groups": "admins"}
+    assert outcome(ogc(secured, "GetMap", "hidden", headers), "hidden") == "hidden"  # not from a trusted address
+    r = secured.get("/wms", query_string=params(LAYERS="hidden", CRS="EPSG:32632", BBOX=BOX, WIDTH=20, HEIGHT=20),
+                    headers=headers, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert r.status_code == 200
+
+
+def test_api_key_in_the_url_for_naive_clients(secured):
+    q = params(LAYERS="hidden", CRS="EPSG:32632", BBOX=BOX, WIDTH=20, HEIGHT=20, APIKEY="s3cret-key")
+    assert secured.get("/wms", query_string=q).status_code == 200
+
+
+def test_area_constraint_masks_outside(secured):
+    # the view spans both sides of the allowed area's east edge
+    img = decode(secured.get("/wms", query_string=params(
+        LAYERS="clipped", CRS="EPSG:32632", BBOX=f"{X0},{Y0 - 2000},{X0 + 2000},{Y0}", WIDTH=40, HEIGHT=40,
+        TRANSPARENT="TRUE")).data)
+    alpha = img[..., 3]
+    assert alpha[:, 0].min() == 255 and alpha[:, -1].max() == 0  # west inside, east outside
+
+
+def test_max_resolution_constraint(secured, data_dir):
+    img = decode(secured.get("/wms", query_string=params(
+        LAYERS="coarse", CRS="EPSG:32632", BBOX=BOX, WIDTH=200, HEIGHT=200)).data)  # 10 m pixels asked
+    blocks = img.reshape(50, 4, 50, 4, 3)
+    assert (blocks == blocks[:, :1, :, :1, :]).all()  # every 4x4 block is one 40 m pixel
+    public = decode(secured.get("/wms", query_string=params(LAYERS="public", CRS="EPSG:32632", BBOX=BOX,
+                                                             WIDTH=200, HEIGHT=200)).data)
+    assert not np.array_equal(img, public)
+
+
+def test_time_window_constraint_hides_newer_items(secured):
+    overlap = f"{X0 + 1000},{Y0 - 2000},{X0 + 2000},{Y0 - 1000}"
+    img = decode(secured.get("/wms", query_string=params(LAYERS="dated", CRS="EPSG:32632", BBOX=overlap,
+                                                          WIDTH=10, HEIGHT=10)).data)
+    assert (img == 100).all()  # the 2022 item is outside the grant's window: the 2020 one shows
+
+
+def test_audit_log_names_principal_and_outcome(secured, principals, caplog):
+    caplog.set_level("INFO", logger="ogcserver.audit")
+    ogc(secured, "GetFeatureInfo", "secret", principals["viewer"])
+    record = next(r for r in caplog.records if r.name == "ogcserver.audit")
+    assert (record.principal, record.layer, record.action, record.outcome) == ("vera", "secret", "query", "forbidden")
+
+
+def test_rate_limit_answers_429(data_dir, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(tmp_path / "state")},
+        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
+        "access": {"rate_limits": {"per_principal_per_minute": 3},
+                   "grants": [{"to": "anonymous", "service": "s", "actions": ["discover", "view"]}]},
+    }))
+    client = create_app(load_settings(config)).test_client()
+    codes = [client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    r = client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities")
+    assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_grants_naming_unknown_layers_are_config_errors(data_dir, tmp_path):
+    from ogcserver.settings import ConfigError
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({
+        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
+        "access": {"grants": [{"to": "anonymous", "service": "s", "layers": ["q"], "actions": ["view"]}]},
+    }))
+    with pytest.raises(ConfigError, match="layer 'q'"):
+        load_settings(config)
+
+
+def test_owslib_with_basic_auth_and_headers(secured_live, principals):
+    from owslib.util import Authentication
+    from owslib.wms import WebMapService
+
+    url = secured_live + "/wms"
+    anonymous = WebMapService(url, version="1.3.0")
+    assert "secret" not in anonymous.contents
+    viewer = WebMapService(url, version="1.3.0", auth=Authentication(username="vera", password="viewer-pw"))
+    assert "secret" in viewer.contents
+    img = viewer.getmap(layers=["secret"], styles=[""], srs="EPSG:32632", bbox=(X0, Y0 - 2000, X0 + 2000, Y0),
+                        size=(20, 20), format="image/png")
+    assert decode(img.read()).shape == (20, 20, 3)
+    admin = WebMapService(url, version="1.3.0", headers={"X-API-Key": "s3cret-key"})
+    assert "hidden" in admin.contents
+    r = requests.get(url, params={"SERVICE": "WMS", "REQUEST": "GetCapabilities"}, auth=("vera", "wrong"), timeout=10)
+    assert r.status_code == 401
+
+
+@pytest.fixture(scope="module")
+def secured_live(secured, tmp_path_factory):
+    """The secured configuration served by gunicorn in a subprocess."""
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    config = next(tmp_path_factory.getbasetemp().glob("secured*/ogcserver.yaml"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ogcserver", "serve", "-c", str(config), "--port", str(port),
+                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
