@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -113,36 +114,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(config_path) -> str:
-    """The real server (gunicorn, 2 workers) in a subprocess on a free local port."""
+@contextmanager
+def running_server(config_path: Path, workers: int = 2):
+    """The real server (gunicorn) in a subprocess on a free local port; yields its URL."""
     port = free_port()
-    log = open(config_path.parent / "server.log", "w")
+    log = open(config_path.parent / f"server-{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ogcserver", "serve", "-c", str(config_path), "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "ogcserver", "serve", "-c", str(config_path), "--port", str(port),
+         "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError((config_path.parent / "server.log").read_text())
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start: " + (config_path.parent / f"server-{port}.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(config_path) -> str:
+    with running_server(config_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from lxml import etree
 from ogcserver.app import create_app
 from ogcserver.settings import load_settings
 from ogcserver.web.auth import hash_password
+from tests.conftest import running_server
 from tests.support import rasters
 from tests.support.reference import decode, params
 
@@ -295,22 +296,6 @@ def test_owslib_with_basic_auth_and_headers(secured_live, principals):
 @pytest.fixture(scope="module")
 def secured_live(secured, tmp_path_factory):
     """The secured configuration served by gunicorn in a subprocess."""
-    import subprocess
-    import sys
-
-    from tests.conftest import free_port
-
     config = next(tmp_path_factory.getbasetemp().glob("secured*/ogcserver.yaml"))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ogcserver", "serve", "-c", str(config), "--port", str(port),
-                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_server(config, workers=1) as url:
+        yield url
