@@ -121,7 +121,11 @@ class LayerCatalog:
         advertised = self._advertised_crs(service, config, crs)
         title = config.title or name
         kind = "mosaic of %d rasters" % len(items) if len(items) > 1 or Path(config.source).is_dir() else "raster"
+        version = hashlib.sha1(
+            json.dumps([config.model_dump(mode="json"), [(i.source.path, i.stamp) for i in items]]).encode()
+        ).hexdigest()[:16]
         info = LayerInfo(
+            version=version,
             name=name,
             title=title,
             abstract=config.abstract or f"{title}: {kind}, {first.count} band(s) of {first.dtype}",

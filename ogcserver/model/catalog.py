@@ -40,6 +40,7 @@ class CatalogItem:
     collection: str
     source: SourceInfo
     lonlat_bounds: BBox
+    stamp: str = ""  # the file's modification time and size when it was indexed
 
     @property
     def name(self) -> str:
@@ -88,3 +89,4 @@ class LayerInfo:
     statistics: tuple[BandStatistics, ...] = ()
     time_extent: tuple[datetime, datetime] | None = None
     palette: tuple[tuple[int, int, int, int], ...] | None = None
+    version: str = ""  # changes whenever an item or the layer's rendering changes (cache keys)

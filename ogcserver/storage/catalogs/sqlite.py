@@ -121,14 +121,13 @@ class SqliteCatalog:
 
     def _rows_to_items(self, rows: Iterable[tuple]) -> list[CatalogItem]:
         items = []
-        for item_id, collection, info, minx, maxx, miny, maxy in rows:
-            items.append(
-                CatalogItem(item_id, collection, _info_from_json(info), BBox(minx, miny, maxx, maxy, WGS84))
-            )
+        for item_id, collection, info, minx, maxx, miny, maxy, mtime, size in rows:
+            lonlat = BBox(minx, miny, maxx, maxy, WGS84)
+            items.append(CatalogItem(item_id, collection, _info_from_json(info), lonlat, f"{mtime!r}:{size}"))
         return items
 
     _SELECT = (
-        "SELECT i.id, i.collection, i.info, r.minx, r.maxx, r.miny, r.maxy "
+        "SELECT i.id, i.collection, i.info, r.minx, r.maxx, r.miny, r.maxy, i.mtime, i.size "
         "FROM items i JOIN items_rtree r ON r.id = i.id "
     )
 
