@@ -8,7 +8,10 @@ from ogcserver.core.access import Policy
 from ogcserver.core.catalog import LayerCatalog
 from ogcserver.core.engine import Engine
 from ogcserver.ows.dispatch import Dispatcher
+from ogcserver.core.tilecache import TileService
 from ogcserver.ows.wms.service import WmsService
+from ogcserver.ows.wmts.service import WmtsService
+from ogcserver.storage.cache.directory import DirectoryStore
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
@@ -27,7 +30,9 @@ def create_app(settings: Settings) -> Flask:
     catalog.refresh(force=True)
     reader.pool.close_all()  # workers open their own handles after fork
     engine = Engine(settings, catalog, reader, Policy(settings.access))
-    dispatcher = Dispatcher(WmsService(engine, settings))
+    store = DirectoryStore(settings.cache.path or settings.server.data_dir / "tiles") if settings.cache.enabled else None
+    tiles = TileService(engine, store, settings.cache)
+    dispatcher = Dispatcher(WmsService(engine, settings), WmtsService(engine, tiles, settings))
     app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
     app.extensions["ogcserver"] = engine

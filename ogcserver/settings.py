@@ -50,6 +50,9 @@ class Limits(Frozen):
     render_timeout: float = Field(30.0, gt=0, le=3600)
     max_query_length: int = Field(8192, ge=256, le=1_000_000)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # A WCS coverage is written to a temporary file and streamed, so this bounds disk and
+    # transfer, not memory; maps are bounded by max_width/max_height/max_pixels instead.
+    max_coverage_bytes: int = Field(512 * 1024 * 1024, ge=1024)
 
     def merged(self, override: "Limits | None") -> "Limits":
         """These limits, tightened or loosened by a service's own block."""
@@ -191,6 +194,16 @@ class ServiceConfig(Frozen):
         return LayerConfig._crs_codes(value)
 
 
+class CacheConfig(Frozen):
+    """The tile cache (WMTS and XYZ tiles)."""
+
+    enabled: bool = True
+    path: Path | None = None  # default: DATA_DIR/tiles
+    meta_size: int = Field(4, ge=1, le=16)  # tiles per metatile side: one render feeds n x n tiles
+    meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile
+    max_age: int = Field(3600, ge=0)  # Cache-Control max-age for tiles, seconds
+
+
 class ServerConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -214,6 +227,7 @@ class Settings(Frozen):
     server: ServerConfig = ServerConfig()
     limits: Limits = Limits()
     rendering: Rendering = Rendering()
+    cache: CacheConfig = CacheConfig()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
 
@@ -282,6 +296,9 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         for layer in service.get("layers") or []:
             if isinstance(layer, dict) and isinstance(layer.get("source"), str):
                 layer["source"] = str((base / layer["source"]).resolve())
+    cache = raw.get("cache")
+    if isinstance(cache, dict) and isinstance(cache.get("path"), str):
+        cache["path"] = str((base / cache["path"]).resolve())
     server = raw.get("server")
     if isinstance(server, dict) and isinstance(server.get("data_dir"), str):
         server["data_dir"] = str((base / server["data_dir"]).resolve())

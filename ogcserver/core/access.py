@@ -80,6 +80,8 @@ class Policy:
 
     def check(self, principal: Principal, info: LayerInfo, action: Action, operation: str) -> Constraints:
         """Allow, or raise: not discoverable -> LayerNotFound; else 401/403 material."""
+        if self.open:
+            return UNCONSTRAINED
         if not self.may_discover(principal, info):
             audit.info("denied", extra=_entry(principal, info, action, operation, "hidden"))
             raise LayerNotFound(info.name)

@@ -13,13 +13,15 @@ import numpy as np
 from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.constraints import allowed_items, mask_outside_area, point_in_area, resolution_factor, upsample
+from ogcserver.core.coverage import read_coverage
 from ogcserver.core.mosaic import mosaic_first
-from ogcserver.core.query import LegendQuery, MapQuery, PointQuery
+from ogcserver.core.query import CoverageQuery, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
 from ogcserver.core.render.style import composite, render_default
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
+from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import InvalidPoint, LimitExceeded, SourceUnavailable, StyleNotFound
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
@@ -120,9 +122,20 @@ class Engine:
         raster = mask_outside_area(raster, constraints)
         return render_default(raster, layer.info.statistics, layer.info.palette)
 
+    def render_picture(self, layer: Layer, grid: Grid, constraints: Constraints) -> RGBAImage | None:
+        """One layer drawn on a grid (for tiles), after the caller's access check."""
+        limits = self.limits(layer.info.service)
+        deadline = time.monotonic() + limits.render_timeout
+        return self._render_layer(layer, grid, None, limits, deadline, constraints)
+
     @staticmethod
     def _empty(grid: Grid) -> RGBAImage:
         return RGBAImage(np.zeros((grid.height, grid.width, 4), dtype=np.uint8), grid)
+
+    def coverage(self, query: CoverageQuery) -> EncodedCoverage:
+        """Data values of one layer (not a picture), for WCS; see core/coverage.py."""
+        layer, constraints = self.resolve(query.coverage, "", query.service, query.principal, Action.DOWNLOAD, "coverage")
+        return read_coverage(self.reader, self.catalog, layer, query, self.limits(query.service), constraints)
 
     def message_image(
         self, width: int, height: int, text: str, fmt: ImageFormat, transparent: bool

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ogcserver.model.access import ANONYMOUS, Principal
+from ogcserver.model.coverage import CoverageFormat, GeoTiffOptions
 from ogcserver.model.formats import ImageFormat, Resampling
+from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
 
 
@@ -48,5 +50,46 @@ class LegendQuery:
     style: str = ""
     width: int | None = None
     height: int | None = None
+    service: str | None = None
+    principal: Principal = ANONYMOUS
+
+
+@dataclass(frozen=True)
+class TileQuery:
+    """One tile of a layer in a tile matrix set."""
+
+    layer: str
+    tms: str
+    z: int
+    x: int
+    y: int
+    format: ImageFormat
+    style: str = ""
+    service: str | None = None
+    principal: Principal = ANONYMOUS
+
+
+@dataclass(frozen=True)
+class CoverageQuery:
+    """Read the data values of one layer onto a grid the core derives from what was asked.
+
+    ``area`` is the extent asked for (x/y order, in its own CRS; None: the whole coverage) and
+    ``crs`` the output CRS (None: the native one). Per axis (x, y) a ``size`` or a
+    ``resolution`` (output CRS units) fixes the grid over ``area``. Without either, the grid is
+    derived from the coverage: in the native CRS, its own pixels whose centres lie in the area;
+    in another CRS, the area clipped to the coverage at a resolution like the native one. The
+    derived number of pixels is then multiplied by ``scale``.
+    """
+
+    coverage: str
+    format: CoverageFormat = CoverageFormat.GEOTIFF
+    area: BBox | None = None
+    crs: str | None = None
+    size: tuple[int | None, int | None] = (None, None)
+    resolution: tuple[float | None, float | None] = (None, None)
+    scale: tuple[float, float] = (1.0, 1.0)
+    bands: tuple[int, ...] | None = None  # counted from 1; None: every band
+    resampling: Resampling = Resampling.NEAREST
+    geotiff: GeoTiffOptions = GeoTiffOptions()
     service: str | None = None
     principal: Principal = ANONYMOUS

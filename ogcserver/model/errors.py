@@ -58,3 +58,7 @@ class RenderTimeout(OgcServerError):
 
 class SourceUnavailable(OgcServerError):
     """A source raster could not be read (missing or corrupt file)."""
+
+
+class AreaOutsideCoverage(OgcServerError):
+    """A coverage request's area holds no part of the coverage."""

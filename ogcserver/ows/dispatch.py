@@ -7,12 +7,13 @@ from ogcserver.ows.exceptions import OwsError, ows_exception_report, wms_excepti
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.ows.wms.service import WmsService
+from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.ows.xml import parse_request_xml
 
 
 class Dispatcher:
-    def __init__(self, wms: WmsService) -> None:
-        self.services = {"WMS": wms}
+    def __init__(self, wms: WmsService, wmts: WmtsService) -> None:
+        self.services = {"WMS": wms, "WMTS": wmts}
 
     def handle(self, params: Params, endpoint: Endpoint, default_service: str | None) -> OwsResponse:
         name = (params.get("SERVICE") or default_service or "").strip().upper()
@@ -42,6 +43,8 @@ class Dispatcher:
     def _error(error: OwsError, default_service: str | None) -> OwsResponse:
         if default_service == "WMS":
             body, content_type = wms_exception_report(error, "1.3.0")
+        elif default_service == "WMTS":
+            body, content_type = ows_exception_report(error, "1.0.0")
         else:
             body, content_type = ows_exception_report(error)
         return OwsResponse(body, content_type, error.status)

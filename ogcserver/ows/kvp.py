@@ -1,7 +1,8 @@
 """Key-value-pair request parameters: case-insensitive names, one value each.
 
-A parameter given twice is refused rather than merged, and the number of parameters and the
-length of each value are capped, so odd query strings cannot reach deeper code.
+A parameter given twice is refused rather than merged (except the few that protocols define as
+repeatable, such as the SUBSET of WCS 2.0), and the number of parameters and the length of each
+value are capped, so odd query strings cannot reach deeper code.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from ogcserver.ows.exceptions import OwsError
 
 MAX_PARAMETERS = 100
 MAX_VALUE_LENGTH = 4096
+REPEATABLE = frozenset({"SUBSET"})  # WCS 2.0: one SUBSET per axis
 
 
 class Params:
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         self._values: dict[str, str] = {}
+        self._repeated: dict[str, list[str]] = {}
         count = 0
         for key, value in pairs:
             count += 1
@@ -29,12 +32,19 @@ class Params:
                 raise OwsError("InvalidParameterValue", "parameters must not contain NUL characters", name)
             if len(value) > MAX_VALUE_LENGTH:
                 raise OwsError("InvalidParameterValue", f"parameter {name} is too long", name)
+            if name in REPEATABLE:
+                self._repeated.setdefault(name, []).append(value)
+                continue
             if name in self._values:
                 raise OwsError("InvalidParameterValue", f"parameter {name} is given more than once", name)
             self._values[name] = value
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._values.get(name.upper(), default)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a repeatable parameter, in the order given."""
+        return list(self._repeated.get(name.upper(), []))
 
     def require(self, name: str) -> str:
         value = self._values.get(name.upper())
@@ -43,7 +53,7 @@ class Params:
         return value
 
     def __contains__(self, name: str) -> bool:
-        return name.upper() in self._values
+        return name.upper() in self._values or name.upper() in self._repeated
 
     def int(self, name: str, default: int | None = None, minimum: int | None = None) -> int:
         raw = self.get(name)

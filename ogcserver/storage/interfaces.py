@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ogcserver.model.catalog import BandStatistics, CatalogItem, SourceInfo
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
+from ogcserver.model.tiles import StoredTile, TileKey
 
 
 class RasterReader(Protocol):
@@ -39,3 +41,18 @@ class CatalogStore(Protocol):
     def get_meta(self, collection: str, key: str) -> str | None: ...
 
     def set_meta(self, collection: str, key: str, value: str) -> None: ...
+
+
+class TileStore(Protocol):
+    """Where tiles live; locking, metatiles and expiry are the orchestrator's (core/tilecache)."""
+
+    def get(self, key: TileKey) -> StoredTile | None: ...
+
+    def put(self, key: TileKey, data: bytes) -> None:
+        """Store atomically: a reader sees the old tile, the new one, or none; never a part."""
+
+    def put_empty(self, key: TileKey, data: bytes) -> None: ...
+
+    def lock(self, name: str) -> AbstractContextManager[None]: ...
+
+    def delete(self, key: TileKey) -> bool: ...

@@ -17,6 +17,11 @@ from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
+from ogcserver.model.errors import OgcServerError
+from ogcserver.ows.wmts import parse as wmts_parse
+from ogcserver.ows.wmts.service import wmts_error
+from ogcserver.ows.wmts.tilejson import tilejson as wmts_tilejson
+from ogcserver.web import http_cache
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.logs import redact
 from ogcserver.web.metrics import Metrics
@@ -52,10 +57,16 @@ def _challenge(ctx: WebContext, response: Response) -> Response:
 
 
 def _to_flask(response: OwsResponse) -> Response:
-    out = Response(response.body, status=response.status, content_type=response.content_type)
+    if response.stream is not None:  # e.g. a coverage in a temporary file: never held in memory
+        out = Response(response.stream, status=response.status, content_type=response.content_type,
+                       direct_passthrough=True)
+        if response.length is not None:
+            out.headers["Content-Length"] = str(response.length)
+    else:
+        out = Response(response.body, status=response.status, content_type=response.content_type)
     for key, value in response.headers.items():
         out.headers[key] = value
-    return out
+    return http_cache.apply(request, out, response.freshness)
 
 
 def _base_url(ctx: WebContext) -> str:
@@ -101,6 +112,29 @@ def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, 
     return _to_flask(ctx.dispatcher.handle(params, endpoint, default_service))
 
 
+def _rest(ctx: WebContext, service_scope: str | None, answer) -> Response:  # noqa: ANN001
+    """RESTful tile resources: the same authentication, limits and exceptions as KVP."""
+    g.ows_service, g.ows_request = "WMTS", "REST"
+    if service_scope is not None and service_scope not in {s.name for s in ctx.settings.services}:
+        return Response("Not found\n", status=404, content_type="text/plain")
+    base = _base_url(ctx)
+    principal = _principal(ctx)
+    endpoint = Endpoint(url=base + (f"/services/{service_scope}" if service_scope else "") + "/wmts",
+                        service=service_scope, base_url=base, principal=principal)
+    wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
+    if wait is not None:
+        response = _to_flask(ctx.dispatcher.error(OwsError("ServerBusy", "too many requests", status=429), "WMTS"))
+        response.headers["Retry-After"] = str(int(wait + 0.999))
+        return response
+    wmts = ctx.dispatcher.services["WMTS"]
+    try:
+        return _challenge(ctx, _to_flask(answer(wmts, endpoint)))
+    except OwsError as exc:
+        return _to_flask(wmts.error(exc))
+    finally:
+        ctx.limiter.leave(principal.name)
+
+
 def _landing_view(ctx: WebContext) -> list[dict]:
     services = []
     layers = ctx.engine.layers(None, _principal(ctx))
@@ -136,6 +170,58 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/services/<service>/ows", methods=["GET", "POST"])
     def ows_service(service: str) -> Response:
         return _ows(ctx, service, None)
+
+    @bp.route("/wmts", methods=["GET"])
+    def wmts_all() -> Response:
+        return _ows(ctx, None, "WMTS")
+
+    @bp.route("/services/<service>/wmts", methods=["GET"])
+    def wmts_service(service: str) -> Response:
+        return _ows(ctx, service, "WMTS")
+
+    @bp.route("/wmts/1.0.0/WMTSCapabilities.xml")
+    @bp.route("/services/<service>/wmts/1.0.0/WMTSCapabilities.xml")
+    def wmts_rest_capabilities(service: str | None = None) -> Response:
+        return _rest(ctx, service, lambda wmts, endpoint: wmts.capabilities(endpoint))
+
+    @bp.route("/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>.<ext>")
+    @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>.<ext>")
+    def wmts_rest_tile(layer: str, style: str, tms: str, z: str, row: str, col: str, ext: str,
+                       service: str | None = None) -> Response:
+        return _rest(ctx, service, lambda wmts, endpoint: wmts.tile(
+            wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format(ext), service), endpoint))
+
+    @bp.route("/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>/<j>/<i>.<ext>")
+    @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>/<j>/<i>.<ext>")
+    def wmts_rest_info(layer: str, style: str, tms: str, z: str, row: str, col: str, j: str, i: str, ext: str,
+                       service: str | None = None) -> Response:
+        def answer(wmts, endpoint):  # noqa: ANN001, ANN202
+            tile = wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format("png"), service)
+            info = wmts_parse.INFO_FORMATS.get(ext.lower())
+            if info is None:
+                raise OwsError("InvalidParameterValue", "unknown feature info format", "INFOFORMAT")
+            request_ = wmts_parse.FeatureInfoRequest(tile, wmts_parse._index(i, "I"), wmts_parse._index(j, "J"), info)
+            return wmts.feature_info(request_, endpoint)
+        return _rest(ctx, service, answer)
+
+    @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.<ext>")
+    def xyz_tile(layer: str, tms: str, z: str, x: str, y: str, ext: str) -> Response:
+        return _rest(ctx, None, lambda wmts, endpoint: wmts.tile(
+            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format(ext), None), endpoint))
+
+    @bp.route("/tiles/<layer>/<tms>/tilejson.json")
+    def tilejson(layer: str, tms: str) -> Response:
+        def answer(wmts, endpoint):  # noqa: ANN001, ANN202
+            found = next((lr for lr in ctx.engine.layers(None, endpoint.principal) if lr.info.name == layer), None)
+            if found is None:
+                raise OwsError("InvalidParameterValue", f"Layer '{layer[:64]}' is not defined", "LAYER", status=404)
+            ext = "jpg" if request.args.get("format", "").lower() in ("jpg", "jpeg") else "png"
+            try:
+                body = wmts_tilejson(found, tms, endpoint.base_url + "/tiles", ext)
+            except OgcServerError as exc:
+                return wmts.error(wmts_error(exc))
+            return OwsResponse(body, "application/json")
+        return _rest(ctx, None, answer)
 
     @bp.route("/")
     def landing() -> str:

@@ -14,7 +14,7 @@ from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.ows.wms import parse
 from ogcserver.ows.wms.capabilities import capabilities_document
-from ogcserver.ows.wms.featureinfo import format_feature_info
+from ogcserver.ows.featureinfo import format_feature_info
 from ogcserver.ows.wms.models import GetMap
 from ogcserver.settings import Settings
 

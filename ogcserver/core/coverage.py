@@ -1,0 +1,107 @@
+"""Coverages: the data values of a layer on a requested grid, for WCS.
+
+The same catalog selection and mosaic order as maps ("first": the top item per pixel), but the
+values stay as they are: no styling, every dtype kept, and pixels without data get the layer's
+nodata value (or a mask where it has none). Reading, mosaicking and writing go piece by piece,
+so a worker's memory does not grow with the size of the output.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
+from ogcserver.core.coverage_grid import output_grid
+from ogcserver.core.mosaic import mosaic_first
+from ogcserver.core.query import CoverageQuery
+from ogcserver.core.render.coverage_encode import CoverageWriter
+from ogcserver.model.access import Constraints
+from ogcserver.model.catalog import CatalogItem
+from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
+from ogcserver.model.errors import InvalidValue, LimitExceeded
+from ogcserver.model.formats import Resampling
+from ogcserver.model.image import Grid, Raster
+from ogcserver.settings import Limits
+from ogcserver.storage.interfaces import RasterReader
+
+
+def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
+    count = layer.info.band_count
+    bands = query.bands or tuple(range(1, count + 1))
+    if any(not 1 <= b <= count for b in bands):
+        raise InvalidValue("bands", f"coverage '{layer.info.name}' has bands 1 to {count}")
+    return bands
+
+
+def _check_encoding(fmt: CoverageFormat, dtype: str, count: int, options: GeoTiffOptions) -> None:
+    """Refuse what the encoding cannot hold rather than silently changing the values."""
+    if fmt is not CoverageFormat.GEOTIFF:
+        if dtype != "uint8":
+            raise InvalidValue("format", f"{fmt.value} holds 8-bit values only; this coverage is {dtype}: use image/tiff")
+        allowed = (1, 2, 3, 4) if fmt is CoverageFormat.PNG else (1, 3)
+        if count not in allowed:
+            raise InvalidValue("format", f"{fmt.value} cannot hold {count} bands; choose {allowed} bands or image/tiff")
+        return
+    kind = np.dtype(dtype).kind
+    if options.predictor == 2 and kind == "f":
+        raise InvalidValue("predictor", "the horizontal predictor is for integer data; use the floating-point one")
+    if options.predictor == 3 and kind != "f":
+        raise InvalidValue("predictor", "the floating-point predictor is for floating-point data")
+    if options.predictor != 1 and options.compression not in (Compression.DEFLATE, Compression.LZW):
+        raise InvalidValue("predictor", "a predictor needs Deflate or LZW compression")
+    if options.compression is Compression.JPEG and (dtype != "uint8" or count not in (1, 3)):
+        raise InvalidValue("compression", "JPEG compression holds 8-bit data with 1 or 3 bands only")
+
+
+def _piece(
+    reader: RasterReader,
+    items: list[CatalogItem],
+    grid: Grid,
+    bands: tuple[int, ...],
+    resampling: Resampling,
+    deadline: float,
+    layer_crs: str,
+    constraints: Constraints,
+) -> Raster | None:
+    """One piece of the mosaic, within the grant's resolution and area (as maps are)."""
+    factor = resolution_factor(grid, layer_crs, constraints)
+    raster, _ = mosaic_first(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling, deadline)
+    if raster is None:
+        return None
+    if factor > 1:
+        raster = upsample(raster, grid, factor)
+    return mask_outside_area(raster, constraints)
+
+
+def read_coverage(
+    reader: RasterReader,
+    catalog: LayerCatalog,
+    layer: Layer,
+    query: CoverageQuery,
+    limits: Limits,
+    constraints: Constraints,
+) -> EncodedCoverage:
+    info = layer.info
+    grid = output_grid(info, query)
+    bands = _bands(layer, query)
+    size = grid.width * grid.height * len(bands) * np.dtype(info.dtype).itemsize
+    if size > limits.max_coverage_bytes:
+        raise LimitExceeded(
+            "size", f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{len(bands)} {info.dtype}); "
+            f"at most {limits.max_coverage_bytes} are served"
+        )
+    _check_encoding(query.format, info.dtype, len(bands), query.geotiff)
+    items = allowed_items(catalog.items_for(layer, grid.bbox, limits.max_items), constraints)
+    deadline = time.monotonic() + limits.render_timeout
+    names = tuple(info.band_names[b - 1] for b in bands)
+    writer = CoverageWriter(grid, len(bands), info.dtype, info.nodata, names, query.format, query.geotiff)
+    try:
+        for window in writer.windows():
+            raster = _piece(reader, items, grid.subgrid(window), bands, query.resampling, deadline, info.crs, constraints)
+            writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
+        return writer.finish()
+    finally:
+        writer.close()

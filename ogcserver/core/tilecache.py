@@ -1,0 +1,122 @@
+"""Tiles: the access check first, then the cache, then one render per metatile.
+
+A miss takes the metatile's lock (shared by every process), looks again (another process may
+have rendered it meanwhile), renders the whole metatile once through the engine, cuts it into
+tiles and stores them all. Views the caller may see only in part (area, resolution or item
+constraints) are rendered for them alone and never cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ogcserver.core import tiling
+from ogcserver.core.engine import Engine
+from ogcserver.core.query import TileQuery
+from ogcserver.core.render.encode import encode
+from ogcserver.model.access import Action
+from ogcserver.model.formats import ImageFormat
+from ogcserver.model.image import RGBAImage
+from ogcserver.model.tiles import StoredTile, TileKey
+from ogcserver.settings import CacheConfig, Rendering
+from ogcserver.storage.interfaces import TileStore
+
+log = logging.getLogger(__name__)
+EXTENSIONS = {ImageFormat.PNG: "png", ImageFormat.JPEG: "jpg", ImageFormat.PNG8: "png8"}
+
+
+@dataclass(frozen=True)
+class TileResult:
+    body: bytes
+    content_type: str
+    etag: str
+    modified: float
+    cached: bool
+
+
+@lru_cache(maxsize=16)
+def _empty_tile(fmt: ImageFormat, size: int, rendering: Rendering) -> bytes:
+    """The one empty (transparent, or white for JPEG) tile of a format."""
+    from ogcserver.model.image import Grid
+    from ogcserver.model.geo import BBox
+
+    grid = Grid.from_bbox(BBox(0, 0, size, size, "EPSG:3857"), size, size)
+    pixels = np.zeros((size, size, 4), dtype=np.uint8)
+    return encode(RGBAImage(pixels, grid), fmt, True, (255, 255, 255), rendering).body
+
+
+class TileService:
+    def __init__(self, engine: Engine, store: TileStore | None, config: CacheConfig) -> None:
+        self.engine = engine
+        self.store = store
+        self.config = config
+
+    def tile(self, q: TileQuery) -> TileResult:
+        layer, constraints = self.engine.resolve(q.layer, q.style, q.service, q.principal, Action.VIEW, "tile")
+        tms = tiling.for_layer(layer.info, q.tms)
+        tms.check(q.z, q.x, q.y)
+        style = q.style or layer.info.default_style
+        key = TileKey(layer.info.name, style, tms.id, layer.info.version, q.z, q.x, q.y, EXTENSIONS[q.format])
+        cacheable = self.store is not None and constraints.unconstrained
+        if cacheable:
+            hit = self.store.get(key)
+            if hit is not None:
+                return self._result(hit, q.format, cached=True)
+        if not self.engine.catalog.items_for(layer, tms.tile_bbox(q.z, q.x, q.y), 1 << 30):
+            body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
+            return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
+        if not cacheable:
+            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0)
+            return TileResult(tiles[(q.x, q.y)], q.format.content_type, "", time.time(), False)
+        meta = self._metatile(tms, q.z, q.x, q.y)
+        with self.store.lock(f"{key.layer}/{key.style}/{key.tms}/{key.version}/{q.z}/{meta}"):
+            hit = self.store.get(key)  # rendered by another process while this one waited
+            if hit is None:
+                tiles = self._render(layer, tms, q.z, meta, q.format, constraints, self.config.meta_buffer)
+                log.info("metatile rendered", extra={"layer": key.layer, "tms": key.tms, "z": q.z, "span": meta})
+                for (x, y), body in tiles.items():
+                    target = TileKey(key.layer, key.style, key.tms, key.version, q.z, x, y, key.ext)
+                    if body is None:
+                        empty = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
+                        self.store.put_empty(target, empty)
+                    else:
+                        self.store.put(target, body)
+                hit = self.store.get(key)
+        return self._result(hit, q.format, cached=False)
+
+    @staticmethod
+    def _result(hit: StoredTile, fmt: ImageFormat, cached: bool) -> TileResult:
+        return TileResult(hit.body, fmt.content_type, hit.etag, hit.mtime, cached)
+
+    def _metatile(self, tms: tiling.TileMatrixSet, z: int, x: int, y: int) -> tuple[int, int, int, int]:
+        m = tms.tms.matrix(z)
+        n = self.config.meta_size
+        x0, y0 = (x // n) * n, (y // n) * n
+        return x0, y0, min(x0 + n, m.matrixWidth) - 1, min(y0 + n, m.matrixHeight) - 1
+
+    def _render(self, layer, tms, z, span, fmt, constraints, buffer) -> dict[tuple[int, int], bytes | None]:  # noqa: ANN001
+        """Render tiles x0..x1, y0..y1 in one read; None marks a tile with nothing in it."""
+        x0, y0, x1, y1 = span
+        grid = tms.grid(z, x0, y0, x1, y1, buffer)
+        picture = self.engine.render_picture(layer, grid, constraints)
+        size = tms.tms.matrix(z).tileWidth
+        rendering = self.engine.settings.rendering
+        out: dict[tuple[int, int], bytes | None] = {}
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                r, c = buffer + (y - y0) * size, buffer + (x - x0) * size
+                if picture is None:
+                    out[(x, y)] = None
+                    continue
+                pixels = picture.pixels[r : r + size, c : c + size]
+                if pixels.shape[2] == 4 and not pixels[..., 3].any():
+                    out[(x, y)] = None
+                    continue
+                tile = RGBAImage(np.ascontiguousarray(pixels), tms.grid(z, x, y, x, y))
+                out[(x, y)] = encode(tile, fmt, True, (255, 255, 255), rendering).body
+        return out

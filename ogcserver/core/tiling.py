@@ -1,0 +1,110 @@
+"""Tile matrix sets (morecantile): the well-known ones and one in each layer's native CRS."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import morecantile
+import pyproj
+
+from ogcserver.model.catalog import LayerInfo
+from ogcserver.model.errors import InvalidValue
+from ogcserver.model.geo import BBox, crs_object
+from ogcserver.model.image import Grid
+
+WELL_KNOWN = ("WebMercatorQuad", "WorldCRS84Quad")
+TILE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class TileMatrixSet:
+    id: str
+    tms: morecantile.TileMatrixSet
+    crs: str  # internal identifier, x/y order ("EPSG:4326" for CRS84)
+
+    @property
+    def minzoom(self) -> int:
+        return self.tms.minzoom
+
+    @property
+    def maxzoom(self) -> int:
+        return self.tms.maxzoom
+
+    def tile_bbox(self, z: int, x: int, y: int) -> BBox:
+        b = self.tms.xy_bounds(morecantile.Tile(x, y, z))
+        return BBox(b.left, b.bottom, b.right, b.top, self.crs)
+
+    def check(self, z: int, x: int, y: int) -> None:
+        if not (self.minzoom <= z <= self.maxzoom):
+            raise InvalidValue("TILEMATRIX", f"zoom {z} is outside {self.minzoom}..{self.maxzoom} of {self.id}")
+        m = self.tms.matrix(z)
+        if not (0 <= x < m.matrixWidth and 0 <= y < m.matrixHeight):
+            raise InvalidValue("TILECOL", f"tile {x}/{y} is outside the {m.matrixWidth}x{m.matrixHeight} matrix {z}")
+
+    def grid(self, z: int, x0: int, y0: int, x1: int, y1: int, buffer: int = 0) -> Grid:
+        """The pixel grid of tiles x0..x1, y0..y1 (inclusive) of zoom z, widened by ``buffer`` px."""
+        first, last = self.tile_bbox(z, x0, y0), self.tile_bbox(z, x1, y1)
+        m = self.tms.matrix(z)
+        res_x = (first.maxx - first.minx) / m.tileWidth
+        res_y = (first.maxy - first.miny) / m.tileHeight
+        box = BBox(first.minx - buffer * res_x, last.miny - buffer * res_y,
+                   last.maxx + buffer * res_x, first.maxy + buffer * res_y, self.crs)
+        width = (x1 - x0 + 1) * m.tileWidth + 2 * buffer
+        height = (y1 - y0 + 1) * m.tileHeight + 2 * buffer
+        return Grid.from_bbox(box, width, height)
+
+    def tiles_over(self, box: BBox, z: int) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the tiles of zoom z touching a box in this set's CRS."""
+        m = self.tms.matrix(z)
+        ox, oy = m.pointOfOrigin
+        size_x, size_y = m.cellSize * m.tileWidth, m.cellSize * m.tileHeight
+        x0 = max(0, math.floor((box.minx - ox) / size_x))
+        x1 = min(m.matrixWidth - 1, math.ceil((box.maxx - ox) / size_x) - 1)
+        y0 = max(0, math.floor((oy - box.maxy) / size_y))
+        y1 = min(m.matrixHeight - 1, math.ceil((oy - box.miny) / size_y) - 1)
+        if x0 > x1 or y0 > y1:
+            return None
+        return x0, y0, x1, y1
+
+
+@lru_cache(maxsize=4)
+def well_known(name: str) -> TileMatrixSet:
+    tms = morecantile.tms.get(name)
+    crs = "EPSG:4326" if name == "WorldCRS84Quad" else "EPSG:3857"
+    return TileMatrixSet(name, tms, crs)
+
+
+def native_id(info: LayerInfo) -> str:
+    return f"{info.name}_native"
+
+
+@lru_cache(maxsize=256)
+def _native(name: str, crs: str, bounds: tuple[float, float, float, float], resolution: float) -> TileMatrixSet:
+    minx, miny, maxx, maxy = bounds
+    side = max(maxx - minx, maxy - miny)
+    zooms = max(0, math.ceil(math.log2(side / (resolution * TILE_SIZE))))
+    extent = [minx, maxy - side, minx + side, maxy]  # square, anchored at the top left
+    tms = morecantile.TileMatrixSet.custom(
+        extent, pyproj.CRS.from_user_input(crs_object(crs)), tile_width=TILE_SIZE, tile_height=TILE_SIZE,
+        minzoom=0, maxzoom=zooms, id=name,
+    )
+    return TileMatrixSet(name, tms, crs)
+
+
+def native(info: LayerInfo) -> TileMatrixSet:
+    """A quad tree over the layer in its own CRS, down to its native resolution."""
+    return _native(native_id(info), info.crs, info.bounds.as_tuple(), min(info.resolution))
+
+
+def for_layer(info: LayerInfo, tms_id: str) -> TileMatrixSet:
+    if tms_id in WELL_KNOWN:
+        return well_known(tms_id)
+    if tms_id == native_id(info):
+        return native(info)
+    raise InvalidValue("TILEMATRIXSET", f"tile matrix set '{tms_id[:64]}' is not offered for layer '{info.name}'")
+
+
+def sets_for(info: LayerInfo) -> list[TileMatrixSet]:
+    return [well_known(n) for n in WELL_KNOWN] + [native(info)]

@@ -1,0 +1,65 @@
+"""The WMTS capabilities view model: layers, their tile matrix sets, RESTful resource URLs."""
+
+from __future__ import annotations
+
+from ogcserver.core import tiling
+from ogcserver.core.catalog import Layer
+from ogcserver.model.geo import axis_is_yx, epsg_code
+from ogcserver.ows.capabilities import fmt, render
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
+from ogcserver.settings import Settings
+
+WKSS = {"WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible", "WorldCRS84Quad": "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad"}
+
+
+def _crs_urn(t: tiling.TileMatrixSet) -> str:
+    if t.id == "WorldCRS84Quad":
+        return "urn:ogc:def:crs:OGC:1.3:CRS84"
+    code = epsg_code(t.crs)
+    return f"urn:ogc:def:crs:EPSG::{code}" if code else t.crs
+
+
+def _matrix_set_view(t: tiling.TileMatrixSet) -> dict:
+    yx = t.id != "WorldCRS84Quad" and axis_is_yx(t.crs)
+    matrices = []
+    for m in t.tms.tileMatrices:
+        x, y = m.pointOfOrigin
+        corner = f"{fmt(y)} {fmt(x)}" if yx else f"{fmt(x)} {fmt(y)}"
+        matrices.append({
+            "id": m.id, "scale": repr(m.scaleDenominator), "corner": corner, "tile_width": m.tileWidth,
+            "tile_height": m.tileHeight, "width": m.matrixWidth, "height": m.matrixHeight,
+        })
+    return {"id": t.id, "crs": _crs_urn(t), "wkss": WKSS.get(t.id), "matrices": matrices}
+
+
+def capabilities_document(layers: list[Layer], settings: Settings, endpoint: Endpoint, rest: str) -> bytes:
+    views, sets = [], {}
+    for layer in layers:
+        info = layer.info
+        matrix_sets = tiling.sets_for(info)
+        for t in matrix_sets:
+            sets.setdefault(t.id, t)
+        b = info.lonlat_bounds
+        views.append({
+            "name": info.name, "title": info.title, "abstract": info.abstract,
+            "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),
+            "styles": [{"name": s.name, "title": s.title, "default": s.name == info.default_style} for s in info.styles],
+            "tms": [t.id for t in matrix_sets],
+        })
+    scoped = next((s for s in settings.services if s.name == endpoint.service), None)
+    return render(
+        "wmts_1.0.0.xml.j2",
+        url=endpoint.url, rest=rest,
+        title=(scoped.title if scoped and scoped.title else settings.title),
+        abstract=(scoped.abstract if scoped and scoped.abstract else settings.abstract),
+        keywords=list((scoped.keywords if scoped else ()) or settings.keywords),
+        fees=scoped.fees if scoped else settings.fees,
+        access_constraints=scoped.access_constraints if scoped else settings.access_constraints,
+        contact=(scoped.contact if scoped and scoped.contact else settings.contact),
+        layers=views,
+        formats=ADVERTISED_TILE_FORMATS,
+        info_formats=sorted(set(INFO_FORMATS.values())),
+        resource_formats=[("image/png", "png"), ("image/jpeg", "jpg")],
+        matrix_sets=[_matrix_set_view(t) for t in sets.values()],
+    )

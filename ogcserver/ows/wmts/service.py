@@ -1,0 +1,90 @@
+"""WMTS 1.0.0 (KVP and RESTful) and XYZ tiles: parse, ask the core, answer with cache metadata."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ogcserver.core.engine import Engine
+from ogcserver.core.query import PointQuery, TileQuery
+from ogcserver.core.tilecache import TileService
+from ogcserver.core import tiling
+from ogcserver.model.errors import InvalidValue, LayerNotFound, OgcServerError, StyleNotFound
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
+from ogcserver.ows.featureinfo import format_feature_info
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.response import Freshness, OwsResponse
+from ogcserver.ows.wmts import parse
+from ogcserver.ows.wmts.capabilities import capabilities_document
+from ogcserver.settings import Settings
+
+OUT_OF_RANGE = {"TILECOL", "TILEROW", "TILEMATRIX"}
+
+
+def wmts_error(exc: OgcServerError) -> OwsError:
+    """WMTS words a few errors its own way (clause 8.2.5, table 22)."""
+    if isinstance(exc, LayerNotFound):
+        return OwsError("InvalidParameterValue", exc.message, "LAYER")
+    if isinstance(exc, StyleNotFound):
+        return OwsError("InvalidParameterValue", exc.message, "STYLE")
+    if isinstance(exc, InvalidValue) and exc.parameter in OUT_OF_RANGE:
+        return OwsError("TileOutOfRange", exc.message, exc.parameter)
+    return from_domain(exc)
+
+
+class WmtsService:
+    def __init__(self, engine: Engine, tiles: TileService, settings: Settings) -> None:
+        self.engine = engine
+        self.tiles = tiles
+        self.settings = settings
+
+    def handle(self, params: Params, endpoint: Endpoint) -> OwsResponse:
+        """KVP requests."""
+        try:
+            request = params.require("REQUEST").strip().lower()
+            if request == "getcapabilities":
+                return self.capabilities(endpoint)
+            if request == "gettile":
+                return self.tile(parse.parse_kvp_tile(params, endpoint.service), endpoint)
+            if request == "getfeatureinfo":
+                return self.feature_info(parse.parse_kvp_feature_info(params, endpoint.service), endpoint)
+            raise OwsError("OperationNotSupported", f"WMTS has no operation '{request[:40]}'", "REQUEST")
+        except OwsError as exc:
+            return self.error(exc)
+
+    def capabilities(self, endpoint: Endpoint) -> OwsResponse:
+        layers = self.engine.layers(endpoint.service, endpoint.principal)
+        rest = endpoint.url.rstrip("/").removesuffix("/1.0.0") + "/1.0.0"
+        body = capabilities_document(layers, self.settings, endpoint, rest)
+        return OwsResponse(body, "text/xml")
+
+    def tile(self, query: TileQuery, endpoint: Endpoint) -> OwsResponse:
+        try:
+            result = self.tiles.tile(replace(query, principal=endpoint.principal))
+        except OgcServerError as exc:
+            return self.error(wmts_error(exc))
+        freshness = Freshness(result.etag, result.modified, self.tiles.config.max_age) if result.etag else None
+        headers = {"X-Cache": "HIT" if result.cached else "MISS"}  # empty tiles are never stored: MISS
+        return OwsResponse(result.body, result.content_type, headers=headers, freshness=freshness)
+
+    def feature_info(self, request: parse.FeatureInfoRequest, endpoint: Endpoint) -> OwsResponse:
+        q = request.tile
+        try:
+            layer = self.engine.catalog.layer(q.layer, q.service)
+            tms = tiling.for_layer(layer.info, q.tms)
+            tms.check(q.z, q.x, q.y)
+            grid = tms.grid(q.z, q.x, q.y, q.x, q.y)
+            if not (request.i < grid.width and request.j < grid.height):
+                raise OwsError("PointIJOutOfRange", "I/J is outside the tile", "I")
+            point = PointQuery((q.layer,), grid, request.i, request.j, 1, q.service, endpoint.principal)
+            body, content_type = format_feature_info(self.engine.feature_info(point), request.info_format)
+        except OgcServerError as exc:
+            return self.error(wmts_error(exc))
+        except OwsError as exc:
+            return self.error(exc)
+        return OwsResponse(body, content_type)
+
+    @staticmethod
+    def error(error: OwsError) -> OwsResponse:
+        body, content_type = ows_exception_report(error, "1.0.0")
+        return OwsResponse(body, content_type, error.status)

@@ -1,0 +1,33 @@
+"""TileJSON 3.0.0 documents for web maps (Leaflet, OpenLayers, MapLibre)."""
+
+from __future__ import annotations
+
+import json
+
+from ogcserver.core import tiling
+from ogcserver.core.catalog import Layer
+
+
+def tilejson(layer: Layer, tms_id: str, tiles_url: str, ext: str) -> bytes:
+    info = layer.info
+    tms = tiling.for_layer(info, tms_id)
+    b = info.lonlat_bounds
+    # the zoom whose pixels are about as fine as the data (web mercator metres ~ layer units)
+    maxzoom = tms.maxzoom
+    if tms.id == "WebMercatorQuad":
+        native = min(info.resolution)
+        maxzoom = next((z for z in range(tms.minzoom, tms.maxzoom + 1)
+                        if tms.tms.matrix(z).cellSize <= native * 1.5), tms.maxzoom)
+    doc = {
+        "tilejson": "3.0.0",
+        "name": info.name,
+        "description": info.abstract,
+        "version": info.version,
+        "scheme": "xyz",
+        "tiles": [f"{tiles_url}/{info.name}/{tms.id}/{{z}}/{{x}}/{{y}}.{ext}"],
+        "minzoom": tms.minzoom,
+        "maxzoom": maxzoom,
+        "bounds": [b.minx, b.miny, b.maxx, b.maxy],
+        "center": [(b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2, max(tms.minzoom, maxzoom - 3)],
+    }
+    return json.dumps(doc, indent=1).encode()

@@ -1,0 +1,1 @@
+"""Tile cache stores behind one narrow interface (see ``ogcserver.storage.interfaces.TileStore``)."""

@@ -1,0 +1,121 @@
+"""A plain directory tree of tiles that any static web server can serve.
+
+    ROOT/{layer}/{style}/{tms}/{version}/{z}/{x}/{y}.{ext}
+    ROOT/{layer}/{style}/{tms}/current -> {version}     (a symlink, switched atomically)
+
+Writes go to a temporary file in the target folder and are renamed into place, so a reader (or
+a static server) never sees a partial tile, even if the writer is killed. Empty tiles are links
+to one empty tile per version folder. Locks are ``flock`` on files under ROOT/.locks: the kernel
+releases them when a process dies, so a killed renderer never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ogcserver.model.tiles import StoredTile, TileKey
+
+
+class DirectoryStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / ".locks").mkdir(parents=True, exist_ok=True)
+
+    def _version_dir(self, key: TileKey) -> Path:
+        return self.root / key.layer / key.style / key.tms / key.version
+
+    def path(self, key: TileKey) -> Path:
+        return self._version_dir(key) / str(key.z) / str(key.x) / f"{key.y}.{key.ext}"
+
+    def get(self, key: TileKey) -> StoredTile | None:
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                return StoredTile(f.read(), st.st_mtime, f"{st.st_size:x}-{st.st_mtime_ns:x}")
+        except FileNotFoundError:
+            return None
+
+    def _write_atomic(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def put(self, key: TileKey, data: bytes) -> None:
+        self._write_atomic(self.path(key), data)
+        self._point_current(key)
+
+    def put_empty(self, key: TileKey, data: bytes) -> None:
+        """Store an empty tile as a link to the version's one empty tile of that format."""
+        shared = self._version_dir(key) / f"empty.{key.ext}"
+        if not shared.exists():
+            self._write_atomic(shared, data)
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.symlink(os.path.relpath(shared, path.parent), tmp)
+        os.replace(tmp, path)
+        self._point_current(key)
+
+    def _point_current(self, key: TileKey) -> None:
+        current = self.root / key.layer / key.style / key.tms / "current"
+        if os.path.islink(current) and os.readlink(current) == key.version:
+            return
+        tmp = current.with_name(f".current-{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.symlink(key.version, tmp)
+        os.replace(tmp, current)
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """An exclusive lock shared by every process on this machine (and on local disks)."""
+        path = self.root / ".locks" / (hashlib.sha1(name.encode()).hexdigest()[:20] + ".lock")
+        with open(path, "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def delete(self, key: TileKey) -> bool:
+        try:
+            self.path(key).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def delete_layer(self, layer: str) -> None:
+        shutil.rmtree(self.root / layer, ignore_errors=True)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Tiles and bytes per layer (links to empty tiles count as tiles of no size)."""
+        out: dict[str, dict[str, int]] = {}
+        for layer_dir in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            tiles = size = 0
+            for root, _dirs, files in os.walk(layer_dir):
+                for name in files:
+                    if name.startswith((".tmp-", "empty.")):
+                        continue
+                    full = os.path.join(root, name)
+                    tiles += 1
+                    if not os.path.islink(full):
+                        size += os.path.getsize(full)
+            out[layer_dir.name] = {"tiles": tiles, "bytes": size}
+        return out

@@ -1,0 +1,221 @@
+"""WMTS 1.0.0, XYZ and TileJSON, and the tile cache behind them."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+
+import numpy as np
+import pytest
+import requests
+from owslib.wmts import WebMapTileService
+
+from ogcserver.app import create_app
+from ogcserver.core import tiling
+from ogcserver.model.tiles import TileKey
+from ogcserver.settings import load_settings
+from ogcserver.storage.cache.directory import DirectoryStore
+from tests.conftest import running_server, write_config
+from tests.support.reference import assert_equal_but_at_edges, decode, exact_nearest, params
+from tests.support.schemas import assert_valid, schema
+
+WMTS_NS = "http://www.opengis.net/wmts/1.0"
+
+
+def layer_tile(client, layer, tms_id):
+    """A tile (z, x, y) in the middle of the layer's data, at the first zoom as fine as the data."""
+    info = client.application.extensions["ogcserver"].catalog.layer(layer).info
+    tms = tiling.for_layer(info, tms_id)
+    box = tiling_box(info, tms)
+    cx, cy = (box.minx + box.maxx) / 2, (box.miny + box.maxy) / 2
+    for z in range(tms.minzoom, tms.maxzoom + 1):
+        x0, y0, _, _ = tms.tiles_over(type(box)(cx, cy, cx + 1e-9, cy + 1e-9, box.crs), z)
+        size = tms.grid(z, x0, y0, x0, y0).pixel_size_in(info.crs)
+        if size is not None and max(size) <= min(info.resolution) * 1.0001:
+            return tms, z, x0, y0
+    return tms, tms.maxzoom, x0, y0
+
+
+def tiling_box(info, tms):
+    from ogcserver.model.geo import transform_bbox
+
+    return transform_bbox(info.bounds, tms.crs)
+
+
+def test_capabilities_valid_and_parsed(client, ogc_schemas):
+    r = client.get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")
+    assert r.status_code == 200
+    assert_valid(schema(ogc_schemas, (WMTS_NS, "http://schemas.opengis.net/wmts/1.0/wmts.xsd")), r.data)
+    rest = client.get("/wmts/1.0.0/WMTSCapabilities.xml")
+    assert rest.status_code == 200 and rest.data == r.data
+
+
+def test_owslib_reads_and_fetches(live_server):
+    wmts = WebMapTileService(live_server + "/wmts")
+    assert {"WebMercatorQuad", "WorldCRS84Quad", "mosaic_native"} <= set(wmts.tilematrixsets)
+    assert "mosaic" in wmts.contents
+    tile = wmts.gettile(layer="mosaic", tilematrixset="WebMercatorQuad", tilematrix="15", row=11500, column=16791,
+                        format="image/png")
+    assert tile.info()["Content-Type"] == "image/png"
+    template = wmts.contents["mosaic"].resourceURLs[0]["template"]
+    assert template.startswith(live_server + "/wmts/1.0.0/mosaic/{Style}/{TileMatrixSet}/")
+
+
+@pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "mosaic_native"])
+def test_tile_equals_getmap_of_its_bounds(client, data_dir, tms_id):
+    tms, z, x, y = layer_tile(client, "mosaic", tms_id)
+    box = tms.tile_bbox(z, x, y)
+    crs = "CRS:84" if tms_id == "WorldCRS84Quad" else ("EPSG:3857" if tms_id == "WebMercatorQuad" else "EPSG:32632")
+    wms = client.get("/wms", query_string=params(LAYERS="mosaic", CRS=crs, BBOX=",".join(map(repr, box.as_tuple())),
+                                                 WIDTH=256, HEIGHT=256, TRANSPARENT="TRUE"))
+    urls = [
+        f"/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=mosaic&STYLE=default&TILEMATRIXSET={tms_id}"
+        f"&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&FORMAT=image/png",
+        f"/wmts/1.0.0/mosaic/default/{tms_id}/{z}/{y}/{x}.png",
+        f"/tiles/mosaic/{tms_id}/{z}/{x}/{y}.png",
+    ]
+    expected = decode(wms.data)
+    internal = "EPSG:4326" if crs == "CRS:84" else crs
+    ref, valid, edge = exact_nearest(data_dir / "parent" / "parent.tif", box.as_tuple(), internal, (256, 256),
+                                     with_edges=True)
+    for url in urls:
+        r = client.get(url)
+        assert r.status_code == 200, r.data[:300]
+        got = decode(r.data)
+        # The metatile is warped as one window and the map as another: with the warper's 1e-3
+        # pixel transform error, a pixel centre that close to a source pixel edge may go either
+        # way. Everywhere else the tile is the map, and both are the exact warp of the source.
+        differ = (got != expected).any(axis=2)
+        assert differ.mean() < 0.001
+        assert not (differ & (edge > 0.01)).any()
+        assert_equal_but_at_edges(np.moveaxis(got[..., :3], 2, 0)[:, valid], ref[:, valid], edge[valid][None],
+                                  0.01)
+
+
+def test_cache_hits_metatiles_and_http_caching(client):
+    tms, z, x, y = layer_tile(client, "parent", "WebMercatorQuad")
+    first = client.get(f"/tiles/parent/WebMercatorQuad/{z}/{x}/{y}.png")
+    assert first.headers["X-Cache"] == "MISS"
+    again = client.get(f"/tiles/parent/WebMercatorQuad/{z}/{x}/{y}.png")
+    assert again.headers["X-Cache"] == "HIT" and again.data == first.data
+    n = 4
+    neighbour_x = (x // n) * n + ((x + 1) % n)
+    neighbour = client.get(f"/tiles/parent/WebMercatorQuad/{z}/{neighbour_x}/{y}.png")
+    assert neighbour.headers["X-Cache"] == "HIT"  # rendered with the first tile's metatile
+    etag = again.headers["ETag"]
+    assert "max-age=" in again.headers["Cache-Control"] and again.headers["Last-Modified"]
+    not_modified = client.get(f"/tiles/parent/WebMercatorQuad/{z}/{x}/{y}.png", headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.data == b""
+    since = client.get(f"/tiles/parent/WebMercatorQuad/{z}/{x}/{y}.png",
+                       headers={"If-Modified-Since": again.headers["Last-Modified"]})
+    assert since.status_code == 304
+
+
+def test_empty_tiles_are_cheap_and_stored_once(client, settings):
+    # far away from any data: no render at all, a transparent tile
+    r = client.get("/tiles/mosaic/WebMercatorQuad/10/0/0.png")
+    assert r.status_code == 200 and (decode(r.data)[..., 3] == 0).all()
+    assert r.headers["X-Cache"] == "MISS"
+
+
+def test_changed_source_is_never_served_stale(data_dir, tmp_path):
+    folder = tmp_path / "tiles"
+    shutil.copytree(data_dir / "tiles", folder)
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    config.write_text(config.read_text().replace(str(data_dir / "tiles"), str(folder)))
+    client = create_app(load_settings(config)).test_client()
+    from ogcserver.model.geo import BBox, transform_bbox
+    from tests.support import rasters
+
+    tms = tiling.well_known("WebMercatorQuad")
+    point = transform_bbox(BBox(rasters.ORIGIN[0] + 500, rasters.ORIGIN[1] - 600, rasters.ORIGIN[0] + 501,
+                                rasters.ORIGIN[1] - 599, "EPSG:32632"), "EPSG:3857")
+    z = 16
+    x, y, _, _ = tms.tiles_over(point, z)  # inside both the old and the new data
+    url = f"/tiles/mosaic/WebMercatorQuad/{z}/{x}/{y}.png"
+    before = client.get(url).data
+    assert client.get(url).headers["X-Cache"] == "HIT"
+    for path in folder.glob("*.tif"):
+        path.unlink()
+    shutil.copy(data_dir / "order" / "old.tif", folder / "only.tif")  # different content
+    after = client.get(url)
+    assert after.headers["X-Cache"] == "MISS" and after.data != before
+
+
+@pytest.mark.parametrize("url, code, status", [
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=3&TILEROW=0&TILECOL=99&FORMAT=image/png", "TileOutOfRange", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=40&TILEROW=0&TILECOL=0&FORMAT=image/png", "TileOutOfRange", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=nope&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=3&TILEROW=0&TILECOL=0&FORMAT=image/png", "InvalidParameterValue", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=Nope&TILEMATRIX=3&TILEROW=0&TILECOL=0&FORMAT=image/png", "InvalidParameterValue", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=3&TILEROW=0&TILECOL=0&FORMAT=image/gif", "InvalidParameterValue", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=3&TILEROW=-1&TILECOL=0&FORMAT=image/png", "InvalidParameterValue", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad", "MissingParameterValue", 400),
+    ("/wmts?SERVICE=WMTS&REQUEST=Nope", "OperationNotSupported", 501),
+    ("/wmts/1.0.0/mosaic/default/WebMercatorQuad/3/0/0%00.png", "InvalidParameterValue", 400),
+    ("/wmts/1.0.0/mosaic/default/..%2f..%2fetc/3/0/0.png", "InvalidParameterValue", 400),
+    ("/tiles/mosaic/WebMercatorQuad/3/999/0.png", "TileOutOfRange", 400),
+    ("/tiles/mosaic/WebMercatorQuad/3/x/0.png", "InvalidParameterValue", 400),
+])
+def test_bad_tile_requests(client, url, code, status):
+    r = client.get(url)
+    assert r.status_code == status, r.data[:300]
+    assert f'exceptionCode="{code}"'.encode() in r.data and b"Traceback" not in r.data
+
+
+def test_tilejson(client):
+    doc = client.get("/tiles/mosaic/WebMercatorQuad/tilejson.json").get_json()
+    assert doc["tilejson"] == "3.0.0" and doc["tiles"][0].endswith("/tiles/mosaic/WebMercatorQuad/{z}/{x}/{y}.png")
+    assert 8 < doc["bounds"][0] < 10 and doc["maxzoom"] >= 13
+    assert client.get("/tiles/nope/WebMercatorQuad/tilejson.json").status_code == 404
+
+
+def test_feature_info_on_a_tile(client):
+    tms, z, x, y = layer_tile(client, "dem", "dem_native")
+    r = client.get(f"/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&LAYER=dem&TILEMATRIXSET=dem_native&TILEMATRIX={z}"
+                   f"&TILEROW={y}&TILECOL={x}&FORMAT=image/png&INFOFORMAT=application/json&I=10&J=10")
+    assert r.status_code == 200 and r.get_json()["layers"][0]["layer"] == "dem"
+    rest = client.get(f"/wmts/1.0.0/dem/default/dem_native/{z}/{y}/{x}/10/10.json")
+    assert rest.get_json() == r.get_json()
+
+
+def test_store_writes_are_atomic(tmp_path):
+    store = DirectoryStore(tmp_path)
+    key = TileKey("l", "default", "WebMercatorQuad", "v1", 3, 1, 2, "png")
+
+    class Boom(Exception):
+        pass
+
+    class Exploding(bytes):
+        pass
+
+    import os
+
+    real_fdopen = os.fdopen
+
+    def failing_fdopen(fd, mode):
+        f = real_fdopen(fd, mode)
+        f.write(b"partial")
+        f.close()
+        raise Boom()
+
+    os.fdopen = failing_fdopen
+    try:
+        with pytest.raises(Boom):
+            store.put(key, b"x" * 1000)
+    finally:
+        os.fdopen = real_fdopen
+    assert store.get(key) is None and not list(tmp_path.rglob(".tmp-*"))
+    store.put(key, b"tile")
+    assert store.get(key).body == b"tile"
+    assert (tmp_path / "l" / "default" / "WebMercatorQuad" / "current").resolve().name == "v1"
+
+
+def test_one_render_per_metatile_across_processes(data_dir, tmp_path):
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    with running_server(config, workers=2) as url:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            urls = [f"{url}/tiles/parent/parent_native/2/{x}/{y}.png" for x in range(4) for y in range(4)] * 2
+            codes = list(pool.map(lambda u: requests.get(u, timeout=30).status_code, urls))
+    assert set(codes) == {200}
+    log = next(tmp_path.glob("server-*.log")).read_text()
+    assert log.count("metatile rendered") == 1
