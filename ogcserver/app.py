@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> Flask:
     app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
     app.extensions["ogcserver"] = engine
+    app.extensions["ogcserver.tiles"] = tiles
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits())
     install(app, WebContext(settings, dispatcher, engine, Metrics(), Authenticator(access), limiter))

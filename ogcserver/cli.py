@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from ogcserver.model.errors import OgcServerError
 from ogcserver.settings import ConfigError, Settings, load_settings, settings_from_paths
 
 log = logging.getLogger("ogcserver")
@@ -112,12 +113,39 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--data-dir", help="folder for the catalog index")
     p_check = sub.add_parser("validate-config", help="check a configuration file and report problems")
     p_check.add_argument("config")
+    p_seed = sub.add_parser("seed", help="fill the tile cache ahead of use (resumes where it stopped)")
+    p_seed.add_argument("-c", "--config", required=True)
+    p_seed.add_argument("--layer", required=True)
+    p_seed.add_argument("--tms", default="WebMercatorQuad", help="tile matrix set")
+    p_seed.add_argument("--zoom", required=True, help="a zoom level or a range, e.g. 10-15")
+    p_seed.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat (default: the layer)")
+    p_seed.add_argument("--format", default="png", choices=["png", "jpg"])
+    p_seed.add_argument("--workers", type=int, default=2)
+    p_seed.add_argument("--dry-run", action="store_true", help="only count the tiles")
+    p_cache = sub.add_parser("cache", help="inspect or truncate the tile cache")
+    p_cache.add_argument("action", choices=["stats", "truncate"])
+    p_cache.add_argument("-c", "--config", required=True)
+    p_cache.add_argument("--layer")
+    p_cache.add_argument("--tms", default="WebMercatorQuad")
+    p_cache.add_argument("--zoom")
+    p_cache.add_argument("--bbox")
+    p_cache.add_argument("--tile", help="z/x/y of a single tile")
     sub.add_parser("hash-password", help="read a password from standard input and print its argon2 hash")
     sub.add_parser("hash-key", help="read an API key from standard input and print its SHA-256")
     args = parser.parse_args(argv)
     try:
         if args.command in ("hash-password", "hash-key"):
             return _print_hash(args.command)
+        if args.command == "seed":
+            from ogcserver.seeding import run_seed
+
+            return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.format,
+                            args.workers, args.dry_run)
+        if args.command == "cache":
+            from ogcserver.seeding import run_cache
+
+            return run_cache(load_settings(Path(args.config)), args.action, args.layer, args.tms, args.zoom,
+                             args.bbox, args.tile)
         if args.command == "validate-config":
             settings = load_settings(Path(args.config))
             layers = sum(len(s.layers) for s in settings.services)
@@ -127,4 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve(_settings(args))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except (OgcServerError, ValueError) as exc:
+        print(f"ogcserver: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ import numpy as np
 from ogcserver.core import tiling
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import TileQuery
+from ogcserver.core.seed import Metatile
 from ogcserver.core.render.encode import encode
 from ogcserver.model.access import Action
 from ogcserver.model.formats import ImageFormat
@@ -88,6 +89,30 @@ class TileService:
                         self.store.put(target, body)
                 hit = self.store.get(key)
         return self._result(hit, q.format, cached=False)
+
+    def seed(self, layer_name: str, tms_id: str, meta: Metatile, fmt: ImageFormat) -> int:
+        """Render one metatile into the cache unless all its tiles are there; returns tiles written."""
+        from ogcserver.model.access import UNCONSTRAINED
+
+        layer = self.engine.catalog.layer(layer_name)
+        tms = tiling.for_layer(layer.info, tms_id)
+        style, ext = layer.info.default_style, EXTENSIONS[fmt]
+        keys = {(x, y): TileKey(layer.info.name, style, tms.id, layer.info.version, meta.z, x, y, ext)
+                for y in range(meta.y0, meta.y1 + 1) for x in range(meta.x0, meta.x1 + 1)}
+        if all(self.store.get(k) is not None for k in keys.values()):
+            return 0
+        if not self.engine.catalog.items_for(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox, 1 << 30):
+            return 0  # nothing there: empty tiles are answered without the cache
+        span = (meta.x0, meta.y0, meta.x1, meta.y1)
+        with self.store.lock(f"{layer.info.name}/{style}/{tms.id}/{layer.info.version}/{meta.z}/{span}"):
+            tiles = self._render(layer, tms, meta.z, span, fmt, UNCONSTRAINED, self.config.meta_buffer)
+            for xy, body in tiles.items():
+                if body is None:
+                    size = tms.tms.matrix(meta.z).tileWidth
+                    self.store.put_empty(keys[xy], _empty_tile(fmt, size, self.engine.settings.rendering))
+                else:
+                    self.store.put(keys[xy], body)
+        return len(tiles)
 
     @staticmethod
     def _result(hit: StoredTile, fmt: ImageFormat, cached: bool) -> TileResult:

@@ -101,6 +101,15 @@ class DirectoryStore:
         except FileNotFoundError:
             return False
 
+    def delete_zoom(self, layer: str, tms: str, z: int) -> int:
+        """Remove every cached tile of one zoom level (all styles and versions); returns the count."""
+        removed = 0
+        for zoom_dir in (self.root / layer).glob(f"*/{tms}/*/{z}"):
+            if zoom_dir.is_dir() and not zoom_dir.is_symlink():
+                removed += sum(len(files) for _, _, files in os.walk(zoom_dir))
+                shutil.rmtree(zoom_dir, ignore_errors=True)
+        return removed
+
     def delete_layer(self, layer: str) -> None:
         shutil.rmtree(self.root / layer, ignore_errors=True)
 

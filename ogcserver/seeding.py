@@ -1,0 +1,113 @@
+"""``ogcserver seed`` and ``ogcserver cache``: fill, inspect and truncate the tile cache.
+
+Seeding runs in local worker processes (each builds its own app, so GDAL handles are never
+shared), prints progress with rate and ETA, and resumes: metatiles already cached are skipped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ogcserver.app import create_app
+from ogcserver.core import seed, tiling
+from ogcserver.model.formats import ImageFormat
+from ogcserver.model.tiles import TileKey
+from ogcserver.settings import Settings, load_settings
+
+_worker = None
+
+
+def _init(config: str) -> None:
+    global _worker
+    _worker = create_app(load_settings(Path(config))).extensions["ogcserver.tiles"]
+
+
+def _seed_one(job: tuple[str, str, seed.Metatile, str]) -> tuple[int, int]:
+    layer, tms, meta, fmt = job
+    return _worker.seed(layer, tms, meta, ImageFormat(fmt)), meta.tiles
+
+
+def _zooms(text: str) -> range:
+    first, _, last = text.partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+def run_seed(config: Path, layer: str, tms_id: str, zoom: str, bbox: str | None, fmt: str,
+             workers: int, dry_run: bool) -> int:
+    settings = load_settings(config)
+    app = create_app(settings)
+    engine = app.extensions["ogcserver"]
+    info = engine.catalog.layer(layer).info
+    tms = tiling.for_layer(info, tms_id)
+    area = seed.lonlat_area(bbox, info.lonlat_bounds)
+    zooms = _zooms(zoom)
+    metas, tiles = seed.count(tms, area, zooms, settings.cache.meta_size)
+    print(f"{layer} {tms.id} zoom {zooms.start}-{zooms.stop - 1}: {tiles} tiles in {metas} metatiles", flush=True)
+    if dry_run:
+        return 0
+    image = ImageFormat.JPEG if fmt in ("jpg", "jpeg") else ImageFormat.PNG
+    jobs: Iterator = ((layer, tms.id, m, image.value) for m in seed.plan(tms, area, zooms, settings.cache.meta_size))
+    started = last = time.monotonic()
+    done = written = 0
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(str(config),)) as pool:
+        for wrote, count in pool.imap_unordered(_seed_one, jobs, chunksize=4):
+            done += count
+            written += wrote
+            now = time.monotonic()
+            if now - last >= 1 or done == tiles:
+                rate = done / max(now - started, 1e-9)
+                eta = (tiles - done) / rate if rate else 0
+                print(f"\r{done}/{tiles} tiles ({100 * done / max(tiles, 1):.1f}%), {rate:.0f} tiles/s, "
+                      f"ETA {eta:.0f} s, {written} written", end="", file=sys.stderr, flush=True)
+                last = now
+    print(f"\ndone: {written} tiles written, {tiles - written} already cached or empty, "
+          f"{time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+def run_cache(settings: Settings, action: str, layer: str | None, tms_id: str, zoom: str | None,
+              bbox: str | None, tile: str | None) -> int:
+    app = create_app(settings)
+    store = app.extensions["ogcserver.tiles"].store
+    if store is None:
+        print("the tile cache is disabled in this configuration", file=sys.stderr)
+        return 2
+    if action == "stats":
+        for name, stats in store.stats().items():
+            print(f"{name}: {stats['tiles']} tiles, {stats['bytes'] / 1e6:.1f} MB")
+        return 0
+    if layer is None:
+        print("give --layer to truncate", file=sys.stderr)
+        return 2
+    engine = app.extensions["ogcserver"]
+    info = engine.catalog.layer(layer).info
+    if tile is None and zoom is None and bbox is None:
+        store.delete_layer(info.name)
+        print(f"{info.name}: every cached tile removed")
+        return 0
+    tms = tiling.for_layer(info, tms_id)
+    if tile is None and bbox is None:
+        removed = sum(store.delete_zoom(info.name, tms.id, z) for z in _zooms(zoom))
+        print(f"{info.name}: {removed} cached tiles removed")
+        return 0
+    if tile is not None:
+        z, x, y = (int(v) for v in tile.split("/"))
+        targets = [(z, x, y)]
+    else:
+        area = seed.lonlat_area(bbox, info.lonlat_bounds)
+        targets = (
+            (m.z, x, y)
+            for m in seed.plan(tms, area, _zooms(zoom) if zoom else range(tms.minzoom, tms.maxzoom + 1), 1)
+            for x in range(m.x0, m.x1 + 1) for y in range(m.y0, m.y1 + 1)
+        )
+    removed = 0
+    for z, x, y in targets:
+        for ext in ("png", "jpg", "png8"):
+            for style in (s.name for s in info.styles):
+                removed += store.delete(TileKey(info.name, style, tms.id, info.version, z, x, y, ext))
+    print(f"{info.name}: {removed} cached tiles removed")
+    return 0
