@@ -85,6 +85,7 @@ class LayerConfig(Frozen):
     default_style: str = "default"
     crs: tuple[str, ...] = ()
     order: Literal["newest", "oldest", "name"] = "newest"
+    cache: bool = True  # tiles of this layer go through the tile cache
 
     @field_validator("crs")
     @classmethod

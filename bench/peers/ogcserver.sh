@@ -26,6 +26,10 @@ services:
       - name: ortho
         source: $DATA/ortho
         pattern: "ortho_*.tif"
+      - name: ortho_live
+        source: $DATA/ortho
+        pattern: "ortho_*.tif"
+        cache: false
       - name: dem
         source: $DATA/dem.tif
 YAML
@@ -38,20 +42,28 @@ case "${1:-}" in
     start_bg server "$OGCSERVER" serve -c "$CONFIG"
     wait_http "http://127.0.0.1:$PORT/healthz" 120
     ;;
+  prepare)
+    # fill the tile cache with every W6 tile once, so that every measured W6 request is a hit
+    bash "$0" start || exit 1
+    "$VENV/bin/python" "$BENCH/fetch_all.py" "http://127.0.0.1:$PORT" "$2/W6.txt" 2; rc=$?
+    bash "$0" stop
+    exit $rc
+    ;;
   stop) stop_pids ;;
   base) echo "http://127.0.0.1:$PORT" ;;
   templates)
     echo "W1 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&FORMAT=image/png"
     echo "W2 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=512&HEIGHT=512&FORMAT=image/jpeg"
-    echo "W3 UNSUPPORTED WMTS/XYZ tiles are not implemented yet"
+    echo "W3 /tiles/ortho_live/WebMercatorQuad/{z}/{x}/{y}.png"
     echo "W4 UNSUPPORTED WCS is not implemented yet"
     echo "W5 UNSUPPORTED raster functions (hillshade) are not implemented yet"
-    echo "W6 UNSUPPORTED the tile cache is not implemented yet"
+    echo "W6 /tiles/ortho/WebMercatorQuad/{z}/{x}/{y}.png"
     ;;
   settings)
     cat <<S
 version: ogcserver $("$PROJECT/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("ogcserver"), "rasterio", m.version("rasterio"), "flask", m.version("flask"), "gunicorn", m.version("gunicorn"))'), GDAL $("$PROJECT/.venv/bin/python" -c 'import rasterio; print(rasterio.__gdal_version__)') (rasterio wheel)
 processes: gunicorn, 2 worker processes (gthread worker, 1 thread each), no front proxy, access log off
+tiles: W3 renders every tile (layer with cache: false); W6 is served from the directory tile cache filled by prepare (metatiles 4x4)
 mosaic: folder of the 16 COGs indexed in SQLite with an R*Tree; per request only the intersecting items are warped (rasterio.warp.reproject, newest on top, stops when the view is covered)
 resampling: nearest for reprojection; overview chosen as the coarsest still at least as fine as the output
 png: Pillow, zlib level ${OGCSERVER_PNG_LEVEL:-1}, 24-bit when fully opaque; jpeg: Pillow quality 75

@@ -63,7 +63,7 @@ class TileService:
         tms.check(q.z, q.x, q.y)
         style = q.style or layer.info.default_style
         key = TileKey(layer.info.name, style, tms.id, layer.info.version, q.z, q.x, q.y, EXTENSIONS[q.format])
-        cacheable = self.store is not None and constraints.unconstrained
+        cacheable = self.store is not None and constraints.unconstrained and layer.config.cache
         if cacheable:
             hit = self.store.get(key)
             if hit is not None:
