@@ -299,3 +299,36 @@ def secured_live(secured, tmp_path_factory):
     config = next(tmp_path_factory.getbasetemp().glob("secured*/ogcserver.yaml"))
     with running_server(config, workers=1) as url:
         yield url
+
+
+def test_cached_tile_is_not_served_to_someone_who_may_not_see_it(secured, principals):
+    url = "/tiles/hidden/hidden_native/1/0/0.png"
+    admin = secured.get(url, headers=principals["admin"])
+    assert admin.status_code == 200
+    assert secured.get(url, headers=principals["admin"]).headers["X-Cache"] == "HIT"
+    for who in ("anonymous", "viewer"):
+        r = secured.get(url, headers=principals[who])
+        assert r.status_code == 400 and b"InvalidParameterValue" in r.data and b"PNG" not in r.data[:8]
+    assert secured.get(url, headers=principals["forged-token"]).status_code == 401
+    teaser = secured.get("/tiles/teaser/teaser_native/1/0/0.png")
+    assert teaser.status_code == 401 and teaser.headers.get("WWW-Authenticate")
+
+
+def test_constrained_grants_bypass_the_cache(secured):
+    from ogcserver.core import tiling
+    from ogcserver.model.geo import BBox, transform_bbox
+
+    tms = tiling.well_known("WebMercatorQuad")
+    point = transform_bbox(BBox(X0 + 500, Y0 - 600, X0 + 501, Y0 - 599, "EPSG:32632"), "EPSG:3857")
+    x, y, _, _ = tms.tiles_over(point, 16)
+    r1 = secured.get(f"/tiles/clipped/WebMercatorQuad/16/{x}/{y}.png")
+    r2 = secured.get(f"/tiles/clipped/WebMercatorQuad/16/{x}/{y}.png")
+    assert r1.status_code == 200 and (decode(r1.data)[..., 3] == 255).any()  # drawn, inside the area
+    assert r2.headers["X-Cache"] == "MISS"  # rendered for this caller, never cached
+
+
+def test_wmts_capabilities_list_only_what_may_be_discovered(secured, principals):
+    anonymous = secured.get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities").data
+    admin = secured.get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", headers=principals["admin"]).data
+    assert b"<ows:Identifier>hidden</ows:Identifier>" not in anonymous
+    assert b"<ows:Identifier>hidden</ows:Identifier>" in admin
