@@ -145,6 +145,7 @@ def _landing_view(ctx: WebContext) -> list[dict]:
             "title": service.title or service.name,
             "abstract": service.abstract,
             "wms": f"/services/{service.name}/wms",
+            "wmts": f"/services/{service.name}/wmts",
             "layers": items,
         })
     return services
