@@ -9,9 +9,14 @@ from ogcserver.core.catalog import LayerCatalog
 from ogcserver.core.engine import Engine
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.core.tilecache import TileService
+from ogcserver.ows.wcs.service import WcsService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
+from ogcserver.core import tiling
+from ogcserver.model.geo import epsg_code
 from ogcserver.storage.cache.directory import DirectoryStore
+from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
+from ogcserver.storage.interfaces import TileStore
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
@@ -22,6 +27,27 @@ from ogcserver.web.ratelimit import RateLimiter
 from ogcserver.web.auth import Authenticator
 
 
+def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
+    """The configured tile cache store (None: the cache is off)."""
+    if not settings.cache.enabled:
+        return None
+    root = settings.cache.path or settings.server.data_dir / "tiles"
+    if settings.cache.store == "directory":
+        return DirectoryStore(root)
+
+    def describe(tms_id: str, z: int) -> MatrixInfo:
+        if tms_id in tiling.WELL_KNOWN:
+            tms = tiling.well_known(tms_id)
+        else:
+            tms = tiling.native(catalog.layer(tms_id.removesuffix("_native")).info)
+        m = tms.tms.matrix(z)
+        b = tms.tms.xy_bbox
+        return MatrixInfo(m.matrixWidth, m.matrixHeight, m.tileWidth, m.tileHeight, m.cellSize, m.cellSize,
+                          (b.left, b.bottom, b.right, b.top), epsg_code(tms.crs))
+
+    return SqliteTileStore(root, settings.cache.store, describe)
+
+
 def create_app(settings: Settings) -> Flask:
     """A ready WSGI app; the catalog index is brought up to date before it returns."""
     reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
@@ -30,9 +56,8 @@ def create_app(settings: Settings) -> Flask:
     catalog.refresh(force=True)
     reader.pool.close_all()  # workers open their own handles after fork
     engine = Engine(settings, catalog, reader, Policy(settings.access))
-    store = DirectoryStore(settings.cache.path or settings.server.data_dir / "tiles") if settings.cache.enabled else None
-    tiles = TileService(engine, store, settings.cache)
-    dispatcher = Dispatcher(WmsService(engine, settings), WmtsService(engine, tiles, settings))
+    tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
+    dispatcher = Dispatcher(WmsService(engine, settings), WmtsService(engine, tiles, settings), WcsService(engine, settings))
     app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
     app.extensions["ogcserver"] = engine

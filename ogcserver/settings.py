@@ -199,6 +199,7 @@ class CacheConfig(Frozen):
     """The tile cache (WMTS and XYZ tiles)."""
 
     enabled: bool = True
+    store: Literal["directory", "mbtiles", "geopackage"] = "directory"
     path: Path | None = None  # default: DATA_DIR/tiles
     meta_size: int = Field(4, ge=1, le=16)  # tiles per metatile side: one render feeds n x n tiles
     meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile

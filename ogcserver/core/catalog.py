@@ -70,6 +70,7 @@ class LayerCatalog:
         }
         self._layers: dict[str, Layer] = {}
         self._checked = 0.0
+        self.listeners: list[Callable[[LayerInfo], None]] = []  # told when a layer's version changes
         self._lock = threading.Lock()
 
     # -- index maintenance -------------------------------------------------------------------
@@ -95,7 +96,11 @@ class LayerCatalog:
                     if layer is None:
                         self._layers.pop(name, None)
                     else:
+                        old = self._layers.get(name)
                         self._layers[name] = layer
+                        if old is not None and old.info.version != layer.info.version:
+                            for listener in self.listeners:
+                                listener(layer.info)
             self._checked = time.monotonic()
 
     def _forget_sources(self, name: str) -> None:

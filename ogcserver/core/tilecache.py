@@ -56,6 +56,14 @@ class TileService:
         self.engine = engine
         self.store = store
         self.config = config
+        if store is not None:
+            engine.catalog.listeners.append(self._version_changed)
+
+    def _version_changed(self, info) -> None:  # noqa: ANN001 - a LayerInfo
+        """Point the cache's ``current`` at the new version, so a static front stops serving the old."""
+        for style in info.styles:
+            for tms in tiling.sets_for(info):
+                self.store.point_current(info.name, style.name, tms.id, info.version)
 
     def tile(self, q: TileQuery) -> TileResult:
         layer, constraints = self.engine.resolve(q.layer, q.style, q.service, q.principal, Action.VIEW, "tile")

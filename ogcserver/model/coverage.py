@@ -38,7 +38,7 @@ class GeoTiffOptions:
     predictor: int = 1           # 1 none, 2 horizontal differencing, 3 floating point
     jpeg_quality: int = 75
     tiled: bool | None = None             # None: tiled unless the output is small
-    block: tuple[int, int] | None = None  # (width, height) of the tiles; None: 512 x 512
+    block: tuple[int, int] | None = None  # (width, height) of the tiles; None: 256 x 256
     band_interleaved: bool = False
 
 

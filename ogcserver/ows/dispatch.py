@@ -6,14 +6,16 @@ from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, ows_exception_report, wms_exception_report
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.wcs.service import WcsService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.ows.xml import parse_request_xml
 
 
 class Dispatcher:
-    def __init__(self, wms: WmsService, wmts: WmtsService) -> None:
-        self.services = {"WMS": wms, "WMTS": wmts}
+    def __init__(self, wms: WmsService, wmts: WmtsService, wcs: WcsService) -> None:
+        self.services = {"WMS": wms, "WMTS": wmts, "WCS": wcs}
+        self.wcs = wcs
 
     def handle(self, params: Params, endpoint: Endpoint, default_service: str | None) -> OwsResponse:
         name = (params.get("SERVICE") or default_service or "").strip().upper()
@@ -27,12 +29,14 @@ class Dispatcher:
             )
         return service.handle(params, endpoint)
 
-    def handle_xml(self, body: bytes, default_service: str | None) -> OwsResponse:
-        """XML POST bodies: parsed safely, then answered (no service here takes XML requests yet)."""
+    def handle_xml(self, body: bytes, default_service: str | None, endpoint: Endpoint | None = None) -> OwsResponse:
+        """XML POST bodies: parsed safely, then answered (WCS 2.0 takes them; the others do not)."""
         try:
             root = parse_request_xml(body)
         except OwsError as exc:
             return self._error(exc, default_service)
+        if endpoint is not None and root.tag.startswith("{http://www.opengis.net/wcs/2.0}"):
+            return self.wcs.handle_xml(root, endpoint)
         operation = root.tag.rsplit("}", 1)[-1]
         return self._error(
             OwsError("OperationNotSupported", f"XML-encoded {operation[:40]} requests are not supported; use KVP"),

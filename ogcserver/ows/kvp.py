@@ -42,6 +42,10 @@ class Params:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._values.get(name.upper(), default)
 
+    def names(self) -> list[str]:
+        """Every parameter name given (upper case), for families such as WCS's geotiff:*."""
+        return [*self._values, *self._repeated]
+
     def values(self, name: str) -> list[str]:
         """Every value of a repeatable parameter, in the order given."""
         return list(self._repeated.get(name.upper(), []))

@@ -56,3 +56,6 @@ class TileStore(Protocol):
     def lock(self, name: str) -> AbstractContextManager[None]: ...
 
     def delete(self, key: TileKey) -> bool: ...
+
+    def point_current(self, layer: str, style: str, tms: str, version: str) -> None:
+        """Make this version the one served without ogcserver (static front)."""

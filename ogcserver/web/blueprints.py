@@ -104,7 +104,7 @@ def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, 
             if content_type in FORM_TYPES:
                 pairs += list(request.form.items(multi=True))
             elif request.content_length or request.data:
-                return _to_flask(ctx.dispatcher.handle_xml(request.get_data(), default_service))
+                return _to_flask(ctx.dispatcher.handle_xml(request.get_data(), default_service, endpoint))
         params = Params(pairs)
         g.ows_request = (params.get("REQUEST") or "")[:32]
     except OwsError as exc:
@@ -171,6 +171,14 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/services/<service>/ows", methods=["GET", "POST"])
     def ows_service(service: str) -> Response:
         return _ows(ctx, service, None)
+
+    @bp.route("/wcs", methods=["GET", "POST"])
+    def wcs_all() -> Response:
+        return _ows(ctx, None, "WCS")
+
+    @bp.route("/services/<service>/wcs", methods=["GET", "POST"])
+    def wcs_service(service: str) -> Response:
+        return _ows(ctx, service, "WCS")
 
     @bp.route("/wmts", methods=["GET"])
     def wmts_all() -> Response:

@@ -124,14 +124,10 @@ def test_changed_source_is_never_served_stale(data_dir, tmp_path):
     config = write_config(data_dir, tmp_path / "c.yaml")
     config.write_text(config.read_text().replace(str(data_dir / "tiles"), str(folder)))
     client = create_app(load_settings(config)).test_client()
-    from ogcserver.model.geo import BBox, transform_bbox
-    from tests.support import rasters
+    from tests.support.tiles import tile_at
 
-    tms = tiling.well_known("WebMercatorQuad")
-    point = transform_bbox(BBox(rasters.ORIGIN[0] + 500, rasters.ORIGIN[1] - 600, rasters.ORIGIN[0] + 501,
-                                rasters.ORIGIN[1] - 599, "EPSG:32632"), "EPSG:3857")
     z = 16
-    x, y, _, _ = tms.tiles_over(point, z)  # inside both the old and the new data
+    x, y = tile_at(z)  # inside both the old and the new data
     url = f"/tiles/mosaic/WebMercatorQuad/{z}/{x}/{y}.png"
     before = client.get(url).data
     assert client.get(url).headers["X-Cache"] == "HIT"

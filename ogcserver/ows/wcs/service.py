@@ -1,0 +1,121 @@
+"""WCS 1.0.0, 1.1.1 and 2.0.1: dispatch a KVP or XML request to the core, answer in the version's formats."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from lxml import etree
+
+from ogcserver.core.catalog import Layer
+from ogcserver.core.engine import Engine
+from ogcserver.model.coverage import EncodedCoverage
+from ogcserver.model.errors import LayerNotFound, OgcServerError
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.wcs import parse10, parse11, parse20, xml20
+from ogcserver.ows.wcs.common import ALIASES, coverage_ids, negotiate, operation_version
+from ogcserver.ows.wcs.documents import capabilities_document, describe_document
+from ogcserver.ows.wcs.errors import report, wcs_error
+from ogcserver.ows.wcs.models import GetCoverage
+from ogcserver.ows.wcs.multipart import multipart_response
+from ogcserver.ows.wcs.views import wcs_code
+from ogcserver.settings import Settings
+
+log = logging.getLogger(__name__)
+REQUESTS = {"getcapabilities": "GetCapabilities", "describecoverage": "DescribeCoverage", "getcoverage": "GetCoverage"}
+DESCRIBE_IDS = {"1.0.0": "COVERAGE", "1.1.1": "IDENTIFIERS", "2.0.1": "COVERAGEID"}
+COVERAGE_ID = {"1.0.0": "COVERAGE", "1.1.1": "IDENTIFIER"}
+
+
+class WcsService:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    # -- entry points ----------------------------------------------------------------------------
+    def handle(self, params: Params, endpoint: Endpoint) -> OwsResponse:
+        """KVP requests (GET, or form-encoded POST)."""
+        version = ALIASES.get((params.get("VERSION") or "").strip(), "2.0.1")
+        try:
+            raw = params.require("REQUEST")
+            name = REQUESTS.get(raw.strip().lower())
+            if name is None:
+                raise OwsError("OperationNotSupported", f"WCS has no operation '{raw[:40]}'", "REQUEST")
+            if name == "GetCapabilities":
+                version = negotiate(params)
+                return self.capabilities(version, endpoint)
+            version = operation_version(params)
+            if name == "DescribeCoverage":
+                key = DESCRIBE_IDS[version]
+                raw_ids = params.get(key) or (params.get("IDENTIFIER") if version == "1.1.1" else None)
+                if not raw_ids or not raw_ids.strip():
+                    raise OwsError("MissingParameterValue", f"parameter {key} is required", key)
+                return self.describe(version, coverage_ids(raw_ids, key), endpoint)
+            if version == "2.0.1":
+                given = parse20.kvp_request(params)
+                layer = self._layer(parse20.coverage_id(given), endpoint)
+                return self.coverage(parse20.build(given, layer, endpoint.service), layer, endpoint)
+            layer = self._layer(params.require(COVERAGE_ID[version]).strip(), endpoint)
+            parser = parse10 if version == "1.0.0" else parse11
+            return self.coverage(parser.parse_getcoverage(params, layer, endpoint.service), layer, endpoint)
+        except OgcServerError as exc:
+            return self.error(wcs_error(exc, version), version)
+        except OwsError as exc:
+            return self.error(exc, version)
+
+    def handle_xml(self, root: etree._Element, endpoint: Endpoint) -> OwsResponse:
+        """WCS 2.0.1 XML POST requests."""
+        try:
+            name = xml20.operation(root)
+            if name == "GetCapabilities":
+                accept = xml20.accept_versions(root)
+                return self.capabilities(negotiate(Params([("ACCEPTVERSIONS", accept or "2.0.1")])), endpoint)
+            if root.get("version") not in ("2.0.0", "2.0.1"):
+                raise OwsError("InvalidParameterValue", "XML requests are WCS 2.0.1", "version")
+            if name == "DescribeCoverage":
+                return self.describe("2.0.1", xml20.coverage_ids(root), endpoint)
+            given = xml20.getcoverage(root)
+            layer = self._layer(parse20.coverage_id(given), endpoint)
+            return self.coverage(parse20.build(given, layer, endpoint.service), layer, endpoint)
+        except OgcServerError as exc:
+            return self.error(wcs_error(exc, "2.0.1"), "2.0.1")
+        except OwsError as exc:
+            return self.error(exc, "2.0.1")
+
+    # -- operations ------------------------------------------------------------------------------
+    def _layer(self, name: str, endpoint: Endpoint) -> Layer:
+        """A coverage the caller may discover (the same answer for hidden and unknown ones)."""
+        for layer in self.engine.layers(endpoint.service, endpoint.principal):
+            if layer.info.name == name and wcs_code(layer) is not None:
+                return layer
+        raise LayerNotFound(name)
+
+    def capabilities(self, version: str, endpoint: Endpoint) -> OwsResponse:
+        layers = self.engine.layers(endpoint.service, endpoint.principal)
+        return OwsResponse(capabilities_document(version, layers, self.settings, endpoint), "text/xml")
+
+    def describe(self, version: str, names: tuple[str, ...], endpoint: Endpoint) -> OwsResponse:
+        layers = [self._layer(name, endpoint) for name in names]
+        return OwsResponse(describe_document(version, layers), "text/xml")
+
+    def coverage(self, request: GetCoverage, layer: Layer, endpoint: Endpoint) -> OwsResponse:
+        encoded = self.engine.coverage(replace(request.query, principal=endpoint.principal))
+        if request.multipart:
+            return multipart_response(encoded, layer.info.title, layer.info.name)
+        return _single(encoded, layer)
+
+    def error(self, error: OwsError, version: str) -> OwsResponse:
+        if error.status >= 500:
+            log.warning("request failed", extra={"code": error.code, "detail": error.message})
+        body, content_type = report(error, version)
+        return OwsResponse(body, content_type, error.status)
+
+
+def _single(encoded: EncodedCoverage, layer: Layer) -> OwsResponse:
+    disposition = {"Content-Disposition": f'inline; filename="{layer.info.name}.{encoded.filename.rsplit(".", 1)[-1]}"'}
+    if encoded.file is None:
+        return OwsResponse(encoded.read(), encoded.content_type, headers=disposition)
+    return OwsResponse(b"", encoded.content_type, headers=disposition, stream=encoded.chunks(), length=encoded.length)
