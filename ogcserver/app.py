@@ -25,6 +25,7 @@ from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.metrics import Metrics
 from ogcserver.web.ratelimit import RateLimiter
 from ogcserver.web.auth import Authenticator
+from ogcserver.web.fast_tiles import FastTiles
 
 
 def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
@@ -64,5 +65,9 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["ogcserver.tiles"] = tiles
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits())
-    install(app, WebContext(settings, dispatcher, engine, Metrics(), Authenticator(access), limiter))
+    metrics = Metrics()
+    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter))
+    rate_limited = access is not None and access.rate_limits != RateLimits()
+    if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
+        app.wsgi_app = FastTiles(app.wsgi_app, tiles, metrics, settings.server.access_log, settings.cache.max_age)
     return app

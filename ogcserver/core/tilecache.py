@@ -65,13 +65,23 @@ class TileService:
             for tms in tiling.sets_for(info):
                 self.store.point_current(info.name, style.name, tms.id, info.version)
 
-    def tile(self, q: TileQuery) -> TileResult:
+    def _lookup(self, q: TileQuery):  # noqa: ANN202 - (layer, constraints, tms, key, cacheable)
         layer, constraints = self.engine.resolve(q.layer, q.style, q.service, q.principal, Action.VIEW, "tile")
         tms = tiling.for_layer(layer.info, q.tms)
         tms.check(q.z, q.x, q.y)
         style = q.style or layer.info.default_style
         key = TileKey(layer.info.name, style, tms.id, layer.info.version, q.z, q.x, q.y, EXTENSIONS[q.format])
         cacheable = self.store is not None and constraints.unconstrained and layer.config.cache
+        return layer, constraints, tms, key, cacheable
+
+    def cached(self, q: TileQuery) -> TileResult | None:
+        """The tile if the cache has it (after the same access check), else None: nothing rendered."""
+        _layer, _constraints, _tms, key, cacheable = self._lookup(q)
+        hit = self.store.get(key) if cacheable else None
+        return self._result(hit, q.format, cached=True) if hit is not None else None
+
+    def tile(self, q: TileQuery) -> TileResult:
+        layer, constraints, tms, key, cacheable = self._lookup(q)
         if cacheable:
             hit = self.store.get(key)
             if hit is not None:
