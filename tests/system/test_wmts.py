@@ -215,3 +215,19 @@ def test_one_render_per_metatile_across_processes(data_dir, tmp_path):
     assert set(codes) == {200}
     log = next(tmp_path.glob("server-*.log")).read_text()
     assert log.count("metatile rendered") == 1
+
+
+def test_short_path_for_hits_answers_like_the_full_path(client):
+    from tests.support.tiles import tile_at
+
+    x, y = tile_at(16)
+    url = f"/tiles/parent/WebMercatorQuad/16/{x}/{y}.png"
+    client.get(url)  # fill
+    fast = client.get(url)  # an anonymous unconditional hit: the short path
+    full = client.get(url, headers={"If-None-Match": '"something-else"'})  # conditional: the Flask path
+    assert fast.status_code == full.status_code == 200 and fast.data == full.data
+    for header in ("Content-Type", "ETag", "Cache-Control", "Last-Modified", "X-Cache"):
+        assert fast.headers[header] == full.headers[header], header
+    assert client.get(url, headers={"If-None-Match": fast.headers["ETag"]}).status_code == 304
+    metrics = client.get("/metrics").data.decode()
+    assert 'request="TILE",status="200"' in metrics
