@@ -10,6 +10,7 @@ from ogcserver.core.engine import Engine
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.core.tilecache import TileService
 from ogcserver.ows.wcs.service import WcsService
+from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.core import tiling
@@ -58,7 +59,8 @@ def create_app(settings: Settings) -> Flask:
     reader.pool.close_all()  # workers open their own handles after fork
     engine = Engine(settings, catalog, reader, Policy(settings.access))
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
-    dispatcher = Dispatcher(WmsService(engine, settings), WmtsService(engine, tiles, settings), WcsService(engine, settings))
+    kml = KmlService(engine)
+    dispatcher = Dispatcher(WmsService(engine, settings, kml), WmtsService(engine, tiles, settings), WcsService(engine, settings))
     app = Flask("ogcserver", static_folder=None)
     app.json.sort_keys = False
     app.extensions["ogcserver"] = engine
@@ -66,7 +68,7 @@ def create_app(settings: Settings) -> Flask:
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits())
     metrics = Metrics()
-    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter))
+    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml))
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, tiles, metrics, settings.server.access_log, settings.cache.max_age)

@@ -52,7 +52,7 @@ case "${1:-}" in
     echo "W1 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&FORMAT=image/png"
     echo "W2 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=512&HEIGHT=512&FORMAT=image/jpeg"
     echo "W3 /tiles/ortho_live/WebMercatorQuad/{z}/{x}/{y}.png"
-    echo "W4 UNSUPPORTED WCS is not implemented yet"
+    echo "W4 /wcs?SERVICE=WCS&VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=dem&CRS=EPSG:32618&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=1024&HEIGHT=1024&FORMAT=GTiff"
     echo "W5 UNSUPPORTED raster functions (hillshade) are not implemented yet"
     echo "W6 /tiles/ortho/WebMercatorQuad/{z}/{x}/{y}.png"
     ;;
@@ -63,6 +63,7 @@ processes: gunicorn, 2 worker processes (gthread worker, 1 thread each), no fron
 tiles: W3 renders every tile (layer with cache: false); W6 is served from the directory tile cache filled by prepare (metatiles 4x4)
 mosaic: folder of the 16 COGs indexed in SQLite with an R*Tree; per request only the intersecting items are warped (rasterio.warp.reproject, newest on top, stops when the view is covered)
 resampling: nearest for reprojection; overview chosen as the coarsest still at least as fine as the output
+wcs: W4 reads the DEM's overview (or the full resolution below 2x) as a window, nearest, values untouched; GeoTIFF written in memory, uncompressed strips
 png: Pillow, zlib level ${OGCSERVER_PNG_LEVEL:-1}, 24-bit when fully opaque; jpeg: Pillow quality 75
 GDAL_CACHEMAX: $GDAL_CACHEMAX MB per process; GDAL_NUM_THREADS=$GDAL_NUM_THREADS; GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR
 S

@@ -56,6 +56,10 @@ class Params:
             raise OwsError("MissingParameterValue", f"parameter {name.upper()} is required", name.upper())
         return value
 
+    def as_dict(self) -> dict[str, str]:
+        """Every parameter, names upper-cased (to write a request back into a URL)."""
+        return dict(self._values)
+
     def __contains__(self, name: str) -> bool:
         return name.upper() in self._values or name.upper() in self._repeated
 

@@ -14,6 +14,7 @@ from ogcserver.model.access import AuthenticationFailed, Principal
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
@@ -40,6 +41,7 @@ class WebContext:
     metrics: Metrics
     auth: Authenticator
     limiter: RateLimiter
+    kml: KmlService
 
 
 def _principal(ctx: WebContext) -> Principal:
@@ -231,6 +233,20 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
                 return wmts.error(wmts_error(exc))
             return OwsResponse(body, "application/json")
         return _rest(ctx, None, answer)
+
+    @bp.route("/kml/<layer>.kml")
+    @bp.route("/kml/<layer>.kmz")
+    def kml_root(layer: str) -> Response:
+        as_kmz = request.path.endswith(".kmz")
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz))
+
+    @bp.route("/kml/<layer>/<int:z>/<int:x>/<int:y>.kml")
+    def kml_tile(layer: str, z: int, x: int, y: int) -> Response:
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint))
+
+    @bp.route("/kml/<layer>/footprints.kml")
+    def kml_footprints(layer: str) -> Response:
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.footprints(layer, endpoint))
 
     @bp.route("/")
     def landing() -> str:

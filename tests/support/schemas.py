@@ -13,6 +13,7 @@ PREFIXES = {
     "http://www.w3.org/1999/xlink.xsd": "w3c/1999/xlink.xsd",
     "http://www.w3.org/2001/xml.xsd": "w3c/2001/xml.xsd",
     "http://www.w3.org/2009/01/xml.xsd": "w3c/2001/xml.xsd",
+    "http://docs.oasis-open.org/": "oasis/",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from ogcserver.model.errors import UnsupportedCrs
 from ogcserver.model.geo import crs_object
@@ -28,30 +29,25 @@ class Axis:
     aliases: frozenset[str]  # lower-case names also accepted in requests
 
 
+def _axis(axis: Any, geographic: bool) -> Axis:  # noqa: ANN401 - one of pyproj's axis_info entries
+    xy = 1 if axis.direction.lower() in ("north", "south") else 0
+    if geographic:  # the OGC CRS dictionary's abbreviations
+        label, names = ("Lat", {"lat", "latitude"}) if xy else ("Long", {"long", "lon", "longitude"})
+    else:
+        label = axis.abbrev if NAME.match(axis.abbrev or "") else "xy"[xy]
+        names = {label.lower()}
+        if axis.name.lower() in ("easting", "northing"):
+            names |= {axis.name.lower(), axis.name[0].lower()}
+    names.add(axis.name.lower().replace(" ", ""))
+    return Axis(label, xy, UNITS.get(axis.unit_name, axis.unit_name.replace(" ", "_")), frozenset(names))
+
+
 @lru_cache(maxsize=256)
 def crs_axes(code: str) -> tuple[Axis, Axis]:
-    """The two axes of a CRS (``EPSG:n`` or ``CRS:84``) in the order its definition gives."""
+    """The two axes of a CRS (``EPSG:n`` or ``CRS:84``, checked by parse_crs) in its own order."""
     crs = crs_object("OGC:CRS84" if code == "CRS:84" else code)
-    info = crs.axis_info
-    geographic = crs.is_geographic
-    axes = []
-    for i, axis in enumerate(info[:2]):
-        xy = 1 if axis.direction.lower() in ("north", "south") else 0
-        label = axis.abbrev if axis.abbrev and NAME.match(axis.abbrev) else "xy"[xy]
-        if geographic:
-            label = "Lat" if xy == 1 else "Long"  # the OGC CRS dictionary's abbreviations
-        names = {label.lower(), axis.name.lower().replace(" ", "")}
-        if geographic:
-            names |= {"lat", "latitude"} if xy == 1 else {"long", "lon", "longitude"}
-        else:
-            names |= {"northing", "n"} if xy == 1 and axis.name.lower() == "northing" else set()
-            names |= {"easting", "e"} if xy == 0 and axis.name.lower() == "easting" else set()
-        unit = UNITS.get(axis.unit_name, axis.unit_name.replace(" ", "_") or "unknown")
-        axes.append(Axis(label, xy, unit, frozenset(names)))
-    if len(axes) != 2 or axes[0].xy == axes[1].xy:
-        axes = [Axis("x", 0, axes[0].uom if axes else "unknown", frozenset({"x"})),
-                Axis("y", 1, axes[0].uom if axes else "unknown", frozenset({"y"}))]
-    return axes[0], axes[1]
+    first, second = (_axis(a, crs.is_geographic) for a in crs.axis_info[:2])
+    return first, second
 
 
 def axis_named(code: str, label: str) -> Axis:

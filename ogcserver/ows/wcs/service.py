@@ -1,4 +1,4 @@
-"""WCS 1.0.0, 1.1.1 and 2.0.1: dispatch a KVP or XML request to the core, answer in the version's formats."""
+"""WCS 1.0.0, 1.1.1 and 2.0.1: a KVP or XML request to the core, the answer in the version's formats."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
-from ogcserver.ows.wcs import parse10, parse11, parse20, xml20
+from ogcserver.ows.wcs import kvp20, parse10, parse11, query20, xml20
 from ogcserver.ows.wcs.common import ALIASES, coverage_ids, negotiate, operation_version
 from ogcserver.ows.wcs.documents import capabilities_document, describe_document
 from ogcserver.ows.wcs.errors import report, wcs_error
@@ -49,22 +49,29 @@ class WcsService:
                 return self.capabilities(version, endpoint)
             version = operation_version(params)
             if name == "DescribeCoverage":
-                key = DESCRIBE_IDS[version]
-                raw_ids = params.get(key) or (params.get("IDENTIFIER") if version == "1.1.1" else None)
-                if not raw_ids or not raw_ids.strip():
-                    raise OwsError("MissingParameterValue", f"parameter {key} is required", key)
-                return self.describe(version, coverage_ids(raw_ids, key), endpoint)
-            if version == "2.0.1":
-                given = parse20.kvp_request(params)
-                layer = self._layer(parse20.coverage_id(given), endpoint)
-                return self.coverage(parse20.build(given, layer, endpoint.service), layer, endpoint)
-            layer = self._layer(params.require(COVERAGE_ID[version]).strip(), endpoint)
-            parser = parse10 if version == "1.0.0" else parse11
-            return self.coverage(parser.parse_getcoverage(params, layer, endpoint.service), layer, endpoint)
+                return self.describe(version, self._describe_ids(params, version), endpoint)
+            return self._getcoverage(params, version, endpoint)
         except OgcServerError as exc:
             return self.error(wcs_error(exc, version), version)
         except OwsError as exc:
             return self.error(exc, version)
+
+    @staticmethod
+    def _describe_ids(params: Params, version: str) -> tuple[str, ...]:
+        key = DESCRIBE_IDS[version]
+        raw = params.get(key) or (params.get("IDENTIFIER") if version == "1.1.1" else None)  # as OWSLib sends
+        if raw is None or not raw.strip():
+            raise OwsError("MissingParameterValue", f"parameter {key} is required", key)
+        return coverage_ids(raw, key)
+
+    def _getcoverage(self, params: Params, version: str, endpoint: Endpoint) -> OwsResponse:
+        if version == "2.0.1":
+            given = kvp20.kvp_request(params)
+            layer = self._layer(query20.coverage_id(given), endpoint)
+            return self.coverage(query20.build(given, layer, endpoint.service), layer, endpoint)
+        layer = self._layer(params.require(COVERAGE_ID[version]).strip(), endpoint)
+        parser = parse10 if version == "1.0.0" else parse11
+        return self.coverage(parser.parse_getcoverage(params, layer, endpoint.service), layer, endpoint)
 
     def handle_xml(self, root: etree._Element, endpoint: Endpoint) -> OwsResponse:
         """WCS 2.0.1 XML POST requests."""
@@ -78,8 +85,8 @@ class WcsService:
             if name == "DescribeCoverage":
                 return self.describe("2.0.1", xml20.coverage_ids(root), endpoint)
             given = xml20.getcoverage(root)
-            layer = self._layer(parse20.coverage_id(given), endpoint)
-            return self.coverage(parse20.build(given, layer, endpoint.service), layer, endpoint)
+            layer = self._layer(query20.coverage_id(given), endpoint)
+            return self.coverage(query20.build(given, layer, endpoint.service), layer, endpoint)
         except OgcServerError as exc:
             return self.error(wcs_error(exc, "2.0.1"), "2.0.1")
         except OwsError as exc:
@@ -115,7 +122,9 @@ class WcsService:
 
 
 def _single(encoded: EncodedCoverage, layer: Layer) -> OwsResponse:
-    disposition = {"Content-Disposition": f'inline; filename="{layer.info.name}.{encoded.filename.rsplit(".", 1)[-1]}"'}
+    """The encoded coverage alone: bytes, or streamed from its temporary file."""
+    extension = encoded.filename.rsplit(".", 1)[-1]
+    headers = {"Content-Disposition": f'inline; filename="{layer.info.name}.{extension}"'}
     if encoded.file is None:
-        return OwsResponse(encoded.read(), encoded.content_type, headers=disposition)
-    return OwsResponse(b"", encoded.content_type, headers=disposition, stream=encoded.chunks(), length=encoded.length)
+        return OwsResponse(encoded.read(), encoded.content_type, headers=headers)
+    return OwsResponse(b"", encoded.content_type, headers=headers, stream=encoded.chunks(), length=encoded.length)

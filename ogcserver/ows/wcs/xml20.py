@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.wcs.parse20 import Request20, Subset
+from ogcserver.ows.wcs.request20 import Request20, Scaling, Subset
 
 WCS = "http://www.opengis.net/wcs/2.0"
 OWS = "http://www.opengis.net/ows/2.0"
@@ -65,21 +65,26 @@ def _subsets(root: etree._Element) -> list[Subset]:
     return subsets
 
 
-def _scaling(extension: etree._Element) -> tuple[str, list[tuple[str, ...]]] | None:
+def _scaling(extension: etree._Element) -> Scaling | None:
     scaling = extension.find(_q(SCAL, "Scaling"))
     if scaling is None:
         return None
-    if (node := scaling.find(_q(SCAL, "ScaleByFactor"))) is not None:
-        return "factor", [("", _required(node, SCAL, "scaleFactor"))]
-    if (node := scaling.find(_q(SCAL, "ScaleAxesByFactor"))) is not None:
-        return "axes", [(_required(a, SCAL, "axis"), _required(a, SCAL, "scaleFactor"))
-                        for a in node.iterfind(_q(SCAL, "ScaleAxis"))]
-    if (node := scaling.find(_q(SCAL, "ScaleToSize"))) is not None:
-        return "size", [(_required(a, SCAL, "axis"), _required(a, SCAL, "targetSize"))
-                        for a in node.iterfind(_q(SCAL, "TargetAxisSize"))]
-    if (node := scaling.find(_q(SCAL, "ScaleToExtent"))) is not None:
-        return "extent", [(_required(a, SCAL, "axis"), _required(a, SCAL, "low"), _required(a, SCAL, "high"))
-                          for a in node.iterfind(_q(SCAL, "TargetAxisExtent"))]
+    forms = (  # element, kind, the element of each axis, its value elements
+        ("ScaleByFactor", "factor", None, ("scaleFactor",)),
+        ("ScaleAxesByFactor", "axes", "ScaleAxis", ("scaleFactor",)),
+        ("ScaleToSize", "size", "TargetAxisSize", ("targetSize",)),
+        ("ScaleToExtent", "extent", "TargetAxisExtent", ("low", "high")),
+    )
+    for element, kind, per_axis, values in forms:
+        node = scaling.find(_q(SCAL, element))
+        if node is None:
+            continue
+        if per_axis is None:
+            return Scaling(kind, (("", _required(node, SCAL, values[0])),))
+        return Scaling(kind, tuple(
+            (_required(a, SCAL, "axis"), *(_required(a, SCAL, v) for v in values))
+            for a in node.iterfind(_q(SCAL, per_axis))
+        ))
     raise OwsError("InvalidParameterValue", "Scaling needs one of its four forms", "Scaling")
 
 

@@ -25,6 +25,7 @@ class GetMap:
     version: str
     query: MapQuery
     exceptions: ExceptionsMode
+    kml: str | None = None  # "kml" or "kmz": a ground overlay instead of a bare image
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ MAP_FORMATS = {
     "image/geotiff": ImageFormat.GEOTIFF,
     "image/tiff; application=geotiff": ImageFormat.GEOTIFF,
 }
-ADVERTISED_MAP_FORMATS = ("image/png", "image/png; mode=8bit", "image/jpeg", "image/tiff")
+KML_FORMATS = {
+    "application/vnd.google-earth.kml+xml": "kml", "application/vnd.google-earth.kml xml": "kml", "kml": "kml",
+    "application/vnd.google-earth.kmz": "kmz", "kmz": "kmz",
+}
+ADVERTISED_MAP_FORMATS = ("image/png", "image/png; mode=8bit", "image/jpeg", "image/tiff",
+                          "application/vnd.google-earth.kml+xml", "application/vnd.google-earth.kmz")
 INFO_FORMATS = ("text/plain", "application/json", "text/xml", "text/html")
 EXCEPTION_FORMATS = {
     "xml": "xml", "application/vnd.ogc.se_xml": "xml", "text/xml": "xml",
@@ -164,6 +169,8 @@ def _layers(params: Params) -> tuple[LayerRef, ...]:
 
 def _format(params: Params) -> ImageFormat:
     raw = params.require("FORMAT")
+    if raw.strip().lower() in KML_FORMATS:
+        return ImageFormat.PNG  # the overlay's image; GetMap.kml says which document wraps it
     fmt = MAP_FORMATS.get(raw.strip().lower().replace("%20", " "))
     if fmt is None:
         raise OwsError("InvalidFormat", f"FORMAT '{raw[:60]}' is not supported", "FORMAT")
@@ -210,7 +217,7 @@ def parse_getmap(params: Params, service: str | None) -> GetMap:
         resampling=_resampling(params),
         service=service,
     )
-    return GetMap(version, query, mode)
+    return GetMap(version, query, mode, KML_FORMATS.get(params.require("FORMAT").strip().lower()))
 
 
 def parse_getfeatureinfo(params: Params, service: str | None) -> GetFeatureInfo:

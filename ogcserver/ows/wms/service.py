@@ -10,6 +10,7 @@ from ogcserver.model.errors import OgcServerError
 from ogcserver.model.formats import ImageFormat
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, from_domain, wms_exception_report
+from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.ows.wms import parse
@@ -22,9 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class WmsService:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, kml: KmlService) -> None:
         self.engine = engine
         self.settings = settings
+        self.kml = kml
 
     def handle(self, params: Params, endpoint: Endpoint) -> OwsResponse:
         version = parse.negotiate_version(params.get("VERSION") or params.get("WMTVER"))
@@ -36,7 +38,10 @@ class WmsService:
             version = parse.operation_version(params)
             if name == "GetMap":
                 getmap = parse.parse_getmap(params, endpoint.service)
-                image = self.engine.render_map(replace(getmap.query, principal=endpoint.principal))
+                query = replace(getmap.query, principal=endpoint.principal)
+                if getmap.kml:
+                    return self.kml.wms_overlay(query, getmap.kml == "kmz", endpoint, params.as_dict())
+                image = self.engine.render_map(query)
                 return OwsResponse(image.body, image.content_type)
             if name == "GetFeatureInfo":
                 request = parse.parse_getfeatureinfo(params, endpoint.service)

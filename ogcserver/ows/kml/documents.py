@@ -1,0 +1,185 @@
+"""KML 2.2 documents: ground overlays, Region-based super-overlays and footprint placemarks."""
+
+from __future__ import annotations
+
+import html
+import io
+import zipfile
+
+from lxml import etree
+
+from ogcserver.core import tiling
+from ogcserver.model.catalog import CatalogItem, LayerInfo
+from ogcserver.model.geo import BBox
+
+KML_NS = "http://www.opengis.net/kml/2.2"
+KML = f"{{{KML_NS}}}"
+KML_TYPE = "application/vnd.google-earth.kml+xml"
+KMZ_TYPE = "application/vnd.google-earth.kmz"
+LOD_MIN_PIXELS = 128  # a tile shows once it covers this many screen pixels
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    node = etree.SubElement(parent, KML + tag, **attrs)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _document(name: str) -> tuple[etree._Element, etree._Element]:
+    root = etree.Element(KML + "kml", nsmap={None: KML_NS})
+    doc = _el(root, "Document")
+    _el(doc, "name", name)
+    return root, doc
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _lat_lon_box(parent: etree._Element, tag: str, box: BBox) -> None:
+    node = _el(parent, tag)
+    _el(node, "north", repr(box.maxy))
+    _el(node, "south", repr(box.miny))
+    _el(node, "east", repr(box.maxx))
+    _el(node, "west", repr(box.minx))
+
+
+def _region(parent: etree._Element, box: BBox, max_pixels: int) -> None:
+    region = _el(parent, "Region")
+    _lat_lon_box(region, "LatLonAltBox", box)
+    lod = _el(region, "Lod")
+    _el(lod, "minLodPixels", str(LOD_MIN_PIXELS))
+    _el(lod, "maxLodPixels", str(max_pixels))
+
+
+def ground_overlay(name: str, image_href: str, box: BBox) -> bytes:
+    """One image over a lon/lat box (WMS GetMap as KML)."""
+    root, doc = _document(name)
+    overlay = _el(doc, "GroundOverlay")
+    _el(overlay, "name", name)
+    icon = _el(overlay, "Icon")
+    _el(icon, "href", image_href)
+    _lat_lon_box(overlay, "LatLonBox", box)
+    return _serialize(root)
+
+
+def kmz(kml: bytes, files: dict[str, bytes]) -> bytes:
+    """A KMZ: doc.kml first, then the files it refers to by relative path."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("doc.kml", kml)
+        for name, data in files.items():
+            z.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def leaf_zoom(info: LayerInfo) -> int:
+    """The first zoom whose pixels are as fine as the layer's: the pyramid stops there."""
+    tms = tiling.well_known("WorldCRS84Quad")
+    b = info.lonlat_bounds
+    cx, cy = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
+    for z in range(tms.minzoom, tms.maxzoom + 1):
+        span = tms.tiles_over(BBox(cx, cy, cx + 1e-9, cy + 1e-9, b.crs), z)
+        if span is None:
+            continue
+        size = tms.grid(z, span[0], span[1], span[0], span[1]).pixel_size_in(info.crs)
+        if size is not None and max(size) <= min(info.resolution) * 1.0001:
+            return z
+    return tms.maxzoom
+
+
+def _children(tms: tiling.TileMatrixSet, info: LayerInfo, z: int, x: int, y: int) -> list[tuple[int, int, int]]:
+    """The next level's tiles under (z, x, y) that touch the layer."""
+    if z >= leaf_zoom(info):
+        return []
+    area = info.lonlat_bounds
+    m0, m1 = tms.tms.matrix(z), tms.tms.matrix(z + 1)
+    fx, fy = m1.matrixWidth // m0.matrixWidth, m1.matrixHeight // m0.matrixHeight
+    out = []
+    for cy in range(y * fy, (y + 1) * fy):
+        for cx in range(x * fx, (x + 1) * fx):
+            if tms.tile_bbox(z + 1, cx, cy).intersects(area):
+                out.append((z + 1, cx, cy))
+    return out
+
+
+def _network_link(parent: etree._Element, name: str, href: str, box: BBox) -> None:
+    link = _el(parent, "NetworkLink")
+    _el(link, "name", name)
+    _region(link, box, -1)
+    target = _el(link, "Link")
+    _el(target, "href", href)
+    _el(target, "viewRefreshMode", "onRegion")
+
+
+def superoverlay_root(info: LayerInfo, kml_base: str, start: list[tuple[int, int, int]]) -> bytes:
+    """The entry point: the layer's Region and links to the tiles the pyramid starts with."""
+    tms = tiling.well_known("WorldCRS84Quad")
+    root, doc = _document(info.title)
+    _el(doc, "description", info.abstract)
+    _region(doc, info.lonlat_bounds, -1)
+    for z, x, y in start:
+        _network_link(doc, f"{z}/{x}/{y}", f"{kml_base}/{z}/{x}/{y}.kml", tms.tile_bbox(z, x, y))
+    return _serialize(root)
+
+
+def superoverlay_tile(info: LayerInfo, z: int, x: int, y: int, kml_base: str, tile_href: str) -> bytes:
+    """One tile of the pyramid: its image while it is big enough on screen, and links one level down."""
+    tms = tiling.well_known("WorldCRS84Quad")
+    box = tms.tile_bbox(z, x, y)
+    children = _children(tms, info, z, x, y)
+    root, doc = _document(f"{info.name} {z}/{x}/{y}")
+    _region(doc, box, 512 if children else -1)  # hand over to the children once they would be sharper
+    overlay = _el(doc, "GroundOverlay")
+    _el(overlay, "drawOrder", str(z))
+    icon = _el(overlay, "Icon")
+    _el(icon, "href", tile_href)
+    _lat_lon_box(overlay, "LatLonBox", box)
+    for cz, cx, cy in children:
+        _network_link(doc, f"{cz}/{cx}/{cy}", f"{kml_base}/{cz}/{cx}/{cy}.kml", tms.tile_bbox(cz, cx, cy))
+    return _serialize(root)
+
+
+def footprints(info: LayerInfo, items: list[CatalogItem]) -> bytes:
+    """Each item's footprint as a Placemark, with its metadata in the balloon and its date."""
+    root, doc = _document(f"{info.title}: footprints")
+    style = _el(doc, "Style", id="footprint")
+    line = _el(style, "LineStyle")
+    _el(line, "color", "ff00c8ff")
+    _el(line, "width", "2")
+    poly = _el(style, "PolyStyle")
+    _el(poly, "fill", "0")
+    for item in items:
+        mark = _el(doc, "Placemark")
+        _el(mark, "name", item.name)
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in sorted(item.source.attributes.items())
+        )
+        when = item.source.acquired.isoformat() if item.source.acquired else ""
+        _el(mark, "description", f"<table><tr><th>acquired</th><td>{html.escape(when)}</td></tr>{rows}</table>")
+        if item.source.acquired:
+            stamp = _el(mark, "TimeStamp")
+            _el(stamp, "when", item.source.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _el(mark, "styleUrl", "#footprint")
+        b = item.lonlat_bounds
+        polygon = _el(mark, "Polygon")
+        ring = _el(_el(polygon, "outerBoundaryIs"), "LinearRing")
+        corners = [(b.minx, b.miny), (b.maxx, b.miny), (b.maxx, b.maxy), (b.minx, b.maxy), (b.minx, b.miny)]
+        _el(ring, "coordinates", " ".join(f"{x!r},{y!r}" for x, y in corners))
+    return _serialize(root)
+
+
+def start_tiles(info: LayerInfo) -> list[tuple[int, int, int]]:
+    """The deepest zoom at which the layer still fits in at most 4 tiles (at least zoom 0)."""
+    tms = tiling.well_known("WorldCRS84Quad")
+    best = None
+    for z in range(tms.minzoom, tms.maxzoom + 1):
+        span = tms.tiles_over(info.lonlat_bounds, z)
+        if span is None:
+            break
+        x0, y0, x1, y1 = span
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > 4:
+            break
+        best = [(z, x, y) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)]
+    return best or []

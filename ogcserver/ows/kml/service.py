@@ -1,0 +1,87 @@
+"""KML and KMZ: the super-overlay entry point per layer, its tiles, footprints, and WMS overlays."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from ogcserver.core import tiling
+from ogcserver.core.engine import Engine
+from ogcserver.core.query import MapQuery
+from ogcserver.model.access import Action
+from ogcserver.model.errors import InvalidValue, OgcServerError
+from ogcserver.model.formats import ImageFormat
+from ogcserver.model.geo import WGS84, transform_bbox
+from ogcserver.model.image import Grid
+from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
+from ogcserver.ows.kml import documents
+from ogcserver.ows.response import OwsResponse
+
+MAX_FOOTPRINTS = 10_000
+
+
+class KmlService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _layer(self, name: str, endpoint: Endpoint):  # noqa: ANN202 - a core Layer
+        layer, _constraints = self.engine.resolve(name, "", endpoint.service, endpoint.principal, Action.VIEW, "kml")
+        return layer
+
+    def root(self, name: str, endpoint: Endpoint, as_kmz: bool) -> OwsResponse:
+        try:
+            info = self._layer(name, endpoint).info
+            kml = documents.superoverlay_root(info, f"{endpoint.base_url}/kml/{info.name}", documents.start_tiles(info))
+        except OgcServerError as exc:
+            return self.error(exc)
+        if as_kmz:
+            return OwsResponse(documents.kmz(kml, {}), documents.KMZ_TYPE)
+        return OwsResponse(kml, documents.KML_TYPE)
+
+    def tile(self, name: str, z: int, x: int, y: int, endpoint: Endpoint) -> OwsResponse:
+        try:
+            info = self._layer(name, endpoint).info
+            tms = tiling.well_known("WorldCRS84Quad")
+            tms.check(z, x, y)
+            if z > documents.leaf_zoom(info) or not tms.tile_bbox(z, x, y).intersects(info.lonlat_bounds):
+                raise InvalidValue("TILECOL", f"tile {z}/{x}/{y} is not part of layer '{info.name}'")
+            href = f"{endpoint.base_url}/tiles/{info.name}/WorldCRS84Quad/{z}/{x}/{y}.png"
+            kml = documents.superoverlay_tile(info, z, x, y, f"{endpoint.base_url}/kml/{info.name}", href)
+        except OgcServerError as exc:
+            return self.error(exc)
+        return OwsResponse(kml, documents.KML_TYPE)
+
+    def footprints(self, name: str, endpoint: Endpoint) -> OwsResponse:
+        try:
+            layer, _ = self.engine.resolve(name, "", endpoint.service, endpoint.principal, Action.QUERY, "footprints")
+            items = self.engine.catalog.items_for(layer, layer.info.lonlat_bounds, MAX_FOOTPRINTS)
+            kml = documents.footprints(layer.info, items)
+        except OgcServerError as exc:
+            return self.error(exc)
+        return OwsResponse(kml, documents.KML_TYPE)
+
+    def wms_overlay(self, query: MapQuery, as_kmz: bool, endpoint: Endpoint, wms_params: dict[str, str]) -> OwsResponse:
+        """WMS GetMap as KML (the image linked back to GetMap) or KMZ (the image inside)."""
+        box = transform_bbox(query.grid.bbox, WGS84)
+        grid = Grid.from_bbox(box, query.grid.width, query.grid.height)
+        name = ",".join(ref.layer for ref in query.layers)
+        if as_kmz:
+            image = self.engine.render_map(replace(query, grid=grid, format=ImageFormat.PNG, transparent=True))
+            kml = documents.ground_overlay(name, "overlay.png", box)
+            return OwsResponse(documents.kmz(kml, {"overlay.png": image.body}), documents.KMZ_TYPE)
+        for ref in query.layers:  # the linked image is checked again when fetched; check now too
+            self.engine.resolve(ref.layer, ref.style, query.service, query.principal, Action.VIEW, "kml")
+        params = {**wms_params, "VERSION": "1.3.0", "CRS": "CRS:84", "FORMAT": "image/png", "TRANSPARENT": "TRUE",
+                  "BBOX": f"{box.minx!r},{box.miny!r},{box.maxx!r},{box.maxy!r}"}
+        params.pop("SRS", None)
+        href = f"{endpoint.url}?{urlencode(params)}"
+        return OwsResponse(documents.ground_overlay(name, href, box), documents.KML_TYPE)
+
+    @staticmethod
+    def error(exc: OgcServerError) -> OwsResponse:
+        error: OwsError = from_domain(exc)
+        if error.code == "LayerNotDefined":
+            error = OwsError("InvalidParameterValue", exc.message, "LAYER", status=404)
+        body, content_type = ows_exception_report(error, "1.0.0")
+        return OwsResponse(body, content_type, error.status)
