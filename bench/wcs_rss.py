@@ -99,8 +99,8 @@ def main() -> None:
             env = dict(os.environ, PYTHONPATH=str(HERE.parent))
             if cachemax is not None:
                 env["GDAL_CACHEMAX"] = str(cachemax)
-            run = subprocess.run([sys.executable, __file__, "--size", str(args.size), "--child", str(raster), str(work)],
-                                 env=env, capture_output=True, text=True, check=True)
+            command = [sys.executable, __file__, "--size", str(args.size), "--child", str(raster), str(work)]
+            run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
             print(run.stdout.strip().splitlines()[-1])
 
 

@@ -212,6 +212,8 @@ class ServerConfig(Frozen):
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(1, ge=1, le=64)  # per worker; GDAL, numpy and zlib release the GIL
     public_url: str | None = None
+    # reverse proxies whose X-Forwarded-Proto/-Host/-Prefix headers say the public URL (addresses or CIDRs)
+    trusted_proxies: tuple[str, ...] = ()
     data_dir: Path = Path(".ogcserver")
     index_refresh_seconds: float = Field(10.0, ge=0)
     access_log: bool = True

@@ -40,7 +40,8 @@ def _check_encoding(fmt: CoverageFormat, dtype: str, count: int, options: GeoTif
     """Refuse what the encoding cannot hold rather than silently changing the values."""
     if fmt is not CoverageFormat.GEOTIFF:
         if dtype != "uint8":
-            raise InvalidValue("format", f"{fmt.value} holds 8-bit values only; this coverage is {dtype}: use image/tiff")
+            message = f"{fmt.value} holds 8-bit values only; this coverage is {dtype}: use image/tiff"
+            raise InvalidValue("format", message)
         allowed = (1, 2, 3, 4) if fmt is CoverageFormat.PNG else (1, 3)
         if count not in allowed:
             raise InvalidValue("format", f"{fmt.value} cannot hold {count} bands; choose {allowed} bands or image/tiff")
@@ -100,7 +101,8 @@ def read_coverage(
     writer = CoverageWriter(grid, len(bands), info.dtype, info.nodata, names, query.format, query.geotiff)
     try:
         for window in writer.windows():
-            raster = _piece(reader, items, grid.subgrid(window), bands, query.resampling, deadline, info.crs, constraints)
+            piece = grid.subgrid(window)
+            raster = _piece(reader, items, piece, bands, query.resampling, deadline, info.crs, constraints)
             writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
         return writer.finish()
     finally:

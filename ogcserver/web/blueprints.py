@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -29,6 +31,8 @@ from ogcserver.web.metrics import Metrics
 from ogcserver.web.ratelimit import RateLimiter
 
 access_log = logging.getLogger("ogcserver.access")
+SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
+SAFE_PREFIX = re.compile(r"^(/[A-Za-z0-9._\-]+)*$")
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -72,7 +76,27 @@ def _to_flask(response: OwsResponse) -> Response:
 
 
 def _base_url(ctx: WebContext) -> str:
-    return (ctx.settings.server.public_url or request.host_url).rstrip("/")
+    """The public root for links in documents: configured, or from a trusted proxy, or as reached."""
+    server = ctx.settings.server
+    if server.public_url:
+        return server.public_url.rstrip("/")
+    host = request.headers.get("X-Forwarded-Host")
+    if host and _from_trusted_proxy(server.trusted_proxies, request.remote_addr):
+        proto = request.headers.get("X-Forwarded-Proto", "https").split(",")[0].strip()
+        prefix = request.headers.get("X-Forwarded-Prefix", "").rstrip("/")
+        if proto in ("http", "https") and SAFE_HOST.match(host.split(",")[0].strip()) and SAFE_PREFIX.match(prefix):
+            return f"{proto}://{host.split(',')[0].strip()}{prefix}"
+    return request.host_url.rstrip("/")
+
+
+def _from_trusted_proxy(trusted: tuple[str, ...], remote: str | None) -> bool:
+    if not trusted or not remote:
+        return False
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
 def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None) -> Response:

@@ -104,3 +104,20 @@ def test_capabilities_advertise_kml(client):
 def test_bad_kml_requests(client, url, status):
     r = client.get(url)
     assert r.status_code == status and b"ExceptionReport" in r.data and b"Traceback" not in r.data
+
+
+def test_links_follow_the_public_url_from_trusted_proxies_only(data_dir, tmp_path):
+    from ogcserver.app import create_app
+    from ogcserver.settings import load_settings
+    from tests.conftest import write_config
+
+    config = write_config(data_dir, tmp_path / "c.yaml", trusted_proxies=["10.1.2.3/32"])
+    client = create_app(load_settings(config)).test_client()
+    headers = {"X-Forwarded-Host": "maps.example.org", "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/imagery"}
+    trusted = client.get("/kml/mosaic.kml", headers=headers, environ_base={"REMOTE_ADDR": "10.1.2.3"}).data
+    assert b"https://maps.example.org/imagery/kml/mosaic/" in trusted
+    untrusted = client.get("/kml/mosaic.kml", headers=headers, environ_base={"REMOTE_ADDR": "10.9.9.9"}).data
+    assert b"maps.example.org" not in untrusted and b"http://localhost/kml/mosaic/" in untrusted
+    forged = client.get("/kml/mosaic.kml", headers={**headers, "X-Forwarded-Host": "evil\"><x"},
+                        environ_base={"REMOTE_ADDR": "10.1.2.3"}).data
+    assert b"evil" not in forged

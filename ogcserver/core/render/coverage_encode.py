@@ -1,9 +1,11 @@
 """Write coverage values (not pictures) as GeoTIFF, or PNG/JPEG for 8-bit data, piece by piece.
 
 Small outputs are written in GDAL's memory filesystem; larger ones go to a temporary file that is
-streamed and then vanishes, so a worker's memory stays bounded whatever the output size. Pieces
-come in row order of whole tile rows: the GeoTIFF directory stays at the start of the file and
-the tiles follow in order, the cloud-optimized layout (without overviews).
+streamed and then vanishes, so a worker's memory stays bounded whatever the output size. Outputs
+over 1024 pixels on a side are tiled (256 x 256) and their pieces come in row order of whole tile
+rows, so the GeoTIFF directory stays at the start and the tiles follow in order: the layout of a
+cloud-optimized GeoTIFF, without overviews (up to 16384 pixels wide). Smaller ones are written in
+strips, which is smaller and faster for them.
 
 Pixels without data get the nodata value; when there is none, an internal mask band records them,
 created at the first piece with a gap (pieces written before it are marked valid).
@@ -71,7 +73,8 @@ class CoverageWriter:
         self.nodata = nodata
         self.quality = options.jpeg_quality
         # PNG and JPEG are copied from an uncompressed GeoTIFF at the end
-        self.profile = _profile(grid, count, dtype, nodata, options if fmt is CoverageFormat.GEOTIFF else GeoTiffOptions())
+        layout = options if fmt is CoverageFormat.GEOTIFF else GeoTiffOptions()
+        self.profile = _profile(grid, count, dtype, nodata, layout)
         self.in_memory = grid.width * grid.height * count * np.dtype(dtype).itemsize <= IN_MEMORY_BYTES
         self._memfiles: list[MemoryFile] = []
         self._paths: list[str] = []
@@ -145,7 +148,10 @@ class CoverageWriter:
         if self.fmt is not CoverageFormat.GEOTIFF:
             ext = "." + self.fmt.extension
             source, target = target, (self._memfile(ext).name if self.in_memory else self._path(ext))
-            driver, options = ("PNG", {"ZLEVEL": 6}) if self.fmt is CoverageFormat.PNG else ("JPEG", {"QUALITY": self.quality})
+            if self.fmt is CoverageFormat.PNG:
+                driver, options = "PNG", {"ZLEVEL": 6}
+            else:
+                driver, options = "JPEG", {"QUALITY": self.quality}
             with rasterio.Env(GDAL_PAM_ENABLED=False):  # no .aux.xml beside the output
                 rasterio.shutil.copy(source, target, driver=driver, **options)
         filename = f"coverage-{uuid.uuid4().hex[:12]}.{self.fmt.extension}"

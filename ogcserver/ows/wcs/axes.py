@@ -57,7 +57,8 @@ def axis_named(code: str, label: str) -> Axis:
         if wanted in axis.aliases:
             return axis
     names = " and ".join(a.label for a in crs_axes(code))
-    raise OwsError("InvalidAxisLabel", f"axis '{label[:30]}' is not an axis of {code}; use {names}", "SUBSET", status=404)
+    message = f"axis '{label[:30]}' is not an axis of {code}; use {names}"
+    raise OwsError("InvalidAxisLabel", message, "SUBSET", status=404)
 
 
 def crs_uri(code: str) -> str:

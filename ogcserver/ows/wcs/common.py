@@ -70,7 +70,8 @@ def operation_version(params: Params) -> str:
     """The version of any other request: required, and one of the offered ones."""
     raw = params.require("VERSION").strip()
     if raw not in ALIASES:
-        raise OwsError("InvalidParameterValue", f"VERSION {raw[:20]} is not offered; use 1.0.0, 1.1.1 or 2.0.1", "VERSION")
+        message = f"VERSION {raw[:20]} is not offered; use 1.0.0, 1.1.1 or 2.0.1"
+        raise OwsError("InvalidParameterValue", message, "VERSION")
     return ALIASES[raw]
 
 
@@ -78,7 +79,8 @@ def coverage_format(raw: str | None, locator: str, code: str = "InvalidFormat") 
     value = (raw or "").strip().lower().replace(" ", "")
     fmt = FORMATS.get(value)
     if fmt is None:
-        raise OwsError(code, f"format '{(raw or '')[:60]}' is not offered; use image/tiff, image/png or image/jpeg", locator)
+        message = f"format '{(raw or '')[:60]}' is not offered; use image/tiff, image/png or image/jpeg"
+        raise OwsError(code, message, locator)
     return fmt
 
 
@@ -126,7 +128,9 @@ def field_names(layer: Layer) -> tuple[str, ...]:
     return tuple(names)
 
 
-def band_index(layer: Layer, token: str, locator: str, code: str = "InvalidParameterValue", status: int | None = None) -> int:
+def band_index(
+    layer: Layer, token: str, locator: str, code: str = "InvalidParameterValue", status: int | None = None
+) -> int:
     """A band by field name or by number (counted from 1)."""
     value = token.strip()
     names = field_names(layer)

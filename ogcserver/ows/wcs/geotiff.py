@@ -24,15 +24,17 @@ def geotiff_options(values: dict[str, str]) -> GeoTiffOptions:
     """Options from the parameters by their extension names (``compression``, ...)."""
     for name in values:
         if name not in NAMES:
-            raise OwsError("InvalidParameterValue", f"geotiff:{name[:30]} is not a GeoTIFF encoding parameter", f"geotiff:{name[:30]}")
+            locator = f"geotiff:{name[:30]}"
+            raise OwsError("InvalidParameterValue", f"{locator} is not a GeoTIFF encoding parameter", locator)
     options: dict = {}
     if "compression" in values:
         raw = values["compression"].strip()
         if raw.lower() == "huffman":
-            raise OwsError("CompressionNotSupported", "Huffman compression is for 1-bit images", "geotiff:compression", status=404)
+            raise OwsError("CompressionNotSupported", "Huffman compression is for 1-bit images", "geotiff:compression",
+                           status=404)
         if raw.lower() not in COMPRESSIONS:
-            raise OwsError("CompressionInvalid", f"compression '{raw[:20]}' is not one of None, PackBits, LZW, Deflate, JPEG",
-                           "geotiff:compression", status=404)
+            message = f"compression '{raw[:20]}' is not one of None, PackBits, LZW, Deflate, JPEG"
+            raise OwsError("CompressionInvalid", message, "geotiff:compression", status=404)
         options["compression"] = COMPRESSIONS[raw.lower()]
     if "jpeg_quality" in values:
         raw = values["jpeg_quality"].strip()
@@ -42,7 +44,8 @@ def geotiff_options(values: dict[str, str]) -> GeoTiffOptions:
     if "predictor" in values:
         raw = values["predictor"].strip().lower()
         if raw not in PREDICTORS:
-            raise OwsError("PredictorInvalid", "predictor must be None, Horizontal or FloatingPoint", "geotiff:predictor", status=404)
+            message = "predictor must be None, Horizontal or FloatingPoint"
+            raise OwsError("PredictorInvalid", message, "geotiff:predictor", status=404)
         options["predictor"] = PREDICTORS[raw]
     if "interleave" in values:
         raw = values["interleave"].strip().lower()

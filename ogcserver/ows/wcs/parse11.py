@@ -25,7 +25,9 @@ SIMPLE_GRID = "urn:ogc:def:method:WCS:1.1:2dSimpleGrid"
 GRID_IN_CRS = "urn:ogc:def:method:WCS:1.1:2dGridIn2dCrs"
 SQUARE_CS = "urn:ogc:def:cs:OGC:0.0:Grid2dSquareCS"
 CRS84 = "urn:ogc:def:crs:OGC:1.3:CRS84"
-RANGE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(?::\s*([A-Za-z]+))?\s*(?:\[\s*([A-Za-z_][\w.\-]*)\s*\[([^\]]*)\]\s*\])?\s*$")
+RANGE = re.compile(  # field[:interpolation][axis[key,key]]
+    r"^\s*([A-Za-z_][\w.\-]*)\s*(?::\s*([A-Za-z]+))?\s*(?:\[\s*([A-Za-z_][\w.\-]*)\s*\[([^\]]*)\]\s*\])?\s*$"
+)
 EPS = 1e-6
 
 
@@ -49,7 +51,8 @@ def _bounding_box(params: Params) -> BBox:
     values = [number(p, "BoundingBox") for p in parts[:4]]
     (minx, miny), (maxx, maxy) = _pair(values[:2], crs), _pair(values[2:], crs)
     if not (minx <= maxx and miny <= maxy):
-        raise OwsError("InvalidParameterValue", "the BoundingBox lower corner must be below its upper corner", "BoundingBox")
+        message = "the BoundingBox lower corner must be below its upper corner"
+        raise OwsError("InvalidParameterValue", message, "BoundingBox")
     return BBox(minx, miny, maxx, maxy, crs.internal)
 
 
@@ -96,11 +99,14 @@ def _grid_points(lo: float, hi: float, origin: float, step: float) -> tuple[int,
     first = math.ceil((lo - origin) / step - EPS)
     count = math.floor((hi - origin) / step + EPS) - first + 1
     if count < 1:
-        raise OwsError("InvalidParameterValue", "the BoundingBox holds no grid point of the requested grid", "BoundingBox")
+        message = "the BoundingBox holds no grid point of the requested grid"
+        raise OwsError("InvalidParameterValue", message, "BoundingBox")
     return first, count
 
 
-def _explicit_grid(box: BBox, params: Params, base: RequestCrs, res: tuple[float, float]) -> tuple[BBox, tuple[int, int]]:
+def _explicit_grid(
+    box: BBox, params: Params, base: RequestCrs, res: tuple[float, float]
+) -> tuple[BBox, tuple[int, int]]:
     """Edges and size of the grid whose points lie in the box, on the lattice of GRIDORIGIN."""
     raw = params.get("GRIDORIGIN")
     ox, oy = _pair(_numbers(raw, 2, "GridOrigin"), base) if raw and raw.strip() else (box.minx, box.maxy)

@@ -92,7 +92,8 @@ def _scale_axis(label: str, crs: RequestCrs) -> int:
     try:
         return axis_named(crs.code, label).xy
     except OwsError:
-        raise OwsError("ScaleAxisUndefined", f"'{label[:30]}' is not an axis of the output", "SCALEAXES", status=404) from None
+        message = f"'{label[:30]}' is not an axis of the output"
+        raise OwsError("ScaleAxisUndefined", message, "SCALEAXES", status=404) from None
 
 
 def _scaling(scaling: Scaling | None, crs: RequestCrs) -> tuple[tuple[float, float], tuple[int | None, int | None]]:
@@ -113,7 +114,8 @@ def _scaling(scaling: Scaling | None, crs: RequestCrs) -> tuple[tuple[float, flo
         else:
             if len(item) != 3:
                 raise OwsError("InvalidExtent", "SCALEEXTENT must read axis(low:high)", "SCALEEXTENT", status=404)
-            low, high = _whole(item[1], "SCALEEXTENT", "InvalidExtent", 0), _whole(item[2], "SCALEEXTENT", "InvalidExtent", 0)
+            low = _whole(item[1], "SCALEEXTENT", "InvalidExtent", 0)
+            high = _whole(item[2], "SCALEEXTENT", "InvalidExtent", 0)
             if high < low:
                 raise OwsError("InvalidExtent", "a target extent's high is below its low", "SCALEEXTENT", status=404)
             size[xy] = high - low + 1

@@ -12,15 +12,12 @@ import numpy as np
 
 from ogcserver.core.catalog import Layer
 from ogcserver.core.coverage_grid import native_grid
-from ogcserver.model.geo import epsg_code
+from ogcserver.model.geo import BBox, epsg_code
 from ogcserver.ows.capabilities import bbox_in
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wcs.axes import crs_axes, crs_uri, crs_urn
 from ogcserver.ows.wcs.common import field_names, formats_for
 from ogcserver.settings import Settings
-
-DATA_TYPE = "http://www.opengis.net/def/dataType/OGC/0/"
-
 
 def exact(value: float) -> str:
     """The shortest text that reads back to the same float."""
@@ -49,8 +46,6 @@ class CoverageView:
     code: str                           # EPSG:n
     uri: str
     urn: str
-    width: int
-    height: int
     high: str                           # "width-1 height-1"
     envelope: tuple[str, str, str, str]  # minx miny maxx maxy
     lower_crs: str                      # envelope corners in CRS axis order
@@ -80,6 +75,17 @@ def _in_crs_order(code: str, x: float, y: float) -> str:
     return f"{exact(y)} {exact(x)}" if crs_axes(code)[0].xy == 1 else f"{exact(x)} {exact(y)}"
 
 
+def _boxes(bounds: BBox, codes: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The coverage's bounds in each CRS it is offered in (where they can be expressed)."""
+    boxes = []
+    for code in codes:
+        box = bbox_in(bounds, code)
+        if box is not None:
+            lower, upper = _in_crs_order(code, box.minx, box.miny), _in_crs_order(code, box.maxx, box.maxy)
+            boxes.append((crs_uri(code), lower, upper))
+    return tuple(boxes)
+
+
 def wcs_code(layer: Layer) -> str | None:
     """The native CRS as ``EPSG:n``; coverages whose CRS has no EPSG code are not offered."""
     code = epsg_code(layer.info.crs)
@@ -102,11 +108,6 @@ def coverage_view(layer: Layer, code: str) -> CoverageView:
         for i, name in enumerate(names)
     )
     codes = tuple(dict.fromkeys([code, *info.advertised_crs]))
-    boxes = []
-    for other in codes:
-        box = bbox_in(info.bounds, other)
-        if box is not None:
-            boxes.append((crs_uri(other), _in_crs_order(other, box.minx, box.miny), _in_crs_order(other, box.maxx, box.maxy)))
     axes = crs_axes(code)
     lon = info.lonlat_bounds
     return CoverageView(
@@ -118,8 +119,6 @@ def coverage_view(layer: Layer, code: str) -> CoverageView:
         code=code,
         uri=crs_uri(code),
         urn=crs_urn(code),
-        width=grid.width,
-        height=grid.height,
         high=f"{grid.width - 1} {grid.height - 1}",
         envelope=(exact(minx), exact(miny), exact(maxx), exact(maxy)),
         lower_crs=_in_crs_order(code, minx, miny),
@@ -129,14 +128,14 @@ def coverage_view(layer: Layer, code: str) -> CoverageView:
         origin=(exact(cx), exact(cy)),
         origin_crs=_in_crs_order(code, cx, cy),
         resolution=(exact(rx), exact(ry)),
-        offsets_crs=(("0 " + exact(rx), exact(-ry) + " 0") if yx else (exact(rx) + " 0", "0 " + exact(-ry))),
+        offsets_crs=("0 " + exact(rx), exact(-ry) + " 0") if yx else (exact(rx) + " 0", "0 " + exact(-ry)),
         grid_offsets_crs=f"{exact(-ry)} {exact(rx)}" if yx else f"{exact(rx)} {exact(-ry)}",
         axis_labels=" ".join(a.label for a in axes),
         uom_labels=" ".join(a.uom for a in axes),
         fields=fields,
         formats=formats_for(layer),
         crs_codes=codes,
-        boxes=tuple(boxes),
+        boxes=_boxes(info.bounds, codes),
     )
 
 
