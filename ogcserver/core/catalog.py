@@ -70,7 +70,9 @@ class LayerCatalog:
         }
         self._layers: dict[str, Layer] = {}
         self._checked = 0.0
-        self.listeners: list[Callable[[LayerInfo], None]] = []  # told when a layer's version changes
+        self._generations: dict[str, str | None] = {}  # per layer: the index generation described
+        # told which lon/lat areas of a layer changed (tile caches drop exactly those tiles)
+        self.listeners: list[Callable[[LayerInfo, tuple[BBox, ...]], None]] = []
         self._lock = threading.Lock()
 
     # -- index maintenance -------------------------------------------------------------------
@@ -84,23 +86,23 @@ class LayerCatalog:
                 return
             for name, (service, config) in self._configs.items():
                 files = self.list_files(config.source, config.pattern)
-                added, updated, removed = self.store.sync(name, files, self.reader.describe)
-                if added or updated or removed or name not in self._layers:
-                    if added or updated or removed:
-                        log.info(
-                            "index updated",
-                            extra={"layer": name, "added": added, "updated": updated, "removed": removed},
-                        )
+                result = self.store.sync(name, files, self.reader.describe)
+                generation = self.store.get_meta(name, "generation")
+                if result.changed or name not in self._layers or generation != self._generations.get(name):
+                    if result.changed:
+                        log.info("index updated", extra={
+                            "layer": name, "added": result.added, "updated": result.updated, "removed": result.removed,
+                        })
                     self._forget_sources(name)
+                    self._generations[name] = generation
                     layer = self._describe(name, service, config)
                     if layer is None:
                         self._layers.pop(name, None)
                     else:
-                        old = self._layers.get(name)
                         self._layers[name] = layer
-                        if old is not None and old.info.version != layer.info.version:
+                        if result.areas:  # this process made the change: it tells the caches, once
                             for listener in self.listeners:
-                                listener(layer.info)
+                                listener(layer.info, result.areas)
             self._checked = time.monotonic()
 
     def _forget_sources(self, name: str) -> None:
@@ -126,8 +128,9 @@ class LayerCatalog:
         advertised = self._advertised_crs(service, config, crs)
         title = config.title or name
         kind = "mosaic of %d rasters" % len(items) if len(items) > 1 or Path(config.source).is_dir() else "raster"
+        # what decides the pixels besides the files (changed files invalidate their own tiles)
         version = hashlib.sha1(
-            json.dumps([config.model_dump(mode="json"), [(i.source.path, i.stamp) for i in items]]).encode()
+            json.dumps([config.model_dump(mode="json"), list(render_bands), [list(vars(s).values()) for s in stats]]).encode()
         ).hexdigest()[:16]
         info = LayerInfo(
             version=version,

@@ -21,6 +21,8 @@ from ogcserver.core.query import TileQuery
 from ogcserver.core.seed import Metatile
 from ogcserver.core.render.encode import encode
 from ogcserver.model.access import Action
+from ogcserver.model.catalog import LayerInfo
+from ogcserver.model.geo import BBox, transform_bbox
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.image import RGBAImage
 from ogcserver.model.tiles import StoredTile, TileKey
@@ -57,13 +59,32 @@ class TileService:
         self.store = store
         self.config = config
         if store is not None:
-            engine.catalog.listeners.append(self._version_changed)
+            engine.catalog.listeners.append(self._items_changed)
+            for layer in engine.catalog.layers():  # a static front serves the configured version
+                self._point_current(layer.info)
 
-    def _version_changed(self, info) -> None:  # noqa: ANN001 - a LayerInfo
-        """Point the cache's ``current`` at the new version, so a static front stops serving the old."""
+    def _point_current(self, info: LayerInfo) -> None:
         for style in info.styles:
             for tms in tiling.sets_for(info):
                 self.store.point_current(info.name, style.name, tms.id, info.version)
+
+    def _items_changed(self, info: LayerInfo, areas: tuple[BBox, ...]) -> None:
+        """Drop exactly the cached tiles over the areas whose items changed (old and new footprints)."""
+        self._point_current(info)
+        removed = 0
+        for tms in tiling.sets_for(info):
+            for area in areas:
+                try:
+                    box = transform_bbox(area, tms.crs)
+                except Exception:  # noqa: BLE001 - outside this set's CRS domain
+                    continue
+                for z in range(tms.minzoom, tms.maxzoom + 1):
+                    span = tms.tiles_over(box, z)
+                    if span is None:
+                        continue
+                    for style in info.styles:
+                        removed += self.store.delete_area(info.name, style.name, tms.id, info.version, z, span)
+        log.info("tiles invalidated", extra={"layer": info.name, "tiles": removed})
 
     def _lookup(self, q: TileQuery):  # noqa: ANN202 - (layer, constraints, tms, key, cacheable)
         layer, constraints = self.engine.resolve(q.layer, q.style, q.service, q.principal, Action.VIEW, "tile")

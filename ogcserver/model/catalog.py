@@ -33,6 +33,20 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class SyncResult:
+    """What one index refresh changed: counts, and the lon/lat boxes whose pixels may differ now."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    areas: tuple[BBox, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass(frozen=True)
 class CatalogItem:
     """One indexed raster of a layer, with its footprint in lon/lat for the spatial index."""
 

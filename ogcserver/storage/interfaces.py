@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from ogcserver.model.catalog import BandStatistics, CatalogItem, SourceInfo
+from ogcserver.model.catalog import BandStatistics, CatalogItem, SourceInfo, SyncResult
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
@@ -35,8 +35,8 @@ class CatalogStore(Protocol):
 
     def sync(
         self, collection: str, files: Iterable[tuple[str, float, int]], describe
-    ) -> tuple[int, int, int]:
-        """Bring the collection in line with (path, mtime, size) rows; returns added/updated/removed."""
+    ) -> SyncResult:
+        """Bring the collection in line with (path, mtime, size) rows."""
 
     def get_meta(self, collection: str, key: str) -> str | None: ...
 
@@ -59,3 +59,7 @@ class TileStore(Protocol):
 
     def point_current(self, layer: str, style: str, tms: str, version: str) -> None:
         """Make this version the one served without ogcserver (static front)."""
+
+    def delete_area(self, layer: str, style: str, tms: str, version: str, z: int,
+                    span: tuple[int, int, int, int]) -> int:
+        """Drop tiles x0..x1, y0..y1 of zoom z; returns how many were there."""

@@ -231,3 +231,36 @@ def test_short_path_for_hits_answers_like_the_full_path(client):
     assert client.get(url, headers={"If-None-Match": fast.headers["ETag"]}).status_code == 304
     metrics = client.get("/metrics").data.decode()
     assert 'request="TILE",status="200"' in metrics
+
+
+def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
+    """Two rasters far apart: rewriting one drops its tiles and keeps the other's."""
+    from rasterio.transform import from_origin
+
+    from tests.support import rasters
+    from tests.support.tiles import tile_at
+
+    folder = tmp_path / "two"
+    x0, y0 = rasters.ORIGIN
+    rasters.write(folder / "west.tif", rasters.texture((100, 100), 3, seed=21), from_origin(x0, y0, 10, 10))
+    east = folder / "east.tif"
+    rasters.write(east, rasters.texture((100, 100), 3, seed=22), from_origin(x0 + 20000, y0, 10, 10))
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    config.write_text(config.read_text().replace(str(data_dir / "tiles"), str(folder)))
+    first = create_app(load_settings(config)).test_client()
+    other = create_app(load_settings(config)).test_client()  # a second worker sharing index and cache
+    west_url = "/tiles/mosaic/WebMercatorQuad/16/{}/{}.png".format(*tile_at(16, 300, 300))
+    east_url = "/tiles/mosaic/WebMercatorQuad/16/{}/{}.png".format(*tile_at(16, 20300, 300))
+    old_east = first.get(east_url).data
+    first.get(west_url)
+    assert first.get(west_url).headers["X-Cache"] == first.get(east_url).headers["X-Cache"] == "HIT"
+    rasters.write(east, rasters.texture((100, 100), 3, seed=23), from_origin(x0 + 20000, y0, 10, 10))
+    fresh = first.get(east_url)
+    assert fresh.headers["X-Cache"] == "MISS" and fresh.data != old_east  # its tiles were dropped
+    assert first.get(west_url).headers["X-Cache"] == "HIT"  # the other raster's tiles were kept
+    assert other.get(east_url).data == fresh.data  # the other worker serves the new tile too
+    # a raster added while serving: the other worker's layer description follows the index
+    rasters.write(folder / "north.tif", rasters.texture((50, 50), 3, seed=24), from_origin(x0, y0 + 20000, 10, 10))
+    first.get(west_url)
+    info = other.application.extensions["ogcserver"].catalog.layer("mosaic").info
+    assert info.item_count == 3

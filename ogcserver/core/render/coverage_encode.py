@@ -80,11 +80,15 @@ class CoverageWriter:
         self._paths: list[str] = []
         self._written: list[Window4] = []
         self._masked = False
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
-            if self.in_memory:
-                self.dataset = self._memfile(".tif").open(**self.profile)
-            else:
-                self.dataset = rasterio.open(self._path(".tif"), "w", **self.profile)
+        try:
+            with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+                if self.in_memory:
+                    self.dataset = self._memfile(".tif").open(**self.profile)
+                else:
+                    self.dataset = rasterio.open(self._path(".tif"), "w", **self.profile)
+        except Exception:
+            self._discard()
+            raise
         for i, name in enumerate(band_names, start=1):
             if name:
                 self.dataset.set_band_description(i, name)
@@ -168,6 +172,9 @@ class CoverageWriter:
         """Release everything this writer made; safe to call again, and after a failure."""
         if not self.dataset.closed:
             self.dataset.close()
+        self._discard()
+
+    def _discard(self) -> None:
         for memfile in self._memfiles:
             memfile.close()
         for path in self._paths:

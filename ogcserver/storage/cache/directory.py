@@ -107,6 +107,27 @@ class DirectoryStore:
         except FileNotFoundError:
             return False
 
+    def delete_area(self, layer: str, style: str, tms: str, version: str, z: int,
+                    span: tuple[int, int, int, int]) -> int:
+        """Remove the cached tiles x0..x1, y0..y1 of one zoom (only those that exist are visited)."""
+        zoom_dir = self.root / layer / style / tms / version / str(z)
+        try:
+            columns = os.listdir(zoom_dir)
+        except FileNotFoundError:
+            return 0
+        x0, y0, x1, y1 = span
+        removed = 0
+        for column in columns:
+            if not column.isdigit() or not x0 <= int(column) <= x1:
+                continue
+            for name in os.listdir(zoom_dir / column):
+                stem = name.split(".", 1)[0]
+                if stem.isdigit() and y0 <= int(stem) <= y1:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(zoom_dir / column / name)
+                        removed += 1
+        return removed
+
     def delete_zoom(self, layer: str, tms: str, z: int) -> int:
         """Remove every cached tile of one zoom level (all styles and versions); returns the count."""
         removed = 0

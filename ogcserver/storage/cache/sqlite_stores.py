@@ -180,6 +180,20 @@ class SqliteTileStore:
                           (key.z, key.x, self._row(key)))
         return cur.rowcount > 0
 
+    def delete_area(self, layer: str, style: str, tms: str, version: str, z: int,
+                    span: tuple[int, int, int, int]) -> int:
+        key = TileKey(layer, style, tms, version, z, 0, 0, "png")
+        con = self._db(key, create=False)
+        if con is None:
+            return 0
+        x0, y0, x1, y1 = span
+        if self.kind == "mbtiles":
+            height = self.describe_matrix(tms, z).height
+            y0, y1 = height - 1 - y1, height - 1 - y0
+        cur = con.execute("DELETE FROM tiles WHERE zoom_level = ? AND tile_column BETWEEN ? AND ? "
+                          "AND tile_row BETWEEN ? AND ?", (z, x0, x1, y0, y1))
+        return cur.rowcount
+
     def point_current(self, layer: str, style: str, tms: str, version: str) -> None:
         """Single-file stores are read through ogcserver only: nothing to switch."""
 

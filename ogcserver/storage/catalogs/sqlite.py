@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from ogcserver.model.catalog import CatalogItem, SourceInfo
+from ogcserver.model.catalog import CatalogItem, SourceInfo, SyncResult
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox, transform_bbox
 
@@ -156,8 +156,11 @@ class SqliteCatalog:
         collection: str,
         files: Iterable[tuple[str, float, int]],
         describe: Callable[[str], SourceInfo],
-    ) -> tuple[int, int, int]:
-        """Add new files, re-describe changed ones, drop vanished ones; skip unreadable files."""
+    ) -> SyncResult:
+        """Add new files, re-describe changed ones, drop vanished ones; skip unreadable files.
+
+        A change bumps the collection's generation, so other processes sharing the file notice it.
+        """
         con = self._connect()
         known = {
             path: (mtime, size, item_id)
@@ -180,9 +183,17 @@ class SqliteCatalog:
         removed = [known[p][2] for p in known if p not in wanted]
         added = updated = dropped = 0
         if not changes and not removed:
-            return (0, 0, 0)
+            return SyncResult()
+        areas: list[BBox] = []
         con.execute("BEGIN IMMEDIATE")
         try:
+            old_ids = removed + [known[path][2] for _kind, path, *_ in changes if path in known]
+            for minx, maxx, miny, maxy in (
+                con.execute("SELECT minx, maxx, miny, maxy FROM items_rtree WHERE id = ?", (i,)).fetchone() or (0, 0, 0, 0)
+                for i in old_ids
+            ):
+                if maxx > minx:
+                    areas.append(BBox(minx, miny, maxx, maxy, WGS84))
             for item_id in removed:
                 con.execute("DELETE FROM items WHERE id = ?", (item_id,))
                 con.execute("DELETE FROM items_rtree WHERE id = ?", (item_id,))
@@ -195,6 +206,7 @@ class SqliteCatalog:
                     dropped += old is not None
                     continue
                 lonlat = lonlat_footprint(info)
+                areas.append(lonlat)
                 cur = con.execute(
                     "INSERT OR REPLACE INTO items (collection, path, mtime, size, acquired, info) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -209,11 +221,13 @@ class SqliteCatalog:
                     added += 1
                 else:
                     updated += 1
+            generation = int(self.get_meta(collection, "generation") or 0) + 1
+            self.set_meta(collection, "generation", str(generation))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return (added, updated, len(removed) + dropped)
+        return SyncResult(added, updated, len(removed) + dropped, tuple(areas))
 
     def get_meta(self, collection: str, key: str) -> str | None:
         row = self._connect().execute(
