@@ -19,7 +19,9 @@ from ogcserver.core import tiling
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import TileQuery
 from ogcserver.core.seed import Metatile
+from ogcserver.core.constraints import allowed_items
 from ogcserver.core.render.encode import encode
+from ogcserver.core.render.vector import footprint_tile
 from ogcserver.model.access import Action
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import BBox, transform_bbox
@@ -30,6 +32,7 @@ from ogcserver.settings import CacheConfig, Rendering
 from ogcserver.storage.interfaces import TileStore
 
 log = logging.getLogger(__name__)
+FOOTPRINTS_PER_TILE = 5000
 EXTENSIONS = {ImageFormat.PNG: "png", ImageFormat.JPEG: "jpg", ImageFormat.PNG8: "png8"}
 
 
@@ -94,6 +97,15 @@ class TileService:
         key = TileKey(layer.info.name, style, tms.id, layer.info.version, q.z, q.x, q.y, EXTENSIONS[q.format])
         cacheable = self.store is not None and constraints.unconstrained and layer.config.cache
         return layer, constraints, tms, key, cacheable
+
+    def footprints(self, q: TileQuery) -> bytes:
+        """The layer's item footprints over one tile, as a Mapbox Vector Tile (a catalog query)."""
+        layer, constraints = self.engine.resolve(q.layer, "", q.service, q.principal, Action.QUERY, "footprints")
+        tms = tiling.for_layer(layer.info, q.tms)
+        tms.check(q.z, q.x, q.y)
+        box = tms.tile_bbox(q.z, q.x, q.y)
+        items = allowed_items(self.engine.catalog.items_for(layer, box, FOOTPRINTS_PER_TILE), constraints)
+        return footprint_tile(items, box, layer.info.name)
 
     def cached(self, q: TileQuery) -> TileResult | None:
         """The tile if the cache has it (after the same access check), else None: nothing rendered."""

@@ -244,6 +244,12 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.tile(
             wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format(ext), None), endpoint))
 
+    @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.mvt")
+    @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.pbf")
+    def footprint_tile(layer: str, tms: str, z: str, x: str, y: str) -> Response:
+        return _rest(ctx, None, lambda wmts, endpoint: wmts.footprints(
+            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format("png"), None), endpoint))
+
     @bp.route("/tiles/<layer>/<tms>/tilejson.json")
     def tilejson(layer: str, tms: str) -> Response:
         def answer(wmts, endpoint):  # noqa: ANN001, ANN202

@@ -264,3 +264,22 @@ def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
     first.get(west_url)
     info = other.application.extensions["ogcserver"].catalog.layer("mosaic").info
     assert info.item_count == 3
+
+
+def test_footprints_as_vector_tiles(client):
+    import mapbox_vector_tile
+
+    from tests.support.tiles import tile_at
+
+    x, y = tile_at(14, 3000, 2500)  # over the four-way overlap of the mosaic's tiles
+    r = client.get(f"/tiles/mosaic/WebMercatorQuad/14/{x}/{y}.mvt")
+    assert r.status_code == 200 and r.mimetype == "application/vnd.mapbox-vector-tile"
+    layer = mapbox_vector_tile.decode(r.data)["mosaic_footprints"]
+    names = [f["properties"]["item"] for f in layer["features"]]
+    assert sorted(names) == ["tile_0.tif", "tile_1.tif", "tile_2.tif", "tile_3.tif"]
+    assert layer["features"][0]["geometry"]["type"] == "Polygon"
+    acquired = {f["properties"]["item"]: f["properties"]["acquired"] for f in layer["features"]}
+    assert acquired["tile_3.tif"].startswith("2024-05-01")
+    far = client.get("/tiles/mosaic/WebMercatorQuad/14/0/0.mvt")
+    assert far.status_code == 200 and not mapbox_vector_tile.decode(far.data)["mosaic_footprints"]["features"]
+    assert client.get("/tiles/nope/WebMercatorQuad/14/0/0.mvt").status_code == 400

@@ -67,6 +67,13 @@ class WmtsService:
         headers = {"X-Cache": "HIT" if result.cached else "MISS"}  # empty tiles are never stored: MISS
         return OwsResponse(result.body, result.content_type, headers=headers, freshness=freshness)
 
+    def footprints(self, query: TileQuery, endpoint: Endpoint) -> OwsResponse:
+        try:
+            body = self.tiles.footprints(replace(query, principal=endpoint.principal))
+        except OgcServerError as exc:
+            return self.error(wmts_error(exc))
+        return OwsResponse(body, "application/vnd.mapbox-vector-tile")
+
     def feature_info(self, request: parse.FeatureInfoRequest, endpoint: Endpoint) -> OwsResponse:
         q = request.tile
         try:
