@@ -204,6 +204,7 @@ class CacheConfig(Frozen):
     meta_size: int = Field(4, ge=1, le=16)  # tiles per metatile side: one render feeds n x n tiles
     meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile
     max_age: int = Field(3600, ge=0)  # Cache-Control max-age for tiles, seconds
+    max_bytes: int | None = Field(10 * 2**30, ge=1)  # disk quota, least recently used tiles go first
 
 
 class ServerConfig(Frozen):

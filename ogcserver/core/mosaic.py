@@ -67,6 +67,8 @@ def mosaic_first(
             continue
         if part is None:
             continue
+        if data is None and part.data.shape[1:] == valid.shape and part.valid.all():
+            return Raster(part.data, part.valid, grid, part.band_names), [item]  # one item fills the view
         if data is None:
             data = np.zeros((len(bands), grid.height, grid.width), dtype=part.data.dtype)
             names = part.band_names

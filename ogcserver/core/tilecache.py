@@ -9,6 +9,7 @@ constraints) are rendered for them alone and never cached.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,6 +62,8 @@ class TileService:
         self.engine = engine
         self.store = store
         self.config = config
+        self._written = 0
+        self._quota_lock = threading.Lock()
         if store is not None:
             engine.catalog.listeners.append(self._items_changed)
             for layer in engine.catalog.layers():  # a static front serves the configured version
@@ -138,7 +141,9 @@ class TileService:
                         self.store.put_empty(target, empty)
                     else:
                         self.store.put(target, body)
+                        self._written += len(body)
                 hit = self.store.get(key)
+        self._maybe_enforce_quota()
         return self._result(hit, q.format, cached=False)
 
     def seed(self, layer_name: str, tms_id: str, meta: Metatile, fmt: ImageFormat) -> int:
@@ -164,6 +169,27 @@ class TileService:
                 else:
                     self.store.put(keys[xy], body)
         return len(tiles)
+
+    def _maybe_enforce_quota(self) -> None:
+        """After every 5% of the quota written, sweep in the background (one sweep at a time)."""
+        quota = self.config.max_bytes
+        enforce = getattr(self.store, "enforce_quota", None)
+        if quota is None or enforce is None or self._written < quota // 20:
+            return
+        if not self._quota_lock.acquire(blocking=False):
+            return
+        self._written = 0
+
+        def sweep() -> None:
+            try:
+                with self.store.lock("quota"):
+                    evicted = enforce(quota)
+                if evicted:
+                    log.info("cache quota enforced", extra={"evicted": evicted, "max_bytes": quota})
+            finally:
+                self._quota_lock.release()
+
+        threading.Thread(target=sweep, name="cache-quota", daemon=True).start()
 
     @staticmethod
     def _result(hit: StoredTile, fmt: ImageFormat, cached: bool) -> TileResult:

@@ -283,3 +283,23 @@ def test_footprints_as_vector_tiles(client):
     far = client.get("/tiles/mosaic/WebMercatorQuad/14/0/0.mvt")
     assert far.status_code == 200 and not mapbox_vector_tile.decode(far.data)["mosaic_footprints"]["features"]
     assert client.get("/tiles/nope/WebMercatorQuad/14/0/0.mvt").status_code == 400
+
+
+def test_disk_quota_evicts_least_recently_used(tmp_path):
+    import os
+    import time
+
+    store = DirectoryStore(tmp_path)
+    keys = [TileKey("l", "default", "WebMercatorQuad", "v", 5, x, 0, "png") for x in range(10)]
+    for key in keys:
+        store.put(key, b"x" * 10_000)
+        time.sleep(0.01)
+    base = time.time_ns()
+    for i, key in enumerate(keys):  # explicit access times: tile 0 most recently used, tile 9 least
+        os.utime(store.path(key), ns=(base - i * 10**9, os.stat(store.path(key)).st_mtime_ns))
+    evicted = store.enforce_quota(60_000)
+    assert evicted == 5  # down to 90% of the quota: 5 tiles of 10 kB stay
+    survivors = [k.x for k in keys if store.path(k).exists()]
+    assert survivors == [0, 1, 2, 3, 4]
+    store.get(keys[4])  # a read makes a tile recently used
+    assert store.enforce_quota(40_000) == 2 and store.path(keys[4]).exists() and not store.path(keys[3]).exists()

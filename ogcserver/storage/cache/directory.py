@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,9 +40,12 @@ class DirectoryStore:
         try:
             with open(path, "rb") as f:
                 st = os.fstat(f.fileno())
-                return StoredTile(f.read(), st.st_mtime, f"{st.st_size:x}-{st.st_mtime_ns:x}")
+                body = f.read()
         except FileNotFoundError:
             return None
+        with contextlib.suppress(OSError):  # the access time drives least-recently-used eviction
+            os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
+        return StoredTile(body, st.st_mtime, f"{st.st_size:x}-{st.st_mtime_ns:x}")
 
     def _write_atomic(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +110,34 @@ class DirectoryStore:
             return True
         except FileNotFoundError:
             return False
+
+    def enforce_quota(self, max_bytes: int) -> int:
+        """Evict least recently used tiles until the tree holds at most 90% of ``max_bytes``."""
+        files, total = [], 0
+        for root, dirs, names in os.walk(self.root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in names:
+                if name.startswith((".tmp-", "empty.", ".current")):
+                    continue
+                path = os.path.join(root, name)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                if not os.path.islink(path):
+                    files.append((st.st_atime_ns, st.st_size, path))
+                    total += st.st_size
+        if total <= max_bytes:
+            return 0
+        evicted, target = 0, int(max_bytes * 0.9)
+        for _atime, size, path in sorted(files):
+            if total <= target:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                total -= size
+                evicted += 1
+        return evicted
 
     def delete_area(self, layer: str, style: str, tms: str, version: str, z: int,
                     span: tuple[int, int, int, int]) -> int:
