@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ogcserver.core.functions.library import AnyFunction
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
@@ -74,6 +76,16 @@ class Rendering(Frozen):
     warp_error: float = Field(1e-3, gt=0, le=0.5)
 
 
+class ProcessingTemplate(Frozen):
+    """A named chain of raster functions, offered as a style of the layers that list it."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    abstract: str = ""
+    bands: tuple[int, ...] | None = Field(None, min_length=1, max_length=16)  # source bands read (default: all)
+    chain: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field(min_length=1, max_length=8)
+
+
 class LayerConfig(Frozen):
     name: str = Field(pattern=NAME_PATTERN)
     title: str = ""
@@ -86,6 +98,7 @@ class LayerConfig(Frozen):
     crs: tuple[str, ...] = ()
     order: Literal["newest", "oldest", "name"] = "newest"
     cache: bool = True  # tiles of this layer go through the tile cache
+    styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
 
     @field_validator("crs")
     @classmethod
@@ -233,6 +246,7 @@ class Settings(Frozen):
     limits: Limits = Limits()
     rendering: Rendering = Rendering()
     cache: CacheConfig = CacheConfig()
+    processing: tuple[ProcessingTemplate, ...] = ()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
 
@@ -240,6 +254,21 @@ class Settings(Frozen):
     @classmethod
     def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return LayerConfig._crs_codes(value)
+
+    @model_validator(mode="after")
+    def _styles_name_templates(self) -> "Settings":
+        names = {t.name for t in self.processing}
+        for service in self.services:
+            for layer in service.layers:
+                for style in layer.styles:
+                    if style not in names:
+                        raise ValueError(f"layer '{layer.name}' offers style '{style}', which no processing template defines")
+                if layer.default_style != "default" and layer.default_style not in layer.styles:
+                    raise ValueError(f"layer '{layer.name}': default_style must be 'default' or one of its styles")
+        return self
+
+    def template(self, name: str) -> ProcessingTemplate | None:
+        return next((t for t in self.processing if t.name == name), None)
 
     @model_validator(mode="after")
     def _grants_name_what_exists(self) -> "Settings":

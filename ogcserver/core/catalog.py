@@ -149,8 +149,11 @@ class LayerCatalog:
             nodata=first.nodata,
             item_count=len(items),
             is_mosaic=Path(config.source).is_dir(),
-            styles=(StyleInfo("default", "Default", self._style_abstract(first, render_bands)),),
-            default_style="default",
+            styles=(StyleInfo("default", "Default", self._style_abstract(first, render_bands)),) + tuple(
+                StyleInfo(t.name, t.title or t.name, t.abstract)
+                for t in (self.settings.template(n) for n in config.styles) if t is not None
+            ),
+            default_style=config.default_style,
             advertised_crs=advertised,
             statistics=stats,
             time_extent=(times[0], times[-1]) if times else None,

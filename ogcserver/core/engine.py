@@ -18,7 +18,8 @@ from ogcserver.core.mosaic import mosaic_first
 from ogcserver.core.query import CoverageQuery, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
-from ogcserver.core.render.style import composite, render_default
+from ogcserver.core.functions.chain import apply_chain, context_pixels, read_bands
+from ogcserver.core.render.style import composite, render_default, render_processed
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
@@ -93,8 +94,8 @@ class Engine:
         ]
         deadline = time.monotonic() + limits.render_timeout
         picture: RGBAImage | None = None
-        for layer, constraints in layers:
-            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints)
+        for (layer, constraints), ref in zip(layers, query.layers):
+            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints, ref.style)
             if rendered is not None:
                 picture = composite(picture, rendered)
         if picture is None:
@@ -109,24 +110,33 @@ class Engine:
         limits: Limits,
         deadline: float,
         constraints: Constraints,
+        style: str = "",
     ) -> RGBAImage | None:
-        items = allowed_items(self.catalog.items_for(layer, grid.bbox, limits.max_items), constraints)
+        template = self.settings.template(style or layer.info.default_style)
         method = resampling or Resampling(self.settings.rendering.default_resampling)
         factor = resolution_factor(grid, layer.info.crs, constraints)
-        read_grid = grid.coarsened(factor) if factor > 1 else grid
-        raster, _used = mosaic_first(self.reader, items, read_grid, layer.render_bands, method, deadline)
+        view = grid.coarsened(factor) if factor > 1 else grid
+        context = context_pixels(template) if template else 0
+        read_grid = view.expanded(context)
+        bands = read_bands(template, layer.info.band_count) if template else layer.render_bands
+        items = allowed_items(self.catalog.items_for(layer, read_grid.bbox, limits.max_items), constraints)
+        raster, _used = mosaic_first(self.reader, items, read_grid, bands, method, deadline)
         if raster is None:
             return None
+        if template:
+            raster = apply_chain(raster, template, view, context)
         if factor > 1:
             raster = upsample(raster, grid, factor)
         raster = mask_outside_area(raster, constraints)
+        if template:
+            return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
 
-    def render_picture(self, layer: Layer, grid: Grid, constraints: Constraints) -> RGBAImage | None:
+    def render_picture(self, layer: Layer, grid: Grid, constraints: Constraints, style: str = "") -> RGBAImage | None:
         """One layer drawn on a grid (for tiles), after the caller's access check."""
         limits = self.limits(layer.info.service)
         deadline = time.monotonic() + limits.render_timeout
-        return self._render_layer(layer, grid, None, limits, deadline, constraints)
+        return self._render_layer(layer, grid, None, limits, deadline, constraints, style)
 
     @staticmethod
     def _empty(grid: Grid) -> RGBAImage:

@@ -126,13 +126,13 @@ class TileService:
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
-            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0)
+            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, key.style)
             return TileResult(tiles[(q.x, q.y)], q.format.content_type, "", time.time(), False)
         meta = self._metatile(tms, q.z, q.x, q.y)
         with self.store.lock(f"{key.layer}/{key.style}/{key.tms}/{key.version}/{q.z}/{meta}"):
             hit = self.store.get(key)  # rendered by another process while this one waited
             if hit is None:
-                tiles = self._render(layer, tms, q.z, meta, q.format, constraints, self.config.meta_buffer)
+                tiles = self._render(layer, tms, q.z, meta, q.format, constraints, self.config.meta_buffer, key.style)
                 log.info("metatile rendered", extra={"layer": key.layer, "tms": key.tms, "z": q.z, "span": meta})
                 for (x, y), body in tiles.items():
                     target = TileKey(key.layer, key.style, key.tms, key.version, q.z, x, y, key.ext)
@@ -161,7 +161,7 @@ class TileService:
             return 0  # nothing there: empty tiles are answered without the cache
         span = (meta.x0, meta.y0, meta.x1, meta.y1)
         with self.store.lock(f"{layer.info.name}/{style}/{tms.id}/{layer.info.version}/{meta.z}/{span}"):
-            tiles = self._render(layer, tms, meta.z, span, fmt, UNCONSTRAINED, self.config.meta_buffer)
+            tiles = self._render(layer, tms, meta.z, span, fmt, UNCONSTRAINED, self.config.meta_buffer, style)
             for xy, body in tiles.items():
                 if body is None:
                     size = tms.tms.matrix(meta.z).tileWidth
@@ -201,11 +201,11 @@ class TileService:
         x0, y0 = (x // n) * n, (y // n) * n
         return x0, y0, min(x0 + n, m.matrixWidth) - 1, min(y0 + n, m.matrixHeight) - 1
 
-    def _render(self, layer, tms, z, span, fmt, constraints, buffer) -> dict[tuple[int, int], bytes | None]:  # noqa: ANN001
+    def _render(self, layer, tms, z, span, fmt, constraints, buffer, style="") -> dict[tuple[int, int], bytes | None]:  # noqa: ANN001
         """Render tiles x0..x1, y0..y1 in one read; None marks a tile with nothing in it."""
         x0, y0, x1, y1 = span
         grid = tms.grid(z, x0, y0, x1, y1, buffer)
-        picture = self.engine.render_picture(layer, grid, constraints)
+        picture = self.engine.render_picture(layer, grid, constraints, style)
         size = tms.tms.matrix(z).tileWidth
         rendering = self.engine.settings.rendering
         out: dict[tuple[int, int], bytes | None] = {}

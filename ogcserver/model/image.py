@@ -57,6 +57,13 @@ class Grid:
             return None
         return size_x, size_y
 
+    def expanded(self, pixels: int) -> "Grid":
+        """The same grid with ``pixels`` more on every side (context for neighbourhood functions)."""
+        if pixels == 0:
+            return self
+        t = self.transform * Affine.translation(-pixels, -pixels)
+        return Grid(self.crs, t, self.width + 2 * pixels, self.height + 2 * pixels)
+
     def coarsened(self, factor: int) -> "Grid":
         """A grid over (at least) the same area with pixels ``factor`` times larger."""
         return Grid(

@@ -67,6 +67,14 @@ def test_descriptions_valid(client, ogc_schemas, version):
     assert_valid(wcs_schema(ogc_schemas, version), r.data)
 
 
+def test_100_describes_every_coverage_when_none_is_named(client):
+    r = client.get("/services/ordered/wcs", query_string={"SERVICE": "WCS", "REQUEST": "DescribeCoverage", "VERSION": "1.0.0"})
+    names = etree.fromstring(r.data).xpath("//wcs:CoverageOffering/wcs:name/text()", namespaces=NS)
+    assert r.status_code == 200 and names == ["newest", "oldest"]
+    r = client.get("/wcs", query_string={"SERVICE": "WCS", "REQUEST": "DescribeCoverage", "VERSION": "2.0.1"})
+    assert r.status_code == 400 and b"MissingParameterValue" in r.data
+
+
 @pytest.mark.parametrize(
     "query, answered",
     [

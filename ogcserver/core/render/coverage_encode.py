@@ -31,12 +31,14 @@ IN_MEMORY_BYTES = 32 << 20  # outputs up to this size are encoded in memory
 PIECE_PIXELS = 1 << 22      # pixels per band read and written at once
 BLOCK = 256
 SMALL = 1024               # outputs no larger than this on either side are written in strips
+WIDEST_STRIPS = 1 << 16    # wider outputs are tiled even when strips are asked for (a strip is a row)
 
 Window4 = tuple[int, int, int, int]  # row0, row1, col0, col1
 
 
 def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, options: GeoTiffOptions) -> dict:
     tiled = options.tiled if options.tiled is not None else max(grid.width, grid.height) > SMALL
+    tiled = tiled or grid.width > WIDEST_STRIPS
     profile: dict = {
         "driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
         "crs": rasterio.crs.CRS.from_user_input(grid.crs), "transform": grid.transform,

@@ -55,6 +55,22 @@ def render_default(
     return RGBAImage(pixels, raster.grid)
 
 
+def render_processed(raster: Raster) -> RGBAImage:
+    """The output of a processing chain: RGBA or RGB bytes as they are, one byte band as grey,
+    anything else (NDVI, slope, ...) stretched between this view's 2nd and 98th percentiles."""
+    data, valid = raster.data, raster.valid
+    if data.dtype == np.uint8 and raster.count == 4:
+        pixels = np.ascontiguousarray(np.moveaxis(data, 0, 2))
+        pixels[..., 3] = np.where(valid, pixels[..., 3], 0)
+        return RGBAImage(pixels, raster.grid)
+    if data.dtype != np.uint8:
+        finite = data[0][valid & np.isfinite(data[0])]
+        low, high = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+        stats = [BandStatistics(float(low), float(high), float(low), float(high))] * raster.count
+        return render_default(Raster(data[:3], valid, raster.grid, raster.band_names), stats)
+    return render_default(Raster(data[:3], valid, raster.grid, raster.band_names), ())
+
+
 def _rgba(image: RGBAImage) -> np.ndarray:
     if image.pixels.shape[2] == 4:
         return image.pixels

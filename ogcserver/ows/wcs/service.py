@@ -49,6 +49,8 @@ class WcsService:
                 return self.capabilities(version, endpoint)
             version = operation_version(params)
             if name == "DescribeCoverage":
+                if version == "1.0.0" and not (params.get("COVERAGE") or "").strip():
+                    return self.describe(version, None, endpoint)  # 1.0.0 may describe them all
                 return self.describe(version, self._describe_ids(params, version), endpoint)
             return self._getcoverage(params, version, endpoint)
         except OgcServerError as exc:
@@ -104,8 +106,12 @@ class WcsService:
         layers = self.engine.layers(endpoint.service, endpoint.principal)
         return OwsResponse(capabilities_document(version, layers, self.settings, endpoint), "text/xml")
 
-    def describe(self, version: str, names: tuple[str, ...], endpoint: Endpoint) -> OwsResponse:
-        layers = [self._layer(name, endpoint) for name in names]
+    def describe(self, version: str, names: tuple[str, ...] | None, endpoint: Endpoint) -> OwsResponse:
+        """The named coverages (None: every coverage the caller may discover)."""
+        if names is None:
+            layers = self.engine.layers(endpoint.service, endpoint.principal)
+        else:
+            layers = [self._layer(name, endpoint) for name in names]
         return OwsResponse(describe_document(version, layers), "text/xml")
 
     def coverage(self, request: GetCoverage, layer: Layer, endpoint: Endpoint) -> OwsResponse:

@@ -1,0 +1,1 @@
+"""Raster functions: typed, bounded, chainable operations applied on the fly."""

@@ -1,0 +1,236 @@
+"""The raster function library. Each function declares bounded parameters (pydantic), the
+pixels of context it needs around a view (for seamless tiles), and transforms a Raster."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ogcserver.core.functions.expression import Expression
+from ogcserver.model.errors import InvalidValue
+from ogcserver.model.geo import is_geographic
+from ogcserver.model.image import Raster
+
+METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
+
+
+class Function(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    buffer: int = 0  # pixels of context needed around the view
+
+    def apply(self, raster: Raster) -> Raster:  # pragma: no cover - every function overrides it
+        raise NotImplementedError
+
+
+def _single(raster: Raster, data: np.ndarray, valid: np.ndarray, name: str) -> Raster:
+    return Raster(data[None].astype(np.float32), valid & np.isfinite(data), raster.grid, (name,))
+
+
+class Bands(Function):
+    function: Literal["bands"]
+    bands: tuple[int, ...] = Field(min_length=1, max_length=16)
+
+    def apply(self, raster: Raster) -> Raster:
+        if max(self.bands) > raster.count or min(self.bands) < 1:
+            raise InvalidValue("STYLES", f"band numbers must be between 1 and {raster.count}")
+        idx = [b - 1 for b in self.bands]
+        names = tuple(raster.band_names[i] if i < len(raster.band_names) else f"band_{i + 1}" for i in idx)
+        return Raster(raster.data[idx], raster.valid, raster.grid, names)
+
+
+class BandMath(Function):
+    function: Literal["expression"]
+    expression: str = Field(max_length=512)
+
+    @field_validator("expression")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            Expression(value)
+        except InvalidValue as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    def apply(self, raster: Raster) -> Raster:
+        expr = Expression(self.expression)
+        if expr.bands and max(expr.bands) > raster.count:
+            raise InvalidValue("EXPRESSION", f"the expression uses b{max(expr.bands)}; the input has {raster.count} bands")
+        values = expr.evaluate({b: raster.data[b - 1].astype(np.float32) for b in expr.bands})
+        values = np.broadcast_to(values, raster.valid.shape)
+        return _single(raster, np.array(values, dtype=np.float32), raster.valid, "expression")
+
+
+class NormalizedDifference(Function):
+    function: Literal["normalized_difference"]
+    a: int = Field(ge=1, le=64)  # e.g. NIR for NDVI
+    b: int = Field(ge=1, le=64)  # e.g. red
+
+    def apply(self, raster: Raster) -> Raster:
+        if max(self.a, self.b) > raster.count:
+            raise InvalidValue("STYLES", f"band numbers must be at most {raster.count}")
+        a, b = raster.data[self.a - 1].astype(np.float32), raster.data[self.b - 1].astype(np.float32)
+        with np.errstate(all="ignore"):
+            nd = (a - b) / (a + b)
+        return _single(raster, nd, raster.valid, "normalized_difference")
+
+
+class Stretch(Function):
+    """Values to 0..255: min-max, percent clip, standard deviations, or fixed bounds; then gamma."""
+
+    function: Literal["stretch"]
+    method: Literal["minmax", "percent", "stddev", "fixed"] = "percent"
+    low: float = Field(2, ge=0, le=50)       # percent clip: lower percentile
+    high: float = Field(98, ge=50, le=100)   # percent clip: upper percentile
+    stddevs: float = Field(2, gt=0, le=10)
+    minimum: float | None = None             # fixed bounds
+    maximum: float | None = None
+    gamma: float = Field(1.0, gt=0.05, le=20)
+
+    def bounds(self, values: np.ndarray) -> tuple[float, float]:
+        if self.method == "fixed":
+            if self.minimum is None or self.maximum is None:
+                raise InvalidValue("STYLES", "a fixed stretch needs minimum and maximum")
+            return self.minimum, self.maximum
+        if values.size == 0:
+            return 0.0, 1.0
+        if self.method == "minmax":
+            return float(values.min()), float(values.max())
+        if self.method == "stddev":
+            mean, std = float(values.mean()), float(values.std())
+            return mean - self.stddevs * std, mean + self.stddevs * std
+        lo, hi = np.percentile(values, [self.low, self.high])
+        return float(lo), float(hi)
+
+    def apply(self, raster: Raster) -> Raster:
+        out = np.empty(raster.data.shape, dtype=np.uint8)
+        for i in range(raster.count):
+            band = raster.data[i].astype(np.float32)
+            lo, hi = self.bounds(band[raster.valid & np.isfinite(band)])
+            hi = hi if hi > lo else lo + 1.0
+            scaled = np.clip((band - lo) / (hi - lo), 0, 1)
+            if self.gamma != 1.0:
+                scaled = scaled ** (1.0 / self.gamma)
+            out[i] = np.nan_to_num(scaled * 255 + 0.5, nan=0).astype(np.uint8)
+        return Raster(out, raster.valid, raster.grid, raster.band_names)
+
+
+RAMPS = {
+    "greys": [(0.0, "#000000"), (1.0, "#ffffff")],
+    "viridis": [(0.0, "#440154"), (0.25, "#3b528b"), (0.5, "#21918c"), (0.75, "#5ec962"), (1.0, "#fde725")],
+    "terrain": [(0.0, "#2166ac"), (0.15, "#67a9cf"), (0.3, "#1a9850"), (0.55, "#d9ef8b"), (0.75, "#a6611a"),
+                (0.9, "#bababa"), (1.0, "#ffffff")],
+    "rdylgn": [(0.0, "#a50026"), (0.25, "#f46d43"), (0.5, "#ffffbf"), (0.75, "#66bd63"), (1.0, "#006837")],
+}
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    if len(value) != 6:
+        raise InvalidValue("STYLES", f"colour '{colour[:12]}' is not #rrggbb")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+class Colormap(Function):
+    """One band to colours: a named ramp between minimum and maximum, or explicit stops."""
+
+    function: Literal["colormap"]
+    ramp: Literal["greys", "viridis", "terrain", "rdylgn"] | None = "viridis"
+    stops: tuple[tuple[float, str], ...] | None = Field(None, max_length=256)  # (value, "#rrggbb")
+    minimum: float = 0.0
+    maximum: float = 1.0
+    classes: Literal["continuous", "intervals"] = "continuous"
+
+    def apply(self, raster: Raster) -> Raster:
+        band = raster.data[0].astype(np.float32)
+        if self.stops:
+            values = np.array([v for v, _ in self.stops], dtype=np.float32)
+            colours = np.array([_rgb(c) for _, c in self.stops], dtype=np.float32)
+        else:
+            ramp = RAMPS[self.ramp or "viridis"]
+            values = np.array([self.minimum + f * (self.maximum - self.minimum) for f, _ in ramp], dtype=np.float32)
+            colours = np.array([_rgb(c) for _, c in ramp], dtype=np.float32)
+        out = np.empty((4,) + band.shape, dtype=np.uint8)
+        if self.classes == "intervals":
+            index = np.clip(np.searchsorted(values, band, side="right") - 1, 0, len(values) - 1)
+            for c in range(3):
+                out[c] = colours[index, c].astype(np.uint8)
+        else:
+            for c in range(3):
+                out[c] = np.interp(band, values, colours[:, c]).astype(np.uint8)
+        valid = raster.valid & np.isfinite(band)
+        out[3] = np.where(valid, 255, 0)
+        return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
+
+
+def _cell_sizes(raster: Raster) -> tuple[float, float]:
+    """Pixel sizes in metres (lon/lat grids: degrees scaled at the view's latitude)."""
+    t = raster.grid.transform
+    ew, ns = abs(t.a), abs(t.e)
+    if is_geographic(raster.grid.crs):
+        lat = t.f + t.e * raster.grid.height / 2
+        return ew * METRES_PER_DEGREE * math.cos(math.radians(lat)), ns * METRES_PER_DEGREE
+    return ew, ns
+
+
+def _horn(raster: Raster, z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Horn's 3x3 gradients (as gdaldem computes them) and where all 9 neighbours are valid."""
+    d = np.pad(raster.data[0].astype(np.float64), 1, mode="edge")
+    v = np.pad(raster.valid, 1, mode="constant", constant_values=False)
+    win = [d[r:r + raster.valid.shape[0], c:c + raster.valid.shape[1]] for r in range(3) for c in range(3)]
+    ok = np.ones(raster.valid.shape, dtype=bool)
+    for r in range(3):
+        for c in range(3):
+            ok &= v[r:r + raster.valid.shape[0], c:c + raster.valid.shape[1]]
+    ew, ns = _cell_sizes(raster)
+    dx = ((win[2] + 2 * win[5] + win[8]) - (win[0] + 2 * win[3] + win[6])) / (8 * ew) * z
+    dy = ((win[6] + 2 * win[7] + win[8]) - (win[0] + 2 * win[1] + win[2])) / (8 * ns) * z
+    return dx, dy, ok
+
+
+class Hillshade(Function):
+    function: Literal["hillshade"]
+    azimuth: float = Field(315, ge=0, le=360)
+    altitude: float = Field(45, ge=0, le=90)
+    z_factor: float = Field(1, gt=0, le=100_000)
+    buffer: int = 1
+
+    def apply(self, raster: Raster) -> Raster:
+        dx, dy, ok = _horn(raster, self.z_factor)
+        az, alt = math.radians(self.azimuth), math.radians(self.altitude)
+        # gdaldem: cang = (sin(alt) - (dy*cos(az) - (-dx)*sin(az)) * cos(alt)) / sqrt(1 + dx^2 + dy^2)
+        cang = (math.sin(alt) - (dy * math.cos(az) + dx * math.sin(az)) * math.cos(alt)) / np.sqrt(1 + dx * dx + dy * dy)
+        shade = np.where(cang <= 0, 1.0, 1.0 + 254.0 * cang)
+        out = np.where(ok, np.floor(shade + 0.5), 0).astype(np.uint8)
+        return Raster(out[None], ok, raster.grid, ("hillshade",))
+
+
+class Slope(Function):
+    function: Literal["slope"]
+    units: Literal["degrees", "percent"] = "degrees"
+    z_factor: float = Field(1, gt=0, le=100_000)
+    buffer: int = 1
+
+    def apply(self, raster: Raster) -> Raster:
+        dx, dy, ok = _horn(raster, self.z_factor)
+        rise = np.sqrt(dx * dx + dy * dy)
+        value = rise * 100 if self.units == "percent" else np.degrees(np.arctan(rise))
+        return _single(raster, np.where(ok, value, np.nan), ok, "slope")
+
+
+class Aspect(Function):
+    function: Literal["aspect"]
+    buffer: int = 1
+
+    def apply(self, raster: Raster) -> Raster:
+        dx, dy, ok = _horn(raster, 1.0)
+        angle = np.degrees(np.arctan2(dy, -dx))
+        aspect = np.where(angle > 90, 450 - angle, 90 - angle)
+        aspect = np.where(aspect >= 360, aspect - 360, aspect)
+        flat = (dx == 0) & (dy == 0)
+        return _single(raster, np.where(ok & ~flat, aspect, np.nan), ok & ~flat, "aspect")
+
+
+AnyFunction = Union[Bands, BandMath, NormalizedDifference, Stretch, Colormap, Hillshade, Slope, Aspect]
