@@ -9,6 +9,8 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 
+__all__ = ["from_origin", "parent_and_tiles", "texture", "write"]
+
 UTM = "EPSG:32632"
 ORIGIN = (500000.0, 5200000.0)
 RES = 10.0

@@ -316,3 +316,16 @@ def test_large_outputs_stream_from_a_temporary_file(cov, monkeypatch):
     assert streamed.mask[:60].all() and not streamed.mask[60:].any()
     np.testing.assert_array_equal(streamed.mask, in_memory.mask)
     assert streamed.data.tobytes() == in_memory.data.tobytes()
+
+
+@pytest.mark.parametrize("width", [69, 85, 95])  # 1.73x, 1.41x, 1.26x coarser than the source
+def test_below_twice_coarser_reads_full_resolution(cov, width):
+    """Below 2x the full resolution is read (GDAL alone would switch to the 2x overview from
+    about 1.7x): nearest is then the exact nearest neighbour of the source."""
+    client, root = cov
+    height = round(width * 80 / 120)
+    q = {"SERVICE": "WCS", "VERSION": "1.0.0", "REQUEST": "GetCoverage", "COVERAGE": "u16", "CRS": "EPSG:32632",
+         "BBOX": ",".join(map(str, EDGES)), "WIDTH": width, "HEIGHT": height, "FORMAT": "image/tiff"}
+    got = read_coverage(get(client, q).data)
+    ref, valid, edge = exact_nearest(root / "u16.tif", EDGES, "EPSG:32632", (width, height), bands=(1, 2), with_edges=True)
+    assert_equal_but_at_edges(got.data, np.where(valid, ref, 0), edge, EDGE)

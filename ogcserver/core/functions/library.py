@@ -200,8 +200,8 @@ class Hillshade(Function):
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, self.z_factor)
         az, alt = math.radians(self.azimuth), math.radians(self.altitude)
-        # gdaldem: cang = (sin(alt) - (dy*cos(az) - (-dx)*sin(az)) * cos(alt)) / sqrt(1 + dx^2 + dy^2)
-        cang = (math.sin(alt) - (dy * math.cos(az) + dx * math.sin(az)) * math.cos(alt)) / np.sqrt(1 + dx * dx + dy * dy)
+        # as gdaldem: dy here grows southwards (down the rows), the light's vector northwards
+        cang = (math.sin(alt) - (-dy * math.cos(az) + dx * math.sin(az)) * math.cos(alt)) / np.sqrt(1 + dx * dx + dy * dy)
         shade = np.where(cang <= 0, 1.0, 1.0 + 254.0 * cang)
         out = np.where(ok, np.floor(shade + 0.5), 0).astype(np.uint8)
         return Raster(out[None], ok, raster.grid, ("hillshade",))

@@ -62,9 +62,16 @@ def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
     return None
 
 
-def open_checked(path: str, level: int = -1) -> rasterio.DatasetReader:
-    """Open a raster (or one of its overviews) with an allowed driver, or say why not."""
-    kwargs = {"overview_level": level} if level >= 0 else {}
+def open_checked(path: str, level: int = -1, pinned: bool = False) -> rasterio.DatasetReader:
+    """Open a raster (or one of its overviews) with an allowed driver, or say why not.
+
+    ``pinned``: that level alone, so that a decimated read cannot switch to a coarser overview
+    behind the reader's back (GDAL would from about 1.7x); the reader chooses the level itself.
+    """
+    if pinned:
+        kwargs: dict = {"OVERVIEW_LEVEL": "NONE" if level < 0 else f"{level}only"}
+    else:
+        kwargs = {"overview_level": level} if level >= 0 else {}
     try:
         ds = rasterio.open(path, **kwargs)
     except (RasterioIOError, RasterioError) as exc:
@@ -141,7 +148,7 @@ class DatasetPool:
         if ds is not None:
             pool.move_to_end(key)
             return ds
-        ds = pool[key] = open_checked(path, level)
+        ds = pool[key] = open_checked(path, level, pinned=True)
         while len(pool) > self.max_open:
             pool.popitem(last=False)[1].close()
         return ds

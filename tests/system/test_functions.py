@@ -1,0 +1,160 @@
+"""Raster functions and processing templates: truth from gdaldem and numpy, seamless tiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+
+from ogcserver.app import create_app
+from ogcserver.core.functions.expression import Expression
+from ogcserver.model.errors import InvalidValue
+from ogcserver.settings import ConfigError, load_settings
+from tests.support import rasters
+from tests.support.reference import decode, params
+
+X0, Y0 = rasters.ORIGIN
+TEMPLATES = [
+    {"name": "shade", "title": "Hillshade", "chain": [{"function": "hillshade", "azimuth": 315, "altitude": 45}]},
+    {"name": "slope", "chain": [{"function": "slope"}, {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 90}]},
+    {"name": "aspect", "chain": [{"function": "aspect"}, {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 360}]},
+    {"name": "ndvi", "chain": [{"function": "normalized_difference", "a": 4, "b": 3},
+                               {"function": "colormap", "ramp": "rdylgn", "minimum": -1, "maximum": 1}]},
+    {"name": "math", "chain": [{"function": "expression", "expression": "where(b1 > b2, b1 - b2, 0) / 10"},
+                               {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 255}]},
+    {"name": "classes", "chain": [{"function": "colormap", "classes": "intervals",
+                                   "stops": [[0, "#0000ff"], [400, "#00ff00"], [600, "#ff0000"]]}]},
+]
+
+
+@pytest.fixture(scope="module")
+def processed(data_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("functions")
+    dem = (rasters.texture((300, 300), 1, seed=3, dtype="float32", scale=60) + np.linspace(200, 700, 300)[None, None, :]).astype("float32")
+    rasters.write(folder / "smooth_dem.tif", dem, rasters.from_origin(X0, Y0, 10, 10), nodata=-9999)
+    config = folder / "c.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(folder / "state")},
+        "processing": TEMPLATES,
+        "services": [{"name": "s", "layers": [
+            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes"]},
+            {"name": "ms", "source": str(data_dir / "ms16.tif"), "styles": ["ndvi", "math"]},
+        ]}],
+    }))
+    return folder, create_app(load_settings(config)).test_client()
+
+
+def getmap(client, layer, style, bbox=f"{X0 + 500},{Y0 - 2500},{X0 + 2500},{Y0 - 500}", size=200, **kw):
+    r = client.get("/wms", query_string={**params(LAYERS=layer, STYLES=style, CRS="EPSG:32632", BBOX=bbox,
+                                                   WIDTH=size, HEIGHT=size, TRANSPARENT="TRUE"), **kw})
+    assert r.status_code == 200, r.data[:300]
+    return decode(r.data)
+
+
+def gdaldem(mode, src, dst, *args):
+    exe = shutil.which("gdaldem")
+    if exe is None:
+        message = "gdaldem (Debian package gdal-bin) is the reference; .ci/run installs it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    subprocess.run([exe, mode, str(src), str(dst), *args, "-q"], check=True, timeout=60)
+    with rasterio.open(dst) as ds:
+        return ds.read(1)
+
+
+@pytest.mark.parametrize("mode, style, scale", [("hillshade", "shade", None), ("slope", "slope", 90), ("aspect", "aspect", 360)])
+def test_terrain_matches_gdaldem(processed, tmp_path, mode, style, scale):
+    folder, client = processed
+    ref = gdaldem(mode, folder / "smooth_dem.tif", tmp_path / f"{mode}.tif")[50:250, 50:250]  # rows/cols of the view
+    got = getmap(client, "dem", style)[..., 0].astype(float)
+    if scale is None:
+        diff = np.abs(got - ref)
+    else:  # slope and aspect went through a fixed 0..scale stretch to bytes
+        valid = ref > -9999
+        expected = np.clip(ref / scale * 255 + 0.5, 0, 255).astype(int)
+        diff = np.abs(got - expected)[valid]
+    assert diff.max() <= 1, diff.max()  # byte rounding
+
+
+def test_hillshade_tiles_have_no_seams(processed):
+    """Each of four quarters, requested alone, equals the same quarter of the whole view."""
+    _folder, client = processed
+    whole = getmap(client, "dem", "shade", bbox=f"{X0 + 500},{Y0 - 2500},{X0 + 2500},{Y0 - 500}", size=200)
+    for r in (0, 1):
+        for c in (0, 1):
+            x0, y1 = X0 + 500 + c * 1000, Y0 - 500 - r * 1000
+            part = getmap(client, "dem", "shade", bbox=f"{x0},{y1 - 1000},{x0 + 1000},{y1}", size=100)
+            np.testing.assert_array_equal(part, whole[r * 100:(r + 1) * 100, c * 100:(c + 1) * 100])
+
+
+def test_ndvi_and_band_math_match_numpy(processed, data_dir):
+    _folder, client = processed
+    with rasterio.open(data_dir / "ms16.tif") as src:
+        data = src.read().astype(np.float32)[:, 50:250, 50:250]
+    ndvi = (data[3] - data[2]) / (data[3] + data[2])
+    img = getmap(client, "ms", "ndvi")
+    # the rdylgn ramp from -1 to 1, as numpy interpolates it
+    stops = np.linspace(-1, 1, 5)
+    red = np.interp(ndvi, stops, [0xa5, 0xf4, 0xff, 0x66, 0x00]).astype(np.uint8)
+    green = np.interp(ndvi, stops, [0x00, 0x6d, 0xff, 0xbd, 0x68]).astype(np.uint8)
+    valid = data[0] != 0
+    assert np.abs(img[..., 0].astype(int) - red)[valid].max() <= 1
+    assert np.abs(img[..., 1].astype(int) - green)[valid].max() <= 1
+    math = getmap(client, "ms", "math")[..., 0].astype(int)
+    expected = np.clip(np.where(data[0] > data[1], data[0] - data[1], 0) / 10 / 255 * 255 + 0.5, 0, 255).astype(int)
+    assert np.abs(math - expected).max() <= 1
+
+
+def test_interval_classes(processed, tmp_path):
+    folder, client = processed
+    img = getmap(client, "dem", "classes")
+    with rasterio.open(folder / "smooth_dem.tif") as src:
+        dem = src.read(1)[50:250, 50:250]
+    np.testing.assert_array_equal(img[..., 2][dem < 400] == 255, True)
+    np.testing.assert_array_equal(img[..., 0][dem >= 600] == 255, True)
+
+
+def test_styles_are_advertised_and_tiles_use_them(processed):
+    _folder, client = processed
+    caps = client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities").data
+    assert b"<Name>shade</Name>" in caps and b"<Title>Hillshade</Title>" in caps
+    wmts = client.get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities").data
+    assert b"<ows:Identifier>shade</ows:Identifier>" in wmts
+    shade = client.get("/wmts/1.0.0/dem/shade/dem_native/1/0/0.png")
+    plain = client.get("/wmts/1.0.0/dem/default/dem_native/1/0/0.png")
+    assert shade.status_code == plain.status_code == 200 and shade.data != plain.data
+    r = client.get("/wms", query_string=params(LAYERS="dem", STYLES="ndvi", CRS="EPSG:32632",
+                                              BBOX=f"{X0},{Y0 - 100},{X0 + 100},{Y0}", WIDTH=10, HEIGHT=10))
+    assert r.status_code == 400 and b"StyleNotDefined" in r.data
+
+
+@pytest.mark.parametrize("text", [
+    "b1.__class__", "b1 if b1 else b2", "(lambda: 1)()", "__import__('os').system('true')", "b1 ** b2",
+    "b1 ** 1000", "+".join(["b1"] * 300), "x" * 600, "b1[0]", "'text'", "open('/etc/passwd')", "b1 and b2",
+])
+def test_hostile_expressions_are_refused(text):
+    with pytest.raises(InvalidValue):
+        Expression(text)
+
+
+def test_templates_are_checked_when_the_config_loads(data_dir, tmp_path):
+    bad = [
+        [{"function": "expression", "expression": "__import__('os')"}],
+        [{"function": "hillshade", "azimuth": 1000}],
+        [{"function": "nosuch"}],
+        [{"function": "stretch"}] * 9,
+    ]
+    for chain in bad:
+        config = tmp_path / "c.yaml"
+        config.write_text(yaml.safe_dump({
+            "processing": [{"name": "t", "chain": chain}],
+            "services": [{"name": "s", "layers": [{"name": "d", "source": str(data_dir / "dem.tif"), "styles": ["t"]}]}],
+        }))
+        with pytest.raises(ConfigError, match="processing.0.chain"):
+            load_settings(config)
