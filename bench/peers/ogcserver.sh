@@ -20,6 +20,9 @@ server:
 rendering:
   png_compression: ${OGCSERVER_PNG_LEVEL:-1}
   jpeg_quality: 75
+processing:
+  - name: shade
+    chain: [{function: hillshade, azimuth: 315, altitude: 45, z_factor: 1}]
 services:
   - name: bench
     layers:
@@ -32,6 +35,11 @@ services:
         cache: false
       - name: dem
         source: $DATA/dem.tif
+      - name: dem_shade
+        source: $DATA/dem.tif
+        styles: [shade]
+        default_style: shade
+        cache: false
 YAML
 }
 
@@ -53,7 +61,7 @@ case "${1:-}" in
     echo "W2 /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=ortho&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=512&HEIGHT=512&FORMAT=image/jpeg"
     echo "W3 /tiles/ortho_live/WebMercatorQuad/{z}/{x}/{y}.png"
     echo "W4 /wcs?SERVICE=WCS&VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=dem&CRS=EPSG:32618&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=1024&HEIGHT=1024&FORMAT=GTiff"
-    echo "W5 UNSUPPORTED raster functions (hillshade) are not implemented yet"
+    echo "W5 /tiles/dem_shade/WebMercatorQuad/{z}/{x}/{y}.png"
     echo "W6 /tiles/ortho/WebMercatorQuad/{z}/{x}/{y}.png"
     ;;
   settings)
