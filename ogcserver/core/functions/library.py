@@ -159,7 +159,7 @@ class Colormap(Function):
                 out[c] = colours[index, c].astype(np.uint8)
         else:
             for c in range(3):
-                out[c] = np.interp(band, values, colours[:, c]).astype(np.uint8)
+                out[c] = np.nan_to_num(np.interp(band, values, colours[:, c])).astype(np.uint8)
         valid = raster.valid & np.isfinite(band)
         out[3] = np.where(valid, 255, 0)
         return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
