@@ -200,6 +200,7 @@ class ServiceConfig(Frozen):
     contact: Contact | None = None
     crs: tuple[str, ...] = ()
     limits: Limits | None = None
+    allow_processing: bool = False  # ad-hoc processing chains in requests (RENDERINGRULE), for callers granted "process"
     layers: tuple[LayerConfig, ...] = Field(min_length=1)
 
     @field_validator("crs")

@@ -23,11 +23,11 @@ from ogcserver.core.render.style import composite, render_default, render_proces
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
-from ogcserver.model.errors import InvalidPoint, LimitExceeded, SourceUnavailable, StyleNotFound
+from ogcserver.model.errors import InvalidPoint, InvalidValue, LimitExceeded, SourceUnavailable, StyleNotFound
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, RGBAImage
-from ogcserver.settings import Limits, Settings
+from ogcserver.settings import Limits, ProcessingTemplate, ServiceConfig, Settings
 from ogcserver.storage.interfaces import RasterReader
 
 
@@ -56,6 +56,9 @@ class Engine:
         self.reader = reader
         self.policy = policy
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
+
+    def _service(self, name: str) -> ServiceConfig:
+        return next(s for s in self.settings.services if s.name == name)
 
     def limits(self, service: str | None) -> Limits:
         return self._limits.get(service, self.settings.limits) if service else self.settings.limits
@@ -88,14 +91,17 @@ class Engine:
         self.check_size(query.grid.width, query.grid.height, query.service)
         if len(query.layers) > limits.max_layers:
             raise LimitExceeded("LAYERS", f"at most {limits.max_layers} layers per request")
-        layers = [
-            self.resolve(ref.layer, ref.style, query.service, query.principal, Action.VIEW, "map")
-            for ref in query.layers
-        ]
+        action = Action.PROCESS if query.rendering else Action.VIEW
+        layers = [self.resolve(ref.layer, ref.style, query.service, query.principal, action, "map") for ref in query.layers]
+        if query.rendering:
+            for layer, _ in layers:
+                if not self._service(layer.info.service).allow_processing:
+                    raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
         deadline = time.monotonic() + limits.render_timeout
         picture: RGBAImage | None = None
         for (layer, constraints), ref in zip(layers, query.layers):
-            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints, ref.style)
+            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints, ref.style,
+                                          query.rendering)
             if rendered is not None:
                 picture = composite(picture, rendered)
         if picture is None:
@@ -111,8 +117,9 @@ class Engine:
         deadline: float,
         constraints: Constraints,
         style: str = "",
+        rendering: ProcessingTemplate | None = None,
     ) -> RGBAImage | None:
-        template = self.settings.template(style or layer.info.default_style)
+        template = rendering or self.settings.template(style or layer.info.default_style)
         method = resampling or Resampling(self.settings.rendering.default_resampling)
         factor = resolution_factor(grid, layer.info.crs, constraints)
         view = grid.coarsened(factor) if factor > 1 else grid

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ogcserver.model.access import ANONYMOUS, Principal
 from ogcserver.model.coverage import CoverageFormat, GeoTiffOptions
 from ogcserver.model.formats import ImageFormat, Resampling
+from ogcserver.settings import ProcessingTemplate
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
 
@@ -29,6 +30,7 @@ class MapQuery:
     resampling: Resampling | None = None
     service: str | None = None  # limits and layers of this service; None: every service
     principal: Principal = ANONYMOUS
+    rendering: ProcessingTemplate | None = None  # an ad-hoc chain instead of the styles
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def processed(data_dir, tmp_path_factory):
     config.write_text(yaml.safe_dump({
         "server": {"data_dir": str(folder / "state")},
         "processing": TEMPLATES,
-        "services": [{"name": "s", "layers": [
+        "services": [{"name": "s", "allow_processing": True, "layers": [
             {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes"]},
             {"name": "ms", "source": str(data_dir / "ms16.tif"), "styles": ["ndvi", "math"]},
         ]}],
@@ -154,7 +154,37 @@ def test_templates_are_checked_when_the_config_loads(data_dir, tmp_path):
         config = tmp_path / "c.yaml"
         config.write_text(yaml.safe_dump({
             "processing": [{"name": "t", "chain": chain}],
-            "services": [{"name": "s", "layers": [{"name": "d", "source": str(data_dir / "dem.tif"), "styles": ["t"]}]}],
+            "services": [{"name": "s", "allow_processing": True, "layers": [{"name": "d", "source": str(data_dir / "dem.tif"), "styles": ["t"]}]}],
         }))
         with pytest.raises(ConfigError, match="processing.0.chain"):
             load_settings(config)
+
+
+def test_ad_hoc_chain_in_the_request(processed, data_dir, tmp_path):
+    import json
+    import time
+
+    _folder, client = processed
+    rule = json.dumps({"chain": [{"function": "hillshade", "azimuth": 315, "altitude": 45}]})
+    adhoc = getmap(client, "dem", "", RENDERINGRULE=rule)
+    np.testing.assert_array_equal(adhoc, getmap(client, "dem", "shade"))  # the same as the template
+    for bad, message in [
+        ("{not json", b"not valid JSON"),
+        (json.dumps({"chain": [{"function": "expression", "expression": "__import__('os').system('id')"}]}), b"refused"),
+        (json.dumps({"chain": [{"function": "hillshade", "azimuth": 9999}]}), b"azimuth"),
+        (json.dumps({"chain": [{"function": "nosuch"}]}), b"RENDERINGRULE"),
+        (json.dumps({"chain": [{"function": "stretch"}] * 50}), b"RENDERINGRULE"),
+    ]:
+        started = time.monotonic()
+        r = client.get("/wms", query_string=params(LAYERS="dem", CRS="EPSG:32632", BBOX=f"{X0},{Y0 - 100},{X0 + 100},{Y0}",
+                                                  WIDTH=10, HEIGHT=10, RENDERINGRULE=bad))
+        assert r.status_code == 400 and b"InvalidParameterValue" in r.data and message in r.data, r.data
+        assert time.monotonic() - started < 0.5
+    # a service that does not allow chains in requests refuses them
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "s", "layers": [{"name": "d", "source": str(data_dir / "dem.tif")}]}]}))
+    closed = create_app(load_settings(config)).test_client()
+    r = closed.get("/wms", query_string=params(LAYERS="d", CRS="EPSG:32632", BBOX=f"{X0},{Y0 - 100},{X0 + 100},{Y0}",
+                                              WIDTH=10, HEIGHT=10, RENDERINGRULE=rule))
+    assert r.status_code == 400 and b"takes no processing chains" in r.data

@@ -6,8 +6,11 @@ Version differences are settled here: SRS vs CRS, X/Y vs I/J, and the EPSG axis 
 
 from __future__ import annotations
 
+import json
 import math
 import re
+
+from pydantic import ValidationError
 
 from ogcserver.core.query import LayerRef, LegendQuery, MapQuery, PointQuery
 from ogcserver.model.errors import UnsupportedCrs
@@ -17,6 +20,7 @@ from ogcserver.model.image import Grid
 from ogcserver.ows.crs import RequestCrs, parse_crs
 from ogcserver.ows.exceptions import OwsError, from_domain
 from ogcserver.ows.kvp import Params
+from ogcserver.settings import ProcessingTemplate
 from ogcserver.ows.wms.models import (
     VERSIONS,
     ExceptionsMode,
@@ -196,6 +200,24 @@ def _grid(params: Params, version: str) -> Grid:
     return Grid.from_bbox(bbox, width, height)
 
 
+def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
+    """An ad-hoc processing chain: {"bands": [...], "chain": [{"function": ...}, ...]} as JSON."""
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        rule = json.loads(raw)
+    except ValueError:
+        raise OwsError("InvalidParameterValue", "RENDERINGRULE is not valid JSON", "RENDERINGRULE") from None
+    if not isinstance(rule, dict):
+        raise OwsError("InvalidParameterValue", "RENDERINGRULE must be a JSON object", "RENDERINGRULE")
+    try:
+        return ProcessingTemplate.model_validate({**rule, "name": "request"})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise OwsError("InvalidParameterValue", f"RENDERINGRULE {where}: {first['msg']}"[:300], "RENDERINGRULE") from None
+
+
 def _check_time(params: Params) -> None:
     if params.get("TIME") not in (None, "") or params.get("ELEVATION") not in (None, ""):
         raise OwsError("InvalidDimensionValue", "this layer has no TIME or ELEVATION dimension", "TIME")
@@ -209,6 +231,7 @@ def parse_getmap(params: Params, service: str | None) -> GetMap:
     grid = _grid(params, version)
     _check_time(params)
     query = MapQuery(
+        rendering=parse_rendering_rule(params.get("RENDERINGRULE")),
         layers=layers,
         grid=grid,
         format=fmt,
