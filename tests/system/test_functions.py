@@ -27,6 +27,13 @@ TEMPLATES = [
                                {"function": "colormap", "ramp": "rdylgn", "minimum": -1, "maximum": 1}]},
     {"name": "math", "chain": [{"function": "expression", "expression": "where(b1 > b2, b1 - b2, 0) / 10"},
                                {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 255}]},
+    {"name": "smooth", "chain": [{"function": "convolve", "kernel": "smooth", "size": 5},
+                                 {"function": "stretch", "method": "fixed", "minimum": 100, "maximum": 900}]},
+    {"name": "remap", "chain": [{"function": "remap", "ranges": [[0, 400, 1], [400, 600, 2]]},
+                                {"function": "colormap", "classes": "intervals", "stops": [[1, "#0000ff"], [2, "#00ff00"]]}]},
+    {"name": "high", "chain": [{"function": "mask", "minimum": 500},
+                               {"function": "stretch", "method": "fixed", "minimum": 100, "maximum": 900}]},
+    {"name": "equalize", "chain": [{"function": "equalize"}]},
     {"name": "classes", "chain": [{"function": "colormap", "classes": "intervals",
                                    "stops": [[0, "#0000ff"], [400, "#00ff00"], [600, "#ff0000"]]}]},
 ]
@@ -42,7 +49,7 @@ def processed(data_dir, tmp_path_factory):
         "server": {"data_dir": str(folder / "state")},
         "processing": TEMPLATES,
         "services": [{"name": "s", "allow_processing": True, "layers": [
-            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes"]},
+            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes", "smooth", "remap", "high", "equalize"]},
             {"name": "ms", "source": str(data_dir / "ms16.tif"), "styles": ["ndvi", "math"]},
         ]}],
     }))
@@ -188,3 +195,28 @@ def test_ad_hoc_chain_in_the_request(processed, data_dir, tmp_path):
     r = closed.get("/wms", query_string=params(LAYERS="d", CRS="EPSG:32632", BBOX=f"{X0},{Y0 - 100},{X0 + 100},{Y0}",
                                               WIDTH=10, HEIGHT=10, RENDERINGRULE=rule))
     assert r.status_code == 400 and b"takes no processing chains" in r.data
+
+
+def test_convolution_remap_mask_equalize(processed):
+    folder, client = processed
+    with rasterio.open(folder / "smooth_dem.tif") as src:
+        dem = src.read(1).astype(np.float64)
+    view = dem[50:250, 50:250]
+    # 5x5 mean around each view pixel (the read includes 2 pixels of context on every side)
+    mean = np.zeros_like(view)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            mean += dem[50 + dy:250 + dy, 50 + dx:250 + dx] / 25
+    expected = np.clip((mean - 100) / 800 * 255 + 0.5, 0, 255).astype(int)
+    assert np.abs(getmap(client, "dem", "smooth")[..., 0].astype(int) - expected).max() <= 1
+    whole = getmap(client, "dem", "smooth")  # no seams: a quarter alone equals the quarter of the whole
+    part = getmap(client, "dem", "smooth", bbox=f"{X0 + 1500},{Y0 - 1500},{X0 + 2500},{Y0 - 500}", size=100)
+    np.testing.assert_array_equal(part, whole[:100, 100:])
+    remap = getmap(client, "dem", "remap")
+    assert (remap[..., 2][view < 400] == 255).all() and (remap[..., 1][(view >= 400) & (view < 600)] == 255).all()
+    assert (remap[..., 3][view >= 600] == 0).all()  # outside every range: nodata
+    high = getmap(client, "dem", "high")
+    assert (high[..., 3][view < 500] == 0).all() and (high[..., 3][view >= 500] == 255).all()
+    grey = getmap(client, "dem", "equalize")[..., 0].astype(int)
+    hist = np.histogram(grey, bins=4, range=(0, 256))[0]
+    assert hist.min() > 0.2 * grey.size  # equalized: each quarter of the range holds about a quarter

@@ -14,7 +14,7 @@ def read_bands(template: ProcessingTemplate, count: int) -> tuple[int, ...]:
 
 def context_pixels(template: ProcessingTemplate) -> int:
     """Pixels read around the view so that neighbourhood functions have no seams at its edges."""
-    return sum(f.buffer for f in template.chain)
+    return sum(f.context() for f in template.chain)
 
 
 def apply_chain(raster: Raster, template: ProcessingTemplate, view: Grid, context: int) -> Raster:

@@ -19,7 +19,10 @@ METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
 
 class Function(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    buffer: int = 0  # pixels of context needed around the view
+
+    def context(self) -> int:
+        """Pixels of context this function needs around the view (neighbourhood functions)."""
+        return 0
 
     def apply(self, raster: Raster) -> Raster:  # pragma: no cover - every function overrides it
         raise NotImplementedError
@@ -195,7 +198,9 @@ class Hillshade(Function):
     azimuth: float = Field(315, ge=0, le=360)
     altitude: float = Field(45, ge=0, le=90)
     z_factor: float = Field(1, gt=0, le=100_000)
-    buffer: int = 1
+
+    def context(self) -> int:
+        return 1
 
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, self.z_factor)
@@ -211,7 +216,9 @@ class Slope(Function):
     function: Literal["slope"]
     units: Literal["degrees", "percent"] = "degrees"
     z_factor: float = Field(1, gt=0, le=100_000)
-    buffer: int = 1
+
+    def context(self) -> int:
+        return 1
 
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, self.z_factor)
@@ -222,7 +229,9 @@ class Slope(Function):
 
 class Aspect(Function):
     function: Literal["aspect"]
-    buffer: int = 1
+
+    def context(self) -> int:
+        return 1
 
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, 1.0)
@@ -233,4 +242,100 @@ class Aspect(Function):
         return _single(raster, np.where(ok & ~flat, aspect, np.nan), ok & ~flat, "aspect")
 
 
-AnyFunction = Union[Bands, BandMath, NormalizedDifference, Stretch, Colormap, Hillshade, Slope, Aspect]
+class Convolve(Function):
+    """Smoothing, sharpening or edge detection with a square kernel (context: half the kernel)."""
+
+    function: Literal["convolve"]
+    kernel: Literal["smooth", "sharpen", "edges"] = "smooth"
+    size: int = Field(3, ge=3, le=31)
+
+    def context(self) -> int:
+        return self.size // 2
+
+    def _weights(self) -> np.ndarray:
+        n = self.size
+        if self.kernel == "smooth":
+            return np.full((n, n), 1.0 / (n * n))
+        if self.kernel == "sharpen":
+            k = np.full((n, n), -1.0 / (n * n - 1))
+            k[n // 2, n // 2] = 2.0
+            return k
+        k = np.full((n, n), -1.0)
+        k[n // 2, n // 2] = n * n - 1.0
+        return k
+
+    def apply(self, raster: Raster) -> Raster:
+        n, r = self.size, self.size // 2
+        k = self._weights()
+        h, w = raster.valid.shape
+        valid = np.pad(raster.valid, r, mode="constant", constant_values=False)
+        ok = np.ones((h, w), dtype=bool)
+        out = np.zeros(raster.data.shape, dtype=np.float32)
+        for i in range(raster.count):
+            band = np.pad(raster.data[i].astype(np.float32), r, mode="edge")
+            for dy in range(n):
+                for dx in range(n):
+                    out[i] += k[dy, dx] * band[dy:dy + h, dx:dx + w]
+        for dy in range(n):
+            for dx in range(n):
+                ok &= valid[dy:dy + h, dx:dx + w]
+        return Raster(out, ok, raster.grid, raster.band_names)
+
+
+class Mask(Function):
+    """Make values (or a range) of band 1 transparent, or keep only a range."""
+
+    function: Literal["mask"]
+    values: tuple[float, ...] = Field((), max_length=256)
+    minimum: float | None = None  # keep only values in [minimum, maximum]
+    maximum: float | None = None
+
+    def apply(self, raster: Raster) -> Raster:
+        band = raster.data[0]
+        keep = raster.valid & ~np.isin(band, self.values)
+        if self.minimum is not None:
+            keep &= band >= self.minimum
+        if self.maximum is not None:
+            keep &= band <= self.maximum
+        return Raster(raster.data, keep, raster.grid, raster.band_names)
+
+
+class Remap(Function):
+    """Reclassify band 1: values in [from, to) become the class value; others keep or become nodata."""
+
+    function: Literal["remap"]
+    ranges: tuple[tuple[float, float, float], ...] = Field(min_length=1, max_length=256)  # (from, to, value)
+    others: Literal["keep", "nodata"] = "nodata"
+
+    def apply(self, raster: Raster) -> Raster:
+        band = raster.data[0].astype(np.float32)
+        out = band.copy()
+        hit = np.zeros(band.shape, dtype=bool)
+        for lo, hi, value in self.ranges:
+            sel = (band >= lo) & (band < hi) & ~hit
+            out[sel] = value
+            hit |= sel
+        valid = raster.valid & (hit if self.others == "nodata" else True)
+        return _single(raster, out, valid, "class")
+
+
+class Equalize(Function):
+    """Histogram equalization of each band to 0..255 over the view's valid pixels."""
+
+    function: Literal["equalize"]
+
+    def apply(self, raster: Raster) -> Raster:
+        out = np.zeros(raster.data.shape, dtype=np.uint8)
+        for i in range(raster.count):
+            band = raster.data[i]
+            values = band[raster.valid & np.isfinite(band)]
+            if values.size == 0:
+                continue
+            ranks = np.sort(values)
+            cdf = np.searchsorted(ranks, band, side="right") / ranks.size
+            out[i] = np.clip(cdf * 255 + 0.5, 0, 255).astype(np.uint8)
+        return Raster(out, raster.valid, raster.grid, raster.band_names)
+
+
+AnyFunction = Union[Bands, BandMath, NormalizedDifference, Stretch, Colormap, Hillshade, Slope, Aspect,
+                    Convolve, Mask, Remap, Equalize]
