@@ -127,7 +127,10 @@ class TileService:
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
             tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, key.style)
-            return TileResult(tiles[(q.x, q.y)], q.format.content_type, "", time.time(), False)
+            body = tiles[(q.x, q.y)]
+            if body is None:  # nothing valid in this tile (e.g. all nodata)
+                body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
+            return TileResult(body, q.format.content_type, "", time.time(), False)
         meta = self._metatile(tms, q.z, q.x, q.y)
         with self.store.lock(f"{key.layer}/{key.style}/{key.tms}/{key.version}/{q.z}/{meta}"):
             hit = self.store.get(key)  # rendered by another process while this one waited

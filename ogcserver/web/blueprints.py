@@ -268,11 +268,13 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/kml/<layer>.kmz")
     def kml_root(layer: str) -> Response:
         as_kmz = request.path.endswith(".kmz")
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz))
+        style = request.args.get("style", "")[:64]
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz, style))
 
     @bp.route("/kml/<layer>/<int:z>/<int:x>/<int:y>.kml")
     def kml_tile(layer: str, z: int, x: int, y: int) -> Response:
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint))
+        style = request.args.get("style", "")[:64]
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint, style))
 
     @bp.route("/kml/<layer>/footprints.kml")
     def kml_footprints(layer: str) -> Response:

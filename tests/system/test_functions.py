@@ -220,3 +220,18 @@ def test_convolution_remap_mask_equalize(processed):
     grey = getmap(client, "dem", "equalize")[..., 0].astype(int)
     hist = np.histogram(grey, bins=4, range=(0, 256))[0]
     assert hist.min() > 0.2 * grey.size  # equalized: each quarter of the range holds about a quarter
+
+
+def test_kml_overlays_carry_the_chosen_style(processed):
+    from lxml import etree
+
+    _folder, client = processed
+    k = "{http://www.opengis.net/kml/2.2}"
+    root = etree.fromstring(client.get("/kml/dem.kml?style=shade").data)
+    link = next(root.iter(k + "NetworkLink")).find(f"{k}Link/{k}href").text
+    assert link.endswith("?style=shade")
+    tile = etree.fromstring(client.get(link.replace("http://localhost", "")).data)
+    href = tile.find(f"{k}Document/{k}GroundOverlay/{k}Icon/{k}href").text
+    assert "/wmts/1.0.0/dem/shade/WorldCRS84Quad/" in href
+    assert client.get(href.replace("http://localhost", "")).status_code == 200
+    assert client.get("/kml/dem.kml?style=nosuch").status_code == 400

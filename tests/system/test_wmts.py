@@ -303,3 +303,16 @@ def test_disk_quota_evicts_least_recently_used(tmp_path):
     assert survivors == [0, 1, 2, 3, 4]
     store.get(keys[4])  # a read makes a tile recently used
     assert store.enforce_quota(40_000) == 2 and store.path(keys[4]).exists() and not store.path(keys[3]).exists()
+
+
+def test_uncached_layer_answers_an_all_nodata_tile_with_an_empty_image(data_dir, tmp_path):
+    """A tile over data that is all nodata (the DEM's hole) on a layer with the cache off."""
+    from tests.support.tiles import tile_at
+
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    config.write_text(config.read_text().replace("    name: dem\n", "    name: dem\n    cache: false\n"))
+    client = create_app(load_settings(config)).test_client()
+    x, y = tile_at(18, 1250, 1250)  # inside the DEM's nodata square (rows/cols 100-150)
+    r = client.get(f"/tiles/dem/WebMercatorQuad/18/{x}/{y}.png")
+    assert r.status_code == 200 and len(r.data) > 64
+    assert (decode(r.data)[..., 3] == 0).all()

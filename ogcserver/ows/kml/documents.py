@@ -113,18 +113,18 @@ def _network_link(parent: etree._Element, name: str, href: str, box: BBox) -> No
     _el(target, "viewRefreshMode", "onRegion")
 
 
-def superoverlay_root(info: LayerInfo, kml_base: str, start: list[tuple[int, int, int]]) -> bytes:
+def superoverlay_root(info: LayerInfo, kml_base: str, start: list[tuple[int, int, int]], query: str = "") -> bytes:
     """The entry point: the layer's Region and links to the tiles the pyramid starts with."""
     tms = tiling.well_known("WorldCRS84Quad")
     root, doc = _document(info.title)
     _el(doc, "description", info.abstract)
     _region(doc, info.lonlat_bounds, -1)
     for z, x, y in start:
-        _network_link(doc, f"{z}/{x}/{y}", f"{kml_base}/{z}/{x}/{y}.kml", tms.tile_bbox(z, x, y))
+        _network_link(doc, f"{z}/{x}/{y}", f"{kml_base}/{z}/{x}/{y}.kml{query}", tms.tile_bbox(z, x, y))
     return _serialize(root)
 
 
-def superoverlay_tile(info: LayerInfo, z: int, x: int, y: int, kml_base: str, tile_href: str) -> bytes:
+def superoverlay_tile(info: LayerInfo, z: int, x: int, y: int, kml_base: str, tile_href: str, query: str = "") -> bytes:
     """One tile of the pyramid: its image while it is big enough on screen, and links one level down."""
     tms = tiling.well_known("WorldCRS84Quad")
     box = tms.tile_bbox(z, x, y)
@@ -137,7 +137,7 @@ def superoverlay_tile(info: LayerInfo, z: int, x: int, y: int, kml_base: str, ti
     _el(icon, "href", tile_href)
     _lat_lon_box(overlay, "LatLonBox", box)
     for cz, cx, cy in children:
-        _network_link(doc, f"{cz}/{cx}/{cy}", f"{kml_base}/{cz}/{cx}/{cy}.kml", tms.tile_bbox(cz, cx, cy))
+        _network_link(doc, f"{cz}/{cx}/{cy}", f"{kml_base}/{cz}/{cx}/{cy}.kml{query}", tms.tile_bbox(cz, cx, cy))
     return _serialize(root)
 
 

@@ -25,29 +25,38 @@ class KmlService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _layer(self, name: str, endpoint: Endpoint):  # noqa: ANN202 - a core Layer
-        layer, _constraints = self.engine.resolve(name, "", endpoint.service, endpoint.principal, Action.VIEW, "kml")
+    def _layer(self, name: str, endpoint: Endpoint, style: str = ""):  # noqa: ANN202 - a core Layer
+        layer, _constraints = self.engine.resolve(name, style, endpoint.service, endpoint.principal, Action.VIEW, "kml")
         return layer
 
-    def root(self, name: str, endpoint: Endpoint, as_kmz: bool) -> OwsResponse:
+    @staticmethod
+    def _style_query(style: str) -> str:
+        return f"?{urlencode({'style': style})}" if style else ""
+
+    def root(self, name: str, endpoint: Endpoint, as_kmz: bool, style: str = "") -> OwsResponse:
         try:
-            info = self._layer(name, endpoint).info
-            kml = documents.superoverlay_root(info, f"{endpoint.base_url}/kml/{info.name}", documents.start_tiles(info))
+            info = self._layer(name, endpoint, style).info
+            kml = documents.superoverlay_root(info, f"{endpoint.base_url}/kml/{info.name}", documents.start_tiles(info),
+                                              self._style_query(style))
         except OgcServerError as exc:
             return self.error(exc)
         if as_kmz:
             return OwsResponse(documents.kmz(kml, {}), documents.KMZ_TYPE)
         return OwsResponse(kml, documents.KML_TYPE)
 
-    def tile(self, name: str, z: int, x: int, y: int, endpoint: Endpoint) -> OwsResponse:
+    def tile(self, name: str, z: int, x: int, y: int, endpoint: Endpoint, style: str = "") -> OwsResponse:
         try:
-            info = self._layer(name, endpoint).info
+            info = self._layer(name, endpoint, style).info
             tms = tiling.well_known("WorldCRS84Quad")
             tms.check(z, x, y)
             if z > documents.leaf_zoom(info) or not tms.tile_bbox(z, x, y).intersects(info.lonlat_bounds):
                 raise InvalidValue("TILECOL", f"tile {z}/{x}/{y} is not part of layer '{info.name}'")
-            href = f"{endpoint.base_url}/tiles/{info.name}/WorldCRS84Quad/{z}/{x}/{y}.png"
-            kml = documents.superoverlay_tile(info, z, x, y, f"{endpoint.base_url}/kml/{info.name}", href)
+            if style and style != info.default_style:  # the chosen style's tiles, through RESTful WMTS
+                href = f"{endpoint.base_url}/wmts/1.0.0/{info.name}/{style}/WorldCRS84Quad/{z}/{y}/{x}.png"
+            else:
+                href = f"{endpoint.base_url}/tiles/{info.name}/WorldCRS84Quad/{z}/{x}/{y}.png"
+            kml = documents.superoverlay_tile(info, z, x, y, f"{endpoint.base_url}/kml/{info.name}", href,
+                                              self._style_query(style))
         except OgcServerError as exc:
             return self.error(exc)
         return OwsResponse(kml, documents.KML_TYPE)
