@@ -59,6 +59,7 @@ def write_config(data_dir: Path, target: Path, **server) -> Path:
         "title": "Test server",
         "contact": {"person": "Ada", "organization": "Test & Co", "email": "ada@example.org"},
         "server": {"data_dir": str(target.parent / "state"), "index_refresh_seconds": 0, **server},
+        "processing": [{"name": "shade", "title": "Hillshade", "chain": [{"function": "hillshade"}]}],
         "services": [
             {
                 "name": "demo",
@@ -67,7 +68,7 @@ def write_config(data_dir: Path, target: Path, **server) -> Path:
                 "layers": [
                     {"name": "parent", "title": "Parent image", "source": str(data_dir / "parent" / "parent.tif")},
                     {"name": "mosaic", "title": "Tiled mosaic", "source": str(data_dir / "tiles")},
-                    {"name": "dem", "source": str(data_dir / "dem.tif"), "crs": ["EPSG:25832"]},
+                    {"name": "dem", "source": str(data_dir / "dem.tif"), "crs": ["EPSG:25832"], "styles": ["shade"]},
                     {"name": "ms16", "source": str(data_dir / "ms16.tif"), "bands": [3, 2, 1]},
                     {"name": "rgba", "source": str(data_dir / "rgba.tif")},
                     {"name": "masked", "source": str(data_dir / "masked.tif")},

@@ -105,3 +105,14 @@ def test_gdal_wms_client_reads_a_map(live_server, data_dir):
             got = ds.read()
     with rasterio.open(data_dir / "parent" / "parent.tif") as src:
         np.testing.assert_array_equal(got, src.read()[:, :256, :256])
+
+
+def test_owslib_sees_processing_templates_and_uses_them(live_server):
+    wms = WebMapService(live_server + "/wms", version="1.3.0")
+    assert set(wms["dem"].styles) == {"default", "shade"}
+    assert wms["dem"].styles["shade"]["title"] == "Hillshade"
+    x0, y0 = rasters.ORIGIN
+    args = dict(layers=["dem"], srs="EPSG:32632", bbox=(x0, y0 - 2000, x0 + 2000, y0), size=(100, 100), format="image/png")
+    shaded = decode(wms.getmap(styles=["shade"], **args).read())
+    plain = decode(wms.getmap(styles=[""], **args).read())
+    assert shaded.shape == plain.shape and not np.array_equal(shaded, plain)

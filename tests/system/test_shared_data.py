@@ -134,3 +134,24 @@ def test_antimeridian_scene_and_misaligned_overlap_answer(real):
     ):
         img = getmap(real, LAYERS=layer, CRS=crs, BBOX=bbox, WIDTH=256, HEIGHT=256, TRANSPARENT="TRUE")
         assert (opacity(img) > 0).mean() > 0.2, layer
+
+
+@pytest.mark.parametrize("layer, path", [
+    ("swissdem", "dem-swissalti3d/dem.tif"),
+    ("sr_red", "landsat8-sr-16bit/LC08_L2SP_008059_20191201_20200825_02_T1_SR_B4.TIF"),
+])
+def test_wcs_returns_real_rasters_bit_for_bit(real, shared_data, layer, path):
+    """WCS 1.0.0 on the source's own grid gives back the source values exactly (float32 DEM, 16-bit scene)."""
+    from tests.support.wcs import params as wcs_params
+    from tests.support.wcs import read_coverage
+
+    with rasterio.open(shared_data / path) as src:
+        b, data, crs = src.bounds, src.read(), src.crs.to_epsg()
+        width, height, transform, nodata = src.width, src.height, src.transform, src.nodata
+    r = real.get("/wcs", query_string=wcs_params(
+        "1.0.0", COVERAGE=layer, CRS=f"EPSG:{crs}", BBOX=f"{b.left},{b.bottom},{b.right},{b.top}",
+        WIDTH=width, HEIGHT=height, FORMAT="GeoTIFF"))
+    assert r.status_code == 200, r.data[:300]
+    coverage = read_coverage(r.data)
+    np.testing.assert_array_equal(coverage.data, data)
+    assert coverage.transform.almost_equals(transform, precision=1e-9) and coverage.nodata == nodata
