@@ -12,16 +12,14 @@ releases them when a process dies, so a killed renderer never leaves a stale loc
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from ogcserver.model.tiles import StoredTile, TileKey
+from ogcserver.storage.cache.locks import file_lock
 
 
 class DirectoryStore:
@@ -93,16 +91,8 @@ class DirectoryStore:
         os.symlink(version, tmp)
         os.replace(tmp, current)
 
-    @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """An exclusive lock shared by every process on this machine (and on local disks)."""
-        path = self.root / ".locks" / (hashlib.sha1(name.encode()).hexdigest()[:20] + ".lock")
-        with open(path, "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.root / ".locks", name)
 
     def delete(self, key: TileKey) -> bool:
         try:

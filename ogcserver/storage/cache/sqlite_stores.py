@@ -10,18 +10,17 @@ these files (GDAL, QGIS) expect every tile in the tiles table.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ogcserver.model.tiles import StoredTile, TileKey
+from ogcserver.storage.cache.locks import file_lock
 
 
 @dataclass(frozen=True)
@@ -162,15 +161,8 @@ class SqliteTileStore:
     def put_empty(self, key: TileKey, data: bytes) -> None:
         self._put(key, data)
 
-    @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        path = self.root / ".locks" / (hashlib.sha1(name.encode()).hexdigest()[:20] + ".lock")
-        with open(path, "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.root / ".locks", name)
 
     def delete(self, key: TileKey) -> bool:
         con = self._db(key, create=False)
