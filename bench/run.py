@@ -126,7 +126,7 @@ def main() -> int:
     ap.add_argument("--conc", default="1,8")
     ap.add_argument("--requests", type=int, default=200)
     args = ap.parse_args()
-    work = HERE / "work"
+    work = HERE / "scratch"
     work.mkdir(exist_ok=True)
     settings = load_settings(CONFIG)
     engine = create_app(settings).extensions["ogcserver"]
