@@ -27,7 +27,7 @@ from ogcserver.model.access import Action
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import BBox, transform_bbox
 from ogcserver.model.formats import ImageFormat
-from ogcserver.model.image import RGBAImage
+from ogcserver.model.image import Grid, RGBAImage
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.settings import CacheConfig, Rendering
 from ogcserver.storage.interfaces import TileStore
@@ -48,13 +48,15 @@ class TileResult:
 
 @lru_cache(maxsize=16)
 def _empty_tile(fmt: ImageFormat, size: int, rendering: Rendering) -> bytes:
-    """The one empty (transparent, or white for JPEG) tile of a format."""
-    from ogcserver.model.image import Grid
-    from ogcserver.model.geo import BBox
+    """The one empty (transparent, or white for JPEG) tile of a format.
 
+    Encoded once with full zlib compression: the fast Huffman-only strategy used for imagery
+    would spend a bit on every byte of nothing (33 kB instead of a few hundred bytes).
+    """
     grid = Grid.from_bbox(BBox(0, 0, size, size, "EPSG:3857"), size, size)
     pixels = np.zeros((size, size, 4), dtype=np.uint8)
-    return encode(RGBAImage(pixels, grid), fmt, True, (255, 255, 255), rendering).body
+    compact = rendering.model_copy(update={"png_strategy": "default", "png_compression": 9})
+    return encode(RGBAImage(pixels, grid), fmt, True, (255, 255, 255), compact).body
 
 
 class TileService:

@@ -115,7 +115,7 @@ def test_empty_tiles_are_cheap_and_stored_once(client, settings):
     # far away from any data: no render at all, a transparent tile
     r = client.get("/tiles/mosaic/WebMercatorQuad/10/0/0.png")
     assert r.status_code == 200 and (decode(r.data)[..., 3] == 0).all()
-    assert r.headers["X-Cache"] == "MISS"
+    assert r.headers["X-Cache"] == "MISS" and len(r.data) < 1000  # small: empty tiles are common
 
 
 def test_changed_source_is_never_served_stale(data_dir, tmp_path):
