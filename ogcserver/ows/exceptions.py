@@ -68,17 +68,19 @@ def wms_exception_report(error: OwsError, version: str) -> tuple[bytes, str]:
         doctype = '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">'
         body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", doctype=doctype)
         return body, "application/vnd.ogc.se_xml"
-    root = etree.Element(
-        f"{{{OGC_NS}}}ServiceExceptionReport",
-        nsmap={None: OGC_NS, "xsi": XSI_NS},
-        version="1.3.0",
-    )
-    root.set(f"{{{XSI_NS}}}schemaLocation", f"{OGC_NS} http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
+    body = ogc_exception_report(error, "1.3.0", "http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd")
+    return body, "text/xml"
+
+
+def ogc_exception_report(error: OwsError, version: str, schema: str) -> bytes:
+    """A ServiceExceptionReport in the http://www.opengis.net/ogc namespace (WMS 1.3.0, WCS 1.0.0)."""
+    root = etree.Element(f"{{{OGC_NS}}}ServiceExceptionReport", nsmap={None: OGC_NS, "xsi": XSI_NS}, version=version)
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{OGC_NS} {schema}")
     node = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException", code=error.code)
     if error.locator:
         node.set("locator", error.locator)
     node.text = error.message
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), "text/xml"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def ows_exception_report(error: OwsError, version: str = "2.0.0") -> tuple[bytes, str]:

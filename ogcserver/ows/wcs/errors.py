@@ -8,10 +8,9 @@ subsetting and extension codes, as the reference implementation answers).
 
 from __future__ import annotations
 
-from lxml import etree
 
 from ogcserver.model import errors
-from ogcserver.ows.exceptions import OGC_NS, XSI_NS, OwsError, from_domain, ows_exception_report
+from ogcserver.ows.exceptions import OwsError, from_domain, ogc_exception_report, ows_exception_report
 
 CODE_20 = {"predictor": "PredictorInvalid", "compression": "CompressionInvalid", "bands": "NoSuchField"}
 
@@ -42,10 +41,5 @@ def report(error: OwsError, version: str) -> tuple[bytes, str]:
     """The exception report of a WCS version and its content type."""
     if version != "1.0.0":
         return ows_exception_report(error, version)
-    root = etree.Element(f"{{{OGC_NS}}}ServiceExceptionReport", nsmap={None: OGC_NS, "xsi": XSI_NS}, version="1.2.0")
-    root.set(f"{{{XSI_NS}}}schemaLocation", f"{OGC_NS} http://schemas.opengis.net/wcs/1.0.0/OGC-exception.xsd")
-    node = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException", code=error.code)
-    if error.locator:
-        node.set("locator", error.locator)
-    node.text = error.message
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), "application/vnd.ogc.se_xml"
+    body = ogc_exception_report(error, "1.2.0", "http://schemas.opengis.net/wcs/1.0.0/OGC-exception.xsd")
+    return body, "application/vnd.ogc.se_xml"
