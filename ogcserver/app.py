@@ -7,6 +7,7 @@ from flask import Flask
 from ogcserver.core.access import Policy
 from ogcserver.core.catalog import LayerCatalog
 from ogcserver.core.engine import Engine
+from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.core.tilecache import TileService
 from ogcserver.ows.wcs.service import WcsService
@@ -17,7 +18,7 @@ from ogcserver.core import tiling
 from ogcserver.model.geo import epsg_code
 from ogcserver.storage.cache.directory import DirectoryStore
 from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
-from ogcserver.storage.interfaces import TileStore
+from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
@@ -50,15 +51,24 @@ def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
     return SqliteTileStore(root, settings.cache.store, describe)
 
 
+def catalog_store(settings: Settings) -> CatalogStore:
+    """The configured catalog backend: an SQLite file, or a shared PostGIS database."""
+    config = settings.catalog
+    if config.backend == "postgis":
+        from ogcserver.storage.catalogs.postgis import PostgisCatalog
+
+        return PostgisCatalog(config.dsn or "")
+    return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
+
+
 def create_app(settings: Settings) -> Flask:
     """A ready WSGI app; the catalog index is brought up to date before it returns."""
     reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
-    store = SqliteCatalog(settings.server.data_dir / "catalog.sqlite")
-    catalog = LayerCatalog(settings, store, reader, list_source_files)
-    catalog.refresh(force=True)
-    reader.pool.close_all()  # workers open their own handles after fork
+    catalog = LayerCatalog(settings, catalog_store(settings), reader, list_source_files)
     engine = Engine(settings, catalog, reader, Policy(settings.access))
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
+    catalog.refresh(force=True)  # after the tile cache listens: it hears what changed while down
+    reader.pool.close_all()  # workers open their own handles after fork
     kml = KmlService(engine)
     dispatcher = Dispatcher(WmsService(engine, settings, kml), WmtsService(engine, tiles, settings), WcsService(engine, settings))
     app = Flask("ogcserver", static_folder=None)
@@ -68,7 +78,8 @@ def create_app(settings: Settings) -> Flask:
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits())
     metrics = Metrics()
-    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml))
+    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
+                            CatalogService(engine)))
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, tiles, metrics, settings.server.access_log, settings.cache.max_age)

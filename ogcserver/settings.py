@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ogcserver.core.functions.library import AnyFunction
+from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
@@ -91,14 +92,38 @@ class LayerConfig(Frozen):
     title: str = ""
     abstract: str = ""
     keywords: tuple[str, ...] = ()
-    source: Path
+    source: Path | None = None      # a raster file, or a folder scanned into a mosaic
+    collection: str | None = None   # or a collection of the catalog, managed with `ogcserver catalog`
     pattern: str = "*.tif"
     bands: tuple[int, ...] | None = None
     default_style: str = "default"
     crs: tuple[str, ...] = ()
-    order: Literal["newest", "oldest", "name"] = "newest"
+    order: str = "newest"  # mosaic ordering, see ogcserver.model.mosaic.parse_ordering
+    operator: Operator = Operator.FIRST  # how overlapping items combine
+    blend_width: int = Field(0, ge=0, le=256)  # pixels over which the blend operator feathers edges
     cache: bool = True  # tiles of this layer go through the tile cache
     styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "LayerConfig":
+        if (self.source is None) == (self.collection is None):
+            raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
+        return self
+
+    @field_validator("order")
+    @classmethod
+    def _ordering(cls, value: str) -> str:
+        parse_ordering(value)
+        return value
+
+    @property
+    def ordering(self) -> Ordering:
+        return parse_ordering(self.order)
+
+    @property
+    def collection_name(self) -> str:
+        """The catalog collection holding this layer's items (a folder's is the layer's name)."""
+        return self.collection or self.name
 
     @field_validator("crs")
     @classmethod
@@ -201,6 +226,7 @@ class ServiceConfig(Frozen):
     crs: tuple[str, ...] = ()
     limits: Limits | None = None
     allow_processing: bool = False  # ad-hoc processing chains in requests (RENDERINGRULE), for callers granted "process"
+    allow_download: bool = False  # items' original files, for callers granted "download"
     layers: tuple[LayerConfig, ...] = Field(min_length=1)
 
     @field_validator("crs")
@@ -219,6 +245,20 @@ class CacheConfig(Frozen):
     meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile
     max_age: int = Field(3600, ge=0)  # Cache-Control max-age for tiles, seconds
     max_bytes: int | None = Field(10 * 2**30, ge=1)  # disk quota, least recently used tiles go first
+
+
+class CatalogConfig(Frozen):
+    """Where collections live: an SQLite file (one machine) or PostgreSQL/PostGIS (shared)."""
+
+    backend: Literal["sqlite", "postgis"] = "sqlite"
+    path: Path | None = None  # sqlite: default DATA_DIR/catalog.sqlite
+    dsn: str | None = None    # postgis: a libpq connection string, e.g. "dbname=ogc host=db"
+
+    @model_validator(mode="after")
+    def _dsn_for_postgis(self) -> "CatalogConfig":
+        if self.backend == "postgis" and not self.dsn:
+            raise ValueError("the postgis catalog needs a 'dsn'")
+        return self
 
 
 class ServerConfig(Frozen):
@@ -247,6 +287,7 @@ class Settings(Frozen):
     limits: Limits = Limits()
     rendering: Rendering = Rendering()
     cache: CacheConfig = CacheConfig()
+    catalog: CatalogConfig = CatalogConfig()
     processing: tuple[ProcessingTemplate, ...] = ()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
@@ -315,7 +356,7 @@ def _check_sources(settings: Settings, source: str) -> None:
     problems = []
     for si, service in enumerate(settings.services):
         for li, layer in enumerate(service.layers):
-            if not layer.source.exists():
+            if layer.source is not None and not layer.source.exists():
                 problems.append(
                     f"  {source}: services.{si}.layers.{li}.source: '{layer.source}' does not exist"
                 )
@@ -331,9 +372,10 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         for layer in service.get("layers") or []:
             if isinstance(layer, dict) and isinstance(layer.get("source"), str):
                 layer["source"] = str((base / layer["source"]).resolve())
-    cache = raw.get("cache")
-    if isinstance(cache, dict) and isinstance(cache.get("path"), str):
-        cache["path"] = str((base / cache["path"]).resolve())
+    for section in ("cache", "catalog"):
+        part = raw.get(section)
+        if isinstance(part, dict) and isinstance(part.get("path"), str):
+            part["path"] = str((base / part["path"]).resolve())
     server = raw.get("server")
     if isinstance(server, dict) and isinstance(server.get("data_dir"), str):
         server["data_dir"] = str((base / server["data_dir"]).resolve())

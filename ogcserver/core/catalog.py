@@ -16,7 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ogcserver.model.catalog import BandStatistics, CatalogItem, LayerInfo, SourceInfo, StyleInfo
+from ogcserver.core.ingest import describe_file
+from ogcserver.core.query import EVERY_ITEM, ItemQuery
+from ogcserver.model.catalog import (
+    BandStatistics, CatalogItem, ItemRecord, LayerInfo, Selection, SourceInfo, StyleInfo, TimeRange,
+)
+from ogcserver.model.mosaic import BY_NAME
 from ogcserver.model.errors import LayerNotFound, LimitExceeded, SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox, epsg_code, transform_bbox
 from ogcserver.settings import LayerConfig, Settings
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 ListFiles = Callable[[Path, str], list[tuple[str, float, int]]]
 STATS_SAMPLE_ITEMS = 8
+EXACT_EXTENT_ITEMS = 2000  # larger collections are described from the index and a sample
+SAMPLE_ITEMS = 64
+MAX_TIMES = 1000  # distinct acquisition times listed in capabilities; beyond, a range
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,14 @@ def _union(boxes: Sequence[BBox], crs: str) -> BBox:
         min(b.minx for b in boxes), min(b.miny for b in boxes),
         max(b.maxx for b in boxes), max(b.maxy for b in boxes), crs,
     )
+
+
+def _key_for(root: Path, path: str) -> str:
+    """A folder item's key: its path under the folder (a single file: its name)."""
+    try:
+        return Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else Path(path).name
+    except ValueError:
+        return Path(path).name
 
 
 def default_render_bands(config: LayerConfig, count: int) -> tuple[int, ...]:
@@ -77,7 +93,8 @@ class LayerCatalog:
 
     # -- index maintenance -------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
-        """Re-index changed sources; cheap when called often (rate-limited)."""
+        """Re-index changed folder sources and pick up catalog changes; cheap when called often
+        (rate-limited; a check that finds nothing costs a directory walk or one meta lookup)."""
         now = time.monotonic()
         if not force and now - self._checked < self.refresh_seconds:
             return
@@ -85,55 +102,95 @@ class LayerCatalog:
             if not force and now - self._checked < self.refresh_seconds:
                 return
             for name, (service, config) in self._configs.items():
-                files = self.list_files(config.source, config.pattern)
-                result = self.store.sync(name, files, self.reader.describe)
-                generation = self.store.get_meta(name, "generation")
-                if result.changed or name not in self._layers or generation != self._generations.get(name):
-                    if result.changed:
-                        log.info("index updated", extra={
-                            "layer": name, "added": result.added, "updated": result.updated, "removed": result.removed,
-                        })
-                    self._forget_sources(name)
-                    self._generations[name] = generation
-                    layer = self._describe(name, service, config)
-                    if layer is None:
-                        self._layers.pop(name, None)
-                    else:
-                        self._layers[name] = layer
-                        if result.areas:  # this process made the change: it tells the caches, once
-                            for listener in self.listeners:
-                                listener(layer.info, result.areas)
+                collection = config.collection_name
+                if config.source is not None:
+                    self._sync_folder(name, config)
+                generation = self.store.get_meta(collection, "generation")
+                if name in self._layers and generation == self._generations.get(name):
+                    continue
+                self._forget_sources(name)
+                self._generations[name] = generation
+                layer = self._describe(name, service, config)
+                if layer is None:
+                    self._layers.pop(name, None)
+                    continue
+                self._layers[name] = layer
+                self._tell_caches(layer, int(generation or 0))
             self._checked = time.monotonic()
 
+    def _sync_folder(self, name: str, config: LayerConfig) -> None:
+        root = Path(config.source)
+        rows = [
+            (_key_for(root, path), path, mtime, size)
+            for path, mtime, size in self.list_files(root, config.pattern)
+        ]
+        result = self.store.sync(config.collection_name, rows, self.describe_file)
+        if result.changed:
+            log.info("index updated", extra={
+                "layer": name, "added": result.added, "updated": result.updated, "removed": result.removed,
+            })
+
+    def describe_file(self, key: str, path: str) -> ItemRecord:
+        """A catalog record for a raster file: its description, valid-data footprint and tags."""
+        return describe_file(self.reader, key, path)
+
+    def _tell_caches(self, layer: Layer, generation: int) -> None:
+        """Tell the tile caches which areas changed since they were last told (once per change,
+        whichever process sees it first; the mark lives in the catalog, shared by all of them)."""
+        collection = layer.config.collection_name
+        told = self.store.get_meta(collection, "cache_generation")
+        if told is not None and int(told) >= generation:
+            return
+        self.store.set_meta(collection, "cache_generation", str(generation))
+        if told is None:
+            return  # the first server on this catalog: no cache was filled from it yet
+        areas = self.store.changes_since(collection, int(told))
+        if areas is None:  # too far behind to know: the whole layer
+            areas = (layer.info.lonlat_bounds,)
+        if areas:
+            for listener in self.listeners:
+                listener(layer.info, areas)
+
     def _forget_sources(self, name: str) -> None:
+        """Changed items must be reopened: drop this process's handles of the layer's files."""
         forget = getattr(self.reader, "pool", None)
         if forget is not None and name in self._layers:
-            for item in self.store.items(name):
-                forget.forget(item.source.path)
+            forget.forget()
 
     def _describe(self, name: str, service: str, config: LayerConfig) -> Layer | None:
-        items = self.store.items(name)
-        if not items:
+        """The layer's description from its collection: exact extents for collections of up to
+        EXACT_EXTENT_ITEMS items, the index's lon/lat extent and a sample of items beyond."""
+        collection = config.collection_name
+        summary = self.store.stats(collection)
+        if not summary.count:
             log.warning("layer has no readable rasters", extra={"layer": name})
             return None
+        exact = summary.count <= EXACT_EXTENT_ITEMS
+        items = self.store.items(collection) if exact else self.store.select(
+            collection, Selection(ordering=BY_NAME), SAMPLE_ITEMS)
         first = items[0].source
         crs = first.crs
-        native = [transform_bbox(i.source.bounds, crs) if i.source.crs != crs else i.source.bounds for i in items]
-        bounds = _union(native, crs)
-        lonlat = _union([i.lonlat_bounds for i in items], WGS84)
+        if exact:
+            native = [transform_bbox(i.source.bounds, crs) if i.source.crs != crs else i.source.bounds for i in items]
+            bounds = _union(native, crs)
+            lonlat = _union([i.lonlat_bounds for i in items], WGS84)
+        else:
+            lonlat = summary.lonlat_bounds
+            bounds = transform_bbox(lonlat, crs)
         resolution = min((i.source.resolution for i in items if i.source.crs == crs), key=lambda r: r[0])
         render_bands = default_render_bands(config, first.count)
-        stats = self._statistics(name, items, render_bands) if first.dtype != "uint8" else ()
-        times = sorted(i.source.acquired for i in items if i.source.acquired)
+        stats = self._statistics(name, collection, items, render_bands) if first.dtype != "uint8" else ()
         advertised = self._advertised_crs(service, config, crs)
         title = config.title or name
-        kind = "mosaic of %d rasters" % len(items) if len(items) > 1 or Path(config.source).is_dir() else "raster"
+        is_mosaic = config.collection is not None or Path(config.source).is_dir()
+        kind = "mosaic of %d rasters" % summary.count if summary.count > 1 or is_mosaic else "raster"
         # what decides the pixels besides the files (changed files invalidate their own tiles)
         version = hashlib.sha1(
             json.dumps([config.model_dump(mode="json"), list(render_bands), [list(vars(s).values()) for s in stats]]).encode()
         ).hexdigest()[:16]
         info = LayerInfo(
             version=version,
+            generation=summary.generation,
             name=name,
             title=title,
             abstract=config.abstract or f"{title}: {kind}, {first.count} band(s) of {first.dtype}",
@@ -147,8 +204,8 @@ class LayerCatalog:
             dtype=first.dtype,
             band_names=first.band_names,
             nodata=first.nodata,
-            item_count=len(items),
-            is_mosaic=Path(config.source).is_dir(),
+            item_count=summary.count,
+            is_mosaic=is_mosaic,
             styles=(StyleInfo("default", "Default", self._style_abstract(first, render_bands)),) + tuple(
                 StyleInfo(t.name, t.title or t.name, t.abstract)
                 for t in (self.settings.template(n) for n in config.styles) if t is not None
@@ -156,7 +213,8 @@ class LayerCatalog:
             default_style=config.default_style,
             advertised_crs=advertised,
             statistics=stats,
-            time_extent=(times[0], times[-1]) if times else None,
+            time_extent=(summary.first, summary.last) if summary.first and summary.last else None,
+            times=tuple(self.store.times(collection, MAX_TIMES + 1)),
             palette=first.palette if render_bands == (1,) else None,
         )
         return Layer(info, config, render_bands)
@@ -178,13 +236,13 @@ class LayerCatalog:
         return tuple(dict.fromkeys(codes))
 
     def _statistics(
-        self, name: str, items: list[CatalogItem], bands: tuple[int, ...]
+        self, name: str, collection: str, items: list[CatalogItem], bands: tuple[int, ...]
     ) -> tuple[BandStatistics, ...]:
         sample = items[:: max(1, len(items) // STATS_SAMPLE_ITEMS)][:STATS_SAMPLE_ITEMS]
         signature = hashlib.sha1(
             json.dumps([[i.source.path, i.id] for i in sample] + [list(bands)]).encode()
         ).hexdigest()
-        cached = self.store.get_meta(name, "statistics")
+        cached = self.store.get_meta(collection, f"statistics:{name}")
         if cached:
             data = json.loads(cached)
             if data.get("signature") == signature:
@@ -205,7 +263,7 @@ class LayerCatalog:
             for b in range(len(bands))
         )
         self.store.set_meta(
-            name, "statistics",
+            collection, f"statistics:{name}",
             json.dumps({"signature": signature, "bands": [list(vars(s).values()) for s in stats]}),
         )
         return stats
@@ -226,17 +284,49 @@ class LayerCatalog:
             if n in self._layers and (service is None or self._layers[n].info.service == service)
         ]
 
-    def items_for(self, layer: Layer, area: BBox, limit: int) -> list[CatalogItem]:
-        """Items of a layer under an area, in mosaic order; refuses more than ``limit``."""
+    def items_for(self, layer: Layer, area: BBox, limit: int, want: ItemQuery = EVERY_ITEM) -> list[CatalogItem]:
+        """Items of a layer under an area that the request wants, in mosaic order (the request's
+        ordering, else the layer's); refuses more than ``limit``."""
         try:
             lonlat = transform_bbox(area, WGS84)
         except Exception:  # noqa: BLE001 - outside the CRS domain: nothing can intersect
             return []
         if not lonlat.is_valid():
             return []
-        items = self.store.items_in(layer.info.name, lonlat, layer.config.order, limit + 1)
+        ordering = want.ordering or layer.config.ordering
+        focus = ((lonlat.minx, lonlat.maxy) if ordering.kind == "northwest"
+                 else ((lonlat.minx + lonlat.maxx) / 2, (lonlat.miny + lonlat.maxy) / 2))
+        selection = Selection(lonlat, want.where, self.time_wanted(layer, want), ordering, focus)
+        items = self.store.select(layer.config.collection_name, selection, limit + 1)
         if len(items) > limit:
             raise LimitExceeded(
                 "LAYERS", f"the request covers more than {limit} rasters of layer '{layer.info.name}'; zoom in"
             )
         return items
+
+    def search(self, layer: Layer, area: BBox | None, want: ItemQuery, limit: int, offset: int) -> list[CatalogItem]:
+        """A page of the layer's items for a catalog query (no nearest-time matching)."""
+        ordering = want.ordering or layer.config.ordering
+        focus = None if area is None else (
+            (area.minx, area.maxy) if ordering.kind == "northwest" else
+            ((area.minx + area.maxx) / 2, (area.miny + area.maxy) / 2))
+        selection = Selection(area, want.where, want.time, ordering, focus)
+        return self.store.select(layer.config.collection_name, selection, limit, offset)
+
+    def item(self, layer: Layer, key: str) -> CatalogItem | None:
+        return self.store.item(layer.config.collection_name, key)
+
+    @staticmethod
+    def time_wanted(layer: Layer, want: ItemQuery) -> TimeRange | None:
+        """The request's time, or with nearest matching the closest acquisition time when no
+        item falls inside it (ties go to the later time)."""
+        asked = want.time
+        if asked is not None and layer.info.time_extent is None:
+            return None  # a layer without dates has no TIME dimension: the parameter is ignored
+        if asked is None or not want.nearest_time or not layer.info.times:
+            return asked
+        if any(asked.start <= t <= asked.end for t in layer.info.times):
+            return asked
+        middle = asked.start + (asked.end - asked.start) / 2
+        best = min(layer.info.times, key=lambda t: (abs((t - middle).total_seconds()), -t.timestamp()))
+        return TimeRange(best, best)

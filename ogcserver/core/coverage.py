@@ -15,10 +15,11 @@ import numpy as np
 from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.coverage_grid import output_grid
-from ogcserver.core.mosaic import mosaic_first
+from ogcserver.core.mosaic import mosaic
 from ogcserver.core.query import CoverageQuery
 from ogcserver.core.render.coverage_encode import CoverageWriter
 from ogcserver.model.access import Constraints
+from ogcserver.model.mosaic import Operator
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
 from ogcserver.model.errors import InvalidValue, LimitExceeded
@@ -64,12 +65,14 @@ def _piece(
     bands: tuple[int, ...],
     resampling: Resampling,
     deadline: float,
-    layer_crs: str,
+    layer: Layer,
+    operator: Operator,
     constraints: Constraints,
 ) -> Raster | None:
     """One piece of the mosaic, within the grant's resolution and area (as maps are)."""
-    factor = resolution_factor(grid, layer_crs, constraints)
-    raster, _ = mosaic_first(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling, deadline)
+    factor = resolution_factor(grid, layer.info.crs, constraints)
+    raster, _ = mosaic(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling, deadline,
+                       operator, layer.config.blend_width)
     if raster is None:
         return None
     if factor > 1:
@@ -95,14 +98,15 @@ def read_coverage(
             f"at most {limits.max_coverage_bytes} are served"
         )
     _check_encoding(query.format, info.dtype, len(bands), query.geotiff)
-    items = allowed_items(catalog.items_for(layer, grid.bbox, limits.max_items), constraints)
+    items = allowed_items(catalog.items_for(layer, grid.bbox, limits.max_items, query.items), constraints)
+    operator = query.items.operator or layer.config.operator
     deadline = time.monotonic() + limits.render_timeout
     names = tuple(info.band_names[b - 1] for b in bands)
     writer = CoverageWriter(grid, len(bands), info.dtype, info.nodata, names, query.format, query.geotiff)
     try:
         for window in writer.windows():
             piece = grid.subgrid(window)
-            raster = _piece(reader, items, piece, bands, query.resampling, deadline, info.crs, constraints)
+            raster = _piece(reader, items, piece, bands, query.resampling, deadline, layer, operator, constraints)
             writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
         return writer.finish()
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -14,8 +15,8 @@ from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.constraints import allowed_items, mask_outside_area, point_in_area, resolution_factor, upsample
 from ogcserver.core.coverage import read_coverage
-from ogcserver.core.mosaic import mosaic_first
-from ogcserver.core.query import CoverageQuery, LegendQuery, MapQuery, PointQuery
+from ogcserver.core.mosaic import mosaic
+from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
 from ogcserver.core.functions.chain import apply_chain, context_pixels, read_bands
@@ -23,7 +24,9 @@ from ogcserver.core.render.style import composite, render_default, render_proces
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
-from ogcserver.model.errors import InvalidPoint, InvalidValue, LimitExceeded, SourceUnavailable, StyleNotFound
+from ogcserver.model.errors import (
+    InvalidPoint, InvalidValue, ItemNotFound, LimitExceeded, SourceUnavailable, StyleNotFound,
+)
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, RGBAImage
@@ -101,7 +104,7 @@ class Engine:
         picture: RGBAImage | None = None
         for (layer, constraints), ref in zip(layers, query.layers):
             rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints, ref.style,
-                                          query.rendering)
+                                          query.rendering, query.items)
             if rendered is not None:
                 picture = composite(picture, rendered)
         if picture is None:
@@ -118,6 +121,7 @@ class Engine:
         constraints: Constraints,
         style: str = "",
         rendering: ProcessingTemplate | None = None,
+        want: ItemQuery = EVERY_ITEM,
     ) -> RGBAImage | None:
         template = rendering or self.settings.template(style or layer.info.default_style)
         method = resampling or Resampling(self.settings.rendering.default_resampling)
@@ -126,8 +130,9 @@ class Engine:
         context = context_pixels(template) if template else 0
         read_grid = view.expanded(context)
         bands = read_bands(template, layer.info.band_count) if template else layer.render_bands
-        items = allowed_items(self.catalog.items_for(layer, read_grid.bbox, limits.max_items), constraints)
-        raster, _used = mosaic_first(self.reader, items, read_grid, bands, method, deadline)
+        items = allowed_items(self.catalog.items_for(layer, read_grid.bbox, limits.max_items, want), constraints)
+        operator = want.operator or layer.config.operator
+        raster, _used = mosaic(self.reader, items, read_grid, bands, method, deadline, operator, layer.config.blend_width)
         if raster is None:
             return None
         if template:
@@ -139,11 +144,13 @@ class Engine:
             return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
 
-    def render_picture(self, layer: Layer, grid: Grid, constraints: Constraints, style: str = "") -> RGBAImage | None:
+    def render_picture(
+        self, layer: Layer, grid: Grid, constraints: Constraints, style: str = "", want: ItemQuery = EVERY_ITEM,
+    ) -> RGBAImage | None:
         """One layer drawn on a grid (for tiles), after the caller's access check."""
         limits = self.limits(layer.info.service)
         deadline = time.monotonic() + limits.render_timeout
-        return self._render_layer(layer, grid, None, limits, deadline, constraints, style)
+        return self._render_layer(layer, grid, None, limits, deadline, constraints, style, None, want)
 
     @staticmethod
     def _empty(grid: Grid) -> RGBAImage:
@@ -177,7 +184,7 @@ class Engine:
             results.append(features)
             if not point_in_area(x, y, grid.crs, constraints):
                 continue
-            for item in allowed_items(self.catalog.items_for(layer, area, limits.max_items), constraints):
+            for item in allowed_items(self.catalog.items_for(layer, area, limits.max_items, query.items), constraints):
                 try:
                     values = self.reader.sample(item.source, x, y, grid.crs)
                 except SourceUnavailable:
@@ -187,6 +194,30 @@ class Engine:
                     if len(features.hits) >= query.feature_count:
                         break
         return results
+
+    def search_items(self, query: ItemSearch) -> tuple[Layer, list[CatalogItem], bool]:
+        """A page of a layer's items the caller may query, and whether more follow."""
+        layer, constraints = self.resolve(query.layer, "", query.service, query.principal, Action.QUERY, "catalog")
+        limit = min(query.limit, self.limits(query.service).max_items)
+        found = self.catalog.search(layer, query.area, query.items, limit + 1, query.offset)
+        return layer, allowed_items(found[:limit], constraints), len(found) > limit
+
+    def item(self, name: str, key: str, service: str | None, principal: Principal,
+             action: Action = Action.QUERY) -> tuple[Layer, CatalogItem]:
+        """One item of a layer, if the caller may act on it; else as if it did not exist."""
+        layer, constraints = self.resolve(name, "", service, principal, action, "item")
+        item = self.catalog.item(layer, key)
+        if item is None or not allowed_items([item], constraints):
+            raise ItemNotFound(key)
+        return layer, item
+
+    def original(self, name: str, key: str, service: str | None, principal: Principal) -> tuple[CatalogItem, BinaryIO, int]:
+        """An item's original file, for services that allow downloads, to callers granted them."""
+        layer, item = self.item(name, key, service, principal, Action.DOWNLOAD)
+        if not self._service(layer.info.service).allow_download:
+            raise InvalidValue("download", f"service '{layer.info.service}' does not offer original files")
+        stream, size = self.reader.original(item.source)
+        return item, stream, size
 
     def legend(self, query: LegendQuery, fmt: ImageFormat) -> EncodedImage:
         layer, _ = self.resolve(query.layer, query.style, query.service, query.principal, Action.VIEW, "legend")

@@ -5,11 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ogcserver.model.access import ANONYMOUS, Principal
+from ogcserver.model.catalog import TimeRange
+from ogcserver.model.filters import Filter
+from ogcserver.model.mosaic import Operator, Ordering
 from ogcserver.model.coverage import CoverageFormat, GeoTiffOptions
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.settings import ProcessingTemplate
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """Which items of a mosaic a request wants and how to stack them (vendor parameters and
+    TIME); each unset part falls back to the layer's configuration."""
+
+    where: Filter | None = None
+    time: TimeRange | None = None
+    nearest_time: bool = False  # no item in ``time``: take the closest acquisition time
+    ordering: Ordering | None = None
+    operator: Operator | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self == EVERY_ITEM
+
+
+EVERY_ITEM = ItemQuery()
 
 
 @dataclass(frozen=True)
@@ -31,6 +53,7 @@ class MapQuery:
     service: str | None = None  # limits and layers of this service; None: every service
     principal: Principal = ANONYMOUS
     rendering: ProcessingTemplate | None = None  # an ad-hoc chain instead of the styles
+    items: ItemQuery = EVERY_ITEM
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,7 @@ class PointQuery:
     feature_count: int = 1
     service: str | None = None
     principal: Principal = ANONYMOUS
+    items: ItemQuery = EVERY_ITEM
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,7 @@ class TileQuery:
     style: str = ""
     service: str | None = None
     principal: Principal = ANONYMOUS
+    items: ItemQuery = EVERY_ITEM
 
 
 @dataclass(frozen=True)
@@ -93,5 +118,19 @@ class CoverageQuery:
     bands: tuple[int, ...] | None = None  # counted from 1; None: every band
     resampling: Resampling = Resampling.NEAREST
     geotiff: GeoTiffOptions = GeoTiffOptions()
+    service: str | None = None
+    principal: Principal = ANONYMOUS
+    items: ItemQuery = EVERY_ITEM
+
+
+@dataclass(frozen=True)
+class ItemSearch:
+    """A catalog query: items of a mosaic layer by area (lon/lat), time, filter and order."""
+
+    layer: str
+    area: BBox | None = None
+    items: ItemQuery = EVERY_ITEM
+    limit: int = 10
+    offset: int = 0
     service: str | None = None
     principal: Principal = ANONYMOUS

@@ -8,6 +8,7 @@ constraints) are rendered for them alone and never cached.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ import numpy as np
 
 from ogcserver.core import tiling
 from ogcserver.core.engine import Engine
-from ogcserver.core.query import TileQuery
+from ogcserver.core.query import EVERY_ITEM, TileQuery
 from ogcserver.core.seed import Metatile
 from ogcserver.core.constraints import allowed_items
 from ogcserver.core.render.encode import encode
@@ -99,7 +100,14 @@ class TileService:
         tms = tiling.for_layer(layer.info, q.tms)
         tms.check(q.z, q.x, q.y)
         style = q.style or layer.info.default_style
-        key = TileKey(layer.info.name, style, tms.id, layer.info.version, q.z, q.x, q.y, EXTENSIONS[q.format])
+        style_key, version = style, layer.info.version
+        if not q.items.is_default:
+            # a selection's tiles are keyed by it and by the catalog generation: any change to
+            # the collection retires them (the quota sweep reclaims them), as exact invalidation
+            # by area covers only the layer's own styles
+            style_key = f"{style}~{hashlib.sha1(repr(q.items).encode()).hexdigest()[:12]}"
+            version = f"{version}g{layer.info.generation}"
+        key = TileKey(layer.info.name, style_key, tms.id, version, q.z, q.x, q.y, EXTENSIONS[q.format])
         cacheable = self.store is not None and constraints.unconstrained and layer.config.cache
         return layer, constraints, tms, key, cacheable
 
@@ -109,7 +117,7 @@ class TileService:
         tms = tiling.for_layer(layer.info, q.tms)
         tms.check(q.z, q.x, q.y)
         box = tms.tile_bbox(q.z, q.x, q.y)
-        items = allowed_items(self.engine.catalog.items_for(layer, box, FOOTPRINTS_PER_TILE), constraints)
+        items = allowed_items(self.engine.catalog.items_for(layer, box, FOOTPRINTS_PER_TILE, q.items), constraints)
         return footprint_tile(items, box, layer.info.name)
 
     def cached(self, q: TileQuery) -> TileResult | None:
@@ -120,15 +128,16 @@ class TileService:
 
     def tile(self, q: TileQuery) -> TileResult:
         layer, constraints, tms, key, cacheable = self._lookup(q)
+        style = q.style or layer.info.default_style
         if cacheable:
             hit = self.store.get(key)
             if hit is not None:
                 return self._result(hit, q.format, cached=True)
-        if not self.engine.catalog.items_for(layer, tms.tile_bbox(q.z, q.x, q.y), 1 << 30):
+        if not self.engine.catalog.items_for(layer, tms.tile_bbox(q.z, q.x, q.y), 1 << 30, q.items):
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
-            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, key.style)
+            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, style, q.items)
             body = tiles[(q.x, q.y)]
             if body is None:  # nothing valid in this tile (e.g. all nodata)
                 body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
@@ -137,7 +146,8 @@ class TileService:
         with self.store.lock(f"{key.layer}/{key.style}/{key.tms}/{key.version}/{q.z}/{meta}"):
             hit = self.store.get(key)  # rendered by another process while this one waited
             if hit is None:
-                tiles = self._render(layer, tms, q.z, meta, q.format, constraints, self.config.meta_buffer, key.style)
+                tiles = self._render(layer, tms, q.z, meta, q.format, constraints, self.config.meta_buffer, style,
+                                     q.items)
                 log.info("metatile rendered", extra={"layer": key.layer, "tms": key.tms, "z": q.z, "span": meta})
                 for (x, y), body in tiles.items():
                     target = TileKey(key.layer, key.style, key.tms, key.version, q.z, x, y, key.ext)
@@ -206,11 +216,11 @@ class TileService:
         x0, y0 = (x // n) * n, (y // n) * n
         return x0, y0, min(x0 + n, m.matrixWidth) - 1, min(y0 + n, m.matrixHeight) - 1
 
-    def _render(self, layer, tms, z, span, fmt, constraints, buffer, style="") -> dict[tuple[int, int], bytes | None]:  # noqa: ANN001
+    def _render(self, layer, tms, z, span, fmt, constraints, buffer, style="", want=EVERY_ITEM) -> dict[tuple[int, int], bytes | None]:  # noqa: ANN001, E501
         """Render tiles x0..x1, y0..y1 in one read; None marks a tile with nothing in it."""
         x0, y0, x1, y1 = span
         grid = tms.grid(z, x0, y0, x1, y1, buffer)
-        picture = self.engine.render_picture(layer, grid, constraints, style)
+        picture = self.engine.render_picture(layer, grid, constraints, style, want)
         size = tms.tms.matrix(z).tileWidth
         rendering = self.engine.settings.rendering
         out: dict[tuple[int, int], bytes | None] = {}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from ogcserver.model.geo import BBox
+from ogcserver.model.errors import SourceUnavailable
+from ogcserver.model.geo import WGS84, BBox, transform_bbox
+from ogcserver.model.mosaic import NEWEST, Ordering
 
 
 @dataclass(frozen=True)
@@ -48,17 +52,84 @@ class SyncResult:
 
 @dataclass(frozen=True)
 class CatalogItem:
-    """One indexed raster of a layer, with its footprint in lon/lat for the spatial index."""
+    """One raster of a collection: where it is, its valid-data footprint, time and attributes."""
 
     id: int
     collection: str
     source: SourceInfo
     lonlat_bounds: BBox
     stamp: str = ""  # the file's modification time and size when it was indexed
+    key: str = ""    # the item's identifier, unique in its collection (STAC id, or the file name)
+    footprint: dict[str, Any] | None = None  # GeoJSON (Multi)Polygon in lon/lat; None: its box
+    properties: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return self.source.path.rsplit("/", 1)[-1]
+        return self.key or self.source.path.rsplit("/", 1)[-1]
+
+    @property
+    def acquired(self) -> datetime | None:
+        return self.source.acquired
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item to add to or replace in a collection (ingest), before it has a row id."""
+
+    key: str
+    source: SourceInfo
+    footprint: dict[str, Any] | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    mtime: float = 0.0
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """What an ingest source (a file, a sidecar row, a STAC item) says about one item.
+
+    ``source`` is set when the metadata describes the raster fully, so the file need not be
+    opened (metadata-only ingest); ``footprint`` when the metadata gives the valid-data outline.
+    """
+
+    href: str
+    key: str | None = None
+    acquired: datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    footprint: dict[str, Any] | None = None
+    source: SourceInfo | None = None
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Acquisition times from ``start`` to ``end``, both included (an instant: start == end)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which items of a collection a request wants, and in which order (top first).
+
+    ``area`` is in lon/lat; ``focus`` the lon/lat point that the centre and north-west
+    orderings measure from; ``where`` a parsed filter (ogcserver.model.filters).
+    """
+
+    area: BBox | None = None
+    where: Any = None
+    time: TimeRange | None = None
+    ordering: Ordering = NEWEST
+    focus: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    count: int
+    lonlat_bounds: BBox | None
+    first: datetime | None
+    last: datetime | None
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -102,5 +173,42 @@ class LayerInfo:
     advertised_crs: tuple[str, ...]
     statistics: tuple[BandStatistics, ...] = ()
     time_extent: tuple[datetime, datetime] | None = None
+    times: tuple[datetime, ...] = ()  # distinct acquisition times, oldest first (may be cut short)
     palette: tuple[tuple[int, int, int, int], ...] | None = None
-    version: str = ""  # changes whenever an item or the layer's rendering changes (cache keys)
+    version: str = ""  # changes with the layer's rendering (config, bands, statistics): cache keys
+    generation: int = 0  # the collection's change counter: bumped by every item change
+
+
+def lonlat_footprint(info: SourceInfo) -> BBox:
+    """The item's box in lon/lat for the index; one crossing the antimeridian spans every
+    longitude (a conservative box: the view window is worked out in the item's own CRS)."""
+    try:
+        box = transform_bbox(info.bounds, WGS84)
+    except Exception as exc:  # noqa: BLE001 - PROJ cannot place it on the globe
+        raise SourceUnavailable("footprint cannot be expressed in lon/lat") from exc
+    if box.minx > box.maxx and box.miny < box.maxy:
+        box = BBox(-180.0, box.miny, 180.0, box.maxy, WGS84)
+    if not box.is_valid():
+        raise SourceUnavailable("footprint cannot be expressed in lon/lat")
+    return box
+
+
+def footprint_box(footprint: dict[str, Any] | None, info: SourceInfo) -> BBox:
+    """The index box: the footprint's bounds when there is one, else the raster's extent."""
+    if footprint is None:
+        return lonlat_footprint(info)
+    xs: list[float] = []
+    ys: list[float] = []
+    _collect(footprint["coordinates"], xs, ys)
+    if not xs or not all(math.isfinite(v) for v in xs + ys):
+        return lonlat_footprint(info)
+    return BBox(min(xs), min(ys), max(xs), max(ys), WGS84)
+
+
+def _collect(coords: Any, xs: list[float], ys: list[float]) -> None:
+    if coords and isinstance(coords[0], (int, float)):
+        xs.append(float(coords[0]))
+        ys.append(float(coords[1]))
+        return
+    for part in coords:
+        _collect(part, xs, ys)

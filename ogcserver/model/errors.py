@@ -17,6 +17,12 @@ class LayerNotFound(OgcServerError):
         self.name = name
 
 
+class ItemNotFound(OgcServerError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"item '{key[:80]}' is not in this layer")
+        self.key = key
+
+
 class StyleNotFound(OgcServerError):
     def __init__(self, style: str, layer: str) -> None:
         super().__init__(f"Style '{style}' is not defined for layer '{layer}'")

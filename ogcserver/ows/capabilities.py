@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import BBox, axis_is_yx, crs_area_of_use, transform_bbox
 from ogcserver.ows.crs import parse_crs
+from ogcserver.ows.time import format_time
+
+MAX_LISTED_TIMES = 1000
 
 
 @lru_cache(maxsize=1)
@@ -60,3 +65,25 @@ def ordered(box: BBox, code: str, yx_allowed: bool) -> tuple[str, str, str, str]
     if yx_allowed and code != "CRS:84" and axis_is_yx(parse_crs(code).internal):
         a, b, c, d = b, a, d, c
     return fmt(a), fmt(b), fmt(c), fmt(d)
+
+
+@dataclass(frozen=True)
+class TimeView:
+    """A layer's TIME dimension as capabilities list it: every acquisition time when they are
+    few enough to list, else the range; the default (no TIME asked) is the whole range, which is
+    what a request without TIME shows: every item, stacked by the mosaic rule."""
+
+    values: str
+    default: str
+    listed: tuple[str, ...]
+
+
+def time_view(info: LayerInfo) -> TimeView | None:
+    if info.time_extent is None:
+        return None
+    first, last = (format_time(t) for t in info.time_extent)
+    whole = f"{first}/{last}"
+    if info.times and len(info.times) <= MAX_LISTED_TIMES:
+        listed = tuple(format_time(t) for t in info.times)
+        return TimeView(",".join(listed), whole, listed)
+    return TimeView(f"{whole}/PT1S", whole, ())

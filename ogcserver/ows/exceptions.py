@@ -44,6 +44,8 @@ def from_domain(exc: errors.OgcServerError, version: str = "1.3.0") -> OwsError:
         return OwsError("LayerNotDefined", exc.message, "LAYERS")
     if isinstance(exc, errors.StyleNotFound):
         return OwsError("StyleNotDefined", exc.message, "STYLES")
+    if isinstance(exc, errors.ItemNotFound):
+        return OwsError("NotFound", exc.message, "item", status=404)
     if isinstance(exc, errors.UnsupportedCrs):
         return OwsError(crs_code, exc.message, crs_locator)
     if isinstance(exc, errors.UnsupportedFormat):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from datetime import datetime
+from typing import BinaryIO, Protocol
 
-from ogcserver.model.catalog import BandStatistics, CatalogItem, SourceInfo, SyncResult
+from ogcserver.model.catalog import (
+    BandStatistics, CatalogItem, CollectionStats, ItemRecord, Selection, SourceInfo, SyncResult,
+)
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
@@ -26,17 +29,47 @@ class RasterReader(Protocol):
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]: ...
 
+    def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
+        """The source file, open for reading, and its size in bytes."""
+
+    def footprint(self, source: SourceInfo) -> dict | None:
+        """GeoJSON outline of the valid pixels in lon/lat; None: use the extent. SourceUnavailable
+        when no pixel is valid."""
+
 
 class CatalogStore(Protocol):
+    """Collections of items (SQLite embedded, PostGIS shared); every change bumps a generation."""
+
     def items(self, collection: str) -> list[CatalogItem]: ...
 
-    def items_in(self, collection: str, lonlat: BBox, order: str, limit: int) -> list[CatalogItem]:
-        """Items whose lon/lat footprint intersects the box, in mosaic order."""
+    def item(self, collection: str, key: str) -> CatalogItem | None: ...
+
+    def select(self, collection: str, selection: Selection, limit: int, offset: int = 0) -> list[CatalogItem]:
+        """Items matching the selection (area tested against footprints), in its order."""
+
+    def stats(self, collection: str) -> CollectionStats: ...
+
+    def times(self, collection: str, limit: int) -> list[datetime]:
+        """Distinct acquisition times, oldest first."""
+
+    def collections(self) -> list[str]: ...
+
+    def create(self, collection: str) -> bool: ...
+
+    def drop(self, collection: str) -> int: ...
+
+    def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult: ...
+
+    def remove(self, collection: str, keys: Iterable[str]) -> SyncResult: ...
 
     def sync(
-        self, collection: str, files: Iterable[tuple[str, float, int]], describe
+        self, collection: str, files: Iterable[tuple[str, str, float, int]],
+        describe: Callable[[str, str], ItemRecord],
     ) -> SyncResult:
-        """Bring the collection in line with (path, mtime, size) rows."""
+        """Bring a folder collection in line with (key, path, mtime, size) rows."""
+
+    def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
+        """Lon/lat boxes changed after a generation; None when no longer all recorded."""
 
     def get_meta(self, collection: str, key: str) -> str | None: ...
 

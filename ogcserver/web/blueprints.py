@@ -12,10 +12,13 @@ from flask import Blueprint, Flask, Response, g, jsonify, render_template, reque
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ogcserver.core.engine import Engine
+from ogcserver.core.query import ItemQuery
 from ogcserver.model.access import AuthenticationFailed, Principal
+from ogcserver.ows.catalog.service import CatalogService, error_response as catalog_error
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS, parse_item_query
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
@@ -46,6 +49,7 @@ class WebContext:
     auth: Authenticator
     limiter: RateLimiter
     kml: KmlService
+    catalog: CatalogService
 
 
 def _principal(ctx: WebContext) -> Principal:
@@ -138,25 +142,43 @@ def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, 
     return _to_flask(ctx.dispatcher.handle(params, endpoint, default_service))
 
 
+def _request_items(time: str | None = None) -> ItemQuery:
+    """FILTER, TIME and mosaic rule from a REST request's query string (TIME also from its path)."""
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if k.upper() in ITEM_PARAMETERS]
+    if time is not None and time.lower() not in ("", "default", "current"):
+        pairs = [(k, v) for k, v in pairs if k.upper() != "TIME"] + [("TIME", time)]
+    return parse_item_query(Params(pairs))
+
+
 def _rest(ctx: WebContext, service_scope: str | None, answer) -> Response:  # noqa: ANN001
     """RESTful tile resources: the same authentication, limits and exceptions as KVP."""
     g.ows_service, g.ows_request = "WMTS", "REST"
+    wmts = ctx.dispatcher.services["WMTS"]
+    return _guarded(ctx, service_scope, "/wmts", lambda endpoint: answer(wmts, endpoint), wmts.error)
+
+
+def _catalog(ctx: WebContext, answer) -> Response:  # noqa: ANN001
+    """The catalog API: JSON answers, with the same authentication and limits."""
+    g.ows_service, g.ows_request = "CATALOG", request.path.rsplit("/", 1)[-1][:32]
+    return _guarded(ctx, None, "", answer, catalog_error)
+
+
+def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer, on_error) -> Response:  # noqa: ANN001
     if service_scope is not None and service_scope not in {s.name for s in ctx.settings.services}:
         return Response("Not found\n", status=404, content_type="text/plain")
     base = _base_url(ctx)
     principal = _principal(ctx)
-    endpoint = Endpoint(url=base + (f"/services/{service_scope}" if service_scope else "") + "/wmts",
+    endpoint = Endpoint(url=base + (f"/services/{service_scope}" if service_scope else "") + path,
                         service=service_scope, base_url=base, principal=principal)
     wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
     if wait is not None:
-        response = _to_flask(ctx.dispatcher.error(OwsError("ServerBusy", "too many requests", status=429), "WMTS"))
+        response = _to_flask(on_error(OwsError("ServerBusy", "too many requests", status=429)))
         response.headers["Retry-After"] = str(int(wait + 0.999))
         return response
-    wmts = ctx.dispatcher.services["WMTS"]
     try:
-        return _challenge(ctx, _to_flask(answer(wmts, endpoint)))
+        return _challenge(ctx, _to_flask(answer(endpoint)))
     except OwsError as exc:
-        return _to_flask(wmts.error(exc))
+        return _challenge(ctx, _to_flask(on_error(exc)))
     finally:
         ctx.limiter.leave(principal.name)
 
@@ -221,17 +243,21 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>.<ext>")
     @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>.<ext>")
+    @bp.route("/wmts/1.0.0/<layer>/<style>/<time>/<tms>/<z>/<row>/<col>.<ext>")
+    @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<time>/<tms>/<z>/<row>/<col>.<ext>")
     def wmts_rest_tile(layer: str, style: str, tms: str, z: str, row: str, col: str, ext: str,
-                       service: str | None = None) -> Response:
+                       service: str | None = None, time: str | None = None) -> Response:
         return _rest(ctx, service, lambda wmts, endpoint: wmts.tile(
-            wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format(ext), service), endpoint))
+            wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format(ext), service,
+                                  _request_items(time)), endpoint))
 
     @bp.route("/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>/<j>/<i>.<ext>")
     @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>/<j>/<i>.<ext>")
     def wmts_rest_info(layer: str, style: str, tms: str, z: str, row: str, col: str, j: str, i: str, ext: str,
                        service: str | None = None) -> Response:
         def answer(wmts, endpoint):  # noqa: ANN001, ANN202
-            tile = wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format("png"), service)
+            tile = wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format("png"), service,
+                                         _request_items())
             info = wmts_parse.INFO_FORMATS.get(ext.lower())
             if info is None:
                 raise OwsError("InvalidParameterValue", "unknown feature info format", "INFOFORMAT")
@@ -242,13 +268,15 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.<ext>")
     def xyz_tile(layer: str, tms: str, z: str, x: str, y: str, ext: str) -> Response:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.tile(
-            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format(ext), None), endpoint))
+            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format(ext), None, _request_items()),
+            endpoint))
 
     @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.mvt")
     @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.pbf")
     def footprint_tile(layer: str, tms: str, z: str, x: str, y: str) -> Response:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.footprints(
-            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format("png"), None), endpoint))
+            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format("png"), None, _request_items()),
+            endpoint))
 
     @bp.route("/tiles/<layer>/<tms>/tilejson.json")
     def tilejson(layer: str, tms: str) -> Response:
@@ -279,6 +307,23 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/kml/<layer>/footprints.kml")
     def kml_footprints(layer: str) -> Response:
         return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.footprints(layer, endpoint))
+
+    @bp.route("/catalog/<layer>/items")
+    def catalog_items(layer: str) -> Response:
+        return _catalog(ctx, lambda endpoint: ctx.catalog.search(
+            Params(request.args.items(multi=True)), layer, endpoint, endpoint.base_url + request.path))
+
+    @bp.route("/catalog/<layer>/items/<path:key>/download")
+    def catalog_download(layer: str, key: str) -> Response:
+        return _catalog(ctx, lambda endpoint: ctx.catalog.download(layer, key, endpoint))
+
+    @bp.route("/catalog/<layer>/items/<path:key>")
+    def catalog_item(layer: str, key: str) -> Response:
+        return _catalog(ctx, lambda endpoint: ctx.catalog.item(layer, key, endpoint))
+
+    @bp.route("/catalog/<layer>")
+    def catalog_collection(layer: str) -> Response:
+        return _catalog(ctx, lambda endpoint: ctx.catalog.collection(layer, endpoint))
 
     @bp.route("/")
     def landing() -> str:

@@ -75,14 +75,14 @@ def test_only_intersecting_items_are_read_and_covered_items_skipped(app, monkeyp
 
     counting = {}
 
-    original = engine_module.mosaic_first
+    original = engine_module.mosaic
 
-    def spy(reader, items, grid, bands, resampling, deadline):
+    def spy(reader, items, grid, bands, resampling, deadline, *rule):
         wrapped = CountingReader(reader)
         counting["reader"] = wrapped
-        return original(wrapped, items, grid, bands, resampling, deadline)
+        return original(wrapped, items, grid, bands, resampling, deadline, *rule)
 
-    monkeypatch.setattr(engine_module, "mosaic_first", spy)
+    monkeypatch.setattr(engine_module, "mosaic", spy)
     client = app.test_client()
     # inside tile_0 only (rows 0-200, cols 0-250)
     pixel(client, "mosaic", bbox=f"{X0},{Y0 - 2000},{X0 + 2500},{Y0}", service="demo")

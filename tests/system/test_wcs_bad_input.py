@@ -58,7 +58,7 @@ CASES = [
     (V10, {"FORMAT": None}, "MissingParameterValue", 400),
     (V10, {"INTERPOLATION": "magic"}, "InvalidParameterValue", 400),
     (V10, {"BANDS": "7"}, "InvalidParameterValue", 400),
-    (V10, {"TIME": "2020-01-01"}, "InvalidParameterValue", 400),
+    (V10, {"TIME": "not-a-date"}, "InvalidParameterValue", 400),
     (V10, {"REQUEST": "DeleteCoverage"}, "OperationNotSupported", 501),
     (V10, {"VERSION": "9.9.9"}, "InvalidParameterValue", 400),
     (V11, {"IDENTIFIER": "nope"}, "InvalidParameterValue", 400),

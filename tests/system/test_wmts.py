@@ -58,7 +58,13 @@ def test_owslib_reads_and_fetches(live_server):
                         format="image/png")
     assert tile.info()["Content-Type"] == "image/png"
     template = wmts.contents["mosaic"].resourceURLs[0]["template"]
-    assert template.startswith(live_server + "/wmts/1.0.0/mosaic/{Style}/{TileMatrixSet}/")
+    # the mosaic's items carry acquisition dates: a TIME dimension, with "current" (every item) by default
+    assert template.startswith(live_server + "/wmts/1.0.0/mosaic/{Style}/{Time}/{TileMatrixSet}/")
+    time = wmts.contents["mosaic"].dimensions["Time"]
+    assert time["default"] == "current" and time["values"]
+    url = template.format(Style="default", Time="current", TileMatrixSet="WebMercatorQuad", TileMatrix=15,
+                          TileRow=11500, TileCol=16791)
+    assert requests.get(url, timeout=10).headers["Content-Type"] == "image/png"
 
 
 @pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "mosaic_native"])

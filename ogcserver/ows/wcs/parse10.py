@@ -6,6 +6,7 @@ from ogcserver.core.catalog import Layer
 from ogcserver.core.query import CoverageQuery
 from ogcserver.model.geo import BBox
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.items import parse_item_query
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wcs.axes import request_crs
 from ogcserver.ows.wcs.common import band_index, coverage_format, integer, interpolation, number
@@ -55,8 +56,6 @@ def _bands(params: Params, layer: Layer) -> tuple[int, ...] | None:
 def parse_getcoverage(params: Params, layer: Layer, service: str | None) -> GetCoverage:
     crs = request_crs(params.require("CRS"), "CRS")
     response = request_crs(params.get("RESPONSE_CRS") or params.require("CRS"), "RESPONSE_CRS")
-    if params.get("TIME"):
-        raise OwsError("InvalidParameterValue", f"coverage '{layer.info.name}' has no time axis", "TIME")
     if (params.get("EXCEPTIONS") or "application/vnd.ogc.se_xml").strip() != "application/vnd.ogc.se_xml":
         raise OwsError("InvalidParameterValue", "EXCEPTIONS must be application/vnd.ogc.se_xml", "EXCEPTIONS")
     size, resolution = _grid(params)
@@ -70,5 +69,6 @@ def parse_getcoverage(params: Params, layer: Layer, service: str | None) -> GetC
         bands=_bands(params, layer),
         resampling=interpolation(params.get("INTERPOLATION"), "INTERPOLATION", "InvalidParameterValue"),
         service=service,
+        items=parse_item_query(params),
     )
     return GetCoverage("1.0.0", query)

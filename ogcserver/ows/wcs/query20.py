@@ -9,8 +9,11 @@ scale factor multiplies the number of pixels, as MapServer and GeoServer read it
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ogcserver.core.catalog import Layer
-from ogcserver.core.query import CoverageQuery
+from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery
+from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.ows.capabilities import bbox_in
@@ -22,8 +25,10 @@ from ogcserver.ows.wcs.geotiff import geotiff_options
 from ogcserver.ows.wcs.kvp20 import invalid_subsetting
 from ogcserver.ows.wcs.models import GetCoverage
 from ogcserver.ows.wcs.request20 import Request20, Scaling
+from ogcserver.ows.time import parse_time
 from ogcserver.ows.wcs.views import wcs_code
 
+TIME_AXES = {"time", "t", "date", "ansi", "phenomenontime"}
 GRID_AXES = {"i": 0, "j": 1, "http://www.opengis.net/def/axis/ogc/1/i": 0, "http://www.opengis.net/def/axis/ogc/1/j": 1}
 
 
@@ -149,10 +154,30 @@ def _interpolation(request: Request20) -> Resampling:
     return resolved.pop() if resolved else Resampling.NEAREST
 
 
+def _time_subset(request: Request20) -> tuple[Request20, ItemQuery]:
+    """Split a time subset (trim or slice on a time axis) off the spatial ones: it selects the
+    mosaic items acquired then, as TIME does for maps."""
+    times = [s for s in request.subsets if s.axis.strip().lower() in TIME_AXES]
+    if not times:
+        return request, EVERY_ITEM
+    if len(times) > 1:
+        raise invalid_subsetting("the time axis is subset twice")
+    subset = times[0]
+    low, high = (v.strip().strip('"') if v else ".." for v in (subset.low, subset.high))
+    text = low if subset.slice else f"{low}/{high}"
+    try:
+        when = parse_time(text, "SUBSET")
+    except InvalidValue as exc:
+        raise invalid_subsetting(exc.message) from None
+    spatial = tuple(s for s in request.subsets if s is not subset)
+    return replace(request, subsets=spatial), ItemQuery(time=when)
+
+
 def build(request: Request20, layer: Layer, service: str | None) -> GetCoverage:
     native_code = wcs_code(layer)
     if native_code is None:
         raise OwsError("NoSuchCoverage", f"coverage '{layer.info.name}' is not offered", "COVERAGEID", status=404)
+    request, items = _time_subset(request)
     native = RequestCrs(native_code, native_code, crs_axes(native_code)[0].xy == 1)
     in_subsets = {s.crs for s in request.subsets if s.crs}
     if len(in_subsets) > 1:
@@ -175,5 +200,6 @@ def build(request: Request20, layer: Layer, service: str | None) -> GetCoverage:
         resampling=_interpolation(request),
         geotiff=geotiff_options(request.geotiff),
         service=service,
+        items=items,
     )
     return GetCoverage("2.0.1", query)

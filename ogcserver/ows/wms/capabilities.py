@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import BBox
-from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render
+from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wms.parse import ADVERTISED_MAP_FORMATS, INFO_FORMATS
 from ogcserver.settings import Limits, Settings
@@ -62,6 +62,7 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
         "lonlat": _lonlat(info.lonlat_bounds),
         "boxes": boxes,
         "styles": styles,
+        "time": time_view(info),
     }
 
 

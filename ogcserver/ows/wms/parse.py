@@ -12,13 +12,14 @@ import re
 
 from pydantic import ValidationError
 
-from ogcserver.core.query import LayerRef, LegendQuery, MapQuery, PointQuery
-from ogcserver.model.errors import UnsupportedCrs
+from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
+from ogcserver.model.errors import InvalidValue, UnsupportedCrs
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
 from ogcserver.ows.crs import RequestCrs, parse_crs
 from ogcserver.ows.exceptions import OwsError, from_domain
+from ogcserver.ows.items import parse_item_query
 from ogcserver.ows.kvp import Params
 from ogcserver.settings import ProcessingTemplate
 from ogcserver.ows.wms.models import (
@@ -218,9 +219,16 @@ def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
         raise OwsError("InvalidParameterValue", f"RENDERINGRULE {where}: {first['msg']}"[:300], "RENDERINGRULE") from None
 
 
-def _check_time(params: Params) -> None:
-    if params.get("TIME") not in (None, "") or params.get("ELEVATION") not in (None, ""):
-        raise OwsError("InvalidDimensionValue", "this layer has no TIME or ELEVATION dimension", "TIME")
+def _items(params: Params) -> ItemQuery:
+    """FILTER, TIME and the mosaic rule; a malformed TIME is an InvalidDimensionValue."""
+    if params.get("ELEVATION") not in (None, ""):
+        raise OwsError("InvalidDimensionValue", "no layer has an ELEVATION dimension", "ELEVATION")
+    try:
+        return parse_item_query(params)
+    except InvalidValue as exc:
+        if exc.parameter == "TIME":
+            raise OwsError("InvalidDimensionValue", exc.message, "TIME") from None
+        raise
 
 
 def parse_getmap(params: Params, service: str | None) -> GetMap:
@@ -229,8 +237,8 @@ def parse_getmap(params: Params, service: str | None) -> GetMap:
     layers = _layers(params)
     fmt = _format(params)
     grid = _grid(params, version)
-    _check_time(params)
     query = MapQuery(
+        items=_items(params),
         rendering=parse_rendering_rule(params.get("RENDERINGRULE")),
         layers=layers,
         grid=grid,
@@ -268,7 +276,7 @@ def parse_getfeatureinfo(params: Params, service: str | None) -> GetFeatureInfo:
     if info_format not in INFO_FORMATS:
         raise OwsError("InvalidFormat", f"INFO_FORMAT '{info_format[:60]}' is not supported", "INFO_FORMAT")
     count = params.int("FEATURE_COUNT", default=1, minimum=1)
-    query = PointQuery(tuple(query_layers), grid, col, row, min(count, 50), service)
+    query = PointQuery(tuple(query_layers), grid, col, row, min(count, 50), service, items=_items(params))
     return GetFeatureInfo(version, query, info_format, mode)
 
 

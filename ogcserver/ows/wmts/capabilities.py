@@ -5,7 +5,7 @@ from __future__ import annotations
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import axis_is_yx, epsg_code
-from ogcserver.ows.capabilities import fmt, render
+from ogcserver.ows.capabilities import time_view, fmt, render
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
@@ -46,6 +46,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
             "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),
             "styles": [{"name": s.name, "title": s.title, "default": s.name == info.default_style} for s in info.styles],
             "tms": [t.id for t in matrix_sets],
+            "time": time_view(info),
         })
     scoped = next((s for s in settings.services if s.name == endpoint.service), None)
     return render(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ogcserver.core.query import TileQuery
+from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
 from ogcserver.model.formats import ImageFormat
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.items import parse_item_query
 from ogcserver.ows.kvp import Params
 
 TILE_FORMATS = {
@@ -50,11 +51,12 @@ def tile_format(value: str) -> ImageFormat:
 
 
 def tile_query(layer: str, style: str, tms: str, z: str, row: str, col: str, fmt: ImageFormat,
-               service: str | None) -> TileQuery:
+               service: str | None, items: ItemQuery = EVERY_ITEM) -> TileQuery:
     style = "" if style in ("", "default") else _name(style, "STYLE")
     return TileQuery(
         layer=_name(layer, "LAYER"), tms=_name(tms, "TILEMATRIXSET"), z=_index(z, "TILEMATRIX"),
         x=_index(col, "TILECOL"), y=_index(row, "TILEROW"), format=fmt, style=style, service=service,
+        items=items,
     )
 
 
@@ -63,7 +65,7 @@ def parse_kvp_tile(params: Params, service: str | None) -> TileQuery:
     return tile_query(
         params.require("LAYER"), params.get("STYLE") or "", params.require("TILEMATRIXSET"),
         params.require("TILEMATRIX"), params.require("TILEROW"), params.require("TILECOL"),
-        tile_format(params.require("FORMAT")), service,
+        tile_format(params.require("FORMAT")), service, parse_item_query(params),
     )
 
 

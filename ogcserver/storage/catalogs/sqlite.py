@@ -1,7 +1,10 @@
 """The embedded catalog: one SQLite file with an R*Tree over item footprints in lon/lat.
 
-Each layer is a collection; a folder mosaic's rows are brought in line with the files on disk
-by ``sync``, which several worker processes may call at once (WAL, immediate transactions).
+Each layer is a collection. Folder mosaics are brought in line with the files on disk by
+``sync``; managed collections change through ``upsert`` and ``remove`` (``ogcserver catalog``).
+Several processes may share the file (WAL, immediate transactions). Every change bumps the
+collection's generation and records the lon/lat boxes it touched, so each server process
+notices it and its tile cache drops exactly the tiles under them.
 """
 
 from __future__ import annotations
@@ -10,25 +13,38 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
-from ogcserver.model.catalog import CatalogItem, SourceInfo, SyncResult
-from ogcserver.model.errors import SourceUnavailable
-from ogcserver.model.geo import WGS84, BBox, transform_bbox
+import shapely
+from shapely.geometry import shape
 
+from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
+from ogcserver.model.errors import SourceUnavailable
+from ogcserver.model.filters import iso_utc
+from ogcserver.model.geo import WGS84, BBox
+from ogcserver.storage.catalogs.records import info_from_json, info_to_json
+from ogcserver.storage.catalogs.sql_filter import compile_filter
+from ogcserver.storage.catalogs.sql_order import locked_ids, order_by
+
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY,
     collection TEXT NOT NULL,
+    key TEXT NOT NULL,
     path TEXT NOT NULL,
-    mtime REAL NOT NULL,
-    size INTEGER NOT NULL,
+    mtime REAL NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
     acquired TEXT,
     info TEXT NOT NULL,
-    UNIQUE (collection, path)
+    properties TEXT NOT NULL DEFAULT '{}',
+    footprint TEXT,
+    UNIQUE (collection, key)
 );
+CREATE INDEX IF NOT EXISTS items_acquired ON items (collection, acquired);
 CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(id, minx, maxx, miny, maxy);
 CREATE TABLE IF NOT EXISTS meta (
     collection TEXT NOT NULL,
@@ -36,69 +52,33 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL,
     PRIMARY KEY (collection, key)
 );
+CREATE TABLE IF NOT EXISTS changes (
+    collection TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    minx REAL, miny REAL, maxx REAL, maxy REAL
+);
+CREATE INDEX IF NOT EXISTS changes_generation ON changes (collection, generation);
 """
+OLD_TABLES = ("items", "items_rtree", "meta", "changes")
+KEEP_CHANGES = 20000  # per collection; a process further behind drops the layer's whole cache
 
-ORDER_SQL = {
-    # newest on top; undated items last; the path breaks ties so the order is deterministic
-    "newest": "i.acquired IS NULL, i.acquired DESC, i.path ASC",
-    "oldest": "i.acquired IS NULL, i.acquired ASC, i.path ASC",
-    "name": "i.path ASC",
-}
+_SELECT = (
+    "SELECT i.id, i.collection, i.key, i.info, i.properties, i.footprint, "
+    "r.minx, r.maxx, r.miny, r.maxy, i.mtime, i.size "
+    "FROM items i JOIN items_rtree r ON r.id = i.id "
+)
 
 
-def _info_to_json(info: SourceInfo) -> str:
-    return json.dumps(
-        {
-            "path": info.path,
-            "crs": info.crs,
-            "bounds": info.bounds.as_tuple(),
-            "width": info.width,
-            "height": info.height,
-            "count": info.count,
-            "dtype": info.dtype,
-            "nodata": info.nodata,
-            "band_names": info.band_names,
-            "acquired": info.acquired.isoformat() if info.acquired else None,
-            "overview_factors": info.overview_factors,
-            "attributes": info.attributes,
-            "alpha_band": info.alpha_band,
-            "palette": info.palette,
-        }
+def _row_to_item(row: tuple) -> CatalogItem:
+    item_id, collection, key, info, props, footprint, minx, maxx, miny, maxy, mtime, size = row
+    return CatalogItem(
+        item_id, collection, info_from_json(info), BBox(minx, miny, maxx, maxy, WGS84),
+        f"{mtime!r}:{size}", key, json.loads(footprint) if footprint else None, json.loads(props),
     )
 
 
-def _info_from_json(text: str) -> SourceInfo:
-    d = json.loads(text)
-    return SourceInfo(
-        path=d["path"],
-        crs=d["crs"],
-        bounds=BBox(*d["bounds"], d["crs"]),
-        width=d["width"],
-        height=d["height"],
-        count=d["count"],
-        dtype=d["dtype"],
-        nodata=d["nodata"],
-        band_names=tuple(d["band_names"]),
-        acquired=datetime.fromisoformat(d["acquired"]) if d["acquired"] else None,
-        overview_factors=tuple(d["overview_factors"]),
-        attributes=d["attributes"],
-        alpha_band=d.get("alpha_band"),
-        palette=tuple(tuple(c) for c in d["palette"]) if d.get("palette") else None,
-    )
-
-
-def lonlat_footprint(info: SourceInfo) -> BBox:
-    """The item's box in lon/lat for the index; one crossing the antimeridian spans every
-    longitude (a conservative box: the view window is worked out in the item's own CRS)."""
-    try:
-        box = transform_bbox(info.bounds, WGS84)
-    except Exception as exc:  # noqa: BLE001 - PROJ cannot place it on the globe
-        raise SourceUnavailable("footprint cannot be expressed in lon/lat") from exc
-    if box.minx > box.maxx and box.miny < box.maxy:
-        box = BBox(-180.0, box.miny, 180.0, box.maxy, WGS84)
-    if not box.is_valid():
-        raise SourceUnavailable("footprint cannot be expressed in lon/lat")
-    return box
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if text else None
 
 
 class SqliteCatalog:
@@ -106,8 +86,28 @@ class SqliteCatalog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._connect() as con:
-            con.executescript(SCHEMA)
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            self._migrate(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _migrate(con: sqlite3.Connection) -> None:
+        """Create the schema; an index of an older layout only held folder scans: rebuild it."""
+        has_meta = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        version = has_meta and con.execute(
+            "SELECT value FROM meta WHERE collection = '' AND key = 'schema'").fetchone()
+        if has_meta and (not version or version[0] != SCHEMA_VERSION):
+            for table in OLD_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                con.execute(statement)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('', 'schema', ?)", (SCHEMA_VERSION,))
 
     def _connect(self) -> sqlite3.Connection:
         """One connection per process and thread; never shared across fork."""
@@ -116,118 +116,212 @@ class SqliteCatalog:
             con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA busy_timeout=30000")
+            con.execute("PRAGMA synchronous=NORMAL")
             self._local.con, self._local.pid = con, os.getpid()
         return con
 
-    def _rows_to_items(self, rows: Iterable[tuple]) -> list[CatalogItem]:
-        items = []
-        for item_id, collection, info, minx, maxx, miny, maxy, mtime, size in rows:
-            lonlat = BBox(minx, miny, maxx, maxy, WGS84)
-            items.append(CatalogItem(item_id, collection, _info_from_json(info), lonlat, f"{mtime!r}:{size}"))
-        return items
-
-    _SELECT = (
-        "SELECT i.id, i.collection, i.info, r.minx, r.maxx, r.miny, r.maxy, i.mtime, i.size "
-        "FROM items i JOIN items_rtree r ON r.id = i.id "
-    )
-
+    # -- reading -----------------------------------------------------------------------------
     def items(self, collection: str) -> list[CatalogItem]:
-        rows = self._connect().execute(
-            self._SELECT + f"WHERE i.collection = ? ORDER BY {ORDER_SQL['name']}", (collection,)
-        )
-        return self._rows_to_items(rows)
+        rows = self._connect().execute(_SELECT + "WHERE i.collection = ? ORDER BY i.key", (collection,))
+        return [_row_to_item(r) for r in rows]
 
-    def items_in(self, collection: str, lonlat: BBox, order: str, limit: int) -> list[CatalogItem]:
-        rows = self._connect().execute(
-            self._SELECT
-            + "WHERE i.collection = ? AND r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? "
-            + f"ORDER BY {ORDER_SQL[order]} LIMIT ?",
-            (collection, lonlat.minx, lonlat.maxx, lonlat.miny, lonlat.maxy, limit),
-        )
-        return self._rows_to_items(rows)
+    def item(self, collection: str, key: str) -> CatalogItem | None:
+        row = self._connect().execute(_SELECT + "WHERE i.collection = ? AND i.key = ?", (collection, key)).fetchone()
+        return _row_to_item(row) if row else None
 
-    def item_at(self, collection: str, item_id: int) -> CatalogItem | None:
-        rows = self._connect().execute(self._SELECT + "WHERE i.collection = ? AND i.id = ?", (collection, item_id))
-        found = self._rows_to_items(rows)
-        return found[0] if found else None
+    def select(self, collection: str, selection: Selection, limit: int, offset: int = 0) -> list[CatalogItem]:
+        """Items matching the selection in its order; footprints are tested exactly, not by box."""
+        where, params = ["i.collection = ?"], [collection]
+        area = selection.area
+        if area is not None:
+            where.append("r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?")
+            params += [area.minx, area.maxx, area.miny, area.maxy]
+        if selection.time is not None:
+            where.append("i.acquired >= ? AND i.acquired <= ?")
+            params += [iso_utc(selection.time.start), iso_utc(selection.time.end)]
+        if selection.where is not None:
+            sql, more = compile_filter(selection.where, "sqlite")
+            where.append(f"({sql})")
+            params += more
+        lock_sql, lock_params = locked_ids(selection.ordering, "sqlite")
+        if lock_sql:
+            where.append(lock_sql)
+            params += lock_params
+        order_sql, order_params = order_by(selection.ordering, selection.focus, "sqlite")
+        rows = self._connect().execute(_SELECT + "WHERE " + " AND ".join(where) + " " + order_sql, params + order_params)
+        return list(self._take(rows, area, limit, offset))
+
+    @staticmethod
+    def _take(rows: Iterable[tuple], area: BBox | None, limit: int, offset: int) -> Iterator[CatalogItem]:
+        box = shapely.box(area.minx, area.miny, area.maxx, area.maxy) if area is not None else None
+        taken = skipped = 0
+        for row in rows:
+            footprint = row[5]
+            if box is not None and footprint and not shape(json.loads(footprint)).intersects(box):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            if taken >= limit:
+                return
+            taken += 1
+            yield _row_to_item(row)
+
+    def stats(self, collection: str) -> CollectionStats:
+        con = self._connect()
+        count, first, last = con.execute(
+            "SELECT count(*), min(acquired), max(acquired) FROM items WHERE collection = ?", (collection,)).fetchone()
+        box = con.execute(
+            "SELECT min(r.minx), min(r.miny), max(r.maxx), max(r.maxy) FROM items i "
+            "JOIN items_rtree r ON r.id = i.id WHERE i.collection = ?", (collection,)).fetchone()
+        return CollectionStats(
+            count, BBox(*box, WGS84) if count else None, _parse_time(first), _parse_time(last),
+            int(self.get_meta(collection, "generation") or 0),
+        )
+
+    def times(self, collection: str, limit: int) -> list[datetime]:
+        """Distinct acquisition times, oldest first (at most ``limit``)."""
+        rows = self._connect().execute(
+            "SELECT DISTINCT acquired FROM items WHERE collection = ? AND acquired IS NOT NULL "
+            "ORDER BY acquired LIMIT ?", (collection, limit))
+        return [_parse_time(r[0]) for r in rows]
+
+    def collections(self) -> list[str]:
+        rows = self._connect().execute(
+            "SELECT DISTINCT collection FROM meta WHERE collection <> '' ORDER BY collection")
+        return [r[0] for r in rows]
+
+    def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
+        """Boxes changed after ``generation``; None when they are no longer all recorded."""
+        floor = int(self.get_meta(collection, "changes_floor") or 0)
+        if generation < floor:
+            return None
+        rows = self._connect().execute(
+            "SELECT minx, miny, maxx, maxy FROM changes WHERE collection = ? AND generation > ?",
+            (collection, generation))
+        return tuple(BBox(*r, WGS84) for r in rows)
+
+    # -- writing -----------------------------------------------------------------------------
+    def create(self, collection: str) -> bool:
+        """Register an empty collection; False when it exists already."""
+        con = self._connect()
+        cur = con.execute("INSERT OR IGNORE INTO meta VALUES (?, 'generation', '0')", (collection,))
+        return cur.rowcount > 0
+
+    def drop(self, collection: str) -> int:
+        """Delete a collection and everything recorded about it; returns its item count."""
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [r[0] for r in con.execute("SELECT id FROM items WHERE collection = ?", (collection,))]
+            con.executemany("DELETE FROM items_rtree WHERE id = ?", ((i,) for i in ids))
+            for table in ("items", "meta", "changes"):
+                con.execute(f"DELETE FROM {table} WHERE collection = ?", (collection,))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(ids)
+
+    def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult:
+        """Add items, or replace those whose key exists, in one transaction."""
+        return self._write(collection, list(records), [])
+
+    def remove(self, collection: str, keys: Iterable[str]) -> SyncResult:
+        return self._write(collection, [], list(keys))
 
     def sync(
         self,
         collection: str,
-        files: Iterable[tuple[str, float, int]],
-        describe: Callable[[str], SourceInfo],
+        files: Iterable[tuple[str, str, float, int]],
+        describe: Callable[[str, str], ItemRecord],
     ) -> SyncResult:
-        """Add new files, re-describe changed ones, drop vanished ones; skip unreadable files.
-
-        A change bumps the collection's generation, so other processes sharing the file notice it.
-        """
-        con = self._connect()
+        """Bring a folder collection in line with (key, path, mtime, size) rows: add new files,
+        re-describe changed ones, drop vanished ones; unreadable files are left out until they
+        change again."""
         known = {
-            path: (mtime, size, item_id)
-            for item_id, path, mtime, size in con.execute(
-                "SELECT id, path, mtime, size FROM items WHERE collection = ?", (collection,)
-            )
+            key: (mtime, size)
+            for key, mtime, size in self._connect().execute(
+                "SELECT key, mtime, size FROM items WHERE collection = ?", (collection,))
         }
-        wanted = {path: (mtime, size) for path, mtime, size in files}
-        changes: list[tuple[str, str, float, int, SourceInfo | None]] = []
-        for path, (mtime, size) in wanted.items():
-            old = known.get(path)
-            if old is not None and old[0] == mtime and old[1] == size:
+        wanted = {key: (path, mtime, size) for key, path, mtime, size in files}
+        records, broken = [], []
+        for key, (path, mtime, size) in wanted.items():
+            if known.get(key) == (mtime, size):
                 continue
             try:
-                info = describe(path)
-                lonlat_footprint(info)
+                records.append(replace(describe(key, path), mtime=mtime, size=size))
             except SourceUnavailable:
-                info = None  # unreadable: drop any old row, retry when the file changes
-            changes.append(("upsert" if old is None else "update", path, mtime, size, info))
-        removed = [known[p][2] for p in known if p not in wanted]
-        added = updated = dropped = 0
-        if not changes and not removed:
+                broken.append(key)
+        removed = [k for k in known if k not in wanted] + [k for k in broken if k in known]
+        if not records and not removed:
             return SyncResult()
-        areas: list[BBox] = []
+        return self._write(collection, records, removed)
+
+    def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
+        con = self._connect()
         con.execute("BEGIN IMMEDIATE")
         try:
-            old_ids = removed + [known[path][2] for _kind, path, *_ in changes if path in known]
-            for minx, maxx, miny, maxy in (
-                con.execute("SELECT minx, maxx, miny, maxy FROM items_rtree WHERE id = ?", (i,)).fetchone() or (0, 0, 0, 0)
-                for i in old_ids
-            ):
-                if maxx > minx:
-                    areas.append(BBox(minx, miny, maxx, maxy, WGS84))
-            for item_id in removed:
-                con.execute("DELETE FROM items WHERE id = ?", (item_id,))
-                con.execute("DELETE FROM items_rtree WHERE id = ?", (item_id,))
-            for kind, path, mtime, size, info in changes:
-                old = known.get(path)
-                if old is not None:
-                    con.execute("DELETE FROM items WHERE id = ?", (old[2],))
-                    con.execute("DELETE FROM items_rtree WHERE id = ?", (old[2],))
-                if info is None:
-                    dropped += old is not None
-                    continue
-                lonlat = lonlat_footprint(info)
-                areas.append(lonlat)
-                cur = con.execute(
-                    "INSERT OR REPLACE INTO items (collection, path, mtime, size, acquired, info) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (collection, path, mtime, size,
-                     info.acquired.isoformat() if info.acquired else None, _info_to_json(info)),
-                )
-                con.execute(
-                    "INSERT INTO items_rtree (id, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
-                    (cur.lastrowid, lonlat.minx, lonlat.maxx, lonlat.miny, lonlat.maxy),
-                )
-                if kind == "upsert":
-                    added += 1
-                else:
-                    updated += 1
             generation = int(self.get_meta(collection, "generation") or 0) + 1
+            areas: list[BBox] = []
+            gone = sum(self._delete(con, collection, key, areas) for key in removed)
+            added = updated = 0
+            for record in records:
+                if self._delete(con, collection, record.key, areas):
+                    updated += 1
+                else:
+                    added += 1
+                areas.append(self._insert(con, collection, record))
+            if not (added or updated or gone):
+                con.execute("ROLLBACK")
+                return SyncResult()
+            con.executemany(
+                "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)",
+                ((collection, generation, b.minx, b.miny, b.maxx, b.maxy) for b in areas))
+            self._prune_changes(con, collection)
             self.set_meta(collection, "generation", str(generation))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return SyncResult(added, updated, len(removed) + dropped, tuple(areas))
+        return SyncResult(added, updated, gone, tuple(areas))
+
+    @staticmethod
+    def _delete(con: sqlite3.Connection, collection: str, key: str, areas: list[BBox]) -> bool:
+        row = con.execute(
+            "SELECT i.id, r.minx, r.miny, r.maxx, r.maxy FROM items i JOIN items_rtree r ON r.id = i.id "
+            "WHERE i.collection = ? AND i.key = ?", (collection, key)).fetchone()
+        if row is None:
+            return False
+        con.execute("DELETE FROM items WHERE id = ?", (row[0],))
+        con.execute("DELETE FROM items_rtree WHERE id = ?", (row[0],))
+        areas.append(BBox(*row[1:], WGS84))
+        return True
+
+    @staticmethod
+    def _insert(con: sqlite3.Connection, collection: str, record: ItemRecord) -> BBox:
+        info = record.source
+        box = footprint_box(record.footprint, info)
+        cur = con.execute(
+            "INSERT INTO items (collection, key, path, mtime, size, acquired, info, properties, footprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (collection, record.key, info.path, record.mtime, record.size,
+             iso_utc(info.acquired) if info.acquired else None, info_to_json(info),
+             json.dumps(record.properties), json.dumps(record.footprint) if record.footprint else None),
+        )
+        con.execute(
+            "INSERT INTO items_rtree (id, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
+            (cur.lastrowid, box.minx, box.maxx, box.miny, box.maxy),
+        )
+        return box
+
+    def _prune_changes(self, con: sqlite3.Connection, collection: str) -> None:
+        row = con.execute(
+            "SELECT generation FROM changes WHERE collection = ? ORDER BY generation DESC LIMIT 1 OFFSET ?",
+            (collection, KEEP_CHANGES)).fetchone()
+        if row is not None:
+            con.execute("DELETE FROM changes WHERE collection = ? AND generation <= ?", (collection, row[0]))
+            self.set_meta(collection, "changes_floor", str(row[0]))
 
     def get_meta(self, collection: str, key: str) -> str | None:
         row = self._connect().execute(

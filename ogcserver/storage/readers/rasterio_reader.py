@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import BinaryIO
 
 import numpy as np
 import rasterio
@@ -28,6 +29,7 @@ from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
+from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +162,12 @@ class DatasetPool:
                 while pool:
                     pool.popitem()[1].close()
 
-    def forget(self, path: str) -> None:
-        """Drop handles of a file that changed (another thread's are dropped, not closed)."""
+    def forget(self, path: str | None = None) -> None:
+        """Drop handles of a file that changed, or of every file (another thread's are dropped,
+        not closed: that thread may be reading from them)."""
         with self._lock:
             for pool in self._all:
-                for key in [k for k in pool if k[0] == path]:
+                for key in [k for k in pool if path is None or k[0] == path]:
                     ds = pool.pop(key)
                     if pool is getattr(self._local, "pool", None):
                         ds.close()
@@ -179,12 +182,32 @@ class RasterioReader:
         # (0.125) is fitted over whatever window is warped, so a nearest-neighbour pick near a
         # pixel edge would depend on how a view is split between mosaic items or tiles.
         self.tolerance = tolerance
+        self._factors: dict[str, tuple[int, ...]] = {}
 
     def describe(self, path: str) -> SourceInfo:
         """Read a file's description afresh: it is new or has changed, so drop old handles."""
         self.pool.forget(path)
         with open_checked(path) as ds:
             return self._describe(path, ds)
+
+    def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
+        """The source file itself, opened for reading, and its size (item downloads)."""
+        try:
+            handle = open(source.path, "rb")  # noqa: SIM115 - the caller streams and closes it
+            return handle, os.fstat(handle.fileno()).st_size
+        except OSError as exc:
+            raise SourceUnavailable(f"source '{os.path.basename(source.path)}' cannot be read") from exc
+
+    def footprint(self, source: SourceInfo) -> dict | None:
+        """The valid-data outline in lon/lat (see footprints.py); None: use the extent."""
+        name = os.path.basename(source.path)
+        try:
+            with open_checked(source.path) as ds:
+                return valid_footprint(ds)
+        except NoValidPixel:
+            raise SourceUnavailable(f"source '{name}' has no valid pixel") from None
+        except (RasterioError, ValueError) as exc:
+            raise SourceUnavailable(f"the valid area of '{name}' cannot be read") from exc
 
     def _describe(self, path: str, ds: rasterio.DatasetReader) -> SourceInfo:
         if ds.crs is None:
@@ -226,10 +249,19 @@ class RasterioReader:
         need_x, need_y = need
         native_x, native_y = source.resolution
         level, factor = -1, 1
-        for i, f in enumerate(source.overview_factors):
+        for i, f in enumerate(source.overview_factors or self._overviews(source.path)):
             if native_x * f <= need_x * 1.0001 and native_y * f <= need_y * 1.0001:
                 level, factor = i, f
         return level, (native_x * factor / need_x, native_y * factor / need_y)
+
+    def _overviews(self, path: str) -> tuple[int, ...]:
+        """Overview factors of an item ingested from metadata alone (not known to the catalog)."""
+        factors = self._factors.get(path)
+        if factors is None:
+            if len(self._factors) > 100_000:
+                self._factors.clear()
+            factors = self._factors[path] = tuple(self.pool.get(path).overviews(1))
+        return factors
 
     def read(
         self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling

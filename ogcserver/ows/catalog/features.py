@@ -1,0 +1,76 @@
+"""Catalog items as GeoJSON Features shaped like STAC Items, with links to use each one alone."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import shapely
+
+from ogcserver.model.catalog import CatalogItem, LayerInfo
+from ogcserver.ows.time import format_time
+
+
+def _geometry(item: CatalogItem) -> dict[str, Any]:
+    if item.footprint is not None:
+        return item.footprint
+    b = item.lonlat_bounds
+    return shapely.geometry.mapping(shapely.box(b.minx, b.miny, b.maxx, b.maxy))
+
+
+def item_links(info: LayerInfo, item: CatalogItem, base_url: str, download: bool) -> list[dict[str, str]]:
+    """Self, the collection, a map of this item alone (WMS with an id filter) and its file."""
+    own = f"{base_url}/catalog/{quote(info.name)}/items/{quote(item.key, safe='')}"
+    b = item.lonlat_bounds
+    alone = urlencode({
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": info.name, "STYLES": "",
+        "CRS": "CRS:84", "BBOX": f"{b.minx},{b.miny},{b.maxx},{b.maxy}", "WIDTH": "512",
+        "HEIGHT": str(max(1, min(4096, round(512 * b.height / b.width)))) if b.width > 0 else "512",
+        "FORMAT": "image/png", "TRANSPARENT": "TRUE", "FILTER": f"id = '{item.key.replace(chr(39), chr(39) * 2)}'",
+    })
+    links = [
+        {"rel": "self", "href": own, "type": "application/geo+json"},
+        {"rel": "collection", "href": f"{base_url}/catalog/{quote(info.name)}", "type": "application/json"},
+        {"rel": "preview", "href": f"{base_url}/wms?{alone}", "type": "image/png", "title": "This item alone"},
+    ]
+    if download:
+        links.append({"rel": "enclosure", "href": f"{own}/download", "type": "image/tiff; application=geotiff",
+                      "title": "The original file"})
+    return links
+
+
+def item_feature(info: LayerInfo, item: CatalogItem, base_url: str, download: bool) -> dict[str, Any]:
+    b = item.lonlat_bounds
+    source = item.source
+    properties: dict[str, Any] = {
+        "datetime": format_time(item.acquired) if item.acquired else None,
+        **item.properties,
+        "proj:code": source.crs if source.crs.startswith("EPSG:") else None,
+        "proj:shape": [source.height, source.width],
+        "gsd": round(source.resolution[0], 6),
+        "bands": source.count,
+        "data_type": source.dtype,
+    }
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": item.key,
+        "collection": info.name,
+        "bbox": [b.minx, b.miny, b.maxx, b.maxy],
+        "geometry": _geometry(item),
+        "properties": properties,
+        "links": item_links(info, item, base_url, download),
+        "assets": {"data": {"href": f"{base_url}/catalog/{quote(info.name)}/items/{quote(item.key, safe='')}/download",
+                            "type": "image/tiff; application=geotiff", "roles": ["data"]}} if download else {},
+    }
+
+
+def feature_collection(info: LayerInfo, items: list[CatalogItem], base_url: str, download: bool,
+                       next_href: str | None) -> dict[str, Any]:
+    links = [{"rel": "next", "href": next_href, "type": "application/geo+json"}] if next_href else []
+    return {
+        "type": "FeatureCollection",
+        "features": [item_feature(info, i, base_url, download) for i in items],
+        "numberReturned": len(items),
+        "links": links,
+    }
