@@ -1,4 +1,4 @@
-"""The command line: ``serve`` and ``validate-config``."""
+"""The command line: ``serve``, ``validate-config``, ``seed``, ``cache`` and ``catalog``."""
 
 from __future__ import annotations
 
@@ -130,6 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     p_cache.add_argument("--zoom")
     p_cache.add_argument("--bbox")
     p_cache.add_argument("--tile", help="z/x/y of a single tile")
+    p_cat = sub.add_parser("catalog", help="manage the items of catalog collections (mosaic datasets)")
+    p_cat.add_argument("action", choices=["create", "add", "remove", "list", "query", "stats", "drop"])
+    p_cat.add_argument("collection", nargs="?")
+    p_cat.add_argument("paths", nargs="*", help="add: files, folders or globs; remove: item ids")
+    p_cat.add_argument("-c", "--config", required=True)
+    p_cat.add_argument("--list", help="add: a file listing one raster path per line")
+    p_cat.add_argument("--metadata", help="add: a CSV or JSON table of item metadata (path/id, datetime, ...)")
+    p_cat.add_argument("--stac", action="append", help="add: a STAC Item, ItemCollection or Catalog file")
+    p_cat.add_argument("--asset", help="add: the STAC asset to use (default: the first raster data asset)")
+    p_cat.add_argument("--pattern", default="*.tif", help="add: file name pattern in folders")
+    p_cat.add_argument("--bbox", help="list/query: minlon,minlat,maxlon,maxlat")
+    p_cat.add_argument("--datetime", help="list/query: a time or start/end range (ISO 8601)")
+    p_cat.add_argument("--filter", help="list/query/remove: a CQL2-text filter")
+    p_cat.add_argument("--sortby", help="list/query: an ordering, e.g. newest or by:eo:cloud_cover")
+    p_cat.add_argument("--limit", type=int, help="list/query: at most this many items")
     sub.add_parser("hash-password", help="read a password from standard input and print its argon2 hash")
     sub.add_parser("hash-key", help="read an API key from standard input and print its SHA-256")
     args = parser.parse_args(argv)
@@ -146,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_cache(load_settings(Path(args.config)), args.action, args.layer, args.tms, args.zoom,
                              args.bbox, args.tile)
+        if args.command == "catalog":
+            from ogcserver.cataloging import run_catalog
+
+            return run_catalog(load_settings(Path(args.config)), args.action, args.collection, args)
         if args.command == "validate-config":
             settings = load_settings(Path(args.config))
             layers = sum(len(s.layers) for s in settings.services)

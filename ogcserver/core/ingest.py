@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePath
-from typing import Any
 
-from ogcserver.model.catalog import ItemRecord, ItemSpec, footprint_box
+from ogcserver.model.catalog import ItemRecord, ItemSpec, footprint_box, typed_value
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
@@ -37,25 +36,12 @@ class IngestReport:
         return (self.added + self.updated) / self.seconds if self.seconds else 0.0
 
 
-def coerce(value: Any) -> Any:
-    """Metadata text that is a number becomes one, so filters compare numbers as numbers."""
-    if not isinstance(value, str):
-        return value
-    for kind in (int, float):
-        try:
-            number = kind(value)
-        except ValueError:
-            continue
-        return number if number == number and abs(number) != float("inf") else value
-    return value
-
-
 def describe_file(reader: RasterReader, key: str, path: str) -> ItemRecord:
     """A record for a raster file: its description, traced footprint and GDAL tags."""
     info = reader.describe(path)
     footprint = reader.footprint(info)
     footprint_box(footprint, info)  # raises SourceUnavailable when it cannot be placed in lon/lat
-    return ItemRecord(key, info, footprint, {k: coerce(v) for k, v in info.attributes.items()})
+    return ItemRecord(key, info, footprint, {k: typed_value(v) for k, v in info.attributes.items()})
 
 
 def record_for(reader: RasterReader, spec: ItemSpec) -> ItemRecord:
@@ -67,7 +53,7 @@ def record_for(reader: RasterReader, spec: ItemSpec) -> ItemRecord:
     footprint = spec.footprint if spec.footprint is not None else reader.footprint(info)
     if spec.acquired is not None:
         info = replace(info, acquired=spec.acquired)
-    properties = {k: coerce(v) for k, v in info.attributes.items()} if spec.source is None else {}
+    properties = {k: typed_value(v) for k, v in info.attributes.items()} if spec.source is None else {}
     properties.update(spec.properties)
     footprint_box(footprint, info)
     return ItemRecord(key, info, footprint, properties)

@@ -212,3 +212,17 @@ def _collect(coords: Any, xs: list[float], ys: list[float]) -> None:
         return
     for part in coords:
         _collect(part, xs, ys)
+
+
+def typed_value(value: Any) -> Any:
+    """Metadata text that is a number becomes one (GDAL tags, CSV cells), so that filters and
+    orderings compare numbers as numbers; everything else is kept as it is."""
+    if not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            number = kind(value)
+        except ValueError:
+            continue
+        return number if math.isfinite(number) else value
+    return value

@@ -18,7 +18,7 @@ from typing import Any
 import pystac
 from affine import Affine
 
-from ogcserver.model.catalog import ItemSpec, SourceInfo
+from ogcserver.model.catalog import ItemSpec, SourceInfo, typed_value
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.geo import BBox
 from ogcserver.storage.catalogs.files import list_source_files
@@ -100,7 +100,7 @@ def spec_from_row(path: str, row: dict[str, Any]) -> ItemSpec:
     key = next((str(row[c]) for c in ID_COLUMNS if row.get(c)), None)
     when = next((parse_time(str(row[c])) for c in TIME_COLUMNS if row.get(c)), None)
     skip = set(PATH_COLUMNS + ID_COLUMNS + TIME_COLUMNS)
-    properties = {k: v for k, v in row.items() if k not in skip and v not in (None, "")}
+    properties = {k: typed_value(v) for k, v in row.items() if k not in skip and v not in (None, "")}
     return ItemSpec(path, key, when, properties)
 
 

@@ -1,0 +1,140 @@
+"""``ogcserver catalog``: create collections and add, remove, list and query their items.
+
+The commands work on the configured catalog (SQLite or PostGIS) while servers use it: every
+change bumps the collection's generation, which running servers pick up at their next index
+check, and their tile caches drop the tiles under the changed footprints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+
+from ogcserver.app import catalog_store
+from ogcserver.core.filters import parse_filter
+from ogcserver.core.ingest import ingest
+from ogcserver.model.catalog import CatalogItem, ItemSpec, Selection, TimeRange
+from ogcserver.model.geo import WGS84, BBox
+from ogcserver.model.mosaic import BY_NAME, parse_ordering
+from ogcserver.ows.time import format_time, parse_time
+from ogcserver.settings import Settings
+from ogcserver.storage.catalogs import sources
+from ogcserver.storage.interfaces import CatalogStore
+from ogcserver.storage.readers.rasterio_reader import RasterioReader
+
+PAGE = 1000
+
+
+class Progress:
+    """A one-line progress report on standard error: count, rate, skipped."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, done: int, skipped: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < 0.5:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        end = "\n" if final else ""
+        print(f"\r{done} {self.what}, {rate:.0f}/s, {skipped} skipped", end=end, file=sys.stderr, flush=True)
+
+
+def _specs(paths: list[str], list_file: str | None, table: str | None, stac: list[str], asset: str | None,
+           pattern: str) -> Iterator[ItemSpec]:
+    files = chain(sources.paths_from(paths, pattern),
+                  sources.paths_from_list(Path(list_file)) if list_file else ())
+    yield from sources.specs_for_files(files, sources.read_table(Path(table)) if table else None)
+    for location in stac:
+        yield from sources.specs_from_stac(Path(location), asset)
+
+
+def _selection(bbox: str | None, datetime_text: str | None, where: str | None, sortby: str | None) -> Selection:
+    area = BBox(*(float(v) for v in bbox.split(",")), WGS84) if bbox else None
+    when: TimeRange | None = parse_time(datetime_text, "datetime") if datetime_text else None
+    ordering = parse_ordering(sortby) if sortby else BY_NAME
+    return Selection(area, parse_filter(where) if where else None, when, ordering)
+
+
+def _row(item: CatalogItem) -> str:
+    when = format_time(item.acquired) if item.acquired else "-"
+    b = item.lonlat_bounds
+    return f"{item.key}\t{when}\t{b.minx:.6f},{b.miny:.6f},{b.maxx:.6f},{b.maxy:.6f}\t{item.source.path}"
+
+
+def _feature(item: CatalogItem) -> dict:
+    b = item.lonlat_bounds
+    return {
+        "type": "Feature", "id": item.key, "bbox": [b.minx, b.miny, b.maxx, b.maxy],
+        "geometry": item.footprint,
+        "properties": {"datetime": format_time(item.acquired) if item.acquired else None,
+                       "path": item.source.path, **item.properties},
+    }
+
+
+def _pages(store: CatalogStore, collection: str, selection: Selection, limit: int | None) -> Iterator[CatalogItem]:
+    """Items in pages, so a million-item listing never sits in memory."""
+    offset = 0
+    while limit is None or offset < limit:
+        size = PAGE if limit is None else min(PAGE, limit - offset)
+        page = store.select(collection, selection, size, offset)
+        yield from page
+        if len(page) < size:
+            return
+        offset += size
+
+
+def run_catalog(settings: Settings, action: str, collection: str | None, args) -> int:  # noqa: ANN001, C901
+    store = catalog_store(settings)
+    if action == "stats":
+        for name in [collection] if collection else store.collections():
+            s = store.stats(name)
+            box = s.lonlat_bounds.as_tuple() if s.lonlat_bounds else None
+            first, last = (format_time(t) if t else None for t in (s.first, s.last))
+            print(json.dumps({"collection": name, "items": s.count, "bbox": box, "first": first, "last": last,
+                              "generation": s.generation}))
+        return 0
+    if collection is None:
+        print("name the collection", file=sys.stderr)
+        return 2
+    if action == "create":
+        created = store.create(collection)
+        print(f"collection '{collection}' {'created' if created else 'exists already'}")
+        return 0
+    if action == "drop":
+        print(f"collection '{collection}' dropped ({store.drop(collection)} items)")
+        return 0
+    if action == "add":
+        store.create(collection)
+        progress = Progress("items")
+        specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern)
+        reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
+        report = ingest(store, reader, collection, specs, progress)
+        progress(report.added + report.updated, report.skipped, final=True)
+        print(f"added {report.added}, updated {report.updated}, skipped {report.skipped} "
+              f"in {report.seconds:.1f} s ({report.rate:.0f} items/s)")
+        return 0
+    if action == "remove":
+        keys = list(args.paths)
+        if args.filter:
+            keys += [i.key for i in _pages(store, collection, _selection(None, None, args.filter, None), None)]
+        result = store.remove(collection, keys)
+        print(f"removed {result.removed} items")
+        return 0
+    selection = _selection(args.bbox, args.datetime, args.filter, args.sortby)
+    items = _pages(store, collection, selection, args.limit)
+    if action == "list":
+        for item in items:
+            print(_row(item))
+        return 0
+    print('{"type": "FeatureCollection", "features": [', end="")
+    for n, item in enumerate(items):
+        print(("," if n else "") + "\n" + json.dumps(_feature(item)), end="")
+    print("\n]}")
+    return 0
