@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from ogcserver.app import catalog_store
+from ogcserver.app import catalog_store, create_app
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.ingest import ingest
+from ogcserver.core.overviews import OverviewBuilder
 from ogcserver.model.catalog import CatalogItem, ItemSpec, Selection, TimeRange
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.mosaic import BY_NAME, parse_ordering
@@ -25,6 +26,7 @@ from ogcserver.settings import Settings
 from ogcserver.storage.catalogs import sources
 from ogcserver.storage.interfaces import CatalogStore
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
+from ogcserver.storage.writers import GeoTiffWriter, remove_builds
 
 PAGE = 1000
 
@@ -90,6 +92,22 @@ def _pages(store: CatalogStore, collection: str, selection: Selection, limit: in
         offset += size
 
 
+def _overviews(settings: Settings, layer: str, factor: int, full: bool) -> int:
+    """Build or refresh a layer's mosaic-level overview (the collection argument names the layer)."""
+    app = create_app(settings)
+    engine = app.extensions["ogcserver"]
+    builder = OverviewBuilder(engine.catalog, engine.reader, GeoTiffWriter(),
+                              settings.server.data_dir / "overviews", remove_builds)
+    progress = Progress("blocks")
+    report = builder.build(layer, factor, full, lambda done, total: progress(done, 0))
+    if report is None:
+        print(f"the overview of '{layer}' is up to date")
+        return 0
+    kind = "refreshed" if report.incremental else "built"
+    print(f"\noverview of '{layer}' {kind}: {report.levels} levels, {report.blocks} blocks in {report.seconds:.1f} s")
+    return 0
+
+
 def run_catalog(settings: Settings, action: str, collection: str | None, args) -> int:  # noqa: ANN001, C901
     store = catalog_store(settings)
     if action == "stats":
@@ -110,6 +128,8 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
     if action == "drop":
         print(f"collection '{collection}' dropped ({store.drop(collection)} items)")
         return 0
+    if action == "overviews":
+        return _overviews(settings, collection, args.factor, args.full)
     if action == "add":
         store.create(collection)
         progress = Progress("items")

@@ -43,6 +43,8 @@ class Layer:
     info: LayerInfo
     config: LayerConfig
     render_bands: tuple[int, ...]
+    overview: tuple[SourceInfo, ...] = ()  # mosaic-level overview levels, finest first
+    overview_stale: tuple[BBox, ...] = ()  # lon/lat areas changed since the overview was built
 
 
 def _union(boxes: Sequence[BBox], crs: str) -> BBox:
@@ -86,7 +88,7 @@ class LayerCatalog:
         }
         self._layers: dict[str, Layer] = {}
         self._checked = 0.0
-        self._generations: dict[str, str | None] = {}  # per layer: the index generation described
+        self._generations: dict[str, tuple] = {}  # per layer: the generation and overview described
         # told which lon/lat areas of a layer changed (tile caches drop exactly those tiles)
         self.listeners: list[Callable[[LayerInfo, tuple[BBox, ...]], None]] = []
         self._lock = threading.Lock()
@@ -106,10 +108,11 @@ class LayerCatalog:
                 if config.source is not None:
                     self._sync_folder(name, config)
                 generation = self.store.get_meta(collection, "generation")
-                if name in self._layers and generation == self._generations.get(name):
+                state = (generation, self.store.get_meta(collection, f"overview:{name}"))
+                if name in self._layers and state == self._generations.get(name):
                     continue
                 self._forget_sources(name)
-                self._generations[name] = generation
+                self._generations[name] = state
                 layer = self._describe(name, service, config)
                 if layer is None:
                     self._layers.pop(name, None)
@@ -217,7 +220,34 @@ class LayerCatalog:
             times=tuple(self.store.times(collection, MAX_TIMES + 1)),
             palette=first.palette if render_bands == (1,) else None,
         )
-        return Layer(info, config, render_bands)
+        levels, stale = self._overview(name, collection, summary.generation)
+        return Layer(info, config, render_bands, levels, stale)
+
+    # -- mosaic-level overviews --------------------------------------------------------------
+    def _overview(self, name: str, collection: str, generation: int) -> tuple[tuple[SourceInfo, ...], tuple[BBox, ...]]:
+        """The overview's levels and the areas changed since it was built ((), () if unusable)."""
+        text = self.store.get_meta(collection, f"overview:{name}")
+        if not text:
+            return (), ()
+        record = json.loads(text)
+        stale: tuple[BBox, ...] | None = ()
+        if record["generation"] != generation:
+            stale = self.store.changes_since(collection, record["generation"])
+        if stale is None:
+            return (), ()
+        try:
+            levels = tuple(self.reader.describe(p) for p in record["paths"])
+        except SourceUnavailable:
+            log.warning("overview unreadable", extra={"layer": name})
+            return (), ()
+        return levels, stale
+
+    def overview_record(self, layer: Layer) -> dict | None:
+        text = self.store.get_meta(layer.config.collection_name, f"overview:{layer.info.name}")
+        return json.loads(text) if text else None
+
+    def set_overview_record(self, layer: Layer, record: dict) -> None:
+        self.store.set_meta(layer.config.collection_name, f"overview:{layer.info.name}", json.dumps(record))
 
     @staticmethod
     def _style_abstract(first: SourceInfo, bands: tuple[int, ...]) -> str:

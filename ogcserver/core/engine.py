@@ -16,6 +16,8 @@ from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.constraints import allowed_items, mask_outside_area, point_in_area, resolution_factor, upsample
 from ogcserver.core.coverage import read_coverage
 from ogcserver.core.mosaic import mosaic
+from ogcserver.core.overviews import choose_level, overview_usable
+from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture, grid_lonlat
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
@@ -29,7 +31,7 @@ from ogcserver.model.errors import (
 )
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
-from ogcserver.model.image import Grid, RGBAImage
+from ogcserver.model.image import Grid, Raster, RGBAImage
 from ogcserver.settings import Limits, ProcessingTemplate, ServiceConfig, Settings
 from ogcserver.storage.interfaces import RasterReader
 
@@ -130,9 +132,9 @@ class Engine:
         context = context_pixels(template) if template else 0
         read_grid = view.expanded(context)
         bands = read_bands(template, layer.info.band_count) if template else layer.render_bands
-        items = allowed_items(self.catalog.items_for(layer, read_grid.bbox, limits.max_items, want), constraints)
-        operator = want.operator or layer.config.operator
-        raster, _used = mosaic(self.reader, items, read_grid, bands, method, deadline, operator, layer.config.blend_width)
+        raster = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, want)
+        if isinstance(raster, RGBAImage):
+            return raster  # too many items and no overview: their footprints, drawn
         if raster is None:
             return None
         if template:
@@ -143,6 +145,28 @@ class Engine:
         if template:
             return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
+
+    def _read_mosaic(
+        self, layer: Layer, grid: Grid, bands: tuple[int, ...], method: Resampling, limits: Limits,
+        deadline: float, constraints: Constraints, want: ItemQuery,
+    ) -> Raster | RGBAImage | None:
+        """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse
+        enough (and the overview shows what was asked), else from the items; past the item cap,
+        from the overview regardless, else a drawing of the items' footprints."""
+        usable = overview_usable(layer, grid, want, constraints)
+        level = choose_level(layer.overview, grid) if usable else None
+        if level is not None:
+            return self.reader.read(level, grid, bands, method)
+        try:
+            items = self.catalog.items_for(layer, grid.bbox, limits.max_items, want)
+        except LimitExceeded:
+            if usable:
+                return self.reader.read(layer.overview[0], grid, bands, method)
+            return footprint_picture(self.catalog.search(layer, grid_lonlat(grid), want, FOOTPRINTS_DRAWN, 0), grid)
+        operator = want.operator or layer.config.operator
+        raster, _used = mosaic(self.reader, allowed_items(items, constraints), grid, bands, method, deadline,
+                               operator, layer.config.blend_width)
+        return raster
 
     def render_picture(
         self, layer: Layer, grid: Grid, constraints: Constraints, style: str = "", want: ItemQuery = EVERY_ITEM,

@@ -7,6 +7,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
+import numpy as np
+
 from ogcserver.model.catalog import (
     BandStatistics, CatalogItem, CollectionStats, ItemRecord, Selection, SourceInfo, SyncResult,
 )
@@ -35,6 +37,16 @@ class RasterReader(Protocol):
     def footprint(self, source: SourceInfo) -> dict | None:
         """GeoJSON outline of the valid pixels in lon/lat; None: use the extent. SourceUnavailable
         when no pixel is valid."""
+
+
+class RasterWriter(Protocol):
+    """Writes rasters the core computed (mosaic-level overviews), one file at a time."""
+
+    def begin(self, path: str, grid: Grid, count: int, dtype: str, copy_from: str | None = None) -> None: ...
+
+    def write(self, window: tuple[int, int, int, int], data: np.ndarray, valid: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class CatalogStore(Protocol):

@@ -101,9 +101,20 @@ def test_max_items_limit(data_dir, tmp_path):
     text = config.read_text().replace("limits:\n    max_width: 2048", "limits:\n    max_items: 1")
     config.write_text(text)
     client = create_app(load_settings(config)).test_client()
-    r = client.get("/services/ordered/wms", query_string=params(LAYERS="newest", CRS="EPSG:32632", BBOX=OVERLAP,
-                                                                   WIDTH=10, HEIGHT=10))
-    assert r.status_code == 400 and b"zoom in" in r.data
+    # a map past the item cap draws the items' footprints instead of reading them
+    bbox = f"{X0 - 500},{Y0 - 3500},{X0 + 3500},{Y0 + 500}"
+    r = client.get("/services/ordered/wms", query_string=params(LAYERS="newest", CRS="EPSG:32632", BBOX=bbox,
+                                                                   WIDTH=40, HEIGHT=40, TRANSPARENT="TRUE"))
+    assert r.status_code == 200
+    img = decode(r.data)
+    outline = (img[..., 0] == 230) & (img[..., 1] == 110) & (img[..., 3] == 255)
+    assert outline.any() and not ((img[..., 0] == 200) & (img[..., 3] == 255)).any()
+    assert img[0, 0, 3] == 0 and img[20, 20, 3] > 0  # outside every item: clear; inside: tinted
+    # values cannot be drawn: a point query past the cap still says so
+    info = client.get("/services/ordered/wms", query_string=params(
+        REQUEST="GetFeatureInfo", LAYERS="newest", QUERY_LAYERS="newest", CRS="EPSG:32632", BBOX=OVERLAP,
+        WIDTH=10, HEIGHT=10, I=5, J=5))
+    assert info.status_code == 400 and b"zoom in" in info.data
 
 
 def test_items_in_different_crs_join_the_mosaic(data_dir, tmp_path):
