@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import shapely
-from shapely.geometry import shape
 
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
 from ogcserver.model.errors import SourceUnavailable
@@ -62,11 +61,14 @@ CREATE INDEX IF NOT EXISTS changes_generation ON changes (collection, generation
 OLD_TABLES = ("items", "items_rtree", "meta", "changes")
 KEEP_CHANGES = 20000  # per collection; a process further behind drops the layer's whole cache
 
-_SELECT = (
+_COLUMNS = (
     "SELECT i.id, i.collection, i.key, i.info, i.properties, i.footprint, "
     "r.minx, r.maxx, r.miny, r.maxy, i.mtime, i.size "
-    "FROM items i JOIN items_rtree r ON r.id = i.id "
 )
+_SELECT = _COLUMNS + "FROM items i JOIN items_rtree r ON r.id = i.id "
+# with an area, the R*Tree must drive the query (CROSS JOIN fixes the loop order in SQLite):
+# otherwise the planner walks the collection's items and probes the tree for each
+_SELECT_AREA = _COLUMNS + "FROM items_rtree r CROSS JOIN items i ON i.id = r.id "
 
 
 def _row_to_item(row: tuple) -> CatalogItem:
@@ -148,16 +150,23 @@ class SqliteCatalog:
             where.append(lock_sql)
             params += lock_params
         order_sql, order_params = order_by(selection.ordering, selection.focus, "sqlite")
-        rows = self._connect().execute(_SELECT + "WHERE " + " AND ".join(where) + " " + order_sql, params + order_params)
+        head = _SELECT if area is None else _SELECT_AREA
+        rows = self._connect().execute(head + "WHERE " + " AND ".join(where) + " " + order_sql, params + order_params)
         return list(self._take(rows, area, limit, offset))
 
     @staticmethod
     def _take(rows: Iterable[tuple], area: BBox | None, limit: int, offset: int) -> Iterator[CatalogItem]:
-        box = shapely.box(area.minx, area.miny, area.maxx, area.maxy) if area is not None else None
+        """Rows whose footprint meets the area (the tree only knows boxes): a box inside the area
+        needs no test; others are tested with GEOS."""
+        box = None
+        if area is not None:
+            box = shapely.box(area.minx, area.miny, area.maxx, area.maxy)
+            shapely.prepare(box)
         taken = skipped = 0
         for row in rows:
-            footprint = row[5]
-            if box is not None and footprint and not shape(json.loads(footprint)).intersects(box):
+            footprint, minx, maxx, miny, maxy = row[5:10]
+            inside = area is None or (minx >= area.minx and maxx <= area.maxx and miny >= area.miny and maxy <= area.maxy)
+            if not inside and footprint and not box.intersects(shapely.from_geojson(footprint)):
                 continue
             if skipped < offset:
                 skipped += 1
