@@ -17,6 +17,8 @@ install: $(STAMP)
 
 samples: install
 	$(PY) samples/generate.py
+	$(VENV)/bin/ogcserver catalog add orthophotos samples/data/ortho -c samples/ogcserver.yaml
+	$(VENV)/bin/ogcserver catalog overviews orthophotos -c samples/ogcserver.yaml
 
 demo: samples
 	$(VENV)/bin/ogcserver serve -c samples/ogcserver.yaml
