@@ -21,7 +21,7 @@ from ogcserver.core.overviews import OverviewBuilder
 from ogcserver.model.catalog import CatalogItem, ItemSpec, Selection, TimeRange
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.mosaic import BY_NAME, parse_ordering
-from ogcserver.ows.time import format_time, parse_time
+from ogcserver.model.time import format_time, parse_time
 from ogcserver.settings import Settings
 from ogcserver.storage.catalogs import sources
 from ogcserver.storage.interfaces import CatalogStore

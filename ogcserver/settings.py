@@ -16,7 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ogcserver.core.functions.library import AnyFunction
+from ogcserver.model.catalog import TimeRange
+from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
+from ogcserver.model.time import parse_time
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
@@ -77,6 +80,27 @@ class Rendering(Frozen):
     warp_error: float = Field(1e-3, gt=0, le=0.5)
 
 
+class ChangeConfig(Frozen):
+    """A second input for change detection: the same chain applied to the items of a reference
+    time, then combined with the request's (its TIME, or every item) pixel by pixel."""
+
+    reference: str  # a TIME value: "2021", "2021-06", "2021-05-01/2021-09-30", ...
+    operation: Literal["difference", "ratio"] = "difference"  # request minus / over reference
+
+    @field_validator("reference")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        try:
+            parse_time(value, "reference")
+        except InvalidValue as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @property
+    def time(self) -> TimeRange:
+        return parse_time(self.reference, "reference")
+
+
 class ProcessingTemplate(Frozen):
     """A named chain of raster functions, offered as a style of the layers that list it."""
 
@@ -85,6 +109,14 @@ class ProcessingTemplate(Frozen):
     abstract: str = ""
     bands: tuple[int, ...] | None = Field(None, min_length=1, max_length=16)  # source bands read (default: all)
     chain: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field(min_length=1, max_length=8)
+    compare: ChangeConfig | None = None  # two inputs: change between the request's time and a reference
+    then: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field((), max_length=8)
+
+    @model_validator(mode="after")
+    def _then_needs_compare(self) -> "ProcessingTemplate":
+        if self.then and self.compare is None:
+            raise ValueError(f"template '{self.name}': 'then' applies to a comparison; add 'compare'")
+        return self
 
 
 class LayerConfig(Frozen):

@@ -6,7 +6,7 @@ map: limits -> layers -> catalog selection -> mosaic -> style -> composite -> en
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -138,7 +138,13 @@ class Engine:
         if raster is None:
             return None
         if template:
-            raster = apply_chain(raster, template, view, context)
+            reference = None
+            if template.compare is not None:
+                earlier = replace(want, time=template.compare.time, nearest_time=True)
+                reference = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, earlier)
+                if not isinstance(reference, Raster):
+                    return None  # nothing (or too much) to compare with
+            raster = apply_chain(raster, template, view, context, reference)
         if factor > 1:
             raster = upsample(raster, grid, factor)
         raster = mask_outside_area(raster, constraints)

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import BBox, axis_is_yx, crs_area_of_use, transform_bbox
 from ogcserver.ows.crs import parse_crs
-from ogcserver.ows.time import format_time
+from ogcserver.model.time import format_time
 
 MAX_LISTED_TIMES = 1000
 

@@ -9,7 +9,7 @@ from ogcserver.core.filters import parse_filter
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, parse_ordering
-from ogcserver.ows.time import parse_time
+from ogcserver.model.time import parse_time
 
 PARAMETERS = ("FILTER", "TIME", "MOSAICORDER", "MOSAICOPERATOR")
 

@@ -62,8 +62,14 @@ def world(tmp_path_factory):
             writer.writerow([f"{name}.tif", f"scene-{name}", date, cloud, sensor])
     config = {
         "server": {"data_dir": str(root / "state"), "index_refresh_seconds": 0},
+        "processing": [{
+            "name": "change", "title": "Change since 2021", "bands": [1],
+            "chain": [{"function": "expression", "expression": "b1 * 2"}],
+            "compare": {"reference": "2021"},
+            "then": [{"function": "stretch", "method": "fixed", "minimum": -200, "maximum": 200}],
+        }],
         "services": [{"name": "imagery", "allow_download": True, "layers": [
-            {"name": "scenes", "collection": "scenes"},
+            {"name": "scenes", "collection": "scenes", "styles": ["change"]},
             {"name": "stac", "collection": "stac"},
         ]}],
     }
@@ -148,6 +154,18 @@ def test_footprint_is_the_valid_area_not_the_box(world):
 ])
 def test_mosaic_rules_filters_and_time_by_hand(client, extra, expected):
     assert value(client, **extra) == expected
+
+
+@pytest.mark.parametrize("time, change", [
+    ("2023", 2 * (60 - 10)),   # c now, a in 2021
+    ("2022", 2 * (20 - 10)),
+    ("2021", 0),
+    (None, 2 * (60 - 10)),     # without TIME: the mosaic (c on top) against 2021
+])
+def test_change_between_dates_is_the_chain_on_both_then_their_difference(client, time, change):
+    extra = {"STYLES": "change", **({"TIME": time} if time else {})}
+    expected = round((change + 200) / 400 * 255)
+    assert abs(value(client, **extra) - expected) <= 1
 
 
 def test_the_same_rule_gives_the_same_pixels_through_wmts_and_wcs(client):

@@ -37,6 +37,14 @@ def test_valid_config_loads_and_is_frozen(config_path):
         ("services:\n- name: a\n  layers:\n  - {name: x, source: ., bands: [1, 2]}", "services.0.layers.0.bands", "1 or 3"),
         ("services:\n- name: a\n  layers:\n  - {name: x, source: missing.tif}", "services.0.layers.0.source", "does not exist"),
         ("services:\n- name: a\n  layers:\n  - {name: x, source: .}\n  - {name: x, source: .}", "(top level)", "used twice"),
+        ("services:\n- name: a\n  layers:\n  - {name: x}", "services.0.layers.0", "exactly one of 'source' and 'collection'"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: ., order: 'by:a;b'}", "services.0.layers.0.order", "not an attribute"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: ., operator: median}", "services.0.layers.0.operator", "first"),
+        ("catalog: {backend: postgis}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}", "catalog", "dsn"),
+        ("processing:\n- name: t\n  chain: [{function: hillshade}]\n  compare: {reference: soon}\n"
+         "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0.compare.reference", "ISO 8601"),
+        ("processing:\n- name: t\n  chain: [{function: hillshade}]\n  then: [{function: hillshade}]\n"
+         "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0", "add 'compare'"),
     ],
 )
 def test_problems_name_file_key_and_reason(tmp_path, text, key, reason):

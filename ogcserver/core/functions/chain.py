@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ogcserver.model.image import Grid, Raster
 from ogcserver.settings import ProcessingTemplate
 
@@ -14,12 +16,35 @@ def read_bands(template: ProcessingTemplate, count: int) -> tuple[int, ...]:
 
 def context_pixels(template: ProcessingTemplate) -> int:
     """Pixels read around the view so that neighbourhood functions have no seams at its edges."""
-    return sum(f.context() for f in template.chain)
+    return sum(f.context() for f in (*template.chain, *template.then))
 
 
-def apply_chain(raster: Raster, template: ProcessingTemplate, view: Grid, context: int) -> Raster:
-    for function in template.chain:
+def _run(raster: Raster, functions) -> Raster:  # noqa: ANN001 - a tuple of library functions
+    for function in functions:
         raster = function.apply(raster)
+    return raster
+
+
+def compare(current: Raster, reference: Raster, operation: str) -> Raster:
+    """Change between two inputs, in float32, where both have values (a ratio also needs a
+    non-zero reference)."""
+    a, b = current.data.astype(np.float32), reference.data.astype(np.float32)
+    valid = current.valid & reference.valid
+    if operation == "ratio":
+        valid &= (b != 0).all(axis=0)
+        out = np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+    else:
+        out = a - b
+    out[:, ~valid] = 0
+    return Raster(out, valid, current.grid, current.band_names)
+
+
+def apply_chain(raster: Raster, template: ProcessingTemplate, view: Grid, context: int,
+                reference: Raster | None = None) -> Raster:
+    """The template's chain; with a reference, the chain on both, their change, then ``then``."""
+    raster = _run(raster, template.chain)
+    if template.compare is not None and reference is not None:
+        raster = _run(compare(raster, _run(reference, template.chain), template.compare.operation), template.then)
     if context:
         c = context
         raster = Raster(raster.data[:, c:-c, c:-c].copy(), raster.valid[c:-c, c:-c].copy(), view, raster.band_names)

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 import shapely
 
 from ogcserver.model.catalog import CatalogItem, LayerInfo
-from ogcserver.ows.time import format_time
+from ogcserver.model.time import format_time
 
 
 def _geometry(item: CatalogItem) -> dict[str, Any]:

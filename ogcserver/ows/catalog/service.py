@@ -21,7 +21,7 @@ from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, from_domain
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
-from ogcserver.ows.time import format_time, parse_time
+from ogcserver.model.time import format_time, parse_time
 
 GEOJSON = "application/geo+json"
 MAX_LIMIT = 1000

@@ -25,7 +25,7 @@ from ogcserver.ows.wcs.geotiff import geotiff_options
 from ogcserver.ows.wcs.kvp20 import invalid_subsetting
 from ogcserver.ows.wcs.models import GetCoverage
 from ogcserver.ows.wcs.request20 import Request20, Scaling
-from ogcserver.ows.time import parse_time
+from ogcserver.model.time import parse_time
 from ogcserver.ows.wcs.views import wcs_code
 
 TIME_AXES = {"time", "t", "date", "ansi", "phenomenontime"}
