@@ -17,7 +17,7 @@ from ogcserver.model.access import AuthenticationFailed, Principal
 from ogcserver.ows.catalog.service import CatalogService, error_response as catalog_error
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.exceptions import OwsError, from_domain
 from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS, parse_item_query
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
@@ -150,6 +150,12 @@ def _request_items(time: str | None = None) -> ItemQuery:
     return parse_item_query(Params(pairs))
 
 
+def _selection() -> dict[str, str]:
+    """The item selection parameters as given (checked first), to pass on in links."""
+    _request_items()
+    return {k.upper(): v for k, v in request.args.items() if k.upper() in ITEM_PARAMETERS}
+
+
 def _rest(ctx: WebContext, service_scope: str | None, answer) -> Response:  # noqa: ANN001
     """RESTful tile resources: the same authentication, limits and exceptions as KVP."""
     g.ows_service, g.ows_request = "WMTS", "REST"
@@ -179,6 +185,8 @@ def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer, on_e
         return _challenge(ctx, _to_flask(answer(endpoint)))
     except OwsError as exc:
         return _challenge(ctx, _to_flask(on_error(exc)))
+    except OgcServerError as exc:  # e.g. a bad FILTER parsed before the service is called
+        return _challenge(ctx, _to_flask(on_error(from_domain(exc))))
     finally:
         ctx.limiter.leave(principal.name)
 
@@ -297,16 +305,16 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     def kml_root(layer: str) -> Response:
         as_kmz = request.path.endswith(".kmz")
         style = request.args.get("style", "")[:64]
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz, style))
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz, style, _selection()))
 
     @bp.route("/kml/<layer>/<int:z>/<int:x>/<int:y>.kml")
     def kml_tile(layer: str, z: int, x: int, y: int) -> Response:
         style = request.args.get("style", "")[:64]
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint, style))
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint, style, _selection()))
 
     @bp.route("/kml/<layer>/footprints.kml")
     def kml_footprints(layer: str) -> Response:
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.footprints(layer, endpoint))
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.footprints(layer, endpoint, _request_items()))
 
     @bp.route("/catalog/<layer>/items")
     def catalog_items(layer: str) -> Response:

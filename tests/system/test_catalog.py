@@ -221,6 +221,10 @@ def test_hostile_filters_are_refused_and_change_nothing(client, world, hostile):
     assert r.status_code == 400
     assert b"InvalidParameterValue" in r.data and b"Traceback" not in r.data
     assert len(catalog_store(load_settings(world[1])).items("scenes")) == 3
+    for url in ("/tiles/scenes/WebMercatorQuad/15/16800/11500.png", "/catalog/scenes/items", "/kml/scenes.kml",
+                "/wmts/1.0.0/scenes/default/WebMercatorQuad/15/11500/16800.png"):
+        other = client.get(url, query_string={"FILTER": hostile})
+        assert other.status_code == 400 and b"Traceback" not in other.data, (url, other.data[:200])
 
 
 def test_bad_time_and_rule_values_get_ogc_exceptions(client):
@@ -363,3 +367,23 @@ def test_owslib_time_dimension_and_live_changes(world, tmp_path):
         assert np.array_equal(again, before)
         items = requests.get(f"{url}/catalog/scenes/items", timeout=30).json()
         assert sorted(f["id"] for f in items["features"]) == ["scene-a", "scene-b", "scene-c"]
+
+
+def test_kml_carries_the_selection_to_every_link(client):
+    from lxml import etree
+
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    root = client.get("/kml/scenes.kml", query_string={"FILTER": "sensor = 'B'"})
+    assert root.status_code == 200
+    href = etree.fromstring(root.data).xpath("//k:NetworkLink/k:Link/k:href/text()", namespaces=ns)[0]
+    assert "FILTER=sensor" in href
+    # a tile document: its overlay image is the filtered tile, its children keep the filter
+    doc = etree.fromstring(client.get(href.replace("http://localhost", "")).data)
+    links = doc.xpath("//k:NetworkLink/k:Link/k:href/text()", namespaces=ns)
+    icons = doc.xpath("//k:GroundOverlay/k:Icon/k:href/text()", namespaces=ns)
+    assert icons and all("FILTER=sensor" in i for i in icons + links)
+    picture = rgba(client.get(icons[0].replace("http://localhost", "")).data)
+    shown = set(np.unique(picture[..., 0][picture[..., 3] == 255]).tolist())
+    assert shown <= {20}
+    bad = client.get("/kml/scenes.kml", query_string={"FILTER": "nonsense ((("})
+    assert bad.status_code == 400

@@ -171,10 +171,11 @@ def footprints(info: LayerInfo, items: list[CatalogItem]) -> bytes:
 
 
 def start_tiles(info: LayerInfo) -> list[tuple[int, int, int]]:
-    """The deepest zoom at which the layer still fits in at most 4 tiles (at least zoom 0)."""
+    """The deepest zoom at which the layer still fits in at most 4 tiles (at least zoom 0), and
+    no deeper than the pyramid's leaves (a small layer may fit in 4 tiles far past them)."""
     tms = tiling.well_known("WorldCRS84Quad")
     best = None
-    for z in range(tms.minzoom, tms.maxzoom + 1):
+    for z in range(tms.minzoom, leaf_zoom(info) + 1):
         span = tms.tiles_over(info.lonlat_bounds, z)
         if span is None:
             break

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from ogcserver.core import tiling
 from ogcserver.core.engine import Engine
-from ogcserver.core.query import MapQuery
+from ogcserver.core.query import EVERY_ITEM, ItemQuery, MapQuery
 from ogcserver.model.access import Action
 from ogcserver.model.errors import InvalidValue, OgcServerError
 from ogcserver.model.formats import ImageFormat
@@ -30,21 +30,27 @@ class KmlService:
         return layer
 
     @staticmethod
-    def _style_query(style: str) -> str:
-        return f"?{urlencode({'style': style})}" if style else ""
+    def _query(style: str, selection: dict[str, str]) -> str:
+        """The style and the item selection (FILTER, TIME, mosaic rule), carried to every link."""
+        pairs = ([("style", style)] if style else []) + sorted(selection.items())
+        return f"?{urlencode(pairs)}" if pairs else ""
 
-    def root(self, name: str, endpoint: Endpoint, as_kmz: bool, style: str = "") -> OwsResponse:
+    def root(self, name: str, endpoint: Endpoint, as_kmz: bool, style: str = "",
+             selection: dict[str, str] | None = None) -> OwsResponse:
+        selection = selection or {}
         try:
             info = self._layer(name, endpoint, style).info
             kml = documents.superoverlay_root(info, f"{endpoint.base_url}/kml/{info.name}", documents.start_tiles(info),
-                                              self._style_query(style))
+                                              self._query(style, selection))
         except OgcServerError as exc:
             return self.error(exc)
         if as_kmz:
             return OwsResponse(documents.kmz(kml, {}), documents.KMZ_TYPE)
         return OwsResponse(kml, documents.KML_TYPE)
 
-    def tile(self, name: str, z: int, x: int, y: int, endpoint: Endpoint, style: str = "") -> OwsResponse:
+    def tile(self, name: str, z: int, x: int, y: int, endpoint: Endpoint, style: str = "",
+             selection: dict[str, str] | None = None) -> OwsResponse:
+        selection = selection or {}
         try:
             info = self._layer(name, endpoint, style).info
             tms = tiling.well_known("WorldCRS84Quad")
@@ -55,16 +61,18 @@ class KmlService:
                 href = f"{endpoint.base_url}/wmts/1.0.0/{info.name}/{style}/WorldCRS84Quad/{z}/{y}/{x}.png"
             else:
                 href = f"{endpoint.base_url}/tiles/{info.name}/WorldCRS84Quad/{z}/{x}/{y}.png"
+            if selection:
+                href += self._query("", selection)
             kml = documents.superoverlay_tile(info, z, x, y, f"{endpoint.base_url}/kml/{info.name}", href,
-                                              self._style_query(style))
+                                              self._query(style, selection))
         except OgcServerError as exc:
             return self.error(exc)
         return OwsResponse(kml, documents.KML_TYPE)
 
-    def footprints(self, name: str, endpoint: Endpoint) -> OwsResponse:
+    def footprints(self, name: str, endpoint: Endpoint, want: ItemQuery = EVERY_ITEM) -> OwsResponse:
         try:
             layer, _ = self.engine.resolve(name, "", endpoint.service, endpoint.principal, Action.QUERY, "footprints")
-            items = self.engine.catalog.items_for(layer, layer.info.lonlat_bounds, MAX_FOOTPRINTS)
+            items = self.engine.catalog.items_for(layer, layer.info.lonlat_bounds, MAX_FOOTPRINTS, want)
             kml = documents.footprints(layer.info, items)
         except OgcServerError as exc:
             return self.error(exc)
