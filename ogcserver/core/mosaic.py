@@ -67,18 +67,6 @@ def mosaic(
     return raster, [fed[i] for i in contributors]
 
 
-def mosaic_first(
-    reader: RasterReader,
-    items: Iterable[CatalogItem],
-    grid: Grid,
-    bands: Sequence[int],
-    resampling: Resampling,
-    deadline: float,
-) -> tuple[Raster | None, list[CatalogItem]]:
-    """The "first" mosaic, under the name and signature maps and coverages call."""
-    return mosaic(reader, items, grid, bands, resampling, deadline)
-
-
 def _window(item: CatalogItem, grid: Grid) -> Window | None:
     """Pixels of the view the item may cover (its footprint in the view's CRS, plus a margin)."""
     try:

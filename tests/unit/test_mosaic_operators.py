@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from ogcserver.core.mosaic import mosaic, mosaic_first
+from ogcserver.core.mosaic import mosaic
 from ogcserver.model.catalog import CatalogItem, SourceInfo
 from ogcserver.model.errors import RenderTimeout, SourceUnavailable
 from ogcserver.model.formats import Resampling
@@ -297,10 +297,10 @@ def test_other_operators_read_every_item():
     assert reads == ["X", "H", "Y", "Z", "W"] and used == ["W"]
 
 
-def test_mosaic_first_is_the_first_operator():
+def test_first_is_the_default_operator():
     fakes = scene()
-    raster, used = mosaic_first(FakeReader(fakes), [f.item for f in fakes], VIEW, (1, 2), Resampling.NEAREST,
-                                time.monotonic() + 60)
+    raster, used = mosaic(FakeReader(fakes), [f.item for f in fakes], VIEW, (1, 2), Resampling.NEAREST,
+                          time.monotonic() + 60)
     np.testing.assert_array_equal(shown(raster)[0], BAND1[Operator.FIRST])
     assert [u.name for u in used] == ["A.tif", "B.tif", "C.tif"]
 
