@@ -155,3 +155,40 @@ def test_wcs_returns_real_rasters_bit_for_bit(real, shared_data, layer, path):
     coverage = read_coverage(r.data)
     np.testing.assert_array_equal(coverage.data, data)
     assert coverage.transform.almost_equals(transform, precision=1e-9) and coverage.nodata == nodata
+
+
+def test_real_multi_date_tiles_by_time_and_footprint(real, shared_data):
+    """ESA WorldCover 2020 and 2021, the same tile: TIME picks each year's values exactly, no
+    TIME stacks the newest on top, and footprints follow the land (most of the tile is nodata)."""
+    from tests.support.wcs import params as wcs_params
+    from tests.support.wcs import read_coverage
+
+    folder = shared_data / "worldcover-2020-2021"
+    paths = {year: next(folder.glob(f"*_{year}_*_Map.tif")) for year in (2020, 2021)}
+    with rasterio.open(paths[2020]) as a, rasterio.open(paths[2021]) as b:
+        small = [ds.read(1, out_shape=(360, 360)) for ds in (a, b)]
+        differs = np.argwhere((small[0] != small[1]) & (small[0] > 0) & (small[1] > 0))
+        row, col = (differs[0] * 100).tolist()  # a 1/100 cell of the overview: 100 source pixels
+        window = rasterio.windows.Window(col, row, 64, 64)
+        truth = {2020: a.read(1, window=window), 2021: b.read(1, window=window)}
+        box = rasterio.windows.bounds(window, a.transform)
+    assert not np.array_equal(truth[2020], truth[2021])
+
+    def coverage(**extra):
+        r = real.get("/wcs", query_string=wcs_params(
+            "1.0.0", COVERAGE="worldcover", CRS="EPSG:4326", BBOX=",".join(map(str, box)), WIDTH=64, HEIGHT=64,
+            FORMAT="GeoTIFF", **extra))
+        assert r.status_code == 200, r.data[:300]
+        return read_coverage(r.data).data[0]
+
+    np.testing.assert_array_equal(coverage(TIME="2020"), truth[2020])
+    np.testing.assert_array_equal(coverage(TIME="2021-01-01"), truth[2021])
+    newest = coverage()
+    np.testing.assert_array_equal(newest, np.where(truth[2021] > 0, truth[2021], truth[2020]))
+    caps = real.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0").data
+    assert b">2020-01-01T00:00:00Z,2021-01-01T00:00:00Z</Dimension>" in caps
+    items = real.get("/catalog/worldcover/items").get_json()["features"]
+    from shapely.geometry import shape
+
+    for feature in items:  # about 13% of the 3 x 3 degree tile has data
+        assert 0.05 < shape(feature["geometry"]).area / 9.0 < 0.3
