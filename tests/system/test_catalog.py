@@ -387,3 +387,28 @@ def test_kml_carries_the_selection_to_every_link(client):
     assert shown <= {20}
     bad = client.get("/kml/scenes.kml", query_string={"FILTER": "nonsense ((("})
     assert bad.status_code == 400
+
+
+def test_stac_static_catalog_walks_its_children(world, tmp_path):
+    """A static STAC catalog (pystac's layout, relative links) with a sub-collection."""
+    import pystac
+
+    root, path = world
+    catalog = pystac.Catalog("demo", "scenes as a static catalog")
+    sub = pystac.Collection("sub", "a sub-collection", pystac.Extent(
+        pystac.SpatialExtent([[9, 46.9, 9.05, 47]]), pystac.TemporalExtent([[None, None]])))
+    catalog.add_child(sub)
+    for name in ("a", "b"):
+        _c, _v, date, cloud, _s = SCENES[name]
+        item = pystac.Item(f"cat-{name}", None, None, pystac.utils.str_to_datetime(f"{date}T00:00:00Z"),
+                           {"eo:cloud_cover": cloud})
+        item.add_asset("data", pystac.Asset(str(root / "scenes" / f"{name}.tif"), media_type=pystac.MediaType.GEOTIFF,
+                                            roles=["data"]))
+        (sub if name == "b" else catalog).add_item(item)
+    catalog.normalize_hrefs(str(tmp_path / "stac"))
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    assert main(["catalog", "add", "static", "--stac", str(tmp_path / "stac" / "catalog.json"), "-c", str(path)]) == 0
+    items = {i.key: i for i in catalog_store(load_settings(path)).items("static")}
+    assert set(items) == {"cat-a", "cat-b"}
+    assert items["cat-b"].properties["eo:cloud_cover"] == 50 and items["cat-b"].footprint is not None  # traced
+    assert items["cat-a"].acquired.year == 2021 and items["cat-a"].source.width == 100  # described from the file
