@@ -26,7 +26,6 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from ogcserver.app import create_app  # noqa: E402
-from ogcserver.core.query import LayerRef, MapQuery  # noqa: E402
 from ogcserver.core.render.encode import encode  # noqa: E402
 from ogcserver.core.render.style import render_default  # noqa: E402
 from ogcserver.core.mosaic import mosaic_first  # noqa: E402

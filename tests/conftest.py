@@ -154,6 +154,15 @@ def live_server(config_path) -> str:
 
 
 @pytest.fixture(scope="session")
+def postgis_dsn():
+    """A throwaway PostgreSQL/PostGIS cluster for the session, or None without the packages."""
+    from tests.support.postgres import postgis_cluster
+
+    with postgis_cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = SHARED / "data"
     if not (path / "README.md").exists():

@@ -27,6 +27,7 @@ from ogcserver.app import catalog_store, create_app
 from ogcserver.cli import main
 from ogcserver.settings import load_settings
 from tests.conftest import running_server
+from tests.support.postgres import SKIP_REASON
 from tests.support import rasters
 from tests.support.reference import decode, params
 
@@ -49,8 +50,23 @@ def _scene(folder: Path, name: str) -> Path:
     return rasters.write(folder / f"{name}.tif", data, transform, nodata=0)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+def backend(request):
+    """Every test here runs on both catalog backends."""
+    if request.param == "sqlite":
+        return {}
+    dsn = request.getfixturevalue("postgis_dsn")
+    if dsn is None:
+        pytest.skip(SKIP_REASON)
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("DROP TABLE IF EXISTS items, meta, changes")
+    return {"catalog": {"backend": "postgis", "dsn": dsn}}
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, backend):
     root = tmp_path_factory.mktemp("catalog")
     scenes = root / "scenes"
     for name in SCENES:
@@ -61,6 +77,7 @@ def world(tmp_path_factory):
         for name, (_c, _v, date, cloud, sensor) in SCENES.items():
             writer.writerow([f"{name}.tif", f"scene-{name}", date, cloud, sensor])
     config = {
+        **backend,
         "server": {"data_dir": str(root / "state"), "index_refresh_seconds": 0},
         "processing": [{
             "name": "change", "title": "Change since 2021", "bands": [1],

@@ -9,7 +9,6 @@ every selection and ordering below computable by hand.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from ogcserver.model.mosaic import BY_NAME, NEWEST, OLDEST, Ordering, parse_orde
 from ogcserver.storage.catalogs.postgis import PostgisCatalog
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
 from ogcserver.storage.interfaces import CatalogStore
-from tests.support.postgres import SKIP_REASON, postgis_cluster
+from tests.support.postgres import SKIP_REASON
 from tests.unit.test_filters import CASES, ROWS
 
 SCENES = "scenes"
@@ -65,12 +64,6 @@ SCENE_RECORDS = [
 
 
 # -- the two backends --------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def postgis_dsn() -> Iterator[str | None]:
-    with postgis_cluster() as dsn:
-        yield dsn
-
-
 def fresh_postgis(dsn: str) -> PostgisCatalog:
     """A store on empty tables: each test starts from nothing, as with a new SQLite file."""
     with psycopg.connect(dsn, autocommit=True) as con:
