@@ -190,6 +190,7 @@ def test_filter_rule_table(filter_rows: CatalogStore, cql: str, wanted) -> None:
     (parse_ordering("by:title:asc"), None, ["e", "a", "b", "c", "d", "f"]),  # "[" < "a"; none last by key
     (parse_ordering("closest:datetime:2024-01-09T00:00:00Z"), None, ["f", "a", "e", "b", "c", "d"]),
     (parse_ordering("closest:cloud:14"), None, ["e", "b", "a", "c", "f", "d"]),
+    (parse_ordering("closest:platform:3"), None, ["a", "b", "c", "d", "e", "f"]),  # text has no distance
     (parse_ordering("center"), (2.0, 2.0), ["b", "f", "a", "d", "c", "e"]),
     (parse_ordering("northwest"), (-6.0, 23.0), ["c", "f", "b", "a", "e", "d"]),
     (parse_ordering("lock:e,a,c,zz"), None, ["e", "a", "c"]),

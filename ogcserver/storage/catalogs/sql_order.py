@@ -55,8 +55,10 @@ def order_by(ordering: Ordering, focus: tuple[float, float] | None, dialect: Dia
                 target = ordering.target
         elif dialect == "sqlite":
             distance, target = f"abs({expr} - {m})", ordering.target
-        else:
-            distance, target = f"abs(({expr})::float8 - {m})", float(ordering.target or 0)
+        else:  # only numbers have a distance; anything else sorts after them, as in SQLite
+            number = f"CASE WHEN jsonb_typeof({expr}) = 'number' THEN ({expr})::float8 END"
+            distance, target = f"abs({number} - {m})", float(ordering.target or 0)
+            params = params + params
         return f"ORDER BY {distance} IS NULL, {distance}, i.key", params + [target] + params + [target]
     if ordering.kind in ("center", "northwest"):
         cx, cy = _centre(dialect)
