@@ -222,6 +222,15 @@ def test_wcs20_time_subset(client):
 
     with rasterio.MemoryFile(r.data) as mem, mem.open() as ds:
         assert (ds.read(1) == 10).all()
+    # FILTER and the mosaic rule as vendor parameters, beside a time range
+    r = client.get("/wcs", query_string=[
+        ("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "GetCoverage"), ("COVERAGEID", "scenes"),
+        ("SUBSET", f"E({OVERLAP[0]},{OVERLAP[2]})"), ("SUBSET", f"N({OVERLAP[1]},{OVERLAP[3]})"),
+        ("SUBSET", 'time("2022-01-01","2023-12-31")'), ("FILTER", "cloud > 30"), ("MOSAICOPERATOR", "max"),
+        ("FORMAT", "image/tiff")])
+    assert r.status_code == 200, r.data[:300]
+    with rasterio.MemoryFile(r.data) as mem, mem.open() as ds:
+        assert (ds.read(1) == 20).all()
 
 
 @pytest.mark.parametrize("hostile", [

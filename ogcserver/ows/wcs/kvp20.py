@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.items import parse_item_query
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wcs.common import coverage_ids
 from ogcserver.ows.wcs.request20 import Request20, Scaling, Subset
@@ -63,6 +64,7 @@ def kvp_request(params: Params) -> Request20:
     if any(len(p) != 2 for p in per_axis):
         raise OwsError("InvalidParameterValue", "INTERPOLATIONPERAXIS must read axis,method", "INTERPOLATIONPERAXIS")
     return Request20(
+        items=parse_item_query(params),
         coverage_ids=coverage_ids(params.require("COVERAGEID"), "COVERAGEID"),
         subsets=[_subset(raw) for raw in params.values("SUBSET")],
         format=params.get("FORMAT"),

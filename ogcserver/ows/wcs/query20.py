@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ogcserver.core.catalog import Layer
-from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery
+from ogcserver.core.query import CoverageQuery, ItemQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
@@ -159,7 +159,7 @@ def _time_subset(request: Request20) -> tuple[Request20, ItemQuery]:
     mosaic items acquired then, as TIME does for maps."""
     times = [s for s in request.subsets if s.axis.strip().lower() in TIME_AXES]
     if not times:
-        return request, EVERY_ITEM
+        return request, request.items
     if len(times) > 1:
         raise invalid_subsetting("the time axis is subset twice")
     subset = times[0]
@@ -170,7 +170,7 @@ def _time_subset(request: Request20) -> tuple[Request20, ItemQuery]:
     except InvalidValue as exc:
         raise invalid_subsetting(exc.message) from None
     spatial = tuple(s for s in request.subsets if s is not subset)
-    return replace(request, subsets=spatial), ItemQuery(time=when)
+    return replace(request, subsets=spatial), replace(request.items, time=when, nearest_time=False)
 
 
 def build(request: Request20, layer: Layer, service: str | None) -> GetCoverage:

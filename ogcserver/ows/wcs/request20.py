@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ogcserver.core.query import EVERY_ITEM, ItemQuery
+
 
 @dataclass(frozen=True)
 class Subset:
@@ -36,3 +38,4 @@ class Request20:
     interpolation_per_axis: list[tuple[str, str]] = field(default_factory=list)
     range_subset: list[tuple[str, str | None]] | None = None  # (component, None) or (start, end)
     geotiff: dict[str, str] = field(default_factory=dict)      # by extension name: compression, ...
+    items: ItemQuery = EVERY_ITEM  # FILTER and the mosaic rule (KVP vendor parameters)
