@@ -113,7 +113,8 @@ def item_allowed(item: CatalogItem, constraints: Constraints) -> bool:
         if acquired is None or not (constraints.time[0] <= acquired <= constraints.time[1]):
             return False
     for key, allowed in constraints.items.items():
-        if item.source.attributes.get(key) not in allowed:
+        value = item.properties.get(key, item.source.attributes.get(key))
+        if value is None or str(value) not in allowed:
             return False
     return True
 

@@ -55,11 +55,13 @@ def _union(boxes: Sequence[BBox], crs: str) -> BBox:
 
 
 def _key_for(root: Path, path: str) -> str:
-    """A folder item's key: its path under the folder (a single file: its name)."""
+    """A folder item's key: its path under the folder without the extension (a single file:
+    its name without it), as ``ogcserver catalog add`` names files."""
     try:
-        return Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else Path(path).name
+        relative = Path(path).relative_to(root.resolve()) if root.is_dir() else Path(Path(path).name)
     except ValueError:
-        return Path(path).name
+        relative = Path(Path(path).name)
+    return relative.with_suffix("").as_posix()
 
 
 def default_render_bands(config: LayerConfig, count: int) -> tuple[int, ...]:

@@ -81,14 +81,22 @@ def ingest(
     """Add or replace the specs' items; an unreadable item is skipped with a log line."""
     report = IngestReport()
     started = time.monotonic()
+    seen: set[str] = set()
 
     def records() -> Iterator[ItemRecord]:
         for spec in specs:
             try:
-                yield record_for(reader, spec)
+                record = record_for(reader, spec)
             except SourceUnavailable as exc:
                 report.skipped += 1
                 log.warning("item skipped", extra={"item": spec.href, "reason": str(exc)})
+                continue
+            if record.key in seen:  # e.g. two files of one name in different folders
+                report.skipped += 1
+                log.warning("item skipped", extra={"item": spec.href, "reason": f"id '{record.key}' given twice"})
+                continue
+            seen.add(record.key)
+            yield record
 
     for part in _batches(records(), batch):
         result = store.upsert(collection, part)

@@ -65,7 +65,8 @@ class CatalogItem:
 
     @property
     def name(self) -> str:
-        return self.key or self.source.path.rsplit("/", 1)[-1]
+        """The file's name (the key is the item's id)."""
+        return self.source.path.rsplit("/", 1)[-1]
 
     @property
     def acquired(self) -> datetime | None:

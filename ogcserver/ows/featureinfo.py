@@ -24,8 +24,9 @@ def _item_fields(hit: ItemHit) -> dict[str, object]:
     source = hit.item.source
     return {
         "item": hit.item.name,
+        "id": hit.item.key,
         "acquired": source.acquired.isoformat() if source.acquired else None,
-        "attributes": dict(sorted(source.attributes.items())),
+        "attributes": {k: str(v) for k, v in sorted(hit.item.properties.items())},
     }
 
 

@@ -51,7 +51,7 @@ def secured(data_dir, tmp_path_factory, keys):
     left_half = {"type": "Polygon", "coordinates": [[[0, 0], [9.013, 0], [9.013, 89], [0, 89], [0, 0]]]}
     config = {
         "server": {"data_dir": str(folder / "state"), "index_refresh_seconds": 0},
-        "services": [{"name": "s", "layers": [
+        "services": [{"name": "s", "allow_download": True, "layers": [
             {"name": "public", "source": tile0},
             {"name": "secret", "source": tile0},
             {"name": "hidden", "source": tile0},
@@ -329,3 +329,91 @@ def test_wmts_capabilities_list_only_what_may_be_discovered(secured, principals)
     admin = secured.get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", headers=principals["admin"]).data
     assert b"<ows:Identifier>hidden</ows:Identifier>" not in anonymous
     assert b"<ows:Identifier>hidden</ows:Identifier>" in admin
+
+
+def catalog_outcome(r) -> str:
+    if r.status_code == 200:
+        return "ok"
+    return "hidden" if r.status_code == 404 else str(r.status_code)
+
+
+# the catalog API: query needs "query", an original file needs "download" (admins only here)
+CATALOG_QUERY = {
+    "public": {"anonymous": "ok", "viewer": "ok", "analyst": "ok", "token": "ok", "admin": "ok"},
+    "secret": {"anonymous": "hidden", "viewer": "403", "analyst": "ok", "token": "ok", "admin": "ok"},
+    "hidden": {"anonymous": "hidden", "viewer": "hidden", "analyst": "hidden", "token": "hidden", "admin": "ok"},
+    "teaser": {"anonymous": "401", "viewer": "403", "analyst": "403", "token": "403", "admin": "ok"},
+}
+DOWNLOAD = {
+    "public": {"anonymous": "401", "viewer": "403", "analyst": "403", "token": "403", "admin": "ok"},
+    "secret": {"anonymous": "hidden", "viewer": "403", "analyst": "403", "token": "403", "admin": "ok"},
+    "hidden": {"anonymous": "hidden", "viewer": "hidden", "analyst": "hidden", "token": "hidden", "admin": "ok"},
+    "teaser": {"anonymous": "401", "viewer": "403", "analyst": "403", "token": "403", "admin": "ok"},
+}
+
+
+@pytest.mark.parametrize("operation", ["search", "item", "download"])
+@pytest.mark.parametrize("layer", list(CATALOG_QUERY))
+def test_catalog_access_matrix(secured, principals, operation, layer):
+    url = {"search": f"/catalog/{layer}/items", "item": f"/catalog/{layer}/items/tile_0",
+           "download": f"/catalog/{layer}/items/tile_0/download"}[operation]
+    table = DOWNLOAD if operation == "download" else CATALOG_QUERY
+    for who, headers in principals.items():
+        got = catalog_outcome(secured.get(url, headers=headers))
+        expected = "401" if who in BAD else table[layer][who]
+        assert got == expected, (operation, layer, who)
+        if got == "401":
+            assert secured.get(url, headers=headers).headers.get("WWW-Authenticate")
+    hidden = secured.get(f"/catalog/{layer}/items").data.replace(layer.encode(), b"X")
+    missing = secured.get("/catalog/nosuch/items").data.replace(b"nosuch", b"X")
+    if layer in ("secret", "hidden"):
+        assert hidden == missing  # no existence leak
+
+
+@pytest.fixture(scope="module")
+def licensed(data_dir, tmp_path_factory):
+    """A collection whose items carry a licence; anonymous grants see only the open ones."""
+    from ogcserver.cli import main
+
+    folder = tmp_path_factory.mktemp("licensed")
+    (folder / "meta.csv").write_text("path,licence\nold.tif,open\nnew.tif,restricted\n")
+    config = {
+        "server": {"data_dir": str(folder / "state"), "index_refresh_seconds": 0},
+        "services": [{"name": "s", "allow_download": True, "layers": [{"name": "lic", "collection": "lic"}]}],
+        "access": {
+            "api_keys": [{"name": "admin-key", "key_sha256": hashlib.sha256(b"s3cret-key").hexdigest(), "groups": ["admins"]}],
+            "grants": [
+                {"to": "anonymous", "service": "s", "actions": ["discover", "view", "query"], "items": {"licence": ["open"]}},
+                {"to": "group:admins", "service": "s", "actions": ["discover", "view", "query", "download"]},
+            ],
+        },
+    }
+    path = folder / "ogcserver.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["catalog", "add", "lic", str(data_dir / "order"), "--metadata", str(folder / "meta.csv"),
+                 "-c", str(path)]) == 0
+    return create_app(load_settings(path)).test_client()
+
+
+def test_item_filter_grants_hold_for_maps_tiles_and_the_catalog(licensed):
+    admin = {"X-API-Key": "s3cret-key"}
+    overlap = f"{X0 + 1000},{Y0 - 2000},{X0 + 2000},{Y0 - 1000}"
+    query = params(LAYERS="lic", CRS="EPSG:32632", BBOX=overlap, WIDTH=10, HEIGHT=10)
+    assert (decode(licensed.get("/wms", query_string=query, headers=admin).data) == 200).all()  # restricted on top
+    assert (decode(licensed.get("/wms", query_string=query).data) == 100).all()                 # only the open one
+    listed = licensed.get("/catalog/lic/items").get_json()["features"]
+    assert [f["id"] for f in listed] == ["old"]
+    assert len(licensed.get("/catalog/lic/items", headers=admin).get_json()["features"]) == 2
+    assert licensed.get("/catalog/lic/items/new").status_code == 404  # as if it did not exist
+    assert licensed.get("/catalog/lic/items/new", headers=admin).status_code == 200
+    assert licensed.get("/catalog/lic/items/old/download").status_code == 401
+    assert licensed.get("/catalog/lic/items/old/download", headers=admin).status_code == 200
+    # a tile the admin filled into the cache is not what anonymous gets
+    from tests.support.tiles import tile_at
+
+    x, y = tile_at(16, 1500, 1500)
+    url = f"/tiles/lic/WebMercatorQuad/16/{x}/{y}.png"
+    as_admin = licensed.get(url, headers=admin)
+    as_anonymous = licensed.get(url)
+    assert as_admin.status_code == as_anonymous.status_code == 200
+    assert 200 in decode(as_admin.data)[..., 0] and 200 not in decode(as_anonymous.data)[..., 0]

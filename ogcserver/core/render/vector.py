@@ -26,7 +26,7 @@ def _ring(box: BBox, crs: str) -> list[tuple[float, float]]:
 def footprint_tile(items: list[CatalogItem], tile: BBox, layer_name: str) -> bytes:
     features = []
     for item in items:
-        props = {"item": item.name, "id": item.id}
+        props = {"item": item.name, "id": item.key}
         if item.source.acquired:
             props["acquired"] = item.source.acquired.isoformat()
         props.update({k: v for k, v in sorted(item.source.attributes.items()) if len(v) < 128})

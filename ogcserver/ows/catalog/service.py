@@ -33,8 +33,10 @@ def _json(document: object, status: int = 200, content_type: str = GEOJSON) -> O
 
 
 def error_response(error: OwsError) -> OwsResponse:
-    """Errors as JSON, as OGC API and STAC clients expect them."""
-    return _json({"code": error.code, "description": error.message}, error.status, "application/json")
+    """Errors as JSON, as OGC API and STAC clients expect them; a missing (or hidden) layer is
+    a missing resource here."""
+    status = 404 if error.code == "LayerNotDefined" else error.status
+    return _json({"code": error.code, "description": error.message}, status, "application/json")
 
 
 def parse_bbox(text: str) -> BBox:
