@@ -417,3 +417,69 @@ def test_item_filter_grants_hold_for_maps_tiles_and_the_catalog(licensed):
     as_anonymous = licensed.get(url)
     assert as_admin.status_code == as_anonymous.status_code == 200
     assert 200 in decode(as_admin.data)[..., 0] and 200 not in decode(as_anonymous.data)[..., 0]
+
+
+# -- the whole matrix: every operation of every protocol x principal x layer ----------------------
+GRANTED = {  # layer -> principal -> actions (d discover, v view, q query, w download)
+    "public": {"anonymous": "dvq", "viewer": "dvq", "analyst": "dvq", "token": "dvq", "admin": "dvqw"},
+    "secret": {"anonymous": "", "viewer": "dv", "analyst": "dvq", "token": "dvq", "admin": "dvqw"},
+    "hidden": {"anonymous": "", "viewer": "", "analyst": "", "token": "", "admin": "dvqw"},
+    "teaser": {"anonymous": "d", "viewer": "dv", "analyst": "dv", "token": "dv", "admin": "dvqw"},
+}
+WCS20 = {"SERVICE": "WCS", "VERSION": "2.0.1"}
+WMTS_TILE = {"SERVICE": "WMTS", "VERSION": "1.0.0", "REQUEST": "GetTile", "STYLE": "default", "TILEMATRIX": "1",
+             "TILEROW": "0", "TILECOL": "0", "FORMAT": "image/png"}
+OPERATIONS = {  # name -> (action needed, (path, query) for a layer)
+    "WMS GetCapabilities": ("d", lambda n: ("/wms", {"SERVICE": "WMS", "REQUEST": "GetCapabilities"})),
+    "WMS GetMap": ("v", lambda n: ("/wms", params(LAYERS=n, CRS="EPSG:32632", BBOX=BOX, WIDTH=20, HEIGHT=20))),
+    "WMS GetFeatureInfo": ("q", lambda n: ("/wms", {**params(LAYERS=n, CRS="EPSG:32632", BBOX=BOX, WIDTH=20, HEIGHT=20),
+                                                     "REQUEST": "GetFeatureInfo", "QUERY_LAYERS": n, "I": 5, "J": 5})),
+    "WMS GetLegendGraphic": ("v", lambda n: ("/wms", {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic",
+                                                       "LAYER": n, "FORMAT": "image/png"})),
+    "WCS GetCapabilities": ("d", lambda n: ("/wcs", {**WCS20, "REQUEST": "GetCapabilities"})),
+    "WCS DescribeCoverage": ("d", lambda n: ("/wcs", {**WCS20, "REQUEST": "DescribeCoverage", "COVERAGEID": n})),
+    "WCS GetCoverage": ("w", lambda n: ("/wcs", {**WCS20, "REQUEST": "GetCoverage", "COVERAGEID": n,
+                                                  "FORMAT": "image/tiff"})),
+    "WMTS GetCapabilities": ("d", lambda n: ("/wmts", {"SERVICE": "WMTS", "REQUEST": "GetCapabilities"})),
+    "WMTS GetTile": ("v", lambda n: ("/wmts", {**WMTS_TILE, "LAYER": n, "TILEMATRIXSET": f"{n}_native"})),
+    "WMTS GetFeatureInfo": ("q", lambda n: ("/wmts", {**WMTS_TILE, "REQUEST": "GetFeatureInfo", "LAYER": n,
+                                                       "TILEMATRIXSET": f"{n}_native", "I": "3", "J": "3",
+                                                       "INFOFORMAT": "application/json"})),
+    "XYZ tile": ("v", lambda n: (f"/tiles/{n}/{n}_native/1/0/0.png", {})),
+    "KML": ("v", lambda n: (f"/kml/{n}.kml", {})),
+    "catalog query": ("q", lambda n: (f"/catalog/{n}/items", {})),
+    "item download": ("w", lambda n: (f"/catalog/{n}/items/tile_0/download", {})),
+}
+LISTED = {"WMS GetCapabilities": b"<Name>{}</Name>", "WCS GetCapabilities": b"<wcs:CoverageId>{}</wcs:CoverageId>",
+          "WMTS GetCapabilities": b"<ows:Identifier>{}</ows:Identifier>"}
+
+
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_every_operation_of_every_protocol(secured, principals, operation):
+    """Each outcome follows from the grants alone: a layer the caller may not discover answers
+    byte for byte like one that does not exist; one it may discover but not use answers 401
+    (anonymous or bad credentials, with a challenge) or 403."""
+    action, request_for = OPERATIONS[operation]
+    for layer, grants in GRANTED.items():
+        path, query = request_for(layer)
+        for who, headers in principals.items():
+            if who in BAD and layer != "public":
+                continue  # bad credentials fail before any layer is looked at (checked once)
+            r = secured.get(path, query_string=query, headers=headers)
+            where = (operation, layer, who)
+            if who in BAD:
+                assert r.status_code == 401 and r.headers.get("WWW-Authenticate"), where
+                continue
+            allowed = grants[who]
+            if operation in LISTED:
+                assert r.status_code == 200, where
+                assert (LISTED[operation].replace(b"{}", layer.encode()) in r.data) == ("d" in allowed), where
+            elif "d" not in allowed:
+                missing_path, missing_query = request_for("nosuch")
+                missing = secured.get(missing_path, query_string=missing_query, headers=headers)
+                assert r.status_code == missing.status_code and r.status_code >= 400, where
+                assert r.data.replace(layer.encode(), b"X") == missing.data.replace(b"nosuch", b"X"), where
+            elif action in allowed:
+                assert r.status_code == 200, (where, r.data[:200])
+            else:
+                assert r.status_code == (401 if who == "anonymous" else 403), (where, r.status_code, r.data[:200])
