@@ -235,3 +235,41 @@ def test_kml_overlays_carry_the_chosen_style(processed):
     assert "/wmts/1.0.0/dem/shade/WorldCRS84Quad/" in href
     assert client.get(href.replace("http://localhost", "")).status_code == 200
     assert client.get("/kml/dem.kml?style=nosuch").status_code == 400
+
+
+def test_sigmoid_contrast_and_clip_to_a_geometry(processed):
+    import json
+
+    import pyproj
+    import shapely
+
+    folder, client = processed
+    with rasterio.open(folder / "smooth_dem.tif") as src:
+        view = src.read(1).astype(np.float64)[50:250, 50:250]
+    rule = {"chain": [{"function": "stretch", "method": "fixed", "minimum": 100, "maximum": 900,
+                       "contrast": 10, "midpoint": 0.4}]}
+    got = getmap(client, "dem", "", RENDERINGRULE=json.dumps(rule))[..., 0].astype(int)
+    x = np.clip((view - 100) / 800, 0, 1)
+
+    def curve(v):
+        return 1 / (1 + np.exp(10 * (0.4 - v)))
+
+    expected = ((curve(x) - curve(0)) / (curve(1) - curve(0)) * 255 + 0.5).astype(int)
+    assert np.abs(got - expected).max() <= 1
+    assert not np.array_equal(got, (x * 255 + 0.5).astype(int))  # the curve did something
+    # clip to a lon/lat triangle: pixel centres inside keep their values, the rest is transparent
+    to_lonlat = pyproj.Transformer.from_crs("EPSG:32632", "EPSG:4326", always_xy=True)
+    corners = [to_lonlat.transform(X0 + 500 + dx, Y0 - 2500 + dy) for dx, dy in ((0, 0), (2000, 0), (0, 2000))]
+    triangle = {"type": "Polygon", "coordinates": [[list(c) for c in corners + corners[:1]]]}
+    rule = {"chain": [{"function": "clip", "geometry": triangle},
+                      {"function": "stretch", "method": "fixed", "minimum": 100, "maximum": 900}]}
+    alpha = getmap(client, "dem", "", RENDERINGRULE=json.dumps(rule))[..., 3]
+    cols, rows = np.meshgrid(np.arange(200) + 0.5, np.arange(200) + 0.5)
+    lon, lat = to_lonlat.transform(X0 + 500 + cols * 10, Y0 - 500 - rows * 10)
+    inside = shapely.contains_xy(shapely.geometry.shape(triangle), lon, lat)
+    np.testing.assert_array_equal(alpha == 255, inside)
+    assert 0.4 < inside.mean() < 0.6
+    bad = client.get("/wms", query_string=params(LAYERS="dem", CRS="EPSG:32632", BBOX=f"{X0},{Y0 - 100},{X0 + 100},{Y0}",
+                                                WIDTH=10, HEIGHT=10, RENDERINGRULE=json.dumps(
+                                                    {"chain": [{"function": "clip", "geometry": {"type": "Point", "coordinates": [9, 47]}}]})))
+    assert bad.status_code == 400 and b"Polygon" in bad.data

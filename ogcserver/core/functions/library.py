@@ -7,11 +7,13 @@ import math
 from typing import Literal, Union
 
 import numpy as np
+import shapely
+import shapely.geometry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ogcserver.core.functions.expression import Expression
 from ogcserver.model.errors import InvalidValue
-from ogcserver.model.geo import is_geographic
+from ogcserver.model.geo import WGS84, is_geographic, transform_coords
 from ogcserver.model.image import Raster
 
 METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
@@ -91,6 +93,8 @@ class Stretch(Function):
     minimum: float | None = None             # fixed bounds
     maximum: float | None = None
     gamma: float = Field(1.0, gt=0.05, le=20)
+    contrast: float = Field(0, ge=0, le=50)  # sigmoidal contrast (0: none), rio-color's curve
+    midpoint: float = Field(0.5, gt=0, lt=1)  # where the sigmoid is steepest, in the 0..1 range
 
     def bounds(self, values: np.ndarray) -> tuple[float, float]:
         if self.method == "fixed":
@@ -116,8 +120,19 @@ class Stretch(Function):
             scaled = np.clip((band - lo) / (hi - lo), 0, 1)
             if self.gamma != 1.0:
                 scaled = scaled ** (1.0 / self.gamma)
+            if self.contrast > 0:
+                scaled = sigmoid(scaled, self.contrast, self.midpoint)
             out[i] = np.nan_to_num(scaled * 255 + 0.5, nan=0).astype(np.uint8)
         return Raster(out, raster.valid, raster.grid, raster.band_names)
+
+
+def sigmoid(x: np.ndarray, contrast: float, midpoint: float) -> np.ndarray:
+    """Sigmoidal contrast on 0..1 values, rescaled so 0 and 1 stay fixed (rio-color's formula)."""
+    def curve(v):  # noqa: ANN001, ANN202
+        return 1 / (1 + np.exp(contrast * (midpoint - v)))
+
+    low, high = curve(0.0), curve(1.0)
+    return (curve(x) - low) / (high - low)
 
 
 RAMPS = {
@@ -319,6 +334,37 @@ class Remap(Function):
         return _single(raster, out, valid, "class")
 
 
+class Clip(Function):
+    """Keep only the pixels whose centres lie inside a polygon given in lon/lat (GeoJSON), or
+    outside it with ``invert``."""
+
+    function: Literal["clip"]
+    geometry: dict
+    invert: bool = False
+
+    @field_validator("geometry")
+    @classmethod
+    def _polygon(cls, value: dict) -> dict:
+        try:
+            shape = shapely.geometry.shape(value)
+        except Exception:  # noqa: BLE001 - whatever shapely makes of a malformed mapping
+            raise ValueError("geometry must be a GeoJSON Polygon or MultiPolygon") from None
+        if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
+            raise ValueError("geometry must be a valid GeoJSON Polygon or MultiPolygon")
+        if len(shapely.get_coordinates(shape)) > 10_000:
+            raise ValueError("geometry has more than 10000 points")
+        return value
+
+    def apply(self, raster: Raster) -> Raster:
+        grid = raster.grid
+        cols, rows = np.meshgrid(np.arange(grid.width) + 0.5, np.arange(grid.height) + 0.5)
+        t = grid.transform
+        xs, ys = t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
+        lon, lat = transform_coords(xs.ravel(), ys.ravel(), grid.crs, WGS84)
+        inside = shapely.contains_xy(shapely.geometry.shape(self.geometry), lon, lat).reshape(grid.height, grid.width)
+        return Raster(raster.data, raster.valid & (inside != self.invert), grid, raster.band_names)
+
+
 class Equalize(Function):
     """Histogram equalization of each band to 0..255 over the view's valid pixels."""
 
@@ -338,4 +384,4 @@ class Equalize(Function):
 
 
 AnyFunction = Union[Bands, BandMath, NormalizedDifference, Stretch, Colormap, Hillshade, Slope, Aspect,
-                    Convolve, Mask, Remap, Equalize]
+                    Convolve, Mask, Remap, Equalize, Clip]
