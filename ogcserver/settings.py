@@ -110,12 +110,16 @@ class ProcessingTemplate(Frozen):
     bands: tuple[int, ...] | None = Field(None, min_length=1, max_length=16)  # source bands read (default: all)
     chain: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field(min_length=1, max_length=8)
     compare: ChangeConfig | None = None  # two inputs: change between the request's time and a reference
+    per_item: bool = False  # apply the chain to each mosaic item, then combine them by the layer's operator
     then: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field((), max_length=8)
 
     @model_validator(mode="after")
     def _then_needs_compare(self) -> "ProcessingTemplate":
         if self.then and self.compare is None:
             raise ValueError(f"template '{self.name}': 'then' applies to a comparison; add 'compare'")
+        if self.per_item and any(f.context() for f in self.chain):
+            raise ValueError(f"template '{self.name}': neighbourhood functions cannot run per item (item edges "
+                             "would show); run them on the mosaic")
         return self
 
 

@@ -6,6 +6,7 @@ map: limits -> layers -> catalog selection -> mosaic -> style -> composite -> en
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -21,7 +22,7 @@ from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture
-from ogcserver.core.functions.chain import apply_chain, context_pixels, read_bands
+from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
 from ogcserver.core.render.style import composite, render_default, render_processed
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
@@ -132,7 +133,8 @@ class Engine:
         context = context_pixels(template) if template else 0
         read_grid = view.expanded(context)
         bands = read_bands(template, layer.info.band_count) if template else layer.render_bands
-        raster = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, want)
+        prepare = per_item(template)
+        raster = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, want, prepare)
         if isinstance(raster, RGBAImage):
             return raster  # too many items and no overview: their footprints, drawn
         if raster is None:
@@ -141,7 +143,8 @@ class Engine:
             reference = None
             if template.compare is not None:
                 earlier = replace(want, time=template.compare.time, nearest_time=True)
-                reference = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, earlier)
+                reference = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, earlier,
+                                              prepare)
                 if not isinstance(reference, Raster):
                     return None  # nothing (or too much) to compare with
             raster = apply_chain(raster, template, view, context, reference)
@@ -155,11 +158,12 @@ class Engine:
     def _read_mosaic(
         self, layer: Layer, grid: Grid, bands: tuple[int, ...], method: Resampling, limits: Limits,
         deadline: float, constraints: Constraints, want: ItemQuery,
+        prepare: Callable[[Raster], Raster] | None = None,
     ) -> Raster | RGBAImage | None:
         """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse
         enough (and the overview shows what was asked), else from the items; past the item cap,
         from the overview regardless, else a drawing of the items' footprints."""
-        usable = overview_usable(layer, grid, want, constraints)
+        usable = prepare is None and overview_usable(layer, grid, want, constraints)
         level = choose_level(layer.overview, grid) if usable else None
         if level is not None:
             return self.reader.read(level, grid, bands, method)
@@ -171,7 +175,7 @@ class Engine:
             return footprint_picture(self.catalog.search(layer, grid_lonlat(grid), want, FOOTPRINTS_DRAWN, 0), grid)
         operator = want.operator or layer.config.operator
         raster, _used = mosaic(self.reader, allowed_items(items, constraints), grid, bands, method, deadline,
-                               operator, layer.config.blend_width)
+                               operator, layer.config.blend_width, prepare)
         return raster
 
     def render_picture(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -39,8 +39,12 @@ def mosaic(
     deadline: float,
     operator: Operator = Operator.FIRST,
     blend_width: int = 0,
+    prepare: Callable[[Raster], Raster] | None = None,
 ) -> tuple[Raster | None, list[CatalogItem]]:
     """The mosaic on ``grid`` and the items that contributed pixels to it (top first).
+
+    ``prepare`` transforms each item's part before it is combined (a processing chain applied
+    per item, e.g. each scene's NDVI before taking the greatest).
 
     For "first" and "last" those are the items whose pixels show; for the combining operators
     (min, max, mean, blend) every item with a valid pixel, as each takes part in the values it
@@ -59,6 +63,8 @@ def mosaic(
         part = _read(reader, item, grid.subgrid(window), bands, resampling)
         if part is None:
             continue
+        if prepare is not None:
+            part = prepare(part)
         method.add(len(fed), part, window)
         fed.append(item)
         if method.full():

@@ -84,9 +84,13 @@ def world(tmp_path_factory, backend):
             "chain": [{"function": "expression", "expression": "b1 * 2"}],
             "compare": {"reference": "2021"},
             "then": [{"function": "stretch", "method": "fixed", "minimum": -200, "maximum": 200}],
-        }],
+        }] + [{
+            "name": name, "per_item": per, "bands": [1],
+            "chain": [{"function": "expression", "expression": "where(b1 > 15, 100, 0)"},
+                      {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 255}],
+        } for name, per in (("flag_each", True), ("flag_mosaic", False))],
         "services": [{"name": "imagery", "allow_download": True, "layers": [
-            {"name": "scenes", "collection": "scenes", "styles": ["change"]},
+            {"name": "scenes", "collection": "scenes", "styles": ["change", "flag_each", "flag_mosaic"]},
             {"name": "stac", "collection": "stac"},
         ]}],
     }
@@ -183,6 +187,14 @@ def test_change_between_dates_is_the_chain_on_both_then_their_difference(client,
     extra = {"STYLES": "change", **({"TIME": time} if time else {})}
     expected = round((change + 200) / 400 * 255)
     assert abs(value(client, **extra) - expected) <= 1
+
+
+def test_a_chain_per_item_runs_before_the_items_combine(client):
+    # each item flagged (a 0, b 100, c 100), then averaged: 67; the mean first (30), then flagged: 100
+    assert abs(value(client, STYLES="flag_each", MOSAICOPERATOR="mean") - round(200 / 3 / 255 * 255)) <= 1
+    assert value(client, STYLES="flag_mosaic", MOSAICOPERATOR="mean") == 100
+    assert value(client, STYLES="flag_each", MOSAICOPERATOR="min") == 0
+    assert value(client, STYLES="flag_each") == 100  # first: c on top
 
 
 def test_the_same_rule_gives_the_same_pixels_through_wmts_and_wcs(client):

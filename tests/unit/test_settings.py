@@ -43,6 +43,8 @@ def test_valid_config_loads_and_is_frozen(config_path):
         ("catalog: {backend: postgis}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}", "catalog", "dsn"),
         ("processing:\n- name: t\n  chain: [{function: hillshade}]\n  compare: {reference: soon}\n"
          "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0.compare.reference", "ISO 8601"),
+        ("processing:\n- name: t\n  per_item: true\n  chain: [{function: hillshade}]\n"
+         "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0", "cannot run per item"),
         ("processing:\n- name: t\n  chain: [{function: hillshade}]\n  then: [{function: hillshade}]\n"
          "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0", "add 'compare'"),
     ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ogcserver.model.image import Grid, Raster
@@ -39,12 +41,22 @@ def compare(current: Raster, reference: Raster, operation: str) -> Raster:
     return Raster(out, valid, current.grid, current.band_names)
 
 
+def per_item(template: ProcessingTemplate | None) -> Callable[[Raster], Raster] | None:
+    """The chain as a step applied to each mosaic item before mosaicking, if it asks for that."""
+    if template is None or not template.per_item:
+        return None
+    return lambda raster: _run(raster, template.chain)
+
+
 def apply_chain(raster: Raster, template: ProcessingTemplate, view: Grid, context: int,
                 reference: Raster | None = None) -> Raster:
-    """The template's chain; with a reference, the chain on both, their change, then ``then``."""
-    raster = _run(raster, template.chain)
+    """The template's chain (unless it ran per item already); with a reference, the chain on
+    both, their change, then ``then``."""
+    if not template.per_item:
+        raster = _run(raster, template.chain)
+        reference = _run(reference, template.chain) if reference is not None else None
     if template.compare is not None and reference is not None:
-        raster = _run(compare(raster, _run(reference, template.chain), template.compare.operation), template.then)
+        raster = _run(compare(raster, reference, template.compare.operation), template.then)
     if context:
         c = context
         raster = Raster(raster.data[:, c:-c, c:-c].copy(), raster.valid[c:-c, c:-c].copy(), view, raster.band_names)
