@@ -9,14 +9,18 @@ so a worker's memory does not grow with the size of the output.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
+from affine import Affine
 
 from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.coverage_grid import output_grid
 from ogcserver.core.mosaic import mosaic
-from ogcserver.core.query import CoverageQuery
+from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
+from ogcserver.core.query import CoverageQuery, ItemQuery
 from ogcserver.core.render.coverage_encode import CoverageWriter
 from ogcserver.model.access import Constraints
 from ogcserver.model.mosaic import Operator
@@ -25,7 +29,7 @@ from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverag
 from ogcserver.model.errors import InvalidValue, LimitExceeded
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
-from ogcserver.settings import Limits
+from ogcserver.settings import Limits, ProcessingTemplate
 from ogcserver.storage.interfaces import RasterReader
 
 
@@ -68,16 +72,32 @@ def _piece(
     layer: Layer,
     operator: Operator,
     constraints: Constraints,
+    prepare: Callable[[Raster], Raster] | None = None,
 ) -> Raster | None:
     """One piece of the mosaic, within the grant's resolution and area (as maps are)."""
     factor = resolution_factor(grid, layer.info.crs, constraints)
     raster, _ = mosaic(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling, deadline,
-                       operator, layer.config.blend_width)
+                       operator, layer.config.blend_width, prepare)
     if raster is None:
         return None
     if factor > 1:
         raster = upsample(raster, grid, factor)
     return mask_outside_area(raster, constraints)
+
+
+def processed_output(layer: Layer, template: ProcessingTemplate, bands: tuple[int, ...]) -> tuple[str, int, tuple[str, ...]]:
+    """The data type, band count and band names a template's chain produces, found by running
+    it on a few pixels (the writer needs them before the first piece is read)."""
+    context = context_pixels(template)
+    n = 2 * context + 3
+    res = layer.info.resolution
+    b = layer.info.bounds
+    grid = Grid(layer.info.crs, Affine(res[0], 0, b.minx, 0, -res[1], b.maxy), n, n)
+    names = tuple(layer.info.band_names[i - 1] if i <= len(layer.info.band_names) else "" for i in bands)
+    probe = Raster(np.ones((len(bands), n, n), dtype=layer.info.dtype), np.ones((n, n), dtype=bool), grid, names)
+    view = grid.subgrid((context, n - context, context, n - context))
+    out = apply_chain(probe, template, view, context, probe if template.compare is not None else None)
+    return out.data.dtype.name, out.count, tuple(out.band_names)
 
 
 def read_coverage(
@@ -87,26 +107,50 @@ def read_coverage(
     query: CoverageQuery,
     limits: Limits,
     constraints: Constraints,
+    template: ProcessingTemplate | None = None,
 ) -> EncodedCoverage:
+    """The coverage's values piece by piece; with a processing template, the chain's values
+    (read with context around each piece, as maps are, so pieces join without seams)."""
     info = layer.info
     grid = output_grid(info, query)
-    bands = _bands(layer, query)
-    size = grid.width * grid.height * len(bands) * np.dtype(info.dtype).itemsize
+    if template is None:
+        bands = _bands(layer, query)
+        dtype, count, nodata = info.dtype, len(bands), info.nodata
+        names = tuple(info.band_names[b - 1] for b in bands)
+    else:
+        bands = read_bands(template, info.band_count)
+        dtype, count, names = processed_output(layer, template, bands)
+        nodata = None  # processed values have no nodata value of their own: a mask band marks gaps
+    size = grid.width * grid.height * count * np.dtype(dtype).itemsize
     if size > limits.max_coverage_bytes:
         raise LimitExceeded(
-            "size", f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{len(bands)} {info.dtype}); "
+            "size", f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{count} {dtype}); "
             f"at most {limits.max_coverage_bytes} are served"
         )
-    _check_encoding(query.format, info.dtype, len(bands), query.geotiff)
-    items = allowed_items(catalog.items_for(layer, grid.bbox, limits.max_items, query.items), constraints)
+    _check_encoding(query.format, dtype, count, query.geotiff)
+    context = context_pixels(template) if template else 0
+
+    def select(want: ItemQuery) -> list[CatalogItem]:
+        return allowed_items(catalog.items_for(layer, grid.expanded(context).bbox, limits.max_items, want), constraints)
+
+    items = select(query.items)
+    reference = None
+    if template is not None and template.compare is not None:
+        reference = select(replace(query.items, time=template.compare.time, nearest_time=True))
     operator = query.items.operator or layer.config.operator
+    prepare = per_item(template)
     deadline = time.monotonic() + limits.render_timeout
-    names = tuple(info.band_names[b - 1] for b in bands)
-    writer = CoverageWriter(grid, len(bands), info.dtype, info.nodata, names, query.format, query.geotiff)
+    writer = CoverageWriter(grid, count, dtype, nodata, names, query.format, query.geotiff)
     try:
         for window in writer.windows():
             piece = grid.subgrid(window)
-            raster = _piece(reader, items, piece, bands, query.resampling, deadline, layer, operator, constraints)
+            read = piece.expanded(context)
+            raster = _piece(reader, items, read, bands, query.resampling, deadline, layer, operator, constraints, prepare)
+            if template is not None and raster is not None:
+                earlier = None if reference is None else _piece(
+                    reader, reference, read, bands, query.resampling, deadline, layer, operator, constraints, prepare)
+                raster = None if reference is not None and earlier is None else apply_chain(
+                    raster, template, piece, context, earlier)
             writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
         return writer.finish()
     finally:

@@ -191,9 +191,18 @@ class Engine:
         return RGBAImage(np.zeros((grid.height, grid.width, 4), dtype=np.uint8), grid)
 
     def coverage(self, query: CoverageQuery) -> EncodedCoverage:
-        """Data values of one layer (not a picture), for WCS; see core/coverage.py."""
-        layer, constraints = self.resolve(query.coverage, "", query.service, query.principal, Action.DOWNLOAD, "coverage")
-        return read_coverage(self.reader, self.catalog, layer, query, self.limits(query.service), constraints)
+        """Data values of one layer (not a picture), for WCS; see core/coverage.py. A processing
+        template of the layer gives the chain's values; an ad-hoc chain needs a service that
+        allows processing and the "process" grant besides "download"."""
+        layer, constraints = self.resolve(query.coverage, query.processing, query.service, query.principal,
+                                          Action.DOWNLOAD, "coverage")
+        template = self.settings.template(query.processing) if query.processing else None
+        if query.rendering is not None:
+            if not self._service(layer.info.service).allow_processing:
+                raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
+            self.resolve(query.coverage, "", query.service, query.principal, Action.PROCESS, "coverage")
+            template = query.rendering
+        return read_coverage(self.reader, self.catalog, layer, query, self.limits(query.service), constraints, template)
 
     def message_image(
         self, width: int, height: int, text: str, fmt: ImageFormat, transparent: bool

@@ -121,6 +121,8 @@ class CoverageQuery:
     service: str | None = None
     principal: Principal = ANONYMOUS
     items: ItemQuery = EVERY_ITEM
+    processing: str = ""  # a processing template of the layer (its style name): the chain's values
+    rendering: ProcessingTemplate | None = None  # an ad-hoc chain (RENDERINGRULE)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,21 @@
-"""The vendor parameters that pick and stack mosaic items, shared by WMS, WMTS, WCS and KML:
-FILTER (a CQL2-text subset), TIME, MOSAICORDER and MOSAICOPERATOR."""
+"""Vendor parameters shared by WMS, WMTS, WCS and KML: the ones that pick and stack mosaic
+items (FILTER, a CQL2-text subset; TIME; MOSAICORDER; MOSAICOPERATOR) and RENDERINGRULE, an
+ad-hoc processing chain."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+
+from pydantic import ValidationError
 
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, parse_ordering
 from ogcserver.model.time import parse_time
+from ogcserver.ows.exceptions import OwsError
+from ogcserver.settings import ProcessingTemplate
 
 PARAMETERS = ("FILTER", "TIME", "MOSAICORDER", "MOSAICOPERATOR")
 
@@ -39,3 +45,20 @@ def parse_item_query(params: Mapping[str, str], time_parameter: str = "TIME") ->
         operator=operator,
     )
 
+
+def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
+    """An ad-hoc processing chain: {"bands": [...], "chain": [{"function": ...}, ...]} as JSON."""
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        rule = json.loads(raw)
+    except ValueError:
+        raise OwsError("InvalidParameterValue", "RENDERINGRULE is not valid JSON", "RENDERINGRULE") from None
+    if not isinstance(rule, dict):
+        raise OwsError("InvalidParameterValue", "RENDERINGRULE must be a JSON object", "RENDERINGRULE")
+    try:
+        return ProcessingTemplate.model_validate({**rule, "name": "request"})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise OwsError("InvalidParameterValue", f"RENDERINGRULE {where}: {first['msg']}"[:300], "RENDERINGRULE") from None

@@ -34,6 +34,8 @@ TEMPLATES = [
     {"name": "high", "chain": [{"function": "mask", "minimum": 500},
                                {"function": "stretch", "method": "fixed", "minimum": 100, "maximum": 900}]},
     {"name": "equalize", "chain": [{"function": "equalize"}]},
+    {"name": "ndvi_values", "chain": [{"function": "normalized_difference", "a": 4, "b": 3}]},
+    {"name": "slope_values", "chain": [{"function": "slope"}]},
     {"name": "classes", "chain": [{"function": "colormap", "classes": "intervals",
                                    "stops": [[0, "#0000ff"], [400, "#00ff00"], [600, "#ff0000"]]}]},
 ]
@@ -49,8 +51,9 @@ def processed(data_dir, tmp_path_factory):
         "server": {"data_dir": str(folder / "state")},
         "processing": TEMPLATES,
         "services": [{"name": "s", "allow_processing": True, "layers": [
-            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes", "smooth", "remap", "high", "equalize"]},
-            {"name": "ms", "source": str(data_dir / "ms16.tif"), "styles": ["ndvi", "math"]},
+            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes", "smooth", "remap", "high", "equalize",
+                                                                              "slope_values"]},
+            {"name": "ms", "source": str(data_dir / "ms16.tif"), "styles": ["ndvi", "math", "ndvi_values"]},
         ]}],
     }))
     return folder, create_app(load_settings(config)).test_client()
@@ -273,3 +276,41 @@ def test_sigmoid_contrast_and_clip_to_a_geometry(processed):
                                                 WIDTH=10, HEIGHT=10, RENDERINGRULE=json.dumps(
                                                     {"chain": [{"function": "clip", "geometry": {"type": "Point", "coordinates": [9, 47]}}]})))
     assert bad.status_code == 400 and b"Polygon" in bad.data
+
+
+def test_wcs_returns_processed_float_values(processed, data_dir, tmp_path):
+    """PROCESSING=<template> (or an ad-hoc RENDERINGRULE) on WCS: the chain's values, not a picture."""
+    import json
+
+    from tests.support.wcs import read_coverage
+
+    folder, client = processed
+    with rasterio.open(data_dir / "ms16.tif") as src:
+        ms, b, (w, h) = src.read().astype(np.float64), src.bounds, (src.width, src.height)
+    query = {"SERVICE": "WCS", "VERSION": "1.0.0", "REQUEST": "GetCoverage", "COVERAGE": "ms", "CRS": "EPSG:32632",
+             "BBOX": f"{b.left},{b.bottom},{b.right},{b.top}", "WIDTH": w, "HEIGHT": h, "FORMAT": "GeoTIFF"}
+    r = client.get("/wcs", query_string={**query, "PROCESSING": "ndvi_values"})
+    assert r.status_code == 200, r.data[:300]
+    coverage = read_coverage(r.data)
+    assert coverage.dtype == "float32" and coverage.data.shape == (1, h, w)
+    nir, red = ms[3], ms[2]
+    valid = (nir > 0) & (red > 0) & (nir + red != 0)
+    expected = (nir - red) / (nir + red)
+    np.testing.assert_allclose(coverage.data[0][valid], expected[valid], atol=1e-6)
+    assert not coverage.mask[~valid].any()
+    rule = json.dumps({"chain": [{"function": "normalized_difference", "a": 4, "b": 3}]})
+    adhoc = read_coverage(client.get("/wcs", query_string={**query, "RENDERINGRULE": rule}).data)
+    np.testing.assert_array_equal(adhoc.data, coverage.data)
+    assert client.get("/wcs", query_string={**query, "PROCESSING": "nosuch"}).status_code == 400
+    # slope on the DEM through WCS 2.0 in pieces: gdaldem's values, no seams between pieces
+    src = folder / "smooth_dem.tif"
+    reference = gdaldem("slope", src, tmp_path / "slope.tif", "-compute_edges")
+    with rasterio.open(src) as ds:
+        box = ds.bounds
+    r = client.get("/wcs", query_string=[("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "GetCoverage"),
+                                         ("COVERAGEID", "dem"), ("PROCESSING", "slope_values"), ("FORMAT", "image/tiff"),
+                                         ("SUBSET", f"E({box.left + 100},{box.right - 100})"),
+                                         ("SUBSET", f"N({box.bottom + 100},{box.top - 100})")])
+    assert r.status_code == 200, r.data[:300]
+    slope = read_coverage(r.data).data[0]
+    np.testing.assert_allclose(slope, reference[10:-10, 10:-10], atol=1e-3)

@@ -147,3 +147,11 @@ def coverage_ids(raw: str, locator: str) -> tuple[str, ...]:
     if not names or any(not n for n in names):
         raise OwsError("InvalidParameterValue", f"{locator} lists an empty name", locator)
     return names
+
+
+def processing(params: Params) -> str:
+    """PROCESSING=<template>: one of the layer's processing templates, as its values (vendor)."""
+    name = (params.get("PROCESSING") or "").strip()
+    if name and not re.match(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$", name):
+        raise OwsError("InvalidParameterValue", "PROCESSING is not a template name", "PROCESSING")
+    return name

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.items import parse_item_query
+from ogcserver.ows.items import parse_item_query, parse_rendering_rule
 from ogcserver.ows.kvp import Params
-from ogcserver.ows.wcs.common import coverage_ids
+from ogcserver.ows.wcs.common import coverage_ids, processing
 from ogcserver.ows.wcs.request20 import Request20, Scaling, Subset
 
 SUBSET = re.compile(r"^\s*([^\s,()]+)\s*(?:,\s*([^\s()]+)\s*)?\(([^()]*)\)\s*$")
@@ -65,6 +65,8 @@ def kvp_request(params: Params) -> Request20:
         raise OwsError("InvalidParameterValue", "INTERPOLATIONPERAXIS must read axis,method", "INTERPOLATIONPERAXIS")
     return Request20(
         items=parse_item_query(params),
+        processing=processing(params),
+        rendering=parse_rendering_rule(params.get("RENDERINGRULE")),
         coverage_ids=coverage_ids(params.require("COVERAGEID"), "COVERAGEID"),
         subsets=[_subset(raw) for raw in params.values("SUBSET")],
         format=params.get("FORMAT"),

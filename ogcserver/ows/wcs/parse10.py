@@ -6,7 +6,8 @@ from ogcserver.core.catalog import Layer
 from ogcserver.core.query import CoverageQuery
 from ogcserver.model.geo import BBox
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.items import parse_item_query
+from ogcserver.ows.items import parse_item_query, parse_rendering_rule
+from ogcserver.ows.wcs.common import processing as _processing
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wcs.axes import request_crs
 from ogcserver.ows.wcs.common import band_index, coverage_format, integer, interpolation, number
@@ -70,5 +71,7 @@ def parse_getcoverage(params: Params, layer: Layer, service: str | None) -> GetC
         resampling=interpolation(params.get("INTERPOLATION"), "INTERPOLATION", "InvalidParameterValue"),
         service=service,
         items=parse_item_query(params),
+        processing=_processing(params),
+        rendering=parse_rendering_rule(params.get("RENDERINGRULE")),
     )
     return GetCoverage("1.0.0", query)

@@ -201,5 +201,7 @@ def build(request: Request20, layer: Layer, service: str | None) -> GetCoverage:
         geotiff=geotiff_options(request.geotiff),
         service=service,
         items=items,
+        processing=request.processing,
+        rendering=request.rendering,
     )
     return GetCoverage("2.0.1", query)

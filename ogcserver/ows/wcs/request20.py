@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
+from ogcserver.settings import ProcessingTemplate
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,5 @@ class Request20:
     range_subset: list[tuple[str, str | None]] | None = None  # (component, None) or (start, end)
     geotiff: dict[str, str] = field(default_factory=dict)      # by extension name: compression, ...
     items: ItemQuery = EVERY_ITEM  # FILTER and the mosaic rule (KVP vendor parameters)
+    processing: str = ""          # PROCESSING: a processing template's values
+    rendering: ProcessingTemplate | None = None  # RENDERINGRULE: an ad-hoc chain

@@ -6,11 +6,9 @@ Version differences are settled here: SRS vs CRS, X/Y vs I/J, and the EPSG axis 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
-from pydantic import ValidationError
 
 from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
 from ogcserver.model.errors import InvalidValue, UnsupportedCrs
@@ -19,9 +17,8 @@ from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
 from ogcserver.ows.crs import RequestCrs, parse_crs
 from ogcserver.ows.exceptions import OwsError, from_domain
-from ogcserver.ows.items import parse_item_query
+from ogcserver.ows.items import parse_item_query, parse_rendering_rule
 from ogcserver.ows.kvp import Params
-from ogcserver.settings import ProcessingTemplate
 from ogcserver.ows.wms.models import (
     VERSIONS,
     ExceptionsMode,
@@ -199,24 +196,6 @@ def _grid(params: Params, version: str) -> Grid:
     width = params.int("WIDTH", minimum=1)
     height = params.int("HEIGHT", minimum=1)
     return Grid.from_bbox(bbox, width, height)
-
-
-def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
-    """An ad-hoc processing chain: {"bands": [...], "chain": [{"function": ...}, ...]} as JSON."""
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        rule = json.loads(raw)
-    except ValueError:
-        raise OwsError("InvalidParameterValue", "RENDERINGRULE is not valid JSON", "RENDERINGRULE") from None
-    if not isinstance(rule, dict):
-        raise OwsError("InvalidParameterValue", "RENDERINGRULE must be a JSON object", "RENDERINGRULE")
-    try:
-        return ProcessingTemplate.model_validate({**rule, "name": "request"})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise OwsError("InvalidParameterValue", f"RENDERINGRULE {where}: {first['msg']}"[:300], "RENDERINGRULE") from None
 
 
 def _items(params: Params) -> ItemQuery:
