@@ -21,7 +21,7 @@ from ogcserver.core.overviews import choose_level, overview_usable
 from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture, grid_lonlat
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
-from ogcserver.core.render.legend import legend_picture, message_picture
+from ogcserver.core.render.legend import legend_picture, message_picture, template_legend
 from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
 from ogcserver.core.render.style import composite, render_default, render_processed
 from ogcserver.model.access import Action, Constraints, Principal
@@ -266,7 +266,10 @@ class Engine:
         layer, _ = self.resolve(query.layer, query.style, query.service, query.principal, Action.VIEW, "legend")
         if query.width or query.height:
             self.check_size(query.width or 1, query.height or 1, query.service)
-        pixels = legend_picture(layer, query.width, query.height)
+        template = self.settings.template(query.style) if query.style else None
+        pixels = template_legend(template, query.width, query.height) if template else None
+        if pixels is None:
+            pixels = legend_picture(layer, query.width, query.height)
         height, width = pixels.shape[:2]
         grid = Grid.from_bbox(BBox(0, 0, width, height, "EPSG:3857"), width, height)
         return encode(RGBAImage(pixels.copy(), grid), fmt, True, (255, 255, 255), self.settings.rendering)

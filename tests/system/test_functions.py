@@ -314,3 +314,34 @@ def test_wcs_returns_processed_float_values(processed, data_dir, tmp_path):
     assert r.status_code == 200, r.data[:300]
     slope = read_coverage(r.data).data[0]
     np.testing.assert_allclose(slope, reference[10:-10, 10:-10], atol=1e-3)
+
+
+def test_templates_have_their_own_legends(processed):
+    """GetLegendGraphic for a template draws its colormap's colours (or its stretch's greys)
+    with the values they stand for; OWSLib finds those legends in the capabilities."""
+    from owslib.wms import WebMapService
+
+    _folder, client = processed
+
+    def legend(layer, style):
+        r = client.get("/wms", query_string={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic",
+                                             "LAYER": layer, "STYLE": style, "FORMAT": "image/png"})
+        assert r.status_code == 200 and r.content_type == "image/png"
+        return decode(r.data)
+
+    def near(pixel, colour):
+        return np.abs(pixel[:3].astype(int) - np.array(colour)).max() <= 12
+
+    ndvi = legend("ms", "ndvi")  # rdylgn from -1 (bottom) to 1 (top), inside the bar's outline
+    assert near(ndvi[12, 10], (0, 104, 55)) and near(ndvi[ndvi.shape[0] - 13, 10], (165, 0, 38))
+    classes = legend("dem", "classes")  # one swatch per class, in the class colours
+    swatches = {tuple(classes[y, 10, :3]) for y in range(0, 60)}
+    assert {(0, 0, 255), (0, 255, 0), (255, 0, 0)} <= swatches
+    slope = legend("dem", "slope")  # a fixed stretch: greys, white at the top
+    assert near(slope[12, 10], (255, 255, 255)) and near(slope[slope.shape[0] - 13, 10], (0, 0, 0))
+    assert not np.array_equal(legend("dem", "shade"), slope)  # hillshade alone: the default legend
+
+    caps = client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0").data
+    wms = WebMapService("http://localhost/wms", version="1.3.0", xml=caps)
+    styles = wms.contents["ms"].styles
+    assert "ndvi" in styles and "GetLegendGraphic" in styles["ndvi"]["legend"] and "STYLE=ndvi" in styles["ndvi"]["legend"]

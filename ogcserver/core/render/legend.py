@@ -1,11 +1,16 @@
-"""Legend pictures: a swatch per displayed band, or a ramp with its value range."""
+"""Legend pictures: a swatch per displayed band, or a ramp with its value range; for a
+processing template, its own colours."""
 
 from __future__ import annotations
 
 import numpy as np
+from affine import Affine
 from PIL import Image, ImageDraw
 
 from ogcserver.core.catalog import Layer
+from ogcserver.core.functions.library import Colormap, Stretch
+from ogcserver.model.image import Grid, Raster
+from ogcserver.settings import ProcessingTemplate
 
 SWATCH = {0: (220, 40, 40), 1: (40, 170, 60), 2: (40, 80, 220)}
 
@@ -41,6 +46,51 @@ def legend_picture(layer: Layer, width: int | None, height: int | None) -> np.nd
     draw.text((28, h - 16), f"{low:.6g}", fill=(0, 0, 0, 255))
     draw.text((28, h // 2 - 6), names[0][:14], fill=(0, 0, 0, 255))
     return np.asarray(img)
+
+
+def _colours(colormap: Colormap, values: np.ndarray) -> np.ndarray:
+    """RGBA of values through the template's own colormap: the legend is what maps show."""
+    grid = Grid("EPSG:3857", Affine.identity(), len(values), 1)
+    raster = Raster(values.astype(np.float32)[None, None, :], np.ones((1, len(values)), bool), grid, ("v",))
+    return np.moveaxis(colormap.apply(raster).data[:, 0, :], 0, 1)
+
+
+def template_legend(template: ProcessingTemplate, width: int | None, height: int | None) -> np.ndarray | None:
+    """A legend for a processing template that ends in a colormap (a ramp, or one swatch per
+    class) or a fixed stretch (a grey ramp); None when its last step has no legend of its own."""
+    last = (template.then or template.chain)[-1]
+    w, h = width or 140, height or 140
+    img = Image.new("RGBA", (w, h), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(img)
+    if isinstance(last, Colormap) and last.classes == "intervals" and last.stops:
+        values = np.array([v for v, _ in last.stops], dtype=np.float64)
+        row = max(8, min(20, h // len(values)))
+        for i, (value, colour) in enumerate(zip(values, _colours(last, values))):
+            y = i * row
+            draw.rectangle([2, y + 2, 18, y + row - 2], fill=tuple(int(c) for c in colour), outline=(0, 0, 0, 255))
+            draw.text((24, y + max(0, row // 2 - 6)), f">= {value:.6g}", fill=(0, 0, 0, 255))
+        return np.asarray(img).copy()
+    if isinstance(last, Colormap):
+        low, high = ((min(v for v, _ in last.stops), max(v for v, _ in last.stops)) if last.stops
+                     else (last.minimum, last.maximum))
+    elif isinstance(last, Stretch) and last.method == "fixed" and last.minimum is not None and last.maximum is not None:
+        low, high = last.minimum, last.maximum
+    else:
+        return None
+    bar_h = max(2, h - 20)
+    values = high - (high - low) * np.arange(bar_h) / max(1, bar_h - 1)  # top: the highest value
+    if isinstance(last, Colormap):
+        colours = _colours(last, values)
+    else:
+        grey = np.clip((values - low) / ((high - low) or 1) * 255 + 0.5, 0, 255).astype(np.uint8)
+        colours = np.stack([grey, grey, grey, np.full_like(grey, 255)], axis=1)
+    for y, colour in enumerate(colours):
+        draw.line([(2, 10 + y), (22, 10 + y)], fill=tuple(int(c) for c in colour))
+    draw.rectangle([2, 10, 22, 10 + bar_h - 1], outline=(0, 0, 0, 255))
+    draw.text((28, 4), f"{high:.6g}", fill=(0, 0, 0, 255))
+    draw.text((28, h - 16), f"{low:.6g}", fill=(0, 0, 0, 255))
+    draw.text((28, h // 2 - 6), template.title[:14] or template.name[:14], fill=(0, 0, 0, 255))
+    return np.asarray(img).copy()
 
 
 def message_picture(width: int, height: int, text: str) -> np.ndarray:

@@ -48,8 +48,9 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
         {
             "name": s.name, "title": s.title, "abstract": s.abstract,
             "legend_url": f"{endpoint.url}?{urlencode({**legend_params, 'STYLE': s.name})}",
-            "legend_width": 140 if len(layer.render_bands) == 3 else 120,
-            "legend_height": 66 if len(layer.render_bands) == 3 else 140,
+            # the default style's legend, or a processing template's (140 x 140)
+            "legend_width": 140 if s.name != "default" or len(layer.render_bands) == 3 else 120,
+            "legend_height": 66 if s.name == "default" and len(layer.render_bands) == 3 else 140,
         }
         for s in info.styles
     ]
