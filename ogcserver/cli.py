@@ -50,35 +50,18 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings) -> int:
-    from gunicorn.app.base import BaseApplication
-
     from ogcserver.app import create_app
     from ogcserver.web.logs import configure_logging
+    from ogcserver.web.servers import SERVERS
 
     configure_logging()
     for key, value in GDAL_DEFAULTS.items():
         os.environ.setdefault(key, value)
     app = create_app(settings)
     server = settings.server
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{server.host}:{server.port}")
-            self.cfg.set("workers", server.workers)
-            self.cfg.set("worker_class", "sync" if server.threads == 1 else "gthread")
-            self.cfg.set("threads", server.threads)
-            self.cfg.set("keepalive", 30)
-            self.cfg.set("timeout", int(settings.limits.render_timeout) + 30)
-            self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("accesslog", None)
-            self.cfg.set("errorlog", "-")
-            self.cfg.set("loglevel", "warning")
-
-        def load(self):  # noqa: ANN201 - gunicorn's interface
-            return app
-
-    log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers})
-    Server().run()
+    log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers,
+                               "http": server.http})
+    SERVERS[server.http](app, settings)
     return 0
 
 

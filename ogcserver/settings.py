@@ -302,6 +302,7 @@ class ServerConfig(Frozen):
     port: int = Field(8080, ge=1, le=65535)
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(1, ge=1, le=64)  # per worker; GDAL, numpy and zlib release the GIL
+    http: Literal["granian", "gunicorn"] = "granian"  # the HTTP server running the workers
     public_url: str | None = None
     # reverse proxies whose X-Forwarded-Proto/-Host/-Prefix headers say the public URL (addresses or CIDRs)
     trusted_proxies: tuple[str, ...] = ()

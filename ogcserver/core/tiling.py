@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import morecantile
@@ -23,6 +23,7 @@ class TileMatrixSet:
     id: str
     tms: morecantile.TileMatrixSet
     crs: str  # internal identifier, x/y order ("EPSG:4326" for CRS84)
+    _sizes: dict[int, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def minzoom(self) -> int:
@@ -39,9 +40,17 @@ class TileMatrixSet:
     def check(self, z: int, x: int, y: int) -> None:
         if not (self.minzoom <= z <= self.maxzoom):
             raise InvalidValue("TILEMATRIX", f"zoom {z} is outside {self.minzoom}..{self.maxzoom} of {self.id}")
-        m = self.tms.matrix(z)
-        if not (0 <= x < m.matrixWidth and 0 <= y < m.matrixHeight):
-            raise InvalidValue("TILECOL", f"tile {x}/{y} is outside the {m.matrixWidth}x{m.matrixHeight} matrix {z}")
+        width, height = self._size(z)
+        if not (0 <= x < width and 0 <= y < height):
+            raise InvalidValue("TILECOL", f"tile {x}/{y} is outside the {width}x{height} matrix {z}")
+
+    def _size(self, z: int) -> tuple[int, int]:
+        """Matrix width and height, remembered: a cache hit checks them on every request."""
+        size = self._sizes.get(z)
+        if size is None:
+            m = self.tms.matrix(z)
+            size = self._sizes[z] = (m.matrixWidth, m.matrixHeight)
+        return size
 
     def grid(self, z: int, x0: int, y0: int, x1: int, y1: int, buffer: int = 0) -> Grid:
         """The pixel grid of tiles x0..x1, y0..y1 (inclusive) of zoom z, widened by ``buffer`` px."""

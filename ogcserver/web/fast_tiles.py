@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
+from functools import lru_cache
 
 from ogcserver.core.query import TileQuery
 from ogcserver.core.tilecache import TileService
@@ -27,6 +28,11 @@ XYZ = re.compile(rf"^/tiles/(?P<layer>{NAME})/(?P<tms>{NAME})/(?P<z>\d{{1,2}})/(
 REST = re.compile(rf"^/wmts/1\.0\.0/(?P<layer>{NAME})/(?P<style>{NAME})/(?P<tms>{NAME})/(?P<z>\d{{1,2}})/"
                   rf"(?P<y>\d{{1,9}})/(?P<x>\d{{1,9}})\.(?P<ext>png|jpg)$")
 BYPASS = ("HTTP_AUTHORIZATION", "HTTP_X_API_KEY", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+
+
+@lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> str:
+    return formatdate(seconds, usegmt=True)
 
 
 class FastTiles:
@@ -47,7 +53,7 @@ class FastTiles:
             ("ETag", f'"{result.etag}"'), ("Cache-Control", self.cache_control), ("X-Cache", "HIT"),
         ]
         if result.modified:
-            headers.append(("Last-Modified", formatdate(result.modified, usegmt=True)))
+            headers.append(("Last-Modified", _http_date(int(result.modified))))
         start_response("200 OK", headers)
         elapsed = time.perf_counter() - started
         self.metrics.observe("WMTS", "TILE", 200, elapsed)

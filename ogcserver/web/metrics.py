@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from bisect import bisect_left
 from collections import defaultdict
+from itertools import accumulate
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -14,7 +16,8 @@ class Metrics:
         self._lock = threading.Lock()
         self._count: dict[tuple[str, str, int], int] = defaultdict(int)
         self._seconds: dict[tuple[str, str], float] = defaultdict(float)
-        self._buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
+        # per bucket, the requests that fell in it alone; render() sums them up (cumulative)
+        self._buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
         self._observed: dict[tuple[str, str], int] = defaultdict(int)
 
     def observe(self, service: str, request: str, status: int, seconds: float) -> None:
@@ -23,10 +26,7 @@ class Metrics:
             self._count[(service, request, status)] += 1
             self._seconds[key] += seconds
             self._observed[key] += 1
-            counts = self._buckets[key]
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
+            self._buckets[key][bisect_left(BUCKETS, seconds)] += 1
 
     def render(self) -> str:
         pid = os.getpid()
@@ -46,7 +46,7 @@ class Metrics:
             for key in sorted(self._observed):
                 service, request = key
                 labels = f'pid="{pid}",service="{service}",request="{request}"'
-                for bound, n in zip(BUCKETS, self._buckets[key]):
+                for bound, n in zip(BUCKETS, accumulate(self._buckets[key])):
                     lines.append(f'ogcserver_request_seconds_bucket{{{labels},le="{bound}"}} {n}')
                 lines.append(f'ogcserver_request_seconds_bucket{{{labels},le="+Inf"}} {self._observed[key]}')
                 lines.append(f"ogcserver_request_seconds_sum{{{labels}}} {self._seconds[key]:.6f}")

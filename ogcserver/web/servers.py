@@ -1,0 +1,59 @@
+"""The HTTP servers that run the WSGI app: granian (default) or gunicorn.
+
+The app is built once in the parent process (the catalog is indexed before any worker starts)
+and inherited by the workers when they fork; both servers keep connections alive. granian's
+HTTP layer is written in Rust: a cached tile costs about 0.37 ms of server time against
+gunicorn's 0.9 ms (sync workers, measured with wrk on the demo; see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ogcserver.settings import Settings
+
+
+def serve_granian(app: Callable, settings: Settings) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    server = settings.server
+    Granian(
+        "ogcserver.app:create_app",  # a label only: the workers get the app built here
+        address=server.host,
+        port=server.port,
+        interface=Interfaces.WSGI,
+        workers=server.workers,
+        blocking_threads=server.threads,
+        backlog=2048,
+        log_access=False,
+        respawn_failed_workers=True,
+        workers_kill_timeout=10,
+    ).serve(target_loader=lambda _label: app)
+
+
+def serve_gunicorn(app: Callable, settings: Settings) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    server = settings.server
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{server.host}:{server.port}")
+            self.cfg.set("workers", server.workers)
+            self.cfg.set("worker_class", "sync" if server.threads == 1 else "gthread")
+            self.cfg.set("threads", server.threads)
+            self.cfg.set("keepalive", 30)
+            self.cfg.set("timeout", int(settings.limits.render_timeout) + 30)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("errorlog", "-")
+            self.cfg.set("loglevel", "warning")
+
+        def load(self):  # noqa: ANN201 - gunicorn's interface
+            return app
+
+    Server().run()
+
+
+SERVERS = {"granian": serve_granian, "gunicorn": serve_gunicorn}
