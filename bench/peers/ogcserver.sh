@@ -66,10 +66,10 @@ case "${1:-}" in
     ;;
   settings)
     cat <<S
-version: ogcserver $("$PROJECT/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("ogcserver"), "rasterio", m.version("rasterio"), "flask", m.version("flask"), "gunicorn", m.version("gunicorn"))'), GDAL $("$PROJECT/.venv/bin/python" -c 'import rasterio; print(rasterio.__gdal_version__)') (rasterio wheel)
-processes: gunicorn, 2 worker processes (gthread worker, 1 thread each), no front proxy, access log off
+version: ogcserver $("$PROJECT/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("ogcserver"), "rasterio", m.version("rasterio"), "flask", m.version("flask"), "granian", m.version("granian"))'), GDAL $("$PROJECT/.venv/bin/python" -c 'import rasterio; print(rasterio.__gdal_version__)') (rasterio wheel)
+processes: granian (WSGI), 2 worker processes, 1 blocking thread each, no front proxy, access log off
 tiles: W3 renders every tile (layer with cache: false); W6 is served from the directory tile cache filled by prepare (metatiles 4x4)
-mosaic: folder of the 16 COGs indexed in SQLite with an R*Tree; per request only the intersecting items are warped (rasterio.warp.reproject, newest on top, stops when the view is covered)
+mosaic: folder of the 16 COGs indexed in SQLite with an R*Tree and traced footprints; per request only the intersecting items are warped (WarpedVRT, newest on top, stops when the view is covered)
 resampling: nearest for reprojection; overview chosen as the coarsest still at least as fine as the output
 wcs: W4 reads the DEM's overview (or the full resolution below 2x) as a window, nearest, values untouched; GeoTIFF written in memory, uncompressed strips
 png: Pillow, zlib level ${OGCSERVER_PNG_LEVEL:-1}, 24-bit when fully opaque; jpeg: Pillow quality 75
