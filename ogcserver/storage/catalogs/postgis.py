@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
 
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
-from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox
+from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
 from ogcserver.storage.catalogs.sql_filter import compile_filter
 from ogcserver.storage.catalogs.sql_order import locked_ids, order_by
@@ -113,7 +112,7 @@ class _Batch:
         return SyncResult(self.added, self.updated, self.removed, tuple(self.areas))
 
 
-class PostgisCatalog:
+class PostgisCatalog(CatalogWrites):
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._local = threading.local()
@@ -210,40 +209,9 @@ class PostgisCatalog:
             con.execute("DELETE FROM changes WHERE collection = %s", (collection,))
         return count
 
-    def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult:
-        """Add items, or replace those whose key exists, in one transaction."""
-        return self._write(collection, list(records), [])
-
-    def remove(self, collection: str, keys: Iterable[str]) -> SyncResult:
-        return self._write(collection, [], list(keys))
-
-    def sync(
-        self,
-        collection: str,
-        files: Iterable[tuple[str, str, float, int]],
-        describe: Callable[[str, str], ItemRecord],
-    ) -> SyncResult:
-        """Bring a folder collection in line with (key, path, mtime, size) rows: add new files,
-        re-describe changed ones, drop vanished ones; unreadable files are left out until they
-        change again."""
-        known = {
-            key: (mtime, size)
-            for key, mtime, size in self._connect().execute(
-                "SELECT key, mtime, size FROM items WHERE collection = %s", (collection,))
-        }
-        wanted = {key: (path, mtime, size) for key, path, mtime, size in files}
-        records, broken = [], []
-        for key, (path, mtime, size) in wanted.items():
-            if known.get(key) == (mtime, size):
-                continue
-            try:
-                records.append(replace(describe(key, path), mtime=mtime, size=size))
-            except SourceUnavailable:
-                broken.append(key)
-        removed = [k for k in known if k not in wanted] + [k for k in broken if k in known]
-        if not records and not removed:
-            return SyncResult()
-        return self._write(collection, records, removed)
+    def _stamps(self, collection: str) -> dict[str, tuple[float, int]]:
+        rows = self._connect().execute("SELECT key, mtime, size FROM items WHERE collection = %s", (collection,))
+        return {key: (mtime, size) for key, mtime, size in rows}
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
         """One transaction: take the collection's generation (which queues other writers), apply

@@ -13,17 +13,16 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import shapely
 
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
-from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.filters import iso_utc
 from ogcserver.model.geo import WGS84, BBox
+from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
 from ogcserver.storage.catalogs.sql_filter import compile_filter
 from ogcserver.storage.catalogs.sql_order import locked_ids, order_by
@@ -83,7 +82,7 @@ def _parse_time(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if text else None
 
 
-class SqliteCatalog:
+class SqliteCatalog(CatalogWrites):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,40 +231,9 @@ class SqliteCatalog:
             raise
         return len(ids)
 
-    def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult:
-        """Add items, or replace those whose key exists, in one transaction."""
-        return self._write(collection, list(records), [])
-
-    def remove(self, collection: str, keys: Iterable[str]) -> SyncResult:
-        return self._write(collection, [], list(keys))
-
-    def sync(
-        self,
-        collection: str,
-        files: Iterable[tuple[str, str, float, int]],
-        describe: Callable[[str, str], ItemRecord],
-    ) -> SyncResult:
-        """Bring a folder collection in line with (key, path, mtime, size) rows: add new files,
-        re-describe changed ones, drop vanished ones; unreadable files are left out until they
-        change again."""
-        known = {
-            key: (mtime, size)
-            for key, mtime, size in self._connect().execute(
-                "SELECT key, mtime, size FROM items WHERE collection = ?", (collection,))
-        }
-        wanted = {key: (path, mtime, size) for key, path, mtime, size in files}
-        records, broken = [], []
-        for key, (path, mtime, size) in wanted.items():
-            if known.get(key) == (mtime, size):
-                continue
-            try:
-                records.append(replace(describe(key, path), mtime=mtime, size=size))
-            except SourceUnavailable:
-                broken.append(key)
-        removed = [k for k in known if k not in wanted] + [k for k in broken if k in known]
-        if not records and not removed:
-            return SyncResult()
-        return self._write(collection, records, removed)
+    def _stamps(self, collection: str) -> dict[str, tuple[float, int]]:
+        rows = self._connect().execute("SELECT key, mtime, size FROM items WHERE collection = ?", (collection,))
+        return {key: (mtime, size) for key, mtime, size in rows}
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
         con = self._connect()
