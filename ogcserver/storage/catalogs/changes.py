@@ -5,20 +5,63 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from ogcserver.model.catalog import ItemRecord, SyncResult
 from ogcserver.model.errors import SourceUnavailable
+from ogcserver.model.geo import WGS84, BBox
 
 
 class CatalogWrites:
-    """Mixed into a backend that provides ``_write`` (one transaction) and ``_stamps``."""
+    """Mixed into a backend that provides ``_connect`` (a DB-API connection whose ``execute``
+    returns rows), ``_write`` (one transaction), ``get_meta``, its placeholder ``MARK`` and
+    ``_time`` (a stored acquisition time to an aware datetime)."""
+
+    MARK = "?"
+
+    def _connect(self):  # noqa: ANN202 - sqlite3 or psycopg connection
+        raise NotImplementedError
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
         raise NotImplementedError
 
+    def get_meta(self, collection: str, key: str) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _time(value: Any) -> datetime | None:
+        raise NotImplementedError
+
     def _stamps(self, collection: str) -> dict[str, tuple[float, int]]:
         """(mtime, size) of every item, by key, as indexed."""
-        raise NotImplementedError
+        rows = self._connect().execute(f"SELECT key, mtime, size FROM items WHERE collection = {self.MARK}",
+                                       (collection,))
+        return {key: (mtime, size) for key, mtime, size in rows}
+
+    def times(self, collection: str, limit: int) -> list[datetime]:
+        """Distinct acquisition times, oldest first (at most ``limit``)."""
+        m = self.MARK
+        rows = self._connect().execute(
+            f"SELECT DISTINCT acquired FROM items WHERE collection = {m} AND acquired IS NOT NULL "
+            f"ORDER BY acquired LIMIT {m}", (collection, limit))
+        return [self._time(r[0]) for r in rows]
+
+    def collections(self) -> list[str]:
+        rows = self._connect().execute(
+            "SELECT DISTINCT collection FROM meta WHERE collection <> '' ORDER BY collection")
+        return [r[0] for r in rows]
+
+    def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
+        """Boxes changed after ``generation``; None when they are no longer all recorded."""
+        floor = int(self.get_meta(collection, "changes_floor") or 0)
+        if generation < floor:
+            return None
+        m = self.MARK
+        rows = self._connect().execute(
+            f"SELECT minx, miny, maxx, maxy FROM changes WHERE collection = {m} AND generation > {m} "
+            "ORDER BY generation", (collection, generation))
+        return tuple(BBox(*r, WGS84) for r in rows)
 
     def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult:
         """Add items, or replace those whose key exists, in one transaction."""

@@ -113,6 +113,9 @@ class _Batch:
 
 
 class PostgisCatalog(CatalogWrites):
+    MARK = "%s"
+    _time = staticmethod(_utc)
+
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._local = threading.local()
@@ -170,28 +173,6 @@ class PostgisCatalog(CatalogWrites):
             int(self.get_meta(collection, "generation") or 0),
         )
 
-    def times(self, collection: str, limit: int) -> list[datetime]:
-        """Distinct acquisition times, oldest first (at most ``limit``)."""
-        rows = self._connect().execute(
-            "SELECT DISTINCT acquired FROM items WHERE collection = %s AND acquired IS NOT NULL "
-            "ORDER BY acquired LIMIT %s", (collection, limit))
-        return [_utc(r[0]) for r in rows]
-
-    def collections(self) -> list[str]:
-        rows = self._connect().execute(
-            "SELECT DISTINCT collection FROM meta WHERE collection <> '' ORDER BY collection")
-        return [r[0] for r in rows]
-
-    def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
-        """Boxes changed after ``generation``; None when they are no longer all recorded."""
-        floor = int(self.get_meta(collection, "changes_floor") or 0)
-        if generation < floor:
-            return None
-        rows = self._connect().execute(
-            "SELECT minx, miny, maxx, maxy FROM changes WHERE collection = %s AND generation > %s "
-            "ORDER BY generation", (collection, generation))
-        return tuple(BBox(*r, WGS84) for r in rows)
-
     # -- writing -----------------------------------------------------------------------------
     def create(self, collection: str) -> bool:
         """Register an empty collection; False when it exists already."""
@@ -208,10 +189,6 @@ class PostgisCatalog(CatalogWrites):
             count = con.execute("DELETE FROM items WHERE collection = %s", (collection,)).rowcount
             con.execute("DELETE FROM changes WHERE collection = %s", (collection,))
         return count
-
-    def _stamps(self, collection: str) -> dict[str, tuple[float, int]]:
-        rows = self._connect().execute("SELECT key, mtime, size FROM items WHERE collection = %s", (collection,))
-        return {key: (mtime, size) for key, mtime, size in rows}
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
         """One transaction: take the collection's generation (which queues other writers), apply

@@ -83,6 +83,9 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 class SqliteCatalog(CatalogWrites):
+    MARK = "?"
+    _time = staticmethod(_parse_time)
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,28 +190,6 @@ class SqliteCatalog(CatalogWrites):
             int(self.get_meta(collection, "generation") or 0),
         )
 
-    def times(self, collection: str, limit: int) -> list[datetime]:
-        """Distinct acquisition times, oldest first (at most ``limit``)."""
-        rows = self._connect().execute(
-            "SELECT DISTINCT acquired FROM items WHERE collection = ? AND acquired IS NOT NULL "
-            "ORDER BY acquired LIMIT ?", (collection, limit))
-        return [_parse_time(r[0]) for r in rows]
-
-    def collections(self) -> list[str]:
-        rows = self._connect().execute(
-            "SELECT DISTINCT collection FROM meta WHERE collection <> '' ORDER BY collection")
-        return [r[0] for r in rows]
-
-    def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
-        """Boxes changed after ``generation``; None when they are no longer all recorded."""
-        floor = int(self.get_meta(collection, "changes_floor") or 0)
-        if generation < floor:
-            return None
-        rows = self._connect().execute(
-            "SELECT minx, miny, maxx, maxy FROM changes WHERE collection = ? AND generation > ?",
-            (collection, generation))
-        return tuple(BBox(*r, WGS84) for r in rows)
-
     # -- writing -----------------------------------------------------------------------------
     def create(self, collection: str) -> bool:
         """Register an empty collection; False when it exists already."""
@@ -230,10 +211,6 @@ class SqliteCatalog(CatalogWrites):
             con.execute("ROLLBACK")
             raise
         return len(ids)
-
-    def _stamps(self, collection: str) -> dict[str, tuple[float, int]]:
-        rows = self._connect().execute("SELECT key, mtime, size FROM items WHERE collection = ?", (collection,))
-        return {key: (mtime, size) for key, mtime, size in rows}
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
         con = self._connect()
