@@ -22,9 +22,11 @@ from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture, template_legend
-from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
+from ogcserver.core.functions.chain import (
+    apply_chain, context_pixels, needs_dataset_statistics, per_item, read_bands, with_dataset_statistics,
+)
 from ogcserver.core.render.style import composite, render_default, render_processed
-from ogcserver.model.access import Action, Constraints, Principal
+from ogcserver.model.access import UNCONSTRAINED, Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import (
@@ -55,6 +57,9 @@ class LayerFeatures:
     hits: list[ItemHit] = field(default_factory=list)
 
 
+STATISTICS_SAMPLE = 512  # pixels a side of the whole-layer read behind dataset statistics
+
+
 class Engine:
     def __init__(self, settings: Settings, catalog: LayerCatalog, reader: RasterReader, policy: Policy) -> None:
         self.settings = settings
@@ -62,6 +67,7 @@ class Engine:
         self.reader = reader
         self.policy = policy
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
+        self._bound: dict[tuple, ProcessingTemplate] = {}  # templates with dataset statistics, per layer state
 
     def _service(self, name: str) -> ServiceConfig:
         return next(s for s in self.settings.services if s.name == name)
@@ -127,6 +133,8 @@ class Engine:
         want: ItemQuery = EVERY_ITEM,
     ) -> RGBAImage | None:
         template = rendering or self.settings.template(style or layer.info.default_style)
+        if template is not None:
+            template = self.with_statistics(layer, template, limits)
         method = resampling or Resampling(self.settings.rendering.default_resampling)
         factor = resolution_factor(grid, layer.info.crs, constraints)
         view = grid.coarsened(factor) if factor > 1 else grid
@@ -154,6 +162,26 @@ class Engine:
         if template:
             return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
+
+    def with_statistics(self, layer: Layer, template: ProcessingTemplate, limits: Limits) -> ProcessingTemplate:
+        """The template with dataset-statistics stretches bound to the layer's values: computed
+        once per layer state from a sample of the whole layer (about 512 px a side)."""
+        if not needs_dataset_statistics(template):
+            return template
+        key = (layer.info.name, layer.info.version, layer.info.generation, template.model_dump_json())
+        bound = self._bound.get(key)
+        if bound is None:
+            b = layer.info.bounds
+            scale = max(b.width, b.height) / STATISTICS_SAMPLE
+            grid = Grid.from_bbox(b, max(1, round(b.width / scale)), max(1, round(b.height / scale)))
+            bands = read_bands(template, layer.info.band_count)
+            sample = self._read_mosaic(layer, grid, bands, Resampling.NEAREST, limits,
+                                       time.monotonic() + limits.render_timeout, UNCONSTRAINED, EVERY_ITEM)
+            bound = with_dataset_statistics(template, sample) if isinstance(sample, Raster) else template
+            if len(self._bound) > 256:
+                self._bound.clear()
+            self._bound[key] = bound
+        return bound
 
     def _read_mosaic(
         self, layer: Layer, grid: Grid, bands: tuple[int, ...], method: Resampling, limits: Limits,
@@ -202,6 +230,8 @@ class Engine:
                 raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
             self.resolve(query.coverage, "", query.service, query.principal, Action.PROCESS, "coverage")
             template = query.rendering
+        if template is not None:
+            template = self.with_statistics(layer, template, self.limits(query.service))
         return read_coverage(self.reader, self.catalog, layer, query, self.limits(query.service), constraints, template)
 
     def message_image(

@@ -345,3 +345,23 @@ def test_templates_have_their_own_legends(processed):
     wms = WebMapService("http://localhost/wms", version="1.3.0", xml=caps)
     styles = wms.contents["ms"].styles
     assert "ndvi" in styles and "GetLegendGraphic" in styles["ndvi"]["legend"] and "STYLE=ndvi" in styles["ndvi"]["legend"]
+
+
+def test_stretch_with_dataset_statistics(processed):
+    """statistics: dataset takes the bounds from the whole layer, so a small view keeps the
+    layer's contrast instead of stretching its own few values over the whole range."""
+    import json
+
+    folder, client = processed
+    with rasterio.open(folder / "smooth_dem.tif") as src:
+        dem = src.read(1).astype(np.float64)
+    low, high = dem.min(), dem.max()
+    bbox = f"{X0 + 500},{Y0 - 1000},{X0 + 1000},{Y0 - 500}"  # rows/cols 50-100 of the DEM
+    rule = {"chain": [{"function": "stretch", "method": "minmax", "statistics": "dataset"}]}
+    got = getmap(client, "dem", "", bbox=bbox, size=50, RENDERINGRULE=json.dumps(rule))[..., 0].astype(int)
+    view = dem[50:100, 50:100]
+    expected = np.clip((view - low) / (high - low) * 255 + 0.5, 0, 255).astype(int)
+    assert np.abs(got - expected).max() <= 1
+    local = getmap(client, "dem", "", bbox=bbox, size=50,
+                   RENDERINGRULE=json.dumps({"chain": [{"function": "stretch", "method": "minmax"}]}))[..., 0]
+    assert local.min() == 0 and local.max() == 255 and got.max() - got.min() < 200  # the view's own range

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ogcserver.core.functions.library import Stretch
 from ogcserver.model.image import Grid, Raster
 from ogcserver.settings import ProcessingTemplate
 
@@ -61,3 +62,24 @@ def apply_chain(raster: Raster, template: ProcessingTemplate, view: Grid, contex
         c = context
         raster = Raster(raster.data[:, c:-c, c:-c].copy(), raster.valid[c:-c, c:-c].copy(), view, raster.band_names)
     return raster
+
+
+def needs_dataset_statistics(template: ProcessingTemplate) -> bool:
+    return not template.per_item and any(
+        isinstance(f, Stretch) and f.statistics == "dataset" and not f.band_bounds for f in template.chain)
+
+
+def with_dataset_statistics(template: ProcessingTemplate, sample: Raster) -> ProcessingTemplate:
+    """The template with its dataset-statistics stretches fixed to bounds computed on a sample
+    of the whole layer (run through the functions before each stretch, as a view would be)."""
+    chain, raster = [], sample
+    for function in template.chain:
+        if isinstance(function, Stretch) and function.statistics == "dataset" and not function.band_bounds:
+            bounds = []
+            for i in range(raster.count):
+                band = raster.data[i].astype(np.float32)
+                bounds.append(function.bounds(band[raster.valid & np.isfinite(band)]))
+            function = function.model_copy(update={"band_bounds": tuple(bounds)})
+        raster = function.apply(raster)
+        chain.append(function)
+    return template.model_copy(update={"chain": tuple(chain)})

@@ -95,8 +95,12 @@ class Stretch(Function):
     gamma: float = Field(1.0, gt=0.05, le=20)
     contrast: float = Field(0, ge=0, le=50)  # sigmoidal contrast (0: none), rio-color's curve
     midpoint: float = Field(0.5, gt=0, lt=1)  # where the sigmoid is steepest, in the 0..1 range
+    statistics: Literal["view", "dataset"] = "view"  # bounds from the current view, or the whole layer
+    band_bounds: tuple[tuple[float, float], ...] = Field((), max_length=16)  # per band; dataset statistics fill it
 
-    def bounds(self, values: np.ndarray) -> tuple[float, float]:
+    def bounds(self, values: np.ndarray, band: int = 0) -> tuple[float, float]:
+        if self.band_bounds:
+            return self.band_bounds[min(band, len(self.band_bounds) - 1)]
         if self.method == "fixed":
             if self.minimum is None or self.maximum is None:
                 raise InvalidValue("STYLES", "a fixed stretch needs minimum and maximum")
@@ -115,7 +119,7 @@ class Stretch(Function):
         out = np.empty(raster.data.shape, dtype=np.uint8)
         for i in range(raster.count):
             band = raster.data[i].astype(np.float32)
-            lo, hi = self.bounds(band[raster.valid & np.isfinite(band)])
+            lo, hi = self.bounds(band[raster.valid & np.isfinite(band)], i)
             hi = hi if hi > lo else lo + 1.0
             scaled = np.clip((band - lo) / (hi - lo), 0, 1)
             if self.gamma != 1.0:
