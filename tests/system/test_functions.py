@@ -21,6 +21,7 @@ from tests.support.reference import decode, params
 X0, Y0 = rasters.ORIGIN
 TEMPLATES = [
     {"name": "shade", "title": "Hillshade", "chain": [{"function": "hillshade", "azimuth": 315, "altitude": 45}]},
+    {"name": "multishade", "chain": [{"function": "hillshade", "multidirectional": True}]},
     {"name": "slope", "chain": [{"function": "slope"}, {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 90}]},
     {"name": "aspect", "chain": [{"function": "aspect"}, {"function": "stretch", "method": "fixed", "minimum": 0, "maximum": 360}]},
     {"name": "ndvi", "chain": [{"function": "normalized_difference", "a": 4, "b": 3},
@@ -51,7 +52,7 @@ def processed(data_dir, tmp_path_factory):
         "server": {"data_dir": str(folder / "state")},
         "processing": TEMPLATES,
         "services": [{"name": "s", "allow_processing": True, "layers": [
-            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "slope", "aspect", "classes", "smooth", "remap", "high", "equalize",
+            {"name": "dem", "source": str(folder / "smooth_dem.tif"), "styles": ["shade", "multishade", "slope", "aspect", "classes", "smooth", "remap", "high", "equalize",
                                                                               "slope_values"]},
             {"name": "ms", "source": str(data_dir / "ms16.tif"), "styles": ["ndvi", "math", "ndvi_values"]},
         ]}],
@@ -78,10 +79,12 @@ def gdaldem(mode, src, dst, *args):
         return ds.read(1)
 
 
-@pytest.mark.parametrize("mode, style, scale", [("hillshade", "shade", None), ("slope", "slope", 90), ("aspect", "aspect", 360)])
+@pytest.mark.parametrize("mode, style, scale", [("hillshade", "shade", None), ("hillshade -multidirectional", "multishade", None),
+                                               ("slope", "slope", 90), ("aspect", "aspect", 360)])
 def test_terrain_matches_gdaldem(processed, tmp_path, mode, style, scale):
     folder, client = processed
-    ref = gdaldem(mode, folder / "smooth_dem.tif", tmp_path / f"{mode}.tif")[50:250, 50:250]  # rows/cols of the view
+    mode, *options = mode.split()
+    ref = gdaldem(mode, folder / "smooth_dem.tif", tmp_path / f"{mode}.tif", *options)[50:250, 50:250]  # rows/cols of the view
     got = getmap(client, "dem", style)[..., 0].astype(float)
     if scale is None:
         diff = np.abs(got - ref)
@@ -365,3 +368,18 @@ def test_stretch_with_dataset_statistics(processed):
     local = getmap(client, "dem", "", bbox=bbox, size=50,
                    RENDERINGRULE=json.dumps({"chain": [{"function": "stretch", "method": "minmax"}]}))[..., 0]
     assert local.min() == 0 and local.max() == 255 and got.max() - got.min() < 200  # the view's own range
+
+
+def test_exact_value_classes(processed):
+    import json
+
+    _folder, client = processed
+    rule = {"chain": [{"function": "remap", "ranges": [[0, 400, 1], [400, 600, 2], [600, 2000, 3]]},
+                      {"function": "colormap", "classes": "exact", "stops": [[1, "#0000ff"], [3, "#ff0000"]]}]}
+    img = getmap(client, "dem", "", RENDERINGRULE=json.dumps(rule))
+    remapped = getmap(client, "dem", "remap")  # the same classes 1 and 2 as blue and green
+    blue = (remapped[..., 2] == 255) & (remapped[..., 3] == 255)
+    green = (remapped[..., 1] == 255) & (remapped[..., 3] == 255)
+    assert blue.any() and green.any()
+    assert (img[..., 2][blue] == 255).all() and (img[..., 3][green] == 0).all()  # class 2 has no colour
+    assert ((img[..., 3] == 255) == ~green).all()

@@ -163,7 +163,7 @@ class Colormap(Function):
     stops: tuple[tuple[float, str], ...] | None = Field(None, max_length=256)  # (value, "#rrggbb")
     minimum: float = 0.0
     maximum: float = 1.0
-    classes: Literal["continuous", "intervals"] = "continuous"
+    classes: Literal["continuous", "intervals", "exact"] = "continuous"  # exact: only the stops' values
 
     def apply(self, raster: Raster) -> Raster:
         band = raster.data[0].astype(np.float32)
@@ -175,14 +175,19 @@ class Colormap(Function):
             values = np.array([self.minimum + f * (self.maximum - self.minimum) for f, _ in ramp], dtype=np.float32)
             colours = np.array([_rgb(c) for _, c in ramp], dtype=np.float32)
         out = np.empty((4,) + band.shape, dtype=np.uint8)
-        if self.classes == "intervals":
+        valid = raster.valid & np.isfinite(band)
+        if self.classes == "exact":
+            index = np.clip(np.searchsorted(values, band), 0, len(values) - 1)
+            valid &= values[index] == band
+            for c in range(3):
+                out[c] = colours[index, c].astype(np.uint8)
+        elif self.classes == "intervals":
             index = np.clip(np.searchsorted(values, band, side="right") - 1, 0, len(values) - 1)
             for c in range(3):
                 out[c] = colours[index, c].astype(np.uint8)
         else:
             for c in range(3):
                 out[c] = np.nan_to_num(np.interp(band, values, colours[:, c])).astype(np.uint8)
-        valid = raster.valid & np.isfinite(band)
         out[3] = np.where(valid, 255, 0)
         return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
 
@@ -217,18 +222,45 @@ class Hillshade(Function):
     azimuth: float = Field(315, ge=0, le=360)
     altitude: float = Field(45, ge=0, le=90)
     z_factor: float = Field(1, gt=0, le=100_000)
+    multidirectional: bool = False  # gdaldem -multidirectional: lights at 225, 270, 315, 360 degrees
 
     def context(self) -> int:
         return 1
 
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, self.z_factor)
-        az, alt = math.radians(self.azimuth), math.radians(self.altitude)
-        # as gdaldem: dy here grows southwards (down the rows), the light's vector northwards
-        cang = (math.sin(alt) - (-dy * math.cos(az) + dx * math.sin(az)) * math.cos(alt)) / np.sqrt(1 + dx * dx + dy * dy)
-        shade = np.where(cang <= 0, 1.0, 1.0 + 254.0 * cang)
+        alt = math.radians(self.altitude)
+        if self.multidirectional:
+            shade = _multidirectional(dx, dy, alt)
+        else:
+            az = math.radians(self.azimuth)
+            # as gdaldem: dy here grows southwards (down the rows), the light's vector northwards
+            cang = (math.sin(alt) - (-dy * math.cos(az) + dx * math.sin(az)) * math.cos(alt)) / np.sqrt(1 + dx * dx + dy * dy)
+            shade = np.where(cang <= 0, 1.0, 1.0 + 254.0 * cang)
         out = np.where(ok, np.floor(shade + 0.5), 0).astype(np.uint8)
         return Raster(out[None], ok, raster.grid, ("hillshade",))
+
+
+def _multidirectional(dx: np.ndarray, dy: np.ndarray, alt: float) -> np.ndarray:
+    """gdaldem's multidirectional hillshade: four lights weighted by the slope's aspect
+    (USGS open-file report 92-422), in gdaldem's terms x = -dx, y = -dy."""
+    x, y = -dx, -dy
+    sin_alt, cos_alt, half = math.sin(alt), math.cos(alt), -1 / math.sqrt(2)  # cos 225 = cos 315 in gdaldem
+
+    def light(value: np.ndarray) -> np.ndarray:
+        return np.maximum(127 * value, 0)
+
+    v225 = light(sin_alt + (x - y) * half * cos_alt)
+    v270 = light(sin_alt - x * cos_alt)
+    v315 = light(sin_alt + (x + y) * half * cos_alt)
+    v360 = light(sin_alt - y * cos_alt)
+    xx, yy = x * x, y * y
+    both = xx + yy
+    w225 = 0.5 * both - x * y
+    w315 = both - w225
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mixed = (w225 * v225 + xx * v270 + w315 * v315 + yy * v360) / both / np.sqrt(1 + both)
+    return np.where(both == 0, 1 + 254 * sin_alt, 1 + mixed)
 
 
 class Slope(Function):
