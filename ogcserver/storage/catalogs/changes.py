@@ -1,5 +1,6 @@
 """What every catalog backend does the same way above its own SQL: turning upserts, removals
-and folder scans into one write of records and removed keys."""
+and folder scans into one write of records and removed keys, building a selection's
+conditions, and the small lookups whose SQL differs only in its placeholder."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ogcserver.model.catalog import ItemRecord, SyncResult
+from ogcserver.model.catalog import ItemRecord, Selection, SyncResult
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox
+from ogcserver.storage.catalogs.sql_filter import compile_filter
+from ogcserver.storage.catalogs.sql_order import Dialect, locked_ids, order_by
 
 
 class CatalogWrites:
@@ -32,6 +35,38 @@ class CatalogWrites:
     @staticmethod
     def _time(value: Any) -> datetime | None:
         raise NotImplementedError
+
+    DIALECT: Dialect = "sqlite"
+
+    def _area_condition(self, area: BBox) -> tuple[str, list]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _time_value(value: datetime) -> Any:
+        raise NotImplementedError
+
+    def _conditions(self, collection: str, selection: Selection) -> tuple[str, list]:
+        """WHERE and ORDER BY text of a selection, with its parameters; only the area test and
+        the stored form of times differ between backends."""
+        m = self.MARK
+        where, params = [f"i.collection = {m}"], [collection]
+        if selection.area is not None:
+            sql, more = self._area_condition(selection.area)
+            where.append(sql)
+            params += more
+        if selection.time is not None:
+            where.append(f"i.acquired >= {m} AND i.acquired <= {m}")
+            params += [self._time_value(selection.time.start), self._time_value(selection.time.end)]
+        if selection.where is not None:
+            sql, more = compile_filter(selection.where, self.DIALECT)
+            where.append(f"({sql})")
+            params += more
+        lock_sql, lock_params = locked_ids(selection.ordering, self.DIALECT)
+        if lock_sql:
+            where.append(lock_sql)
+            params += lock_params
+        order_sql, order_params = order_by(selection.ordering, selection.focus, self.DIALECT)
+        return "WHERE " + " AND ".join(where) + " " + order_sql, params + order_params
 
     def _stamps(self, collection: str) -> dict[str, tuple[float, int]]:
         """(mtime, size) of every item, by key, as indexed."""

@@ -20,8 +20,6 @@ from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Se
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
-from ogcserver.storage.catalogs.sql_filter import compile_filter
-from ogcserver.storage.catalogs.sql_order import locked_ids, order_by
 from ogcserver.storage.catalogs.sqlite import KEEP_CHANGES
 
 SCHEMA_LOCK = 0x6F6763  # advisory lock id: processes starting at once create the schema in turn
@@ -114,6 +112,8 @@ class _Batch:
 
 class PostgisCatalog(CatalogWrites):
     MARK = "%s"
+    DIALECT = "postgres"
+    _time_value = staticmethod(_instant)
     _time = staticmethod(_utc)
 
     def __init__(self, dsn: str) -> None:
@@ -143,26 +143,13 @@ class PostgisCatalog(CatalogWrites):
 
     def select(self, collection: str, selection: Selection, limit: int, offset: int = 0) -> list[CatalogItem]:
         """Items matching the selection in its order; the area is tested against footprints in SQL."""
-        where, params = ["i.collection = %s"], [collection]
-        area = selection.area
-        if area is not None:
-            where.append(f"ST_Intersects(i.footprint, {_ENVELOPE})")
-            params += [area.minx, area.miny, area.maxx, area.maxy]
-        if selection.time is not None:
-            where.append("i.acquired >= %s AND i.acquired <= %s")
-            params += [_instant(selection.time.start), _instant(selection.time.end)]
-        if selection.where is not None:
-            sql, more = compile_filter(selection.where, "postgres")
-            where.append(f"({sql})")
-            params += more
-        lock_sql, lock_params = locked_ids(selection.ordering, "postgres")
-        if lock_sql:
-            where.append(lock_sql)
-            params += lock_params
-        order_sql, order_params = order_by(selection.ordering, selection.focus, "postgres")
-        query = _SELECT + "WHERE " + " AND ".join(where) + " " + order_sql + " LIMIT %s OFFSET %s"
-        rows = self._connect().execute(query, params + order_params + [limit, offset])
+        conditions, params = self._conditions(collection, selection)
+        rows = self._connect().execute(_SELECT + conditions + " LIMIT %s OFFSET %s", params + [limit, offset])
         return [_row_to_item(r) for r in rows]
+
+    @staticmethod
+    def _area_condition(area: BBox) -> tuple[str, list]:
+        return f"ST_Intersects(i.footprint, {_ENVELOPE})", [area.minx, area.miny, area.maxx, area.maxy]
 
     def stats(self, collection: str) -> CollectionStats:
         count, first, last, *box = self._connect().execute(

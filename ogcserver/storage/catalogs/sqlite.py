@@ -24,8 +24,6 @@ from ogcserver.model.filters import iso_utc
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
-from ogcserver.storage.catalogs.sql_filter import compile_filter
-from ogcserver.storage.catalogs.sql_order import locked_ids, order_by
 
 SCHEMA_VERSION = "2"
 SCHEMA = """
@@ -84,7 +82,9 @@ def _parse_time(text: str | None) -> datetime | None:
 
 class SqliteCatalog(CatalogWrites):
     MARK = "?"
+    DIALECT = "sqlite"
     _time = staticmethod(_parse_time)
+    _time_value = staticmethod(iso_utc)
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -135,26 +135,16 @@ class SqliteCatalog(CatalogWrites):
 
     def select(self, collection: str, selection: Selection, limit: int, offset: int = 0) -> list[CatalogItem]:
         """Items matching the selection in its order; footprints are tested exactly, not by box."""
-        where, params = ["i.collection = ?"], [collection]
-        area = selection.area
-        if area is not None:
-            where.append("r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?")
-            params += [area.minx, area.maxx, area.miny, area.maxy]
-        if selection.time is not None:
-            where.append("i.acquired >= ? AND i.acquired <= ?")
-            params += [iso_utc(selection.time.start), iso_utc(selection.time.end)]
-        if selection.where is not None:
-            sql, more = compile_filter(selection.where, "sqlite")
-            where.append(f"({sql})")
-            params += more
-        lock_sql, lock_params = locked_ids(selection.ordering, "sqlite")
-        if lock_sql:
-            where.append(lock_sql)
-            params += lock_params
-        order_sql, order_params = order_by(selection.ordering, selection.focus, "sqlite")
-        head = _SELECT if area is None else _SELECT_AREA
-        rows = self._connect().execute(head + "WHERE " + " AND ".join(where) + " " + order_sql, params + order_params)
-        return list(self._take(rows, area, limit, offset))
+        conditions, params = self._conditions(collection, selection)
+        head = _SELECT if selection.area is None else _SELECT_AREA
+        rows = self._connect().execute(head + conditions, params)
+        return list(self._take(rows, selection.area, limit, offset))
+
+    @staticmethod
+    def _area_condition(area: BBox) -> tuple[str, list]:
+        """Boxes from the R*Tree; ``_take`` then tests footprints exactly."""
+        return ("r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?",
+                [area.minx, area.maxx, area.miny, area.maxy])
 
     @staticmethod
     def _take(rows: Iterable[tuple], area: BBox | None, limit: int, offset: int) -> Iterator[CatalogItem]:
