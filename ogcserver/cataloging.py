@@ -22,6 +22,7 @@ from ogcserver.model.catalog import CatalogItem, ItemSpec, Selection, TimeRange
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.mosaic import BY_NAME, parse_ordering
 from ogcserver.model.time import format_time, parse_time
+from ogcserver.ows.catalog.features import bare_feature
 from ogcserver.settings import Settings
 from ogcserver.storage.catalogs import sources
 from ogcserver.storage.interfaces import CatalogStore
@@ -68,16 +69,6 @@ def _row(item: CatalogItem) -> str:
     when = format_time(item.acquired) if item.acquired else "-"
     b = item.lonlat_bounds
     return f"{item.key}\t{when}\t{b.minx:.6f},{b.miny:.6f},{b.maxx:.6f},{b.maxy:.6f}\t{item.source.path}"
-
-
-def _feature(item: CatalogItem) -> dict:
-    b = item.lonlat_bounds
-    return {
-        "type": "Feature", "id": item.key, "bbox": [b.minx, b.miny, b.maxx, b.maxy],
-        "geometry": item.footprint,
-        "properties": {"datetime": format_time(item.acquired) if item.acquired else None,
-                       "path": item.source.path, **item.properties},
-    }
 
 
 def _pages(store: CatalogStore, collection: str, selection: Selection, limit: int | None) -> Iterator[CatalogItem]:
@@ -155,6 +146,6 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
         return 0
     print('{"type": "FeatureCollection", "features": [', end="")
     for n, item in enumerate(items):
-        print(("," if n else "") + "\n" + json.dumps(_feature(item)), end="")
+        print(("," if n else "") + "\n" + json.dumps(bare_feature(item, path=item.source.path)), end="")
     print("\n]}")
     return 0

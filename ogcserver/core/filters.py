@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -70,6 +70,7 @@ _COLUMN_KINDS: dict[str, Kind] = {ID_PROPERTY: "string", TIME_PROPERTY: "datetim
 _KIND_WORDS: dict[Kind, str] = {"string": "text", "datetime": "TIMESTAMP or DATE values"}
 
 
+@lru_cache(maxsize=512)  # tiles of one filtered map ask for the same text again and again
 def parse_filter(
     text: str, max_length: int = 4096, max_nodes: int = 200, max_depth: int = 16, max_in_values: int = 256
 ) -> Filter:

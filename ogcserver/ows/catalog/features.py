@@ -39,26 +39,31 @@ def item_links(info: LayerInfo, item: CatalogItem, base_url: str, download: bool
     return links
 
 
-def item_feature(info: LayerInfo, item: CatalogItem, base_url: str, download: bool) -> dict[str, Any]:
+def bare_feature(item: CatalogItem, **extra: Any) -> dict[str, Any]:
+    """The item as a GeoJSON Feature: id, box, footprint, time and attributes (plus ``extra``)."""
     b = item.lonlat_bounds
-    source = item.source
-    properties: dict[str, Any] = {
-        "datetime": format_time(item.acquired) if item.acquired else None,
-        **item.properties,
-        "proj:code": source.crs if source.crs.startswith("EPSG:") else None,
-        "proj:shape": [source.height, source.width],
-        "gsd": round(source.resolution[0], 6),
-        "bands": source.count,
-        "data_type": source.dtype,
+    return {
+        "type": "Feature", "id": item.key, "bbox": [b.minx, b.miny, b.maxx, b.maxy], "geometry": _geometry(item),
+        "properties": {"datetime": format_time(item.acquired) if item.acquired else None, **item.properties, **extra},
     }
+
+
+def item_feature(info: LayerInfo, item: CatalogItem, base_url: str, download: bool) -> dict[str, Any]:
+    source = item.source
+    feature = bare_feature(
+        item,
+        **{"proj:code": source.crs if source.crs.startswith("EPSG:") else None,
+           "proj:shape": [source.height, source.width]},
+        gsd=round(source.resolution[0], 6), bands=source.count, data_type=source.dtype,
+    )
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
         "id": item.key,
         "collection": info.name,
-        "bbox": [b.minx, b.miny, b.maxx, b.maxy],
-        "geometry": _geometry(item),
-        "properties": properties,
+        "bbox": feature["bbox"],
+        "geometry": feature["geometry"],
+        "properties": feature["properties"],
         "links": item_links(info, item, base_url, download),
         "assets": {"data": {"href": f"{base_url}/catalog/{quote(info.name)}/items/{quote(item.key, safe='')}/download",
                             "type": "image/tiff; application=geotiff", "roles": ["data"]}} if download else {},
