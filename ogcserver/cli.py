@@ -98,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("config")
     p_seed = sub.add_parser("seed", help="fill the tile cache ahead of use (resumes where it stopped)")
     p_seed.add_argument("-c", "--config", required=True)
-    p_seed.add_argument("--layer", required=True)
+    p_seed.add_argument("--layer", required=True, action="append", help="a layer; repeat for several")
     p_seed.add_argument("--tms", default="WebMercatorQuad", help="tile matrix set")
     p_seed.add_argument("--zoom", required=True, help="a zoom level or a range, e.g. 10-15")
     p_seed.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat (default: the layer)")
+    p_seed.add_argument("--polygon", help="a GeoJSON file (lon/lat): seed only the metatiles touching its polygons")
     p_seed.add_argument("--format", default="png", choices=["png", "jpg"])
     p_seed.add_argument("--workers", type=int, default=2)
     p_seed.add_argument("--dry-run", action="store_true", help="only count the tiles")
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "seed":
             from ogcserver.seeding import run_seed
 
-            return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.format,
+            return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.polygon, args.format,
                             args.workers, args.dry_run)
         if args.command == "cache":
             from ogcserver.seeding import run_cache

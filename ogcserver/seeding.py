@@ -6,15 +6,19 @@ shared), prints progress with rate and ETA, and resumes: metatiles already cache
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import shapely
+
 from ogcserver.app import create_app
 from ogcserver.core import seed, tiling
 from ogcserver.model.formats import ImageFormat
+from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.tiles import TileKey
 from ogcserver.settings import Settings, load_settings
 
@@ -36,21 +40,42 @@ def _zooms(text: str) -> range:
     return range(int(first), int(last or first) + 1)
 
 
-def run_seed(config: Path, layer: str, tms_id: str, zoom: str, bbox: str | None, fmt: str,
-             workers: int, dry_run: bool) -> int:
+def _seed_area(bbox: str | None, polygon: str | None, default: BBox) -> tuple[BBox, shapely.Geometry | None]:
+    """The lon/lat box to walk and the polygon (from a GeoJSON file) that narrows it, if any."""
+    if polygon is None:
+        return seed.lonlat_area(bbox, default), None
+    if bbox:
+        raise ValueError("give --bbox or --polygon, not both")
+    try:
+        shape = seed.lonlat_polygon(json.loads(Path(polygon).read_text()))
+    except OSError as exc:
+        raise ValueError(f"cannot read the polygon file: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the polygon file is not JSON: {exc.msg} (line {exc.lineno})") from None
+    return BBox(*shape.bounds, WGS84), shape
+
+
+def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str | None, polygon: str | None,
+             fmt: str, workers: int, dry_run: bool) -> int:
     settings = load_settings(config)
     app = create_app(settings)
     engine = app.extensions["ogcserver"]
-    info = engine.catalog.layer(layer).info
-    tms = tiling.for_layer(info, tms_id)
-    area = seed.lonlat_area(bbox, info.lonlat_bounds)
     zooms = _zooms(zoom)
-    metas, tiles = seed.count(tms, area, zooms, settings.cache.meta_size)
-    print(f"{layer} {tms.id} zoom {zooms.start}-{zooms.stop - 1}: {tiles} tiles in {metas} metatiles", flush=True)
+    meta_size = settings.cache.meta_size
+    plans, tiles = [], 0
+    for layer in layers:
+        info = engine.catalog.layer(layer).info
+        tms = tiling.for_layer(info, tms_id)
+        area, within = _seed_area(bbox, polygon, info.lonlat_bounds)
+        metas, count = seed.count(tms, area, zooms, meta_size, within)
+        print(f"{layer} {tms.id} zoom {zooms.start}-{zooms.stop - 1}: {count} tiles in {metas} metatiles", flush=True)
+        plans.append((layer, tms, area, within))
+        tiles += count
     if dry_run:
         return 0
     image = ImageFormat.JPEG if fmt in ("jpg", "jpeg") else ImageFormat.PNG
-    jobs: Iterator = ((layer, tms.id, m, image.value) for m in seed.plan(tms, area, zooms, settings.cache.meta_size))
+    jobs: Iterator = ((layer, tms.id, m, image.value) for layer, tms, area, within in plans
+                      for m in seed.plan(tms, area, zooms, meta_size, within))
     started = last = time.monotonic()
     done = written = 0
     with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(str(config),)) as pool:

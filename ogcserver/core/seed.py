@@ -1,7 +1,8 @@
 """Seeding: walk the metatiles of a layer over an area and zoom range, lazily.
 
 The plan is a generator (memory stays flat at any zoom); a metatile whose tiles are already all
-cached is skipped, so an interrupted run resumes where it stopped.
+cached is skipped, so an interrupted run resumes where it stopped. An area is a lon/lat box and,
+optionally, a polygon inside it: metatiles that do not touch the polygon are left out.
 """
 
 from __future__ import annotations
@@ -9,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+import shapely
+import shapely.geometry
+
 from ogcserver.core import tiling
-from ogcserver.model.geo import WGS84, BBox, transform_bbox
+from ogcserver.model.geo import WGS84, BBox, transform_bbox, transform_coords
+
+MAX_POLYGON_POINTS = 100_000
+_SEGMENT_DEGREES = 0.01  # densify lon/lat edges before projecting, so they bend as they should
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,14 @@ class Metatile:
         return (self.x1 - self.x0 + 1) * (self.y1 - self.y0 + 1)
 
 
-def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int) -> Iterator[Metatile]:
-    """Metatiles over the area, zoom by zoom, row by row, aligned and sized exactly like the ones
-    the cache renders on demand (so both take the same locks)."""
+def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int,
+         within: shapely.Geometry | None = None) -> Iterator[Metatile]:
+    """Metatiles over the area (and touching ``within``, a lon/lat polygon, if given), zoom by
+    zoom, row by row, aligned and sized exactly like the ones the cache renders on demand (so
+    both take the same locks)."""
+    box = transform_bbox(area, tms.crs) if area.crs != tms.crs else area
+    shape = _projected(within, tms.crs) if within is not None else None
     for z in zooms:
-        box = transform_bbox(area, tms.crs) if area.crs != tms.crs else area
         span = tms.tiles_over(box, z)
         if span is None:
             continue
@@ -38,13 +49,34 @@ def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int) ->
         m = tms.tms.matrix(z)
         for my in range((y0 // meta_size) * meta_size, y1 + 1, meta_size):
             for mx in range((x0 // meta_size) * meta_size, x1 + 1, meta_size):
-                yield Metatile(z, mx, my, min(mx + meta_size, m.matrixWidth) - 1, min(my + meta_size, m.matrixHeight) - 1)
+                meta = Metatile(z, mx, my, min(mx + meta_size, m.matrixWidth) - 1, min(my + meta_size, m.matrixHeight) - 1)
+                if shape is None or shapely.intersects(shape, _bounds(tms, meta)):
+                    yield meta
 
 
-def count(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int) -> tuple[int, int]:
+def _projected(polygon: shapely.Geometry, crs: str) -> shapely.Geometry:
+    """The polygon in the tile matrix set's CRS, prepared for many intersection tests."""
+    dense = shapely.segmentize(polygon, _SEGMENT_DEGREES)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        xs, ys = transform_coords(coords[:, 0], coords[:, 1], WGS84, crs)
+        return np.column_stack([xs, ys])
+
+    shape = shapely.transform(dense, project)
+    shapely.prepare(shape)
+    return shape
+
+
+def _bounds(tms: tiling.TileMatrixSet, meta: Metatile) -> shapely.Geometry:
+    first, last = tms.tile_bbox(meta.z, meta.x0, meta.y0), tms.tile_bbox(meta.z, meta.x1, meta.y1)
+    return shapely.box(first.minx, last.miny, last.maxx, first.maxy)
+
+
+def count(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int,
+          within: shapely.Geometry | None = None) -> tuple[int, int]:
     """(metatiles, tiles) of a plan, without building it."""
     metas = tiles = 0
-    for meta in plan(tms, area, zooms, meta_size):
+    for meta in plan(tms, area, zooms, meta_size, within):
         metas += 1
         tiles += meta.tiles
     return metas, tiles
@@ -60,3 +92,29 @@ def lonlat_area(text: str | None, default: BBox) -> BBox:
     if not box.is_valid():
         raise ValueError("the area's minimum values must be less than its maximum values")
     return box
+
+
+def lonlat_polygon(geojson: dict) -> shapely.Geometry:
+    """A seeding polygon from GeoJSON in lon/lat: a Polygon or MultiPolygon geometry, a Feature,
+    or a FeatureCollection (its polygons are merged)."""
+    if not isinstance(geojson, dict):
+        raise ValueError("the polygon must be a GeoJSON object")
+    if geojson.get("type") == "FeatureCollection":
+        geometries = [f.get("geometry") for f in geojson.get("features") or [] if isinstance(f, dict)]
+    elif geojson.get("type") == "Feature":
+        geometries = [geojson.get("geometry")]
+    else:
+        geometries = [geojson]
+    try:
+        shapes = [shapely.geometry.shape(g) for g in geometries]
+    except Exception:  # noqa: BLE001 - whatever shapely makes of a malformed mapping
+        raise ValueError("the polygon is not valid GeoJSON") from None
+    if not shapes or any(s.geom_type not in ("Polygon", "MultiPolygon") or not s.is_valid for s in shapes):
+        raise ValueError("the polygon must hold valid GeoJSON Polygons or MultiPolygons")
+    shape = shapely.union_all(shapes)
+    if len(shapely.get_coordinates(shape)) > MAX_POLYGON_POINTS:
+        raise ValueError(f"the polygon has more than {MAX_POLYGON_POINTS} points")
+    minx, miny, maxx, maxy = shape.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise ValueError("the polygon must be in longitude/latitude (EPSG:4326)")
+    return shape

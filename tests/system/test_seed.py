@@ -61,3 +61,69 @@ def test_seed_errors_are_clear(data_dir, tmp_path):
     assert r.returncode == 2 and "not defined" in r.stderr and "Traceback" not in r.stderr
     r = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "3", "--bbox", "1,2,3")
     assert r.returncode == 2 and "minlon" in r.stderr
+
+
+def _lonlat_bounds(folder):
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    boxes = []
+    for path in sorted(folder.glob("*.tif")):
+        with rasterio.open(path) as src:
+            boxes.append(transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def test_seed_within_a_polygon_and_several_layers(data_dir, tmp_path):
+    """Only metatiles touching the polygon are seeded: checked against morecantile's own lon/lat
+    tile bounds and shapely, tile by tile."""
+    import json
+
+    import morecantile
+    import shapely
+
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    minx, miny, maxx, maxy = _lonlat_bounds(data_dir / "tiles")
+    # a triangle over the south-west half of the mosaic
+    triangle = shapely.Polygon([(minx, miny), (maxx, miny), (minx, maxy)])
+    polygon = tmp_path / "area.geojson"
+    polygon.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(triangle)}]}))
+    zoom = "14-16"
+    whole = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", zoom, "--dry-run")
+    part = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", zoom, "--polygon", str(polygon), "--dry-run")
+    count = int(part.stdout.split(": ")[1].split(" tiles")[0])
+    assert part.returncode == 0 and 0 < count < int(whole.stdout.split(": ")[1].split(" tiles")[0])
+
+    seeded = run("seed", "-c", str(config), "--layer", "mosaic", "--layer", "newest", "--zoom", zoom,
+                 "--polygon", str(polygon))
+    assert seeded.returncode == 0, seeded.stderr
+    assert "newest WebMercatorQuad" in seeded.stdout  # both layers planned
+    cache = tmp_path / "state" / "tiles"
+    tms = morecantile.tms.get("WebMercatorQuad")
+    have = {(int(p.parts[-3]), int(p.parts[-2]), int(p.stem)) for p in tiles_in(cache / "mosaic")}
+    assert have
+    meta = 4  # the default metatile size
+    inner, outer = triangle.buffer(-1e-6), triangle.buffer(1e-6)
+    for z in range(14, 17):
+        for tile in tms.tiles(minx, miny, maxx, maxy, [z]):
+            box = shapely.box(*tms.bounds(tile))
+            mx, my = tile.x // meta * meta, tile.y // meta * meta
+            first, last = tms.bounds(morecantile.Tile(mx, my, z)), tms.bounds(morecantile.Tile(mx + meta - 1, my + meta - 1, z))
+            metabox = shapely.box(first.left, last.bottom, last.right, first.top)
+            if box.intersects(inner):
+                assert (z, tile.x, tile.y) in have, f"tile {z}/{tile.x}/{tile.y} inside the polygon was not seeded"
+            if (z, tile.x, tile.y) in have:
+                assert metabox.intersects(outer), f"tile {z}/{tile.x}/{tile.y} is in no metatile touching the polygon"
+    assert any((z, x, y) not in have for z, x, y in
+               ((t.z, t.x, t.y) for t in tms.tiles(minx, miny, maxx, maxy, [16])))  # the north-east was left out
+    assert tiles_in(cache / "newest")
+
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "Point", "coordinates": [1, 2]}')
+    r = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "3", "--polygon", str(bad))
+    assert r.returncode == 2 and "Polygon" in r.stderr and "Traceback" not in r.stderr
+    r = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "3", "--polygon", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "cannot read" in r.stderr
+    r = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "3", "--polygon", str(polygon), "--bbox", "1,2,3,4")
+    assert r.returncode == 2 and "not both" in r.stderr
