@@ -74,5 +74,6 @@ def test_nginx_serves_cached_tiles_and_forwards_misses(front, data_dir):
         path.unlink()
     shutil.copy(data_dir / "order" / "old.tif", folder / "only.tif")
     requests.get(f"{url}/wms?SERVICE=WMS&REQUEST=GetCapabilities", timeout=30)
+    time.sleep(2.5)  # nginx's open_file_cache_valid (2 s): how long it may keep an open descriptor
     after = requests.get(mosaic, timeout=30)
     assert after.status_code == 200 and after.headers["X-Cache"] == "MISS" and after.content != before.content
