@@ -319,22 +319,32 @@ class LayerCatalog:
     def items_for(self, layer: Layer, area: BBox, limit: int, want: ItemQuery = EVERY_ITEM) -> list[CatalogItem]:
         """Items of a layer under an area that the request wants, in mosaic order (the request's
         ordering, else the layer's); refuses more than ``limit``."""
-        try:
-            lonlat = transform_bbox(area, WGS84)
-        except Exception:  # noqa: BLE001 - outside the CRS domain: nothing can intersect
+        selection = self._selection(layer, area, want)
+        if selection is None:
             return []
-        if not lonlat.is_valid():
-            return []
-        ordering = want.ordering or layer.config.ordering
-        focus = ((lonlat.minx, lonlat.maxy) if ordering.kind == "northwest"
-                 else ((lonlat.minx + lonlat.maxx) / 2, (lonlat.miny + lonlat.maxy) / 2))
-        selection = Selection(lonlat, want.where, self.time_wanted(layer, want), ordering, focus)
         items = self.store.select(layer.config.collection_name, selection, limit + 1)
         if len(items) > limit:
             raise LimitExceeded(
                 "LAYERS", f"the request covers more than {limit} rasters of layer '{layer.info.name}'; zoom in"
             )
         return items
+
+    def has_items(self, layer: Layer, area: BBox, want: ItemQuery = EVERY_ITEM) -> bool:
+        """Whether any wanted item lies under the area: one row read, so an empty tile costs little."""
+        selection = self._selection(layer, area, want)
+        return selection is not None and bool(self.store.select(layer.config.collection_name, selection, 1))
+
+    def _selection(self, layer: Layer, area: BBox, want: ItemQuery) -> Selection | None:
+        try:
+            lonlat = transform_bbox(area, WGS84)
+        except Exception:  # noqa: BLE001 - outside the CRS domain: nothing can intersect
+            return None
+        if not lonlat.is_valid():
+            return None
+        ordering = want.ordering or layer.config.ordering
+        focus = ((lonlat.minx, lonlat.maxy) if ordering.kind == "northwest"
+                 else ((lonlat.minx + lonlat.maxx) / 2, (lonlat.miny + lonlat.maxy) / 2))
+        return Selection(lonlat, want.where, self.time_wanted(layer, want), ordering, focus)
 
     def search(self, layer: Layer, area: BBox | None, want: ItemQuery, limit: int, offset: int) -> list[CatalogItem]:
         """A page of the layer's items for a catalog query (no nearest-time matching)."""

@@ -133,7 +133,7 @@ class TileService:
             hit = self.store.get(key)
             if hit is not None:
                 return self._result(hit, q.format, cached=True)
-        if not self.engine.catalog.items_for(layer, tms.tile_bbox(q.z, q.x, q.y), 1 << 30, q.items):
+        if not self.engine.catalog.has_items(layer, tms.tile_bbox(q.z, q.x, q.y), q.items):
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
@@ -172,7 +172,7 @@ class TileService:
                 for y in range(meta.y0, meta.y1 + 1) for x in range(meta.x0, meta.x1 + 1)}
         if all(self.store.get(k) is not None for k in keys.values()):
             return 0
-        if not self.engine.catalog.items_for(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox, 1 << 30):
+        if not self.engine.catalog.has_items(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox):
             return 0  # nothing there: empty tiles are answered without the cache
         span = (meta.x0, meta.y0, meta.x1, meta.y1)
         with self.store.lock(f"{layer.info.name}/{style}/{tms.id}/{layer.info.version}/{meta.z}/{span}"):

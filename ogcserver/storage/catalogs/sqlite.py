@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import shapely
@@ -68,12 +69,23 @@ _SELECT = _COLUMNS + "FROM items i JOIN items_rtree r ON r.id = i.id "
 _SELECT_AREA = _COLUMNS + "FROM items_rtree r CROSS JOIN items i ON i.id = r.id "
 
 
+@lru_cache(maxsize=8192)
 def _row_to_item(row: tuple) -> CatalogItem:
+    """Remembered per row (the row holds the item's stamp, so a changed item is a new row): every
+    map request turns the same few rows into items, and parsing their JSON was a tenth of a tile."""
     item_id, collection, key, info, props, footprint, minx, maxx, miny, maxy, mtime, size = row
     return CatalogItem(
         item_id, collection, info_from_json(info), BBox(minx, miny, maxx, maxy, WGS84),
         f"{mtime!r}:{size}", key, json.loads(footprint) if footprint else None, json.loads(props),
     )
+
+
+@lru_cache(maxsize=8192)
+def _footprint_shape(footprint: str) -> shapely.Geometry:
+    """The parsed, prepared footprint of a row, remembered: parsing it per request was costly."""
+    shape = shapely.from_geojson(footprint)
+    shapely.prepare(shape)
+    return shape
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -158,7 +170,7 @@ class SqliteCatalog(CatalogWrites):
         for row in rows:
             footprint, minx, maxx, miny, maxy = row[5:10]
             inside = area is None or (minx >= area.minx and maxx <= area.maxx and miny >= area.miny and maxy <= area.maxy)
-            if not inside and footprint and not box.intersects(shapely.from_geojson(footprint)):
+            if not inside and footprint and not box.intersects(_footprint_shape(footprint)):
                 continue
             if skipped < offset:
                 skipped += 1
