@@ -4,23 +4,32 @@
 
 Each tile is written in its own SQLite transaction (atomic; WAL lets readers go on), locks are
 the same ``flock`` files as the directory store's. Empty tiles are stored as rows too: readers of
-these files (GDAL, QGIS) expect every tile in the tiles table.
+these files (GDAL, QGIS) expect every tile in the tiles table. Each row holds its own blob (nothing
+is shared), so evicting a tile never breaks another.
+
+Least-recently-used eviction reads the side table ``ogcserver_access`` (ours, like ``tile_times``:
+the standard tables keep their columns). New files use ``auto_vacuum=INCREMENTAL`` so that evicted
+tiles shrink the file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ogcserver.model.tiles import StoredTile, TileKey
+from ogcserver.storage.cache.directory import ATIME_RESOLUTION
 from ogcserver.storage.cache.locks import file_lock
+
+EVICT_BATCH = 256  # tiles deleted per transaction: other processes wait for one batch at most
 
 
 @dataclass(frozen=True)
@@ -36,13 +45,18 @@ class MatrixInfo:
     bounds: tuple[float, float, float, float]  # of the whole matrix set, in its CRS
     epsg: int | None
 
+ACCESS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ogcserver_access (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, accessed REAL,
+    PRIMARY KEY (zoom_level, tile_column, tile_row));
+"""
+
 MBTILES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS metadata (name TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB,
     PRIMARY KEY (zoom_level, tile_column, tile_row));
 CREATE TABLE IF NOT EXISTS tile_times (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, mtime REAL,
     PRIMARY KEY (zoom_level, tile_column, tile_row));
-"""
+""" + ACCESS_SCHEMA
 
 GPKG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
@@ -61,7 +75,70 @@ CREATE TABLE IF NOT EXISTS tiles (id INTEGER PRIMARY KEY AUTOINCREMENT, zoom_lev
     UNIQUE (zoom_level, tile_column, tile_row));
 CREATE TABLE IF NOT EXISTS tile_times (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, mtime REAL,
     PRIMARY KEY (zoom_level, tile_column, tile_row));
+""" + ACCESS_SCHEMA
+
+# a file's tiles, least recently used (read or written) first; tiles from before the access table
+# count as used when written
+BY_LAST_USE = """
+SELECT coalesce(a.accessed, m.mtime, 0) AS used, t.zoom_level, t.tile_column, t.tile_row, length(t.tile_data)
+FROM tiles t
+LEFT JOIN tile_times m ON m.zoom_level = t.zoom_level AND m.tile_column = t.tile_column AND m.tile_row = t.tile_row
+LEFT JOIN ogcserver_access a ON a.zoom_level = t.zoom_level AND a.tile_column = t.tile_column
+    AND a.tile_row = t.tile_row
+ORDER BY used, t.zoom_level, t.tile_column, t.tile_row
 """
+
+HELD_BYTES = ("SELECT (page_count - freelist_count) * page_size "
+              "FROM pragma_page_count, pragma_freelist_count, pragma_page_size")
+
+
+@contextlib.contextmanager
+def _immediate(con: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction that takes the write lock at once (no deadlock upgrading a read)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _held(con: sqlite3.Connection) -> int:
+    """Bytes of the pages in use: SQLite reuses the pages on its freelist, so they count as free."""
+    return con.execute(HELD_BYTES).fetchone()[0]
+
+
+def _overhead(con: sqlite3.Connection) -> int:
+    """The bytes a tile holds besides its data (bookkeeping rows, keys, page slack), on average.
+
+    Small tiles hold far more than their data: counted as data alone, a sweep would evict too many.
+    """
+    count, data = con.execute("SELECT count(*), coalesce(sum(length(tile_data)), 0) FROM tiles").fetchone()
+    return max(0, _held(con) - data) // count if count else 0
+
+
+def _by_last_use(tag: int, con: sqlite3.Connection,
+                 cursor: sqlite3.Cursor) -> Iterator[tuple[float, int, int, int, int, int]]:
+    """One file's tiles, least recently used first, with the bytes each holds; tagged with the file for merging."""
+    overhead = _overhead(con)
+    for used, z, x, row, size in cursor:
+        yield used, tag, z, x, row, size + overhead
+
+
+def _evict(con: sqlite3.Connection, tiles: list[tuple[int, int, int]]) -> int:
+    """Delete tiles with their bookkeeping in short batches, giving the freed pages back to the disk."""
+    evicted = 0
+    for start in range(0, len(tiles), EVICT_BATCH):
+        batch = tiles[start : start + EVICT_BATCH]
+        with _immediate(con):
+            for table in ("tile_times", "ogcserver_access"):
+                con.executemany(f"DELETE FROM {table} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?", batch)
+            evicted += con.executemany("DELETE FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                                       batch).rowcount
+        # a no-op unless auto_vacuum=INCREMENTAL; run as a script: execute() steps it once, freeing one page
+        con.executescript("PRAGMA incremental_vacuum;")
+    return evicted
 
 
 class SqliteTileStore:
@@ -87,11 +164,14 @@ class SqliteTileStore:
         con = cache.get(path)
         if con is not None:
             return con
-        if not path.exists():
+        new = not path.exists()
+        if new:
             if not create:
                 return None
             path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        if new:  # only possible before the first table: lets eviction shrink the file
+            con.execute("PRAGMA auto_vacuum = INCREMENTAL")
         con.execute("PRAGMA journal_mode=WAL")
         con.executescript(MBTILES_SCHEMA if self.kind == "mbtiles" else GPKG_SCHEMA)
         if self.kind == "mbtiles":
@@ -129,31 +209,41 @@ class SqliteTileStore:
         con = self._db(key, create=False)
         if con is None:
             return None
+        tile_row = self._row(key)
         row = con.execute(
-            "SELECT t.tile_data, m.mtime FROM tiles t LEFT JOIN tile_times m ON m.zoom_level = t.zoom_level "
+            "SELECT t.tile_data, m.mtime, a.accessed FROM tiles t "
+            "LEFT JOIN tile_times m ON m.zoom_level = t.zoom_level "
             "AND m.tile_column = t.tile_column AND m.tile_row = t.tile_row "
+            "LEFT JOIN ogcserver_access a ON a.zoom_level = t.zoom_level "
+            "AND a.tile_column = t.tile_column AND a.tile_row = t.tile_row "
             "WHERE t.zoom_level = ? AND t.tile_column = ? AND t.tile_row = ?",
-            (key.z, key.x, self._row(key)),
+            (key.z, key.x, tile_row),
         ).fetchone()
         if row is None:
             return None
-        data, mtime = row
+        data, mtime, accessed = row
+        now = time.time()
+        if accessed is None or now - accessed > ATIME_RESOLUTION:  # a write per tile per period at most
+            self._touch(con, (key.z, key.x, tile_row), now)
         mtime = mtime or 0.0
         return StoredTile(bytes(data), mtime, hashlib.sha1(data).hexdigest()[:16])
+
+    @staticmethod
+    def _touch(con: sqlite3.Connection, tile: tuple[int, int, int], now: float) -> None:
+        """Record a read for eviction; a busy or read-only file costs the record, never the request."""
+        with contextlib.suppress(sqlite3.OperationalError):
+            con.execute("INSERT OR REPLACE INTO ogcserver_access VALUES (?, ?, ?, ?)", (*tile, now))
 
     def _put(self, key: TileKey, data: bytes) -> None:
         con = self._db(key, create=True)
         row, now = self._row(key), time.time()
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(con):
             self._describe_zoom(con, key)
             con.execute("INSERT OR REPLACE INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?)",
                         (key.z, key.x, row, data))
             con.execute("INSERT OR REPLACE INTO tile_times VALUES (?, ?, ?, ?)", (key.z, key.x, row, now))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            # a new tile counts as just used (an access row left from before would make it look old)
+            con.execute("INSERT OR REPLACE INTO ogcserver_access VALUES (?, ?, ?, ?)", (key.z, key.x, row, now))
 
     def put(self, key: TileKey, data: bytes) -> None:
         self._put(key, data)
@@ -171,6 +261,46 @@ class SqliteTileStore:
         cur = con.execute("DELETE FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
                           (key.z, key.x, self._row(key)))
         return cur.rowcount > 0
+
+    def enforce_quota(self, max_bytes: int) -> int:
+        """Evict least recently used tiles (of all files) until the files hold at most 90% of ``max_bytes``.
+
+        Freed bytes are measured after each pass: rows share pages, so a pass may free less than
+        its estimate and another pass follows.
+        """
+        with contextlib.ExitStack() as stack:
+            cons = [stack.enter_context(contextlib.closing(self._sweep_db(path))) for path in self._files()]
+            held = sum(map(_held, cons))
+            if held <= max_bytes:
+                return 0
+            evicted, target = 0, int(max_bytes * 0.9)
+            while held > target:
+                victims = self._least_recent(cons, held - target)
+                if not victims:
+                    break
+                evicted += sum(_evict(cons[tag], tiles) for tag, tiles in victims.items())
+                held = sum(map(_held, cons))
+            return evicted
+
+    @staticmethod
+    def _sweep_db(path: Path) -> sqlite3.Connection:
+        """The sweep's own connection (its thread ends); adds the access table to files written before it."""
+        con = sqlite3.connect(path, timeout=30, isolation_level=None)
+        con.execute(ACCESS_SCHEMA)
+        return con
+
+    @staticmethod
+    def _least_recent(cons: list[sqlite3.Connection], excess: int) -> dict[int, list[tuple[int, int, int]]]:
+        """The least recently used tiles over all files that hold about ``excess`` bytes, by file."""
+        victims: dict[int, list[tuple[int, int, int]]] = {}
+        with contextlib.ExitStack() as stack:  # closing the cursors ends their read transactions
+            cursors = [stack.enter_context(contextlib.closing(con.execute(BY_LAST_USE))) for con in cons]
+            for _used, tag, z, x, row, size in heapq.merge(*map(_by_last_use, range(len(cons)), cons, cursors)):
+                if excess <= 0:
+                    break
+                victims.setdefault(tag, []).append((z, x, row))
+                excess -= size
+        return victims
 
     def delete_area(self, layer: str, style: str, tms: str, version: str, z: int,
                     span: tuple[int, int, int, int]) -> int:
