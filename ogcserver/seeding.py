@@ -40,19 +40,18 @@ def _zooms(text: str) -> range:
     return range(int(first), int(last or first) + 1)
 
 
-def _seed_area(bbox: str | None, polygon: str | None, default: BBox) -> tuple[BBox, shapely.Geometry | None]:
-    """The lon/lat box to walk and the polygon (from a GeoJSON file) that narrows it, if any."""
+def _seed_polygon(bbox: str | None, polygon: str | None) -> shapely.Geometry | None:
+    """The polygon (from a GeoJSON file) that narrows the seeded area, if any."""
     if polygon is None:
-        return seed.lonlat_area(bbox, default), None
+        return None
     if bbox:
         raise ValueError("give --bbox or --polygon, not both")
     try:
-        shape = seed.lonlat_polygon(json.loads(Path(polygon).read_text()))
+        return seed.lonlat_polygon(json.loads(Path(polygon).read_text()))
     except OSError as exc:
         raise ValueError(f"cannot read the polygon file: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"the polygon file is not JSON: {exc.msg} (line {exc.lineno})") from None
-    return BBox(*shape.bounds, WGS84), shape
 
 
 def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str | None, polygon: str | None,
@@ -62,19 +61,20 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     engine = app.extensions["ogcserver"]
     zooms = _zooms(zoom)
     meta_size = settings.cache.meta_size
+    within = _seed_polygon(bbox, polygon)
     plans, tiles = [], 0
     for layer in layers:
         info = engine.catalog.layer(layer).info
         tms = tiling.for_layer(info, tms_id)
-        area, within = _seed_area(bbox, polygon, info.lonlat_bounds)
+        area = seed.lonlat_area(bbox, info.lonlat_bounds) if within is None else BBox(*within.bounds, WGS84)
         metas, count = seed.count(tms, area, zooms, meta_size, within)
         print(f"{layer} {tms.id} zoom {zooms.start}-{zooms.stop - 1}: {count} tiles in {metas} metatiles", flush=True)
-        plans.append((layer, tms, area, within))
+        plans.append((layer, tms, area))
         tiles += count
     if dry_run:
         return 0
     image = ImageFormat.JPEG if fmt in ("jpg", "jpeg") else ImageFormat.PNG
-    jobs: Iterator = ((layer, tms.id, m, image.value) for layer, tms, area, within in plans
+    jobs: Iterator = ((layer, tms.id, m, image.value) for layer, tms, area in plans
                       for m in seed.plan(tms, area, zooms, meta_size, within))
     started = last = time.monotonic()
     done = written = 0

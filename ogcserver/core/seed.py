@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-import shapely.geometry
 
 from ogcserver.core import tiling
-from ogcserver.model.geo import WGS84, BBox, transform_bbox, transform_coords
+from ogcserver.model.geo import WGS84, BBox, geojson_polygon, transform_bbox, transform_coords
 
 MAX_POLYGON_POINTS = 100_000
 _SEGMENT_DEGREES = 0.01  # densify lon/lat edges before projecting, so they bend as they should
@@ -105,12 +104,9 @@ def lonlat_polygon(geojson: dict) -> shapely.Geometry:
         geometries = [geojson.get("geometry")]
     else:
         geometries = [geojson]
-    try:
-        shapes = [shapely.geometry.shape(g) for g in geometries]
-    except Exception:  # noqa: BLE001 - whatever shapely makes of a malformed mapping
-        raise ValueError("the polygon is not valid GeoJSON") from None
-    if not shapes or any(s.geom_type not in ("Polygon", "MultiPolygon") or not s.is_valid for s in shapes):
-        raise ValueError("the polygon must hold valid GeoJSON Polygons or MultiPolygons")
+    if not geometries:
+        raise ValueError("the polygon file holds no geometry")
+    shapes = [geojson_polygon(g, MAX_POLYGON_POINTS) for g in geometries]
     shape = shapely.union_all(shapes)
     if len(shapely.get_coordinates(shape)) > MAX_POLYGON_POINTS:
         raise ValueError(f"the polygon has more than {MAX_POLYGON_POINTS} points")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import pyproj
+import shapely
+import shapely.geometry
 from pyproj.exceptions import CRSError
 
 from ogcserver.model.errors import UnsupportedCrs
@@ -124,3 +126,17 @@ def crs_area_of_use(crs: str) -> BBox | None:
     if area is None:
         return None
     return BBox(area.west, area.south, area.east, area.north, WGS84)
+
+
+def geojson_polygon(geometry: object, max_points: int) -> shapely.Geometry:
+    """A valid Polygon or MultiPolygon from a GeoJSON geometry mapping; ValueError otherwise (so a
+    configuration or command line can say what is wrong instead of failing later in GEOS)."""
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except Exception:  # noqa: BLE001 - whatever shapely makes of a malformed mapping
+        raise ValueError("geometry must be a GeoJSON Polygon or MultiPolygon") from None
+    if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
+        raise ValueError("geometry must be a valid GeoJSON Polygon or MultiPolygon")
+    if len(shapely.get_coordinates(shape)) > max_points:
+        raise ValueError(f"geometry has more than {max_points} points")
+    return shape

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ogcserver.core.functions.expression import Expression
 from ogcserver.model.errors import InvalidValue
-from ogcserver.model.geo import WGS84, is_geographic, transform_coords
+from ogcserver.model.geo import WGS84, geojson_polygon, is_geographic, transform_coords
 from ogcserver.model.image import Raster
 
 METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
@@ -381,14 +381,7 @@ class Clip(Function):
     @field_validator("geometry")
     @classmethod
     def _polygon(cls, value: dict) -> dict:
-        try:
-            shape = shapely.geometry.shape(value)
-        except Exception:  # noqa: BLE001 - whatever shapely makes of a malformed mapping
-            raise ValueError("geometry must be a GeoJSON Polygon or MultiPolygon") from None
-        if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
-            raise ValueError("geometry must be a valid GeoJSON Polygon or MultiPolygon")
-        if len(shapely.get_coordinates(shape)) > 10_000:
-            raise ValueError("geometry has more than 10000 points")
+        geojson_polygon(value, 10_000)
         return value
 
     def apply(self, raster: Raster) -> Raster:
