@@ -114,6 +114,29 @@ def test_quota_evicts_exactly_the_least_recently_used_tiles(tmp_path, kind, ext)
                     con.execute("SELECT count(*) FROM tiles").fetchone()[0]
 
 
+def bookkeeping(store: SqliteTileStore) -> dict[str, int]:
+    """Rows per table over all files: the bookkeeping tables must hold exactly the tiles' rows."""
+    counts: dict[str, int] = {}
+    for path in files(store):
+        with contextlib.closing(sqlite3.connect(path)) as con:
+            for table in ("tiles", "tile_times", "ogcserver_access"):
+                counts[table] = counts.get(table, 0) + con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return counts
+
+
+@pytest.mark.parametrize("kind, ext", KINDS)
+def test_truncation_removes_the_bookkeeping_of_the_tiles_it_deletes(tmp_path, kind, ext):
+    store, keys, _bodies = filled(tmp_path, kind)
+    assert store.delete(keys[0]) and not store.delete(keys[0])
+    a = [key for key in keys if key.layer == "a"]
+    span = (min(k.x for k in a[1:3]), min(k.y for k in a[1:3]), max(k.x for k in a[1:3]), max(k.y for k in a[1:3]))
+    assert store.delete_area("a", "default", "WebMercatorQuad", "v1", 8, span) == 2
+    assert bookkeeping(store) == dict.fromkeys(("tiles", "tile_times", "ogcserver_access"), 7)
+    assert store.delete_zoom("b", "WebMercatorQuad", 8) == 5
+    assert bookkeeping(store) == dict.fromkeys(("tiles", "tile_times", "ogcserver_access"), 2)
+    assert {key for key in keys if store.get(key) is not None} == set(a[3:])
+
+
 @pytest.mark.parametrize("kind, ext", KINDS)
 def test_files_stay_readable_by_gdal_after_eviction(tmp_path, kind, ext):
     store, keys, bodies = filled(tmp_path, kind)

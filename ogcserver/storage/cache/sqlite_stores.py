@@ -126,16 +126,25 @@ def _by_last_use(tag: int, con: sqlite3.Connection,
         yield used, tag, z, x, row, size + overhead
 
 
+TILE_TABLES = ("tile_times", "ogcserver_access", "tiles")  # a tile's rows; ``tiles`` last, for the count
+ONE_TILE = "zoom_level = ? AND tile_column = ? AND tile_row = ?"
+
+
+def _delete_tiles(con: sqlite3.Connection, where: str, params: list[tuple]) -> int:
+    """Delete the tiles matching ``where`` (once per parameter tuple) with their bookkeeping rows,
+    in one transaction; the number of tiles deleted."""
+    deleted = 0
+    with _immediate(con):
+        for table in TILE_TABLES:
+            deleted = con.executemany(f"DELETE FROM {table} WHERE {where}", params).rowcount
+    return deleted
+
+
 def _evict(con: sqlite3.Connection, tiles: list[tuple[int, int, int]]) -> int:
     """Delete tiles with their bookkeeping in short batches, giving the freed pages back to the disk."""
     evicted = 0
     for start in range(0, len(tiles), EVICT_BATCH):
-        batch = tiles[start : start + EVICT_BATCH]
-        with _immediate(con):
-            for table in ("tile_times", "ogcserver_access"):
-                con.executemany(f"DELETE FROM {table} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?", batch)
-            evicted += con.executemany("DELETE FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                                       batch).rowcount
+        evicted += _delete_tiles(con, ONE_TILE, tiles[start : start + EVICT_BATCH])
         # a no-op unless auto_vacuum=INCREMENTAL; run as a script: execute() steps it once, freeing one page
         con.executescript("PRAGMA incremental_vacuum;")
     return evicted
@@ -258,9 +267,7 @@ class SqliteTileStore:
         con = self._db(key, create=False)
         if con is None:
             return False
-        cur = con.execute("DELETE FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                          (key.z, key.x, self._row(key)))
-        return cur.rowcount > 0
+        return _delete_tiles(con, ONE_TILE, [(key.z, key.x, self._row(key))]) > 0
 
     def enforce_quota(self, max_bytes: int) -> int:
         """Evict least recently used tiles (of all files) until the files hold at most 90% of ``max_bytes``.
@@ -284,7 +291,8 @@ class SqliteTileStore:
 
     @staticmethod
     def _sweep_db(path: Path) -> sqlite3.Connection:
-        """The sweep's own connection (its thread ends); adds the access table to files written before it."""
+        """A connection of its own for a sweep or truncation (its thread ends); adds the access table
+        to files written before it."""
         con = sqlite3.connect(path, timeout=30, isolation_level=None)
         con.execute(ACCESS_SCHEMA)
         return con
@@ -312,9 +320,8 @@ class SqliteTileStore:
         if self.kind == "mbtiles":
             height = self.describe_matrix(tms, z).height
             y0, y1 = height - 1 - y1, height - 1 - y0
-        cur = con.execute("DELETE FROM tiles WHERE zoom_level = ? AND tile_column BETWEEN ? AND ? "
-                          "AND tile_row BETWEEN ? AND ?", (z, x0, x1, y0, y1))
-        return cur.rowcount
+        return _delete_tiles(con, "zoom_level = ? AND tile_column BETWEEN ? AND ? AND tile_row BETWEEN ? AND ?",
+                             [(z, x0, x1, y0, y1)])
 
     def point_current(self, layer: str, style: str, tms: str, version: str) -> None:
         """Single-file stores are read through ogcserver only: nothing to switch."""
@@ -328,8 +335,8 @@ class SqliteTileStore:
         for path in self._files(layer):
             if path.parent.name != tms:
                 continue
-            with contextlib.closing(sqlite3.connect(path, timeout=30)) as con, con:
-                removed += con.execute("DELETE FROM tiles WHERE zoom_level = ?", (z,)).rowcount
+            with contextlib.closing(self._sweep_db(path)) as con:
+                removed += _delete_tiles(con, "zoom_level = ?", [(z,)])
         return removed
 
     def delete_layer(self, layer: str) -> None:
