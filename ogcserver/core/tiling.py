@@ -11,7 +11,7 @@ import pyproj
 
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.errors import InvalidValue
-from ogcserver.model.geo import BBox, crs_object
+from ogcserver.model.geo import BBox, crs_object, transform_bbox
 from ogcserver.model.image import Grid
 
 WELL_KNOWN = ("WebMercatorQuad", "WorldCRS84Quad")
@@ -117,3 +117,19 @@ def for_layer(info: LayerInfo, tms_id: str) -> TileMatrixSet:
 
 def sets_for(info: LayerInfo) -> list[TileMatrixSet]:
     return [well_known(n) for n in WELL_KNOWN] + [native(info)]
+
+
+def native_zoom(info: LayerInfo, tms: TileMatrixSet) -> int:
+    """The first zoom whose pixels, at the layer's centre, are as fine as the layer's own: finer
+    zooms only magnify. KML pyramids stop there; TileJSON gives it as maxzoom."""
+    box = transform_bbox(info.bounds, tms.crs)
+    cx, cy = (box.minx + box.maxx) / 2, (box.miny + box.maxy) / 2
+    centre = BBox(cx, cy, cx + 1e-9, cy + 1e-9, tms.crs)
+    for z in range(tms.minzoom, tms.maxzoom + 1):
+        span = tms.tiles_over(centre, z)
+        if span is None:
+            continue
+        size = tms.grid(z, span[0], span[1], span[0], span[1]).pixel_size_in(info.crs)
+        if size is not None and max(size) <= min(info.resolution) * 1.0001:
+            return z
+    return tms.maxzoom

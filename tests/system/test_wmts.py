@@ -5,10 +5,13 @@ from __future__ import annotations
 import concurrent.futures
 import shutil
 
+import morecantile
 import numpy as np
 import pytest
+import rasterio
 import requests
 from owslib.wmts import WebMapTileService
+from rasterio.windows import Window
 
 from ogcserver.app import create_app
 from ogcserver.core import tiling
@@ -322,3 +325,24 @@ def test_uncached_layer_answers_an_all_nodata_tile_with_an_empty_image(data_dir,
     r = client.get(f"/tiles/dem/WebMercatorQuad/18/{x}/{y}.png")
     assert r.status_code == 200 and len(r.data) > 64
     assert (decode(r.data)[..., 3] == 0).all()
+
+
+def test_gdal_wmts_driver_reads_the_layer(live_server, data_dir):
+    """GDAL's WMTS driver (as gdal_translate and QGIS use it) builds the layer from the capabilities
+    and reads it tile by tile, at the zoom TileJSON names as the layer's finest: its grid is that
+    matrix of WebMercatorQuad and its pixels are the exact warp of the source."""
+    maxzoom = requests.get(f"{live_server}/tiles/parent/WebMercatorQuad/tilejson.json", timeout=10).json()["maxzoom"]
+    url = (f"WMTS:{live_server}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities,layer=parent,"
+           f"tilematrixset=WebMercatorQuad,zoom_level={maxzoom}")
+    with rasterio.Env(GDAL_ENABLE_WMS_CACHE="NO"):
+        with rasterio.open(url) as ds:
+            assert ds.crs.to_epsg() == 3857 and ds.count == 4  # RGB and alpha
+            size = morecantile.tms.get("WebMercatorQuad").matrix(maxzoom).cellSize
+            assert ds.res == pytest.approx((size, size))
+            window = Window(ds.width // 2 - 150, ds.height // 2 - 100, 300, 200)  # across tile edges
+            got = ds.read((1, 2, 3), window=window)
+            bounds = ds.window_bounds(window)
+    ref, valid, edge = exact_nearest(data_dir / "parent" / "parent.tif", bounds, "EPSG:3857", (300, 200),
+                                     with_edges=True)
+    assert valid.all()
+    assert_equal_but_at_edges(got, ref, edge[None], 0.01)

@@ -10,6 +10,7 @@ import rasterio
 from PIL import Image
 from rasterio.io import MemoryFile
 
+from ogcserver.core.render.png import encode_png
 from ogcserver.core.render.style import flatten
 from ogcserver.model.formats import EncodedImage, ImageFormat
 from ogcserver.model.image import RGBAImage
@@ -39,20 +40,17 @@ def encode(
         pixels = flatten(image, background)
     if fmt is ImageFormat.GEOTIFF:
         return EncodedImage(_geotiff(pixels, image), fmt.content_type)
+    strategy = ZLIB_STRATEGY[options.png_strategy]
+    if fmt is ImageFormat.PNG:
+        return EncodedImage(encode_png(pixels, options.png_compression, strategy), fmt.content_type)
     picture = Image.fromarray(np.ascontiguousarray(pixels))
     buffer = io.BytesIO()
     if fmt is ImageFormat.JPEG:
         picture.save(buffer, format="JPEG", quality=options.jpeg_quality)
-    elif fmt is ImageFormat.PNG8:
-        method = Image.Quantize.FASTOCTREE
-        picture.quantize(256, method=method).save(buffer, format="PNG", **_png_options(options))
-    else:
-        picture.save(buffer, format="PNG", **_png_options(options))
+    else:  # PNG8: a palette of 256 colours, which Pillow's quantizer chooses
+        picture.quantize(256, method=Image.Quantize.FASTOCTREE).save(
+            buffer, format="PNG", compress_level=options.png_compression, compress_type=strategy)
     return EncodedImage(buffer.getvalue(), fmt.content_type)
-
-
-def _png_options(options: Rendering) -> dict:
-    return {"compress_level": options.png_compression, "compress_type": ZLIB_STRATEGY[options.png_strategy]}
 
 
 def _geotiff(pixels: np.ndarray, image: RGBAImage) -> bytes:

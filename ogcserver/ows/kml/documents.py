@@ -75,18 +75,8 @@ def kmz(kml: bytes, files: dict[str, bytes]) -> bytes:
 
 
 def leaf_zoom(info: LayerInfo) -> int:
-    """The first zoom whose pixels are as fine as the layer's: the pyramid stops there."""
-    tms = tiling.well_known("WorldCRS84Quad")
-    b = info.lonlat_bounds
-    cx, cy = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
-    for z in range(tms.minzoom, tms.maxzoom + 1):
-        span = tms.tiles_over(BBox(cx, cy, cx + 1e-9, cy + 1e-9, b.crs), z)
-        if span is None:
-            continue
-        size = tms.grid(z, span[0], span[1], span[0], span[1]).pixel_size_in(info.crs)
-        if size is not None and max(size) <= min(info.resolution) * 1.0001:
-            return z
-    return tms.maxzoom
+    """The zoom where the pyramid stops: the first as fine as the layer."""
+    return tiling.native_zoom(info, tiling.well_known("WorldCRS84Quad"))
 
 
 def _children(tms: tiling.TileMatrixSet, info: LayerInfo, z: int, x: int, y: int) -> list[tuple[int, int, int]]:

@@ -12,12 +12,7 @@ def tilejson(layer: Layer, tms_id: str, tiles_url: str, ext: str) -> bytes:
     info = layer.info
     tms = tiling.for_layer(info, tms_id)
     b = info.lonlat_bounds
-    # the zoom whose pixels are about as fine as the data (web mercator metres ~ layer units)
-    maxzoom = tms.maxzoom
-    if tms.id == "WebMercatorQuad":
-        native = min(info.resolution)
-        maxzoom = next((z for z in range(tms.minzoom, tms.maxzoom + 1)
-                        if tms.tms.matrix(z).cellSize <= native * 1.5), tms.maxzoom)
+    maxzoom = tiling.native_zoom(info, tms)  # web maps magnify its tiles beyond it
     doc = {
         "tilejson": "3.0.0",
         "name": info.name,
