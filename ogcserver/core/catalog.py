@@ -189,10 +189,13 @@ class LayerCatalog:
         title = config.title or name
         is_mosaic = config.collection is not None or Path(config.source).is_dir()
         kind = "mosaic of %d rasters" % summary.count if summary.count > 1 or is_mosaic else "raster"
-        # what decides the pixels besides the files (changed files invalidate their own tiles)
-        version = hashlib.sha1(
-            json.dumps([config.model_dump(mode="json"), list(render_bands), [list(vars(s).values()) for s in stats]]).encode()
-        ).hexdigest()[:16]
+        # what decides the pixels besides the files (changed files invalidate their own tiles):
+        # the layer's entry, the chains of the templates it offers as styles, the rendering settings
+        templates = [t.model_dump(mode="json") for t in self.settings.processing if t.name in config.styles]
+        version = hashlib.sha1(json.dumps([
+            config.model_dump(mode="json"), templates, self.settings.rendering.model_dump(mode="json"),
+            list(render_bands), [list(vars(s).values()) for s in stats],
+        ]).encode()).hexdigest()[:16]
         info = LayerInfo(
             version=version,
             generation=summary.generation,

@@ -51,8 +51,8 @@ class TileResult:
 def _empty_tile(fmt: ImageFormat, size: int, rendering: Rendering) -> bytes:
     """The one empty (transparent, or white for JPEG) tile of a format.
 
-    Encoded once with full zlib compression: the fast Huffman-only strategy used for imagery
-    would spend a bit on every byte of nothing (33 kB instead of a few hundred bytes).
+    Encoded once with full zlib compression: the fast strategies used for imagery would spend
+    far more on nothing (Huffman-only: a bit per byte, 33 kB instead of a few hundred bytes).
     """
     grid = Grid.from_bbox(BBox(0, 0, size, size, "EPSG:3857"), size, size)
     pixels = np.zeros((size, size, 4), dtype=np.uint8)

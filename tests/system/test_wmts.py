@@ -147,6 +147,32 @@ def test_changed_source_is_never_served_stale(data_dir, tmp_path):
     assert after.headers["X-Cache"] == "MISS" and after.data != before
 
 
+@pytest.mark.parametrize("change", ["template", "resampling"])
+def test_changed_config_is_never_served_stale(data_dir, tmp_path, change):
+    """Tiles are keyed by everything that decides their pixels: a style's processing chain and
+    the rendering settings, not just the layer's own entry; the first settings' tiles stay put."""
+    import yaml
+
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    from tests.support.tiles import tile_at
+
+    x, y = tile_at(15)
+    url = f"/wmts/1.0.0/dem/{'shade' if change == 'template' else 'default'}/WebMercatorQuad/15/{y}/{x}.png"
+    first = create_app(load_settings(config)).test_client()
+    before = first.get(url)
+    assert before.status_code == 200 and first.get(url).headers["X-Cache"] == "HIT"
+    doc = yaml.safe_load(config.read_text())
+    if change == "template":
+        doc["processing"][0]["chain"] = [{"function": "hillshade", "azimuth": 45}]
+    else:
+        doc.setdefault("rendering", {})["default_resampling"] = "bilinear"
+    config.write_text(yaml.safe_dump(doc))
+    second = create_app(load_settings(config)).test_client()
+    after = second.get(url)
+    assert after.headers["X-Cache"] == "MISS" and after.data != before.data
+    assert second.get(url).headers["X-Cache"] == "HIT"
+
+
 @pytest.mark.parametrize("url, code, status", [
     ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=3&TILEROW=0&TILECOL=99&FORMAT=image/png", "TileOutOfRange", 400),
     ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=mosaic&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=40&TILEROW=0&TILECOL=0&FORMAT=image/png", "TileOutOfRange", 400),
