@@ -11,7 +11,7 @@ from PIL import Image
 from rasterio.io import MemoryFile
 
 from ogcserver.core.render.png import encode_png
-from ogcserver.core.render.style import flatten
+from ogcserver.core.render.style import flatten, without_alpha
 from ogcserver.model.formats import EncodedImage, ImageFormat
 from ogcserver.model.image import RGBAImage
 from ogcserver.settings import Rendering
@@ -35,7 +35,7 @@ def encode(
     pixels = image.pixels
     if keep_alpha:
         if pixels.shape[2] == 4 and pixels[..., 3].min() == 255:
-            pixels = pixels[..., :3]  # fully opaque: a 24-bit image is smaller and faster
+            pixels = without_alpha(pixels)  # fully opaque: a 24-bit image is smaller and faster
     else:
         pixels = flatten(image, background)
     if fmt is ImageFormat.GEOTIFF:
