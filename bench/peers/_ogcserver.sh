@@ -65,7 +65,7 @@ tiles: W3 renders every tile (layer with cache: false); W6 is served from the di
 mosaic: folder of the 16 COGs indexed in SQLite with an R*Tree and traced footprints; per request only the intersecting items are warped (WarpedVRT, newest on top, stops when the view is covered)
 resampling: nearest for reprojection; overview chosen as the coarsest still at least as fine as the output
 wcs: W4 reads the DEM's overview (or the full resolution below 2x) as a window, nearest, values untouched; GeoTIFF written in memory, uncompressed strips
-png: Pillow, zlib level ${OGCSERVER_PNG_LEVEL:-1}, 24-bit when fully opaque; jpeg: Pillow quality 75
+png: ogcserver's writer (Up filter on every row, zlib run-length strategy, level ${OGCSERVER_PNG_LEVEL:-1}), 24-bit when fully opaque; jpeg: Pillow quality 75
 GDAL_CACHEMAX: $GDAL_CACHEMAX MB per process; GDAL_NUM_THREADS=$GDAL_NUM_THREADS; GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR
 S
 }
