@@ -124,7 +124,3 @@ def flatten(image: RGBAImage, background: tuple[int, int, int]) -> np.ndarray:
         blend = out[partial][:, :3] * a + np.asarray(background, dtype=np.uint16) * (255 - a) + 127
         out[partial, :3] = (blend // 255).astype(np.uint8)
     return without_alpha(out)
-    a = alpha[partial][:, None].astype(np.float32) / 255.0
-    bg = np.asarray(background, dtype=np.float32)
-    out[partial] = np.clip(out[partial].astype(np.float32) * a + bg * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
-    return out

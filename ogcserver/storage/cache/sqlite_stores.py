@@ -88,6 +88,8 @@ LEFT JOIN ogcserver_access a ON a.zoom_level = t.zoom_level AND a.tile_column = 
 ORDER BY used, t.zoom_level, t.tile_column, t.tile_row
 """
 
+RECORD_ACCESS = "INSERT OR REPLACE INTO ogcserver_access VALUES (?, ?, ?, ?)"
+
 HELD_BYTES = ("SELECT (page_count - freelist_count) * page_size "
               "FROM pragma_page_count, pragma_freelist_count, pragma_page_size")
 
@@ -241,7 +243,7 @@ class SqliteTileStore:
     def _touch(con: sqlite3.Connection, tile: tuple[int, int, int], now: float) -> None:
         """Record a read for eviction; a busy or read-only file costs the record, never the request."""
         with contextlib.suppress(sqlite3.OperationalError):
-            con.execute("INSERT OR REPLACE INTO ogcserver_access VALUES (?, ?, ?, ?)", (*tile, now))
+            con.execute(RECORD_ACCESS, (*tile, now))
 
     def _put(self, key: TileKey, data: bytes) -> None:
         con = self._db(key, create=True)
@@ -252,7 +254,7 @@ class SqliteTileStore:
                         (key.z, key.x, row, data))
             con.execute("INSERT OR REPLACE INTO tile_times VALUES (?, ?, ?, ?)", (key.z, key.x, row, now))
             # a new tile counts as just used (an access row left from before would make it look old)
-            con.execute("INSERT OR REPLACE INTO ogcserver_access VALUES (?, ?, ?, ?)", (key.z, key.x, row, now))
+            con.execute(RECORD_ACCESS, (key.z, key.x, row, now))
 
     def put(self, key: TileKey, data: bytes) -> None:
         self._put(key, data)
