@@ -6,52 +6,27 @@ driver reads every advertised set of layers in each kind of CRS, pixel for pixel
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pyproj
 import pytest
 import rasterio
 import requests
-import yaml
 
 from ogcserver.app import create_app
 from ogcserver.core import tiling
 from ogcserver.settings import load_settings
 from tests.conftest import running_server
-from tests.support import rasters
+from tests.support.axes import HAVE_GDAL_BIN, LAYERS, system_gdal, write_axis_config
 from tests.support.reference import assert_equal_but_at_edges, exact_nearest
 
 NS = {"m": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1"}
-# code: (origin x, origin y, pixel size), all near Kassel; x/y order (easting or longitude first)
-LAYERS = {
-    4326: (9.4, 51.4, 0.0005),      # lat, lon
-    4258: (9.4, 51.4, 0.0005),      # lat, lon (ETRS89)
-    3035: (4280000, 3250000, 50),   # Y (north), X (east)
-    31467: (3530000, 5700000, 50),  # X (north), Y (east): Gauss-Krueger
-    21781: (600000, 200000, 50),    # Y (east), X (north): Swiss LV03, east first
-    32632: (500000, 5700000, 50),   # E, N
-}
-GDAL_TRANSLATE = "/usr/bin/gdal_translate"  # Debian's GDAL, as desktop clients use it
 
 
 @pytest.fixture(scope="module")
 def axis_config(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("axes")
-    layers = []
-    for code, (x0, y0, res) in LAYERS.items():
-        path = rasters.write(root / f"epsg{code}.tif", rasters.texture((300, 400), 3, seed=code),
-                             rasters.from_origin(x0, y0, res, res), crs=f"EPSG:{code}")
-        layers.append({"name": f"epsg{code}", "source": str(path)})
-    config = root / "ogcserver.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(root / "state"), "index_refresh_seconds": 0},
-        "services": [{"name": "axes", "layers": layers}],
-    }))
-    return config
+    return write_axis_config(tmp_path_factory.mktemp("axes"))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +86,7 @@ def test_kvp_and_rest_tiles_and_feature_info_agree(axis_client, axis_config):
         assert list(info["layers"][0]["features"][0]["values"].values()) == expected
 
 
-@pytest.mark.skipif(shutil.which(GDAL_TRANSLATE) is None, reason="Debian's gdal-bin is not installed")
+@pytest.mark.skipif(not HAVE_GDAL_BIN, reason="Debian's gdal-bin is not installed")
 def test_gdal_wmts_driver_reads_every_set(axis_config, tmp_path):
     """For each layer and each advertised set, at the zoom TileJSON names as the layer's finest:
     GDAL opens the set and a window across tile edges equals the exact warp of the source."""
@@ -123,8 +98,8 @@ def test_gdal_wmts_driver_reads_every_set(axis_config, tmp_path):
                 source = (f"WMTS:{url}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities,layer={layer},"
                           f"tilematrixset={tms_id},zoom_level={zoom}")
                 out = tmp_path / f"{layer}-{tms_id}.tif"
-                size = json.loads(gdal("/usr/bin/gdalinfo", "-json", source))["size"]
-                gdal(GDAL_TRANSLATE, "-q", "-srcwin", str(size[0] // 2 - 150), str(size[1] // 2 - 100), "300", "200",
+                size = json.loads(system_gdal("gdalinfo", "-json", source))["size"]
+                system_gdal("gdal_translate", "-q", "-srcwin", str(size[0] // 2 - 150), str(size[1] // 2 - 100), "300", "200",
                      source, str(out))
                 with rasterio.open(out) as got:
                     pixels, bounds, crs = got.read((1, 2, 3)), got.bounds, got.crs.to_wkt()
@@ -133,10 +108,3 @@ def test_gdal_wmts_driver_reads_every_set(axis_config, tmp_path):
                                                  with_edges=True)
                 assert valid.all(), (layer, tms_id)
                 assert_equal_but_at_edges(pixels, ref, edge[None], 0.01)
-
-
-def gdal(*args: str) -> str:
-    run = subprocess.run(args, capture_output=True, text=True, timeout=120,
-                         env={"GDAL_ENABLE_WMS_CACHE": "NO", "PATH": "/usr/bin:/bin"})
-    assert run.returncode == 0 and "ERROR" not in run.stderr, run.stderr
-    return run.stdout
