@@ -74,7 +74,10 @@ def mosaic(
 
 
 def _window(item: CatalogItem, grid: Grid) -> Window | None:
-    """Pixels of the view the item may cover (its footprint in the view's CRS, plus a margin)."""
+    """Pixels of the view the item may cover (its footprint in the view's CRS, plus a margin).
+    An item across the antimeridian may lie at both ends of a view's x axis: warp it all."""
+    if item.lonlat_bounds.maxx > 180.0:
+        return (0, grid.height, 0, grid.width)
     try:
         box = transform_bbox(item.source.bounds, grid.crs)
     except Exception:  # noqa: BLE001 - footprint not expressible in the view's CRS: warp it all
