@@ -136,9 +136,14 @@ def to_lonlat(bbox: BBox, densify: int = 21) -> BBox:
     return normalized_lonlat(transform_bbox(bbox, WGS84, densify))
 
 
+def crosses_antimeridian(box: BBox) -> bool:
+    """Whether a normalized lon/lat box reaches past 180 (its east edge lies beyond it)."""
+    return box.crs == WGS84 and box.maxx > 180.0
+
+
 def lonlat_parts(box: BBox) -> tuple[BBox, ...]:
     """A normalized lon/lat box as boxes within -180..180: two where it crosses the antimeridian."""
-    if box.maxx <= 180.0:
+    if not crosses_antimeridian(box):
         return (box,)
     return (BBox(box.minx, box.miny, 180.0, box.maxy, WGS84), BBox(-180.0, box.miny, box.maxx - 360.0, box.maxy, WGS84))
 
@@ -179,10 +184,27 @@ def lonlat_union(boxes: Sequence[BBox]) -> BBox:
     return normalized_lonlat(BBox(merged[i + 1][0], south, merged[i][1] + 360.0, north, WGS84))
 
 
+def lonlat_intersection(a: BBox, b: BBox) -> BBox | None:
+    """The part of one lon/lat box inside another (either may cross the antimeridian), or None."""
+    pieces = []
+    for p in lonlat_parts(normalized_lonlat(a)):
+        for q in lonlat_parts(normalized_lonlat(b)):
+            piece = BBox(max(p.minx, q.minx), max(p.miny, q.miny), min(p.maxx, q.maxx), min(p.maxy, q.maxy), WGS84)
+            if piece.is_valid():
+                pieces.append(piece)
+    return lonlat_union(pieces) if pieces else None
+
+
+def geojson_bbox(box: BBox) -> list[float]:
+    """A lon/lat box as GeoJSON and STAC write it (RFC 7946, 5.2): across the antimeridian, west > east."""
+    east = box.maxx - 360.0 if crosses_antimeridian(box) else box.maxx
+    return [box.minx, box.miny, east, box.maxy]
+
+
 def whole_longitudes(box: BBox) -> BBox:
     """A lon/lat box for documents whose readers assume west < east within -180..180: one that
     crosses the antimeridian is widened to every longitude (its latitudes are kept)."""
-    return box if box.maxx <= 180.0 else BBox(-180.0, box.miny, 180.0, box.maxy, WGS84)
+    return BBox(-180.0, box.miny, 180.0, box.maxy, WGS84) if crosses_antimeridian(box) else box
 
 
 def transform_coords(xs, ys, src_crs: str, dst_crs: str):  # noqa: ANN001, ANN201 - arrays in, arrays out

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ogcserver.model.geo import (
-    WGS84, BBox, lonlat_intersects, lonlat_parts, lonlat_union, normalized_lonlat, to_lonlat,
+    WGS84,
+    BBox,
+    lonlat_intersects,
+    lonlat_parts,
+    lonlat_union,
+    normalized_lonlat,
+    to_lonlat,
 )
 
 
