@@ -151,7 +151,8 @@ def lonlat_parts(box: BBox) -> tuple[BBox, ...]:
 def lonlat_shape(box: BBox) -> shapely.Geometry:
     """A lon/lat box as a geometry within -180..180 (a MultiPolygon where it crosses the
     antimeridian), to test against footprints, which are cut there."""
-    return shapely.union_all([shapely.box(*p.as_tuple()) for p in lonlat_parts(normalized_lonlat(box))])
+    boxes = [shapely.box(*p.as_tuple()) for p in lonlat_parts(normalized_lonlat(box))]
+    return boxes[0] if len(boxes) == 1 else shapely.MultiPolygon(boxes)
 
 
 def lonlat_intersects(a: BBox, b: BBox) -> bool:
