@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
-from ogcserver.model.geo import epsg_code
+from ogcserver.model.geo import epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import time_view, fmt, render
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
@@ -37,7 +37,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
         matrix_sets = tiling.sets_for(info)
         for t in matrix_sets:
             sets.setdefault(t.id, t)
-        b = info.lonlat_bounds
+        b = whole_longitudes(info.lonlat_bounds)  # WGS84BoundingBox: GDAL and QGIS take west < east
         views.append({
             "name": info.name, "title": info.title, "abstract": info.abstract,
             "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),
