@@ -5,9 +5,9 @@ from __future__ import annotations
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import epsg_code
-from ogcserver.model.catalog import LayerInfo
-from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
+from ogcserver.ows.capabilities import time_view, fmt, render
 from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.capabilities import bbox_in, ordered
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
 
@@ -31,7 +31,7 @@ def _matrix_set_view(t: tiling.TileMatrixSet) -> dict:
     return {"id": t.id, "crs": _crs_urn(t), "wkss": WKSS.get(t.id), "matrices": matrices}
 
 
-def _boxes(info: LayerInfo, matrix_sets: list[tiling.TileMatrixSet]) -> list[dict]:
+def _boxes(layer: Layer, matrix_sets: list[tiling.TileMatrixSet]) -> list[dict]:
     """The layer's extent in the CRS of each of its sets, in that CRS's axis order: GDAL's WMTS
     driver takes the extent of the set it opens from the box in the set's CRS (CRS84's is the
     WGS84BoundingBox)."""
@@ -40,7 +40,7 @@ def _boxes(info: LayerInfo, matrix_sets: list[tiling.TileMatrixSet]) -> list[dic
         code = epsg_code(t.crs)
         if t.id == "WorldCRS84Quad" or code is None:
             continue
-        box = bbox_in(info.bounds, f"EPSG:{code}")
+        box = bbox_in(layer.info.bounds, f"EPSG:{code}")
         if box is not None:
             minx, miny, maxx, maxy = ordered(box, f"EPSG:{code}", yx_allowed=True)
             boxes[_crs_urn(t)] = {"crs": _crs_urn(t), "lower": f"{minx} {miny}", "upper": f"{maxx} {maxy}"}
@@ -59,7 +59,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
             "name": info.name, "title": info.title, "abstract": info.abstract,
             "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),
             "styles": [{"name": s.name, "title": s.title, "default": s.name == info.default_style} for s in info.styles],
-            "boxes": _boxes(info, matrix_sets),
+            "boxes": _boxes(layer, matrix_sets),
             "tms": [t.id for t in matrix_sets],
             "time": time_view(info),
         })
