@@ -18,7 +18,7 @@ from ogcserver.app import create_app
 from ogcserver.core import tiling
 from ogcserver.settings import load_settings
 from tests.conftest import running_server
-from tests.support.axes import HAVE_GDAL_BIN, LAYERS, system_gdal, write_axis_config
+from tests.support.axes import HAVE_GDAL_BIN, LAYERS, SHAPE, system_gdal, write_axis_config
 from tests.support.reference import assert_equal_but_at_edges, exact_nearest
 
 NS = {"m": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1"}
@@ -53,6 +53,20 @@ def test_top_left_corners_are_in_the_crs_axis_order(axis_client):
         assert crs == f"urn:ogc:def:crs:EPSG::{code}"
         first = pyproj.CRS.from_epsg(code).axis_info[0].direction
         assert corner == pytest.approx((y0, x0) if first == "north" else (x0, y0)), code
+
+
+def test_layer_bounding_boxes_are_in_the_crs_axis_order(axis_client):
+    """Each layer's extent in the CRS of its own set, as GDAL's WMTS driver reads it for that set."""
+    doc = ET.fromstring(axis_client.get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities").data)
+    for layer in doc.iterfind(".//m:Contents/m:Layer", NS):
+        code = int(layer.find("ows:Identifier", NS).text.removeprefix("epsg"))
+        x0, y0, res = LAYERS[code]
+        x1, y1 = x0 + SHAPE[1] * res, y0 - SHAPE[0] * res
+        box = next(b for b in layer.iterfind("ows:BoundingBox", NS) if b.get("crs") == f"urn:ogc:def:crs:EPSG::{code}")
+        lower = [float(v) for v in box.find("ows:LowerCorner", NS).text.split()]
+        upper = [float(v) for v in box.find("ows:UpperCorner", NS).text.split()]
+        north_first = pyproj.CRS.from_epsg(code).axis_info[0].direction == "north"
+        assert lower + upper == pytest.approx([y1, x0, y0, x1] if north_first else [x0, y1, x1, y0]), code
 
 
 def test_tile_arithmetic_agrees_with_the_corner(axis_client):
@@ -98,7 +112,11 @@ def test_gdal_wmts_driver_reads_every_set(axis_config, tmp_path):
                 source = (f"WMTS:{url}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities,layer={layer},"
                           f"tilematrixset={tms_id},zoom_level={zoom}")
                 out = tmp_path / f"{layer}-{tms_id}.tif"
-                size = json.loads(system_gdal("gdalinfo", "-json", source))["size"]
+                info = json.loads(system_gdal("gdalinfo", "-json", source))
+                size = info["size"]
+                if tms_id.endswith("_native"):  # the set starts at the layer's top left corner
+                    x0, y0, _ = LAYERS[code]
+                    assert info["geoTransform"][0] == pytest.approx(x0) and info["geoTransform"][3] == pytest.approx(y0)
                 system_gdal("gdal_translate", "-q", "-srcwin", str(size[0] // 2 - 150), str(size[1] // 2 - 100), "300", "200",
                      source, str(out))
                 with rasterio.open(out) as got:

@@ -7,6 +7,7 @@ from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import time_view, fmt, render
 from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.capabilities import bbox_in, ordered
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
 
@@ -30,6 +31,22 @@ def _matrix_set_view(t: tiling.TileMatrixSet) -> dict:
     return {"id": t.id, "crs": _crs_urn(t), "wkss": WKSS.get(t.id), "matrices": matrices}
 
 
+def _boxes(layer: Layer, matrix_sets: list[tiling.TileMatrixSet]) -> list[dict]:
+    """The layer's extent in the CRS of each of its sets, in that CRS's axis order: GDAL's WMTS
+    driver takes the extent of the set it opens from the box in the set's CRS (CRS84's is the
+    WGS84BoundingBox)."""
+    boxes = {}
+    for t in matrix_sets:
+        code = epsg_code(t.crs)
+        if t.id == "WorldCRS84Quad" or code is None:
+            continue
+        box = bbox_in(layer.info.bounds, f"EPSG:{code}")
+        if box is not None:
+            minx, miny, maxx, maxy = ordered(box, f"EPSG:{code}", yx_allowed=True)
+            boxes[_crs_urn(t)] = {"crs": _crs_urn(t), "lower": f"{minx} {miny}", "upper": f"{maxx} {maxy}"}
+    return list(boxes.values())
+
+
 def capabilities_document(layers: list[Layer], settings: Settings, endpoint: Endpoint, rest: str) -> bytes:
     views, sets = [], {}
     for layer in layers:
@@ -42,6 +59,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
             "name": info.name, "title": info.title, "abstract": info.abstract,
             "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),
             "styles": [{"name": s.name, "title": s.title, "default": s.name == info.default_style} for s in info.styles],
+            "boxes": _boxes(layer, matrix_sets),
             "tms": [t.id for t in matrix_sets],
             "time": time_view(info),
         })
