@@ -211,6 +211,26 @@ def test_seeding_walks_only_the_tiles_over_the_scene(generated):
     assert len(list(seed.plan(tms, info.lonlat_bounds, range(1, 2), 4))) == 1
 
 
+def test_rewriting_the_crossing_scene_drops_its_tiles_on_both_sides_only(tmp_path):
+    """The tile cache drops the tiles under the changed scene, on both sides of 180, and keeps
+    the others in its latitudes (the whole band of longitudes used to go)."""
+    import morecantile
+
+    dateline, _ = rasters.antimeridian_pair(tmp_path / "pacific")
+    client = _app(tmp_path, [{"name": "pacific", "source": str(tmp_path / "pacific")}]).test_client()
+    quad = morecantile.tms.get("WebMercatorQuad")
+    urls = {name: "/tiles/pacific/WebMercatorQuad/10/{}/{}.png".format(*quad.tile(lon, 51.3, 10)[:2])
+            for name, lon in (("east", 179.6), ("west", -179.6), ("other", 176.2))}
+    before = {name: client.get(url).data for name, url in urls.items()}
+    assert all(client.get(url).headers["X-Cache"] == "HIT" for url in urls.values())
+    with rasterio.open(dateline, "r+") as ds:
+        ds.write(255 - ds.read())
+    after = {name: client.get(url) for name, url in urls.items()}
+    assert after["east"].headers["X-Cache"] == after["west"].headers["X-Cache"] == "MISS"
+    assert after["east"].data != before["east"] and after["west"].data != before["west"]
+    assert after["other"].headers["X-Cache"] == "HIT"
+
+
 # -- the real rasters --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def real(shared_data, tmp_path_factory):
