@@ -172,6 +172,20 @@ def test_kml_superoverlay_starts_with_tiles_on_both_sides(generated):
         assert client.get(f"/kml/dateline/{link}").status_code == 200
 
 
+def test_kml_overlay_of_a_view_across_180(generated):
+    """GetMap as KML for a view across 180: the LatLonBox's east edge lies beyond 180 (as KML
+    allows for overlays over it), and the image it links shows the scene."""
+    client = generated[0].test_client()
+    crs, box = STRADDLING_3832
+    r = client.get("/wms", query_string=params(LAYERS="dateline", CRS=crs, BBOX=_bbox_param(crs, box), WIDTH=200,
+                                                HEIGHT=100, FORMAT="application/vnd.google-earth.kml+xml"))
+    doc = etree.fromstring(r.data)
+    lat_lon = next(doc.iter(K + "LatLonBox"))
+    assert 179.7 < float(lat_lon.findtext(K + "west")) < 180 < float(lat_lon.findtext(K + "east")) < 180.3
+    href = next(doc.iter(K + "href")).text.replace("http://localhost", "")
+    assert (opacity(decode(client.get(href).data)) > 0).mean() > 0.5
+
+
 def test_capabilities_extents(generated):
     """WMS and WMTS lon/lat boxes take every longitude (their readers take west < east) with the
     scene's latitudes; the BoundingBox in the Pacific-centred EPSG:3832 is the scene's, across 180."""
