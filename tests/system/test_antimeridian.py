@@ -172,6 +172,20 @@ def test_kml_superoverlay_starts_with_tiles_on_both_sides(generated):
         assert client.get(f"/kml/dateline/{link}").status_code == 200
 
 
+def test_kml_overlay_of_a_view_across_180(generated):
+    """GetMap as KML for a view across 180: the LatLonBox's east edge lies beyond 180 (as KML
+    allows for overlays over it), and the image it links shows the scene."""
+    client = generated[0].test_client()
+    crs, box = STRADDLING_3832
+    r = client.get("/wms", query_string=params(LAYERS="dateline", CRS=crs, BBOX=_bbox_param(crs, box), WIDTH=200,
+                                                HEIGHT=100, FORMAT="application/vnd.google-earth.kml+xml"))
+    doc = etree.fromstring(r.data)
+    lat_lon = next(doc.iter(K + "LatLonBox"))
+    assert 179.7 < float(lat_lon.findtext(K + "west")) < 180 < float(lat_lon.findtext(K + "east")) < 180.3
+    href = next(doc.iter(K + "href")).text.replace("http://localhost", "")
+    assert (opacity(decode(client.get(href).data)) > 0).mean() > 0.5
+
+
 def test_capabilities_extents(generated):
     """WMS and WMTS lon/lat boxes take every longitude (their readers take west < east) with the
     scene's latitudes; the BoundingBox in the Pacific-centred EPSG:3832 is the scene's, across 180."""
@@ -209,6 +223,26 @@ def test_seeding_walks_only_the_tiles_over_the_scene(generated):
     metas = list(seed.plan(tms, info.lonlat_bounds, range(8, 9), 1))
     assert {m.x0 for m in metas} == {0, 255} and len(metas) <= 4
     assert len(list(seed.plan(tms, info.lonlat_bounds, range(1, 2), 4))) == 1
+
+
+def test_rewriting_the_crossing_scene_drops_its_tiles_on_both_sides_only(tmp_path):
+    """The tile cache drops the tiles under the changed scene, on both sides of 180, and keeps
+    the others in its latitudes (the whole band of longitudes used to go)."""
+    import morecantile
+
+    dateline, _ = rasters.antimeridian_pair(tmp_path / "pacific")
+    client = _app(tmp_path, [{"name": "pacific", "source": str(tmp_path / "pacific")}]).test_client()
+    quad = morecantile.tms.get("WebMercatorQuad")
+    urls = {name: "/tiles/pacific/WebMercatorQuad/10/{}/{}.png".format(*quad.tile(lon, 51.3, 10)[:2])
+            for name, lon in (("east", 179.6), ("west", -179.6), ("other", 176.2))}
+    before = {name: client.get(url).data for name, url in urls.items()}
+    assert all(client.get(url).headers["X-Cache"] == "HIT" for url in urls.values())
+    with rasterio.open(dateline, "r+") as ds:
+        ds.write(255 - ds.read())
+    after = {name: client.get(url) for name, url in urls.items()}
+    assert after["east"].headers["X-Cache"] == after["west"].headers["X-Cache"] == "MISS"
+    assert after["east"].data != before["east"] and after["west"].data != before["west"]
+    assert after["other"].headers["X-Cache"] == "HIT"
 
 
 # -- the real rasters --------------------------------------------------------------------------

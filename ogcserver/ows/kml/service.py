@@ -11,7 +11,7 @@ from ogcserver.core.query import EVERY_ITEM, ItemQuery, MapQuery
 from ogcserver.model.access import Action
 from ogcserver.model.errors import InvalidValue, OgcServerError
 from ogcserver.model.formats import ImageFormat
-from ogcserver.model.geo import WGS84, lonlat_intersects, transform_bbox
+from ogcserver.model.geo import lonlat_intersects, to_lonlat
 from ogcserver.model.image import Grid
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
@@ -80,7 +80,7 @@ class KmlService:
 
     def wms_overlay(self, query: MapQuery, as_kmz: bool, endpoint: Endpoint, wms_params: dict[str, str]) -> OwsResponse:
         """WMS GetMap as KML (the image linked back to GetMap) or KMZ (the image inside)."""
-        box = transform_bbox(query.grid.bbox, WGS84)
+        box = to_lonlat(query.grid.bbox)  # across 180, its east edge beyond it, as KML allows for overlays
         grid = Grid.from_bbox(box, query.grid.width, query.grid.height)
         name = ",".join(ref.layer for ref in query.layers)
         if as_kmz:
