@@ -7,6 +7,7 @@ import json
 
 import pytest
 import yaml
+from lxml import etree
 
 from ogcserver.app import create_app
 from ogcserver.settings import load_settings
@@ -90,3 +91,29 @@ def test_rendering_rule_numbers_past_float32_are_invalid_parameter_values(proces
     r = processing.get(f"/services/demo/{service.lower()}", query_string={**query, "RENDERINGRULE": rule})
     assert r.status_code == 400 and b"InvalidParameterValue" in r.data, r.data[:300]
     assert b"RENDERINGRULE" in r.data
+
+
+WMTS_KVP = {"SERVICE": "WMTS", "VERSION": "1.0.0", "LAYER": "newest", "STYLE": "default",
+            "TILEMATRIXSET": "newest_native", "TILEMATRIX": "1", "TILEROW": "0", "TILECOL": "0", "FORMAT": "image/png"}
+
+
+@pytest.mark.parametrize("request_name", ["GetTile", "GetFeatureInfo"])
+@pytest.mark.parametrize("change", [{"TIME": "2020-13-45"}, {"FILTER": "a <<< 1"}, {"MOSAICORDER": "sideways"}])
+def test_wmts_kvp_item_selection_errors_are_invalid_parameter_values(client, request_name, change):
+    query = {**WMTS_KVP, "REQUEST": request_name, "I": "3", "J": "3", "INFOFORMAT": "application/json", **change}
+    r = client.get("/services/ordered/wmts", query_string=query)
+    assert r.status_code == 400 and b'exceptionCode="InvalidParameterValue"' in r.data, r.data[:300]
+
+
+@pytest.mark.parametrize("path, query", [
+    ("/services/demo/wms", {"SERVICE": "\x1b", "REQUEST": "GetMap"}),
+    ("/wms", {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap\x01"}),
+    ("/wms", {"SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "x\x02", "STYLES": "",
+              "SRS": "EPSG:32632", "BBOX": BOX, "WIDTH": "8", "HEIGHT": "8", "FORMAT": "image/png"}),
+    ("/wcs", {"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "DescribeCoverage", "COVERAGEID": "\x1bdem"}),
+    ("/wmts", {"SERVICE": "WMTS", "REQUEST": "\x7f\x1b"}),
+])
+def test_control_characters_quoted_back_still_give_an_exception_report(client, path, query):
+    r = client.get(path, query_string=query)
+    assert 400 <= r.status_code < 502 and b"NoApplicableCode" not in r.data, r.data[:300]
+    assert etree.fromstring(r.data).tag.endswith("ExceptionReport")  # well-formed, the character replaced

@@ -50,6 +50,8 @@ class WmtsService:
             if request == "getfeatureinfo":
                 return self.feature_info(parse.parse_kvp_feature_info(params, endpoint.service), endpoint)
             raise OwsError("OperationNotSupported", f"WMTS has no operation '{request[:40]}'", "REQUEST")
+        except OgcServerError as exc:  # e.g. a bad TIME or FILTER
+            return self.error(wmts_error(exc))
         except OwsError as exc:
             return self.error(exc)
 
