@@ -63,6 +63,9 @@ HUGE = "9" * 400
     ("/wcs", {**WCS20, "GEOTIFF:TILEWIDTH": "\u00b9\u2076"}, "TilingInvalid"),
     ("/wcs", {**WCS20, "GEOTIFF:JPEG_QUALITY": HUGE}, "JpegQualityInvalid"),
     ("/catalog/newest/items", {"offset": "99999999999999999999"}, "InvalidParameterValue"),
+    ("/wcs", {"SERVICE": "WCS", "VERSION": "1.1.1", "REQUEST": "GetCoverage", "IDENTIFIER": "dem",
+              "FORMAT": "image/tiff", "BOUNDINGBOX": f"{BOX},urn:ogc:def:crs:EPSG::32632",
+              "GRIDOFFSETS": "1e-10,-1e-10", "GRIDORIGIN": "-1e308,1e308"}, "InvalidParameterValue"),
 ])
 def test_numbers_past_any_bound_are_client_errors(client, path, query, code):
     r = client.get(path, query_string=query)
