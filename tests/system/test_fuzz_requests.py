@@ -13,7 +13,7 @@ from tests.support import hostile, rasters
 
 X0, Y0 = rasters.ORIGIN
 BOX = f"{X0},{Y0 - 2000},{X0 + 2000},{Y0}"
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 WMS = {"SERVICE": "WMS", "VERSION": "1.3.0", "CRS": "EPSG:32632", "BBOX": BOX, "WIDTH": "16", "HEIGHT": "16",
        "FORMAT": "image/png", "STYLES": ""}

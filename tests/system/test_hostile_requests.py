@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 from lxml import etree
 
-from ogcserver.app import create_app
-from ogcserver.settings import load_settings
-from tests.conftest import write_config
 from tests.support import rasters
 
 X0, Y0 = rasters.ORIGIN
@@ -75,13 +71,8 @@ def test_numbers_past_any_bound_are_client_errors(client, path, query, code):
 
 
 @pytest.fixture(scope="module")
-def processing(data_dir, tmp_path_factory):
-    """The test configuration with ad-hoc processing chains allowed."""
-    path = write_config(data_dir, tmp_path_factory.mktemp("processing") / "ogcserver.yaml")
-    config = yaml.safe_load(path.read_text())
-    config["services"][0]["allow_processing"] = True
-    path.write_text(yaml.safe_dump(config))
-    return create_app(load_settings(path)).test_client()
+def processing(processing_app):
+    return processing_app.test_client()
 
 
 @pytest.mark.parametrize("expression", ["1" + "0" * 400, "b1 * 1e400", "b1 ** 1e400", "-" * 400 + "b1"])

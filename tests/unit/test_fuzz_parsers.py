@@ -19,7 +19,7 @@ from ogcserver.ows.wms import parse as wms_parse
 from ogcserver.ows.wmts import parse as wmts_parse
 from tests.support import hostile
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 EXPECTED = (OgcServerError, OwsError)
 
