@@ -176,3 +176,13 @@ def ogc_schemas() -> Path:
     if not (path / "catalog.xml").exists():
         pytest.skip("the official OGC schemas are not present in this checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def processing_app(data_dir, tmp_path_factory):
+    """The test configuration with ad-hoc processing chains (RENDERINGRULE) allowed."""
+    path = write_config(data_dir, tmp_path_factory.mktemp("processing") / "ogcserver.yaml")
+    config = yaml.safe_load(path.read_text())
+    config["services"][0]["allow_processing"] = True
+    path.write_text(yaml.safe_dump(config))
+    return create_app(load_settings(path))

@@ -78,13 +78,19 @@ class Policy:
     def may_discover(self, principal: Principal, info: LayerInfo) -> bool:
         return self.decide(principal, info, Action.DISCOVER) is not None
 
+    def reveal(self, principal: Principal, info: LayerInfo, action: Action, operation: str) -> None:
+        """Raise LayerNotFound unless the principal may discover the layer: the first thing to
+        ask, before any check of a parameter against the layer (its tile matrices, bands, ...)
+        could tell a hidden layer from a missing one."""
+        if not self.open and not self.may_discover(principal, info):
+            audit.info("denied", extra=_entry(principal, info, action, operation, "hidden"))
+            raise LayerNotFound(info.name)
+
     def check(self, principal: Principal, info: LayerInfo, action: Action, operation: str) -> Constraints:
         """Allow, or raise: not discoverable -> LayerNotFound; else 401/403 material."""
         if self.open:
             return UNCONSTRAINED
-        if not self.may_discover(principal, info):
-            audit.info("denied", extra=_entry(principal, info, action, operation, "hidden"))
-            raise LayerNotFound(info.name)
+        self.reveal(principal, info, action, operation)
         constraints = self.decide(principal, info, action)
         if constraints is None:
             audit.info("denied", extra=_entry(principal, info, action, operation, "forbidden"))

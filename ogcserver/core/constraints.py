@@ -66,6 +66,16 @@ def resolution_factor(grid: Grid, layer_crs: str, constraints: Constraints) -> i
     return max(1, math.ceil(constraints.max_resolution / finest - 1e-9))
 
 
+def sample_point(grid: Grid, col: int, row: int, layer_crs: str, constraints: Constraints) -> tuple[float, float]:
+    """Where a point query at a grid pixel reads the sources: the pixel's centre, or under a
+    finest resolution the centre of the coarse pixel a map of the same view reads for it, so
+    that a point query tells no more than the map shows."""
+    factor = resolution_factor(grid, layer_crs, constraints)
+    if factor > 1:
+        grid, col, row = grid.coarsened(factor), col // factor, row // factor
+    return grid.transform * (col + 0.5, row + 0.5)
+
+
 def upsample(raster: Raster, grid: Grid, factor: int) -> Raster:
     """A coarse read spread back onto the requested grid (each value repeated factor x factor)."""
     data = raster.data.repeat(factor, axis=1).repeat(factor, axis=2)[:, : grid.height, : grid.width]

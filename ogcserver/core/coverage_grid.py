@@ -114,6 +114,8 @@ def _grid(crs: str, spans: list[tuple[float, float, int | None]], query: Coverag
         size, resolution, extent = query.size[i], query.resolution[i], hi - lo
         if not extent > 0:
             raise InvalidValue("xy"[i], f"the extent asked for along {'xy'[i]} is empty")
+        if extent == math.inf:  # e.g. -1e308 to 1e308: each bound finite, their distance not
+            raise InvalidValue("xy"[i], f"the extent asked for along {'xy'[i]} is too large")
         if size is not None:
             n, step = size, extent / size
         elif resolution is not None:

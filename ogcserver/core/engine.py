@@ -14,7 +14,9 @@ import numpy as np
 
 from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
-from ogcserver.core.constraints import allowed_items, mask_outside_area, point_in_area, resolution_factor, upsample
+from ogcserver.core.constraints import (
+    allowed_items, mask_outside_area, point_in_area, resolution_factor, sample_point, upsample,
+)
 from ogcserver.core.coverage import read_coverage
 from ogcserver.core.mosaic import mosaic
 from ogcserver.core.overviews import choose_level, overview_usable
@@ -249,7 +251,6 @@ class Engine:
         limits = self.limits(query.service)
         x, y = grid.transform * (query.col + 0.5, query.row + 0.5)
         px, py = abs(grid.transform.a) / 2, abs(grid.transform.e) / 2
-        area = BBox(x - px, y - py, x + px, y + py, grid.crs)
         results = []
         for name in query.layers:
             layer, constraints = self.resolve(name, "", query.service, query.principal, Action.QUERY, "feature_info")
@@ -257,9 +258,11 @@ class Engine:
             results.append(features)
             if not point_in_area(x, y, grid.crs, constraints):
                 continue
+            sx, sy = sample_point(grid, query.col, query.row, layer.info.crs, constraints)
+            area = BBox(sx - px, sy - py, sx + px, sy + py, grid.crs)
             for item in allowed_items(self.catalog.items_for(layer, area, limits.max_items, query.items), constraints):
                 try:
-                    values = self.reader.sample(item.source, x, y, grid.crs)
+                    values = self.reader.sample(item.source, sx, sy, grid.crs)
                 except SourceUnavailable:
                     continue
                 if values is not None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Literal
+
+from ogcserver.model.instants import parse_utc
 
 ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_:.\-]{0,63}$")  # item property names (also in filters)
 
@@ -96,11 +98,7 @@ def _attribute(name: str) -> str:
 
 def _target(attribute: str, value: str) -> float | datetime:
     if attribute == "datetime":
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"'{value[:40]}' is not an ISO 8601 date") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parse_utc(value)
     try:
         number = float(value)
     except ValueError:

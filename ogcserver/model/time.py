@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from ogcserver.model.catalog import TimeRange
 from ogcserver.model.errors import InvalidValue
+from ogcserver.model.instants import parse_utc
 
 EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
@@ -35,11 +36,9 @@ def _instant(text: str, parameter: str) -> TimeRange:
                 start = datetime(year, month, day)
                 end = start + timedelta(days=1, seconds=-1)
             return TimeRange(start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc))
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidValue(parameter, f"'{text[:40]}' is not an ISO 8601 date or time") from None
-    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    value = value.replace(microsecond=0)
+        value = parse_utc(text).replace(microsecond=0)
+    except ValueError as exc:
+        raise InvalidValue(parameter, str(exc)) from None
     return TimeRange(value, value)
 
 

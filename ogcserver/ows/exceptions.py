@@ -6,6 +6,8 @@ has its own report format; the parsed request picks which one answers.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from ogcserver.model import errors
@@ -13,6 +15,9 @@ from ogcserver.model.access import AccessDenied
 
 OGC_NS = "http://www.opengis.net/ogc"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+# characters XML 1.0 cannot carry (controls, lone surrogates): a message may quote a request value
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 # Status codes follow OWS Common 2.0 (clause 8.6): client mistakes 400, unsupported 501.
 STATUS = {
@@ -27,10 +32,11 @@ class OwsError(Exception):
     """An error already worded for the client: OGC code, message, locator."""
 
     def __init__(self, code: str, message: str, locator: str | None = None, status: int | None = None) -> None:
+        message = NOT_XML.sub("\ufffd", message)
         super().__init__(message)
         self.code = code
         self.message = message
-        self.locator = locator
+        self.locator = NOT_XML.sub("\ufffd", locator) if locator else locator
         self.status = status if status is not None else STATUS.get(code, 400)
 
 

@@ -18,6 +18,7 @@ from ogcserver.ows.exceptions import OwsError
 from ogcserver.settings import ProcessingTemplate
 
 PARAMETERS = ("FILTER", "TIME", "MOSAICORDER", "MOSAICOPERATOR")
+MAX_RULE_DEPTH = 32  # nesting of JSON arrays and objects in a RENDERINGRULE
 
 
 def parse_item_query(params: Mapping[str, str], time_parameter: str = "TIME") -> ItemQuery:
@@ -52,8 +53,11 @@ def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
         return None
     try:
         rule = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested about a thousand deep
         raise OwsError("InvalidParameterValue", "RENDERINGRULE is not valid JSON", "RENDERINGRULE") from None
+    if _depth(rule) > MAX_RULE_DEPTH:
+        raise OwsError("InvalidParameterValue", f"RENDERINGRULE nests deeper than {MAX_RULE_DEPTH} levels",
+                       "RENDERINGRULE")
     if not isinstance(rule, dict):
         raise OwsError("InvalidParameterValue", "RENDERINGRULE must be a JSON object", "RENDERINGRULE")
     try:
@@ -62,3 +66,18 @@ def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise OwsError("InvalidParameterValue", f"RENDERINGRULE {where}: {first['msg']}"[:300], "RENDERINGRULE") from None
+
+
+def _depth(value: object) -> int:
+    """How deeply arrays and objects nest (counted without recursion, so any depth is safe)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_RULE_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest

@@ -7,6 +7,7 @@ value are capped, so odd query strings cannot reach deeper code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ogcserver.ows.exceptions import OwsError
@@ -14,6 +15,18 @@ from ogcserver.ows.exceptions import OwsError
 MAX_PARAMETERS = 100
 MAX_VALUE_LENGTH = 4096
 REPEATABLE = frozenset({"SUBSET"})  # WCS 2.0: one SUBSET per axis
+MAX_DIGITS = 9  # past any size, index or count a request may use; far from float overflow
+INTEGER = re.compile(rf"^[+-]?[0-9]{{1,{MAX_DIGITS}}}$")
+
+
+def whole_number(text: str) -> int | None:
+    """An integer written in at most MAX_DIGITS ASCII digits, else None.
+
+    ``int()`` alone also takes ``1_000``, other scripts' digits and 400-digit numbers, which
+    later overflow a float; no request parameter needs any of them.
+    """
+    value = text.strip()
+    return int(value) if INTEGER.match(value) else None
 
 
 class Params:
@@ -69,12 +82,10 @@ class Params:
             if default is None:
                 raise OwsError("MissingParameterValue", f"parameter {name.upper()} is required", name.upper())
             return default
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise OwsError(
-                "InvalidParameterValue", f"parameter {name.upper()} must be an integer", name.upper()
-            ) from None
+        value = whole_number(raw)
+        if value is None:
+            raise OwsError("InvalidParameterValue",
+                           f"parameter {name.upper()} must be an integer of at most {MAX_DIGITS} digits", name.upper())
         if minimum is not None and value < minimum:
             raise OwsError(
                 "InvalidParameterValue", f"parameter {name.upper()} must be at least {minimum}", name.upper()

@@ -1,8 +1,9 @@
 """Band arithmetic parsed into an allowlisted syntax tree and evaluated with numpy. Never eval.
 
 Allowed: numbers, band references b1..b64, + - * / ** (exponent at most 8), comparisons, and the
-functions where/min/max/abs/sqrt/log/clip. Size and depth are bounded, so a hostile expression
-is refused quickly with a message saying why.
+functions where/min/max/abs/sqrt/log/clip. Size and depth are bounded, and every number must be
+a finite float32 (values are computed in float32), so a hostile expression is refused quickly
+with a message saying why.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ MAX_LENGTH = 512
 MAX_NODES = 200
 MAX_DEPTH = 24
 MAX_EXPONENT = 8
+LARGEST = float(np.finfo(np.float32).max)
 BAND = re.compile(r"^b([1-9]\d?)$")
 FUNCTIONS = {
     "where": (3, np.where), "min": (2, np.minimum), "max": (2, np.maximum), "abs": (1, np.abs),
@@ -38,7 +40,7 @@ class Expression:
             raise _fail(f"longer than {MAX_LENGTH} characters")
         try:
             tree = ast.parse(text, mode="eval")
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: NUL characters
             raise _fail("not a valid expression") from None
         self.bands: set[int] = set()
         self._nodes = 0
@@ -53,19 +55,20 @@ class Expression:
         if isinstance(node, ast.Constant):
             if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
                 raise _fail("only numbers are allowed as constants")
+            if not abs(node.value) <= LARGEST:  # also false for nan
+                raise _fail(f"numbers must be finite numbers of at most {LARGEST:.6g}")
         elif isinstance(node, ast.Name):
             m = BAND.match(node.id)
             if not m:
                 raise _fail(f"unknown name '{node.id[:20]}' (bands are b1, b2, ...)")
             self.bands.add(int(m.group(1)))
         elif isinstance(node, ast.BinOp) and type(node.op) in BINARY:
-            if isinstance(node.op, ast.Pow) and not (
-                isinstance(node.right, ast.Constant) and isinstance(node.right.value, (int, float))
-                and abs(node.right.value) <= MAX_EXPONENT
-            ):
-                raise _fail(f"exponents must be numbers of at most {MAX_EXPONENT}")
             self._check(node.left, depth + 1)
             self._check(node.right, depth + 1)
+            if isinstance(node.op, ast.Pow) and not (
+                isinstance(node.right, ast.Constant) and abs(node.right.value) <= MAX_EXPONENT
+            ):
+                raise _fail(f"exponents must be numbers of at most {MAX_EXPONENT}")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             self._check(node.operand, depth + 1)
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARE:

@@ -9,7 +9,7 @@ from ogcserver.core.catalog import Layer
 from ogcserver.model.coverage import CoverageFormat
 from ogcserver.model.formats import Resampling
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.kvp import Params
+from ogcserver.ows.kvp import Params, whole_number
 
 VERSIONS = ("1.0.0", "1.1.1", "2.0.1")
 ALIASES = {"1.0.0": "1.0.0", "1.1.0": "1.1.1", "1.1.1": "1.1.1", "1.1.2": "1.1.1", "2.0.0": "2.0.1", "2.0.1": "2.0.1"}
@@ -113,10 +113,10 @@ def number(text: str, locator: str, code: str = "InvalidParameterValue") -> floa
 
 
 def integer(text: str, locator: str, minimum: int = 1) -> int:
-    value = text.strip()
-    if not value.isdigit() or int(value) < minimum:
+    value = whole_number(text)
+    if value is None or value < minimum:
         raise OwsError("InvalidParameterValue", f"{locator} must be a whole number of at least {minimum}", locator)
-    return int(value)
+    return value
 
 
 def field_names(layer: Layer) -> tuple[str, ...]:
@@ -136,8 +136,9 @@ def band_index(
     names = field_names(layer)
     if value in names:
         return names.index(value) + 1
-    if value.isdigit() and 1 <= int(value) <= len(names):
-        return int(value)
+    index = whole_number(value)
+    if index is not None and 1 <= index <= len(names):
+        return index
     raise OwsError(code, f"'{value[:40]}' is not a band of coverage '{layer.info.name}': {', '.join(names)}", locator,
                    status)
 

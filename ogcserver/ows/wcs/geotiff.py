@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ogcserver.model.coverage import Compression, GeoTiffOptions
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kvp import whole_number
 
 COMPRESSIONS = {
     "none": Compression.NONE, "packbits": Compression.PACKBITS, "lzw": Compression.LZW,
@@ -14,10 +15,10 @@ NAMES = ("compression", "jpeg_quality", "predictor", "interleave", "tiling", "ti
 
 
 def _tile_side(raw: str, name: str) -> int:
-    value = raw.strip()
-    if not value.isdigit() or int(value) < 16 or int(value) % 16:
+    value = whole_number(raw)
+    if value is None or value < 16 or value % 16:
         raise OwsError("TilingInvalid", f"{name} must be a positive multiple of 16", f"geotiff:{name}", status=404)
-    return int(value)
+    return value
 
 
 def geotiff_options(values: dict[str, str]) -> GeoTiffOptions:
@@ -37,10 +38,10 @@ def geotiff_options(values: dict[str, str]) -> GeoTiffOptions:
             raise OwsError("CompressionInvalid", message, "geotiff:compression", status=404)
         options["compression"] = COMPRESSIONS[raw.lower()]
     if "jpeg_quality" in values:
-        raw = values["jpeg_quality"].strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        quality = whole_number(values["jpeg_quality"])
+        if quality is None or not 1 <= quality <= 100:
             raise OwsError("JpegQualityInvalid", "jpeg_quality must be 1 to 100", "geotiff:jpeg_quality", status=404)
-        options["jpeg_quality"] = int(raw)
+        options["jpeg_quality"] = quality
     if "predictor" in values:
         raw = values["predictor"].strip().lower()
         if raw not in PREDICTORS:

@@ -106,8 +106,12 @@ def _axis_vectors(values: list[float], base: RequestCrs) -> tuple[float, float]:
 
 def _grid_points(lo: float, hi: float, origin: float, step: float) -> tuple[int, int]:
     """Index of the first grid point at or above lo, and how many lie in [lo, hi]."""
-    first = math.ceil((lo - origin) / step - EPS)
-    count = math.floor((hi - origin) / step + EPS) - first + 1
+    low, high = (lo - origin) / step, (hi - origin) / step
+    if not (math.isfinite(low) and math.isfinite(high)):  # e.g. an origin at -1e308, 1e-10 steps
+        raise OwsError("InvalidParameterValue", "the BoundingBox is too many GridOffsets from the GridOrigin",
+                       "GridOrigin")
+    first = math.ceil(low - EPS)
+    count = math.floor(high + EPS) - first + 1
     if count < 1:
         message = "the BoundingBox holds no grid point of the requested grid"
         raise OwsError("InvalidParameterValue", message, "BoundingBox")

@@ -19,6 +19,7 @@ from ogcserver.model.geo import BBox
 from ogcserver.ows.capabilities import bbox_in
 from ogcserver.ows.crs import RequestCrs
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kvp import whole_number
 from ogcserver.ows.wcs.axes import axis_named, crs_axes, request_crs
 from ogcserver.ows.wcs.common import band_index, coverage_format, field_names, interpolation, number
 from ogcserver.ows.wcs.geotiff import geotiff_options
@@ -83,10 +84,10 @@ def _positive(text: str, locator: str, code: str) -> float:
 
 
 def _whole(text: str, locator: str, code: str, minimum: int = 1) -> int:
-    value = text.strip()
-    if not value.isdigit() or int(value) < minimum:
+    value = whole_number(text)
+    if value is None or value < minimum:
         raise OwsError(code, f"{locator} needs whole numbers of at least {minimum}", locator, status=404)
-    return int(value)
+    return value
 
 
 def _scale_axis(label: str, crs: RequestCrs) -> int:

@@ -9,7 +9,7 @@ from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
 from ogcserver.model.formats import ImageFormat
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query
-from ogcserver.ows.kvp import Params
+from ogcserver.ows.kvp import Params, whole_number
 
 TILE_FORMATS = {
     "image/png": ImageFormat.PNG, "png": ImageFormat.PNG,
@@ -20,7 +20,6 @@ INFO_FORMATS = {"application/json": "application/json", "json": "application/jso
                 "txt": "text/plain", "text/html": "text/html", "html": "text/html", "text/xml": "text/xml",
                 "xml": "text/xml"}
 NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-INTEGER = re.compile(r"^\d{1,9}$")
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,10 @@ def _name(value: str, parameter: str) -> str:
 
 
 def _index(value: str, parameter: str) -> int:
-    if not INTEGER.match(value.strip()):
+    index = whole_number(value)
+    if index is None or not value.strip().isdigit():  # no sign
         raise OwsError("InvalidParameterValue", f"{parameter} must be a non-negative integer", parameter)
-    return int(value)
+    return index
 
 
 def tile_format(value: str) -> ImageFormat:

@@ -8,6 +8,7 @@ from ogcserver.core.engine import Engine
 from ogcserver.core.query import PointQuery, TileQuery
 from ogcserver.core.tilecache import TileService
 from ogcserver.core import tiling
+from ogcserver.model.access import Action
 from ogcserver.model.errors import InvalidValue, LayerNotFound, OgcServerError, StyleNotFound
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
@@ -49,6 +50,8 @@ class WmtsService:
             if request == "getfeatureinfo":
                 return self.feature_info(parse.parse_kvp_feature_info(params, endpoint.service), endpoint)
             raise OwsError("OperationNotSupported", f"WMTS has no operation '{request[:40]}'", "REQUEST")
+        except OgcServerError as exc:  # e.g. a bad TIME or FILTER
+            return self.error(wmts_error(exc))
         except OwsError as exc:
             return self.error(exc)
 
@@ -78,6 +81,7 @@ class WmtsService:
         q = request.tile
         try:
             layer = self.engine.catalog.layer(q.layer, q.service)
+            self.engine.policy.reveal(endpoint.principal, layer.info, Action.QUERY, "feature_info")
             tms = tiling.for_layer(layer.info, q.tms)
             tms.check(q.z, q.x, q.y)
             grid = tms.grid(q.z, q.x, q.y, q.x, q.y)

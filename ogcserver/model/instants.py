@@ -1,0 +1,29 @@
+"""ISO 8601 instants as UTC datetimes, for any text a caller sends.
+
+``datetime.fromisoformat`` accepts ``0001-01-01T00:00:00+14:00``, whose UTC time lies before
+year 1: converting it raises OverflowError, not ValueError. Every request time goes through
+here, so such text is refused like any other bad date.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC (a naive value is taken as UTC); ValueError past years 1..9999."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} falls outside the years 1 to 9999 in UTC") from None
+
+
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 date or date-time as an aware UTC datetime; ValueError for anything else."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"'{text[:40]}' is not an ISO 8601 date or time") from None
+    return as_utc(value)

@@ -1,0 +1,100 @@
+"""Fuzzing the request parsers (hypothesis): any text gives a parsed, bounded value or the
+domain's InvalidValue / the protocol's OwsError; nothing else ever escapes."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ogcserver.core.filters import parse_filter
+from ogcserver.core.functions.expression import Expression
+from ogcserver.model.errors import OgcServerError
+from ogcserver.model.mosaic import parse_ordering
+from ogcserver.model.time import parse_time
+from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.items import parse_item_query, parse_rendering_rule
+from ogcserver.ows.kvp import Params
+from ogcserver.ows.wcs import kvp20
+from ogcserver.ows.wms import parse as wms_parse
+from ogcserver.ows.wmts import parse as wmts_parse
+from tests.support import hostile
+
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+EXPECTED = (OgcServerError, OwsError)
+
+
+def total(parse, *args) -> None:  # noqa: ANN001
+    try:
+        parse(*args)
+    except EXPECTED:
+        pass
+
+
+@FUZZ
+@given(st.one_of(hostile.times, hostile.ranges, hostile.text))
+def test_time(text):
+    try:
+        value = parse_time(text)
+    except OgcServerError:
+        return
+    assert value.start <= value.end
+
+
+@FUZZ
+@given(st.one_of(hostile.text, hostile.numbers, st.builds(lambda a, op, b: f"{a} {op} {b}",
+                 st.one_of(hostile.numbers, st.sampled_from(["b1", "b2", "b99", "x"])),
+                 st.sampled_from(["+", "-", "*", "/", "**", "<", "==", "and", ","]),
+                 st.one_of(hostile.numbers, st.sampled_from(["b1", "sqrt(b1)", "where(b1, 1, 2)"])))))
+def test_expression(text):
+    try:
+        expression = Expression(text)
+    except OgcServerError:
+        return
+    bands = {b: np.linspace(-2, 2, 4, dtype=np.float32).reshape(2, 2) for b in expression.bands}
+    assert expression.evaluate(bands).dtype == np.float32  # parsed means computable
+
+
+@FUZZ
+@given(hostile.cql2)
+def test_cql2_filter(text):
+    total(parse_filter, text)
+
+
+@FUZZ
+@given(hostile.chain_rule)
+def test_rendering_rule(text):
+    total(parse_rendering_rule, text)
+
+
+@FUZZ
+@given(st.one_of(hostile.text, st.builds(lambda kind, rest: f"{kind}:{rest}",
+                                         st.sampled_from(["by", "closest", "lock", "closest:datetime", "x"]),
+                                         hostile.any_value)))
+def test_mosaic_order(text):
+    try:
+        parse_ordering(text)
+    except ValueError:
+        pass
+
+
+KVP_KEYS = ["SERVICE", "VERSION", "REQUEST", "LAYERS", "LAYER", "STYLES", "STYLE", "CRS", "SRS", "BBOX", "WIDTH",
+            "HEIGHT", "FORMAT", "TRANSPARENT", "BGCOLOR", "TIME", "FILTER", "MOSAICORDER", "MOSAICOPERATOR",
+            "RESAMPLING", "EXCEPTIONS", "QUERY_LAYERS", "I", "J", "X", "Y", "INFO_FORMAT", "FEATURE_COUNT",
+            "TILEMATRIXSET", "TILEMATRIX", "TILEROW", "TILECOL", "INFOFORMAT", "COVERAGEID", "SUBSET", "SCALEFACTOR",
+            "SCALESIZE", "SCALEAXES", "SCALEEXTENT", "RANGESUBSET", "INTERPOLATION", "INTERPOLATIONPERAXIS",
+            "OUTPUTCRS", "SUBSETTINGCRS", "MEDIATYPE", "GEOTIFF:TILEWIDTH", "RENDERINGRULE", "PROCESSING"]
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(KVP_KEYS), hostile.any_value), max_size=12))
+def test_kvp_request_parsers(pairs):
+    try:
+        params = Params(pairs)
+    except OwsError:
+        return
+    for parse in (wms_parse.parse_getmap, wms_parse.parse_getfeatureinfo, wms_parse.parse_getlegendgraphic,
+                  wmts_parse.parse_kvp_tile, wmts_parse.parse_kvp_feature_info):
+        total(parse, params, None)
+    total(parse_item_query, params)
+    total(kvp20.kvp_request, params)
