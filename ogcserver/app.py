@@ -28,6 +28,7 @@ from ogcserver.web.metrics import Metrics
 from ogcserver.web.ratelimit import RateLimiter
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.fast_tiles import FastTiles
+from ogcserver.web.proxies import TrustedProxies
 
 
 def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
@@ -79,7 +80,7 @@ def create_app(settings: Settings) -> Flask:
     limiter = RateLimiter(access.rate_limits if access else RateLimits())
     metrics = Metrics()
     install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
-                            CatalogService(engine)))
+                            CatalogService(engine), TrustedProxies(settings.server.trusted_proxies)))
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, tiles, metrics, settings.server.access_log, settings.cache.max_age)

@@ -239,6 +239,17 @@ class RateLimits(Frozen):
     concurrent_per_principal: int | None = Field(None, ge=1)
 
 
+class LoginLimits(Frozen):
+    """Bounds on password checks: each argon2 check costs about 0.1 s and 64 MiB of memory.
+
+    Counted in each worker process (with N workers an address gets up to N times the failures)."""
+
+    failures_per_address: int = Field(10, ge=1, le=100_000)  # failed attempts in the window, then 429
+    failure_window_seconds: float = Field(300.0, gt=0, le=86_400)
+    concurrent_hashes: int = Field(2, ge=1, le=64)  # password hashes computed at once per worker process
+    hash_wait_seconds: float = Field(2.0, ge=0, le=30)  # wait for a hashing slot, then 503
+
+
 class AccessConfig(Frozen):
     """Without this section every layer is open to everyone."""
 
@@ -250,6 +261,7 @@ class AccessConfig(Frozen):
     proxy: ProxyConfig | None = None
     grants: tuple[GrantConfig, ...] = ()
     rate_limits: RateLimits = RateLimits()
+    login: LoginLimits = LoginLimits()
 
 
 class ServiceConfig(Frozen):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 import time
 from dataclasses import dataclass
 
@@ -28,14 +26,14 @@ from ogcserver.ows.wmts import parse as wmts_parse
 from ogcserver.ows.wmts.service import wmts_error
 from ogcserver.ows.wmts.tilejson import tilejson as wmts_tilejson
 from ogcserver.web import http_cache
-from ogcserver.web.auth import Authenticator
+from ogcserver.web.auth import AuthenticationThrottled, Authenticator
+from ogcserver.web.links import public_root
 from ogcserver.web.logs import redact
 from ogcserver.web.metrics import Metrics
+from ogcserver.web.proxies import TrustedProxies
 from ogcserver.web.ratelimit import RateLimiter
 
 access_log = logging.getLogger("ogcserver.access")
-SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
-SAFE_PREFIX = re.compile(r"^(/[A-Za-z0-9._\-]+)*$")
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -50,12 +48,14 @@ class WebContext:
     limiter: RateLimiter
     kml: KmlService
     catalog: CatalogService
+    proxies: TrustedProxies
 
 
 def _principal(ctx: WebContext) -> Principal:
     """Authenticate the request once; a failure becomes a 401 answer (see ``install``)."""
     if "principal" not in g:
-        g.principal = ctx.auth.authenticate(request.headers, request.args, request.remote_addr)
+        g.principal = ctx.auth.authenticate(request.headers, request.args, request.remote_addr,
+                                            client_address(ctx))
     return g.principal
 
 
@@ -80,27 +80,13 @@ def _to_flask(response: OwsResponse) -> Response:
 
 
 def _base_url(ctx: WebContext) -> str:
-    """The public root for links in documents: configured, or from a trusted proxy, or as reached."""
-    server = ctx.settings.server
-    if server.public_url:
-        return server.public_url.rstrip("/")
-    host = request.headers.get("X-Forwarded-Host")
-    if host and _from_trusted_proxy(server.trusted_proxies, request.remote_addr):
-        proto = request.headers.get("X-Forwarded-Proto", "https").split(",")[0].strip()
-        prefix = request.headers.get("X-Forwarded-Prefix", "").rstrip("/")
-        if proto in ("http", "https") and SAFE_HOST.match(host.split(",")[0].strip()) and SAFE_PREFIX.match(prefix):
-            return f"{proto}://{host.split(',')[0].strip()}{prefix}"
-    return request.host_url.rstrip("/")
+    """The public root for links in documents (never the client's Host header)."""
+    return public_root(ctx.settings.server, ctx.proxies, request.headers, request.remote_addr)
 
 
-def _from_trusted_proxy(trusted: tuple[str, ...], remote: str | None) -> bool:
-    if not trusted or not remote:
-        return False
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(net, strict=False) for net in trusted)
+def client_address(ctx: WebContext) -> str:
+    """The caller's address, behind trusted proxies the one they report."""
+    return ctx.proxies.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"))
 
 
 def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None) -> Response:
@@ -396,6 +382,15 @@ def install(app: Flask, ctx: WebContext) -> None:
             response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}", error="invalid_token"'
             return response
         return _challenge(ctx, response)
+
+    @app.errorhandler(AuthenticationThrottled)
+    def _throttled(exc: AuthenticationThrottled) -> Response:
+        message = ("too many failed authentication attempts; try again later" if exc.status == 429
+                   else "the server is busy checking credentials; try again later")
+        error = OwsError("ServerBusy", message, status=exc.status)
+        response = _to_flask(ctx.dispatcher.error(error, g.get("ows_service") if g.get("ows_service") != "OWS" else None))
+        response.headers["Retry-After"] = str(int(exc.retry_after + 0.999))
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 
 from ogcserver.settings import RateLimits
 
@@ -48,3 +48,39 @@ class RateLimiter:
     def leave(self, principal: str) -> None:
         with self._lock:
             self._active[principal] = max(0, self._active[principal] - 1)
+
+
+class FailedAttempts:
+    """Failed authentication attempts per client address in a sliding window, so an address that
+    keeps guessing is refused before it costs another password hash. Remembers at most
+    ``max_addresses`` addresses (the least recently failing are forgotten first)."""
+
+    def __init__(self, limit: int, window: float, max_addresses: int = 10_000, clock=time.monotonic) -> None:  # noqa: ANN001
+        self.limit = limit
+        self.window = window
+        self.max_addresses = max_addresses
+        self.clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> float | None:
+        """Seconds until ``address`` may try again, or None if it may try now."""
+        now = self.clock()
+        with self._lock:
+            failures = self._failures.get(address)
+            if failures is None:
+                return None
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
+            if len(failures) < self.limit:
+                return None
+            return max(1.0, self.window - (now - failures[0]))
+
+    def failed(self, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            failures = self._failures.pop(address, None) or deque(maxlen=self.limit)
+            failures.append(now)
+            self._failures[address] = failures
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
