@@ -7,6 +7,7 @@ Nothing below this module reads configuration or the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from pathlib import Path
@@ -317,12 +318,26 @@ class ServerConfig(Frozen):
     threads: int = Field(1, ge=1, le=64)  # per worker; GDAL, numpy and zlib release the GIL
     http: Literal["granian", "gunicorn"] = "granian"  # the HTTP server running the workers
     public_url: str | None = None
-    # reverse proxies whose X-Forwarded-Proto/-Host/-Prefix headers say the public URL (addresses or CIDRs)
+    # reverse proxies whose X-Forwarded-Proto/-Host/-Prefix headers say the public URL, and whose
+    # X-Forwarded-For says the client's address (addresses or CIDRs)
     trusted_proxies: tuple[str, ...] = ()
+    # client addresses (CIDRs) that may read /metrics; empty: nobody. Scrapers are usually local
+    # or on a known network, and the figures (layers, load) are not for the public.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     data_dir: Path = Path(".ogcserver")
     index_refresh_seconds: float = Field(10.0, ge=0)
     access_log: bool = True
     max_open_datasets: int = Field(64, ge=1, le=4096)
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"'{network}' is not an IP address or network (CIDR)") from None
+        return value
 
 
 class Settings(Frozen):

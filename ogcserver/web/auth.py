@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from ogcserver.model.access import ANONYMOUS, AuthenticationFailed, Principal
 from ogcserver.settings import AccessConfig, ApiKeyConfig, JwtConfig, LoginLimits, UserConfig
-from ogcserver.web.proxies import TrustedProxies
+from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import FailedAttempts
 
 API_KEY_PARAMS = ("apikey", "api_key", "key")
@@ -75,7 +75,7 @@ class Authenticator:
         self.users = {u.name: u for u in access.users} if access else {}
         self.keys: tuple[ApiKeyConfig, ...] = access.api_keys if access else ()
         self.jwt: JwtConfig | None = access.jwt if access else None
-        self.proxies = TrustedProxies(access.proxy.trusted if access and access.proxy else ())
+        self.proxies = AddressList(access.proxy.trusted if access and access.proxy else ())
         login = access.login if access else LoginLimits()
         self.login = login
         self.failures = FailedAttempts(login.failures_per_address, login.failure_window_seconds)
@@ -112,7 +112,7 @@ class Authenticator:
         if key and self.keys:
             return self._attempt(client, lambda: self._api_key(key))
         proxy = self.access.proxy
-        if proxy and self.proxies.trusts(remote) and headers.get(proxy.user_header):
+        if proxy and self.proxies.contains(remote) and headers.get(proxy.user_header):
             groups = frozenset(g.strip() for g in headers.get(proxy.groups_header, "").split(",") if g.strip())
             return Principal(headers[proxy.user_header].strip()[:128], "proxy", groups)
         if auth:

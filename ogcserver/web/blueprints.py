@@ -29,8 +29,8 @@ from ogcserver.web import http_cache
 from ogcserver.web.auth import AuthenticationThrottled, Authenticator
 from ogcserver.web.links import public_root
 from ogcserver.web.logs import redact
-from ogcserver.web.metrics import Metrics
-from ogcserver.web.proxies import TrustedProxies
+from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
+from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
 
 access_log = logging.getLogger("ogcserver.access")
@@ -48,7 +48,8 @@ class WebContext:
     limiter: RateLimiter
     kml: KmlService
     catalog: CatalogService
-    proxies: TrustedProxies
+    proxies: AddressList
+    metrics_readers: AddressList
 
 
 def _principal(ctx: WebContext) -> Principal:
@@ -149,9 +150,9 @@ def _rest(ctx: WebContext, service_scope: str | None, answer) -> Response:  # no
     return _guarded(ctx, service_scope, "/wmts", lambda endpoint: answer(wmts, endpoint), wmts.error)
 
 
-def _catalog(ctx: WebContext, answer) -> Response:  # noqa: ANN001
+def _catalog(ctx: WebContext, resource: str, answer) -> Response:  # noqa: ANN001
     """The catalog API: JSON answers, with the same authentication and limits."""
-    g.ows_service, g.ows_request = "CATALOG", request.path.rsplit("/", 1)[-1][:32]
+    g.ows_service, g.ows_request = "CATALOG", resource
     return _guarded(ctx, None, "", answer, catalog_error)
 
 
@@ -304,20 +305,20 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/catalog/<layer>/items")
     def catalog_items(layer: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.search(
+        return _catalog(ctx, "items", lambda endpoint: ctx.catalog.search(
             Params(request.args.items(multi=True)), layer, endpoint, endpoint.base_url + request.path))
 
     @bp.route("/catalog/<layer>/items/<path:key>/download")
     def catalog_download(layer: str, key: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.download(layer, key, endpoint))
+        return _catalog(ctx, "download", lambda endpoint: ctx.catalog.download(layer, key, endpoint))
 
     @bp.route("/catalog/<layer>/items/<path:key>")
     def catalog_item(layer: str, key: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.item(layer, key, endpoint))
+        return _catalog(ctx, "item", lambda endpoint: ctx.catalog.item(layer, key, endpoint))
 
     @bp.route("/catalog/<layer>")
     def catalog_collection(layer: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.collection(layer, endpoint))
+        return _catalog(ctx, "collection", lambda endpoint: ctx.catalog.collection(layer, endpoint))
 
     @bp.route("/")
     def landing() -> str:
@@ -338,13 +339,16 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/metrics")
     def metrics() -> Response:
-        return Response(ctx.metrics.render(), content_type="text/plain; version=0.0.4")
+        if not ctx.metrics_readers.contains(client_address(ctx)):
+            return Response("Forbidden\n", status=403, content_type="text/plain")
+        return Response(ctx.metrics.render(), content_type=METRICS_CONTENT_TYPE)
 
     return bp
 
 
 def install(app: Flask, ctx: WebContext) -> None:
     app.register_blueprint(create_blueprint(ctx))
+    ctx.metrics.endpoints = frozenset(app.view_functions)  # route names: a closed set of labels
     app.config["MAX_CONTENT_LENGTH"] = ctx.settings.limits.max_body_bytes
 
     @app.before_request
@@ -355,7 +359,7 @@ def install(app: Flask, ctx: WebContext) -> None:
     def _log(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         service = g.get("ows_service", "http")
-        operation = g.get("ows_request", request.endpoint or "")
+        operation = g.get("ows_request", request.endpoint or "none")
         ctx.metrics.observe(service, operation, response.status_code, elapsed)
         if ctx.settings.server.access_log:
             access_log.info(

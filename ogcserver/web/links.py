@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 
 from ogcserver.settings import ServerConfig
-from ogcserver.web.proxies import TrustedProxies
+from ogcserver.web.proxies import AddressList
 
 SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
 SAFE_PREFIX = re.compile(r"^(/[A-Za-z0-9._\-]+)*$")
@@ -30,11 +30,11 @@ def configured_root(server: ServerConfig) -> str:
     return f"http://{host}:{server.port}"
 
 
-def public_root(server: ServerConfig, proxies: TrustedProxies, headers: Mapping[str, str], remote: str | None) -> str:
+def public_root(server: ServerConfig, proxies: AddressList, headers: Mapping[str, str], remote: str | None) -> str:
     if server.public_url:
         return server.public_url.rstrip("/")
     forwarded = (headers.get("X-Forwarded-Host") or "").split(",")[0].strip()
-    if forwarded and proxies.trusts(remote):
+    if forwarded and proxies.contains(remote):
         proto = (headers.get("X-Forwarded-Proto") or "https").split(",")[0].strip()
         prefix = (headers.get("X-Forwarded-Prefix") or "").rstrip("/")
         if proto in ("http", "https") and SAFE_HOST.match(forwarded) and SAFE_PREFIX.match(prefix):

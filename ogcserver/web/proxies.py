@@ -1,4 +1,5 @@
-"""Reverse proxies the configuration trusts, and the client address they report.
+"""Address lists from the configuration (trusted proxies, who may read metrics), and the client
+address trusted proxies report.
 
 Headers such as ``X-Forwarded-For`` or ``X-Forwarded-Host`` are anyone's to write; they count
 only when the connection comes from a configured proxy address or network.
@@ -12,11 +13,11 @@ from collections.abc import Iterable
 MAX_HOPS = 16  # X-Forwarded-For entries looked at, from the right
 
 
-class TrustedProxies:
+class AddressList:
     def __init__(self, networks: Iterable[str]) -> None:
         self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
-    def trusts(self, remote: str | None) -> bool:
+    def contains(self, remote: str | None) -> bool:
         if not self.networks or not remote:
             return False
         try:
@@ -26,10 +27,10 @@ class TrustedProxies:
         return any(address in net for net in self.networks)
 
     def client_address(self, remote: str | None, forwarded_for: str | None) -> str:
-        """The caller's address: the connection's, or behind trusted proxies the nearest untrusted
-        hop of ``X-Forwarded-For`` (hops further left are the client's own claims)."""
+        """The caller's address, for a list of trusted proxies: the connection's, or behind them the
+        nearest untrusted hop of ``X-Forwarded-For`` (hops further left are the client's own claims)."""
         address = remote or ""
-        if not forwarded_for or not self.trusts(address):
+        if not forwarded_for or not self.contains(address):
             return address
         for hop in reversed(forwarded_for.split(",")[-MAX_HOPS:]):
             hop = hop.strip()
@@ -38,6 +39,6 @@ class TrustedProxies:
             except ValueError:
                 return address  # a malformed chain: count it against the proxy that sent it
             address = hop
-            if not self.trusts(hop):
+            if not self.contains(hop):
                 return hop
         return address
