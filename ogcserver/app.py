@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["ogcserver"] = engine
     app.extensions["ogcserver.tiles"] = tiles
     access = settings.access
-    limiter = RateLimiter(access.rate_limits if access else RateLimits())
+    limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
     metrics = Metrics()
     install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
                             CatalogService(engine), AddressList(settings.server.trusted_proxies),

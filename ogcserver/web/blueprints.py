@@ -21,7 +21,7 @@ from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
-from ogcserver.model.errors import OgcServerError
+from ogcserver.model.errors import CatalogUnavailable, OgcServerError
 from ogcserver.ows.wmts import parse as wmts_parse
 from ogcserver.ows.wmts.service import wmts_error
 from ogcserver.ows.wmts.tilejson import tilejson as wmts_tilejson
@@ -34,6 +34,7 @@ from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
 
 access_log = logging.getLogger("ogcserver.access")
+UNAVAILABLE_RETRY_AFTER = 5.0  # seconds a client waits after a 503 (catalog down, render timeout)
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -68,6 +69,7 @@ def _challenge(ctx: WebContext, response: Response) -> Response:
 
 
 def _to_flask(response: OwsResponse) -> Response:
+    """The Flask response; every 503 (the service is unavailable for now) says when to retry."""
     if response.stream is not None:  # e.g. a coverage in a temporary file: never held in memory
         out = Response(response.stream, status=response.status, content_type=response.content_type,
                        direct_passthrough=True)
@@ -77,6 +79,8 @@ def _to_flask(response: OwsResponse) -> Response:
         out = Response(response.body, status=response.status, content_type=response.content_type)
     for key, value in response.headers.items():
         out.headers[key] = value
+    if out.status_code == 503 and "Retry-After" not in out.headers:
+        _retry_after(out, UNAVAILABLE_RETRY_AFTER)
     return http_cache.apply(request, out, response.freshness)
 
 
@@ -95,16 +99,16 @@ def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None
     base = _base_url(ctx)
     principal = _principal(ctx)
     endpoint = Endpoint(url=base + request.path, service=service_scope, base_url=base, principal=principal)
-    wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
-    if wait is not None:
-        error = OwsError("ServerBusy", "too many requests; try again later", status=429)
-        response = _to_flask(ctx.dispatcher.error(error, default_service))
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return response
-    try:
+    with ctx.limiter.admission(principal, client_address(ctx)) as wait:
+        if wait is not None:
+            error = OwsError("ServerBusy", "too many requests; try again later", status=429)
+            return _retry_after(_to_flask(ctx.dispatcher.error(error, default_service)), wait)
         return _challenge(ctx, _answer_ows(ctx, endpoint, service_scope, default_service))
-    finally:
-        ctx.limiter.leave(principal.name)
+
+
+def _retry_after(response: Response, seconds: float) -> Response:
+    response.headers["Retry-After"] = str(int(seconds + 0.999))
+    return response
 
 
 def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, default_service: str | None) -> Response:
@@ -163,19 +167,15 @@ def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer, on_e
     principal = _principal(ctx)
     endpoint = Endpoint(url=base + (f"/services/{service_scope}" if service_scope else "") + path,
                         service=service_scope, base_url=base, principal=principal)
-    wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
-    if wait is not None:
-        response = _to_flask(on_error(OwsError("ServerBusy", "too many requests", status=429)))
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return response
-    try:
-        return _challenge(ctx, _to_flask(answer(endpoint)))
-    except OwsError as exc:
-        return _challenge(ctx, _to_flask(on_error(exc)))
-    except OgcServerError as exc:  # e.g. a bad FILTER parsed before the service is called
-        return _challenge(ctx, _to_flask(on_error(from_domain(exc))))
-    finally:
-        ctx.limiter.leave(principal.name)
+    with ctx.limiter.admission(principal, client_address(ctx)) as wait:
+        if wait is not None:
+            return _retry_after(_to_flask(on_error(OwsError("ServerBusy", "too many requests", status=429))), wait)
+        try:
+            return _challenge(ctx, _to_flask(answer(endpoint)))
+        except OwsError as exc:
+            return _challenge(ctx, _to_flask(on_error(exc)))
+        except OgcServerError as exc:  # e.g. a bad FILTER parsed before the service is called
+            return _challenge(ctx, _to_flask(on_error(from_domain(exc))))
 
 
 def _landing_view(ctx: WebContext) -> list[dict]:
@@ -334,8 +334,17 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/healthz")
     @bp.route("/health")
     def health() -> Response:
-        layers = ctx.engine.catalog.layers()
-        return jsonify({"status": "ok", "layers": len(layers)})
+        """Liveness: the process answers; no I/O, so a catalog outage does not get it restarted."""
+        return jsonify({"status": "ok", "layers": ctx.engine.catalog.known_layers()})
+
+    @bp.route("/readyz")
+    def ready() -> Response:
+        """Readiness: the catalog store answers, so requests can be served."""
+        try:
+            ctx.engine.catalog.check_store()
+        except CatalogUnavailable:
+            return _retry_after(jsonify({"status": "unavailable", "reason": "catalog"}), UNAVAILABLE_RETRY_AFTER), 503
+        return jsonify({"status": "ready"})
 
     @bp.route("/metrics")
     def metrics() -> Response:
@@ -393,8 +402,11 @@ def install(app: Flask, ctx: WebContext) -> None:
                    else "the server is busy checking credentials; try again later")
         error = OwsError("ServerBusy", message, status=exc.status)
         response = _to_flask(ctx.dispatcher.error(error, g.get("ows_service") if g.get("ows_service") != "OWS" else None))
-        response.headers["Retry-After"] = str(int(exc.retry_after + 0.999))
-        return response
+        return _retry_after(response, exc.retry_after)
+
+    @app.errorhandler(CatalogUnavailable)
+    def _catalog_unavailable(exc: CatalogUnavailable) -> Response:  # pages outside the OGC services
+        return _to_flask(ctx.dispatcher.error(from_domain(exc), None))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

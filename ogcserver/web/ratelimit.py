@@ -1,19 +1,34 @@
-"""Fair use: requests per minute per principal and per client address, and concurrent requests
-per principal. Counted in each worker process, so with N workers a limit admits up to N times
-as much in the worst case."""
+"""Fair use: requests per minute per principal and per client address, and requests in
+progress per client (an authenticated principal, or an anonymous caller's address), so one
+client's flood cannot take every thread from the others. Counted in each worker process, so
+with N workers a limit admits up to N times as much in the worst case."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict, defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from ogcserver.model.access import Principal
 from ogcserver.settings import RateLimits
+
+MAX_KEYS = 10_000  # per-minute windows remembered before idle ones are dropped
+BUSY_RETRY_AFTER = 1.0  # seconds: a refused concurrent request usually finds room this soon
+
+
+def client_key(principal: Principal, address: str) -> str:
+    """Whose share a request counts against: an authenticated principal wherever it calls from,
+    an anonymous caller by its address."""
+    return f"p:{principal.name}" if principal.authenticated else f"a:{address}"
 
 
 class RateLimiter:
-    def __init__(self, limits: RateLimits) -> None:
+    def __init__(self, limits: RateLimits, concurrent_per_client: int | None = None) -> None:
         self.limits = limits
+        caps = [c for c in (limits.concurrent_per_principal, concurrent_per_client) if c]
+        self.concurrent = min(caps) if caps else None
         self._hits: dict[str, deque[float]] = defaultdict(deque)
         self._active: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
@@ -22,6 +37,8 @@ class RateLimiter:
         """Seconds to wait when ``key`` has used its budget for the last minute, else None."""
         if per_minute is None:
             return None
+        if len(self._hits) > MAX_KEYS:
+            self._forget_idle(now)
         hits = self._hits[key]
         while hits and hits[0] <= now - 60.0:
             hits.popleft()
@@ -30,24 +47,41 @@ class RateLimiter:
         hits.append(now)
         return None
 
-    def enter(self, principal: str, address: str) -> float | None:
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - 60.0]:
+            del self._hits[key]
+
+    def enter(self, principal: Principal, address: str) -> float | None:
         """Admit a request (None) or say how long to wait (Retry-After seconds)."""
         now = time.monotonic()
+        client = client_key(principal, address)
         with self._lock:
-            for key, limit in ((f"p:{principal}", self.limits.per_principal_per_minute),
+            for key, limit in ((f"p:{principal.name}", self.limits.per_principal_per_minute),
                                (f"a:{address}", self.limits.per_address_per_minute)):
                 wait = self._over(key, limit, now)
                 if wait is not None:
                     return wait
-            if self.limits.concurrent_per_principal is not None:
-                if self._active[principal] >= self.limits.concurrent_per_principal:
-                    return 1.0
-            self._active[principal] += 1
+            if self.concurrent is not None and self._active[client] >= self.concurrent:
+                return BUSY_RETRY_AFTER
+            self._active[client] += 1
         return None
 
-    def leave(self, principal: str) -> None:
+    def leave(self, principal: Principal, address: str) -> None:
+        client = client_key(principal, address)
         with self._lock:
-            self._active[principal] = max(0, self._active[principal] - 1)
+            left = self._active.pop(client, 0) - 1
+            if left > 0:
+                self._active[client] = left
+
+    @contextmanager
+    def admission(self, principal: Principal, address: str) -> Iterator[float | None]:
+        """None while an admitted request runs, or the Retry-After seconds of a refused one."""
+        wait = self.enter(principal, address)
+        try:
+            yield wait
+        finally:
+            if wait is None:
+                self.leave(principal, address)
 
 
 class FailedAttempts:
