@@ -329,16 +329,16 @@ class ServerConfig(Frozen):
     access_log: bool = True
     max_open_datasets: int = Field(64, ge=1, le=4096)
     # Requests one client (an authenticated principal, or an anonymous caller's address) may
-    # have in progress at once in a worker process; more get 429 with Retry-After. Default: all
-    # but one of a worker's threads (at least 1), so a flood leaves a thread for other callers.
-    # 0 turns the limit off.
-    concurrent_per_client: int | None = Field(None, ge=0, le=1024)
+    # have in progress at once across all workers; more get 429 with Retry-After at once.
+    # Default: half of the server's workers x threads (at least 1), so a flood leaves the rest
+    # to other callers. 0 turns the limit off.
+    concurrent_per_client: int | None = Field(None, ge=0, le=4096)
 
     @property
     def client_share(self) -> int | None:
         """The per-client limit in force (None: none)."""
         if self.concurrent_per_client is None:
-            return max(1, self.threads - 1)
+            return max(1, self.workers * self.threads // 2)
         return self.concurrent_per_client or None
 
     @field_validator("trusted_proxies", "metrics_allow")

@@ -1,7 +1,7 @@
-"""Fair use: requests per minute per principal and per client address, and requests in
-progress per client (an authenticated principal, or an anonymous caller's address), so one
-client's flood cannot take every thread from the others. Counted in each worker process, so
-with N workers a limit admits up to N times as much in the worst case."""
+"""Fair use: requests per minute per principal and per client address (counted in each worker
+process, so with N workers up to N times as many), and requests in progress per client (an
+authenticated principal, or an anonymous caller's address) across all worker processes, so one
+client's flood cannot hold every worker while the others wait."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from ogcserver.model.access import Principal
 from ogcserver.settings import RateLimits
+from ogcserver.web.shared_counts import SharedCounts
 
 MAX_KEYS = 10_000  # per-minute windows remembered before idle ones are dropped
 BUSY_RETRY_AFTER = 1.0  # seconds: a refused concurrent request usually finds room this soon
@@ -30,7 +31,7 @@ class RateLimiter:
         caps = [c for c in (limits.concurrent_per_principal, concurrent_per_client) if c]
         self.concurrent = min(caps) if caps else None
         self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._active: dict[str, int] = defaultdict(int)
+        self._active = SharedCounts() if self.concurrent is not None else None
         self._lock = threading.Lock()
 
     def _over(self, key: str, per_minute: int | None, now: float) -> float | None:
@@ -61,17 +62,13 @@ class RateLimiter:
                 wait = self._over(key, limit, now)
                 if wait is not None:
                     return wait
-            if self.concurrent is not None and self._active[client] >= self.concurrent:
-                return BUSY_RETRY_AFTER
-            self._active[client] += 1
+        if self._active is not None and not self._active.try_enter(client, self.concurrent or 0):
+            return BUSY_RETRY_AFTER
         return None
 
     def leave(self, principal: Principal, address: str) -> None:
-        client = client_key(principal, address)
-        with self._lock:
-            left = self._active.pop(client, 0) - 1
-            if left > 0:
-                self._active[client] = left
+        if self._active is not None:
+            self._active.leave(client_key(principal, address))
 
     @contextmanager
     def admission(self, principal: Principal, address: str) -> Iterator[float | None]:

@@ -19,7 +19,7 @@ X0, Y0 = rasters.ORIGIN
 SIZE = 2048
 
 
-def write_flood_config(folder: Path, threads: int = 2, workers: int = 2, **server) -> Path:
+def write_flood_config(folder: Path, threads: int = 1, workers: int = 2, **server) -> Path:
     """A 2048 px RGB layer and a server trusting 127.0.0.1's X-Forwarded-For, no access section."""
     image = folder / "big.tif"
     if not image.exists():
