@@ -28,6 +28,7 @@ from ogcserver.web.metrics import Metrics
 from ogcserver.web.ratelimit import RateLimiter
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.fast_tiles import FastTiles
+from ogcserver.web.proxies import AddressList
 
 
 def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
@@ -76,10 +77,11 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["ogcserver"] = engine
     app.extensions["ogcserver.tiles"] = tiles
     access = settings.access
-    limiter = RateLimiter(access.rate_limits if access else RateLimits())
+    limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
     metrics = Metrics()
     install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
-                            CatalogService(engine)))
+                            CatalogService(engine), AddressList(settings.server.trusted_proxies),
+                            AddressList(settings.server.metrics_allow)))
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, tiles, metrics, settings.server.access_log, settings.cache.max_age)

@@ -7,6 +7,7 @@ Nothing below this module reads configuration or the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from datetime import datetime
@@ -254,6 +255,17 @@ class RateLimits(Frozen):
     concurrent_per_principal: int | None = Field(None, ge=1)
 
 
+class LoginLimits(Frozen):
+    """Bounds on password checks: each argon2 check costs about 0.1 s and 64 MiB of memory.
+
+    Counted in each worker process (with N workers an address gets up to N times the failures)."""
+
+    failures_per_address: int = Field(10, ge=1, le=100_000)  # failed attempts in the window, then 429
+    failure_window_seconds: float = Field(300.0, gt=0, le=86_400)
+    concurrent_hashes: int = Field(2, ge=1, le=64)  # password hashes computed at once per worker process
+    hash_wait_seconds: float = Field(2.0, ge=0, le=30)  # wait for a hashing slot, then 503
+
+
 class AccessConfig(Frozen):
     """Without this section every layer is open to everyone."""
 
@@ -265,6 +277,7 @@ class AccessConfig(Frozen):
     proxy: ProxyConfig | None = None
     grants: tuple[GrantConfig, ...] = ()
     rate_limits: RateLimits = RateLimits()
+    login: LoginLimits = LoginLimits()
 
 
 class ServiceConfig(Frozen):
@@ -320,12 +333,38 @@ class ServerConfig(Frozen):
     threads: int = Field(1, ge=1, le=64)  # per worker; GDAL, numpy and zlib release the GIL
     http: Literal["granian", "gunicorn"] = "granian"  # the HTTP server running the workers
     public_url: str | None = None
-    # reverse proxies whose X-Forwarded-Proto/-Host/-Prefix headers say the public URL (addresses or CIDRs)
+    # reverse proxies whose X-Forwarded-Proto/-Host/-Prefix headers say the public URL, and whose
+    # X-Forwarded-For says the client's address (addresses or CIDRs)
     trusted_proxies: tuple[str, ...] = ()
+    # client addresses (CIDRs) that may read /metrics; empty: nobody. Scrapers are usually local
+    # or on a known network, and the figures (layers, load) are not for the public.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     data_dir: Path = Path(".ogcserver")
     index_refresh_seconds: float = Field(10.0, ge=0)
     access_log: bool = True
     max_open_datasets: int = Field(64, ge=1, le=4096)
+    # Requests one client (an authenticated principal, or an anonymous caller's address) may
+    # have in progress at once across all workers; more get 429 with Retry-After at once.
+    # Default: half of the server's workers x threads (at least 1), so a flood leaves the rest
+    # to other callers. 0 turns the limit off.
+    concurrent_per_client: int | None = Field(None, ge=0, le=4096)
+
+    @property
+    def client_share(self) -> int | None:
+        """The per-client limit in force (None: none)."""
+        if self.concurrent_per_client is None:
+            return max(1, self.workers * self.threads // 2)
+        return self.concurrent_per_client or None
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"'{network}' is not an IP address or network (CIDR)") from None
+        return value
 
 
 class Settings(Frozen):

@@ -329,6 +329,14 @@ class LayerCatalog:
             raise LayerNotFound(name)
         return layer
 
+    def known_layers(self) -> int:
+        """How many layers this process has described, without asking the store (liveness)."""
+        return len(self._layers)
+
+    def check_store(self) -> None:
+        """Raise CatalogUnavailable unless the catalog store answers now (readiness)."""
+        self.store.get_meta("", "generation")
+
     def layers(self, service: str | None = None) -> list[Layer]:
         self.refresh()
         order = list(self._configs)

@@ -68,3 +68,10 @@ class SourceUnavailable(OgcServerError):
 
 class AreaOutsideCoverage(OgcServerError):
     """A coverage request's area holds no part of the coverage."""
+
+
+class CatalogUnavailable(OgcServerError):
+    """The catalog database cannot be reached now; the request may succeed later."""
+
+    def __init__(self) -> None:
+        super().__init__("the catalog is unavailable; try again later")

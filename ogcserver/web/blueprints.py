@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 import time
 from dataclasses import dataclass
 
@@ -23,19 +21,20 @@ from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
-from ogcserver.model.errors import OgcServerError
+from ogcserver.model.errors import CatalogUnavailable, OgcServerError
 from ogcserver.ows.wmts import parse as wmts_parse
 from ogcserver.ows.wmts.service import wmts_error
 from ogcserver.ows.wmts.tilejson import tilejson as wmts_tilejson
 from ogcserver.web import http_cache
-from ogcserver.web.auth import Authenticator
+from ogcserver.web.auth import AuthenticationThrottled, Authenticator
+from ogcserver.web.links import public_root
 from ogcserver.web.logs import redact
-from ogcserver.web.metrics import Metrics
+from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
+from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
 
 access_log = logging.getLogger("ogcserver.access")
-SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
-SAFE_PREFIX = re.compile(r"^(/[A-Za-z0-9._\-]+)*$")
+UNAVAILABLE_RETRY_AFTER = 5.0  # seconds a client waits after a 503 (catalog down, render timeout)
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -50,12 +49,15 @@ class WebContext:
     limiter: RateLimiter
     kml: KmlService
     catalog: CatalogService
+    proxies: AddressList
+    metrics_readers: AddressList
 
 
 def _principal(ctx: WebContext) -> Principal:
     """Authenticate the request once; a failure becomes a 401 answer (see ``install``)."""
     if "principal" not in g:
-        g.principal = ctx.auth.authenticate(request.headers, request.args, request.remote_addr)
+        g.principal = ctx.auth.authenticate(request.headers, request.args, request.remote_addr,
+                                            client_address(ctx))
     return g.principal
 
 
@@ -67,6 +69,7 @@ def _challenge(ctx: WebContext, response: Response) -> Response:
 
 
 def _to_flask(response: OwsResponse) -> Response:
+    """The Flask response; every 503 (the service is unavailable for now) says when to retry."""
     if response.stream is not None:  # e.g. a coverage in a temporary file: never held in memory
         out = Response(response.stream, status=response.status, content_type=response.content_type,
                        direct_passthrough=True)
@@ -76,31 +79,19 @@ def _to_flask(response: OwsResponse) -> Response:
         out = Response(response.body, status=response.status, content_type=response.content_type)
     for key, value in response.headers.items():
         out.headers[key] = value
+    if out.status_code == 503 and "Retry-After" not in out.headers:
+        _retry_after(out, UNAVAILABLE_RETRY_AFTER)
     return http_cache.apply(request, out, response.freshness)
 
 
 def _base_url(ctx: WebContext) -> str:
-    """The public root for links in documents: configured, or from a trusted proxy, or as reached."""
-    server = ctx.settings.server
-    if server.public_url:
-        return server.public_url.rstrip("/")
-    host = request.headers.get("X-Forwarded-Host")
-    if host and _from_trusted_proxy(server.trusted_proxies, request.remote_addr):
-        proto = request.headers.get("X-Forwarded-Proto", "https").split(",")[0].strip()
-        prefix = request.headers.get("X-Forwarded-Prefix", "").rstrip("/")
-        if proto in ("http", "https") and SAFE_HOST.match(host.split(",")[0].strip()) and SAFE_PREFIX.match(prefix):
-            return f"{proto}://{host.split(',')[0].strip()}{prefix}"
-    return request.host_url.rstrip("/")
+    """The public root for links in documents (never the client's Host header)."""
+    return public_root(ctx.settings.server, ctx.proxies, request.headers, request.remote_addr)
 
 
-def _from_trusted_proxy(trusted: tuple[str, ...], remote: str | None) -> bool:
-    if not trusted or not remote:
-        return False
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(net, strict=False) for net in trusted)
+def client_address(ctx: WebContext) -> str:
+    """The caller's address, behind trusted proxies the one they report."""
+    return ctx.proxies.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"))
 
 
 def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None) -> Response:
@@ -108,16 +99,16 @@ def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None
     base = _base_url(ctx)
     principal = _principal(ctx)
     endpoint = Endpoint(url=base + request.path, service=service_scope, base_url=base, principal=principal)
-    wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
-    if wait is not None:
-        error = OwsError("ServerBusy", "too many requests; try again later", status=429)
-        response = _to_flask(ctx.dispatcher.error(error, default_service))
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return response
-    try:
+    with ctx.limiter.admission(principal, client_address(ctx)) as wait:
+        if wait is not None:
+            error = OwsError("ServerBusy", "too many requests; try again later", status=429)
+            return _retry_after(_to_flask(ctx.dispatcher.error(error, default_service)), wait)
         return _challenge(ctx, _answer_ows(ctx, endpoint, service_scope, default_service))
-    finally:
-        ctx.limiter.leave(principal.name)
+
+
+def _retry_after(response: Response, seconds: float) -> Response:
+    response.headers["Retry-After"] = str(int(seconds + 0.999))
+    return response
 
 
 def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, default_service: str | None) -> Response:
@@ -163,9 +154,9 @@ def _rest(ctx: WebContext, service_scope: str | None, answer) -> Response:  # no
     return _guarded(ctx, service_scope, "/wmts", lambda endpoint: answer(wmts, endpoint), wmts.error)
 
 
-def _catalog(ctx: WebContext, answer) -> Response:  # noqa: ANN001
+def _catalog(ctx: WebContext, resource: str, answer) -> Response:  # noqa: ANN001
     """The catalog API: JSON answers, with the same authentication and limits."""
-    g.ows_service, g.ows_request = "CATALOG", request.path.rsplit("/", 1)[-1][:32]
+    g.ows_service, g.ows_request = "CATALOG", resource
     return _guarded(ctx, None, "", answer, catalog_error)
 
 
@@ -176,19 +167,15 @@ def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer, on_e
     principal = _principal(ctx)
     endpoint = Endpoint(url=base + (f"/services/{service_scope}" if service_scope else "") + path,
                         service=service_scope, base_url=base, principal=principal)
-    wait = ctx.limiter.enter(principal.name, request.remote_addr or "")
-    if wait is not None:
-        response = _to_flask(on_error(OwsError("ServerBusy", "too many requests", status=429)))
-        response.headers["Retry-After"] = str(int(wait + 0.999))
-        return response
-    try:
-        return _challenge(ctx, _to_flask(answer(endpoint)))
-    except OwsError as exc:
-        return _challenge(ctx, _to_flask(on_error(exc)))
-    except OgcServerError as exc:  # e.g. a bad FILTER parsed before the service is called
-        return _challenge(ctx, _to_flask(on_error(from_domain(exc))))
-    finally:
-        ctx.limiter.leave(principal.name)
+    with ctx.limiter.admission(principal, client_address(ctx)) as wait:
+        if wait is not None:
+            return _retry_after(_to_flask(on_error(OwsError("ServerBusy", "too many requests", status=429))), wait)
+        try:
+            return _challenge(ctx, _to_flask(answer(endpoint)))
+        except OwsError as exc:
+            return _challenge(ctx, _to_flask(on_error(exc)))
+        except OgcServerError as exc:  # e.g. a bad FILTER parsed before the service is called
+            return _challenge(ctx, _to_flask(on_error(from_domain(exc))))
 
 
 def _landing_view(ctx: WebContext) -> list[dict]:
@@ -318,20 +305,20 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/catalog/<layer>/items")
     def catalog_items(layer: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.search(
+        return _catalog(ctx, "items", lambda endpoint: ctx.catalog.search(
             Params(request.args.items(multi=True)), layer, endpoint, endpoint.base_url + request.path))
 
     @bp.route("/catalog/<layer>/items/<path:key>/download")
     def catalog_download(layer: str, key: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.download(layer, key, endpoint))
+        return _catalog(ctx, "download", lambda endpoint: ctx.catalog.download(layer, key, endpoint))
 
     @bp.route("/catalog/<layer>/items/<path:key>")
     def catalog_item(layer: str, key: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.item(layer, key, endpoint))
+        return _catalog(ctx, "item", lambda endpoint: ctx.catalog.item(layer, key, endpoint))
 
     @bp.route("/catalog/<layer>")
     def catalog_collection(layer: str) -> Response:
-        return _catalog(ctx, lambda endpoint: ctx.catalog.collection(layer, endpoint))
+        return _catalog(ctx, "collection", lambda endpoint: ctx.catalog.collection(layer, endpoint))
 
     @bp.route("/")
     def landing() -> str:
@@ -347,18 +334,30 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/healthz")
     @bp.route("/health")
     def health() -> Response:
-        layers = ctx.engine.catalog.layers()
-        return jsonify({"status": "ok", "layers": len(layers)})
+        """Liveness: the process answers; no I/O, so a catalog outage does not get it restarted."""
+        return jsonify({"status": "ok", "layers": ctx.engine.catalog.known_layers()})
+
+    @bp.route("/readyz")
+    def ready() -> Response:
+        """Readiness: the catalog store answers, so requests can be served."""
+        try:
+            ctx.engine.catalog.check_store()
+        except CatalogUnavailable:
+            return _retry_after(jsonify({"status": "unavailable", "reason": "catalog"}), UNAVAILABLE_RETRY_AFTER), 503
+        return jsonify({"status": "ready"})
 
     @bp.route("/metrics")
     def metrics() -> Response:
-        return Response(ctx.metrics.render(), content_type="text/plain; version=0.0.4")
+        if not ctx.metrics_readers.contains(client_address(ctx)):
+            return Response("Forbidden\n", status=403, content_type="text/plain")
+        return Response(ctx.metrics.render(), content_type=METRICS_CONTENT_TYPE)
 
     return bp
 
 
 def install(app: Flask, ctx: WebContext) -> None:
     app.register_blueprint(create_blueprint(ctx))
+    ctx.metrics.endpoints = frozenset(app.view_functions)  # route names: a closed set of labels
     app.config["MAX_CONTENT_LENGTH"] = ctx.settings.limits.max_body_bytes
 
     @app.before_request
@@ -369,7 +368,7 @@ def install(app: Flask, ctx: WebContext) -> None:
     def _log(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         service = g.get("ows_service", "http")
-        operation = g.get("ows_request", request.endpoint or "")
+        operation = g.get("ows_request", request.endpoint or "none")
         ctx.metrics.observe(service, operation, response.status_code, elapsed)
         if ctx.settings.server.access_log:
             access_log.info(
@@ -396,6 +395,18 @@ def install(app: Flask, ctx: WebContext) -> None:
             response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}", error="invalid_token"'
             return response
         return _challenge(ctx, response)
+
+    @app.errorhandler(AuthenticationThrottled)
+    def _throttled(exc: AuthenticationThrottled) -> Response:
+        message = ("too many failed authentication attempts; try again later" if exc.status == 429
+                   else "the server is busy checking credentials; try again later")
+        error = OwsError("ServerBusy", message, status=exc.status)
+        response = _to_flask(ctx.dispatcher.error(error, g.get("ows_service") if g.get("ows_service") != "OWS" else None))
+        return _retry_after(response, exc.retry_after)
+
+    @app.errorhandler(CatalogUnavailable)
+    def _catalog_unavailable(exc: CatalogUnavailable) -> Response:  # pages outside the OGC services
+        return _to_flask(ctx.dispatcher.error(from_domain(exc), None))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

@@ -7,13 +7,41 @@ import logging
 import re
 import sys
 import time
+from urllib.parse import unquote_plus
 
-SECRET_PARAMS = re.compile(r"(?i)(^|&)(api_?key|apikey|key|token|access_token|authkey|password)=[^&]*")
+# Parameter names whose values are credentials, compared after percent-decoding (Werkzeug decodes
+# names before the authenticator sees them, so ``api%6Bey`` is ``apikey``), in lower case and
+# without separators (``API_KEY``, ``api-key`` and ``api key`` are one name).
+SECRET_NAMES = frozenset({"key", "auth", "pwd", "signature", "sig"})
+SECRET_SUFFIXES = ("apikey", "authkey", "accesskey", "token", "password", "passwd", "secret")
+SEPARATORS = re.compile(r"[\s_\-.\x00]+")
+MAX_DECODES = 4  # a name encoded more often than this is redacted rather than decoded further
 RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+def _decoded_name(raw: str) -> str | None:
+    """The name as a server would read it, decoded until stable; None if it never settles."""
+    name = raw
+    for _ in range(MAX_DECODES):
+        decoded = unquote_plus(name, errors="replace")
+        if decoded == name:
+            return SEPARATORS.sub("", name).lower()
+        name = decoded
+    return None
+
+
+def is_secret(raw_name: str) -> bool:
+    name = _decoded_name(raw_name)
+    return name is None or name in SECRET_NAMES or name.endswith(SECRET_SUFFIXES)
+
+
 def redact(query: str) -> str:
-    return SECRET_PARAMS.sub(lambda m: f"{m.group(1)}{m.group(2)}=REDACTED", query)
+    """The query string with the value of every credential parameter replaced by REDACTED."""
+    pairs = []
+    for pair in query.split("&"):
+        name, sep, _value = pair.partition("=")
+        pairs.append(f"{name}=REDACTED" if sep and is_secret(name) else pair)
+    return "&".join(pairs)
 
 
 class JsonFormatter(logging.Formatter):

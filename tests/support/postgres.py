@@ -49,6 +49,28 @@ def has_postgis(bindir: Path) -> bool:
 @contextmanager
 def postgis_cluster() -> Iterator[str | None]:
     """Yield a libpq DSN for a fresh database with PostGIS, or None when the packages are missing."""
+    with restartable_postgis_cluster() as cluster:
+        yield cluster.dsn if cluster else None
+
+
+class Cluster:
+    """A running throwaway cluster that a test may stop and start again (a database outage)."""
+
+    def __init__(self, bindir: Path, root: Path, dsn: str) -> None:
+        self.bindir, self.root, self.dsn = bindir, root, dsn
+
+    def stop(self) -> None:
+        """A fast shutdown: clients are disconnected, committed data stays."""
+        _run_as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"])
+
+    def start(self) -> None:
+        _run_as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-l",
+                       str(self.root / "server.log"), "-w", "start"])
+
+
+@contextmanager
+def restartable_postgis_cluster() -> Iterator[Cluster | None]:
+    """Like ``postgis_cluster``, with the cluster's stop and start in hand."""
     bindir = server_binaries()
     if bindir is None or not has_postgis(bindir):
         yield None
@@ -58,11 +80,15 @@ def postgis_cluster() -> Iterator[str | None]:
     try:
         _hand_over(root)
         dsn = _start(bindir, root)
+        cluster = Cluster(bindir, root, f"{dsn} dbname={DATABASE}")
         try:
             _create_database(dsn)
-            yield f"{dsn} dbname={DATABASE}"
+            yield cluster
         finally:
-            _run_as_owner([str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"])
+            try:
+                cluster.stop()
+            except RuntimeError:
+                pass  # the test left it stopped
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -67,6 +67,7 @@ def secured(data_dir, tmp_path_factory, keys):
             "jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_file": "jwks.json"},
             "proxy": {"trusted": ["10.9.9.9/32"]},
             "rate_limits": {"per_address_per_minute": 1000},
+            "login": {"failures_per_address": 100_000},  # the matrix fails many times from one address
             "grants": [
                 {"to": "anonymous", "service": "s", "layers": ["public"], "actions": ["discover", "view", "query"]},
                 {"to": "authenticated", "service": "s", "layers": ["secret"], "actions": ["discover", "view"]},

@@ -75,7 +75,7 @@ def test_capabilities_content(client, settings):
     assert float(geo.get("minx")) == pytest.approx(float(lonlat.get("miny")))  # lat first in EPSG:4326
     assert 46 < float(geo.get("minx")) < 48 and 8 < float(lonlat.get("minx")) < 10
     legend = dem.xpath("wms:Style/wms:LegendURL/wms:OnlineResource", namespaces=ns)[0].get(f"{{{XLINK}}}href")
-    assert "REQUEST=GetLegendGraphic" in legend and legend.startswith("http://localhost/wms?")
+    assert "REQUEST=GetLegendGraphic" in legend and legend.startswith("http://127.0.0.1:8080/wms?")
 
 
 def test_service_endpoint_lists_only_its_layers(client):

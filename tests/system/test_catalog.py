@@ -280,7 +280,7 @@ def test_catalog_api_search_paging_item_and_download(client, world):
     page = r.get_json()
     assert [f["id"] for f in page["features"]] == ["scene-b", "scene-c"]
     nxt = next(link["href"] for link in page["links"] if link["rel"] == "next")
-    rest = client.get(nxt.replace("http://localhost", "")).get_json()
+    rest = client.get(nxt.replace("http://127.0.0.1:8080", "")).get_json()
     assert [f["id"] for f in rest["features"]] == ["scene-a"] and not rest["links"]
     # datetime and filter, as STAC item search has them
     found = client.get("/catalog/scenes/items", query_string={"datetime": "2022-01-01/..", "filter": "sensor = 'A'"})
@@ -294,7 +294,7 @@ def test_catalog_api_search_paging_item_and_download(client, world):
     item = client.get("/catalog/scenes/items/scene-b").get_json()
     assert item["properties"]["cloud"] == 50 and item["properties"]["datetime"] == "2022-05-01T00:00:00Z"
     alone = next(link["href"] for link in item["links"] if link["rel"] == "preview")
-    img = rgba(client.get(alone.replace("http://localhost", "")).data)
+    img = rgba(client.get(alone.replace("http://127.0.0.1:8080", "")).data)
     assert set(np.unique(img[..., 0][img[..., 3] == 255])) == {20}
     download = client.get("/catalog/scenes/items/scene-b/download")
     assert download.status_code == 200
@@ -416,11 +416,11 @@ def test_kml_carries_the_selection_to_every_link(client):
     href = etree.fromstring(root.data).xpath("//k:NetworkLink/k:Link/k:href/text()", namespaces=ns)[0]
     assert "FILTER=sensor" in href
     # a tile document: its overlay image is the filtered tile, its children keep the filter
-    doc = etree.fromstring(client.get(href.replace("http://localhost", "")).data)
+    doc = etree.fromstring(client.get(href.replace("http://127.0.0.1:8080", "")).data)
     links = doc.xpath("//k:NetworkLink/k:Link/k:href/text()", namespaces=ns)
     icons = doc.xpath("//k:GroundOverlay/k:Icon/k:href/text()", namespaces=ns)
     assert icons and all("FILTER=sensor" in i for i in icons + links)
-    picture = rgba(client.get(icons[0].replace("http://localhost", "")).data)
+    picture = rgba(client.get(icons[0].replace("http://127.0.0.1:8080", "")).data)
     shown = set(np.unique(picture[..., 0][picture[..., 3] == 255]).tolist())
     assert shown <= {20}
     bad = client.get("/kml/scenes.kml", query_string={"FILTER": "nonsense ((("})

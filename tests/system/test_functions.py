@@ -233,10 +233,10 @@ def test_kml_overlays_carry_the_chosen_style(processed):
     root = etree.fromstring(client.get("/kml/dem.kml?style=shade").data)
     link = next(root.iter(k + "NetworkLink")).find(f"{k}Link/{k}href").text
     assert link.endswith("?style=shade")
-    tile = etree.fromstring(client.get(link.replace("http://localhost", "")).data)
+    tile = etree.fromstring(client.get(link.replace("http://127.0.0.1:8080", "")).data)
     href = tile.find(f"{k}Document/{k}GroundOverlay/{k}Icon/{k}href").text
     assert "/wmts/1.0.0/dem/shade/WorldCRS84Quad/" in href
-    assert client.get(href.replace("http://localhost", "")).status_code == 200
+    assert client.get(href.replace("http://127.0.0.1:8080", "")).status_code == 200
     assert client.get("/kml/dem.kml?style=nosuch").status_code == 400
 
 
@@ -342,7 +342,7 @@ def test_templates_have_their_own_legends(processed):
     assert not np.array_equal(legend("dem", "shade"), slope)  # hillshade alone: the default legend
 
     caps = client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0").data
-    wms = WebMapService("http://localhost/wms", version="1.3.0", xml=caps)
+    wms = WebMapService("http://127.0.0.1:8080/wms", version="1.3.0", xml=caps)
     styles = wms.contents["ms"].styles
     assert "ndvi" in styles and "GetLegendGraphic" in styles["ndvi"]["legend"] and "STYLE=ndvi" in styles["ndvi"]["legend"]
 

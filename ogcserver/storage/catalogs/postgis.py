@@ -8,21 +8,29 @@ write is counted once. Only fixed SQL text and parameters reach the server.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import psycopg
 import shapely
+from psycopg.conninfo import conninfo_to_dict
 
+from ogcserver.model.errors import CatalogUnavailable
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
 from ogcserver.model.geo import WGS84, BBox, lonlat_parts, lonlat_shape, normalized_lonlat
 from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
 from ogcserver.storage.catalogs.sqlite import KEEP_CHANGES
 
+CONNECT_TIMEOUT = 5  # seconds, unless the DSN says otherwise: an unreachable host must not hang requests
+LOST = (psycopg.OperationalError, psycopg.InterfaceError)  # the server is down, restarting or unreachable
 SCHEMA_LOCK = 0x6F6763  # advisory lock id: processes starting at once create the schema in turn
 # ``key`` and ``collection`` sort by code point, as SQLite does, whatever the database's locale.
 # ``info`` is text because a raster's nodata may be NaN, which JSON (and jsonb) cannot hold.
@@ -112,6 +120,38 @@ class _Batch:
         return SyncResult(self.added, self.updated, self.removed, tuple(self.areas))
 
 
+C = TypeVar("C", bound=type)
+
+
+def _unavailable_when_lost(method: Callable) -> Callable:
+    """Run a store method; a connection lost since its last use (the server restarted) is
+    renewed and the method tried once more; an unreachable server is a CatalogUnavailable."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        reused = self._has_connection()
+        try:
+            return method(self, *args, **kwargs)
+        except LOST:
+            if not reused:
+                raise CatalogUnavailable() from None
+        try:
+            return method(self, *args, **kwargs)
+        except LOST:
+            raise CatalogUnavailable() from None
+
+    return guarded
+
+
+def _guard_public_methods(cls: C) -> C:
+    """Every public method, own or inherited, reports a lost database as CatalogUnavailable."""
+    for name in dir(cls):
+        if not name.startswith("_") and inspect.isfunction(inspect.getattr_static(cls, name)):
+            setattr(cls, name, _unavailable_when_lost(getattr(cls, name)))
+    return cls
+
+
+@_guard_public_methods
 class PostgisCatalog(CatalogWrites):
     MARK = "%s"
     DIALECT = "postgres"
@@ -128,11 +168,16 @@ class PostgisCatalog(CatalogWrites):
 
     def _connect(self) -> psycopg.Connection:
         """One connection per process and thread; never shared across fork, renewed when broken."""
+        if not self._has_connection():
+            timeout = {} if "connect_timeout" in conninfo_to_dict(self.dsn) else {"connect_timeout": CONNECT_TIMEOUT}
+            self._local.con, self._local.pid = None, os.getpid()
+            self._local.con = psycopg.connect(self.dsn, autocommit=True, **timeout)
+        return self._local.con
+
+    def _has_connection(self) -> bool:
+        """Whether this thread holds a connection that looks usable (the server may still have gone)."""
         con = getattr(self._local, "con", None)
-        if con is None or con.closed or con.broken or getattr(self._local, "pid", None) != os.getpid():
-            con = psycopg.connect(self.dsn, autocommit=True)
-            self._local.con, self._local.pid = con, os.getpid()
-        return con
+        return con is not None and not (con.closed or con.broken) and getattr(self._local, "pid", None) == os.getpid()
 
     # -- reading -----------------------------------------------------------------------------
     def items(self, collection: str) -> list[CatalogItem]:

@@ -1,0 +1,89 @@
+"""Requests in progress per client, counted across the worker processes of one server.
+
+Workers are forked from the process that built the app, so memory mapped before the fork is
+shared by all of them. Each process writes only its own row (no lock between processes); a
+sum over the rows is the server-wide count, exact but for requests entering at the same
+instant. A worker that dies mid-request leaves its row behind; the row is cleared once its
+process is found gone, which is checked whenever a client seems to be at its limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import secrets
+import threading
+from ctypes import c_int32, c_int64
+
+ROWS = 128  # processes sharing the table: workers (at most 64) and their replacements
+SLOTS = 4096  # clients are hashed into this many counters; two sharing one share a limit
+
+
+class SharedCounts:
+    def __init__(self) -> None:
+        self._pids = multiprocessing.RawArray(c_int64, ROWS)
+        self._counts = multiprocessing.RawArray(c_int32, ROWS * SLOTS)
+        self._claim = multiprocessing.Lock()  # held only while a process takes its row
+        self._salt = secrets.token_bytes(16)  # callers cannot choose colliding names
+        self._local = threading.Lock()  # this process's threads, around its own row
+        self._row: tuple[int, int] | None = None  # (pid, row) of the process that claimed it
+
+    def slot(self, client: str) -> int:
+        digest = hashlib.blake2b(client.encode(), key=self._salt, digest_size=8).digest()
+        return int.from_bytes(digest, "big") % SLOTS
+
+    def try_enter(self, client: str, limit: int) -> bool:
+        """Count one more request of ``client`` unless it has ``limit`` in progress server-wide."""
+        slot = self.slot(client)
+        with self._local:
+            row = self._own_row()
+            if self._total(slot) >= limit:
+                self._clear_dead_rows()
+                if self._total(slot) >= limit:
+                    return False
+            self._counts[row * SLOTS + slot] += 1
+        return True
+
+    def leave(self, client: str) -> None:
+        slot = self.slot(client)
+        with self._local:
+            index = self._own_row() * SLOTS + slot
+            if self._counts[index] > 0:
+                self._counts[index] -= 1
+
+    def in_progress(self, client: str) -> int:
+        return self._total(self.slot(client))
+
+    def _total(self, slot: int) -> int:
+        return sum(self._counts[row * SLOTS + slot] for row in range(ROWS) if self._pids[row])
+
+    def _own_row(self) -> int:
+        pid = os.getpid()
+        if self._row is not None and self._row[0] == pid:
+            return self._row[1]
+        with self._claim:
+            self._clear_dead_rows()
+            row = next((r for r in range(ROWS) if self._pids[r] in (0, pid)), None)
+            if row is None:
+                raise RuntimeError("more server processes than the request table has rows")
+            self._pids[row] = pid
+        self._row = (pid, row)
+        return row
+
+    def _clear_dead_rows(self) -> None:
+        for row in range(ROWS):
+            pid = self._pids[row]
+            if pid and not _alive(pid):
+                self._counts[row * SLOTS:(row + 1) * SLOTS] = [0] * SLOTS
+                self._pids[row] = 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
