@@ -21,24 +21,26 @@ def in_child(body) -> int:  # noqa: ANN001
 
 def test_a_request_in_one_worker_counts_in_another():
     counts = SharedCounts()
-    read, write = os.pipe()
+    # one pipe each way: with a single pipe the child could read back its own byte
+    to_parent_read, to_parent_write = os.pipe()
+    to_child_read, to_child_write = os.pipe()
 
     def holder() -> int:
         entered = counts.try_enter("a:192.0.2.1", 1)
-        os.write(write, b"1" if entered else b"0")
-        os.read(read, 1)  # hold the request until the parent has looked
+        os.write(to_parent_write, b"1" if entered else b"0")
+        os.read(to_child_read, 1)  # hold the request until the parent has looked
         counts.leave("a:192.0.2.1")
         return 0
 
     pid = os.fork()
     if pid == 0:
         os._exit(holder())
-    assert os.read(read, 1) == b"1"
+    assert os.read(to_parent_read, 1) == b"1"
     assert counts.in_progress("a:192.0.2.1") == 1
     assert not counts.try_enter("a:192.0.2.1", 1)  # this process sees the other's request
     assert counts.try_enter("a:192.0.2.2", 1)  # another client is not affected
     counts.leave("a:192.0.2.2")
-    os.write(write, b"x")
+    os.write(to_child_write, b"x")
     os.waitpid(pid, 0)
     assert counts.in_progress("a:192.0.2.1") == 0
     assert counts.try_enter("a:192.0.2.1", 1)
