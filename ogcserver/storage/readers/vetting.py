@@ -59,7 +59,7 @@ OTHER_CONTENTS = (
 )
 
 XML = SourceFormat("XML other than a VRT", "", ())
-XML_PROLOGUE = re.compile(rb"^(\s+|<\?xml[^>]*\?>|<!--.*?-->)*", re.DOTALL)
+XML_PROLOGUE = re.compile(rb"^(\s+|<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(\[.*?\])?\s*>)*", re.DOTALL)
 
 EXTENSIONS = {
     ".tif": GEOTIFF, ".tiff": GEOTIFF, ".jp2": JPEG2000, ".j2k": JPEG2000, ".vrt": VRT, ".png": PNG,
@@ -78,6 +78,7 @@ NOT_A_FILE = re.compile(r"^(/vsi[a-z0-9_]*(/|$)|[A-Za-z][A-Za-z0-9+.\-]*:)")
 HEAD_BYTES = 1024
 MAX_VRT_BYTES = 16 * 2**20  # a VRT larger than this is refused (parsed in memory)
 MAX_VRT_DEPTH = 8  # VRTs within VRTs
+MAX_CHECKED_BLOCKS = 16_384  # tiles or strips whose place in the file is checked; beyond, a sample
 # VRT constructs that make GDAL do more than read pixels of a plain source
 VRT_REFUSED_ELEMENTS = {
     "PixelFunctionType": "pixel functions are not accepted",
@@ -287,6 +288,8 @@ def check_dataset(ds: rasterio.DatasetReader, path: str, rules: SourceRules) -> 
             raise SourceRefused(name, f"an uncompressed file of {_size(actual)} declares {_size(declared)} of "
                                       f"pixels (more than {rules.max_uncompressed_ratio:g} times its size; "
                                       "settings: sources.max_uncompressed_ratio)")
+    if ds.driver == "GTiff":
+        _check_blocks(ds, path, name)
     limit = rules.overviews_required_above
     if limit is not None and max(ds.width, ds.height) > limit and not ds.overviews(1):
         raise SourceRefused(name, f"{ds.width} x {ds.height} pixels without overviews (add them with gdaladdo); "
@@ -294,21 +297,42 @@ def check_dataset(ds: rasterio.DatasetReader, path: str, rules: SourceRules) -> 
                                   "(settings: sources.overviews_required_above)")
 
 
+def _check_blocks(ds: rasterio.DatasetReader, path: str, name: str) -> None:
+    """Every tile or strip lies inside the file: a truncated file, or a broken offset or byte
+    count, is refused here instead of reading as a blank image. Beyond MAX_CHECKED_BLOCKS blocks
+    an even sample (always with the last block) is checked."""
+    size = os.path.getsize(path)
+    block_h, block_w = ds.block_shapes[0]
+    cols, rows = -(-ds.width // block_w), -(-ds.height // block_h)
+    total = cols * rows
+    step = max(1, total // MAX_CHECKED_BLOCKS)
+    bands = {1, ds.count} if ds.interleaving is not None and ds.interleaving.name == "band" else {1}
+    for band in bands:
+        for n in [*range(0, total, step), total - 1]:
+            col, row = n % cols, n // cols
+            offset = ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=band)
+            count = ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=band)
+            if offset and count and int(offset) + int(count) > size:
+                raise SourceRefused(name, f"block {col},{row} of band {band} lies past the end of the file "
+                                          f"({size} bytes): the file is truncated, or an offset or byte count "
+                                          "is broken")
+
+
 def _check_georeferencing(ds: rasterio.DatasetReader, name: str) -> None:
     t = ds.transform
-    if t.is_identity and ds.gcps[0]:
+    if t.is_identity and len(ds.gcps[0]) >= 3:  # GDAL turns a lone tie point without a scale into one GCP
         raise SourceRefused(name, "no geotransform (georeferenced by GCPs only; not supported yet)")
     if t.is_identity and ds.rpcs is not None:
         raise SourceRefused(name, "no geotransform (georeferenced by RPCs only; not supported yet)")
+    coefficients = (t.a, t.b, t.c, t.d, t.e, t.f)
+    if t.is_identity or not all(math.isfinite(v) for v in coefficients) or t.a * t.e - t.b * t.d == 0:
+        raise SourceRefused(name, f"no usable geotransform (pixel size {t.a:g} x {t.e:g}: missing, zero, "
+                                  "infinite or not a number)")
     if ds.crs is None:
         raise SourceRefused(name, "no CRS")
     if ds.crs.to_dict().get("proj") == "geos":
         raise SourceRefused(name, "a geostationary view (+proj=geos): its corners lie off the Earth; "
                                   "not supported yet")
-    coefficients = (t.a, t.b, t.c, t.d, t.e, t.f)
-    if not all(math.isfinite(v) for v in coefficients) or t.a * t.e - t.b * t.d == 0:
-        raise SourceRefused(name, f"the geotransform is unusable (pixel size {t.a:g} x {t.e:g}: zero, "
-                                  "infinite or not a number)")
 
 
 def default_roots(paths: list[Path]) -> tuple[str, ...]:
