@@ -22,7 +22,9 @@ from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
+from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
+from ogcserver.storage.readers.vetting import SourceRules, default_roots
 from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.metrics import Metrics
 from ogcserver.web.ratelimit import RateLimiter
@@ -62,9 +64,20 @@ def catalog_store(settings: Settings) -> CatalogStore:
     return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
 
 
+def raster_reader(settings: Settings) -> RasterioReader:
+    """The reader with the configured source rules; VRT sources stay inside the configured roots,
+    by default the files and folders the layers publish."""
+    config = settings.sources
+    roots = config.roots or tuple(layer.source for s in settings.services for layer in s.layers if layer.source)
+    rules = SourceRules(config.allow_vrt, default_roots(list(roots)), config.max_side, config.max_bands,
+                        config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above)
+    return RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error, rules)
+
+
 def create_app(settings: Settings) -> Flask:
     """A ready WSGI app; the catalog index is brought up to date before it returns."""
-    reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
+    apply_gdal_options()
+    reader = raster_reader(settings)
     catalog = LayerCatalog(settings, catalog_store(settings), reader, list_source_files)
     engine = Engine(settings, catalog, reader, Policy(settings.access))
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from ogcserver.app import catalog_store, create_app
+from ogcserver.app import catalog_store, create_app, raster_reader
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.ingest import ingest
 from ogcserver.core.overviews import OverviewBuilder
@@ -26,10 +26,10 @@ from ogcserver.ows.catalog.features import bare_feature
 from ogcserver.settings import Settings
 from ogcserver.storage.catalogs import sources
 from ogcserver.storage.interfaces import CatalogStore
-from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.storage.writers import GeoTiffWriter, remove_builds
 
 PAGE = 1000
+LISTED_REFUSALS = 100  # refused files listed by `stats` (all are counted)
 
 
 class Progress:
@@ -106,8 +106,11 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
             s = store.stats(name)
             box = geojson_bbox(normalized_lonlat(s.lonlat_bounds)) if s.lonlat_bounds else None
             first, last = (format_time(t) if t else None for t in (s.first, s.last))
+            refused = store.refusals(name)
             print(json.dumps({"collection": name, "items": s.count, "bbox": box, "first": first, "last": last,
-                              "generation": s.generation}))
+                              "generation": s.generation, "refused": len(refused),
+                              "refused_files": [{"key": r.key, "path": r.path, "reason": r.reason}
+                                                for r in refused[:LISTED_REFUSALS]]}))
         return 0
     if collection is None:
         print("name the collection", file=sys.stderr)
@@ -125,7 +128,7 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
         store.create(collection)
         progress = Progress("items")
         specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern)
-        reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
+        reader = raster_reader(settings)
         report = ingest(store, reader, collection, specs, progress)
         progress(report.added + report.updated, report.skipped, final=True)
         print(f"added {report.added}, updated {report.updated}, skipped {report.skipped} "
@@ -143,6 +146,8 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
     if action == "list":
         for item in items:
             print(_row(item))
+        for refusal in store.refusals(collection):  # after the items, marked as comments
+            print(f"# refused\t{refusal.key}\t{refusal.path}\t{refusal.reason}")
         return 0
     print('{"type": "FeatureCollection", "features": [', end="")
     for n, item in enumerate(items):

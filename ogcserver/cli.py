@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 from ogcserver.model.errors import OgcServerError
 from ogcserver.settings import ConfigError, Settings, load_settings, settings_from_paths
+from ogcserver.storage.readers.gdal_options import apply_gdal_options
 
 log = logging.getLogger("ogcserver")
-
-# GDAL options that keep a public server safe and quick; an operator's own values win.
-GDAL_DEFAULTS = {
-    "GDAL_VRT_ENABLE_PYTHON": "NO",
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "GDAL_HTTP_TIMEOUT": "10",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.vrt,.jp2",
-}
 
 
 def _server_overrides(args: argparse.Namespace) -> dict:
@@ -55,8 +47,6 @@ def serve(settings: Settings) -> int:
     from ogcserver.web.servers import SERVERS
 
     configure_logging()
-    for key, value in GDAL_DEFAULTS.items():
-        os.environ.setdefault(key, value)
     app = create_app(settings)
     server = settings.server
     log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers,
@@ -134,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("hash-password", help="read a password from standard input and print its argon2 hash")
     sub.add_parser("hash-key", help="read an API key from standard input and print its SHA-256")
     args = parser.parse_args(argv)
+    apply_gdal_options()
     try:
         if args.command in ("hash-password", "hash-key"):
             return _print_hash(args.command)

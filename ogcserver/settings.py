@@ -326,6 +326,23 @@ class CatalogConfig(Frozen):
         return self
 
 
+class SourcesConfig(Frozen):
+    """What a file must be to be published; checked when it is registered (a refused file is
+    recorded with its reason and logged once) and, for its format and VRT sources, at every open."""
+
+    allow_vrt: bool = False  # VRTs name other files; even allowed, only plain sources inside `roots`
+    roots: tuple[Path, ...] = ()  # where VRT sources may point (default: the layers' files and folders)
+    # 2^18: beyond any single file of public products (WorldCover tiles 36,000, GEBCO 86,400);
+    # larger data is published as a folder of tiles
+    max_side: int = Field(262_144, ge=1, le=2**31 - 1)
+    # above every imaging spectrometer (AVIRIS-NG 425 bands, EnMAP 242); each band costs in every
+    # capabilities document and description
+    max_bands: int = Field(1024, ge=1, le=65_535)
+    max_block_bytes: int = Field(64 * 2**20, ge=1024)  # a tile or strip is decoded whole to read a pixel
+    max_uncompressed_ratio: float = Field(16.0, ge=1)  # declared pixel bytes / file size, uncompressed TIFFs
+    overviews_required_above: int | None = Field(16_384, ge=256)  # pixels a side; null: never required
+
+
 class ServerConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -380,6 +397,7 @@ class Settings(Frozen):
     rendering: Rendering = Rendering()
     cache: CacheConfig = CacheConfig()
     catalog: CatalogConfig = CatalogConfig()
+    sources: SourcesConfig = SourcesConfig()
     processing: tuple[ProcessingTemplate, ...] = ()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
@@ -468,6 +486,9 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         part = raw.get(section)
         if isinstance(part, dict) and isinstance(part.get("path"), str):
             part["path"] = str((base / part["path"]).resolve())
+    sources = raw.get("sources")
+    if isinstance(sources, dict) and isinstance(sources.get("roots"), list):
+        sources["roots"] = [str((base / r).resolve()) if isinstance(r, str) else r for r in sources["roots"]]
     server = raw.get("server")
     if isinstance(server, dict) and isinstance(server.get("data_dir"), str):
         server["data_dir"] = str((base / server["data_dir"]).resolve())

@@ -116,12 +116,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(config_path: Path, workers: int = 2):
-    """The real server (gunicorn) in a subprocess on a free local port; yields its URL."""
+def running_server(config_path: Path, workers: int = 2, serve_args: list[str] | None = None):
+    """The real server (gunicorn) in a subprocess on a free local port; yields its URL. Its log is
+    ``server-PORT.log`` beside the config; ``serve_args`` replace ``-c CONFIG`` (e.g. paths)."""
     port = free_port()
     log = open(config_path.parent / f"server-{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ogcserver", "serve", "-c", str(config_path), "--port", str(port),
+        [sys.executable, "-m", "ogcserver", "serve", *(serve_args or ["-c", str(config_path)]), "--port", str(port),
          "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT,
     )

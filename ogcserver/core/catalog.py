@@ -121,8 +121,8 @@ class LayerCatalog:
             self._sync_folder(name, config)
         generation = self.store.get_meta(collection, "generation")
         state = (generation, self.store.get_meta(collection, f"overview:{name}"))
-        if (name in self._layers or name in self._refused) and state == self._generations.get(name):
-            return  # unchanged (a layer left out is tried again when its items change)
+        if name in self._generations and state == self._generations[name]:
+            return  # described (or found empty or left out, and said so) as it is; tried again when its items change
         self._forget_sources(name)
         self._generations[name] = state
         layer = self._describe(name, service, config)
@@ -148,6 +148,8 @@ class LayerCatalog:
             for path, mtime, size in self.list_files(root, config.pattern)
         ]
         result = self.store.sync(config.collection_name, rows, self.describe_file)
+        for refusal in result.refused:  # once: a refused file is not examined again until it changes
+            log.warning("source refused", extra={"layer": name, "path": refusal.path, "reason": refusal.reason})
         if result.changed:
             log.info("index updated", extra={
                 "layer": name, "added": result.added, "updated": result.updated, "removed": result.removed,
@@ -186,7 +188,8 @@ class LayerCatalog:
         collection = config.collection_name
         summary = self.store.stats(collection)
         if not summary.count:
-            log.warning("layer has no readable rasters", extra={"layer": name})
+            refused = len(self.store.refusals(collection))
+            log.warning("layer left out: no publishable raster", extra={"layer": name, "refused": refused})
             return None
         exact = summary.count <= EXACT_EXTENT_ITEMS
         items = self.store.items(collection) if exact else self.store.select(
@@ -259,7 +262,7 @@ class LayerCatalog:
         if stale is None:
             return (), ()
         try:
-            levels = tuple(self.reader.describe(p) for p in record["paths"])
+            levels = tuple(self.reader.describe(p, own=True) for p in record["paths"])
         except SourceUnavailable:
             log.warning("overview unreadable", extra={"layer": name})
             return (), ()

@@ -9,12 +9,13 @@ items by key instead of doubling them.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 
-from ogcserver.model.catalog import ItemRecord, ItemSpec, footprint_box, typed_value
+from ogcserver.model.catalog import ItemRecord, ItemSpec, Refusal, footprint_box, typed_value
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
@@ -44,12 +45,19 @@ def describe_file(reader: RasterReader, key: str, path: str) -> ItemRecord:
     return ItemRecord(key, info, footprint, {k: typed_value(v) for k, v in info.attributes.items()})
 
 
+def key_for(spec: ItemSpec) -> str:
+    return spec.key or PurePath(spec.href).stem
+
+
 def record_for(reader: RasterReader, spec: ItemSpec) -> ItemRecord:
-    """A record for a spec: metadata first, the file only for what the metadata lacks."""
-    key = spec.key or PurePath(spec.href).stem
+    """A record for a spec: metadata first, the file only for what the metadata lacks (a file
+    described by metadata alone is still vetted: a local raster of an accepted format)."""
+    key = key_for(spec)
     info = spec.source
     if info is None:
         info = reader.describe(spec.href)
+    else:
+        reader.vet(spec.href)
     footprint = spec.footprint if spec.footprint is not None else reader.footprint(info)
     if spec.acquired is not None:
         info = replace(info, acquired=spec.acquired)
@@ -57,6 +65,15 @@ def record_for(reader: RasterReader, spec: ItemSpec) -> ItemRecord:
     properties.update(spec.properties)
     footprint_box(footprint, info)
     return ItemRecord(key, info, footprint, properties)
+
+
+def refusal_for(spec: ItemSpec, reason: str) -> Refusal:
+    """The refusal of an item, with the file's stamp where it is a local file."""
+    try:
+        st = os.stat(spec.href)
+    except (OSError, ValueError):
+        return Refusal(key_for(spec), spec.href, reason)
+    return Refusal(key_for(spec), spec.href, reason, st.st_mtime, st.st_size)
 
 
 def _batches(records: Iterable[ItemRecord], size: int) -> Iterator[list[ItemRecord]]:
@@ -89,7 +106,10 @@ def ingest(
                 record = record_for(reader, spec)
             except SourceUnavailable as exc:
                 report.skipped += 1
-                log.warning("item skipped", extra={"item": spec.href, "reason": str(exc)})
+                refusal = refusal_for(spec, getattr(exc, "reason", exc.message))
+                store.refuse(collection, refusal)
+                log.warning("source refused", extra={"collection": collection, "path": spec.href,
+                                                     "reason": refusal.reason})
                 continue
             if record.key in seen:  # e.g. two files of one name in different folders
                 report.skipped += 1

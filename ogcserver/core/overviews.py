@@ -147,7 +147,7 @@ class OverviewBuilder:
                         progress(done, total)
             finally:
                 self.writer.close()
-            previous = self.reader.describe(path)
+            previous = self.reader.describe(path, own=True)
             paths.append(path)
         self.catalog.set_overview_record(layer, {"generation": layer.info.generation, "build": build,
                                                  "factor": factor, "paths": paths})

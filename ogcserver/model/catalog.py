@@ -39,13 +39,27 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A file the catalog will not publish, and why; kept with the stamp (mtime, size) it had, so
+    that it is examined (and logged) again only once it changes."""
+
+    key: str
+    path: str
+    reason: str
+    mtime: float = 0.0
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class SyncResult:
-    """What one index refresh changed: counts, and the lon/lat boxes whose pixels may differ now."""
+    """What one index refresh changed: counts, and the lon/lat boxes whose pixels may differ now;
+    ``refused``: the files it newly refused."""
 
     added: int = 0
     updated: int = 0
     removed: int = 0
     areas: tuple[BBox, ...] = ()
+    refused: tuple[Refusal, ...] = ()
 
     @property
     def changed(self) -> bool:

@@ -66,6 +66,15 @@ class SourceUnavailable(OgcServerError):
     """A source raster could not be read (missing or corrupt file)."""
 
 
+class SourceRefused(SourceUnavailable):
+    """A file the server will not publish, and why (the catalog records it, the log says it once)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"source '{name}' is not accepted")  # the reason may name paths: for logs only
+        self.name = name
+        self.reason = reason
+
+
 class AreaOutsideCoverage(OgcServerError):
     """A coverage request's area holds no part of the coverage."""
 

@@ -10,7 +10,7 @@ from typing import BinaryIO, Protocol
 import numpy as np
 
 from ogcserver.model.catalog import (
-    BandStatistics, CatalogItem, CollectionStats, ItemRecord, Selection, SourceInfo, SyncResult,
+    BandStatistics, CatalogItem, CollectionStats, ItemRecord, Refusal, Selection, SourceInfo, SyncResult,
 )
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
@@ -19,7 +19,13 @@ from ogcserver.model.tiles import StoredTile, TileKey
 
 
 class RasterReader(Protocol):
-    def describe(self, path: str) -> SourceInfo: ...
+    def describe(self, path: str, own: bool = False) -> SourceInfo:
+        """A file's description; SourceRefused when it may not be published (``own``: a file the
+        server wrote, exempt from the limits on published files)."""
+
+    def vet(self, path: str) -> None:
+        """SourceRefused for a file that may not be published, checked without opening it as a raster
+        (for items whose metadata describes them)."""
 
     def read(
         self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
@@ -79,6 +85,12 @@ class CatalogStore(Protocol):
         describe: Callable[[str, str], ItemRecord],
     ) -> SyncResult:
         """Bring a folder collection in line with (key, path, mtime, size) rows."""
+
+    def refusals(self, collection: str) -> list[Refusal]:
+        """Files of the collection refused as they are, with their reasons."""
+
+    def refuse(self, collection: str, refusal: Refusal) -> None:
+        """Record a refused file; its key's refusal is forgotten once it becomes an item or is removed."""
 
     def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
         """Lon/lat boxes changed after a generation; None when no longer all recorded."""

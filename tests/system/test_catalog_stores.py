@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from ogcserver.core.filters import parse_filter
-from ogcserver.model.catalog import CatalogItem, ItemRecord, Selection, SourceInfo, SyncResult, TimeRange
+from ogcserver.model.catalog import CatalogItem, ItemRecord, Refusal, Selection, SourceInfo, SyncResult, TimeRange
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.mosaic import BY_NAME, NEWEST, OLDEST, Ordering, parse_ordering
@@ -273,20 +273,32 @@ def test_sync_follows_files(store: CatalogStore) -> None:
         return record(key, box(0, 0, 1, 1), None, path=path)
 
     files = [("x.tif", "/d/x.tif", 1.0, 10), ("y.tif", "/d/y.tif", 2.0, 20), ("bad.tif", "/d/bad.tif", 3.0, 30)]
-    assert store.sync("folder", files, describe) == SyncResult(2, 0, 0, (box(0, 0, 1, 1),) * 2)
+    bad = Refusal("bad.tif", "/d/bad.tif", "corrupt", 3.0, 30)
+    assert store.sync("folder", files, describe) == SyncResult(2, 0, 0, (box(0, 0, 1, 1),) * 2, (bad,))
     assert store.item("folder", "x.tif").stamp == "1.0:10"
+    assert store.refusals("folder") == [bad]
     described.clear()
     assert store.sync("folder", files, describe) == SyncResult()
-    assert described == ["bad.tif"]  # known files are not opened again
+    assert described == []  # known files, and files refused as they are, are not opened again
     files = [("y.tif", "/d/y.tif", 2.5, 20), ("z.tif", "/d/z.tif", 4.0, 40), ("bad.tif", "/d/bad.tif", 3.0, 30)]
     result = store.sync("folder", files, describe)
-    assert (result.added, result.updated, result.removed) == (1, 1, 1)
+    assert (result.added, result.updated, result.removed, result.refused) == (1, 1, 1, ())
     assert [(i.key, i.stamp, i.properties) for i in store.items("folder")] == [
         ("y.tif", "2.5:20", {"path": "/d/y.tif"}), ("z.tif", "4.0:40", {"path": "/d/z.tif"})]
     unreadable.add("y.tif")
     files[0] = ("y.tif", "/d/y.tif", 9.0, 20)
-    assert store.sync("folder", files, describe).removed == 1  # changed into something unreadable
+    result = store.sync("folder", files, describe)
+    assert result.removed == 1 and [r.key for r in result.refused] == ["y.tif"]  # changed into something unreadable
     assert [i.key for i in store.items("folder")] == ["z.tif"]
+    unreadable.clear()
+    files = [("y.tif", "/d/y.tif", 9.0, 20), ("z.tif", "/d/z.tif", 4.0, 40), ("bad.tif", "/d/bad.tif", 3.5, 31)]
+    assert store.sync("folder", files, describe).added == 1  # bad.tif repaired: examined again once changed
+    assert store.refusals("folder") == [Refusal("y.tif", "/d/y.tif", "corrupt", 9.0, 20)]  # unchanged: still
+    assert store.sync("folder", files[1:], describe).refused == () and store.refusals("folder") == []
+    store.refuse("folder", bad)
+    assert "folder" in store.collections()
+    store.drop("folder")
+    assert store.refusals("folder") == []
 
 
 def test_hostile_text_stays_data(scenes: CatalogStore) -> None:

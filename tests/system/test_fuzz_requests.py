@@ -9,7 +9,7 @@ import logging
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.support import hostile, rasters
+from tests.support import hostile_requests as hostile, rasters
 
 X0, Y0 = rasters.ORIGIN
 BOX = f"{X0},{Y0 - 2000},{X0 + 2000},{Y0}"

@@ -15,11 +15,12 @@ from tests.support.reference import decode, params
 X0, Y0 = rasters.ORIGIN
 
 
-def serve(tmp_path, layers, **limits):
+def serve(tmp_path, layers, sources=None, **limits):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({
         "server": {"data_dir": str(tmp_path / "state")},
         "limits": limits,
+        "sources": sources or {},
         "services": [{"name": "s", "layers": layers}],
     }))
     return create_app(load_settings(config)).test_client()
@@ -49,7 +50,7 @@ def test_jpeg2000_vrt_and_int16_sources(tmp_path):
         {"name": "jp2", "source": str(tmp_path / "img.jp2")},
         {"name": "vrt", "source": str(tmp_path / "img.vrt")},
         {"name": "int16", "source": str(tmp_path / "int16.tif")},
-    ])
+    ], sources={"allow_vrt": True, "roots": [str(tmp_path)]})
     for layer in ("jp2", "vrt"):
         r = native_view(client, layer)
         assert r.status_code == 200, r.data[:300]

@@ -17,7 +17,7 @@ from ogcserver.ows.kvp import Params
 from ogcserver.ows.wcs import kvp20
 from ogcserver.ows.wms import parse as wms_parse
 from ogcserver.ows.wmts import parse as wmts_parse
-from tests.support import hostile
+from tests.support import hostile_requests as hostile
 
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

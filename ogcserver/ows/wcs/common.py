@@ -6,8 +6,10 @@ import math
 import re
 
 from ogcserver.core.catalog import Layer
+from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.coverage import CoverageFormat
 from ogcserver.model.formats import Resampling
+from ogcserver.model.labels import unique_names
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params, whole_number
 
@@ -37,6 +39,9 @@ INTERPOLATIONS = {
         ("linear", Resampling.BILINEAR), ("cubic", Resampling.CUBIC),
     )},
 }
+LISTED_FIELDS = 20  # field names an error message lists
+# per layer description (by identity): its field names and their band numbers
+_FIELDS: dict[int, tuple[LayerInfo, tuple[tuple[str, ...], dict[str, int]]]] = {}
 NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
@@ -121,11 +126,23 @@ def integer(text: str, locator: str, minimum: int = 1) -> int:
 
 def field_names(layer: Layer) -> tuple[str, ...]:
     """Band names usable as WCS field identifiers (NCNames), unique."""
-    names: list[str] = []
-    for i, name in enumerate(layer.info.band_names, start=1):
-        candidate = name if name and NCNAME.match(name) else f"band_{i}"
-        names.append(candidate if candidate not in names else f"{candidate}_{i}")
-    return tuple(names)
+    return _fields(layer.info)[0]
+
+
+def _fields(info: LayerInfo) -> tuple[tuple[str, ...], dict[str, int]]:
+    """A layer's field names and their band numbers, computed once per layer description: a
+    request naming many fields would otherwise rebuild them per name (65,535 bands: seconds)."""
+    cached = _FIELDS.get(id(info))
+    if cached is not None and cached[0] is info:
+        return cached[1]
+    names = unique_names(
+        name if name and NCNAME.match(name) else f"band_{i}" for i, name in enumerate(info.band_names, start=1)
+    )
+    fields = names, {name: i for i, name in enumerate(names, start=1)}
+    if len(_FIELDS) >= 64:
+        _FIELDS.clear()
+    _FIELDS[id(info)] = (info, fields)
+    return fields
 
 
 def band_index(
@@ -133,14 +150,14 @@ def band_index(
 ) -> int:
     """A band by field name or by number (counted from 1)."""
     value = token.strip()
-    names = field_names(layer)
-    if value in names:
-        return names.index(value) + 1
+    names, numbers = _fields(layer.info)
+    if value in numbers:
+        return numbers[value]
     index = whole_number(value)
     if index is not None and 1 <= index <= len(names):
         return index
-    raise OwsError(code, f"'{value[:40]}' is not a band of coverage '{layer.info.name}': {', '.join(names)}", locator,
-                   status)
+    listed = ", ".join(names[:LISTED_FIELDS]) + (f", ... ({len(names)} bands)" if len(names) > LISTED_FIELDS else "")
+    raise OwsError(code, f"'{value[:40]}' is not a band of coverage '{layer.info.name}': {listed}", locator, status)
 
 
 def coverage_ids(raw: str, locator: str) -> tuple[str, ...]:

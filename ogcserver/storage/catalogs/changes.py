@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ogcserver.model.catalog import ItemRecord, Selection, SyncResult
+from ogcserver.model.catalog import ItemRecord, Refusal, Selection, SyncResult
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.storage.catalogs.sql_filter import compile_filter
@@ -84,8 +84,36 @@ class CatalogWrites:
 
     def collections(self) -> list[str]:
         rows = self._connect().execute(
-            "SELECT DISTINCT collection FROM meta WHERE collection <> '' ORDER BY collection")
+            "SELECT collection FROM meta WHERE collection <> '' UNION SELECT collection FROM refused ORDER BY 1")
         return [r[0] for r in rows]
+
+    # -- refused files -------------------------------------------------------------------------
+    def refusals(self, collection: str) -> list[Refusal]:
+        """The files of a collection refused as they are, with their reasons, by key."""
+        rows = self._connect().execute(
+            f"SELECT key, path, reason, mtime, size FROM refused WHERE collection = {self.MARK} ORDER BY key",
+            (collection,))
+        return [Refusal(*row) for row in rows]
+
+    def refuse(self, collection: str, refusal: Refusal) -> None:
+        """Record a refused file (replacing an earlier refusal of its key)."""
+        m = self.MARK
+        self._connect().execute(
+            f"INSERT INTO refused (collection, key, path, reason, mtime, size) VALUES ({m}, {m}, {m}, {m}, {m}, {m}) "
+            "ON CONFLICT (collection, key) DO UPDATE SET path = excluded.path, reason = excluded.reason, "
+            "mtime = excluded.mtime, size = excluded.size",
+            (collection, refusal.key, refusal.path, refusal.reason, refusal.mtime, refusal.size))
+
+    def _unrefuse(self, collection: str, keys: Iterable[str]) -> None:
+        """Forget the refusals of keys that are now items, removed or gone."""
+        keys = set(keys)
+        if not keys:
+            return
+        m = self.MARK
+        con = self._connect()
+        refused = {r[0] for r in con.execute(f"SELECT key FROM refused WHERE collection = {m}", (collection,))}
+        for key in refused & keys:
+            con.execute(f"DELETE FROM refused WHERE collection = {m} AND key = {m}", (collection, key))
 
     def changes_since(self, collection: str, generation: int) -> tuple[BBox, ...] | None:
         """Boxes changed after ``generation``; None when they are no longer all recorded."""
@@ -100,10 +128,16 @@ class CatalogWrites:
 
     def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult:
         """Add items, or replace those whose key exists, in one transaction."""
-        return self._write(collection, list(records), [])
+        records = list(records)
+        result = self._write(collection, records, [])
+        self._unrefuse(collection, [r.key for r in records])
+        return result
 
     def remove(self, collection: str, keys: Iterable[str]) -> SyncResult:
-        return self._write(collection, [], list(keys))
+        keys = list(keys)
+        result = self._write(collection, [], keys)
+        self._unrefuse(collection, keys)
+        return result
 
     def sync(
         self,
@@ -112,19 +146,23 @@ class CatalogWrites:
         describe: Callable[[str, str], ItemRecord],
     ) -> SyncResult:
         """Bring a folder collection in line with (key, path, mtime, size) rows: add new files,
-        re-describe changed ones, drop vanished ones; unreadable files are left out until they
-        change again."""
+        re-describe changed ones, drop vanished ones. A file that cannot be published is recorded
+        as refused, with its reason, and not examined again until it changes."""
         known = self._stamps(collection)
+        refused = {r.key: (r.mtime, r.size) for r in self.refusals(collection)}
         wanted = {key: (path, mtime, size) for key, path, mtime, size in files}
-        records, broken = [], []
+        records, newly = [], []
         for key, (path, mtime, size) in wanted.items():
-            if known.get(key) == (mtime, size):
+            if known.get(key) == (mtime, size) or refused.get(key) == (mtime, size):
                 continue
             try:
                 records.append(replace(describe(key, path), mtime=mtime, size=size))
-            except SourceUnavailable:
-                broken.append(key)
-        removed = [k for k in known if k not in wanted] + [k for k in broken if k in known]
+            except SourceUnavailable as exc:
+                newly.append(Refusal(key, path, getattr(exc, "reason", exc.message), mtime, size))
+        for refusal in newly:
+            self.refuse(collection, refusal)
+        self._unrefuse(collection, [k for k in refused if k not in wanted] + [r.key for r in records])
+        removed = [k for k in known if k not in wanted] + [r.key for r in newly if r.key in known]
         if not records and not removed:
-            return SyncResult()
-        return self._write(collection, records, removed)
+            return SyncResult(refused=tuple(newly))
+        return replace(self._write(collection, records, removed), refused=tuple(newly))

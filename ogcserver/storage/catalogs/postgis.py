@@ -69,6 +69,15 @@ CREATE TABLE IF NOT EXISTS changes (
     minx double precision, miny double precision, maxx double precision, maxy double precision
 );
 CREATE INDEX IF NOT EXISTS changes_generation ON changes (collection, generation);
+CREATE TABLE IF NOT EXISTS refused (
+    collection text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    path text NOT NULL,
+    reason text NOT NULL,
+    mtime double precision NOT NULL DEFAULT 0,
+    size bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (collection, key)
+);
 """
 
 _BOX = "ST_XMin(i.bbox), ST_YMin(i.bbox), ST_XMax(i.bbox), ST_YMax(i.bbox)"
@@ -226,6 +235,7 @@ class PostgisCatalog(CatalogWrites):
             con.execute("DELETE FROM meta WHERE collection = %s", (collection,))
             count = con.execute("DELETE FROM items WHERE collection = %s", (collection,)).rowcount
             con.execute("DELETE FROM changes WHERE collection = %s", (collection,))
+            con.execute("DELETE FROM refused WHERE collection = %s", (collection,))
         return count
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:

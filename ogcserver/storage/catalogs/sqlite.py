@@ -55,8 +55,17 @@ CREATE TABLE IF NOT EXISTS changes (
     minx REAL, miny REAL, maxx REAL, maxy REAL
 );
 CREATE INDEX IF NOT EXISTS changes_generation ON changes (collection, generation);
+CREATE TABLE IF NOT EXISTS refused (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    mtime REAL NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (collection, key)
+);
 """
-OLD_TABLES = ("items", "items_rtree", "meta", "changes")
+OLD_TABLES = ("items", "items_rtree", "meta", "changes", "refused")
 KEEP_CHANGES = 20000  # per collection; a process further behind drops the layer's whole cache
 
 _COLUMNS = (
@@ -214,7 +223,7 @@ class SqliteCatalog(CatalogWrites):
         try:
             ids = [r[0] for r in con.execute("SELECT id FROM items WHERE collection = ?", (collection,))]
             con.executemany("DELETE FROM items_rtree WHERE id = ?", ((i,) for i in ids))
-            for table in ("items", "meta", "changes"):
+            for table in ("items", "meta", "changes", "refused"):
                 con.execute(f"DELETE FROM {table} WHERE collection = ?", (collection,))
             con.execute("COMMIT")
         except BaseException:

@@ -25,15 +25,19 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
-from ogcserver.model.errors import SourceUnavailable
+from ogcserver.model.errors import SourceRefused, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
+from ogcserver.model.labels import unique_names
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
+from ogcserver.storage.readers.vetting import (
+    DEFAULT_RULES, EXTENSIONS, SourceRules, check_dataset, check_source, open_source,
+)
 
 log = logging.getLogger(__name__)
 
-ALLOWED_DRIVERS = ("GTiff", "COG", "JP2OpenJPEG", "VRT", "PNG", "JPEG", "netCDF", "SRTMHGT", "HFA")
+ALLOWED_DRIVERS = tuple(dict.fromkeys(f.driver for f in EXTENSIONS.values()))
 DATE_TAGS = ("ACQUISITIONDATETIME", "ACQUISITION_DATE", "DATETIME", "time_start", "TIFFTAG_DATETIME")
 FILENAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)")
 
@@ -64,8 +68,22 @@ def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
     return None
 
 
-def open_checked(path: str, level: int = -1, pinned: bool = False) -> rasterio.DatasetReader:
-    """Open a raster (or one of its overviews) with an allowed driver, or say why not.
+_LOGGED: set[tuple[str, str]] = set()
+
+
+def log_refusal(path: str, reason: str) -> None:
+    """Say once per process why a registered file is refused when opened (it changed since)."""
+    if (path, reason) not in _LOGGED:
+        if len(_LOGGED) > 10_000:
+            _LOGGED.clear()
+        _LOGGED.add((path, reason))
+        log.warning("source refused", extra={"path": path, "reason": reason})
+
+
+def open_checked(path: str, level: int = -1, pinned: bool = False, rules: SourceRules = DEFAULT_RULES
+                 ) -> rasterio.DatasetReader:
+    """Open a raster (or one of its overviews) whose path, format and, for a VRT, sources pass
+    the checks of ``vetting.py`` (SourceRefused says why not), with its format's driver alone.
 
     ``pinned``: that level alone, so that a decimated read cannot switch to a coarser overview
     behind the reader's back (GDAL would from about 1.7x); the reader chooses the level itself.
@@ -75,7 +93,7 @@ def open_checked(path: str, level: int = -1, pinned: bool = False) -> rasterio.D
     else:
         kwargs = {"overview_level": level} if level >= 0 else {}
     try:
-        ds = rasterio.open(path, **kwargs)
+        ds = open_source(path, rules, **kwargs)
     except (RasterioIOError, RasterioError) as exc:
         raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read") from exc
     if ds.driver not in ALLOWED_DRIVERS:
@@ -100,11 +118,10 @@ MEANINGFUL_COLORS = {"red", "green", "blue", "alpha"}
 
 def band_names(ds: rasterio.DatasetReader) -> tuple[str, ...]:
     """Descriptions where set, else colour names that say something, else band_N; unique."""
-    names: list[str] = []
-    for i, (description, interp) in enumerate(zip(ds.descriptions, ds.colorinterp), start=1):
-        name = description or (interp.name if interp.name in MEANINGFUL_COLORS else f"band_{i}")
-        names.append(name if name not in names else f"{name}_{i}")
-    return tuple(names)
+    return unique_names(
+        description or (interp.name if interp.name in MEANINGFUL_COLORS else f"band_{i}")
+        for i, (description, interp) in enumerate(zip(ds.descriptions, ds.colorinterp), start=1)
+    )
 
 
 def inner_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
@@ -124,8 +141,9 @@ class DatasetPool:
     """Bounded LRUs of open datasets keyed by (path, overview level): one per thread, because a
     GDAL dataset handle must not be used by two threads at once, and reset after fork."""
 
-    def __init__(self, max_open: int) -> None:
+    def __init__(self, max_open: int, rules: SourceRules = DEFAULT_RULES) -> None:
         self.max_open = max_open
+        self.rules = rules
         self._local = threading.local()
         self._all: list[OrderedDict] = []  # every thread's pool, for forget/close_all
         self._lock = threading.Lock()
@@ -150,7 +168,11 @@ class DatasetPool:
         if ds is not None:
             pool.move_to_end(key)
             return ds
-        ds = pool[key] = open_checked(path, level, pinned=True)
+        try:
+            ds = pool[key] = open_checked(path, level, pinned=True, rules=self.rules)
+        except SourceRefused as exc:  # changed since it was registered
+            log_refusal(path, exc.reason)
+            raise
         while len(pool) > self.max_open:
             pool.popitem(last=False)[1].close()
         return ds
@@ -176,19 +198,31 @@ class DatasetPool:
 class RasterioReader:
     """The storage reader for local rasters GDAL can open."""
 
-    def __init__(self, max_open: int = 64, tolerance: float = 1e-3) -> None:
-        self.pool = DatasetPool(max_open)
+    def __init__(self, max_open: int = 64, tolerance: float = 1e-3, rules: SourceRules = DEFAULT_RULES) -> None:
+        self.rules = rules
+        self.pool = DatasetPool(max_open, rules)
         # Error allowed to GDAL's approximate transformer, in output pixels. GDAL's default
         # (0.125) is fitted over whatever window is warped, so a nearest-neighbour pick near a
         # pixel edge would depend on how a view is split between mosaic items or tiles.
         self.tolerance = tolerance
         self._factors: dict[str, tuple[int, ...]] = {}
 
-    def describe(self, path: str) -> SourceInfo:
-        """Read a file's description afresh: it is new or has changed, so drop old handles."""
+    def describe(self, path: str, own: bool = False) -> SourceInfo:
+        """Read a file's description afresh: it is new or has changed, so drop old handles.
+
+        A file to publish must be within the configured limits (SourceRefused says why not);
+        ``own``: a file the server wrote itself (a mosaic overview level), exempt from them.
+        """
         self.pool.forget(path)
-        with open_checked(path) as ds:
+        with open_checked(path, rules=self.rules) as ds:
+            if not own:
+                check_dataset(ds, path, self.rules)
             return self._describe(path, ds)
+
+    def vet(self, path: str) -> None:
+        """Refuse a file described by metadata alone (never opened at ingest) as ``describe`` would
+        before opening it: its path, its format and, for a VRT, its sources."""
+        check_source(path, self.rules)
 
     def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
         """The source file itself, opened for reading, and its size (item downloads)."""
@@ -202,7 +236,7 @@ class RasterioReader:
         """The valid-data outline in lon/lat (see footprints.py); None: use the extent."""
         name = os.path.basename(source.path)
         try:
-            with open_checked(source.path) as ds:
+            with open_checked(source.path, rules=self.rules) as ds:
                 return valid_footprint(ds)
         except NoValidPixel:
             raise SourceUnavailable(f"source '{name}' has no valid pixel") from None
