@@ -22,6 +22,7 @@ from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
+from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.metrics import Metrics
@@ -63,7 +64,9 @@ def catalog_store(settings: Settings) -> CatalogStore:
 
 def create_app(settings: Settings) -> Flask:
     """A ready WSGI app; the catalog index is brought up to date before it returns."""
-    reader = RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error)
+    bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
+    reader = RasterioReader(settings.server.open_datasets, settings.rendering.warp_error,
+                            settings.limits.max_request_bytes)
     catalog = LayerCatalog(settings, catalog_store(settings), reader, list_source_files)
     engine = Engine(settings, catalog, reader, Policy(settings.access))
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)

@@ -21,6 +21,8 @@ from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 from ogcserver.model.time import parse_time
 
+MIB = 1024 * 1024
+WORKER_MEMORY_DEFAULT = 256 * MIB
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
 
@@ -59,6 +61,10 @@ class Limits(Frozen):
     # A WCS coverage is written to a temporary file and streamed, so this bounds disk and
     # transfer, not memory; maps are bounded by max_width/max_height/max_pixels instead.
     max_coverage_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    # Memory one request may hold, estimated before anything is read: output, mosaic
+    # accumulators, the chain's intermediates, the input window at the chosen overview and the
+    # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
+    max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
 
     def merged(self, override: "Limits | None") -> "Limits":
         """These limits, tightened or loosened by a service's own block."""
@@ -311,6 +317,25 @@ class ServerConfig(Frozen):
     index_refresh_seconds: float = Field(10.0, ge=0)
     access_log: bool = True
     max_open_datasets: int = Field(64, ge=1, le=4096)
+    # Memory for all workers together (MiB); unset: 256 MiB per worker. Each worker's share
+    # bounds GDAL's block cache (a quarter of it, otherwise 5% of the machine's RAM per process)
+    # and its open datasets (one per 4 MiB, split over its threads).
+    memory_mb: int | None = Field(None, ge=64)
+
+    @property
+    def worker_memory_bytes(self) -> int:
+        total = self.memory_mb * MIB if self.memory_mb is not None else WORKER_MEMORY_DEFAULT * self.workers
+        return total // self.workers
+
+    @property
+    def gdal_cache_bytes(self) -> int:
+        return max(16 * MIB, self.worker_memory_bytes // 4)
+
+    @property
+    def open_datasets(self) -> int:
+        """Handles each thread's pool keeps open: the configured maximum, within the memory share."""
+        by_memory = self.worker_memory_bytes // (4 * MIB) // self.threads
+        return max(4, min(self.max_open_datasets, by_memory))
 
 
 class Settings(Frozen):
