@@ -59,9 +59,9 @@ def _write(path: Path, shape: tuple[int, int], count: int = 1, **options) -> Pat
     return path
 
 
-def bad_tile_offsets(path: Path) -> Path:
+def bad_tile_offsets(path: Path, count: int = 1) -> Path:
     """A tiled file whose tile offsets point past its end."""
-    _write(path, (512, 512), tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+    _write(path, (512, 512), count, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     data = bytearray(path.read_bytes())
     where, offsets, code = _values(bytes(data), _entries(bytes(data))[TILE_OFFSETS])
     struct.pack_into(f"<{len(offsets)}{code}", data, where, *[len(data) + 10_000_000 + o for o in offsets])
@@ -69,9 +69,9 @@ def bad_tile_offsets(path: Path) -> Path:
     return path
 
 
-def bad_byte_counts(path: Path) -> Path:
+def bad_byte_counts(path: Path, count: int = 1) -> Path:
     """A tiled DEFLATE file whose tile byte counts say 3 bytes: each tile is a cut stream."""
-    _write(path, (512, 512), tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+    _write(path, (512, 512), count, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     data = bytearray(path.read_bytes())
     where, counts, code = _values(bytes(data), _entries(bytes(data))[TILE_BYTE_COUNTS])
     struct.pack_into(f"<{len(counts)}{code}", data, where, *[3] * len(counts))

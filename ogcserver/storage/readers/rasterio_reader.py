@@ -123,7 +123,8 @@ def inner_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
     return Window(max(col, 0.0), max(row, 0.0), min(width, ds.width), min(height, ds.height))
 
 
-READ_ERRORS = (RasterioError, CPLE_BaseError, ValueError)  # what GDAL raises on a broken block
+# what reading a broken block raises (IndexError: a file replaced by one with fewer bands)
+READ_ERRORS = (RasterioError, CPLE_BaseError, ValueError, IndexError)
 
 
 def unreadable(path: str) -> SourceUnavailable:
