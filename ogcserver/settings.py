@@ -23,6 +23,7 @@ from ogcserver.model.time import parse_time
 
 MIB = 1024 * 1024
 WORKER_MEMORY_DEFAULT = 256 * MIB
+MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
 
@@ -321,6 +322,13 @@ class ServerConfig(Frozen):
     # bounds GDAL's block cache (a quarter of it, otherwise 5% of the machine's RAM per process)
     # and its open datasets (one per 4 MiB, split over its threads).
     memory_mb: int | None = Field(None, ge=64)
+
+    @model_validator(mode="after")
+    def _memory_per_worker(self) -> "ServerConfig":
+        if self.memory_mb is not None and self.memory_mb < MIN_WORKER_MEMORY_MB * self.workers:
+            raise ValueError(f"memory_mb {self.memory_mb} leaves less than {MIN_WORKER_MEMORY_MB} MiB to each of "
+                             f"{self.workers} workers")
+        return self
 
     @property
     def worker_memory_bytes(self) -> int:
