@@ -319,8 +319,8 @@ class ServerConfig(Frozen):
     access_log: bool = True
     max_open_datasets: int = Field(64, ge=1, le=4096)
     # Memory for all workers together (MiB); unset: 256 MiB per worker. Each worker's share
-    # bounds GDAL's block cache (a quarter of it, otherwise 5% of the machine's RAM per process)
-    # and its open datasets (one per 4 MiB, split over its threads).
+    # bounds GDAL's block cache (an eighth of it, at least 16 MiB; otherwise 5% of the machine's
+    # RAM in every process) and its open datasets (one per 4 MiB, split over its threads).
     memory_mb: int | None = Field(None, ge=64)
 
     @model_validator(mode="after")
@@ -337,7 +337,7 @@ class ServerConfig(Frozen):
 
     @property
     def gdal_cache_bytes(self) -> int:
-        return max(16 * MIB, self.worker_memory_bytes // 4)
+        return max(16 * MIB, self.worker_memory_bytes // 8)
 
     @property
     def open_datasets(self) -> int:

@@ -74,6 +74,7 @@ def mosaic(
         if prepare is not None:
             part = prepare(part)
         method.add(len(fed), part, window)
+        part = None  # taken in: let it go before the next item is read
         fed.append(item)
         if method.full():
             break

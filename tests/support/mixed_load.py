@@ -101,7 +101,7 @@ class MixedLoad:
         x0, y0, x1, y1 = self._area(layer)
         if kind == "tile":
             z = 8 + int(self.rng.random() * 6)
-            x, y = _tile(x0, y1, z)
+            x, y = tile_of(x0, y1, z)
             return f"{self.url}/tiles/{layer}/WebMercatorQuad/{z}/{x}/{y}.png", {}
         if kind == "coverage":
             return f"{self.url}/wcs", {"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage", "COVERAGEID": layer,
@@ -138,7 +138,7 @@ class MixedLoad:
         return tally
 
 
-def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     n = 2 ** z
     lat = max(min(lat, 85.0), -85.0)
     x = int((lon + 180) / 360 * n)

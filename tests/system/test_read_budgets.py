@@ -25,6 +25,7 @@ from ogcserver.ows.response import SKIPPED_HEADER
 from ogcserver.settings import load_settings
 from tests.support import broken_rasters, rasters
 from tests.support.memory import MIB, peak_rss, reset_peak
+from tests.support.mixed_load import tile_of
 from tests.support.reference import decode, params
 
 X0, Y0 = rasters.ORIGIN
@@ -175,8 +176,11 @@ def test_a_broken_single_file_layer_fails_clearly_without_a_memory_spike(tmp_pat
     r = get_map(client, "one", 256)
     wcs = client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
                                            "COVERAGEID": "one", "FORMAT": "image/tiff"})
+    x, y = tile_of(9.03, 46.93, 12)  # a tile over the file
+    tile = client.get(f"/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=one&STYLE=default&FORMAT=image/png"
+                      f"&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=12&TILEROW={y}&TILECOL={x}")
     grown = peak_rss() - before
-    for response in (r, wcs):
+    for response in (r, wcs, tile):
         assert response.status_code == 503, (response.status_code, response.data[:300])
         assert b"NoApplicableCode" in response.data and f"{kind}.tif".encode() in response.data
         assert str(tmp_path).encode() not in response.data  # the file's name, never where it is

@@ -15,14 +15,14 @@ MIB = 1 << 20
 def test_by_default_each_worker_has_256_mib():
     server = ServerConfig(workers=16)
     assert server.worker_memory_bytes == 256 * MIB
-    assert server.gdal_cache_bytes == 64 * MIB
+    assert server.gdal_cache_bytes == 32 * MIB
     assert server.open_datasets == 64
 
 
 def test_a_total_is_split_over_workers_and_threads():
     server = ServerConfig(workers=16, threads=4, memory_mb=1024)
     assert server.worker_memory_bytes == 64 * MIB
-    assert server.gdal_cache_bytes == 16 * MIB
+    assert server.gdal_cache_bytes == 16 * MIB  # the least it gets
     assert server.open_datasets == 4  # 64 MiB / 4 MiB per handle, over 4 threads' pools
     assert ServerConfig(workers=1, memory_mb=4096, max_open_datasets=10).open_datasets == 10
 
@@ -37,7 +37,7 @@ def test_a_share_too_small_for_a_worker_is_refused(tmp_path, data_dir):
 
 def test_the_app_bounds_gdal_block_cache(tmp_path, data_dir):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state"), "workers": 4, "memory_mb": 512},
+    path.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state"), "workers": 2, "memory_mb": 512},
                                     "services": [{"name": "s", "layers": [{"name": "d", "source": str(data_dir / "dem.tif")}]}]}))
     create_app(load_settings(path))
     assert gdal_cache_bytes() == 32 * MIB

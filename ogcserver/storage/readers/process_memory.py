@@ -7,7 +7,6 @@ import ctypes.util
 
 import rasterio.env
 
-TRIM_AFTER_BYTES = 32 << 20  # reads above this in a request hand freed heap back to the system
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters

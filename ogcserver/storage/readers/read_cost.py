@@ -62,13 +62,11 @@ def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int) -
     return math.ceil(width) * math.ceil(height) * bands * np.dtype(ds.dtypes[0]).itemsize
 
 
-def check_window(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, name: str) -> int:
+def check_window(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, name: str) -> None:
     """Refuse a read whose input window does not fit what is left of the request's budget."""
-    size = window_bytes(ds, grid, crs, bands)
     budget = current_budget()
     if budget is not None:
-        budget.check_read(f"source '{name}' at this scale", size)
-    return size
+        budget.check_read(f"source '{name}' at this scale", window_bytes(ds, grid, crs, bands))
 
 
 def strips(height: int, width: int) -> Iterator[tuple[int, int]]:
