@@ -21,9 +21,6 @@ from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 from ogcserver.model.time import parse_time
 
-MIB = 1024 * 1024
-WORKER_MEMORY_DEFAULT = 256 * MIB
-MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
 
@@ -303,6 +300,11 @@ class CatalogConfig(Frozen):
         if self.backend == "postgis" and not self.dsn:
             raise ValueError("the postgis catalog needs a 'dsn'")
         return self
+
+
+MIB = 1024 * 1024
+WORKER_MEMORY_DEFAULT = 256 * MIB
+MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
 
 
 class ServerConfig(Frozen):
