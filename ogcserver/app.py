@@ -23,6 +23,7 @@ from ogcserver.settings import RateLimits, Settings
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
+from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.storage.readers.vetting import SourceRules, default_roots
 from ogcserver.web.blueprints import WebContext, install
@@ -71,12 +72,14 @@ def raster_reader(settings: Settings) -> RasterioReader:
     roots = config.roots or tuple(layer.source for s in settings.services for layer in s.layers if layer.source)
     rules = SourceRules(config.allow_vrt, default_roots(list(roots)), config.max_side, config.max_bands,
                         config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above)
-    return RasterioReader(settings.server.max_open_datasets, settings.rendering.warp_error, rules)
+    return RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
+                          settings.limits.max_request_bytes)
 
 
 def create_app(settings: Settings) -> Flask:
     """A ready WSGI app; the catalog index is brought up to date before it returns."""
     apply_gdal_options()
+    bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
     reader = raster_reader(settings)
     catalog = LayerCatalog(settings, catalog_store(settings), reader, list_source_files)
     engine = Engine(settings, catalog, reader, Policy(settings.access))

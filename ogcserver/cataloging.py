@@ -15,6 +15,7 @@ from itertools import chain
 from pathlib import Path
 
 from ogcserver.app import catalog_store, create_app, raster_reader
+from ogcserver.core.catalog import UNREADABLE_PROPERTY, with_unreadable_marks
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.ingest import ingest
 from ogcserver.core.overviews import OverviewBuilder
@@ -66,9 +67,12 @@ def _selection(bbox: str | None, datetime_text: str | None, where: str | None, s
 
 
 def _row(item: CatalogItem) -> str:
+    """Key, time, lon/lat box, file; and why the item is unreadable, when a request found it so."""
     when = format_time(item.acquired) if item.acquired else "-"
     b = item.lonlat_bounds
-    return f"{item.key}\t{when}\t{b.minx:.6f},{b.miny:.6f},{b.maxx:.6f},{b.maxy:.6f}\t{item.source.path}"
+    row = f"{item.key}\t{when}\t{b.minx:.6f},{b.miny:.6f},{b.maxx:.6f},{b.maxy:.6f}\t{item.source.path}"
+    reason = item.properties.get(UNREADABLE_PROPERTY)
+    return f"{row}\tunreadable: {reason}" if reason else row
 
 
 def _pages(store: CatalogStore, collection: str, selection: Selection, limit: int | None) -> Iterator[CatalogItem]:
@@ -142,7 +146,8 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
         print(f"removed {result.removed} items")
         return 0
     selection = _selection(args.bbox, args.datetime, args.filter, args.sortby)
-    items = _pages(store, collection, selection, args.limit)
+    marks = store.unreadable(collection)
+    items = (with_unreadable_marks([i], marks)[0] for i in _pages(store, collection, selection, args.limit))
     if action == "list":
         for item in items:
             print(_row(item))

@@ -75,6 +75,10 @@ class Limits(Frozen):
     # A WCS coverage is written to a temporary file and streamed, so this bounds disk and
     # transfer, not memory; maps are bounded by max_width/max_height/max_pixels instead.
     max_coverage_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    # Memory one request may hold, estimated before anything is read: output, mosaic
+    # accumulators, the chain's intermediates, the input window at the chosen overview and the
+    # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
+    max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
 
     def merged(self, override: "Limits | None") -> "Limits":
         """These limits, tightened or loosened by a service's own block."""
@@ -341,6 +345,9 @@ class SourcesConfig(Frozen):
     max_block_bytes: int = Field(64 * 2**20, ge=1024)  # a tile or strip is decoded whole to read a pixel
     max_uncompressed_ratio: float = Field(16.0, ge=1)  # declared pixel bytes / file size, uncompressed TIFFs
     overviews_required_above: int | None = Field(16_384, ge=256)  # pixels a side; null: never required
+MIB = 1024 * 1024
+WORKER_MEMORY_DEFAULT = 256 * MIB
+MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
 
 
 class ServerConfig(Frozen):
@@ -365,6 +372,10 @@ class ServerConfig(Frozen):
     # Default: half of the server's workers x threads (at least 1), so a flood leaves the rest
     # to other callers. 0 turns the limit off.
     concurrent_per_client: int | None = Field(None, ge=0, le=4096)
+    # Memory for all workers together (MiB); unset: 256 MiB per worker. Each worker's share
+    # bounds GDAL's block cache (an eighth of it, at least 16 MiB; otherwise 5% of the machine's
+    # RAM in every process) and its open datasets (one per 4 MiB, split over its threads).
+    memory_mb: int | None = Field(None, ge=64)
 
     @property
     def client_share(self) -> int | None:
@@ -382,6 +393,28 @@ class ServerConfig(Frozen):
             except ValueError:
                 raise ValueError(f"'{network}' is not an IP address or network (CIDR)") from None
         return value
+
+    @model_validator(mode="after")
+    def _memory_per_worker(self) -> "ServerConfig":
+        if self.memory_mb is not None and self.memory_mb < MIN_WORKER_MEMORY_MB * self.workers:
+            raise ValueError(f"memory_mb {self.memory_mb} leaves less than {MIN_WORKER_MEMORY_MB} MiB to each of "
+                             f"{self.workers} workers")
+        return self
+
+    @property
+    def worker_memory_bytes(self) -> int:
+        total = self.memory_mb * MIB if self.memory_mb is not None else WORKER_MEMORY_DEFAULT * self.workers
+        return total // self.workers
+
+    @property
+    def gdal_cache_bytes(self) -> int:
+        return max(16 * MIB, self.worker_memory_bytes // 8)
+
+    @property
+    def open_datasets(self) -> int:
+        """Handles each thread's pool keeps open: the configured maximum, within the memory share."""
+        by_memory = self.worker_memory_bytes // (4 * MIB) // self.threads
+        return max(4, min(self.max_open_datasets, by_memory))
 
 
 class Settings(Frozen):

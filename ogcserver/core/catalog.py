@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ogcserver.core.ingest import describe_file
@@ -70,6 +70,21 @@ def default_render_bands(config: LayerConfig, count: int) -> tuple[int, ...]:
     if config.bands:
         return tuple(b for b in config.bands if b <= count) or (1,)
     return (1, 2, 3) if count >= 3 else (1,)
+
+
+UNREADABLE_PROPERTY = "ogcserver:unreadable"
+
+
+def with_unreadable_marks(items: list[CatalogItem], marks: dict[str, tuple[str, str]]) -> list[CatalogItem]:
+    """Items found unreadable when read carry the reason as a property (a mark made on an older
+    state of the file no longer applies)."""
+    out = []
+    for item in items:
+        mark = marks.get(item.key)
+        if mark is not None and mark[1] == item.stamp:
+            item = replace(item, properties={**item.properties, UNREADABLE_PROPERTY: mark[0]})
+        out.append(item)
+    return out
 
 
 class LayerCatalog:
@@ -389,6 +404,18 @@ class LayerCatalog:
 
     def item(self, layer: Layer, key: str) -> CatalogItem | None:
         return self.store.item(layer.config.collection_name, key)
+
+    def mark_unreadable(self, collection: str, key: str, reason: str) -> None:
+        """Mark an item that failed to read, once per state of its file."""
+        item = self.store.item(collection, key)
+        if item is None or self.store.unreadable(collection).get(key) == (reason, item.stamp):
+            return
+        self.store.mark_unreadable(collection, key, reason, item.stamp)
+        log.warning("item marked unreadable", extra={"collection": collection, "item": key, "reason": reason})
+
+    def with_marks(self, layer: Layer, items: list[CatalogItem]) -> list[CatalogItem]:
+        """The items, those marked unreadable saying why (see ``with_unreadable_marks``)."""
+        return with_unreadable_marks(items, self.store.unreadable(layer.config.collection_name))
 
     @staticmethod
     def time_wanted(layer: Layer, want: ItemQuery) -> TimeRange | None:

@@ -8,7 +8,6 @@ so a worker's memory does not grow with the size of the output.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -18,6 +17,7 @@ from affine import Affine
 from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.coverage_grid import output_grid
+from ogcserver.core.memory import mosaic_bytes, raster_bytes
 from ogcserver.core.mosaic import mosaic
 from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
 from ogcserver.core.query import CoverageQuery, ItemQuery
@@ -26,6 +26,7 @@ from ogcserver.model.access import Constraints
 from ogcserver.model.mosaic import Operator
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
+from ogcserver.model.budget import holding
 from ogcserver.model.errors import InvalidValue, LimitExceeded
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
@@ -68,7 +69,6 @@ def _piece(
     grid: Grid,
     bands: tuple[int, ...],
     resampling: Resampling,
-    deadline: float,
     layer: Layer,
     operator: Operator,
     constraints: Constraints,
@@ -76,7 +76,7 @@ def _piece(
 ) -> Raster | None:
     """One piece of the mosaic, within the grant's resolution and area (as maps are)."""
     factor = resolution_factor(grid, layer.info.crs, constraints)
-    raster, _ = mosaic(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling, deadline,
+    raster, _ = mosaic(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling,
                        operator, layer.config.blend_width, prepare)
     if raster is None:
         return None
@@ -121,7 +121,7 @@ def read_coverage(
         bands = read_bands(template, info.band_count)
         dtype, count, names = processed_output(layer, template, bands)
         nodata = None  # processed values have no nodata value of their own: a mask band marks gaps
-    size = grid.width * grid.height * count * np.dtype(dtype).itemsize
+    size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
         raise LimitExceeded(
             "size", f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{count} {dtype}); "
@@ -139,19 +139,22 @@ def read_coverage(
         reference = select(replace(query.items, time=template.compare.time, nearest_time=True))
     operator = query.items.operator or layer.config.operator
     prepare = per_item(template)
-    deadline = time.monotonic() + limits.render_timeout
     writer = CoverageWriter(grid, count, dtype, nodata, names, query.format, query.geotiff)
     try:
         for window in writer.windows():
             piece = grid.subgrid(window)
             read = piece.expanded(context)
-            raster = _piece(reader, items, read, bands, query.resampling, deadline, layer, operator, constraints, prepare)
-            if template is not None and raster is not None:
-                earlier = None if reference is None else _piece(
-                    reader, reference, read, bands, query.resampling, deadline, layer, operator, constraints, prepare)
-                raster = None if reference is not None and earlier is None else apply_chain(
-                    raster, template, piece, context, earlier)
-            writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
+            pixels = read.width * read.height
+            need = mosaic_bytes(pixels, len(bands), info.dtype, operator, template is not None)
+            with holding(f"a {piece.width}x{piece.height} piece of the coverage",
+                         need * (2 if reference is not None else 1) + raster_bytes(pixels, count, dtype)):
+                raster = _piece(reader, items, read, bands, query.resampling, layer, operator, constraints, prepare)
+                if template is not None and raster is not None:
+                    earlier = None if reference is None else _piece(
+                        reader, reference, read, bands, query.resampling, layer, operator, constraints, prepare)
+                    raster = None if reference is not None and earlier is None else apply_chain(
+                        raster, template, piece, context, earlier)
+                writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
         return writer.finish()
     finally:
         writer.close()

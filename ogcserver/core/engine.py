@@ -18,6 +18,7 @@ from ogcserver.core.constraints import (
     allowed_items, mask_outside_area, point_in_area, resolution_factor, sample_point, upsample,
 )
 from ogcserver.core.coverage import read_coverage
+from ogcserver.core.memory import mosaic_bytes, picture_bytes
 from ogcserver.core.mosaic import mosaic
 from ogcserver.core.overviews import choose_level, overview_usable
 from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture, grid_lonlat
@@ -28,6 +29,7 @@ from ogcserver.core.functions.chain import (
     apply_chain, context_pixels, needs_dataset_statistics, per_item, read_bands, with_dataset_statistics,
 )
 from ogcserver.core.render.style import composite, render_default, render_processed
+from ogcserver.model.budget import Budget, check_deadline, holding, request_budget
 from ogcserver.model.access import UNCONSTRAINED, Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
@@ -70,6 +72,7 @@ class Engine:
         self.policy = policy
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
         self._bound: dict[tuple, ProcessingTemplate] = {}  # templates with dataset statistics, per layer state
+        self.clock: Callable[[], float] = time.monotonic  # of every request's deadline
 
     def _service(self, name: str) -> ServiceConfig:
         return next(s for s in self.settings.services if s.name == name)
@@ -100,7 +103,26 @@ class Engine:
             raise StyleNotFound(style, name)
         return layer, constraints
 
+    def budget(self, limits: Limits) -> Budget:
+        """A new request's deadline and memory budget."""
+        return Budget(self.clock() + limits.render_timeout, limits.max_request_bytes, self.clock)
+
+    def _finish(self, budget: Budget) -> None:
+        """After a request: mark the items it found unreadable, give back what the reader holds."""
+        for (collection, key), reason in budget.skipped.items():
+            self.catalog.mark_unreadable(collection, key, reason)
+        self.reader.release()
+
     def render_map(self, query: MapQuery) -> EncodedImage:
+        budget = self.budget(self.limits(query.service))
+        try:
+            with request_budget(budget):
+                image = self._render_map(query)
+        finally:
+            self._finish(budget)
+        return replace(image, skipped=len(budget.skipped))
+
+    def _render_map(self, query: MapQuery) -> EncodedImage:
         limits = self.limits(query.service)
         self.check_size(query.grid.width, query.grid.height, query.service)
         if len(query.layers) > limits.max_layers:
@@ -111,15 +133,17 @@ class Engine:
             for layer, _ in layers:
                 if not self._service(layer.info.service).allow_processing:
                     raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
-        deadline = time.monotonic() + limits.render_timeout
-        picture: RGBAImage | None = None
-        for (layer, constraints), ref in zip(layers, query.layers):
-            rendered = self._render_layer(layer, query.grid, query.resampling, limits, deadline, constraints, ref.style,
-                                          query.rendering, query.items)
-            if rendered is not None:
-                picture = composite(picture, rendered)
+        grid = query.grid
+        with holding(f"a {grid.width}x{grid.height} map", picture_bytes(grid.width * grid.height)):
+            picture: RGBAImage | None = None
+            for (layer, constraints), ref in zip(layers, query.layers):
+                rendered = self._render_layer(layer, grid, query.resampling, limits, constraints, ref.style,
+                                              query.rendering, query.items)
+                if rendered is not None:
+                    picture = composite(picture, rendered)
         if picture is None:
-            picture = self._empty(query.grid)
+            picture = self._empty(grid)
+        check_deadline()
         return encode(picture, query.format, query.transparent, query.bgcolor, self.settings.rendering)
 
     def _render_layer(
@@ -128,7 +152,6 @@ class Engine:
         grid: Grid,
         resampling: Resampling | None,
         limits: Limits,
-        deadline: float,
         constraints: Constraints,
         style: str = "",
         rendering: ProcessingTemplate | None = None,
@@ -144,20 +167,24 @@ class Engine:
         read_grid = view.expanded(context)
         bands = read_bands(template, layer.info.band_count) if template else layer.render_bands
         prepare = per_item(template)
-        raster = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, want, prepare)
-        if isinstance(raster, RGBAImage):
-            return raster  # too many items and no overview: their footprints, drawn
-        if raster is None:
-            return None
-        if template:
-            reference = None
-            if template.compare is not None:
-                earlier = replace(want, time=template.compare.time, nearest_time=True)
-                reference = self._read_mosaic(layer, read_grid, bands, method, limits, deadline, constraints, earlier,
-                                              prepare)
-                if not isinstance(reference, Raster):
-                    return None  # nothing (or too much) to compare with
-            raster = apply_chain(raster, template, view, context, reference)
+        operator = want.operator or layer.config.operator
+        size = mosaic_bytes(read_grid.width * read_grid.height, len(bands), layer.info.dtype, operator,
+                            template is not None) * (2 if template and template.compare else 1)
+        with holding(f"layer '{layer.info.name}' on {read_grid.width}x{read_grid.height} pixels", size):
+            raster = self._read_mosaic(layer, read_grid, bands, method, limits, constraints, want, prepare)
+            if isinstance(raster, RGBAImage):
+                return raster  # too many items and no overview: their footprints, drawn
+            if raster is None:
+                return None
+            if template:
+                reference = None
+                if template.compare is not None:
+                    earlier = replace(want, time=template.compare.time, nearest_time=True)
+                    reference = self._read_mosaic(layer, read_grid, bands, method, limits, constraints, earlier,
+                                                  prepare)
+                    if not isinstance(reference, Raster):
+                        return None  # nothing (or too much) to compare with
+                raster = apply_chain(raster, template, view, context, reference)
         if factor > 1:
             raster = upsample(raster, grid, factor)
         raster = mask_outside_area(raster, constraints)
@@ -177,8 +204,7 @@ class Engine:
             scale = max(b.width, b.height) / STATISTICS_SAMPLE
             grid = Grid.from_bbox(b, max(1, round(b.width / scale)), max(1, round(b.height / scale)))
             bands = read_bands(template, layer.info.band_count)
-            sample = self._read_mosaic(layer, grid, bands, Resampling.NEAREST, limits,
-                                       time.monotonic() + limits.render_timeout, UNCONSTRAINED, EVERY_ITEM)
+            sample = self._read_mosaic(layer, grid, bands, Resampling.NEAREST, limits, UNCONSTRAINED, EVERY_ITEM)
             bound = with_dataset_statistics(template, sample) if isinstance(sample, Raster) else template
             if len(self._bound) > 256:
                 self._bound.clear()
@@ -187,7 +213,7 @@ class Engine:
 
     def _read_mosaic(
         self, layer: Layer, grid: Grid, bands: tuple[int, ...], method: Resampling, limits: Limits,
-        deadline: float, constraints: Constraints, want: ItemQuery,
+        constraints: Constraints, want: ItemQuery,
         prepare: Callable[[Raster], Raster] | None = None,
     ) -> Raster | RGBAImage | None:
         """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse
@@ -204,7 +230,7 @@ class Engine:
                 return self.reader.read(layer.overview[0], grid, bands, method)
             return footprint_picture(self.catalog.search(layer, grid_lonlat(grid), want, FOOTPRINTS_DRAWN, 0), grid)
         operator = want.operator or layer.config.operator
-        raster, _used = mosaic(self.reader, allowed_items(items, constraints), grid, bands, method, deadline,
+        raster, _used = mosaic(self.reader, allowed_items(items, constraints), grid, bands, method,
                                operator, layer.config.blend_width, prepare)
         return raster
 
@@ -213,8 +239,13 @@ class Engine:
     ) -> RGBAImage | None:
         """One layer drawn on a grid (for tiles), after the caller's access check."""
         limits = self.limits(layer.info.service)
-        deadline = time.monotonic() + limits.render_timeout
-        return self._render_layer(layer, grid, None, limits, deadline, constraints, style, None, want)
+        budget = self.budget(limits)
+        try:
+            with request_budget(budget), holding(f"a {grid.width}x{grid.height} picture",
+                                                 picture_bytes(grid.width * grid.height)):
+                return self._render_layer(layer, grid, None, limits, constraints, style, None, want)
+        finally:
+            self._finish(budget)
 
     @staticmethod
     def _empty(grid: Grid) -> RGBAImage:
@@ -232,9 +263,16 @@ class Engine:
                 raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
             self.resolve(query.coverage, "", query.service, query.principal, Action.PROCESS, "coverage")
             template = query.rendering
-        if template is not None:
-            template = self.with_statistics(layer, template, self.limits(query.service))
-        return read_coverage(self.reader, self.catalog, layer, query, self.limits(query.service), constraints, template)
+        limits = self.limits(query.service)
+        budget = self.budget(limits)
+        try:
+            with request_budget(budget):
+                if template is not None:
+                    template = self.with_statistics(layer, template, limits)
+                coverage = read_coverage(self.reader, self.catalog, layer, query, limits, constraints, template)
+        finally:
+            self._finish(budget)
+        return replace(coverage, skipped=len(budget.skipped))
 
     def message_image(
         self, width: int, height: int, text: str, fmt: ImageFormat, transparent: bool
@@ -276,7 +314,7 @@ class Engine:
         layer, constraints = self.resolve(query.layer, "", query.service, query.principal, Action.QUERY, "catalog")
         limit = min(query.limit, self.limits(query.service).max_items)
         found = self.catalog.search(layer, query.area, query.items, limit + 1, query.offset)
-        return layer, allowed_items(found[:limit], constraints), len(found) > limit
+        return layer, self.catalog.with_marks(layer, allowed_items(found[:limit], constraints)), len(found) > limit
 
     def item(self, name: str, key: str, service: str | None, principal: Principal,
              action: Action = Action.QUERY) -> tuple[Layer, CatalogItem]:
@@ -285,7 +323,7 @@ class Engine:
         item = self.catalog.item(layer, key)
         if item is None or not allowed_items([item], constraints):
             raise ItemNotFound(key)
-        return layer, item
+        return layer, self.catalog.with_marks(layer, [item])[0]
 
     def original(self, name: str, key: str, service: str | None, principal: Principal) -> tuple[CatalogItem, BinaryIO, int]:
         """An item's original file, for services that allow downloads, to callers granted them."""

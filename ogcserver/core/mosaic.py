@@ -6,19 +6,24 @@ in place so only one part is held in memory, and then asked for the result. "fir
 the loop when reading more cannot change anything, so an item whose part is already filled by
 the items above it is not read at all and reading stops once the view is full; every other
 operator needs every item.
+
+An item that cannot be read (a file broken since it was indexed, a block too big to inflate) is
+left out and recorded in the request's budget, so the response can say so and the catalog can
+mark it; when every item the view needs is unreadable the request fails instead, rather than
+answering an empty picture that looks like data.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ogcserver.model.catalog import CatalogItem
-from ogcserver.model.errors import RenderTimeout, SourceUnavailable
+from ogcserver.model.budget import check_deadline, current_budget
+from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import crosses_antimeridian, transform_bbox
 from ogcserver.model.image import Grid, Raster
@@ -36,7 +41,6 @@ def mosaic(
     grid: Grid,
     bands: Sequence[int],
     resampling: Resampling,
-    deadline: float,
     operator: Operator = Operator.FIRST,
     blend_width: int = 0,
     prepare: Callable[[Raster], Raster] | None = None,
@@ -52,24 +56,31 @@ def mosaic(
     """
     method = _method(operator, grid, blend_width)
     fed: list[CatalogItem] = []
+    failed: list[SourceUnavailable] = []
     for item in items:
-        if time.monotonic() > deadline:
-            raise RenderTimeout("rendering took longer than the configured time limit")
+        check_deadline()
         if item.source.count < max(bands):
             continue
         window = _window(item, grid)
         if window is None or method.covers(window):
             continue
-        part = _read(reader, item, grid.subgrid(window), bands, resampling)
+        try:
+            part = _read(reader, item, grid.subgrid(window), bands, resampling)
+        except SourceUnavailable as exc:
+            failed.append(exc)
+            continue
         if part is None:
             continue
         if prepare is not None:
             part = prepare(part)
         method.add(len(fed), part, window)
+        part = None  # taken in: let it go before the next item is read
         fed.append(item)
         if method.full():
             break
     raster, contributors = method.result()
+    if raster is None and failed:
+        raise failed[0]
     return raster, [fed[i] for i in contributors]
 
 
@@ -90,14 +101,20 @@ def _window(item: CatalogItem, grid: Grid) -> Window | None:
 def _read(
     reader: RasterReader, item: CatalogItem, grid: Grid, bands: Sequence[int], resampling: Resampling
 ) -> Raster | None:
-    """The item's part of the view, or None when it has none or cannot be read."""
+    """The item's part of the view, or None when it has none; SourceUnavailable (recorded in the
+    request's budget, and not read again in this request) when it cannot be read."""
+    budget = current_budget()
+    known = budget.skipped.get((item.collection, item.key or item.name)) if budget is not None else None
+    if known is not None:
+        raise SourceUnavailable(known)
     try:
         return reader.read(item.source, grid, bands, resampling)
-    except SourceUnavailable:
-        # A file that broke since it was indexed: the view is drawn without it (the next
-        # index refresh drops it), rather than failing for every user of the layer.
-        log.warning("source skipped", extra={"item": item.name, "collection": item.collection})
-        return None
+    except SourceUnavailable as exc:
+        # The view is drawn without it rather than failing for every user of the layer.
+        log.warning("source skipped", extra={"item": item.name, "collection": item.collection, "reason": exc.message})
+        if budget is not None:
+            budget.skipped[(item.collection, item.key or item.name)] = exc.message
+        raise
 
 
 def _cut(array: np.ndarray, window: Window) -> np.ndarray:

@@ -160,7 +160,7 @@ class OverviewBuilder:
         sub = grid.subgrid(window)
         if previous is None:  # level 0: the mosaic itself, by the layer's rule
             items = self.catalog.items_for(layer, sub.bbox, BATCH_ITEMS)
-            raster, _ = mosaic(self.reader, items, sub, bands, Resampling.NEAREST, math.inf,
+            raster, _ = mosaic(self.reader, items, sub, bands, Resampling.NEAREST,
                                layer.config.operator, layer.config.blend_width)
         else:
             raster = self.reader.read(previous, sub, bands, Resampling.AVERAGE)

@@ -51,6 +51,7 @@ class EncodedCoverage:
     filename: str
     body: bytes | None = None
     file: BinaryIO | None = None
+    skipped: int = 0  # unreadable mosaic items left out
 
     def chunks(self) -> Iterator[bytes]:
         """The content in pieces of bounded size; closes the file when done or abandoned."""

@@ -33,3 +33,4 @@ class Resampling(enum.Enum):
 class EncodedImage:
     body: bytes
     content_type: str
+    skipped: int = 0  # unreadable mosaic items left out of the picture

@@ -65,7 +65,7 @@ def from_domain(exc: errors.OgcServerError, version: str = "1.3.0") -> OwsError:
     if isinstance(exc, errors.CatalogUnavailable):
         return OwsError("NoApplicableCode", exc.message, status=503)
     if isinstance(exc, errors.SourceUnavailable):
-        return OwsError("NoApplicableCode", "a source raster of this layer cannot be read", status=503)
+        return OwsError("NoApplicableCode", exc.message, status=503)  # names the file, never its path
     return OwsError("NoApplicableCode", exc.message, status=500)
 
 

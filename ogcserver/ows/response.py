@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -24,3 +24,13 @@ class OwsResponse:
     freshness: Freshness | None = None
     stream: Iterator[bytes] | None = None  # large bodies, sent piece by piece instead of ``body``
     length: int | None = None              # of the streamed body, when known
+
+
+SKIPPED_HEADER = "X-Ogcserver-Skipped-Items"
+
+
+def with_skipped(response: OwsResponse, skipped: int) -> OwsResponse:
+    """The response saying how many unreadable mosaic items were left out of it (if any)."""
+    if not skipped:
+        return response
+    return replace(response, headers={**response.headers, SKIPPED_HEADER: str(skipped)})

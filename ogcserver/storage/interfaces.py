@@ -37,6 +37,9 @@ class RasterReader(Protocol):
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]: ...
 
+    def release(self) -> None:
+        """After a request: give back memory that only its reads needed (big blocks, buffers)."""
+
     def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
         """The source file, open for reading, and its size in bytes."""
 
@@ -98,6 +101,12 @@ class CatalogStore(Protocol):
     def get_meta(self, collection: str, key: str) -> str | None: ...
 
     def set_meta(self, collection: str, key: str, value: str) -> None: ...
+
+    def mark_unreadable(self, collection: str, key: str, reason: str, stamp: str = "") -> None:
+        """Record that an item (in the state ``stamp``) could not be read, and why."""
+
+    def unreadable(self, collection: str) -> dict[str, tuple[str, str]]:
+        """Items marked unreadable: key -> (reason, stamp)."""
 
 
 class TileStore(Protocol):

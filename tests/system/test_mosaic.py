@@ -77,10 +77,10 @@ def test_only_intersecting_items_are_read_and_covered_items_skipped(app, monkeyp
 
     original = engine_module.mosaic
 
-    def spy(reader, items, grid, bands, resampling, deadline, *rule):
+    def spy(reader, items, grid, bands, resampling, *rule):
         wrapped = CountingReader(reader)
         counting["reader"] = wrapped
-        return original(wrapped, items, grid, bands, resampling, deadline, *rule)
+        return original(wrapped, items, grid, bands, resampling, *rule)
 
     monkeypatch.setattr(engine_module, "mosaic", spy)
     client = app.test_client()

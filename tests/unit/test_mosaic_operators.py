@@ -10,6 +10,7 @@ import pytest
 
 from ogcserver.core.mosaic import mosaic
 from ogcserver.model.catalog import CatalogItem, SourceInfo
+from ogcserver.model.budget import Budget, request_budget
 from ogcserver.model.errors import RenderTimeout, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
@@ -75,8 +76,9 @@ class FakeReader:
 
 def run(fakes: list[Fake], operator=Operator.FIRST, blend_width=0, bands=(1, 2), broken=(), deadline=None):
     reader = FakeReader(fakes, broken)
-    limit = time.monotonic() + 60 if deadline is None else deadline
-    raster, used = mosaic(reader, [f.item for f in fakes], VIEW, bands, Resampling.NEAREST, limit, operator, blend_width)
+    budget = Budget(time.monotonic() + 60 if deadline is None else deadline, 1 << 30)
+    with request_budget(budget):
+        raster, used = mosaic(reader, [f.item for f in fakes], VIEW, bands, Resampling.NEAREST, operator, blend_width)
     return raster, [u.source.path.rsplit("/", 1)[-1][:-4] for u in used], reader.reads
 
 
@@ -299,8 +301,7 @@ def test_other_operators_read_every_item():
 
 def test_first_is_the_default_operator():
     fakes = scene()
-    raster, used = mosaic(FakeReader(fakes), [f.item for f in fakes], VIEW, (1, 2), Resampling.NEAREST,
-                          time.monotonic() + 60)
+    raster, used = mosaic(FakeReader(fakes), [f.item for f in fakes], VIEW, (1, 2), Resampling.NEAREST)
     np.testing.assert_array_equal(shown(raster)[0], BAND1[Operator.FIRST])
     assert [u.name for u in used] == ["A.tif", "B.tif", "C.tif"]
 
@@ -327,5 +328,5 @@ def test_nothing_in_view_gives_none(operator):
     outside = fake("O", (0, 6), (0, 6), (1,))
     far = BBox(10_000, 10_000, 11_000, 11_000, CRS)
     item = CatalogItem(1, "scenes", SourceInfo(**{**outside.item.source.__dict__, "bounds": far}), far)
-    raster, used = mosaic(FakeReader([outside]), [item], VIEW, (1,), Resampling.NEAREST, time.monotonic() + 60, operator)
+    raster, used = mosaic(FakeReader([outside]), [item], VIEW, (1,), Resampling.NEAREST, operator)
     assert raster is None and used == []

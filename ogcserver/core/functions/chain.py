@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ogcserver.core.functions.library import Stretch
+from ogcserver.model.budget import check_deadline
 from ogcserver.model.image import Grid, Raster
 from ogcserver.settings import ProcessingTemplate
 
@@ -24,6 +25,7 @@ def context_pixels(template: ProcessingTemplate) -> int:
 
 def _run(raster: Raster, functions) -> Raster:  # noqa: ANN001 - a tuple of library functions
     for function in functions:
+        check_deadline()
         raster = function.apply(raster)
     return raster
 

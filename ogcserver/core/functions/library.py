@@ -12,11 +12,13 @@ import shapely.geometry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ogcserver.core.functions.expression import Expression
+from ogcserver.model.budget import check_deadline
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.geo import WGS84, geojson_polygon, is_geographic, transform_coords
 from ogcserver.model.image import Raster
 
 METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
+STRIP_PIXELS = 1 << 16  # output pixels a neighbourhood function computes between deadline checks
 
 
 class Function(BaseModel):
@@ -316,17 +318,24 @@ class Convolve(Function):
         return k
 
     def apply(self, raster: Raster) -> Raster:
+        """Row strips of the output one after the other (a 31 x 31 kernel costs 961 passes over
+        each), so that the request's deadline is checked between them."""
         n, r = self.size, self.size // 2
         k = self._weights()
         h, w = raster.valid.shape
         valid = np.pad(raster.valid, r, mode="constant", constant_values=False)
         ok = np.ones((h, w), dtype=bool)
         out = np.zeros(raster.data.shape, dtype=np.float32)
+        rows = max(1, STRIP_PIXELS // max(w, 1))
         for i in range(raster.count):
             band = np.pad(raster.data[i].astype(np.float32), r, mode="edge")
-            for dy in range(n):
-                for dx in range(n):
-                    out[i] += k[dy, dx] * band[dy:dy + h, dx:dx + w]
+            for r0 in range(0, h, rows):
+                check_deadline()
+                r1 = min(h, r0 + rows)
+                strip = out[i, r0:r1]
+                for dy in range(n):
+                    for dx in range(n):
+                        strip += k[dy, dx] * band[r0 + dy:r1 + dy, dx:dx + w]
         for dy in range(n):
             for dx in range(n):
                 ok &= valid[dy:dy + h, dx:dx + w]

@@ -12,6 +12,7 @@ from rasterio.io import MemoryFile
 
 from ogcserver.core.render.png import encode_png
 from ogcserver.core.render.style import flatten, without_alpha
+from ogcserver.model.budget import check_deadline
 from ogcserver.model.formats import EncodedImage, ImageFormat
 from ogcserver.model.image import RGBAImage
 from ogcserver.settings import Rendering
@@ -31,6 +32,7 @@ def encode(
     background: tuple[int, int, int],
     options: Rendering,
 ) -> EncodedImage:
+    check_deadline()
     keep_alpha = transparent and fmt.supports_alpha
     pixels = image.pixels
     if keep_alpha:

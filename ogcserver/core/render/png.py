@@ -14,9 +14,12 @@ import zlib
 
 import numpy as np
 
+from ogcserver.model.budget import check_deadline
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type: grey, grey+alpha, RGB, RGBA
 UP = 2  # PNG filter type 2: each byte minus the byte above it
+ROWS_BYTES = 4 << 20  # filtered bytes compressed between deadline checks
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -38,6 +41,11 @@ def encode_png(pixels: np.ndarray, level: int, strategy: int) -> bytes:
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG's
     compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS, 8, strategy)
-    data = compressor.compress(filtered.data) + compressor.flush()
+    rows_at_once = max(1, ROWS_BYTES // filtered.shape[1])
+    parts = []
+    for r0 in range(0, height, rows_at_once):  # in pieces, checking the request's deadline between them
+        check_deadline()
+        parts.append(compressor.compress(filtered[r0:r0 + rows_at_once].data))
+    data = b"".join(parts) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, COLOR_TYPES[channels], 0, 0, 0)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")

@@ -19,7 +19,7 @@ def _to_byte(band: np.ndarray, stats: BandStatistics | None) -> np.ndarray:
         high = low + 1.0
     scaled = (band.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
     np.clip(scaled, 0, 255, out=scaled)
-    return np.nan_to_num(scaled, nan=0.0).astype(np.uint8)
+    return np.nan_to_num(scaled, nan=0.0, copy=False).astype(np.uint8)  # in place: a 2048 px band is 16 MiB
 
 
 def render_palette(raster: Raster, palette: Sequence[tuple[int, int, int, int]]) -> RGBAImage:

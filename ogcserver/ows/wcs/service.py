@@ -14,7 +14,7 @@ from ogcserver.model.errors import LayerNotFound, OgcServerError
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
-from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.response import OwsResponse, with_skipped
 from ogcserver.ows.wcs import kvp20, parse10, parse11, query20, xml20
 from ogcserver.ows.wcs.common import ALIASES, coverage_ids, negotiate, operation_version
 from ogcserver.ows.wcs.documents import capabilities_document, describe_document
@@ -117,8 +117,8 @@ class WcsService:
     def coverage(self, request: GetCoverage, layer: Layer, endpoint: Endpoint) -> OwsResponse:
         encoded = self.engine.coverage(replace(request.query, principal=endpoint.principal))
         if request.multipart:
-            return multipart_response(encoded, layer.info.title, layer.info.name)
-        return _single(encoded, layer)
+            return with_skipped(multipart_response(encoded, layer.info.title, layer.info.name), encoded.skipped)
+        return with_skipped(_single(encoded, layer), encoded.skipped)
 
     def error(self, error: OwsError, version: str) -> OwsResponse:
         if error.status >= 500:

@@ -12,7 +12,7 @@ from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, from_domain, wms_exception_report
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
-from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.response import OwsResponse, with_skipped
 from ogcserver.ows.wms import parse
 from ogcserver.ows.wms.capabilities import capabilities_document
 from ogcserver.ows.featureinfo import format_feature_info
@@ -42,7 +42,7 @@ class WmsService:
                 if getmap.kml:
                     return self.kml.wms_overlay(query, getmap.kml == "kmz", endpoint, params.as_dict())
                 image = self.engine.render_map(query)
-                return OwsResponse(image.body, image.content_type)
+                return with_skipped(OwsResponse(image.body, image.content_type), image.skipped)
             if name == "GetFeatureInfo":
                 request = parse.parse_getfeatureinfo(params, endpoint.service)
                 results = self.engine.feature_info(replace(request.query, principal=endpoint.principal))

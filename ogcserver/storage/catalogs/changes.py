@@ -4,6 +4,7 @@ conditions, and the small lookups whose SQL differs only in its placeholder."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -14,6 +15,9 @@ from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.storage.catalogs.sql_filter import compile_filter
 from ogcserver.storage.catalogs.sql_order import Dialect, locked_ids, order_by
+
+
+UNREADABLE = "unreadable:"  # meta key prefix of items marked unreadable
 
 
 class CatalogWrites:
@@ -31,6 +35,26 @@ class CatalogWrites:
 
     def get_meta(self, collection: str, key: str) -> str | None:
         raise NotImplementedError
+
+    def set_meta(self, collection: str, key: str, value: str) -> None:
+        raise NotImplementedError
+
+    # -- items found unreadable when read (kept beside the items, so a write never races a scan)
+    def mark_unreadable(self, collection: str, key: str, reason: str, stamp: str = "") -> None:
+        """Record that an item could not be read, and why; ``stamp`` is the indexed file's state
+        the mark applies to (a changed file is no longer marked)."""
+        self.set_meta(collection, UNREADABLE + key, json.dumps({"reason": reason, "stamp": stamp}))
+
+    def unreadable(self, collection: str) -> dict[str, tuple[str, str]]:
+        """Marked items of a collection: key -> (reason, stamp)."""
+        m = self.MARK
+        rows = self._connect().execute(
+            f"SELECT key, value FROM meta WHERE collection = {m} AND key LIKE {m}", (collection, UNREADABLE + "%"))
+        marks = {}
+        for key, value in rows.fetchall():
+            mark = json.loads(value)
+            marks[key[len(UNREADABLE):]] = (mark["reason"], mark["stamp"])
+        return marks
 
     @staticmethod
     def _time(value: Any) -> datetime | None:

@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -34,6 +35,8 @@ from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES, EXTENSIONS, SourceRules, check_dataset, check_source, open_source,
 )
+from ogcserver.storage.readers.process_memory import trim_heap
+from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,14 @@ def inner_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
     return Window(max(col, 0.0), max(row, 0.0), min(width, ds.width), min(height, ds.height))
 
 
+# what reading a broken block raises (IndexError: a file replaced by one with fewer bands)
+READ_ERRORS = (RasterioError, CPLE_BaseError, ValueError, IndexError)
+
+
+def unreadable(path: str) -> SourceUnavailable:
+    return SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read: its data is damaged")
+
+
 class DatasetPool:
     """Bounded LRUs of open datasets keyed by (path, overview level): one per thread, because a
     GDAL dataset handle must not be used by two threads at once, and reset after fork."""
@@ -184,6 +195,13 @@ class DatasetPool:
                 while pool:
                     pool.popitem()[1].close()
 
+    def close_big_blocks(self) -> None:
+        """Close this thread's handles whose blocks are big: GDAL and libtiff keep a block-sized
+        buffer per handle, which would otherwise stay after the request that needed it."""
+        pool = self._mine()
+        for key in [k for k, ds in pool.items() if block_bytes(ds)[0] > BIG_BLOCK_BYTES]:
+            pool.pop(key).close()
+
     def forget(self, path: str | None = None) -> None:
         """Drop handles of a file that changed, or of every file (another thread's are dropped,
         not closed: that thread may be reading from them)."""
@@ -198,9 +216,12 @@ class DatasetPool:
 class RasterioReader:
     """The storage reader for local rasters GDAL can open."""
 
-    def __init__(self, max_open: int = 64, tolerance: float = 1e-3, rules: SourceRules = DEFAULT_RULES) -> None:
+    def __init__(self, max_open: int = 64, tolerance: float = 1e-3, rules: SourceRules = DEFAULT_RULES,
+                 max_block_bytes: int = 256 << 20) -> None:
         self.rules = rules
         self.pool = DatasetPool(max_open, rules)
+        # blocks above this are never inflated; a request's own budget, when there is one, rules
+        self.max_block_bytes = max_block_bytes
         # Error allowed to GDAL's approximate transformer, in output pixels. GDAL's default
         # (0.125) is fitted over whatever window is warped, so a nearest-neighbour pick near a
         # pixel edge would depend on how a view is split between mosaic items or tiles.
@@ -297,11 +318,24 @@ class RasterioReader:
             factors = self._factors[path] = tuple(self.pool.get(path).overviews(1))
         return factors
 
+    def _open_for_read(self, source: SourceInfo, level: int = -1) -> rasterio.DatasetReader:
+        """A pooled handle, once its blocks are known to fit the budget."""
+        ds = self.pool.get(source.path, level)
+        check_blocks(ds, os.path.basename(source.path), self.max_block_bytes)
+        return ds
+
+    def release(self) -> None:
+        """After a request: close big-block handles and hand freed heap pages back (a worker
+        otherwise settles about 30 MB higher under a mixed load; a trim costs microseconds)."""
+        self.pool.close_big_blocks()
+        trim_heap()
+
     def read(
         self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
     ) -> Raster | None:
         level, scale = self._plan(source, grid)
-        ds = self.pool.get(source.path, level)
+        ds = self._open_for_read(source, level)
+        check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path))
         window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
         if window is not None:
             return self._read_window(ds, window, source, grid, bands)
@@ -323,9 +357,11 @@ class RasterioReader:
                 tolerance=self.tolerance,
                 **options,
             ) as vrt:
-                out = vrt.read([*bands, source.alpha_band or vrt.count])
-        except (RasterioError, ValueError) as exc:
-            raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc
+                indexes = [*bands, source.alpha_band or vrt.count]
+                out = in_strips(grid.height, grid.width,
+                                lambda r0, r1: vrt.read(indexes, window=Window(0, r0, grid.width, r1 - r0)))
+        except READ_ERRORS as exc:
+            raise unreadable(source.path) from exc
         valid = out[-1] > 0
         if not valid.any():
             return None
@@ -341,31 +377,41 @@ class RasterioReader:
         in), 3-4 times faster, and at the native resolution a plain copy of the source values.
         Validity as the warper sees it: a pixel without data in every band is invalid.
         """
-        shape = (grid.height, grid.width)
+        rows_per_pixel = window.height / grid.height
+
+        def rows(r0: int, r1: int) -> Window:
+            return Window(window.col_off, window.row_off + r0 * rows_per_pixel, window.width, (r1 - r0) * rows_per_pixel)
+
+        height, width = grid.height, grid.width
         try:
-            data = ds.read(list(bands), window=window, out_shape=(len(bands), *shape))
+            data = in_strips(height, width, lambda r0, r1: ds.read(
+                list(bands), window=rows(r0, r1), out_shape=(len(bands), r1 - r0, width)))
             if source.alpha_band:
-                valid = ds.read(source.alpha_band, window=window, out_shape=shape) > 0
+                valid = in_strips(height, width, lambda r0, r1: ds.read(
+                    source.alpha_band, window=rows(r0, r1), out_shape=(r1 - r0, width)) > 0)
             elif ds.count == 1 and ds.nodata is not None:
                 valid = ~np.isnan(data[0]) if math.isnan(ds.nodata) else data[0] != np.asarray(ds.nodata, data.dtype)
             else:
-                valid = ds.dataset_mask(window=window, out_shape=shape) > 0
-        except (RasterioError, ValueError) as exc:
-            raise SourceUnavailable(f"source '{source.path.rsplit('/', 1)[-1]}' cannot be read") from exc
+                valid = in_strips(height, width, lambda r0, r1: ds.dataset_mask(
+                    window=rows(r0, r1), out_shape=(r1 - r0, width)) > 0)
+        except READ_ERRORS as exc:
+            raise unreadable(source.path) from exc
         if not valid.any():
             return None
         return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
-        ds = self.pool.get(source.path)
+        ds = self._open_for_read(source)
         sx, sy = transform_point(x, y, crs, source.crs)
         if not (math.isfinite(sx) and math.isfinite(sy)):
             return None
         row, col = ds.index(sx, sy)
         if not (0 <= row < ds.height and 0 <= col < ds.width):
             return None
-        window = Window(col, row, 1, 1)
-        values = ds.read(window=window, masked=True)
+        try:
+            values = ds.read(window=Window(col, row, 1, 1), masked=True)
+        except READ_ERRORS as exc:
+            raise unreadable(source.path) from exc
         if np.ma.getmaskarray(values).all():
             return None
         return [float(v) for v in values[:, 0, 0].astype("float64").filled(np.nan)]
@@ -373,12 +419,15 @@ class RasterioReader:
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
         """Percentiles from the coarsest overview: cheap, and enough for a display stretch."""
         level = len(source.overview_factors) - 1
-        ds = self.pool.get(source.path, level)
+        ds = self._open_for_read(source, level)
         scale = max(1, int(max(ds.width, ds.height) / 1024))
         shape = (max(1, ds.height // scale), max(1, ds.width // scale))
         stats = []
         for b in bands:
-            values = ds.read(b, out_shape=shape, masked=True)
+            try:
+                values = ds.read(b, out_shape=shape, masked=True)
+            except READ_ERRORS as exc:
+                raise unreadable(source.path) from exc
             data = values.compressed()
             data = data[np.isfinite(data)] if data.dtype.kind == "f" else data
             if data.size == 0:
