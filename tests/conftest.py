@@ -176,3 +176,23 @@ def ogc_schemas() -> Path:
     if not (path / "catalog.xml").exists():
         pytest.skip("the official OGC schemas are not present in this checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def client_layers(tmp_path_factory) -> dict[str, Path]:
+    """The ``rasters.located`` layers in a geographic, an east-first and a north-first CRS."""
+    return rasters.client_layers(tmp_path_factory.mktemp("client-layers"))
+
+
+@pytest.fixture(scope="session")
+def client_server(client_layers, tmp_path_factory) -> str:
+    """A live server publishing ``client_layers`` under their names, for real clients."""
+    folder = tmp_path_factory.mktemp("client-server")
+    config = folder / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(folder / "state")},
+        "services": [{"name": "clients", "layers": [
+            {"name": name, "source": str(path)} for name, path in client_layers.items()]}],
+    }))
+    with running_server(config) as url:
+        yield url
