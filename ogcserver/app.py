@@ -42,7 +42,7 @@ def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
         if tms_id in tiling.WELL_KNOWN:
             tms = tiling.well_known(tms_id)
         else:
-            tms = tiling.native(catalog.layer(tms_id.removesuffix("_native")).info)
+            tms = tiling.for_layer(catalog.layer(tms_id.removesuffix("_native")).info, tms_id)
         m = tms.tms.matrix(z)
         b = tms.tms.xy_bbox
         return MatrixInfo(m.matrixWidth, m.matrixHeight, m.tileWidth, m.tileHeight, m.cellSize, m.cellSize,

@@ -8,12 +8,13 @@ Nothing below this module reads configuration or the environment.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ogcserver.core.functions.library import AnyFunction
 from ogcserver.model.catalog import TimeRange
@@ -21,12 +22,26 @@ from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 from ogcserver.model.time import parse_time
 
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
+# Service, layer and template names are identifiers in every protocol at once: WMS Name, WMTS
+# Identifier and the id of the layer's tile matrix set (morecantile allows only [\w-]), WCS
+# CoverageId (an NCName: no leading digit, '-' or '.', no colon), KML and URL path segments.
+NAME_MAX = 64
+NAME_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_\-]{{0,{NAME_MAX - 1}}}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
 
 
 class ConfigError(Exception):
     """A configuration problem, worded for the person who wrote the file."""
+
+
+def _valid_name(value: str) -> str:
+    if not re.fullmatch(NAME_PATTERN, value):
+        raise ValueError(f"'{value[:80]}' is not a valid name: it must start with a letter or '_' and hold only "
+                         f"letters A-Z, digits, '_' and '-' (at most {NAME_MAX}), as WMS, WMTS, WCS and URLs need")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_valid_name)]
 
 
 class Frozen(BaseModel):
@@ -105,7 +120,7 @@ class ChangeConfig(Frozen):
 class ProcessingTemplate(Frozen):
     """A named chain of raster functions, offered as a style of the layers that list it."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Name
     title: str = ""
     abstract: str = ""
     bands: tuple[int, ...] | None = Field(None, min_length=1, max_length=16)  # source bands read (default: all)
@@ -125,7 +140,7 @@ class ProcessingTemplate(Frozen):
 
 
 class LayerConfig(Frozen):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Name
     title: str = ""
     abstract: str = ""
     keywords: tuple[str, ...] = ()
@@ -253,7 +268,7 @@ class AccessConfig(Frozen):
 
 
 class ServiceConfig(Frozen):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Name
     title: str = ""
     abstract: str = ""
     keywords: tuple[str, ...] = ()
@@ -470,23 +485,39 @@ def _with_users_file(settings: Settings) -> Settings:
 
 
 def layer_name_for(path: Path) -> str:
+    """A file's or folder's name as a name valid in every protocol (NAME_PATTERN), always the same
+    for the same path: accents dropped (é -> e), each run of other characters outside A-Z, a-z,
+    0-9, '_' and '-' (dots, spaces, non-Latin letters) replaced by one '_', 'l_' put before a
+    leading digit or '-', cut to NAME_MAX characters."""
     stem = path.name if path.is_dir() else path.stem
-    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", stem) or "layer"
-    return name if re.match(r"^[A-Za-z_]", name) else f"l_{name}"
+    plain = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    name = re.sub(r"[^A-Za-z0-9_\-]+", "_", plain)
+    if not re.search(r"[A-Za-z0-9]", name):
+        name = "layer"
+    if not re.match(r"[A-Za-z_]", name):
+        name = f"l_{name}"
+    return name[:NAME_MAX]
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``... if it is taken; compared without case, as case-blind
+    file systems (tile caches, KML files) and clients would."""
+    candidate, n = name, 2
+    while candidate.lower() in used:
+        suffix = f"_{n}"
+        candidate, n = name[: NAME_MAX - len(suffix)] + suffix, n + 1
+    used.add(candidate.lower())
+    return candidate
 
 
 def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Settings:
     """Zero configuration: one service, a layer per file and a mosaic layer per folder."""
     layers = []
-    used: set[str] = set()
+    used = {"data"}  # the service's name
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: does not exist")
-        name = layer_name_for(path)
-        base, n = name, 2
-        while name in used or name == "data":
-            name, n = f"{base}_{n}", n + 1
-        used.add(name)
+        name = _unique_name(layer_name_for(path), used)
         layers.append({"name": name, "title": name, "source": str(path.resolve())})
     raw: dict = {"services": [{"name": "data", "title": "Published data", "layers": layers}]}
     if overrides:

@@ -91,6 +91,7 @@ class LayerCatalog:
         self._layers: dict[str, Layer] = {}
         self._checked = 0.0
         self._generations: dict[str, tuple] = {}  # per layer: the generation and overview described
+        self._refused: dict[str, str] = {}  # layers left out, with the reason last logged
         # told which lon/lat areas of a layer changed (tile caches drop exactly those tiles)
         self.listeners: list[Callable[[LayerInfo, tuple[BBox, ...]], None]] = []
         self._lock = threading.Lock()
@@ -106,22 +107,37 @@ class LayerCatalog:
             if not force and now - self._checked < self.refresh_seconds:
                 return
             for name, (service, config) in self._configs.items():
-                collection = config.collection_name
-                if config.source is not None:
-                    self._sync_folder(name, config)
-                generation = self.store.get_meta(collection, "generation")
-                state = (generation, self.store.get_meta(collection, f"overview:{name}"))
-                if name in self._layers and state == self._generations.get(name):
-                    continue
-                self._forget_sources(name)
-                self._generations[name] = state
-                layer = self._describe(name, service, config)
-                if layer is None:
-                    self._layers.pop(name, None)
-                    continue
-                self._layers[name] = layer
-                self._tell_caches(layer, int(generation or 0))
+                try:
+                    self._refresh_layer(name, service, config)
+                except Exception as exc:  # noqa: BLE001 - one layer that cannot be published must not stop the others
+                    self._leave_out(name, exc)
             self._checked = time.monotonic()
+
+    def _refresh_layer(self, name: str, service: str, config: LayerConfig) -> None:
+        collection = config.collection_name
+        if config.source is not None:
+            self._sync_folder(name, config)
+        generation = self.store.get_meta(collection, "generation")
+        state = (generation, self.store.get_meta(collection, f"overview:{name}"))
+        if (name in self._layers or name in self._refused) and state == self._generations.get(name):
+            return  # unchanged (a layer left out is tried again when its items change)
+        self._forget_sources(name)
+        self._generations[name] = state
+        layer = self._describe(name, service, config)
+        if layer is None:
+            self._layers.pop(name, None)
+            return
+        self._layers[name] = layer
+        self._tell_caches(layer, int(generation or 0))
+        self._refused.pop(name, None)
+
+    def _leave_out(self, name: str, exc: Exception) -> None:
+        """Drop a layer that failed to index or describe; say why once, not on every refresh."""
+        self._layers.pop(name, None)
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        if self._refused.get(name) != reason:
+            self._refused[name] = reason
+            log.warning("layer left out", extra={"layer": name, "reason": reason})
 
     def _sync_folder(self, name: str, config: LayerConfig) -> None:
         root = Path(config.source)

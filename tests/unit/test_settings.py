@@ -31,7 +31,7 @@ def test_valid_config_loads_and_is_frozen(config_path):
     [
         ("services: []", "services", "at least 1"),
         ("services:\n- name: a\n  layers:\n  - {name: x, source: .}\n  colour: red", "services.0.colour", "Extra inputs"),
-        ("services:\n- name: 'bad name'\n  layers:\n  - {name: x, source: .}", "services.0.name", "pattern"),
+        ("services:\n- name: 'bad name'\n  layers:\n  - {name: x, source: .}", "services.0.name", "not a valid name"),
         ("limits: {max_width: 0}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}", "limits.max_width", "greater than"),
         ("services:\n- name: a\n  crs: [WGS84]\n  layers:\n  - {name: x, source: .}", "services.0.crs", "EPSG:n"),
         ("services:\n- name: a\n  layers:\n  - {name: x, source: ., bands: [1, 2]}", "services.0.layers.0.bands", "1 or 3"),
