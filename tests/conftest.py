@@ -118,11 +118,19 @@ def free_port() -> int:
 @contextmanager
 def running_server(config_path: Path, workers: int = 2):
     """The real server (gunicorn) in a subprocess on a free local port; yields its URL."""
+    with serving(["-c", str(config_path)], config_path.parent, workers) as (url, _log):
+        yield url
+
+
+@contextmanager
+def serving(args: list[str], folder: Path, workers: int = 2):
+    """``ogcserver serve ARGS`` in a subprocess on a free local port, its output in a log file in
+    ``folder``; yields the URL and the log's path once the server answers."""
     port = free_port()
-    log = open(config_path.parent / f"server-{port}.log", "w")
+    log_path = folder / f"server-{port}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ogcserver", "serve", "-c", str(config_path), "--port", str(port),
-         "--workers", str(workers)],
+        [sys.executable, "-m", "ogcserver", "serve", *args, "--port", str(port), "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -135,9 +143,9 @@ def running_server(config_path: Path, workers: int = 2):
             except requests.ConnectionError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + (config_path.parent / f"server-{port}.log").read_text())
+                raise RuntimeError("server did not start: " + log_path.read_text())
             time.sleep(0.2)
-        yield url
+        yield url, log_path
     finally:
         proc.terminate()
         try:

@@ -9,7 +9,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 
-__all__ = ["from_origin", "parent_and_tiles", "texture", "write"]
+__all__ = ["awkward", "client_layers", "from_origin", "located", "parent_and_tiles", "texture", "write"]
 
 UTM = "EPSG:32632"
 ORIGIN = (500000.0, 5200000.0)
@@ -133,6 +133,7 @@ AWKWARD_NAMES = (
     "a&b<c>'d\".tif",
     "N10W110.hgt.tif",
 )
+AWKWARD_FOLDER = "1st mosaic.v2 ünïcode"
 
 
 def awkward(folder: Path) -> list[Path]:
@@ -142,7 +143,7 @@ def awkward(folder: Path) -> list[Path]:
     for n, name in enumerate(AWKWARD_NAMES):
         crs, origin, res = list(CLIENT_LAYERS.values())[n % len(crss)]
         paths.append(write(folder / name, located((60, 80), seed=40 + n), from_origin(*origin, res, res), crs=crs))
-    mosaic = folder / "1st mosaic.v2 ünïcode"
+    mosaic = folder / AWKWARD_FOLDER
     for n, name in enumerate(("tile.a.tif", "tile b.tif")):
         x, y = ORIGIN
         write(mosaic / name, located((60, 80), seed=60 + n), from_origin(x + n * 800, y, RES, RES))
