@@ -114,7 +114,8 @@ WCS111_NORTH_FIRST = pytest.mark.xfail(
     for layer in LAYERS for tms in TILE_MATRIX_SETS])
 def test_gdal_wmts_reads_every_tile_matrix_set(client_server, client_layers, layer, tms, tmp_path):
     """GDAL's WMTS driver opens the layer in each advertised set (the finest zoom TileJSON names),
-    in the set's CRS, and the tiles it reads show the source where gdalwarp puts it."""
+    in the set's CRS and with the layer's extent, and the tiles it reads show the source where
+    gdalwarp puts it."""
     source = client_layers[layer]
     native = source_grid(source)
     tms_id = f"{layer}_native" if tms == "native" else tms
@@ -126,6 +127,9 @@ def test_gdal_wmts_reads_every_tile_matrix_set(client_server, client_layers, lay
     authority, code = crs.split(":")
     assert re.search(rf'ID\["{authority}","?{code}"?\]\]$', info["coordinateSystem"]["wkt"])
     west, south, east, north = bounds_in(source, stored)
+    corners = info["cornerCoordinates"]
+    pixel = info["geoTransform"][1]  # the dataset's extent is the layer's, on the zoom's pixels
+    assert [*corners["upperLeft"], *corners["lowerRight"]] == pytest.approx([west, north, east, south], abs=pixel)
     out = tmp_path / "wmts.tif"
     gdal("gdal_translate", "-q", "-projwin", *map(repr, (west, north, east, south)), name, str(out), cache=tmp_path)
     picture, grid = read_tif(out)
