@@ -19,7 +19,7 @@ from ogcserver.core.filters import parse_filter
 from ogcserver.core.ingest import ingest
 from ogcserver.core.overviews import OverviewBuilder
 from ogcserver.model.catalog import CatalogItem, ItemSpec, Selection, TimeRange
-from ogcserver.model.geo import WGS84, BBox
+from ogcserver.model.geo import WGS84, BBox, geojson_bbox, normalized_lonlat
 from ogcserver.model.mosaic import BY_NAME, parse_ordering
 from ogcserver.model.time import format_time, parse_time
 from ogcserver.ows.catalog.features import bare_feature
@@ -104,7 +104,7 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
     if action == "stats":
         for name in [collection] if collection else store.collections():
             s = store.stats(name)
-            box = s.lonlat_bounds.as_tuple() if s.lonlat_bounds else None
+            box = geojson_bbox(normalized_lonlat(s.lonlat_bounds)) if s.lonlat_bounds else None
             first, last = (format_time(t) if t else None for t in (s.first, s.last))
             print(json.dumps({"collection": name, "items": s.count, "bbox": box, "first": first, "last": last,
                               "generation": s.generation}))

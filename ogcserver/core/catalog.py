@@ -23,7 +23,9 @@ from ogcserver.model.catalog import (
 )
 from ogcserver.model.mosaic import BY_NAME
 from ogcserver.model.errors import LayerNotFound, LimitExceeded, SourceUnavailable
-from ogcserver.model.geo import WGS84, BBox, epsg_code, transform_bbox
+from ogcserver.model.geo import (
+    BBox, epsg_code, lonlat_union, normalized_longitude, normalized_lonlat, to_lonlat, transform_bbox,
+)
 from ogcserver.settings import LayerConfig, Settings
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
@@ -194,9 +196,9 @@ class LayerCatalog:
         if exact:
             native = [transform_bbox(i.source.bounds, crs) if i.source.crs != crs else i.source.bounds for i in items]
             bounds = _union(native, crs)
-            lonlat = _union([i.lonlat_bounds for i in items], WGS84)
-        else:
-            lonlat = summary.lonlat_bounds
+            lonlat = lonlat_union([i.lonlat_bounds for i in items])
+        else:  # the index's extremes: a collection on both sides of the antimeridian spans the globe
+            lonlat = normalized_lonlat(summary.lonlat_bounds)
             bounds = transform_bbox(lonlat, crs)
         resolution = min((i.source.resolution for i in items if i.source.crs == crs), key=lambda r: r[0])
         render_bands = default_render_bands(config, first.count)
@@ -355,14 +357,14 @@ class LayerCatalog:
 
     def _selection(self, layer: Layer, area: BBox, want: ItemQuery) -> Selection | None:
         try:
-            lonlat = transform_bbox(area, WGS84)
+            lonlat = to_lonlat(area)
         except Exception:  # noqa: BLE001 - outside the CRS domain: nothing can intersect
             return None
         if not lonlat.is_valid():
             return None
         ordering = want.ordering or layer.config.ordering
         focus = ((lonlat.minx, lonlat.maxy) if ordering.kind == "northwest"
-                 else ((lonlat.minx + lonlat.maxx) / 2, (lonlat.miny + lonlat.maxy) / 2))
+                 else (normalized_longitude((lonlat.minx + lonlat.maxx) / 2), (lonlat.miny + lonlat.maxy) / 2))
         return Selection(lonlat, want.where, self.time_wanted(layer, want), ordering, focus)
 
     def search(self, layer: Layer, area: BBox | None, want: ItemQuery, limit: int, offset: int) -> list[CatalogItem]:

@@ -20,7 +20,7 @@ import numpy as np
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.errors import RenderTimeout, SourceUnavailable
 from ogcserver.model.formats import Resampling
-from ogcserver.model.geo import transform_bbox
+from ogcserver.model.geo import crosses_antimeridian, transform_bbox
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.mosaic import Operator
 from ogcserver.storage.interfaces import RasterReader
@@ -74,7 +74,10 @@ def mosaic(
 
 
 def _window(item: CatalogItem, grid: Grid) -> Window | None:
-    """Pixels of the view the item may cover (its footprint in the view's CRS, plus a margin)."""
+    """Pixels of the view the item may cover (its footprint in the view's CRS, plus a margin).
+    An item across the antimeridian may lie at both ends of a view's x axis: warp it all."""
+    if crosses_antimeridian(item.lonlat_bounds):
+        return (0, grid.height, 0, grid.width)
     try:
         box = transform_bbox(item.source.bounds, grid.crs)
     except Exception:  # noqa: BLE001 - footprint not expressible in the view's CRS: warp it all

@@ -26,7 +26,7 @@ from ogcserver.core.render.footprints import grid_lonlat
 from ogcserver.model.access import Constraints
 from ogcserver.model.catalog import LayerInfo, SourceInfo
 from ogcserver.model.formats import Resampling
-from ogcserver.model.geo import BBox, transform_bbox
+from ogcserver.model.geo import BBox, lonlat_intersects, transform_bbox
 from ogcserver.model.image import Grid
 from ogcserver.storage.interfaces import RasterReader, RasterWriter
 
@@ -83,7 +83,7 @@ def overview_usable(layer: Layer, grid: Grid, want: ItemQuery, constraints: Cons
         return False
     if layer.overview_stale:
         view = grid_lonlat(grid)
-        if view is None or any(view.intersects(area) for area in layer.overview_stale):
+        if view is None or any(lonlat_intersects(view, area) for area in layer.overview_stale):
             return False
     return True
 

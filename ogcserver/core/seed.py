@@ -14,7 +14,9 @@ import numpy as np
 import shapely
 
 from ogcserver.core import tiling
-from ogcserver.model.geo import WGS84, BBox, geojson_polygon, transform_bbox, transform_coords
+from ogcserver.model.geo import (
+    WGS84, BBox, geojson_polygon, lonlat_parts, normalized_lonlat, transform_bbox, transform_coords,
+)
 
 MAX_POLYGON_POINTS = 100_000
 _SEGMENT_DEGREES = 0.01  # densify lon/lat edges before projecting, so they bend as they should
@@ -37,20 +39,28 @@ def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int,
          within: shapely.Geometry | None = None) -> Iterator[Metatile]:
     """Metatiles over the area (and touching ``within``, a lon/lat polygon, if given), zoom by
     zoom, row by row, aligned and sized exactly like the ones the cache renders on demand (so
-    both take the same locks)."""
-    box = transform_bbox(area, tms.crs) if area.crs != tms.crs else area
+    both take the same locks). An area across the antimeridian is walked on each side of it."""
+    parts = lonlat_parts(normalized_lonlat(area)) if area.crs == WGS84 else (area,)
+    boxes = [transform_bbox(p, tms.crs) if p.crs != tms.crs else p for p in parts]
     shape = _projected(within, tms.crs) if within is not None else None
     for z in zooms:
-        span = tms.tiles_over(box, z)
-        if span is None:
-            continue
-        x0, y0, x1, y1 = span
         m = tms.tms.matrix(z)
-        for my in range((y0 // meta_size) * meta_size, y1 + 1, meta_size):
-            for mx in range((x0 // meta_size) * meta_size, x1 + 1, meta_size):
-                meta = Metatile(z, mx, my, min(mx + meta_size, m.matrixWidth) - 1, min(my + meta_size, m.matrixHeight) - 1)
-                if shape is None or shapely.intersects(shape, _bounds(tms, meta)):
-                    yield meta
+        spans = [s for s in (tms.tiles_over(box, z) for box in boxes) if s is not None]
+        for i, (x0, y0, x1, y1) in enumerate(spans):
+            for my in range((y0 // meta_size) * meta_size, y1 + 1, meta_size):
+                for mx in range((x0 // meta_size) * meta_size, x1 + 1, meta_size):
+                    if any(_walks(earlier, mx, my, meta_size) for earlier in spans[:i]):
+                        continue  # both sides of 180 share this metatile: walked already
+                    meta = Metatile(z, mx, my, min(mx + meta_size, m.matrixWidth) - 1,
+                                    min(my + meta_size, m.matrixHeight) - 1)
+                    if shape is None or shapely.intersects(shape, _bounds(tms, meta)):
+                        yield meta
+
+
+def _walks(span: tuple[int, int, int, int], mx: int, my: int, meta_size: int) -> bool:
+    """Whether walking a span of tiles visits the metatile at (mx, my)."""
+    x0, y0, x1, y1 = span
+    return (x0 // meta_size) * meta_size <= mx <= x1 and (y0 // meta_size) * meta_size <= my <= y1
 
 
 def _projected(polygon: shapely.Geometry, crs: str) -> shapely.Geometry:

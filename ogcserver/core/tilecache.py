@@ -26,7 +26,7 @@ from ogcserver.core.render.encode import encode
 from ogcserver.core.render.vector import footprint_tile
 from ogcserver.model.access import Action
 from ogcserver.model.catalog import LayerInfo
-from ogcserver.model.geo import BBox, transform_bbox
+from ogcserver.model.geo import BBox, lonlat_parts, normalized_lonlat, transform_bbox
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.image import Grid, RGBAImage
 from ogcserver.model.tiles import StoredTile, TileKey
@@ -82,9 +82,9 @@ class TileService:
         self._point_current(info)
         removed = 0
         for tms in tiling.sets_for(info):
-            for area in areas:
+            for part in (p for area in areas for p in lonlat_parts(normalized_lonlat(area))):  # each side of 180
                 try:
-                    box = transform_bbox(area, tms.crs)
+                    box = transform_bbox(part, tms.crs)
                 except Exception:  # noqa: BLE001 - outside this set's CRS domain
                     continue
                 for z in range(tms.minzoom, tms.maxzoom + 1):

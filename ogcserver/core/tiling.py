@@ -12,7 +12,7 @@ import pyproj
 
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.errors import InvalidValue
-from ogcserver.model.geo import BBox, crs_object, transform_bbox
+from ogcserver.model.geo import BBox, axis_is_yx, crs_object, transform_bbox
 from ogcserver.model.image import Grid
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class TileMatrixSet:
     def tiles_over(self, box: BBox, z: int) -> tuple[int, int, int, int] | None:
         """(x0, y0, x1, y1) of the tiles of zoom z touching a box in this set's CRS."""
         m = self.tms.matrix(z)
-        ox, oy = m.pointOfOrigin
+        ox, oy = self.tms._matrix_origin(m)  # x/y, whatever the CRS's axis order
         size_x, size_y = m.cellSize * m.tileWidth, m.cellSize * m.tileHeight
         x0 = max(0, math.floor((box.minx - ox) / size_x))
         x1 = min(m.matrixWidth - 1, math.ceil((box.maxx - ox) / size_x) - 1)
@@ -92,6 +92,12 @@ def native_id(info: LayerInfo) -> str:
     return f"{info.name}_native"
 
 
+def ordered_axes(crs: str) -> list[str]:
+    """The CRS's axes in its own order, named by direction. Given to morecantile, which would
+    otherwise judge the order by abbreviation and get Gauss-Krueger's X (north) / Y (east) wrong."""
+    return ["N", "E"] if axis_is_yx(crs) else ["E", "N"]
+
+
 @lru_cache(maxsize=256)
 def _native(name: str, crs: str, bounds: tuple[float, float, float, float], resolution: float) -> TileMatrixSet | None:
     """The set, or None (logged once) where morecantile cannot tile the CRS or extent: the layer
@@ -101,9 +107,10 @@ def _native(name: str, crs: str, bounds: tuple[float, float, float, float], reso
         side = max(maxx - minx, maxy - miny)
         zooms = max(0, math.ceil(math.log2(side / (resolution * TILE_SIZE))))
         extent = [minx, maxy - side, minx + side, maxy]  # square, anchored at the top left
+        axes = ordered_axes(crs)  # for the corner it builds and the tile arithmetic it does later
         tms = morecantile.TileMatrixSet.custom(
             extent, pyproj.CRS.from_user_input(crs_object(crs)), tile_width=TILE_SIZE, tile_height=TILE_SIZE,
-            minzoom=0, maxzoom=zooms, id=name,
+            minzoom=0, maxzoom=zooms, id=name, ordered_axes=axes, orderedAxes=axes,
         )
     except Exception as exc:  # noqa: BLE001 - whatever the CRS, one layer must not stop the server
         log.warning("no native tile matrix set", extra={"tms": name, "reason": f"{type(exc).__name__}: {exc}"[:300]})

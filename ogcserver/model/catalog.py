@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import shapely.geometry
+
 from ogcserver.model.errors import SourceUnavailable
-from ogcserver.model.geo import WGS84, BBox, transform_bbox
+from ogcserver.model.geo import WGS84, BBox, lonlat_union, to_lonlat
 from ogcserver.model.mosaic import NEWEST, Ordering
 
 
@@ -181,38 +183,32 @@ class LayerInfo:
 
 
 def lonlat_footprint(info: SourceInfo) -> BBox:
-    """The item's box in lon/lat for the index; one crossing the antimeridian spans every
-    longitude (a conservative box: the view window is worked out in the item's own CRS)."""
+    """The item's box in lon/lat for the index; one crossing the antimeridian keeps its east
+    edge beyond 180 (see ``normalized_lonlat``), so it is selected only by views over it."""
     try:
-        box = transform_bbox(info.bounds, WGS84)
+        box = to_lonlat(info.bounds)
     except Exception as exc:  # noqa: BLE001 - PROJ cannot place it on the globe
         raise SourceUnavailable("footprint cannot be expressed in lon/lat") from exc
-    if box.minx > box.maxx and box.miny < box.maxy:
-        box = BBox(-180.0, box.miny, 180.0, box.maxy, WGS84)
     if not box.is_valid():
         raise SourceUnavailable("footprint cannot be expressed in lon/lat")
     return box
 
 
 def footprint_box(footprint: dict[str, Any] | None, info: SourceInfo) -> BBox:
-    """The index box: the footprint's bounds when there is one, else the raster's extent."""
+    """The index box: the footprint's bounds when there is one, else the raster's extent. A
+    footprint cut at the antimeridian (a MultiPolygon with parts at both ends of the longitudes)
+    gets the narrow box across it, not the band of every longitude."""
     if footprint is None:
         return lonlat_footprint(info)
-    xs: list[float] = []
-    ys: list[float] = []
-    _collect(footprint["coordinates"], xs, ys)
-    if not xs or not all(math.isfinite(v) for v in xs + ys):
+    try:
+        geometry = shapely.geometry.shape(footprint)
+    except Exception:  # noqa: BLE001 - a malformed outline: the raster's extent instead
         return lonlat_footprint(info)
-    return BBox(min(xs), min(ys), max(xs), max(ys), WGS84)
-
-
-def _collect(coords: Any, xs: list[float], ys: list[float]) -> None:
-    if coords and isinstance(coords[0], (int, float)):
-        xs.append(float(coords[0]))
-        ys.append(float(coords[1]))
-        return
-    for part in coords:
-        _collect(part, xs, ys)
+    parts = getattr(geometry, "geoms", [geometry])
+    boxes = [BBox(*part.bounds, WGS84) for part in parts if not part.is_empty]
+    if not boxes or not all(math.isfinite(v) for b in boxes for v in b.as_tuple()):
+        return lonlat_footprint(info)
+    return lonlat_union(boxes)
 
 
 def typed_value(value: Any) -> Any:

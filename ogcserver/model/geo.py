@@ -10,6 +10,7 @@ cheap; the pyproj objects behind them are cached.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -104,6 +105,107 @@ def transform_bbox(bbox: BBox, dst_crs: str, densify: int = 21) -> BBox:
         *bbox.as_tuple(), densify_pts=densify
     )
     return BBox(minx, miny, maxx, maxy, dst_crs)
+
+
+def normalized_lonlat(box: BBox) -> BBox:
+    """A lon/lat box with its west edge in [-180, 180) and at most 360 degrees wide.
+
+    A box crossing the antimeridian (west > east, as PROJ and GeoJSON write it) keeps its east
+    edge beyond 180 (178..181.5), so it stays one valid box whose width is its real width;
+    a box as wide as the globe (or wider) becomes -180..180.
+    """
+    west, east = box.minx, box.maxx
+    if not (math.isfinite(west) and math.isfinite(east)):
+        return box
+    if west > east:
+        east += 360.0
+    if east - west >= 360.0 - 1e-6:  # the globe, up to PROJ's rounding at its edges
+        return BBox(-180.0, box.miny, 180.0, box.maxy, WGS84)
+    shift = west - normalized_longitude(west)
+    return BBox(west - shift, box.miny, east - shift, box.maxy, WGS84)
+
+
+def normalized_longitude(lon: float) -> float:
+    """A longitude in [-180, 180) (a box's centre beyond 180 is a place on the globe again)."""
+    return lon - math.floor((lon + 180.0) / 360.0) * 360.0
+
+
+def to_lonlat(bbox: BBox, densify: int = 21) -> BBox:
+    """The box in lon/lat, normalized (see ``normalized_lonlat``): a view or raster across the
+    antimeridian is the narrow box over it, not the whole band of longitudes between its edges."""
+    return normalized_lonlat(transform_bbox(bbox, WGS84, densify))
+
+
+def crosses_antimeridian(box: BBox) -> bool:
+    """Whether a normalized lon/lat box reaches past 180 (its east edge lies beyond it)."""
+    return box.crs == WGS84 and box.maxx > 180.0
+
+
+def lonlat_parts(box: BBox) -> tuple[BBox, ...]:
+    """A normalized lon/lat box as boxes within -180..180: two where it crosses the antimeridian."""
+    if not crosses_antimeridian(box):
+        return (box,)
+    return (BBox(box.minx, box.miny, 180.0, box.maxy, WGS84), BBox(-180.0, box.miny, box.maxx - 360.0, box.maxy, WGS84))
+
+
+def lonlat_shape(box: BBox) -> shapely.Geometry:
+    """A lon/lat box as a geometry within -180..180 (a MultiPolygon where it crosses the
+    antimeridian), to test against footprints, which are cut there."""
+    boxes = [shapely.box(*p.as_tuple()) for p in lonlat_parts(normalized_lonlat(box))]
+    return boxes[0] if len(boxes) == 1 else shapely.MultiPolygon(boxes)
+
+
+def lonlat_intersects(a: BBox, b: BBox) -> bool:
+    """Whether two lon/lat boxes overlap on the globe (either may cross the antimeridian)."""
+    return any(p.intersects(q) for p in lonlat_parts(normalized_lonlat(a)) for q in lonlat_parts(normalized_lonlat(b)))
+
+
+def lonlat_union(boxes: Sequence[BBox]) -> BBox:
+    """The narrowest lon/lat box holding every box, going round the globe either way: the
+    union of boxes on both sides of the antimeridian crosses it instead of spanning the globe.
+
+    Longitudes are arcs of a circle: the union leaves out the largest gap between them.
+    """
+    spans = [normalized_lonlat(b) for b in boxes]
+    south, north = min(b.miny for b in spans), max(b.maxy for b in spans)
+    arcs = sorted([(b.minx, b.maxx) for b in spans] + [(b.minx + 360.0, b.maxx + 360.0) for b in spans])
+    merged: list[list[float]] = []
+    for west, east in arcs:
+        if merged and west <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], east)
+        else:
+            merged.append([west, east])
+    base = merged[0][0]
+    gaps = [(merged[i + 1][0] - merged[i][1], i) for i in range(len(merged) - 1) if merged[i][1] < base + 360.0]
+    if not gaps:
+        return BBox(-180.0, south, 180.0, north, WGS84)
+    _, i = max(gaps)
+    if merged[i + 1][0] == base + 360.0:  # the gap round the back: the plain union, exact
+        return BBox(base, south, max(b.maxx for b in spans), north, WGS84)
+    return normalized_lonlat(BBox(merged[i + 1][0], south, merged[i][1] + 360.0, north, WGS84))
+
+
+def lonlat_intersection(a: BBox, b: BBox) -> BBox | None:
+    """The part of one lon/lat box inside another (either may cross the antimeridian), or None."""
+    pieces = []
+    for p in lonlat_parts(normalized_lonlat(a)):
+        for q in lonlat_parts(normalized_lonlat(b)):
+            piece = BBox(max(p.minx, q.minx), max(p.miny, q.miny), min(p.maxx, q.maxx), min(p.maxy, q.maxy), WGS84)
+            if piece.is_valid():
+                pieces.append(piece)
+    return lonlat_union(pieces) if pieces else None
+
+
+def geojson_bbox(box: BBox) -> list[float]:
+    """A lon/lat box as GeoJSON and STAC write it (RFC 7946, 5.2): across the antimeridian, west > east."""
+    east = box.maxx - 360.0 if crosses_antimeridian(box) else box.maxx
+    return [box.minx, box.miny, east, box.maxy]
+
+
+def whole_longitudes(box: BBox) -> BBox:
+    """A lon/lat box for documents whose readers assume west < east within -180..180: one that
+    crosses the antimeridian is widened to every longitude (its latitudes are kept)."""
+    return BBox(-180.0, box.miny, 180.0, box.maxy, WGS84) if crosses_antimeridian(box) else box
 
 
 def transform_coords(xs, ys, src_crs: str, dst_crs: str):  # noqa: ANN001, ANN201 - arrays in, arrays out

@@ -8,7 +8,9 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ogcserver.model.catalog import LayerInfo
-from ogcserver.model.geo import BBox, axis_is_yx, crs_area_of_use, transform_bbox
+from ogcserver.model.geo import (
+    BBox, axis_is_yx, crs_area_of_use, is_geographic, lonlat_intersection, to_lonlat, transform_bbox,
+)
 from ogcserver.ows.crs import parse_crs
 from ogcserver.model.time import format_time
 
@@ -37,7 +39,12 @@ def fmt(value: float) -> str:
 
 
 def bbox_in(bounds: BBox, code: str) -> BBox | None:
-    """The layer's bounds in an advertised CRS (x/y order), clipped to the CRS's area of use."""
+    """The layer's bounds in an advertised CRS (x/y order), clipped to the CRS's area of use.
+
+    Both may cross the antimeridian (a Pacific layer; EPSG:3832's area of use), so they are met
+    as lon/lat boxes on the globe. In a geographic CRS a layer across 180 gets every longitude:
+    readers of these boxes take west < east.
+    """
     crs = parse_crs(code).internal
     try:
         if bounds.crs == crs:
@@ -45,17 +52,14 @@ def bbox_in(bounds: BBox, code: str) -> BBox | None:
         area = crs_area_of_use(crs)
         source = bounds
         if area is not None:
-            lonlat = transform_bbox(bounds, "EPSG:4326")
-            clipped = BBox(
-                max(lonlat.minx, area.minx), max(lonlat.miny, area.miny),
-                min(lonlat.maxx, area.maxx), min(lonlat.maxy, area.maxy), "EPSG:4326",
-            )
-            if not clipped.is_valid():
+            source = lonlat_intersection(to_lonlat(bounds), area)
+            if source is None:
                 return None
-            source = clipped
         out = transform_bbox(source, crs)
     except Exception:  # noqa: BLE001 - a CRS the bounds cannot be expressed in is left out
         return None
+    if is_geographic(crs) and (out.minx > out.maxx or out.maxx > 180.0):
+        out = BBox(-180.0, out.miny, 180.0, out.maxy, crs)
     return out if out.is_valid() else None
 
 

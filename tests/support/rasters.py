@@ -148,3 +148,19 @@ def awkward(folder: Path) -> list[Path]:
         x, y = ORIGIN
         write(mosaic / name, located((60, 80), seed=60 + n), from_origin(x + n * 800, y, RES, RES))
     return paths + [mosaic]
+
+
+ANTIMERIDIAN_UTM = "EPSG:32660"  # UTM 60N: central meridian 177 E, 180 lies about 208 km east of it at 51 N
+
+
+def antimeridian_pair(folder: Path) -> tuple[Path, Path]:
+    """Two 3-band scenes in UTM 60N at about 51 N: ``dateline.tif`` crosses 180 (about 179 E to
+    179.3 W, with a nodata collar on its west edge), ``west.tif`` lies west of it (about 175.7 E
+    to 176.8 E) and does not touch it."""
+    crossing = texture((300, 1200), 3, seed=7)
+    crossing[:, :, :40] = 0
+    dateline = write(folder / "dateline.tif", crossing, from_origin(640000.0, 5700000.0, 100.0, 100.0),
+                     crs=ANTIMERIDIAN_UTM, nodata=0, overviews=(2, 4))
+    west = write(folder / "west.tif", texture((300, 800), 3, seed=8), from_origin(410000.0, 5700000.0, 100.0, 100.0),
+                 crs=ANTIMERIDIAN_UTM, nodata=0)
+    return dateline, west

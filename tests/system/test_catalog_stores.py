@@ -362,3 +362,42 @@ def test_concurrent_writers_lose_and_double_nothing(store: CatalogStore) -> None
     assert sum(added for added, _ in counts) == len(wanted)
     assert sum(added + updated for added, updated in counts) == WRITERS * BATCHES * BATCH
     assert store.stats(SCENES).generation == WRITERS * BATCHES
+
+
+# -- the antimeridian --------------------------------------------------------------------------
+def utm60_record(key: str, left: float, right: float, footprint: dict | None = None) -> ItemRecord:
+    """A scene in UTM 60N at about 51 N; from left = 640 km on it crosses 180 (x = 708 km)."""
+    source = SourceInfo(f"/data/{key}.tif", "EPSG:32660", BBox(left, 5670000.0, right, 5700000.0, "EPSG:32660"),
+                        100, 100, 3, "uint8", 0.0, ("red", "green", "blue"), None)
+    return ItemRecord(key, source, footprint)
+
+
+CUT_AT_180 = {"type": "MultiPolygon", "coordinates": [
+    [[[179.0, 51.1], [180.0, 51.1], [180.0, 51.4], [179.0, 51.4], [179.0, 51.1]]],
+    [[[-180.0, 51.1], [-179.3, 51.1], [-179.3, 51.4], [-180.0, 51.4], [-180.0, 51.1]]],
+]}
+
+
+@pytest.mark.parametrize(("area", "expected"), [
+    (box(179.5, 51.0, 179.9, 51.5), ["cut", "extent"]),
+    (box(-179.9, 51.0, -179.5, 51.5), ["cut", "extent"]),
+    (box(179.8, 51.0, 180.2, 51.5), ["cut", "extent"]),   # across 180, its east edge beyond it
+    (box(179.8, 51.0, -179.8, 51.5), ["cut", "extent"]),  # across 180, west > east as GeoJSON has it
+    (box(176.0, 51.0, 176.5, 51.5), ["west"]),
+    (box(10.0, 51.0, 10.5, 51.5), []),
+    (box(-178.0, 51.0, -170.0, 51.5), []),
+    (box(-180.0, -90.0, 180.0, 90.0), ["cut", "extent", "west"]),
+])
+def test_items_across_the_antimeridian_are_found_only_there(store: CatalogStore, area: BBox, expected) -> None:
+    """Crossing items, with a footprint cut at 180 or with only their extent, are one box over
+    180 wide as the scene, selected by areas on either side and across it, by no other."""
+    store.upsert(SCENES, [utm60_record("cut", 640000.0, 760000.0, CUT_AT_180),
+                          utm60_record("extent", 640000.0, 760000.0),
+                          utm60_record("west", 410000.0, 490000.0)])
+    for key in ("cut", "extent"):
+        b = store.item(SCENES, key).lonlat_bounds
+        assert 178.9 < b.minx < 179.1 and 180.6 < b.maxx < 180.8
+    assert keys(store, area=area, ordering=BY_NAME) == expected
+    if area.minx < area.maxx <= 180.0:  # the filter's BBOX() takes plain boxes
+        s_intersects = parse_filter(f"S_INTERSECTS(geometry, BBOX({area.minx}, 51, {area.maxx}, 51.5))")
+        assert keys(store, where=s_intersects, ordering=BY_NAME) == expected

@@ -4,10 +4,11 @@ it has no mosaic-level overview, instead of opening thousands of files or timing
 from __future__ import annotations
 
 import numpy as np
+import shapely.geometry
 from PIL import Image, ImageDraw
 
 from ogcserver.model.catalog import CatalogItem
-from ogcserver.model.geo import WGS84, BBox, transform_bbox, transform_coords
+from ogcserver.model.geo import WGS84, BBox, lonlat_shape, to_lonlat, transform_coords
 from ogcserver.model.image import Grid, RGBAImage
 
 FOOTPRINTS_DRAWN = 2000  # the newest (by the request's order); the picture says 'zoom in' anyway
@@ -18,7 +19,7 @@ OUTLINE = (230, 110, 0, 255)
 def grid_lonlat(grid: Grid) -> BBox | None:
     """The view in lon/lat, or None outside the CRS's domain."""
     try:
-        box = transform_bbox(grid.bbox, WGS84)
+        box = to_lonlat(grid.bbox)
     except Exception:  # noqa: BLE001 - a view PROJ cannot place on the globe
         return None
     return box if box.is_valid() else None
@@ -26,8 +27,7 @@ def grid_lonlat(grid: Grid) -> BBox | None:
 
 def _rings(footprint: dict | None, item: CatalogItem) -> list[list[list[float]]]:
     if footprint is None:
-        b = item.lonlat_bounds
-        return [[[b.minx, b.miny], [b.maxx, b.miny], [b.maxx, b.maxy], [b.minx, b.maxy], [b.minx, b.miny]]]
+        footprint = shapely.geometry.mapping(lonlat_shape(item.lonlat_bounds))  # cut at 180, as footprints are
     polygons = footprint["coordinates"] if footprint["type"] == "MultiPolygon" else [footprint["coordinates"]]
     return [ring for polygon in polygons for ring in polygon[:1]]  # outer rings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mapbox_vector_tile
 
 from ogcserver.model.catalog import CatalogItem
-from ogcserver.model.geo import BBox, transform_coords
+from ogcserver.model.geo import BBox, lonlat_parts, transform_coords
 
 EDGE_POINTS = 16  # points per footprint edge, so the box bends as it should in the tile's CRS
 
@@ -30,7 +30,8 @@ def footprint_tile(items: list[CatalogItem], tile: BBox, layer_name: str) -> byt
         if item.source.acquired:
             props["acquired"] = item.source.acquired.isoformat()
         props.update({k: v for k, v in sorted(item.source.attributes.items()) if len(v) < 128})
-        features.append({"geometry": {"type": "Polygon", "coordinates": [_ring(item.lonlat_bounds, tile.crs)]},
-                         "properties": props})
+        rings = [[_ring(part, tile.crs)] for part in lonlat_parts(item.lonlat_bounds)]  # across 180: two
+        features.append({"geometry": {"type": "MultiPolygon", "coordinates": rings} if len(rings) > 1
+                         else {"type": "Polygon", "coordinates": rings[0]}, "properties": props})
     layer = {"name": f"{layer_name}_footprints", "features": features}
     return mapbox_vector_tile.encode([layer], default_options={"quantize_bounds": tile.as_tuple(), "extents": 4096})

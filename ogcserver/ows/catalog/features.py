@@ -8,14 +8,14 @@ from urllib.parse import quote, urlencode
 import shapely
 
 from ogcserver.model.catalog import CatalogItem, LayerInfo
+from ogcserver.model.geo import geojson_bbox, lonlat_shape
 from ogcserver.model.time import format_time
 
 
 def _geometry(item: CatalogItem) -> dict[str, Any]:
     if item.footprint is not None:
         return item.footprint
-    b = item.lonlat_bounds
-    return shapely.geometry.mapping(shapely.box(b.minx, b.miny, b.maxx, b.maxy))
+    return shapely.geometry.mapping(lonlat_shape(item.lonlat_bounds))  # cut at 180, as GeoJSON wants
 
 
 def item_links(info: LayerInfo, item: CatalogItem, base_url: str, download: bool) -> list[dict[str, str]]:
@@ -43,7 +43,7 @@ def bare_feature(item: CatalogItem, **extra: Any) -> dict[str, Any]:
     """The item as a GeoJSON Feature: id, box, footprint, time and attributes (plus ``extra``)."""
     b = item.lonlat_bounds
     return {
-        "type": "Feature", "id": item.key, "bbox": [b.minx, b.miny, b.maxx, b.maxy], "geometry": _geometry(item),
+        "type": "Feature", "id": item.key, "bbox": geojson_bbox(b), "geometry": _geometry(item),
         "properties": {"datetime": format_time(item.acquired) if item.acquired else None, **item.properties, **extra},
     }
 

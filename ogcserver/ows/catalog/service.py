@@ -14,7 +14,7 @@ from ogcserver.core.filters import parse_filter
 from ogcserver.core.query import ItemQuery, ItemSearch
 from ogcserver.model.access import Action
 from ogcserver.model.errors import OgcServerError
-from ogcserver.model.geo import WGS84, BBox
+from ogcserver.model.geo import WGS84, BBox, geojson_bbox
 from ogcserver.model.mosaic import ATTRIBUTE, Ordering
 from ogcserver.ows.catalog.features import feature_collection, item_feature
 from ogcserver.ows.endpoint import Endpoint
@@ -116,7 +116,7 @@ class CatalogService:
         return _json({
             "type": "Collection", "stac_version": "1.0.0", "id": info.name, "title": info.title,
             "description": info.abstract, "license": "other",
-            "extent": {"spatial": {"bbox": [[b.minx, b.miny, b.maxx, b.maxy]]}, "temporal": {"interval": [times]}},
+            "extent": {"spatial": {"bbox": [geojson_bbox(b)]}, "temporal": {"interval": [times]}},
             "summaries": {"item_count": info.item_count},
             "links": [{"rel": "self", "href": own, "type": "application/json"},
                       {"rel": "items", "href": f"{own}/items", "type": GEOJSON}],

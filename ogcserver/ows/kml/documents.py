@@ -10,7 +10,7 @@ from lxml import etree
 
 from ogcserver.core import tiling
 from ogcserver.model.catalog import CatalogItem, LayerInfo
-from ogcserver.model.geo import BBox
+from ogcserver.model.geo import BBox, lonlat_intersects, lonlat_parts, whole_longitudes
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 KML = f"{{{KML_NS}}}"
@@ -89,7 +89,7 @@ def _children(tms: tiling.TileMatrixSet, info: LayerInfo, z: int, x: int, y: int
     out = []
     for cy in range(y * fy, (y + 1) * fy):
         for cx in range(x * fx, (x + 1) * fx):
-            if tms.tile_bbox(z + 1, cx, cy).intersects(area):
+            if lonlat_intersects(tms.tile_bbox(z + 1, cx, cy), area):
                 out.append((z + 1, cx, cy))
     return out
 
@@ -108,7 +108,9 @@ def superoverlay_root(info: LayerInfo, kml_base: str, start: list[tuple[int, int
     tms = tiling.well_known("WorldCRS84Quad")
     root, doc = _document(info.title)
     _el(doc, "description", info.abstract)
-    _region(doc, info.lonlat_bounds, -1)
+    # KML's schema keeps longitudes within 180: a layer across it gets every longitude here, and
+    # the start tiles' own regions (on both sides) say where it is
+    _region(doc, whole_longitudes(info.lonlat_bounds), -1)
     for z, x, y in start:
         _network_link(doc, f"{z}/{x}/{y}", f"{kml_base}/{z}/{x}/{y}.kml{query}", tms.tile_bbox(z, x, y))
     return _serialize(root)
@@ -152,11 +154,12 @@ def footprints(info: LayerInfo, items: list[CatalogItem]) -> bytes:
             stamp = _el(mark, "TimeStamp")
             _el(stamp, "when", item.source.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"))
         _el(mark, "styleUrl", "#footprint")
-        b = item.lonlat_bounds
-        polygon = _el(mark, "Polygon")
-        ring = _el(_el(polygon, "outerBoundaryIs"), "LinearRing")
-        corners = [(b.minx, b.miny), (b.maxx, b.miny), (b.maxx, b.maxy), (b.minx, b.maxy), (b.minx, b.miny)]
-        _el(ring, "coordinates", " ".join(f"{x!r},{y!r}" for x, y in corners))
+        parts = lonlat_parts(item.lonlat_bounds)  # across 180: one polygon on each side
+        shapes = _el(mark, "MultiGeometry") if len(parts) > 1 else mark
+        for b in parts:
+            ring = _el(_el(_el(shapes, "Polygon"), "outerBoundaryIs"), "LinearRing")
+            corners = [(b.minx, b.miny), (b.maxx, b.miny), (b.maxx, b.maxy), (b.minx, b.maxy), (b.minx, b.miny)]
+            _el(ring, "coordinates", " ".join(f"{x!r},{y!r}" for x, y in corners))
     return _serialize(root)
 
 
@@ -166,11 +169,10 @@ def start_tiles(info: LayerInfo) -> list[tuple[int, int, int]]:
     tms = tiling.well_known("WorldCRS84Quad")
     best = None
     for z in range(tms.minzoom, leaf_zoom(info) + 1):
-        span = tms.tiles_over(info.lonlat_bounds, z)
-        if span is None:
+        spans = [tms.tiles_over(part, z) for part in lonlat_parts(info.lonlat_bounds)]  # both sides of 180
+        tiles = [(z, x, y) for span in spans if span is not None
+                 for y in range(span[1], span[3] + 1) for x in range(span[0], span[2] + 1)]
+        if not tiles or len(tiles) > 4:
             break
-        x0, y0, x1, y1 = span
-        if (x1 - x0 + 1) * (y1 - y0 + 1) > 4:
-            break
-        best = [(z, x, y) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)]
+        best = tiles
     return best or []

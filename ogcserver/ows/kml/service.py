@@ -11,7 +11,7 @@ from ogcserver.core.query import EVERY_ITEM, ItemQuery, MapQuery
 from ogcserver.model.access import Action
 from ogcserver.model.errors import InvalidValue, OgcServerError
 from ogcserver.model.formats import ImageFormat
-from ogcserver.model.geo import WGS84, transform_bbox
+from ogcserver.model.geo import WGS84, lonlat_intersects, transform_bbox
 from ogcserver.model.image import Grid
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
@@ -55,7 +55,7 @@ class KmlService:
             info = self._layer(name, endpoint, style).info
             tms = tiling.well_known("WorldCRS84Quad")
             tms.check(z, x, y)
-            if z > documents.leaf_zoom(info) or not tms.tile_bbox(z, x, y).intersects(info.lonlat_bounds):
+            if z > documents.leaf_zoom(info) or not lonlat_intersects(tms.tile_bbox(z, x, y), info.lonlat_bounds):
                 raise InvalidValue("TILECOL", f"tile {z}/{x}/{y} is not part of layer '{info.name}'")
             if style and style != info.default_style:  # the chosen style's tiles, through RESTful WMTS
                 href = f"{endpoint.base_url}/wmts/1.0.0/{info.name}/{style}/WorldCRS84Quad/{z}/{y}/{x}.png"

@@ -81,17 +81,27 @@ def _offsets(params: Params, base: RequestCrs) -> tuple[float, float] | None:
         return None
     grid_type = (params.get("GRIDTYPE") or SIMPLE_GRID).strip()
     if grid_type == SIMPLE_GRID:
-        a, b = _numbers(raw, 2, "GridOffsets")
+        resx, resy = _pair([abs(v) for v in _numbers(raw, 2, "GridOffsets")], base)
     elif grid_type == GRID_IN_CRS:
-        a, skew1, skew2, b = _numbers(raw, 4, "GridOffsets")
-        if skew1 or skew2:
-            raise OwsError("InvalidParameterValue", "rotated or sheared grids are not offered", "GridOffsets")
+        resx, resy = _axis_vectors(_numbers(raw, 4, "GridOffsets"), base)
     else:
         raise OwsError("InvalidParameterValue", f"GridType must be {SIMPLE_GRID}", "GridType")
-    resx, resy = _pair([abs(a), abs(b)], base)
     if resx == 0 or resy == 0:
         raise OwsError("InvalidParameterValue", "GridOffsets must not be zero", "GridOffsets")
     return resx, resy
+
+
+def _axis_vectors(values: list[float], base: RequestCrs) -> tuple[float, float]:
+    """Pixel width and height from the offset vectors of the two grid axes (2dGridIn2dCrs), each
+    in the GridBaseCRS's axis order. Either vector may run along x: GDAL and GeoServer send the
+    column axis first (``0,dlon,dlat,0`` in EPSG:4326), the schema's example the CRS's first axis
+    first (``dlat,0,0,dlon``); both describe the same north-up grid. A vector with two non-zero
+    components rotates or shears the grid."""
+    vectors = sorted((_pair(values[:2], base), _pair(values[2:], base)), key=lambda v: v[0] == 0)
+    (ax, ay), (bx, by) = vectors
+    if ay or bx:
+        raise OwsError("InvalidParameterValue", "rotated or sheared grids are not offered", "GridOffsets")
+    return abs(ax), abs(by)
 
 
 def _grid_points(lo: float, hi: float, origin: float, step: float) -> tuple[int, int]:

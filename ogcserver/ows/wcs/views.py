@@ -12,7 +12,7 @@ import numpy as np
 
 from ogcserver.core.catalog import Layer
 from ogcserver.core.coverage_grid import native_grid
-from ogcserver.model.geo import BBox, epsg_code
+from ogcserver.model.geo import BBox, epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import bbox_in
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wcs.axes import crs_axes, crs_uri, crs_urn
@@ -109,7 +109,7 @@ def coverage_view(layer: Layer, code: str) -> CoverageView:
     )
     codes = tuple(dict.fromkeys([code, *info.advertised_crs]))
     axes = crs_axes(code)
-    lon = info.lonlat_bounds
+    lon = whole_longitudes(info.lonlat_bounds)  # lonLatEnvelope, WGS84BoundingBox: west < east
     return CoverageView(
         id=info.name,
         title=info.title,

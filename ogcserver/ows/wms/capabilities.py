@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from ogcserver.core.catalog import Layer
-from ogcserver.model.geo import BBox
+from ogcserver.model.geo import BBox, lonlat_union, whole_longitudes
 from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wms.parse import ADVERTISED_MAP_FORMATS, INFO_FORMATS
@@ -25,6 +25,9 @@ class BoxView:
 
 
 def _lonlat(box: BBox) -> dict[str, str]:
+    """EX_GeographicBoundingBox / LatLonBoundingBox: every longitude for a box across 180, since
+    clients read west and east as a minimum and a maximum."""
+    box = whole_longitudes(box)
     return {"west": fmt(box.minx), "east": fmt(box.maxx), "south": fmt(box.miny), "north": fmt(box.maxy)}
 
 
@@ -67,13 +70,6 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
     }
 
 
-def _union(boxes: list[BBox]) -> BBox:
-    return BBox(
-        min(b.minx for b in boxes), min(b.miny for b in boxes),
-        max(b.maxx for b in boxes), max(b.maxy for b in boxes), "EPSG:4326",
-    )
-
-
 def capabilities_document(
     version: str, layers: list[Layer], settings: Settings, limits: Limits, endpoint: Endpoint
 ) -> bytes:
@@ -85,7 +81,8 @@ def capabilities_document(
             groups.append({"title": service.title or service.name, "abstract": service.abstract, "layers": views})
     scoped = services[0] if endpoint.service is not None and services else None
     root_crs = list(dict.fromkeys(c for g in groups for lv in g["layers"] for c in lv["crs"]))
-    lonlat = _union([layer.info.lonlat_bounds for layer in layers]) if layers else BBox(-180, -90, 180, 90, "EPSG:4326")
+    lonlat = (whole_longitudes(lonlat_union([layer.info.lonlat_bounds for layer in layers])) if layers
+              else BBox(-180, -90, 180, 90, "EPSG:4326"))
     root_boxes = []
     for code in ("CRS:84", "EPSG:4326") if version == "1.3.0" else ("EPSG:4326",):
         root_boxes.append(BoxView(code, *ordered(lonlat, code, yx_allowed=version == "1.3.0"), "", ""))

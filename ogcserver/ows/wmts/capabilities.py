@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
-from ogcserver.model.geo import axis_is_yx, epsg_code
+from ogcserver.model.geo import epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import time_view, fmt, render
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
@@ -21,15 +21,12 @@ def _crs_urn(t: tiling.TileMatrixSet) -> str:
 
 
 def _matrix_set_view(t: tiling.TileMatrixSet) -> dict:
-    yx = t.id != "WorldCRS84Quad" and axis_is_yx(t.crs)
-    matrices = []
-    for m in t.tms.tileMatrices:
-        x, y = m.pointOfOrigin
-        corner = f"{fmt(y)} {fmt(x)}" if yx else f"{fmt(x)} {fmt(y)}"
-        matrices.append({
-            "id": m.id, "scale": repr(m.scaleDenominator), "corner": corner, "tile_width": m.tileWidth,
-            "tile_height": m.tileHeight, "width": m.matrixWidth, "height": m.matrixHeight,
-        })
+    """Corners as morecantile keeps them: in the order of the CRS's axes (lat lon for EPSG:4326,
+    northing easting for EPSG:3035, lon lat for CRS84), as WMTS 1.0.0 wants them."""
+    matrices = [{
+        "id": m.id, "scale": repr(m.scaleDenominator), "corner": " ".join(fmt(v) for v in m.pointOfOrigin),
+        "tile_width": m.tileWidth, "tile_height": m.tileHeight, "width": m.matrixWidth, "height": m.matrixHeight,
+    } for m in t.tms.tileMatrices]
     return {"id": t.id, "crs": _crs_urn(t), "wkss": WKSS.get(t.id), "matrices": matrices}
 
 
@@ -40,7 +37,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
         matrix_sets = tiling.sets_for(info)
         for t in matrix_sets:
             sets.setdefault(t.id, t)
-        b = info.lonlat_bounds
+        b = whole_longitudes(info.lonlat_bounds)  # WGS84BoundingBox: GDAL and QGIS take west < east
         views.append({
             "name": info.name, "title": info.title, "abstract": info.abstract,
             "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),

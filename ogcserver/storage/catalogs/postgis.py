@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+import shapely
 
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
-from ogcserver.model.geo import WGS84, BBox
+from ogcserver.model.geo import WGS84, BBox, lonlat_parts, lonlat_shape, normalized_lonlat
 from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
 from ogcserver.storage.catalogs.sqlite import KEEP_CHANGES
@@ -25,7 +26,8 @@ from ogcserver.storage.catalogs.sqlite import KEEP_CHANGES
 SCHEMA_LOCK = 0x6F6763  # advisory lock id: processes starting at once create the schema in turn
 # ``key`` and ``collection`` sort by code point, as SQLite does, whatever the database's locale.
 # ``info`` is text because a raster's nodata may be NaN, which JSON (and jsonb) cannot hold.
-# ``footprint`` is the given outline, else the box, so one GiST index serves every area test;
+# ``footprint`` is the given outline, else the box (as its parts on each side of the antimeridian),
+# so one GiST index serves every area test;
 # ``outline`` keeps the GeoJSON as given, since PostGIS would round its coordinates.
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -67,7 +69,7 @@ _ENVELOPE = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
 _UPSERT = (
     "INSERT INTO items (collection, key, path, mtime, size, acquired, info, properties, outline, footprint, bbox) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, "
-    f"COALESCE(ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326), {_ENVELOPE}), {_ENVELOPE}) "
+    f"ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326), {_ENVELOPE}) "
     # a replaced item gets a new id, as after SQLite's delete and insert: caches keyed on ids notice
     "ON CONFLICT (collection, key) DO UPDATE SET id = DEFAULT, path = EXCLUDED.path, mtime = EXCLUDED.mtime, "
     "size = EXCLUDED.size, acquired = EXCLUDED.acquired, info = EXCLUDED.info, properties = EXCLUDED.properties, "
@@ -149,7 +151,11 @@ class PostgisCatalog(CatalogWrites):
 
     @staticmethod
     def _area_condition(area: BBox) -> tuple[str, list]:
-        return f"ST_Intersects(i.footprint, {_ENVELOPE})", [area.minx, area.miny, area.maxx, area.maxy]
+        """Footprints lie within -180..180 (cut at the antimeridian), so an area across it is
+        tested as its two parts."""
+        parts = lonlat_parts(normalized_lonlat(area))
+        sql = " OR ".join(f"ST_Intersects(i.footprint, {_ENVELOPE})" for _ in parts)
+        return f"({sql})", [v for p in parts for v in p.as_tuple()]
 
     def stats(self, collection: str) -> CollectionStats:
         count, first, last, *box = self._connect().execute(
@@ -262,6 +268,6 @@ def _row(collection: str, record: ItemRecord, box: BBox) -> tuple:
     """The parameters of ``_UPSERT`` for one record."""
     info = record.source
     outline = json.dumps(record.footprint) if record.footprint else None
-    corners = (box.minx, box.miny, box.maxx, box.maxy)
+    footprint = outline or shapely.to_geojson(lonlat_shape(box))
     return (collection, record.key, info.path, record.mtime, record.size, _instant(info.acquired),
-            info_to_json(info), json.dumps(record.properties), outline, outline, *corners, *corners)
+            info_to_json(info), json.dumps(record.properties), outline, footprint, *box.as_tuple())

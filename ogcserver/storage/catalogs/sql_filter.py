@@ -182,9 +182,11 @@ class _Sqlite:
 
     @staticmethod
     def intersects(expr: SpatialIntersects) -> _Sql:
-        """Box overlap through the R*Tree: SQLite has no exact geometry test."""
+        """Box overlap through the R*Tree: SQLite has no exact geometry test. An item across the
+        antimeridian has its east edge beyond 180: it is also looked for one turn further east."""
         minx, miny, maxx, maxy = expr.bbox
-        return _Sql("(r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?)", [minx, maxx, miny, maxy])
+        test = "(r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?)"
+        return _Sql(f"({test} OR {test})", [minx, maxx, miny, maxy, minx + 360.0, maxx + 360.0, miny, maxy])
 
 
 def _sqlite_path(prop: Property) -> str:

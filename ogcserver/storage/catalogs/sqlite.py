@@ -22,7 +22,7 @@ import shapely
 
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
 from ogcserver.model.filters import iso_utc
-from ogcserver.model.geo import WGS84, BBox
+from ogcserver.model.geo import WGS84, BBox, lonlat_parts, lonlat_shape, normalized_lonlat
 from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json
 
@@ -154,23 +154,31 @@ class SqliteCatalog(CatalogWrites):
 
     @staticmethod
     def _area_condition(area: BBox) -> tuple[str, list]:
-        """Boxes from the R*Tree; ``_take`` then tests footprints exactly."""
-        return ("r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?",
-                [area.minx, area.maxx, area.miny, area.maxy])
+        """Boxes from the R*Tree; ``_take`` then tests footprints exactly. An item across the
+        antimeridian is one box whose east edge lies beyond 180, so each part of the area is
+        also looked for one turn (360 degrees) further east."""
+        tests, params = [], []
+        for part in lonlat_parts(normalized_lonlat(area)):
+            for turn in (0.0, 360.0):
+                tests.append("(r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?)")
+                params += [part.minx + turn, part.maxx + turn, part.miny, part.maxy]
+        return "(" + " OR ".join(tests) + ")", params
 
     @staticmethod
     def _take(rows: Iterable[tuple], area: BBox | None, limit: int, offset: int) -> Iterator[CatalogItem]:
         """Rows whose footprint meets the area (the tree only knows boxes): a box inside the area
-        needs no test; others are tested with GEOS."""
-        box = None
+        needs no test; others are tested with GEOS (footprints lie within -180..180, cut at
+        the antimeridian, and so do the area's parts)."""
+        shape = None
         if area is not None:
-            box = shapely.box(area.minx, area.miny, area.maxx, area.maxy)
-            shapely.prepare(box)
+            area = normalized_lonlat(area)
+            shape = lonlat_shape(area)
+            shapely.prepare(shape)
         taken = skipped = 0
         for row in rows:
             footprint, minx, maxx, miny, maxy = row[5:10]
             inside = area is None or (minx >= area.minx and maxx <= area.maxx and miny >= area.miny and maxy <= area.maxy)
-            if not inside and footprint and not box.intersects(_footprint_shape(footprint)):
+            if not inside and footprint and not shape.intersects(_footprint_shape(footprint)):
                 continue
             if skipped < offset:
                 skipped += 1
