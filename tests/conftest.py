@@ -116,14 +116,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(config_path: Path, workers: int = 2, serve_args: list[str] | None = None):
-    """The real server (gunicorn) in a subprocess on a free local port; yields its URL. Its log is
-    ``server-PORT.log`` beside the config; ``serve_args`` replace ``-c CONFIG`` (e.g. paths)."""
+def running_server(config_path: Path, workers: int = 2):
+    """The real server (gunicorn) in a subprocess on a free local port; yields its URL."""
+    with serving(["-c", str(config_path)], config_path.parent, workers) as (url, _log):
+        yield url
+
+
+@contextmanager
+def serving(args: list[str], folder: Path, workers: int = 2):
+    """``ogcserver serve ARGS`` in a subprocess on a free local port, its output in a log file in
+    ``folder``; yields the URL and the log's path once the server answers."""
     port = free_port()
-    log = open(config_path.parent / f"server-{port}.log", "w")
+    log_path = folder / f"server-{port}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ogcserver", "serve", *(serve_args or ["-c", str(config_path)]), "--port", str(port),
-         "--workers", str(workers)],
+        [sys.executable, "-m", "ogcserver", "serve", *args, "--port", str(port), "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -136,9 +143,9 @@ def running_server(config_path: Path, workers: int = 2, serve_args: list[str] | 
             except requests.ConnectionError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + (config_path.parent / f"server-{port}.log").read_text())
+                raise RuntimeError("server did not start: " + log_path.read_text())
             time.sleep(0.2)
-        yield url
+        yield url, log_path
     finally:
         proc.terminate()
         try:
@@ -187,3 +194,23 @@ def processing_app(data_dir, tmp_path_factory):
     config["services"][0]["allow_processing"] = True
     path.write_text(yaml.safe_dump(config))
     return create_app(load_settings(path))
+
+
+@pytest.fixture(scope="session")
+def client_layers(tmp_path_factory) -> dict[str, Path]:
+    """The ``rasters.located`` layers in a geographic, an east-first and a north-first CRS."""
+    return rasters.client_layers(tmp_path_factory.mktemp("client-layers"))
+
+
+@pytest.fixture(scope="session")
+def client_server(client_layers, tmp_path_factory) -> str:
+    """A live server publishing ``client_layers`` under their names, for real clients."""
+    folder = tmp_path_factory.mktemp("client-server")
+    config = folder / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(folder / "state")},
+        "services": [{"name": "clients", "layers": [
+            {"name": name, "source": str(path)} for name, path in client_layers.items()]}],
+    }))
+    with running_server(config) as url:
+        yield url

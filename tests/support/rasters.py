@@ -9,7 +9,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 
-__all__ = ["from_origin", "parent_and_tiles", "texture", "write"]
+__all__ = ["awkward", "client_layers", "from_origin", "located", "parent_and_tiles", "texture", "write"]
 
 UTM = "EPSG:32632"
 ORIGIN = (500000.0, 5200000.0)
@@ -90,6 +90,64 @@ def parent_and_tiles(folder: Path, shape=(500, 600), overlap: int = 40) -> tuple
             ))
             n += 1
     return parent, tiles
+
+
+def located(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """3 bands whose first two say where a pixel came from: band 1 is 1 + its column, band 2 is
+    1 + its row, band 3 is noise. A client's picture, however resampled, tells how far off it is
+    (compare bands 1 and 2 with the reference's); band 3 tells whether it is the exact pixel."""
+    h, w = shape
+    assert h < 255 and w < 255, "the codes must fit in a byte, 0 excluded"
+    rows, cols = np.mgrid[0:h, 0:w]
+    noise = texture(shape, 1, seed)[0]
+    return np.stack([cols + 1, rows + 1, noise]).astype(np.uint8)
+
+
+# Rasters in the three kinds of CRS clients treat differently: geographic with north-first axes,
+# projected with east-first axes, projected with north-first axes (as the EPSG database says).
+CLIENT_LAYERS: dict[str, tuple[str, tuple[float, float], float]] = {
+    "geo": ("EPSG:4326", (9.2, 46.8), 0.0025),
+    "utm": (UTM, ORIGIN, RES),
+    "laea": ("EPSG:3035", (4300000.0, 2700000.0), 25.0),
+}
+CLIENT_SHAPE = (180, 240)
+
+
+def client_layers(folder: Path) -> dict[str, Path]:
+    """One ``located`` raster for each CRS of ``CLIENT_LAYERS``, by layer name."""
+    out = {}
+    for n, (name, (crs, origin, res)) in enumerate(CLIENT_LAYERS.items()):
+        out[name] = write(folder / f"{name}.tif", located(CLIENT_SHAPE, seed=20 + n), from_origin(*origin, res, res),
+                          crs=crs)
+    return out
+
+
+# File names a user's files have: dots before the extension, spaces, non-ASCII letters, leading
+# digits, characters that mean something in URLs and XML. Each must become a working layer.
+AWKWARD_NAMES = (
+    "world.rgb.tif",
+    "RGB.byte.tif",
+    "orthophoto 2021 (final).tif",
+    "Zürich-Höngg_ß.tif",
+    "2021_30m_cdls.tif",
+    "a&b<c>'d\".tif",
+    "N10W110.hgt.tif",
+)
+AWKWARD_FOLDER = "1st mosaic.v2 ünïcode"
+
+
+def awkward(folder: Path) -> list[Path]:
+    """Small rasters in several CRSs under ``AWKWARD_NAMES``, and a folder of two with such names."""
+    crss = [c for c, _, _ in CLIENT_LAYERS.values()]
+    paths = []
+    for n, name in enumerate(AWKWARD_NAMES):
+        crs, origin, res = list(CLIENT_LAYERS.values())[n % len(crss)]
+        paths.append(write(folder / name, located((60, 80), seed=40 + n), from_origin(*origin, res, res), crs=crs))
+    mosaic = folder / AWKWARD_FOLDER
+    for n, name in enumerate(("tile.a.tif", "tile b.tif")):
+        x, y = ORIGIN
+        write(mosaic / name, located((60, 80), seed=60 + n), from_origin(x + n * 800, y, RES, RES))
+    return paths + [mosaic]
 
 
 ANTIMERIDIAN_UTM = "EPSG:32660"  # UTM 60N: central meridian 177 E, 180 lies about 208 km east of it at 51 N

@@ -16,7 +16,7 @@ import yaml
 from ogcserver.app import create_app
 from ogcserver.cli import main
 from ogcserver.settings import load_settings, settings_from_paths
-from tests.conftest import running_server
+from tests.conftest import serving
 from tests.support.hostile_files import SECRET, canary, write_hostile_folder
 from tests.support.reference import decode
 
@@ -170,7 +170,7 @@ def test_a_live_server_on_a_hostile_folder(hostile, tmp_path):
     nowhere, and each refused file is logged once across all processes."""
     root, _, seen, _ = hostile
     args = [str(root / "files"), "--data-dir", str(tmp_path / "state")]
-    with running_server(tmp_path / "unused.yaml", workers=2, serve_args=args) as url:
+    with serving(args, tmp_path, workers=2) as (url, log):
 
         def get(query):
             r = requests.get(url + "/ows", params=query, timeout=30)
@@ -178,7 +178,6 @@ def test_a_live_server_on_a_hostile_folder(hostile, tmp_path):
 
         for _ in range(2):  # both workers, most likely
             assert check_responses(get, "files", seen)[..., :3].max() > 0
-    log = next(tmp_path.glob("server-*.log"))
     entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     refused = [e for e in entries if e["message"] == "source refused"]
     names = sorted(Path(e["path"]).stem for e in refused)

@@ -1,0 +1,380 @@
+"""Zero configuration, as a new user tries it: ``ogcserver serve PATH`` on every real raster file and
+folder of the shared data, and on generated files whose names have dots, spaces, non-ASCII
+letters, leading digits and XML/URL characters, each alone and then all at once.
+
+The server always starts; the capabilities of WMS, WMTS and WCS list every publishable layer; a
+map of each layer's extent shows it; the viewer page shows it in headless Chromium where the
+source lies; a file that cannot be published is logged once, with its reason, and left out.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import pytest
+import rasterio
+import requests
+from PIL import Image
+import rasterio.warp
+
+from ogcserver.app import create_app
+from ogcserver.settings import settings_from_paths
+from ogcserver.web.logs import JsonFormatter
+from tests.conftest import SHARED, serving
+from tests.support import rasters
+from tests.support.clients import Grid, agreement, needs_chromium, screenshot
+from tests.support.reference import exact_nearest
+
+# Files that cannot be published yet, and what their log line must say.
+GCP = r"(?i)\bGCPs?\b|ground control"
+GEOSTATIONARY = r"(?i)geostationary|\bgeos\b"
+NETCDF = r"(?i)netcdf|multidimensional|subdataset"
+RPC = r"(?i)\bRPCs?\b|rational polynomial"
+NO_FILES = r"(?i)\*\.tif|pattern|match"  # a folder without a file its pattern matches
+REFUSED = {
+    "sentinel1-gcps": GCP,
+    "sentinel1-gcps/cog_gcps.tif": GCP,
+    "goes-geostationary": GEOSTATIONARY,
+    "goes-geostationary/goes.tif": GEOSTATIONARY,
+    "netcdf-ncep-air": f"{NETCDF}|{NO_FILES}",
+    "netcdf-ncep-air/air_temperature_small.nc": NETCDF,
+    "netcdf-merra2": f"{NETCDF}|{NO_FILES}",
+    "netcdf-merra2/M2T1NXSLV_temporal.nc4": NETCDF,
+    "netcdf-above-albers": f"{NETCDF}|{NO_FILES}",
+    "netcdf-above-albers/ABoVE_TVPRM_bbox.nc4": NETCDF,
+    "landsat7-rgb/RGB.byte.rpc.vrt": RPC,
+    "dem-srtm-hgt": NO_FILES,  # only N10W110.hgt.zip, which is served when named
+}
+# WCS offers a coverage in its native CRS, which needs an EPSG code: these have none (a WKT with an
+# unknown datum), so WMS and WMTS list them and WCS does not.
+WITHOUT_EPSG_CODE = ("mosaic-landsat7-tiles",)
+NOT_RASTERS = {".txt", ".xml", ".md"}
+
+
+def shared_sources() -> list[str]:
+    """Every folder and raster file of the shared data, relative to it (none without it)."""
+    root = SHARED / "data"
+    if not (root / "README.md").exists():
+        return []
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.parent != root and p.suffix.lower() not in NOT_RASTERS)
+    return [p.relative_to(root).as_posix() for p in folders + files]
+
+
+GENERATED = [*rasters.AWKWARD_NAMES, rasters.AWKWARD_FOLDER]
+SOURCES = [f"generated/{n}" for n in GENERATED] + [f"shared/{n}" for n in shared_sources()]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("awkward")
+    rasters.awkward(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def resolve(generated):
+    def path_of(source: str) -> Path:
+        kind, _, rel = source.partition("/")
+        return (generated if kind == "generated" else SHARED / "data") / rel
+    return path_of
+
+
+def refusal(source: str) -> str | None:
+    """The reason pattern of a source that cannot be published, None for a publishable one."""
+    kind, _, rel = source.partition("/")
+    return REFUSED.get(rel) if kind == "shared" else None
+
+
+def protocols_listing(source: str) -> set[str]:
+    """The capabilities that must list the source's layer."""
+    if refusal(source):
+        return set()
+    if source.removeprefix("shared/").split("/")[0] in WITHOUT_EPSG_CODE:
+        return {"WMS", "WMTS"}
+    return set(CAPABILITIES)
+
+
+# -- what clients see ---------------------------------------------------------------------------
+
+CAPABILITIES = {  # protocol: (query, the element holding each layer's name)
+    "WMS": ("SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0", "Layer/Name"),
+    "WMTS": ("SERVICE=WMTS&REQUEST=GetCapabilities", "Contents/Layer/Identifier"),
+    "WCS 1.0.0": ("SERVICE=WCS&REQUEST=GetCapabilities&VERSION=1.0.0", "CoverageOfferingBrief/name"),
+    "WCS 1.1.1": ("SERVICE=WCS&REQUEST=GetCapabilities&VERSION=1.1.1", "CoverageSummary/Identifier"),
+    "WCS 2.0.1": ("SERVICE=WCS&REQUEST=GetCapabilities&VERSION=2.0.1", "CoverageSummary/CoverageId"),
+}
+
+
+def local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def names_in(document: bytes, path: str) -> set[str]:
+    """Texts of the elements at ``path`` (local names, at any depth for the first step)."""
+    parent, child = path.rsplit("/", 1)
+    steps = parent.split("/")
+    found = set()
+    for element in ET.fromstring(document).iter():
+        if local(element.tag) != steps[-1]:
+            continue
+        for item in element:
+            if local(item.tag) == child and item.text:
+                found.add(item.text.strip())
+    return found
+
+
+def listed(get, name_filter: set[str] | None = None) -> dict[str, set[str]]:
+    """The layer names each protocol's capabilities list; ``get(path_and_query) -> (status, body)``."""
+    out = {}
+    for protocol, (query, path) in CAPABILITIES.items():
+        endpoint = "/wms" if protocol == "WMS" else "/wmts" if protocol == "WMTS" else "/wcs"
+        status, body = get(f"{endpoint}?{query}")
+        assert status == 200, (protocol, body[:300])
+        out[protocol] = names_in(body, path)
+    return out
+
+
+def first_bounding_box(get, name: str) -> tuple[str, tuple[float, float, float, float]]:
+    """The layer's first BoundingBox in the WMS 1.3.0 capabilities (its native CRS where that has
+    an EPSG code): the CRS and the box, its attributes in the CRS's axis order as BBOX takes them."""
+    _, body = get("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0")
+    for layer in ET.fromstring(body).iter():
+        if local(layer.tag) != "Layer":
+            continue
+        children = {local(c.tag): c for c in layer}
+        if "Name" in children and children["Name"].text == name:
+            box = next(c for c in layer if local(c.tag) == "BoundingBox")
+            return box.get("CRS"), tuple(float(box.get(k)) for k in ("minx", "miny", "maxx", "maxy"))
+    raise AssertionError(f"{name} is not in the WMS capabilities")
+
+
+def map_of_extent(get, name: str) -> tuple[np.ndarray, Grid]:
+    """A transparent PNG GetMap of the layer's first BoundingBox, 256 px on its longer side: (RGBA,
+    the grid east-first)."""
+    crs, box = first_bounding_box(get, name)
+    north_first = pyproj.CRS.from_user_input(crs).axis_info[0].direction in ("north", "south")
+    west, south, east, north = (box[1], box[0], box[3], box[2]) if north_first else box
+    aspect = (north - south) / (east - west)
+    width, height = (256, max(8, round(256 * aspect))) if aspect <= 1 else (max(8, round(256 / aspect)), 256)
+    status, body = get(f"/wms?SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0&LAYERS={name}&STYLES=&CRS={crs}"
+                       f"&BBOX={','.join(map(repr, box))}&WIDTH={width}&HEIGHT={height}"
+                       "&FORMAT=image/png&TRANSPARENT=TRUE")
+    assert status == 200, body[:300]
+    picture = np.asarray(Image.open(io.BytesIO(body)).convert("RGBA"))
+    return np.moveaxis(picture, 2, 0), Grid.of_extent(crs, (west, south, east, north), width, height)
+
+
+def check_map(get, name: str, path: Path, located: bool) -> None:
+    """Not blank; for a ``rasters.located`` file, also where an exact warp of it puts it."""
+    picture, grid = map_of_extent(get, name)
+    assert (picture[3] > 0).mean() > 0.05, f"{name}: the map of its extent is blank"
+    if located:
+        values, valid = exact_nearest(path, grid.bounds, grid.crs, (grid.width, grid.height))
+        found = agreement(picture, np.concatenate([values, valid[None].astype(np.uint8) * 255]))
+        assert found.placed(spread=1) and found.exact > 0.9, (name, found)
+
+
+# -- alone: the app as ``ogcserver serve PATH`` builds it, in this process -----------------------
+
+@dataclass
+class Alone:
+    name: str
+    client: object
+    records: list[str]  # warnings and errors logged, as JSON lines
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        r = self.client.get(url)
+        return r.status_code, r.data
+
+
+@pytest.fixture()
+def alone(resolve, tmp_path, caplog):
+    def start(source: str) -> Alone:
+        settings = settings_from_paths([resolve(source)], {"data_dir": str(tmp_path / "state")})
+        name = settings.services[0].layers[0].name
+        with caplog.at_level(logging.INFO):
+            app = create_app(settings)
+            client = app.test_client()
+            engine = app.extensions["ogcserver"]
+            engine.catalog.refresh(force=True)  # an index check, as the server does every few seconds
+            engine.catalog.refresh(force=True)
+        formatter = JsonFormatter()
+        records = [formatter.format(r) for r in caplog.records if r.levelno >= logging.WARNING]
+        return Alone(name, client, records)
+    return start
+
+
+def assert_logged_once_with_reason(records: list[str], name: str, path: Path, reason: str) -> None:
+    """Some line about the layer or its file gives the reason; no line about them comes twice."""
+    lines = [r for r in records if f'"{name}"' in r or path.name in r]
+    assert any(re.search(reason, line) for line in lines), lines
+    entries = [json.dumps({k: v for k, v in json.loads(line).items() if k != "time"}, sort_keys=True) for line in lines]
+    assert len(entries) == len(set(entries)), lines
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_serve_alone(alone, resolve, source):
+    """Served alone, a publishable file or folder is one layer every protocol lists and whose map
+    shows it, with nothing logged; a refused one is left out and logged once with its reason."""
+    if source.startswith("shared/") and not (SHARED / "data").exists():
+        pytest.skip("the shared real-world rasters are not present in this checkout")
+    path = resolve(source)
+    served = alone(source)
+    names = listed(served.get)
+    reason = refusal(source)
+    assert {p for p in names if names[p]} == protocols_listing(source), names
+    if reason is None:
+        assert all(names[p] == {served.name} for p in protocols_listing(source)), names
+        check_map(served.get, served.name, path, located=source.startswith("generated/") and path.is_file())
+        assert not served.records, served.records
+    else:
+        assert_logged_once_with_reason(served.records, served.name, path, reason)
+
+
+# -- all at once: one live server, as ``ogcserver serve PATH PATH ...`` ---------------------------
+
+@dataclass
+class Everything:
+    url: str
+    log: Path
+    names: dict[str, str]  # source -> layer name
+    started: float  # time.monotonic() when it answered
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        r = requests.get(self.url + url, timeout=60)
+        return r.status_code, r.content
+
+
+@pytest.fixture(scope="module")
+def everything(resolve, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("everything")
+    paths = [resolve(s) for s in SOURCES]
+    settings = settings_from_paths(paths)  # the names the command line gives, in the same order
+    names = {s: layer.name for s, layer in zip(SOURCES, settings.services[0].layers)}
+    with serving([*map(str, paths), "--data-dir", str(folder / "state")], folder) as (url, log):
+        yield Everything(url, log, names, time.monotonic())
+
+
+PUBLISHED = [s for s in SOURCES if not refusal(s)]
+
+
+def test_all_at_once_every_protocol_lists_every_publishable_layer(everything):
+    names = listed(everything.get)
+    for protocol, found in names.items():
+        assert found == {everything.names[s] for s in PUBLISHED if protocol in protocols_listing(s)}, protocol
+    assert requests.get(everything.url + "/healthz", timeout=10).json()["layers"] == len(PUBLISHED)
+
+
+@pytest.mark.parametrize("source", PUBLISHED)
+def test_all_at_once_map_of_each_extent_shows_the_layer(everything, resolve, source):
+    path = resolve(source)
+    check_map(everything.get, everything.names[source], path, located=source.startswith("generated/") and path.is_file())
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if refusal(s)])
+def test_all_at_once_each_refused_file_is_logged_once_with_its_reason(everything, resolve, source):
+    """Also after the index checks that follow (every 10 s by default), in every worker."""
+    time.sleep(max(0.0, everything.started + 11 - time.monotonic()))
+    for _ in range(8):  # each worker checks the index when a request comes after the interval
+        everything.get("/healthz")
+    records = [line for line in everything.log.read_text().splitlines()
+               if line.startswith("{") and json.loads(line)["level"] in ("warning", "error")]
+    assert_logged_once_with_reason(records, everything.names[source], resolve(source), refusal(source))
+
+
+# -- the viewer page in a browser ---------------------------------------------------------------
+
+CELL = (400, 300)  # each preview page's viewport in the screenshot
+COLUMNS = 6
+BACKGROUND = np.array([238, 238, 238])  # the map's background (#eee)
+
+
+def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
+    """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
+    cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
+    lons, lats = [], []
+    for f in files:
+        with rasterio.open(f) as src:
+            step = max(1, math.ceil(max(src.width, src.height) / 256))
+            shape = (math.ceil(src.height / step), math.ceil(src.width / step))
+            valid = src.dataset_mask(out_shape=shape) > 0
+            rows, cols = np.nonzero(valid)
+            corners = [(rows + dr) * step for dr in (0, 1)], [(cols + dc) * step for dc in (0, 1)]
+            xs, ys = [], []
+            for r in corners[0]:
+                for c in corners[1]:
+                    x, y = src.transform * (np.minimum(c, src.width), np.minimum(r, src.height))
+                    xs.extend(x)
+                    ys.extend(y)
+            lon, lat = rasterio.warp.transform(src.crs, "EPSG:4326", xs, ys)
+        lons.extend(lon)
+        lats.extend(lat)
+    lons = np.asarray(lons)
+    if lons.max() - lons.min() > 180:  # across the antimeridian: continue east of 180
+        lons = np.where(lons < 0, lons + 360, lons)
+    return float(lons.min()), float(min(lats)), float(lons.max()), float(max(lats))
+
+
+def mercator(lon: float, lat: float) -> tuple[float, float]:
+    lat = max(-85.05, min(85.05, lat))
+    return 6378137 * math.radians(lon), 6378137 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def expected_rect(bounds: tuple[float, float, float, float], width: int, height: int) -> tuple[float, ...]:
+    """Where the viewer draws the layer in its map: the extent fitted in the middle with a margin of
+    a tenth (Web Mercator, as the page draws it); (left, top, right, bottom) in map pixels."""
+    (x0, y0), (x1, y1) = mercator(bounds[0], bounds[1]), mercator(bounds[2], bounds[3])
+    res = max((x1 - x0) / width, (y1 - y0) / height) * 1.1
+    half_w, half_h = (x1 - x0) / res / 2, (y1 - y0) / res / 2
+    top = -math.inf if bounds[3] > 85.05 else height / 2 - half_h  # data past the page's clamp
+    bottom = math.inf if bounds[1] < -85.05 else height / 2 + half_h
+    return width / 2 - half_w, top, width / 2 + half_w, bottom
+
+
+@pytest.fixture(scope="module")
+def previews(everything, tmp_path_factory) -> dict[str, np.ndarray]:
+    """One Chromium screenshot of every layer's viewer page (each in a frame): each page's pixels."""
+    folder = tmp_path_factory.mktemp("previews")
+    w, h = CELL
+    frames = "".join(
+        f'<iframe src="{everything.url}/preview/{everything.names[s]}" '
+        f'style="left:{(i % COLUMNS) * w}px;top:{(i // COLUMNS) * h}px"></iframe>'
+        for i, s in enumerate(PUBLISHED))
+    page = folder / "previews.html"
+    page.write_text(f"<!DOCTYPE html><html><head><style>body{{margin:0}}iframe{{position:absolute;border:0;"
+                    f"width:{w}px;height:{h}px}}</style></head><body>{frames}</body></html>")
+    rows = math.ceil(len(PUBLISHED) / COLUMNS)
+    shot = screenshot(page.as_uri(), (COLUMNS * w, rows * h), folder / "previews.png")
+    picture = np.asarray(Image.open(shot).convert("RGB"))
+    return {s: picture[(i // COLUMNS) * h:(i // COLUMNS + 1) * h, (i % COLUMNS) * w:(i % COLUMNS + 1) * w]
+            for i, s in enumerate(PUBLISHED)}
+
+
+@needs_chromium
+@pytest.mark.parametrize("source", PUBLISHED)
+def test_viewer_page_shows_the_layer_where_it_is(previews, resolve, source):
+    """In headless Chromium, the viewer's map shows the layer inside the rectangle where the source
+    lies, and nothing outside it."""
+    page = previews[source]
+    map_rows = np.flatnonzero((page[:, 0] == BACKGROUND).all(axis=1))  # the layer never reaches the map's edge
+    assert len(map_rows) > 50, "no map on the page"
+    view = page[map_rows[0]:map_rows[-1] + 1]
+    drawn = (np.abs(view.astype(int) - BACKGROUND) > 3).any(axis=2)
+    left, top, right, bottom = expected_rect(true_lonlat_bounds(resolve(source)), view.shape[1], view.shape[0])
+    rows, cols = np.mgrid[0:view.shape[0], 0:view.shape[1]]
+    inside = (cols >= left + 3) & (cols < right - 3) & (rows >= top + 3) & (rows < bottom - 3)
+    outside = (cols < left - 4) | (cols >= right + 4) | (rows < top - 4) | (rows >= bottom + 4)
+    assert inside.any() and drawn[inside].mean() > 0.02, f"the layer is not drawn where it lies ({drawn.mean():.3f} drawn)"
+    assert drawn[outside].mean() < 0.005, "the layer is drawn outside where it lies"
