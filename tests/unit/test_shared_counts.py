@@ -5,7 +5,21 @@ from __future__ import annotations
 
 import os
 
-from ogcserver.web.shared_counts import SharedCounts
+from ogcserver.web.shared_counts import GRACE, SharedCounts
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def another_client_calls(counts: SharedCounts) -> None:
+    """A request of someone else, just finished: the share is in force for GRACE seconds."""
+    assert counts.try_enter("a:198.51.100.7", 1)
+    counts.leave("a:198.51.100.7")
 
 
 def in_child(body) -> int:  # noqa: ANN001
@@ -37,6 +51,7 @@ def test_a_request_in_one_worker_counts_in_another():
         os._exit(holder())
     assert os.read(to_parent_read, 1) == b"1"
     assert counts.in_progress("a:192.0.2.1") == 1
+    another_client_calls(counts)
     assert not counts.try_enter("a:192.0.2.1", 1)  # this process sees the other's request
     assert counts.try_enter("a:192.0.2.2", 1)  # another client is not affected
     counts.leave("a:192.0.2.2")
@@ -56,8 +71,24 @@ def test_a_dead_workers_requests_are_released():
 
 def test_limits_count_each_client_separately_within_a_process():
     counts = SharedCounts()
+    another_client_calls(counts)
     assert [counts.try_enter("a:x", 3) for _ in range(4)] == [True, True, True, False]
     counts.leave("a:x")
     assert counts.try_enter("a:x", 3)
     counts.leave("a:never-entered")  # never below zero
     assert counts.in_progress("a:never-entered") == 0
+
+
+def test_a_lone_client_may_use_every_slot_until_someone_else_calls():
+    """Work-conserving: a browser's six connections on an idle server are all admitted."""
+    clock = Clock()
+    counts = SharedCounts(clock)
+    assert all(counts.try_enter("a:192.0.2.1", 2) for _ in range(6))
+    another_client_calls(counts)
+    assert not counts.try_enter("a:192.0.2.1", 2)  # someone else called: back to the share
+    clock.now += GRACE - 0.1
+    assert not counts.try_enter("a:192.0.2.1", 2)
+    clock.now += 0.2  # the other client has gone quiet
+    assert counts.try_enter("a:192.0.2.1", 2)
+    assert counts.try_enter("a:198.51.100.8", 2)
+    assert not counts.try_enter("a:192.0.2.1", 2)  # another client's request in progress

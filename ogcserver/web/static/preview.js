@@ -11,10 +11,8 @@
     return [R * lon * Math.PI / 180, R * Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360))];
   }
   var lo = merc(b[0], b[1]), hi = merc(b[2], b[3]);
-  var view = { cx: (lo[0] + hi[0]) / 2, cy: (lo[1] + hi[1]) / 2, res: 1 };
+  var view = { cx: (lo[0] + hi[0]) / 2, cy: (lo[1] + hi[1]) / 2, res: null };
   function size() { return [map.clientWidth, map.clientHeight]; }
-  var s = size();
-  view.res = Math.max((hi[0] - lo[0]) / s[0], (hi[1] - lo[1]) / s[1]) * 1.1;
   function bbox() {
     var s = size();
     return [view.cx - view.res * s[0] / 2, view.cy - view.res * s[1] / 2,
@@ -30,6 +28,11 @@
   var img = document.createElement("img");
   map.appendChild(img);
   function draw() {
+    var s = size();
+    if (!(s[0] > 0 && s[1] > 0)) { return; }  // not laid out yet (a hidden frame): wait for resize
+    if (view.res === null) {  // fit the layer's extent once the map has a size
+      view.res = Math.max((hi[0] - lo[0]) / s[0], (hi[1] - lo[1]) / s[1]) * 1.1;
+    }
     img.style.transform = "";
     img.src = "/wms?" + params({ REQUEST: "GetMap", FORMAT: "image/png", TRANSPARENT: "TRUE" });
   }
@@ -65,6 +68,10 @@
       I: Math.round(e.clientX - r.left), J: Math.round(e.clientY - r.top) });
     fetch(url).then(function (r) { return r.text(); }).then(function (t) { info.textContent = t; });
   });
-  window.addEventListener("resize", draw);
-  draw();
+  if (window.ResizeObserver) {  // also called once the map is first laid out
+    new ResizeObserver(draw).observe(map);
+  } else {
+    window.addEventListener("resize", draw);
+    draw();
+  }
 })();
