@@ -204,7 +204,8 @@ class LayerCatalog:
         summary = self.store.stats(collection)
         if not summary.count:
             refused = len(self.store.refusals(collection))
-            log.warning("layer left out: no publishable raster", extra={"layer": name, "refused": refused})
+            log.warning("layer left out: no publishable raster",
+                        extra={"layer": name, "refused": refused, "reason": _empty_reason(config, refused)})
             return None
         exact = summary.count <= EXACT_EXTENT_ITEMS
         items = self.store.items(collection) if exact else self.store.select(
@@ -431,3 +432,12 @@ class LayerCatalog:
         middle = asked.start + (asked.end - asked.start) / 2
         best = min(layer.info.times, key=lambda t: (abs((t - middle).total_seconds()), -t.timestamp()))
         return TimeRange(best, best)
+
+
+def _empty_reason(config: LayerConfig, refused: int) -> str:
+    """Why a layer has no item, in the publisher's terms."""
+    if refused:
+        return f"every file was refused ({refused}; each logged as 'source refused' with its reason)"
+    if config.source is not None:
+        return f"no file in the source matches the pattern '{config.pattern}' (set 'pattern' to publish others)"
+    return f"the collection '{config.collection_name}' has no items"

@@ -68,10 +68,12 @@
       I: Math.round(e.clientX - r.left), J: Math.round(e.clientY - r.top) });
     fetch(url).then(function (r) { return r.text(); }).then(function (t) { info.textContent = t; });
   });
-  if (window.ResizeObserver) {  // also called once the map is first laid out
-    new ResizeObserver(draw).observe(map);
-  } else {
-    window.addEventListener("resize", draw);
-    draw();
+  var last = null;
+  function redraw() {  // on resize: only when the map's size changed (the first call follows layout)
+    var s = size().join("x");
+    if (s !== last) { last = s; draw(); }
   }
+  if (window.ResizeObserver) { new ResizeObserver(redraw).observe(map); }
+  window.addEventListener("resize", redraw);
+  redraw();
 })();
