@@ -22,7 +22,7 @@ from ogcserver.model.catalog import (
     BandStatistics, CatalogItem, ItemRecord, LayerInfo, Selection, SourceInfo, StyleInfo, TimeRange,
 )
 from ogcserver.model.mosaic import BY_NAME
-from ogcserver.model.errors import LayerNotFound, LimitExceeded, SourceUnavailable
+from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, LimitExceeded, SourceUnavailable
 from ogcserver.model.geo import (
     BBox, epsg_code, lonlat_union, normalized_longitude, normalized_lonlat, to_lonlat, transform_bbox,
 )
@@ -126,6 +126,8 @@ class LayerCatalog:
             for name, (service, config) in self._configs.items():
                 try:
                     self._refresh_layer(name, service, config)
+                except CatalogUnavailable:
+                    raise  # the catalog is down, not the layer: 503 until it returns, layers kept
                 except Exception as exc:  # noqa: BLE001 - one layer that cannot be published must not stop the others
                     self._leave_out(name, exc)
             self._checked = time.monotonic()

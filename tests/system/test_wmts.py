@@ -265,7 +265,7 @@ def test_short_path_for_hits_answers_like_the_full_path(client):
         assert fast.headers[header] == full.headers[header], header
     assert client.get(url, headers={"If-None-Match": fast.headers["ETag"]}).status_code == 304
     metrics = client.get("/metrics").data.decode()
-    assert 'request="TILE",status="200"' in metrics
+    assert 'request="TILE",service="WMTS",status="200"' in metrics
 
 
 def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
