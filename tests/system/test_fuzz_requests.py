@@ -66,8 +66,11 @@ PATHS = {  # a path with hostile segments: (template, number of segments)
 
 @pytest.fixture(scope="module")
 def fuzz_client(processing_app):
-    logging.getLogger("ogcserver").setLevel(logging.CRITICAL)  # the expected refusals, not the noise
-    return processing_app.test_client()
+    logger = logging.getLogger("ogcserver")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # the expected refusals, not the noise
+    yield processing_app.test_client()
+    logger.setLevel(level)  # later tests read these logs
 
 
 def check(response) -> None:  # noqa: ANN001
