@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ogcserver.core import tiling
+from ogcserver.core.config import CacheConfig, Rendering
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import EVERY_ITEM, TileQuery
 from ogcserver.core.seed import Metatile
@@ -30,7 +31,6 @@ from ogcserver.model.geo import BBox, lonlat_parts, normalized_lonlat, transform
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.image import Grid, RGBAImage
 from ogcserver.model.tiles import StoredTile, TileKey
-from ogcserver.settings import CacheConfig, Rendering
 from ogcserver.storage.interfaces import TileStore
 
 log = logging.getLogger(__name__)
