@@ -195,9 +195,8 @@ class LayerCatalog:
 
     def _forget_sources(self, name: str) -> None:
         """Changed items must be reopened: drop this process's handles of the layer's files."""
-        forget = getattr(self.reader, "pool", None)
-        if forget is not None and name in self._layers:
-            forget.forget()
+        if name in self._layers:
+            self.reader.forget_handles()
 
     def _describe(self, name: str, service: str, config: LayerConfig) -> Layer | None:
         """The layer's description from its collection: exact extents for collections of up to

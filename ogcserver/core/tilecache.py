@@ -187,9 +187,8 @@ class TileService:
 
     def _maybe_enforce_quota(self) -> None:
         """After every 5% of the quota written, sweep in the background (one sweep at a time)."""
-        quota = self.config.max_bytes
-        enforce = getattr(self.store, "enforce_quota", None)
-        if quota is None or enforce is None or self._written < quota // 20:
+        quota, store = self.config.max_bytes, self.store
+        if quota is None or store is None or self._written < quota // 20:
             return
         if not self._quota_lock.acquire(blocking=False):
             return
@@ -197,8 +196,8 @@ class TileService:
 
         def sweep() -> None:
             try:
-                with self.store.lock("quota"):
-                    evicted = enforce(quota)
+                with store.lock("quota"):
+                    evicted = store.enforce_quota(quota)
                 if evicted:
                     log.info("cache quota enforced", extra={"evicted": evicted, "max_bytes": quota})
             finally:
