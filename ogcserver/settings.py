@@ -2,7 +2,10 @@
 
 Two ways in: a YAML file (``ogcserver serve -c ogcserver.yaml``) or a list of paths
 (``ogcserver serve a.tif folder/``), which becomes one service with one layer per path.
-Nothing below this module reads configuration or the environment.
+Nothing below this module reads configuration or the environment. The parts the core reads
+(limits, rendering, layers, the tile cache, grants, processing templates) are core types
+(``core/config.py``, ``core/functions/templates.py``) composed here, so settings depends on the
+core and never the reverse.
 """
 
 from __future__ import annotations
