@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from ogcserver.app import create_app  # noqa: E402
+from ogcserver.composition import build_core  # noqa: E402
 from ogcserver.core.render.encode import encode  # noqa: E402
 from ogcserver.core.render.style import render_default  # noqa: E402
 from ogcserver.core.mosaic import mosaic_first  # noqa: E402
@@ -128,7 +128,7 @@ def main() -> int:
     work = HERE / "scratch"
     work.mkdir(exist_ok=True)
     settings = load_settings(CONFIG)
-    engine = create_app(settings).extensions["ogcserver"]
+    engine = build_core(settings).engine
     boxes = views(engine, args.requests)
     lines = ["# ogcserver benchmark (sample data)", "",
              f"{time.strftime('%Y-%m-%d %H:%M')}; {len(boxes)} seeded views, zoom 15-19 over the demo orthomosaic.", ""]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from ogcserver.app import catalog_store, create_app, raster_reader
+from ogcserver.composition import build_core, catalog_store, raster_reader
 from ogcserver.core.catalog import UNREADABLE_PROPERTY, with_unreadable_marks
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.ingest import ingest
@@ -89,9 +89,8 @@ def _pages(store: CatalogStore, collection: str, selection: Selection, limit: in
 
 def _overviews(settings: Settings, layer: str, factor: int, full: bool) -> int:
     """Build or refresh a layer's mosaic-level overview (the collection argument names the layer)."""
-    app = create_app(settings)
-    engine = app.extensions["ogcserver"]
-    builder = OverviewBuilder(engine.catalog, engine.reader, GeoTiffWriter(),
+    core = build_core(settings)
+    builder = OverviewBuilder(core.catalog, core.reader, GeoTiffWriter(),
                               settings.server.data_dir / "overviews", remove_builds)
     progress = Progress("blocks")
     report = builder.build(layer, factor, full, lambda done, total: progress(done, 0))

@@ -1,6 +1,6 @@
 """``ogcserver seed`` and ``ogcserver cache``: fill, inspect and truncate the tile cache.
 
-Seeding runs in local worker processes (each builds its own app, so GDAL handles are never
+Seeding runs in local worker processes (each builds its own core, so GDAL handles are never
 shared), prints progress with rate and ETA, and resumes: metatiles already cached are skipped.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import shapely
 
-from ogcserver.app import create_app
+from ogcserver.composition import build_core
 from ogcserver.core import seed, tiling
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.geo import WGS84, BBox
@@ -27,7 +27,7 @@ _worker = None
 
 def _init(config: str) -> None:
     global _worker
-    _worker = create_app(load_settings(Path(config))).extensions["ogcserver.tiles"]
+    _worker = build_core(load_settings(Path(config))).tiles
 
 
 def _seed_one(job: tuple[str, str, seed.Metatile, str]) -> tuple[int, int]:
@@ -57,14 +57,13 @@ def _seed_polygon(bbox: str | None, polygon: str | None) -> shapely.Geometry | N
 def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str | None, polygon: str | None,
              fmt: str, workers: int, dry_run: bool) -> int:
     settings = load_settings(config)
-    app = create_app(settings)
-    engine = app.extensions["ogcserver"]
+    catalog = build_core(settings).catalog
     zooms = _zooms(zoom)
     meta_size = settings.cache.meta_size
     within = _seed_polygon(bbox, polygon)
     plans, tiles = [], 0
     for layer in layers:
-        info = engine.catalog.layer(layer).info
+        info = catalog.layer(layer).info
         tms = tiling.for_layer(info, tms_id)
         area = seed.lonlat_area(bbox, info.lonlat_bounds) if within is None else BBox(*within.bounds, WGS84)
         metas, count = seed.count(tms, area, zooms, meta_size, within)
@@ -96,8 +95,8 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
 
 def run_cache(settings: Settings, action: str, layer: str | None, tms_id: str, zoom: str | None,
               bbox: str | None, tile: str | None) -> int:
-    app = create_app(settings)
-    store = app.extensions["ogcserver.tiles"].store
+    core = build_core(settings)
+    store = core.tile_store
     if store is None:
         print("the tile cache is disabled in this configuration", file=sys.stderr)
         return 2
@@ -108,8 +107,7 @@ def run_cache(settings: Settings, action: str, layer: str | None, tms_id: str, z
     if layer is None:
         print("give --layer to truncate", file=sys.stderr)
         return 2
-    engine = app.extensions["ogcserver"]
-    info = engine.catalog.layer(layer).info
+    info = core.catalog.layer(layer).info
     if tile is None and zoom is None and bbox is None:
         store.delete_layer(info.name)
         print(f"{info.name}: every cached tile removed")

@@ -2,7 +2,10 @@
 
 Two ways in: a YAML file (``ogcserver serve -c ogcserver.yaml``) or a list of paths
 (``ogcserver serve a.tif folder/``), which becomes one service with one layer per path.
-Nothing below this module reads configuration or the environment.
+Nothing below this module reads configuration or the environment. The parts the core reads
+(limits, rendering, layers, the tile cache, grants, processing templates) are core types
+(``core/config.py``, ``core/functions/templates.py``) composed here, so settings depends on the
+core and never the reverse.
 """
 
 from __future__ import annotations
@@ -10,43 +13,20 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ogcserver.core.functions.library import AnyFunction
-from ogcserver.model.catalog import TimeRange
-from ogcserver.model.errors import InvalidValue
-from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
-from ogcserver.model.time import parse_time
-
-# Service, layer and template names are identifiers in every protocol at once: WMS Name, WMTS
-# Identifier and the id of the layer's tile matrix set (morecantile allows only [\w-]), WCS
-# CoverageId (an NCName: no leading digit, '-' or '.', no colon), KML and URL path segments.
-NAME_MAX = 64
-NAME_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_\-]{{0,{NAME_MAX - 1}}}$"
-CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
+from ogcserver.core.config import (
+    NAME_MAX, CacheConfig, Frozen, GrantConfig, LayerConfig, Limits, Name, Rendering, ServiceDefinition,
+)
+from ogcserver.core.functions.templates import ProcessingTemplate
 
 
 class ConfigError(Exception):
     """A configuration problem, worded for the person who wrote the file."""
-
-
-def _valid_name(value: str) -> str:
-    if not re.fullmatch(NAME_PATTERN, value):
-        raise ValueError(f"'{value[:80]}' is not a valid name: it must start with a letter or '_' and hold only "
-                         f"letters A-Z, digits, '_' and '-' (at most {NAME_MAX}), as WMS, WMTS, WCS and URLs need")
-    return value
-
-
-Name = Annotated[str, AfterValidator(_valid_name)]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Contact(Frozen):
@@ -59,143 +39,6 @@ class Contact(Frozen):
     city: str = ""
     postcode: str = ""
     country: str = ""
-
-
-class Limits(Frozen):
-    """Per-request limits, with defaults safe for a public server."""
-
-    max_width: int = Field(4096, ge=1, le=65536)
-    max_height: int = Field(4096, ge=1, le=65536)
-    max_pixels: int = Field(16_777_216, ge=1)
-    max_layers: int = Field(16, ge=1, le=1000)
-    max_items: int = Field(64, ge=1, le=100_000)
-    render_timeout: float = Field(30.0, gt=0, le=3600)
-    max_query_length: int = Field(8192, ge=256, le=1_000_000)
-    max_body_bytes: int = Field(1_048_576, ge=1024)
-    # A WCS coverage is written to a temporary file and streamed, so this bounds disk and
-    # transfer, not memory; maps are bounded by max_width/max_height/max_pixels instead.
-    max_coverage_bytes: int = Field(512 * 1024 * 1024, ge=1024)
-    # Memory one request may hold, estimated before anything is read: output, mosaic
-    # accumulators, the chain's intermediates, the input window at the chosen overview and the
-    # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
-    max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
-
-    def merged(self, override: "Limits | None") -> "Limits":
-        """These limits, tightened or loosened by a service's own block."""
-        if override is None:
-            return self
-        return Limits(**{**self.model_dump(), **override.model_dump(exclude_unset=True)})
-
-
-class Rendering(Frozen):
-    # zlib level and strategy for PNG (rows use the Up filter, see core/render/png.py). Imagery
-    # gains almost nothing from LZ77 matching: run-length matching on the filtered rows is the
-    # fastest and, on aerial photos, smaller than Huffman-only coding ("default": 25% slower, 14% smaller).
-    png_compression: int = Field(1, ge=0, le=9)
-    png_strategy: Literal["huffman", "rle", "filtered", "default"] = "rle"
-    jpeg_quality: int = Field(85, ge=1, le=100)
-    default_resampling: Literal["nearest", "bilinear", "cubic", "average", "lanczos"] = "nearest"
-    # Transform error allowed when warping, in output pixels. GDAL's default approximation
-    # (0.125) is fitted over whatever window is warped, so mosaic items, tiles and views would
-    # disagree on pixels near source pixel edges; 1e-3 costs ~20% more warp time (measured).
-    warp_error: float = Field(1e-3, gt=0, le=0.5)
-
-
-class ChangeConfig(Frozen):
-    """A second input for change detection: the same chain applied to the items of a reference
-    time, then combined with the request's (its TIME, or every item) pixel by pixel."""
-
-    reference: str  # a TIME value: "2021", "2021-06", "2021-05-01/2021-09-30", ...
-    operation: Literal["difference", "ratio"] = "difference"  # request minus / over reference
-
-    @field_validator("reference")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        try:
-            parse_time(value, "reference")
-        except InvalidValue as exc:
-            raise ValueError(exc.message) from None
-        return value
-
-    @property
-    def time(self) -> TimeRange:
-        return parse_time(self.reference, "reference")
-
-
-class ProcessingTemplate(Frozen):
-    """A named chain of raster functions, offered as a style of the layers that list it."""
-
-    name: Name
-    title: str = ""
-    abstract: str = ""
-    bands: tuple[int, ...] | None = Field(None, min_length=1, max_length=16)  # source bands read (default: all)
-    chain: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field(min_length=1, max_length=8)
-    compare: ChangeConfig | None = None  # two inputs: change between the request's time and a reference
-    per_item: bool = False  # apply the chain to each mosaic item, then combine them by the layer's operator
-    then: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field((), max_length=8)
-
-    @model_validator(mode="after")
-    def _then_needs_compare(self) -> "ProcessingTemplate":
-        if self.then and self.compare is None:
-            raise ValueError(f"template '{self.name}': 'then' applies to a comparison; add 'compare'")
-        if self.per_item and any(f.context() for f in self.chain):
-            raise ValueError(f"template '{self.name}': neighbourhood functions cannot run per item (item edges "
-                             "would show); run them on the mosaic")
-        return self
-
-
-class LayerConfig(Frozen):
-    name: Name
-    title: str = ""
-    abstract: str = ""
-    keywords: tuple[str, ...] = ()
-    source: Path | None = None      # a raster file, or a folder scanned into a mosaic
-    collection: str | None = None   # or a collection of the catalog, managed with `ogcserver catalog`
-    pattern: str = "*.tif"
-    bands: tuple[int, ...] | None = None
-    default_style: str = "default"
-    crs: tuple[str, ...] = ()
-    order: str = "newest"  # mosaic ordering, see ogcserver.model.mosaic.parse_ordering
-    operator: Operator = Operator.FIRST  # how overlapping items combine
-    blend_width: int = Field(0, ge=0, le=256)  # pixels over which the blend operator feathers edges
-    cache: bool = True  # tiles of this layer go through the tile cache
-    styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "LayerConfig":
-        if (self.source is None) == (self.collection is None):
-            raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
-        return self
-
-    @field_validator("order")
-    @classmethod
-    def _ordering(cls, value: str) -> str:
-        parse_ordering(value)
-        return value
-
-    @property
-    def ordering(self) -> Ordering:
-        return parse_ordering(self.order)
-
-    @property
-    def collection_name(self) -> str:
-        """The catalog collection holding this layer's items (a folder's is the layer's name)."""
-        return self.collection or self.name
-
-    @field_validator("crs")
-    @classmethod
-    def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for code in value:
-            if not CRS_PATTERN.match(code):
-                raise ValueError(f"'{code}' is not an EPSG:n or CRS:84 code")
-        return value
-
-    @field_validator("bands")
-    @classmethod
-    def _bands(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
-        if value is not None and (len(value) not in (1, 3) or min(value) < 1):
-            raise ValueError("give 1 or 3 band numbers, counted from 1")
-        return value
 
 
 class UserConfig(Frozen):
@@ -231,26 +74,6 @@ class ProxyConfig(Frozen):
     user_header: str = "X-Remote-User"
     groups_header: str = "X-Remote-Groups"
     trusted: tuple[str, ...] = Field(min_length=1)  # client addresses or networks (CIDR)
-
-
-class GrantConfig(Frozen):
-    """Actions a principal gets on a service's layers, optionally within constraints."""
-
-    to: str = Field(pattern=r"^(anonymous|authenticated|(group|user|key):.+)$")
-    service: str
-    layers: tuple[str, ...] = ()  # empty: every layer of the service
-    actions: tuple[Literal["discover", "view", "query", "download", "process"], ...] = Field(min_length=1)
-    area: dict | None = None  # GeoJSON Polygon or MultiPolygon in lon/lat
-    max_resolution: float | None = Field(None, gt=0)
-    time: tuple[datetime, datetime] | None = None
-    items: dict[str, tuple[str, ...]] = {}  # item attribute -> allowed values
-
-    @field_validator("area")
-    @classmethod
-    def _polygon(cls, value: dict | None) -> dict | None:
-        if value is not None and value.get("type") not in ("Polygon", "MultiPolygon"):
-            raise ValueError("area must be a GeoJSON Polygon or MultiPolygon in lon/lat")
-        return value
 
 
 class RateLimits(Frozen):
@@ -302,18 +125,6 @@ class ServiceConfig(Frozen):
     @classmethod
     def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return LayerConfig._crs_codes(value)
-
-
-class CacheConfig(Frozen):
-    """The tile cache (WMTS and XYZ tiles)."""
-
-    enabled: bool = True
-    store: Literal["directory", "mbtiles", "geopackage"] = "directory"
-    path: Path | None = None  # default: DATA_DIR/tiles
-    meta_size: int = Field(4, ge=1, le=16)  # tiles per metatile side: one render feeds n x n tiles
-    meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile
-    max_age: int = Field(3600, ge=0)  # Cache-Control max-age for tiles, seconds
-    max_bytes: int | None = Field(10 * 2**30, ge=1)  # disk quota, least recently used tiles go first
 
 
 class CatalogConfig(Frozen):
@@ -483,7 +294,7 @@ class Settings(Frozen):
                 layer_names.add(layer.name)
         return self
 
-    def limits_for(self, service: ServiceConfig) -> Limits:
+    def limits_for(self, service: ServiceDefinition) -> Limits:
         return self.limits.merged(service.limits)
 
 

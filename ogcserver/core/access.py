@@ -10,10 +10,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ogcserver.core.config import AccessDefinition, GrantConfig
 from ogcserver.model.access import UNCONSTRAINED, AccessDenied, Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem, LayerInfo
 from ogcserver.model.errors import LayerNotFound
-from ogcserver.settings import AccessConfig, GrantConfig
 
 audit = logging.getLogger("ogcserver.audit")
 
@@ -56,7 +56,7 @@ class Grant:
 
 
 class Policy:
-    def __init__(self, access: AccessConfig | None) -> None:
+    def __init__(self, access: AccessDefinition | None) -> None:
         self.open = access is None
         self.grants = tuple(Grant.from_config(g) for g in access.grants) if access else ()
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ogcserver.core.config import CoreSettings, LayerConfig
 from ogcserver.core.ingest import describe_file
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.catalog import (
@@ -26,7 +27,6 @@ from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, LimitExcee
 from ogcserver.model.geo import (
     BBox, epsg_code, lonlat_union, normalized_longitude, normalized_lonlat, to_lonlat, transform_bbox,
 )
-from ogcserver.settings import LayerConfig, Settings
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def with_unreadable_marks(items: list[CatalogItem], marks: dict[str, tuple[str, 
 class LayerCatalog:
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         store: CatalogStore,
         reader: RasterReader,
         list_files: ListFiles,
@@ -195,9 +195,8 @@ class LayerCatalog:
 
     def _forget_sources(self, name: str) -> None:
         """Changed items must be reopened: drop this process's handles of the layer's files."""
-        forget = getattr(self.reader, "pool", None)
-        if forget is not None and name in self._layers:
-            forget.forget()
+        if name in self._layers:
+            self.reader.forget_handles()
 
     def _describe(self, name: str, service: str, config: LayerConfig) -> Layer | None:
         """The layer's description from its collection: exact extents for collections of up to

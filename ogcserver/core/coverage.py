@@ -15,8 +15,10 @@ import numpy as np
 from affine import Affine
 
 from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.config import Limits
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.coverage_grid import output_grid
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import mosaic_bytes, raster_bytes
 from ogcserver.core.mosaic import mosaic
 from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
@@ -30,7 +32,6 @@ from ogcserver.model.budget import holding
 from ogcserver.model.errors import InvalidValue, LimitExceeded
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
-from ogcserver.settings import Limits, ProcessingTemplate
 from ogcserver.storage.interfaces import RasterReader
 
 

@@ -14,10 +14,12 @@ import numpy as np
 
 from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.config import CoreSettings, Limits, ServiceDefinition
 from ogcserver.core.constraints import (
     allowed_items, mask_outside_area, point_in_area, resolution_factor, sample_point, upsample,
 )
 from ogcserver.core.coverage import read_coverage
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import mosaic_bytes, picture_bytes
 from ogcserver.core.mosaic import mosaic
 from ogcserver.core.overviews import choose_level, overview_usable
@@ -39,7 +41,6 @@ from ogcserver.model.errors import (
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster, RGBAImage
-from ogcserver.settings import Limits, ProcessingTemplate, ServiceConfig, Settings
 from ogcserver.storage.interfaces import RasterReader
 
 
@@ -65,7 +66,7 @@ STATISTICS_SAMPLE = 512  # pixels a side of the whole-layer read behind dataset 
 
 
 class Engine:
-    def __init__(self, settings: Settings, catalog: LayerCatalog, reader: RasterReader, policy: Policy) -> None:
+    def __init__(self, settings: CoreSettings, catalog: LayerCatalog, reader: RasterReader, policy: Policy) -> None:
         self.settings = settings
         self.catalog = catalog
         self.reader = reader
@@ -74,7 +75,7 @@ class Engine:
         self._bound: dict[tuple, ProcessingTemplate] = {}  # templates with dataset statistics, per layer state
         self.clock: Callable[[], float] = time.monotonic  # of every request's deadline
 
-    def _service(self, name: str) -> ServiceConfig:
+    def _service(self, name: str) -> ServiceDefinition:
         return next(s for s in self.settings.services if s.name == name)
 
     def limits(self, service: str | None) -> Limits:

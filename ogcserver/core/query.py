@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.access import ANONYMOUS, Principal
 from ogcserver.model.catalog import TimeRange
 from ogcserver.model.filters import Filter
 from ogcserver.model.mosaic import Operator, Ordering
 from ogcserver.model.coverage import CoverageFormat, GeoTiffOptions
 from ogcserver.model.formats import ImageFormat, Resampling
-from ogcserver.settings import ProcessingTemplate
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
 

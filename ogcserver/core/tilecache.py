@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ogcserver.core import tiling
+from ogcserver.core.config import CacheConfig, Rendering
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import EVERY_ITEM, TileQuery
 from ogcserver.core.seed import Metatile
@@ -30,7 +31,6 @@ from ogcserver.model.geo import BBox, lonlat_parts, normalized_lonlat, transform
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.image import Grid, RGBAImage
 from ogcserver.model.tiles import StoredTile, TileKey
-from ogcserver.settings import CacheConfig, Rendering
 from ogcserver.storage.interfaces import TileStore
 
 log = logging.getLogger(__name__)
@@ -187,9 +187,8 @@ class TileService:
 
     def _maybe_enforce_quota(self) -> None:
         """After every 5% of the quota written, sweep in the background (one sweep at a time)."""
-        quota = self.config.max_bytes
-        enforce = getattr(self.store, "enforce_quota", None)
-        if quota is None or enforce is None or self._written < quota // 20:
+        quota, store = self.config.max_bytes, self.store
+        if quota is None or store is None or self._written < quota // 20:
             return
         if not self._quota_lock.acquire(blocking=False):
             return
@@ -197,8 +196,8 @@ class TileService:
 
         def sweep() -> None:
             try:
-                with self.store.lock("quota"):
-                    evicted = enforce(quota)
+                with store.lock("quota"):
+                    evicted = store.enforce_quota(quota)
                 if evicted:
                     log.info("cache quota enforced", extra={"evicted": evicted, "max_bytes": quota})
             finally:

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from pydantic import ValidationError
 
 from ogcserver.core.filters import parse_filter
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, parse_ordering
 from ogcserver.model.time import parse_time
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.settings import ProcessingTemplate
 
 PARAMETERS = ("FILTER", "TIME", "MOSAICORDER", "MOSAICOPERATOR")
 MAX_RULE_DEPTH = 32  # nesting of JSON arrays and objects in a RENDERINGRULE

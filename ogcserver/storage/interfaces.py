@@ -47,6 +47,9 @@ class RasterReader(Protocol):
         """GeoJSON outline of the valid pixels in lon/lat; None: use the extent. SourceUnavailable
         when no pixel is valid."""
 
+    def forget_handles(self) -> None:
+        """Drop this process's open handles, so files that changed are opened afresh."""
+
 
 class RasterWriter(Protocol):
     """Writes rasters the core computed (mosaic-level overviews), one file at a time."""
@@ -129,3 +132,15 @@ class TileStore(Protocol):
     def delete_area(self, layer: str, style: str, tms: str, version: str, z: int,
                     span: tuple[int, int, int, int]) -> int:
         """Drop tiles x0..x1, y0..y1 of zoom z; returns how many were there."""
+
+    def delete_zoom(self, layer: str, tms: str, z: int) -> int:
+        """Drop every tile of one zoom level (all styles and versions); returns how many were there."""
+
+    def delete_layer(self, layer: str) -> None: ...
+
+    def enforce_quota(self, max_bytes: int) -> int:
+        """Evict least recently used tiles until the store holds at most 90% of ``max_bytes``;
+        returns how many were evicted."""
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Tiles and bytes per layer."""

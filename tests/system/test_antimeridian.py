@@ -16,7 +16,7 @@ import rasterio
 import yaml
 from lxml import etree
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.core import seed, tiling
 from ogcserver.model.geo import BBox, transform_bbox
 from ogcserver.settings import load_settings
@@ -56,7 +56,7 @@ def generated(tmp_path_factory):
 @pytest.fixture()
 def reads(generated, monkeypatch):
     """The names of the files the server reads pixels from, in order."""
-    reader = generated[0].extensions["ogcserver"].reader
+    reader = core_of(generated[0]).engine.reader
     names: list[str] = []
     read = reader.read
 
@@ -100,7 +100,7 @@ def _bbox_param(crs: str, box: tuple[float, ...]) -> str:
 def test_crossing_item_is_indexed_as_the_box_over_180(generated):
     """The index box of the item crossing 180 is its own 2-degree box, not every longitude."""
     app = generated[0]
-    catalog = app.extensions["ogcserver"].catalog
+    catalog = core_of(app).engine.catalog
     items = {i.name: i for i in catalog.store.items("pacific")}
     box = items["dateline.tif"].lonlat_bounds
     assert 178.9 < box.minx < 179.1 and 180.7 < box.maxx < 180.8 and box.width < 2
@@ -218,7 +218,7 @@ def test_catalog_boxes_are_written_as_geojson_wants(generated):
 def test_seeding_walks_only_the_tiles_over_the_scene(generated):
     """Seeding a layer across 180 renders the tiles at both ends of the row, not the whole row;
     a metatile holding both ends (low zooms) is rendered once."""
-    info = generated[0].extensions["ogcserver"].catalog.layer("dateline").info
+    info = core_of(generated[0]).engine.catalog.layer("dateline").info
     tms = tiling.well_known("WebMercatorQuad")
     metas = list(seed.plan(tms, info.lonlat_bounds, range(8, 9), 1))
     assert {m.x0 for m in metas} == {0, 255} and len(metas) <= 4

@@ -23,7 +23,8 @@ import requests
 import yaml
 from owslib.wms import WebMapService
 
-from ogcserver.app import catalog_store, create_app
+from ogcserver.app import create_app
+from ogcserver.composition import catalog_store
 from ogcserver.cli import main
 from ogcserver.settings import load_settings
 from tests.conftest import running_server

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
+from ogcserver.app import core_of
 from ogcserver.core.functions.library import Convolve
 from ogcserver.model.budget import Budget, request_budget
 from ogcserver.model.errors import RenderTimeout
@@ -60,7 +61,7 @@ def dem_app(tmp_path):
 
 @pytest.mark.parametrize("protocol", ["wms", "wcs"])
 def test_a_chain_past_the_deadline_answers_the_timeout_exception_and_frees_the_worker(dem_app, protocol):
-    engine = dem_app.extensions["ogcserver"]
+    engine = core_of(dem_app).engine
     client = dem_app.test_client()
     box = (X0, Y0 - 4000, X0 + 4000, Y0)
     if protocol == "wms":
@@ -85,7 +86,7 @@ def test_a_chain_past_the_deadline_answers_the_timeout_exception_and_frees_the_w
 def test_encoding_checks_the_deadline(tmp_path):
     rasters.write(tmp_path / "rgb.tif", rasters.texture((256, 256), 3, seed=1), from_origin(X0, Y0, 10, 10))
     app = app_for(tmp_path, [{"name": "rgb", "source": str(tmp_path / "rgb.tif")}], {"render_timeout": 1})
-    engine = app.extensions["ogcserver"]
+    engine = core_of(app).engine
     reads = []
     inner = engine.reader.read
 

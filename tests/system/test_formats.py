@@ -9,6 +9,7 @@ import pytest
 import rasterio
 from PIL import Image
 
+from ogcserver.app import core_of
 from tests.support import rasters
 from tests.support.reference import decode, params
 
@@ -77,7 +78,7 @@ def _stretch(values, low, high):
 
 def test_uint16_default_stretch(client, app, data_dir):
     """16-bit bands 3,2,1 stretched between the layer's 2nd and 98th percentiles."""
-    layer = next(lr for lr in app.extensions["ogcserver"].catalog.layers() if lr.info.name == "ms16")
+    layer = next(lr for lr in core_of(app).engine.catalog.layers() if lr.info.name == "ms16")
     stats = layer.info.statistics
     with rasterio.open(data_dir / "ms16.tif") as src:
         data = src.read()[:, :200, :200]
@@ -94,7 +95,7 @@ def test_uint16_default_stretch(client, app, data_dir):
 
 
 def test_float_dem_grey_with_nodata_hole(client, app, data_dir):
-    layer = next(lr for lr in app.extensions["ogcserver"].catalog.layers() if lr.info.name == "dem")
+    layer = next(lr for lr in core_of(app).engine.catalog.layers() if lr.info.name == "dem")
     s = layer.info.statistics[0]
     with rasterio.open(data_dir / "dem.tif") as src:
         dem = src.read(1)[:200, :200]

@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.cli import main
 from ogcserver.settings import load_settings, settings_from_paths
 from tests.conftest import serving
@@ -83,7 +83,7 @@ def test_a_folder_of_hostile_files_published_without_configuration(hostile, tmp_
 
     image = check_responses(get, layer, seen)
     assert image[..., :3].max() > 0  # the good file is drawn
-    engine = app.extensions["ogcserver"]
+    engine = core_of(app).engine
     engine.catalog.refresh(force=True)  # an unchanged refused file is not examined (or logged) again
     create_app(settings).test_client()  # nor by another process on the same catalog
     logged = refused_records(caplog.records, files)

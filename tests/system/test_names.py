@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.core import tiling
 from ogcserver.core.catalog import LayerCatalog
 from ogcserver.model.errors import InvalidValue
@@ -55,7 +55,7 @@ def test_every_protocol_lists_and_serves_the_layers(awkward):
     wcs = awkward.get("/wcs?SERVICE=WCS&REQUEST=GetCapabilities&VERSION=2.0.1")
     assert names_in(wcs.data, ".//w:CoverageId", {"w": "http://www.opengis.net/wcs/2.0"}) == expected
     for name in expected:
-        info = awkward.application.extensions["ogcserver"].catalog.layer(name).info
+        info = core_of(awkward.application).engine.catalog.layer(name).info
         tms = tiling.for_layer(info, f"{name}_native")
         tile = awkward.get(f"/wmts/1.0.0/{name}/default/{name}_native/{tms.maxzoom}/0/0.png")
         assert tile.status_code == 200 and tile.mimetype == "image/png"
@@ -68,7 +68,7 @@ LOCAL = 'LOCAL_CS["site grid",UNIT["metre",1]]'  # morecantile cannot tile a CRS
 
 
 def test_a_crs_morecantile_cannot_tile_keeps_the_well_known_sets(awkward, caplog):
-    info = awkward.application.extensions["ogcserver"].catalog.layer("Zurich").info
+    info = core_of(awkward.application).engine.catalog.layer("Zurich").info
     local = dataclasses.replace(info, name="site", crs=LOCAL)
     with caplog.at_level(logging.WARNING, "ogcserver.core.tiling"):
         for _ in range(3):

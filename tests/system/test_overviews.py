@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.cli import main
 from ogcserver.settings import load_settings
 from tests.support import rasters
@@ -49,7 +49,7 @@ class Reads:
 
 def _app(path):
     app = create_app(load_settings(path))
-    engine = app.extensions["ogcserver"]
+    engine = core_of(app).engine
     engine.reader = Reads(engine.reader)
     return app, engine.reader
 

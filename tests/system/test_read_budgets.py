@@ -18,7 +18,7 @@ import rasterio
 import yaml
 from rasterio.transform import from_origin
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.cli import main
 from ogcserver.core.catalog import UNREADABLE_PROPERTY
 from ogcserver.ows.response import SKIPPED_HEADER
@@ -74,7 +74,7 @@ def test_a_64_band_float64_map_is_refused_before_anything_is_read(tmp_path):
     data[:, :, :128] = 2.5
     rasters.write(tmp_path / "bands64.tif", data, from_origin(X0, Y0, 20, 20))
     app = app_for(tmp_path, [{"name": "b64", "source": str(tmp_path / "bands64.tif")}])
-    engine = app.extensions["ogcserver"]
+    engine = core_of(app).engine
     engine.reader = counting = CountingReader(engine.reader)
     client = app.test_client()
     r = get_map(client, "b64", 4096, FORMAT="image/tiff")
@@ -246,5 +246,5 @@ def test_handles_with_big_blocks_are_closed_after_the_request(tmp_path):
     client = app.test_client()
     assert get_map(client, "big", 256, bbox=(X0, Y0 - 3000, X0 + 3000, Y0)).status_code == 200
     assert get_map(client, "small", 256).status_code == 200
-    open_paths = {key[0] for key in app.extensions["ogcserver"].reader.pool._mine()}
+    open_paths = {key[0] for key in core_of(app).engine.reader.pool._mine()}
     assert str(small) in open_paths and str(big) not in open_paths

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.settings import load_settings
 from tests.conftest import write_config
 from tests.support.reference import decode
@@ -29,5 +29,5 @@ def test_single_file_store(data_dir, tmp_path, client, store, ext):
     assert len(files) == 1
     with rasterio.open(files[0]) as ds:  # GDAL reads the file as a tiled raster
         assert ds.count >= 3 and ds.width > 0
-    stats = single.application.extensions["ogcserver.tiles"].store.stats()
+    stats = core_of(single.application).tiles.store.stats()
     assert stats["parent"]["tiles"] >= 16  # the whole metatile was stored

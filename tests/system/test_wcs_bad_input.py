@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import pytest
 from lxml import etree
 
+from ogcserver.app import core_of
 from tests.support.wcs import OGC, OWS11, OWS20, read_coverage
 
 BOX = "500000,5199000,501000,5200000"
@@ -141,7 +142,7 @@ def test_unknown_coverage_answer_does_not_depend_on_the_name(client):
 
 
 def test_size_limit_is_configurable(client, app):
-    limit = app.extensions["ogcserver"].settings.limits.max_coverage_bytes
+    limit = core_of(app).engine.settings.limits.max_coverage_bytes
     side = int((limit / 4) ** 0.5) + 1
     r = client.get("/wcs", query_string=dict(V10, WIDTH=side, HEIGHT=side))
     assert r.status_code == 400 and str(limit).encode() in r.data

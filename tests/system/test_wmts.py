@@ -13,7 +13,7 @@ import requests
 from owslib.wmts import WebMapTileService
 from rasterio.windows import Window
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.core import tiling
 from ogcserver.model.tiles import TileKey
 from ogcserver.settings import load_settings
@@ -27,7 +27,7 @@ WMTS_NS = "http://www.opengis.net/wmts/1.0"
 
 def layer_tile(client, layer, tms_id):
     """A tile (z, x, y) in the middle of the layer's data, at the first zoom as fine as the data."""
-    info = client.application.extensions["ogcserver"].catalog.layer(layer).info
+    info = core_of(client.application).engine.catalog.layer(layer).info
     tms = tiling.for_layer(info, tms_id)
     box = tiling_box(info, tms)
     cx, cy = (box.minx + box.maxx) / 2, (box.miny + box.maxy) / 2
@@ -297,7 +297,7 @@ def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
     # a raster added while serving: the other worker's layer description follows the index
     rasters.write(folder / "north.tif", rasters.texture((50, 50), 3, seed=24), from_origin(x0, y0 + 20000, 10, 10))
     first.get(west_url)
-    info = other.application.extensions["ogcserver"].catalog.layer("mosaic").info
+    info = core_of(other.application).engine.catalog.layer("mosaic").info
     assert info.item_count == 3
 
 

@@ -14,7 +14,7 @@ import pytest
 import rasterio
 import requests
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.core import tiling
 from ogcserver.settings import load_settings
 from tests.conftest import running_server
@@ -71,7 +71,7 @@ def test_layer_bounding_boxes_are_in_the_crs_axis_order(axis_client):
 
 def test_tile_arithmetic_agrees_with_the_corner(axis_client):
     """A tile's box, the tiles over a box and the finest zoom agree whatever the axis order."""
-    catalog = axis_client.application.extensions["ogcserver"].catalog
+    catalog = core_of(axis_client.application).engine.catalog
     for code in LAYERS:
         info = catalog.layer(f"epsg{code}").info
         tms = tiling.for_layer(info, f"epsg{code}_native")

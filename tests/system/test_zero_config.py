@@ -27,7 +27,7 @@ import requests
 from PIL import Image
 import rasterio.warp
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.settings import settings_from_paths
 from ogcserver.web.logs import JsonFormatter
 from tests.conftest import SHARED, serving
@@ -206,7 +206,7 @@ def alone(resolve, tmp_path, caplog):
         with caplog.at_level(logging.INFO):
             app = create_app(settings)
             client = app.test_client()
-            engine = app.extensions["ogcserver"]
+            engine = core_of(app).engine
             engine.catalog.refresh(force=True)  # an index check, as the server does every few seconds
             engine.catalog.refresh(force=True)
         formatter = JsonFormatter()

@@ -10,7 +10,8 @@ import morecantile
 import pyproj
 import pytest
 
-from ogcserver.settings import NAME_PATTERN, ConfigError, layer_name_for, load_settings, settings_from_paths
+from ogcserver.core.config import NAME_PATTERN
+from ogcserver.settings import ConfigError, layer_name_for, load_settings, settings_from_paths
 
 NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")  # the ASCII part of XML's NCName (WCS CoverageId)
 

@@ -15,7 +15,7 @@ import rasterio
 from PIL import Image
 from rasterio.windows import Window
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.model.tiles import TileKey
 from ogcserver.settings import load_settings
 from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
@@ -226,7 +226,7 @@ def test_tile_requests_keep_a_single_file_cache_under_its_quota(data_dir, tmp_pa
             thread.join(30)
     [path] = (tmp_path / "state" / "tiles" / "parent").rglob(f"*.{ext}")
     assert held(path) <= 0.9 * quota
-    stats = client.application.extensions["ogcserver.tiles"].store.stats()
+    stats = core_of(client.application).tiles.store.stats()
     assert stats["parent"]["tiles"] < 16  # the metatile's tiles were written, then the oldest evicted
     with rasterio.open(path) as ds:
         assert ds.count >= 3

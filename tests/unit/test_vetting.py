@@ -249,7 +249,7 @@ def test_pool_and_describe_use_one_driver(tmp_path):
 
 
 def test_the_sources_settings(tmp_path):
-    from ogcserver.app import raster_reader
+    from ogcserver.composition import raster_reader
     from ogcserver.settings import ConfigError, load_settings
 
     good = good_tiff(tmp_path / "data" / "good.tif")

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ogcserver.core.functions.library import Stretch
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.image import Grid, Raster
-from ogcserver.settings import ProcessingTemplate
 
 MAX_READ_BANDS = 16
 

@@ -10,12 +10,12 @@ import rasterio
 from PIL import Image
 from rasterio.io import MemoryFile
 
+from ogcserver.core.config import Rendering
 from ogcserver.core.render.png import encode_png
 from ogcserver.core.render.style import flatten, without_alpha
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.formats import EncodedImage, ImageFormat
 from ogcserver.model.image import RGBAImage
-from ogcserver.settings import Rendering
 
 ZLIB_STRATEGY = {
     "huffman": zlib.Z_HUFFMAN_ONLY,

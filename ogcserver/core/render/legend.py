@@ -9,8 +9,8 @@ from PIL import Image, ImageDraw
 
 from ogcserver.core.catalog import Layer
 from ogcserver.core.functions.library import Colormap, Stretch
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.image import Grid, Raster
-from ogcserver.settings import ProcessingTemplate
 
 SWATCH = {0: (220, 40, 40), 1: (40, 170, 60), 2: (40, 80, 220)}
 

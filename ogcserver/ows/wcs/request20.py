@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
-from ogcserver.settings import ProcessingTemplate
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,9 @@ class RasterioReader:
         self.tolerance = tolerance
         self._factors: dict[str, tuple[int, ...]] = {}
 
+    def forget_handles(self) -> None:
+        self.pool.forget()
+
     def describe(self, path: str, own: bool = False) -> SourceInfo:
         """Read a file's description afresh: it is new or has changed, so drop old handles.
 

@@ -1,0 +1,97 @@
+"""The core's composition root: storage and core built from settings, with no web framework.
+
+Everything that serves or processes rasters (the HTTP app, ``ogcserver seed``, ``ogcserver
+catalog``, the benchmark, batch workers) starts from one ``build_core(settings)``, so a command
+line tool never pulls in Flask, authentication or HTTP middleware to render a tile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ogcserver.core import tiling
+from ogcserver.core.access import Policy
+from ogcserver.core.catalog import LayerCatalog
+from ogcserver.core.engine import Engine
+from ogcserver.core.tilecache import TileService
+from ogcserver.model.geo import epsg_code
+from ogcserver.settings import Settings
+from ogcserver.storage.cache.directory import DirectoryStore
+from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
+from ogcserver.storage.catalogs.files import list_source_files
+from ogcserver.storage.catalogs.sqlite import SqliteCatalog
+from ogcserver.storage.interfaces import CatalogStore, TileStore
+from ogcserver.storage.readers.gdal_options import apply_gdal_options
+from ogcserver.storage.readers.process_memory import bound_process_memory
+from ogcserver.storage.readers.rasterio_reader import RasterioReader
+from ogcserver.storage.readers.vetting import SourceRules, default_roots
+
+
+@dataclass(frozen=True)
+class Core:
+    """The protocol-free server: what every adapter (HTTP, command line, workers) is handed."""
+
+    engine: Engine
+    catalog: LayerCatalog
+    tiles: TileService
+    access: Policy
+    reader: RasterioReader
+    catalog_store: CatalogStore
+    tile_store: TileStore | None
+
+
+def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
+    """The configured tile cache store (None: the cache is off)."""
+    if not settings.cache.enabled:
+        return None
+    root = settings.cache.path or settings.server.data_dir / "tiles"
+    if settings.cache.store == "directory":
+        return DirectoryStore(root)
+
+    def describe(tms_id: str, z: int) -> MatrixInfo:
+        if tms_id in tiling.WELL_KNOWN:
+            tms = tiling.well_known(tms_id)
+        else:
+            tms = tiling.for_layer(catalog.layer(tms_id.removesuffix("_native")).info, tms_id)
+        m = tms.tms.matrix(z)
+        b = tms.tms.xy_bbox
+        return MatrixInfo(m.matrixWidth, m.matrixHeight, m.tileWidth, m.tileHeight, m.cellSize, m.cellSize,
+                          (b.left, b.bottom, b.right, b.top), epsg_code(tms.crs))
+
+    return SqliteTileStore(root, settings.cache.store, describe)
+
+
+def catalog_store(settings: Settings) -> CatalogStore:
+    """The configured catalog backend: an SQLite file, or a shared PostGIS database."""
+    config = settings.catalog
+    if config.backend == "postgis":
+        from ogcserver.storage.catalogs.postgis import PostgisCatalog
+
+        return PostgisCatalog(config.dsn or "")
+    return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
+
+
+def raster_reader(settings: Settings) -> RasterioReader:
+    """The reader with the configured source rules; VRT sources stay inside the configured roots,
+    by default the files and folders the layers publish."""
+    config = settings.sources
+    roots = config.roots or tuple(layer.source for s in settings.services for layer in s.layers if layer.source)
+    rules = SourceRules(config.allow_vrt, default_roots(list(roots)), config.max_side, config.max_bands,
+                        config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above)
+    return RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
+                          settings.limits.max_request_bytes)
+
+
+def build_core(settings: Settings) -> Core:
+    """A ready core; the catalog index is brought up to date before it returns."""
+    apply_gdal_options()
+    bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
+    reader = raster_reader(settings)
+    store = catalog_store(settings)
+    catalog = LayerCatalog(settings, store, reader, list_source_files)
+    access = Policy(settings.access)
+    engine = Engine(settings, catalog, reader, access)
+    tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
+    catalog.refresh(force=True)  # after the tile cache listens: it hears what changed while down
+    reader.pool.close_all()  # workers open their own handles after fork
+    return Core(engine, catalog, tiles, access, reader, store, tiles.store)

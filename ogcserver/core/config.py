@@ -1,0 +1,231 @@
+"""The configuration the core consumes, owned by the core: per-request limits, rendering, layers,
+the tile cache, grants; and the shape of the whole configuration as the core reads it.
+
+``settings.py`` composes these into the configuration file's schema and loads it; the core never
+imports settings, so configuration depends on the core and not the reverse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
+
+if TYPE_CHECKING:  # templates are built on Name and Frozen from here
+    from ogcserver.core.functions.templates import ProcessingTemplate
+
+# Service, layer and template names are identifiers in every protocol at once: WMS Name, WMTS
+# Identifier and the id of the layer's tile matrix set (morecantile allows only [\w-]), WCS
+# CoverageId (an NCName: no leading digit, '-' or '.', no colon), KML and URL path segments.
+NAME_MAX = 64
+NAME_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_\-]{{0,{NAME_MAX - 1}}}$"
+CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
+
+
+def _valid_name(value: str) -> str:
+    if not re.fullmatch(NAME_PATTERN, value):
+        raise ValueError(f"'{value[:80]}' is not a valid name: it must start with a letter or '_' and hold only "
+                         f"letters A-Z, digits, '_' and '-' (at most {NAME_MAX}), as WMS, WMTS, WCS and URLs need")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_valid_name)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Limits(Frozen):
+    """Per-request limits, with defaults safe for a public server."""
+
+    max_width: int = Field(4096, ge=1, le=65536)
+    max_height: int = Field(4096, ge=1, le=65536)
+    max_pixels: int = Field(16_777_216, ge=1)
+    max_layers: int = Field(16, ge=1, le=1000)
+    max_items: int = Field(64, ge=1, le=100_000)
+    render_timeout: float = Field(30.0, gt=0, le=3600)
+    max_query_length: int = Field(8192, ge=256, le=1_000_000)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    # A WCS coverage is written to a temporary file and streamed, so this bounds disk and
+    # transfer, not memory; maps are bounded by max_width/max_height/max_pixels instead.
+    max_coverage_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    # Memory one request may hold, estimated before anything is read: output, mosaic
+    # accumulators, the chain's intermediates, the input window at the chosen overview and the
+    # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
+    max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+
+    def merged(self, override: "Limits | None") -> "Limits":
+        """These limits, tightened or loosened by a service's own block."""
+        if override is None:
+            return self
+        return Limits(**{**self.model_dump(), **override.model_dump(exclude_unset=True)})
+
+
+class Rendering(Frozen):
+    # zlib level and strategy for PNG (rows use the Up filter, see core/render/png.py). Imagery
+    # gains almost nothing from LZ77 matching: run-length matching on the filtered rows is the
+    # fastest and, on aerial photos, smaller than Huffman-only coding ("default": 25% slower, 14% smaller).
+    png_compression: int = Field(1, ge=0, le=9)
+    png_strategy: Literal["huffman", "rle", "filtered", "default"] = "rle"
+    jpeg_quality: int = Field(85, ge=1, le=100)
+    default_resampling: Literal["nearest", "bilinear", "cubic", "average", "lanczos"] = "nearest"
+    # Transform error allowed when warping, in output pixels. GDAL's default approximation
+    # (0.125) is fitted over whatever window is warped, so mosaic items, tiles and views would
+    # disagree on pixels near source pixel edges; 1e-3 costs ~20% more warp time (measured).
+    warp_error: float = Field(1e-3, gt=0, le=0.5)
+
+
+class LayerConfig(Frozen):
+    name: Name
+    title: str = ""
+    abstract: str = ""
+    keywords: tuple[str, ...] = ()
+    source: Path | None = None      # a raster file, or a folder scanned into a mosaic
+    collection: str | None = None   # or a collection of the catalog, managed with `ogcserver catalog`
+    pattern: str = "*.tif"
+    bands: tuple[int, ...] | None = None
+    default_style: str = "default"
+    crs: tuple[str, ...] = ()
+    order: str = "newest"  # mosaic ordering, see ogcserver.model.mosaic.parse_ordering
+    operator: Operator = Operator.FIRST  # how overlapping items combine
+    blend_width: int = Field(0, ge=0, le=256)  # pixels over which the blend operator feathers edges
+    cache: bool = True  # tiles of this layer go through the tile cache
+    styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "LayerConfig":
+        if (self.source is None) == (self.collection is None):
+            raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
+        return self
+
+    @field_validator("order")
+    @classmethod
+    def _ordering(cls, value: str) -> str:
+        parse_ordering(value)
+        return value
+
+    @property
+    def ordering(self) -> Ordering:
+        return parse_ordering(self.order)
+
+    @property
+    def collection_name(self) -> str:
+        """The catalog collection holding this layer's items (a folder's is the layer's name)."""
+        return self.collection or self.name
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not CRS_PATTERN.match(code):
+                raise ValueError(f"'{code}' is not an EPSG:n or CRS:84 code")
+        return value
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (len(value) not in (1, 3) or min(value) < 1):
+            raise ValueError("give 1 or 3 band numbers, counted from 1")
+        return value
+
+
+class GrantConfig(Frozen):
+    """Actions a principal gets on a service's layers, optionally within constraints."""
+
+    to: str = Field(pattern=r"^(anonymous|authenticated|(group|user|key):.+)$")
+    service: str
+    layers: tuple[str, ...] = ()  # empty: every layer of the service
+    actions: tuple[Literal["discover", "view", "query", "download", "process"], ...] = Field(min_length=1)
+    area: dict | None = None  # GeoJSON Polygon or MultiPolygon in lon/lat
+    max_resolution: float | None = Field(None, gt=0)
+    time: tuple[datetime, datetime] | None = None
+    items: dict[str, tuple[str, ...]] = {}  # item attribute -> allowed values
+
+    @field_validator("area")
+    @classmethod
+    def _polygon(cls, value: dict | None) -> dict | None:
+        if value is not None and value.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError("area must be a GeoJSON Polygon or MultiPolygon in lon/lat")
+        return value
+
+
+class CacheConfig(Frozen):
+    """The tile cache (WMTS and XYZ tiles)."""
+
+    enabled: bool = True
+    store: Literal["directory", "mbtiles", "geopackage"] = "directory"
+    path: Path | None = None  # default: DATA_DIR/tiles
+    meta_size: int = Field(4, ge=1, le=16)  # tiles per metatile side: one render feeds n x n tiles
+    meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile
+    max_age: int = Field(3600, ge=0)  # Cache-Control max-age for tiles, seconds
+    max_bytes: int | None = Field(10 * 2**30, ge=1)  # disk quota, least recently used tiles go first
+
+
+class ServiceDefinition(Protocol):
+    """What the core reads of a service: its layers, limits and what it allows."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def crs(self) -> tuple[str, ...]: ...
+
+    @property
+    def limits(self) -> Limits | None: ...
+
+    @property
+    def allow_processing(self) -> bool: ...
+
+    @property
+    def allow_download(self) -> bool: ...
+
+    @property
+    def layers(self) -> Sequence[LayerConfig]: ...
+
+
+class AccessDefinition(Protocol):
+    """What the core reads of the access section: the grants (sign-in is the web layer's)."""
+
+    @property
+    def grants(self) -> Sequence[GrantConfig]: ...
+
+
+class IndexTiming(Protocol):
+    @property
+    def index_refresh_seconds(self) -> float: ...
+
+
+class CoreSettings(Protocol):
+    """The whole configuration as the core reads it; ``settings.Settings`` is one."""
+
+    @property
+    def crs(self) -> tuple[str, ...]: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def rendering(self) -> Rendering: ...
+
+    @property
+    def cache(self) -> CacheConfig: ...
+
+    @property
+    def server(self) -> IndexTiming: ...
+
+    @property
+    def processing(self) -> Sequence[ProcessingTemplate]: ...
+
+    @property
+    def services(self) -> Sequence[ServiceDefinition]: ...
+
+    def template(self, name: str) -> ProcessingTemplate | None: ...
+
+    def limits_for(self, service: ServiceDefinition) -> Limits: ...
