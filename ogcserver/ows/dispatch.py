@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, ows_exception_report, wms_exception_report
+from ogcserver.model.errors import OgcServerError
+from ogcserver.ows.exception_format import exception_format
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.ows.wcs.service import WcsService
@@ -44,14 +46,9 @@ class Dispatcher:
         )
 
     @staticmethod
-    def _error(error: OwsError, default_service: str | None) -> OwsResponse:
-        if default_service == "WMS":
-            body, content_type = wms_exception_report(error, "1.3.0")
-        elif default_service == "WMTS":
-            body, content_type = ows_exception_report(error, "1.0.0")
-        else:
-            body, content_type = ows_exception_report(error)
-        return OwsResponse(body, content_type, error.status)
+    def _error(error: OwsError | OgcServerError, default_service: str | None) -> OwsResponse:
+        """Before a service has parsed the request: in the endpoint's protocol, newest version."""
+        return exception_format(default_service).response(error)
 
-    def error(self, error: OwsError, default_service: str | None) -> OwsResponse:
+    def error(self, error: OwsError | OgcServerError, default_service: str | None) -> OwsResponse:
         return self._error(error, default_service)
