@@ -67,8 +67,7 @@ SERVER_SIDE = Rule("NoApplicableCode", status=503)  # may succeed later: the cli
 COMMON = ErrorTable({
     errors.OgcServerError: Rule("NoApplicableCode", status=500),
     AccessDenied: Rule("AccessDenied", status=lambda exc: 403 if exc.authenticated else 401),
-    errors.ItemNotFound: Rule("NotFound", "item", 404),
-    errors.UnsupportedFormat: Rule("InvalidFormat", "FORMAT"),
+    errors.ItemNotFound: Rule("NotFound", status=404),
     errors.InvalidPoint: Rule("InvalidPoint"),
     errors.InvalidValue: Rule("InvalidParameterValue", lambda exc: exc.parameter),  # named by its parser
     errors.LimitExceeded: Rule("InvalidParameterValue"),

@@ -11,6 +11,7 @@ from ogcserver.ows.exceptions import OwsError
 
 CATALOG = COMMON.extended({
     errors.LayerNotFound: Rule("LayerNotDefined", "collection", 404),
+    errors.ItemNotFound: Rule("NotFound", "item", 404),
     errors.BadFilter: Rule("InvalidParameterValue", "filter"),
     errors.TooManyItems: Rule("InvalidParameterValue", "bbox"),
     errors.DownloadNotOffered: Rule("InvalidParameterValue", "download"),
@@ -19,6 +20,8 @@ CATALOG = COMMON.extended({
 
 def json_report(error: OwsError) -> tuple[bytes, str]:
     document = {"code": error.code, "description": error.message}
+    if error.locator:
+        document["locator"] = error.locator
     return json.dumps(document, separators=(",", ":")).encode(), "application/json"
 
 

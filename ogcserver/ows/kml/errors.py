@@ -8,7 +8,7 @@ from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
 from ogcserver.ows.exceptions import OwsError, ows_exception_report
 
 KML = COMMON.extended({
-    errors.LayerNotFound: Rule("InvalidParameterValue", "LAYER", 404),
+    errors.LayerNotFound: Rule("InvalidParameterValue", "layer", 404),
     errors.StyleNotFound: Rule("StyleNotDefined", "style"),
     errors.ChainError: Rule("InvalidParameterValue", "style"),
     errors.TileOutOfRange: Rule("InvalidParameterValue", by_axis({"zoom": "z", "column": "x", "row": "y", "tile": "x"})),

@@ -29,6 +29,7 @@ def _area(locator: str) -> dict[type[errors.OgcServerError], Rule]:
 
 WCS = COMMON.extended({
     errors.UnsupportedCrs: Rule("InvalidParameterValue", "CRS"),
+    errors.UnsupportedFormat: Rule("InvalidFormat", "FORMAT"),
     errors.StyleNotFound: Rule("InvalidParameterValue", "PROCESSING"),  # a template the coverage lacks
     errors.ChainError: Rule("InvalidParameterValue", "PROCESSING"),
     errors.ProcessingNotAllowed: Rule("InvalidParameterValue", "RENDERINGRULE"),

@@ -10,6 +10,7 @@ WMS_130 = COMMON.extended({
     errors.LayerNotFound: Rule("LayerNotDefined", "LAYERS"),
     errors.StyleNotFound: Rule("StyleNotDefined", "STYLES"),
     errors.UnsupportedCrs: Rule("InvalidCRS", "CRS"),
+    errors.UnsupportedFormat: Rule("InvalidFormat", "FORMAT"),
     errors.InvalidPoint: Rule("InvalidPoint", "I"),
     errors.SizeLimitExceeded: Rule("InvalidParameterValue", by_axis({"width": "WIDTH", "height": "HEIGHT", "area": "WIDTH"})),
     errors.TooManyLayers: Rule("InvalidParameterValue", "LAYERS"),

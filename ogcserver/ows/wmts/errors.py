@@ -28,6 +28,7 @@ XYZ = WMTS.extended({
     errors.UnsupportedCrs: Rule("InvalidParameterValue", "tileMatrixSet"),
     errors.UnsupportedFormat: Rule("InvalidParameterValue", "format"),
     errors.TooManyItems: Rule("InvalidParameterValue", "z"),
+    errors.InvalidPoint: Rule("PointIJOutOfRange"),
     errors.BadFilter: Rule("InvalidParameterValue", "filter"),
 })
 
