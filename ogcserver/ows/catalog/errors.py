@@ -1,5 +1,6 @@
 """The catalog API's words for domain errors, answered as JSON as OGC API and STAC clients expect
-(``code`` and ``description``); a missing (or hidden) layer or item is a missing resource."""
+(``code``, ``description`` and, where one parameter is at fault, its ``locator``); a missing (or
+hidden) layer or item is a missing resource."""
 
 from __future__ import annotations
 

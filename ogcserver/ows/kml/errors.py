@@ -3,9 +3,11 @@ and their query string, in an OWS exception report; a missing layer is a missing
 
 from __future__ import annotations
 
+from functools import partial
+
 from ogcserver.model import errors
 from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
-from ogcserver.ows.exceptions import OwsError, ows_exception_report
+from ogcserver.ows.exceptions import ows_exception_report
 
 KML = COMMON.extended({
     errors.LayerNotFound: Rule("InvalidParameterValue", "layer", 404),
@@ -16,9 +18,4 @@ KML = COMMON.extended({
     errors.BadFilter: Rule("InvalidParameterValue", "filter"),
 })
 
-
-def _report(error: OwsError) -> tuple[bytes, str]:
-    return ows_exception_report(error, "1.0.0")
-
-
-KML_FORMAT = ExceptionFormat(KML, _report)
+KML_FORMAT = ExceptionFormat(KML, partial(ows_exception_report, version="1.0.0"))

@@ -9,6 +9,8 @@ the parameters it has: the area is BBOX in 1.0.0, BoundingBox in 1.1.1 and SUBSE
 
 from __future__ import annotations
 
+from functools import partial
+
 from ogcserver.model import errors
 from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
 from ogcserver.ows.exceptions import OwsError, ogc_exception_report, ows_exception_report
@@ -66,6 +68,6 @@ def report(error: OwsError, version: str) -> tuple[bytes, str]:
 
 
 FORMATS = {
-    version: ExceptionFormat(table, lambda error, version=version: report(error, version))
+    version: ExceptionFormat(table, partial(report, version=version))
     for version, table in (("1.0.0", WCS_100), ("1.1.1", WCS_111), ("2.0.1", WCS_201))
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ogcserver.model import errors
 from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
 from ogcserver.ows.exceptions import wms_exception_report
@@ -26,6 +28,6 @@ WMS_111 = WMS_130.extended({
 })
 
 FORMATS = {
-    "1.1.1": ExceptionFormat(WMS_111, lambda error: wms_exception_report(error, "1.1.1")),
-    "1.3.0": ExceptionFormat(WMS_130, lambda error: wms_exception_report(error, "1.3.0")),
+    version: ExceptionFormat(table, partial(wms_exception_report, version=version))
+    for version, table in (("1.1.1", WMS_111), ("1.3.0", WMS_130))
 }

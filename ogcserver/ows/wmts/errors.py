@@ -3,9 +3,11 @@ TileJSON resources, which name the parts of their path instead of KVP parameters
 
 from __future__ import annotations
 
+from functools import partial
+
 from ogcserver.model import errors
 from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
-from ogcserver.ows.exceptions import OwsError, ows_exception_report
+from ogcserver.ows.exceptions import ows_exception_report
 
 WMTS = COMMON.extended({
     errors.LayerNotFound: Rule("InvalidParameterValue", "LAYER"),
@@ -32,10 +34,5 @@ XYZ = WMTS.extended({
     errors.BadFilter: Rule("InvalidParameterValue", "filter"),
 })
 
-
-def _report(error: OwsError) -> tuple[bytes, str]:
-    return ows_exception_report(error, "1.0.0")
-
-
-WMTS_FORMAT = ExceptionFormat(WMTS, _report)
-XYZ_FORMAT = ExceptionFormat(XYZ, _report)
+WMTS_FORMAT = ExceptionFormat(WMTS, partial(ows_exception_report, version="1.0.0"))
+XYZ_FORMAT = ExceptionFormat(XYZ, partial(ows_exception_report, version="1.0.0"))
