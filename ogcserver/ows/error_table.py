@@ -38,6 +38,8 @@ class Rule:
 
 
 class ErrorTable:
+    """One protocol's rules, by error class; the most specific class of an error decides."""
+
     def __init__(self, rules: Mapping[type[errors.OgcServerError], Rule]) -> None:
         self.rules = MappingProxyType(dict(rules))
 
