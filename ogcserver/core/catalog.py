@@ -23,7 +23,7 @@ from ogcserver.model.catalog import (
     BandStatistics, CatalogItem, ItemRecord, LayerInfo, Selection, SourceInfo, StyleInfo, TimeRange,
 )
 from ogcserver.model.mosaic import BY_NAME
-from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, LimitExceeded, SourceUnavailable
+from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, SourceUnavailable, TooManyItems
 from ogcserver.model.geo import (
     BBox, epsg_code, lonlat_union, normalized_longitude, normalized_lonlat, to_lonlat, transform_bbox,
 )
@@ -373,9 +373,7 @@ class LayerCatalog:
             return []
         items = self.store.select(layer.config.collection_name, selection, limit + 1)
         if len(items) > limit:
-            raise LimitExceeded(
-                "LAYERS", f"the request covers more than {limit} rasters of layer '{layer.info.name}'; zoom in"
-            )
+            raise TooManyItems(layer.info.name, limit)
         return items
 
     def has_items(self, layer: Layer, area: BBox, want: ItemQuery = EVERY_ITEM) -> bool:

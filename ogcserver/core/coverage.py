@@ -29,7 +29,9 @@ from ogcserver.model.mosaic import Operator
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
 from ogcserver.model.budget import holding
-from ogcserver.model.errors import InvalidValue, LimitExceeded
+from ogcserver.model.errors import (
+    CompressionRefused, FormatRefused, NoSuchBand, PredictorRefused, ResourceLimitExceeded,
+)
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
 from ogcserver.storage.interfaces import RasterReader
@@ -39,7 +41,7 @@ def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
     count = layer.info.band_count
     bands = query.bands or tuple(range(1, count + 1))
     if any(not 1 <= b <= count for b in bands):
-        raise InvalidValue("bands", f"coverage '{layer.info.name}' has bands 1 to {count}")
+        raise NoSuchBand(layer.info.name, count)
     return bands
 
 
@@ -48,20 +50,20 @@ def _check_encoding(fmt: CoverageFormat, dtype: str, count: int, options: GeoTif
     if fmt is not CoverageFormat.GEOTIFF:
         if dtype != "uint8":
             message = f"{fmt.value} holds 8-bit values only; this coverage is {dtype}: use image/tiff"
-            raise InvalidValue("format", message)
+            raise FormatRefused(message)
         allowed = (1, 2, 3, 4) if fmt is CoverageFormat.PNG else (1, 3)
         if count not in allowed:
-            raise InvalidValue("format", f"{fmt.value} cannot hold {count} bands; choose {allowed} bands or image/tiff")
+            raise FormatRefused(f"{fmt.value} cannot hold {count} bands; choose {allowed} bands or image/tiff")
         return
     kind = np.dtype(dtype).kind
     if options.predictor == 2 and kind == "f":
-        raise InvalidValue("predictor", "the horizontal predictor is for integer data; use the floating-point one")
+        raise PredictorRefused("the horizontal predictor is for integer data; use the floating-point one")
     if options.predictor == 3 and kind != "f":
-        raise InvalidValue("predictor", "the floating-point predictor is for floating-point data")
+        raise PredictorRefused("the floating-point predictor is for floating-point data")
     if options.predictor != 1 and options.compression not in (Compression.DEFLATE, Compression.LZW):
-        raise InvalidValue("predictor", "a predictor needs Deflate or LZW compression")
+        raise PredictorRefused("a predictor needs Deflate or LZW compression")
     if options.compression is Compression.JPEG and (dtype != "uint8" or count not in (1, 3)):
-        raise InvalidValue("compression", "JPEG compression holds 8-bit data with 1 or 3 bands only")
+        raise CompressionRefused("JPEG compression holds 8-bit data with 1 or 3 bands only")
 
 
 def _piece(
@@ -124,8 +126,8 @@ def read_coverage(
         nodata = None  # processed values have no nodata value of their own: a mask band marks gaps
     size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
-        raise LimitExceeded(
-            "size", f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{count} {dtype}); "
+        raise ResourceLimitExceeded(
+            f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{count} {dtype}); "
             f"at most {limits.max_coverage_bytes} are served"
         )
     _check_encoding(query.format, dtype, count, query.geotiff)

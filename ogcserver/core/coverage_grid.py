@@ -13,7 +13,7 @@ from affine import Affine
 
 from ogcserver.core.query import CoverageQuery
 from ogcserver.model.catalog import LayerInfo
-from ogcserver.model.errors import AreaOutsideCoverage, InvalidValue
+from ogcserver.model.errors import AreaOutsideCoverage, InvalidExtent
 from ogcserver.model.geo import BBox, crs_object, transform_bbox
 from ogcserver.model.image import Grid
 
@@ -113,9 +113,9 @@ def _grid(crs: str, spans: list[tuple[float, float, int | None]], query: Coverag
     for i, (lo, hi, derived) in enumerate(spans):
         size, resolution, extent = query.size[i], query.resolution[i], hi - lo
         if not extent > 0:
-            raise InvalidValue("xy"[i], f"the extent asked for along {'xy'[i]} is empty")
+            raise InvalidExtent("xy"[i], "empty")
         if extent == math.inf:  # e.g. -1e308 to 1e308: each bound finite, their distance not
-            raise InvalidValue("xy"[i], f"the extent asked for along {'xy'[i]} is too large")
+            raise InvalidExtent("xy"[i], "too large")
         if size is not None:
             n, step = size, extent / size
         elif resolution is not None:

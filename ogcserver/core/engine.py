@@ -36,7 +36,8 @@ from ogcserver.model.access import UNCONSTRAINED, Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import (
-    InvalidPoint, InvalidValue, ItemNotFound, LimitExceeded, SourceUnavailable, StyleNotFound,
+    DownloadNotOffered, InvalidPoint, ItemNotFound, ProcessingNotAllowed, SizeLimitExceeded, SourceUnavailable,
+    StyleNotFound, TooManyItems, TooManyLayers,
 )
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
@@ -84,11 +85,11 @@ class Engine:
     def check_size(self, width: int, height: int, service: str | None) -> None:
         limits = self.limits(service)
         if width > limits.max_width:
-            raise LimitExceeded("WIDTH", f"WIDTH {width} is more than the maximum {limits.max_width}")
+            raise SizeLimitExceeded("width", width, limits.max_width)
         if height > limits.max_height:
-            raise LimitExceeded("HEIGHT", f"HEIGHT {height} is more than the maximum {limits.max_height}")
+            raise SizeLimitExceeded("height", height, limits.max_height)
         if width * height > limits.max_pixels:
-            raise LimitExceeded("WIDTH", f"{width}x{height} is more than {limits.max_pixels} pixels")
+            raise SizeLimitExceeded("area", width * height, limits.max_pixels)
 
     def layers(self, service: str | None, principal: Principal) -> list[Layer]:
         """The layers the principal may discover (capabilities, landing page)."""
@@ -127,13 +128,13 @@ class Engine:
         limits = self.limits(query.service)
         self.check_size(query.grid.width, query.grid.height, query.service)
         if len(query.layers) > limits.max_layers:
-            raise LimitExceeded("LAYERS", f"at most {limits.max_layers} layers per request")
+            raise TooManyLayers(limits.max_layers)
         action = Action.PROCESS if query.rendering else Action.VIEW
         layers = [self.resolve(ref.layer, ref.style, query.service, query.principal, action, "map") for ref in query.layers]
         if query.rendering:
             for layer, _ in layers:
                 if not self._service(layer.info.service).allow_processing:
-                    raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
+                    raise ProcessingNotAllowed(layer.info.service)
         grid = query.grid
         with holding(f"a {grid.width}x{grid.height} map", picture_bytes(grid.width * grid.height)):
             picture: RGBAImage | None = None
@@ -226,7 +227,7 @@ class Engine:
             return self.reader.read(level, grid, bands, method)
         try:
             items = self.catalog.items_for(layer, grid.bbox, limits.max_items, want)
-        except LimitExceeded:
+        except TooManyItems:
             if usable:
                 return self.reader.read(layer.overview[0], grid, bands, method)
             return footprint_picture(self.catalog.search(layer, grid_lonlat(grid), want, FOOTPRINTS_DRAWN, 0), grid)
@@ -261,7 +262,7 @@ class Engine:
         template = self.settings.template(query.processing) if query.processing else None
         if query.rendering is not None:
             if not self._service(layer.info.service).allow_processing:
-                raise InvalidValue("RENDERINGRULE", f"service '{layer.info.service}' takes no processing chains in requests")
+                raise ProcessingNotAllowed(layer.info.service)
             self.resolve(query.coverage, "", query.service, query.principal, Action.PROCESS, "coverage")
             template = query.rendering
         limits = self.limits(query.service)
@@ -330,7 +331,7 @@ class Engine:
         """An item's original file, for services that allow downloads, to callers granted them."""
         layer, item = self.item(name, key, service, principal, Action.DOWNLOAD)
         if not self._service(layer.info.service).allow_download:
-            raise InvalidValue("download", f"service '{layer.info.service}' does not offer original files")
+            raise DownloadNotOffered(layer.info.service)
         stream, size = self.reader.original(item.source)
         return item, stream, size
 

@@ -2,7 +2,7 @@
 
 The grammar is pygeofilter's; this module bounds what reaches it (length, parenthesis depth),
 then converts its syntax tree into our typed nodes, rejecting everything outside the subset
-with ``InvalidValue("FILTER", ...)``. Every value stays a value: nothing here builds SQL.
+with ``BadFilter``. Every value stays a value: nothing here builds SQL.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_text import parser as cql2_text
 from shapely.geometry import shape
 
-from ogcserver.model.errors import InvalidValue
+from ogcserver.model.errors import BadFilter
 from ogcserver.model.filters import (
     ID_PROPERTY,
     TIME_PROPERTY,
@@ -41,7 +41,6 @@ from ogcserver.model.filters import (
     kind_of,
 )
 
-PARAMETER = "FILTER"
 PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_:.\-]{0,63}")
 SPATIAL_PROPERTIES = frozenset({"geometry", "footprint"})
 # S_INTERSECTS(geometry, POLYGON((...))) nests three parentheses inside a single condition
@@ -74,7 +73,7 @@ _KIND_WORDS: dict[Kind, str] = {"string": "text", "datetime": "TIMESTAMP or DATE
 def parse_filter(
     text: str, max_length: int = 4096, max_nodes: int = 200, max_depth: int = 16, max_in_values: int = 256
 ) -> Filter:
-    """Parse CQL2 text into a filter; anything outside the supported subset raises InvalidValue.
+    """Parse CQL2 text into a filter; anything outside the supported subset raises BadFilter.
 
     Length and parenthesis depth are checked before the grammar runs, so hostile text is cheap.
     """
@@ -83,7 +82,7 @@ def parse_filter(
 
 
 def _reject(message: str) -> NoReturn:
-    raise InvalidValue(PARAMETER, message)
+    raise BadFilter(message)
 
 
 def _check_text(text: str, max_length: int, max_parens: int) -> None:
@@ -159,13 +158,13 @@ def _parser() -> Lark:
 def _syntax_tree(text: str) -> Any:
     try:
         return _parser().parse(text)
-    except InvalidValue:  # from _Transformer's callbacks
+    except BadFilter:  # from _Transformer's callbacks
         raise
     except UnexpectedInput as exc:
         where = f" at column {exc.column}" if exc.column > 0 else " at its end"
-        raise InvalidValue(PARAMETER, f"the filter has a syntax error{where}") from None
+        raise BadFilter(f"the filter has a syntax error{where}") from None
     except Exception as exc:  # noqa: BLE001 - the grammar's callbacks raise anything (TypeError, ...)
-        raise InvalidValue(PARAMETER, "the filter could not be parsed") from exc
+        raise BadFilter("the filter could not be parsed") from exc
 
 
 class _Converter:

@@ -11,7 +11,7 @@ import morecantile
 import pyproj
 
 from ogcserver.model.catalog import LayerInfo
-from ogcserver.model.errors import InvalidValue
+from ogcserver.model.errors import TileMatrixSetNotOffered, TileOutOfRange
 from ogcserver.model.geo import BBox, axis_is_yx, crs_object, transform_bbox
 from ogcserver.model.image import Grid
 
@@ -42,10 +42,11 @@ class TileMatrixSet:
 
     def check(self, z: int, x: int, y: int) -> None:
         if not (self.minzoom <= z <= self.maxzoom):
-            raise InvalidValue("TILEMATRIX", f"zoom {z} is outside {self.minzoom}..{self.maxzoom} of {self.id}")
+            raise TileOutOfRange("zoom", f"zoom {z} is outside {self.minzoom}..{self.maxzoom} of {self.id}")
         width, height = self._size(z)
         if not (0 <= x < width and 0 <= y < height):
-            raise InvalidValue("TILECOL", f"tile {x}/{y} is outside the {width}x{height} matrix {z}")
+            axis = "column" if not 0 <= x < width else "row"
+            raise TileOutOfRange(axis, f"tile {x}/{y} is outside the {width}x{height} matrix {z}")
 
     def _size(self, z: int) -> tuple[int, int]:
         """Matrix width and height, remembered: a cache hit checks them on every request."""
@@ -128,7 +129,7 @@ def for_layer(info: LayerInfo, tms_id: str) -> TileMatrixSet:
         return well_known(tms_id)
     own = native(info) if tms_id == native_id(info) else None
     if own is None:
-        raise InvalidValue("TILEMATRIXSET", f"tile matrix set '{tms_id[:64]}' is not offered for layer '{info.name}'")
+        raise TileMatrixSetNotOffered(tms_id, info.name)
     return own
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from ogcserver.model.errors import LimitExceeded, RenderTimeout
+from ogcserver.model.errors import RenderTimeout, ResourceLimitExceeded
 
 MIB = 1024 * 1024
 
@@ -38,8 +38,8 @@ class Budget:
     def reserve(self, what: str, size: int) -> None:
         """Count ``size`` bytes the request will hold, or refuse it before anything is read."""
         if self.reserved + size > self.max_bytes:
-            raise LimitExceeded("size", f"{what} needs about {_mib(self.reserved + size)} of memory; "
-                                f"at most {_mib(self.max_bytes)} per request (limits.max_request_bytes)")
+            raise ResourceLimitExceeded(f"{what} needs about {_mib(self.reserved + size)} of memory; "
+                                        f"at most {_mib(self.max_bytes)} per request (limits.max_request_bytes)")
         self.reserved += size
 
     def release(self, size: int) -> None:
@@ -48,9 +48,9 @@ class Budget:
     def check_read(self, what: str, size: int) -> None:
         """Refuse a read of ``size`` bytes on top of what is reserved (nothing is kept)."""
         if self.reserved + size > self.max_bytes:
-            raise LimitExceeded("size", f"{what} would read about {_mib(size)}; at most "
-                                f"{_mib(self.max_bytes - self.reserved)} are left for reading in this request "
-                                "(limits.max_request_bytes)")
+            raise ResourceLimitExceeded(f"{what} would read about {_mib(size)}; at most "
+                                        f"{_mib(self.max_bytes - self.reserved)} are left for reading in this request "
+                                        "(limits.max_request_bytes)")
 
 
 def _mib(size: int) -> str:

@@ -21,7 +21,7 @@ LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 REDUCED = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 
-def _instant(text: str, parameter: str) -> TimeRange:
+def _instant(text: str, parameter: str | None) -> TimeRange:
     text = text.strip()
     m = REDUCED.match(text)
     try:
@@ -42,7 +42,7 @@ def _instant(text: str, parameter: str) -> TimeRange:
     return TimeRange(value, value)
 
 
-def parse_time(text: str, parameter: str = "TIME") -> TimeRange:
+def parse_time(text: str, parameter: str | None = None) -> TimeRange:
     """A time or range as the acquisition times it covers (both ends included)."""
     parts = text.strip().split("/")
     if len(parts) == 1:

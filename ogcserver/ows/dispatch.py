@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, ows_exception_report, wms_exception_report
+from ogcserver.model.errors import OgcServerError
+from ogcserver.ows.exception_format import exception_format
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.ows.wcs.service import WcsService
@@ -20,10 +22,10 @@ class Dispatcher:
     def handle(self, params: Params, endpoint: Endpoint, default_service: str | None) -> OwsResponse:
         name = (params.get("SERVICE") or default_service or "").strip().upper()
         if not name:
-            return self._error(OwsError("MissingParameterValue", "parameter SERVICE is required", "SERVICE"), None)
+            return self.error(OwsError("MissingParameterValue", "parameter SERVICE is required", "SERVICE"), None)
         service = self.services.get(name)
         if service is None:
-            return self._error(
+            return self.error(
                 OwsError("InvalidParameterValue", f"SERVICE '{name[:20]}' is not offered here", "SERVICE"),
                 default_service,
             )
@@ -34,24 +36,16 @@ class Dispatcher:
         try:
             root = parse_request_xml(body)
         except OwsError as exc:
-            return self._error(exc, default_service)
+            return self.error(exc, default_service)
         if endpoint is not None and root.tag.startswith("{http://www.opengis.net/wcs/2.0}"):
             return self.wcs.handle_xml(root, endpoint)
         operation = root.tag.rsplit("}", 1)[-1]
-        return self._error(
+        return self.error(
             OwsError("OperationNotSupported", f"XML-encoded {operation[:40]} requests are not supported; use KVP"),
             default_service,
         )
 
     @staticmethod
-    def _error(error: OwsError, default_service: str | None) -> OwsResponse:
-        if default_service == "WMS":
-            body, content_type = wms_exception_report(error, "1.3.0")
-        elif default_service == "WMTS":
-            body, content_type = ows_exception_report(error, "1.0.0")
-        else:
-            body, content_type = ows_exception_report(error)
-        return OwsResponse(body, content_type, error.status)
-
-    def error(self, error: OwsError, default_service: str | None) -> OwsResponse:
-        return self._error(error, default_service)
+    def error(error: OwsError | OgcServerError, default_service: str | None) -> OwsResponse:
+        """Before a service has parsed the request: in the endpoint's protocol, newest version."""
+        return exception_format(default_service).response(error)

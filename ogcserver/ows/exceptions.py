@@ -1,7 +1,7 @@
-"""OGC exceptions: one table from domain errors to codes and HTTP statuses, and the reports.
+"""OGC exceptions: an error worded for the client, and the exception reports each protocol sends.
 
-Each WMS version words a few codes differently (InvalidSRS in 1.1.1, InvalidCRS in 1.3.0) and
-has its own report format; the parsed request picks which one answers.
+Which code a domain error gets is each protocol's table (``error_table`` and the protocols'
+``errors`` modules); which report answers is chosen in ``exception_format``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import re
 
 from lxml import etree
 
-from ogcserver.model import errors
-from ogcserver.model.access import AccessDenied
 
 OGC_NS = "http://www.opengis.net/ogc"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -38,35 +36,6 @@ class OwsError(Exception):
         self.message = message
         self.locator = NOT_XML.sub("\ufffd", locator) if locator else locator
         self.status = status if status is not None else STATUS.get(code, 400)
-
-
-def from_domain(exc: errors.OgcServerError, version: str = "1.3.0") -> OwsError:
-    """Map a core error to the OGC code the protocol version uses."""
-    crs_code = "InvalidSRS" if version.startswith("1.1") else "InvalidCRS"
-    crs_locator = "SRS" if version.startswith("1.1") else "CRS"
-    if isinstance(exc, AccessDenied):
-        return OwsError("AccessDenied", exc.message, status=403 if exc.authenticated else 401)
-    if isinstance(exc, errors.LayerNotFound):
-        return OwsError("LayerNotDefined", exc.message, "LAYERS")
-    if isinstance(exc, errors.StyleNotFound):
-        return OwsError("StyleNotDefined", exc.message, "STYLES")
-    if isinstance(exc, errors.ItemNotFound):
-        return OwsError("NotFound", exc.message, "item", status=404)
-    if isinstance(exc, errors.UnsupportedCrs):
-        return OwsError(crs_code, exc.message, crs_locator)
-    if isinstance(exc, errors.UnsupportedFormat):
-        return OwsError("InvalidFormat", exc.message, "FORMAT")
-    if isinstance(exc, errors.InvalidPoint):
-        return OwsError("InvalidPoint", exc.message, "I" if version == "1.3.0" else "X")
-    if isinstance(exc, (errors.InvalidValue, errors.LimitExceeded)):
-        return OwsError("InvalidParameterValue", exc.message, exc.parameter)
-    if isinstance(exc, errors.RenderTimeout):
-        return OwsError("NoApplicableCode", exc.message, status=503)
-    if isinstance(exc, errors.CatalogUnavailable):
-        return OwsError("NoApplicableCode", exc.message, status=503)
-    if isinstance(exc, errors.SourceUnavailable):
-        return OwsError("NoApplicableCode", exc.message, status=503)  # names the file, never its path
-    return OwsError("NoApplicableCode", exc.message, status=500)
 
 
 def wms_exception_report(error: OwsError, version: str) -> tuple[bytes, str]:

@@ -12,10 +12,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import ItemQuery
 from ogcserver.model.access import AuthenticationFailed, Principal
-from ogcserver.ows.catalog.service import CatalogService, error_response as catalog_error
+from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, from_domain
+from ogcserver.ows.error_table import ExceptionFormat
+from ogcserver.ows.exception_format import exception_format
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS, parse_item_query
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
@@ -23,7 +25,6 @@ from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
 from ogcserver.model.errors import CatalogUnavailable, OgcServerError
 from ogcserver.ows.wmts import parse as wmts_parse
-from ogcserver.ows.wmts.service import wmts_error
 from ogcserver.ows.wmts.tilejson import tilejson as wmts_tilejson
 from ogcserver.web import http_cache
 from ogcserver.web.auth import AuthenticationThrottled, Authenticator
@@ -147,20 +148,22 @@ def _selection() -> dict[str, str]:
     return {k.upper(): v for k, v in request.args.items() if k.upper() in ITEM_PARAMETERS}
 
 
-def _rest(ctx: WebContext, service_scope: str | None, answer) -> Response:  # noqa: ANN001
-    """RESTful tile resources: the same authentication, limits and exceptions as KVP."""
+def _rest(ctx: WebContext, service_scope: str | None, answer, protocol: str = "WMTS") -> Response:  # noqa: ANN001
+    """RESTful tile resources (WMTS, XYZ, KML): the same authentication, limits and exceptions as KVP,
+    worded for the resource's protocol."""
     g.ows_service, g.ows_request = "WMTS", "REST"
     wmts = ctx.dispatcher.services["WMTS"]
-    return _guarded(ctx, service_scope, "/wmts", lambda endpoint: answer(wmts, endpoint), wmts.error)
+    return _guarded(ctx, service_scope, "/wmts", lambda endpoint: answer(wmts, endpoint), exception_format(protocol))
 
 
 def _catalog(ctx: WebContext, resource: str, answer) -> Response:  # noqa: ANN001
     """The catalog API: JSON answers, with the same authentication and limits."""
     g.ows_service, g.ows_request = "CATALOG", resource
-    return _guarded(ctx, None, "", answer, catalog_error)
+    return _guarded(ctx, None, "", answer, exception_format("CATALOG"))
 
 
-def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer, on_error) -> Response:  # noqa: ANN001
+def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer,  # noqa: ANN001
+             errors: ExceptionFormat) -> Response:
     if service_scope is not None and service_scope not in {s.name for s in ctx.settings.services}:
         return Response("Not found\n", status=404, content_type="text/plain")
     base = _base_url(ctx)
@@ -169,13 +172,11 @@ def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer, on_e
                         service=service_scope, base_url=base, principal=principal)
     with ctx.limiter.admission(principal, client_address(ctx)) as wait:
         if wait is not None:
-            return _retry_after(_to_flask(on_error(OwsError("ServerBusy", "too many requests", status=429))), wait)
+            return _retry_after(_to_flask(errors.response(OwsError("ServerBusy", "too many requests", status=429))), wait)
         try:
             return _challenge(ctx, _to_flask(answer(endpoint)))
-        except OwsError as exc:
-            return _challenge(ctx, _to_flask(on_error(exc)))
-        except OgcServerError as exc:  # e.g. a bad FILTER parsed before the service is called
-            return _challenge(ctx, _to_flask(on_error(from_domain(exc))))
+        except (OwsError, OgcServerError) as exc:  # e.g. a bad FILTER parsed before the service is called
+            return _challenge(ctx, _to_flask(errors.response(exc)))
 
 
 def _landing_view(ctx: WebContext) -> list[dict]:
@@ -264,14 +265,14 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     def xyz_tile(layer: str, tms: str, z: str, x: str, y: str, ext: str) -> Response:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.tile(
             wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format(ext), None, _request_items()),
-            endpoint))
+            endpoint, exception_format("XYZ")), "XYZ")
 
     @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.mvt")
     @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.pbf")
     def footprint_tile(layer: str, tms: str, z: str, x: str, y: str) -> Response:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.footprints(
             wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format("png"), None, _request_items()),
-            endpoint))
+            endpoint), "XYZ")
 
     @bp.route("/tiles/<layer>/<tms>/tilejson.json")
     def tilejson(layer: str, tms: str) -> Response:
@@ -280,28 +281,27 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
             if found is None:
                 raise OwsError("InvalidParameterValue", f"Layer '{layer[:64]}' is not defined", "LAYER", status=404)
             ext = "jpg" if request.args.get("format", "").lower() in ("jpg", "jpeg") else "png"
-            try:
-                body = wmts_tilejson(found, tms, endpoint.base_url + "/tiles", ext)
-            except OgcServerError as exc:
-                return wmts.error(wmts_error(exc))
+            body = wmts_tilejson(found, tms, endpoint.base_url + "/tiles", ext)  # errors: in XYZ words
             return OwsResponse(body, "application/json")
-        return _rest(ctx, None, answer)
+        return _rest(ctx, None, answer, "XYZ")
 
     @bp.route("/kml/<layer>.kml")
     @bp.route("/kml/<layer>.kmz")
     def kml_root(layer: str) -> Response:
         as_kmz = request.path.endswith(".kmz")
         style = request.args.get("style", "")[:64]
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz, style, _selection()))
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.root(layer, endpoint, as_kmz, style, _selection()),
+                     "KML")
 
     @bp.route("/kml/<layer>/<int:z>/<int:x>/<int:y>.kml")
     def kml_tile(layer: str, z: int, x: int, y: int) -> Response:
         style = request.args.get("style", "")[:64]
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint, style, _selection()))
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.tile(layer, z, x, y, endpoint, style, _selection()),
+                     "KML")
 
     @bp.route("/kml/<layer>/footprints.kml")
     def kml_footprints(layer: str) -> Response:
-        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.footprints(layer, endpoint, _request_items()))
+        return _rest(ctx, None, lambda _wmts, endpoint: ctx.kml.footprints(layer, endpoint, _request_items()), "KML")
 
     @bp.route("/catalog/<layer>/items")
     def catalog_items(layer: str) -> Response:
@@ -406,7 +406,7 @@ def install(app: Flask, ctx: WebContext) -> None:
 
     @app.errorhandler(CatalogUnavailable)
     def _catalog_unavailable(exc: CatalogUnavailable) -> Response:  # pages outside the OGC services
-        return _to_flask(ctx.dispatcher.error(from_domain(exc), None))
+        return _to_flask(ctx.dispatcher.error(exc, None))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

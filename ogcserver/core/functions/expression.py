@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from ogcserver.model.errors import InvalidValue
+from ogcserver.model.errors import ChainError
 
 MAX_LENGTH = 512
 MAX_NODES = 200
@@ -30,8 +30,8 @@ COMPARE = {ast.Gt: np.greater, ast.GtE: np.greater_equal, ast.Lt: np.less, ast.L
            ast.Eq: np.equal, ast.NotEq: np.not_equal}
 
 
-def _fail(message: str) -> InvalidValue:
-    return InvalidValue("EXPRESSION", f"expression refused: {message}")
+def _fail(message: str) -> ChainError:
+    return ChainError("expression", f"expression refused: {message}")
 
 
 class Expression:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ogcserver.core.functions.expression import Expression
 from ogcserver.model.budget import check_deadline
-from ogcserver.model.errors import InvalidValue
+from ogcserver.model.errors import ChainError
 from ogcserver.model.geo import WGS84, geojson_polygon, is_geographic, transform_coords
 from ogcserver.model.image import Raster
 
@@ -42,7 +42,7 @@ class Bands(Function):
 
     def apply(self, raster: Raster) -> Raster:
         if max(self.bands) > raster.count or min(self.bands) < 1:
-            raise InvalidValue("STYLES", f"band numbers must be between 1 and {raster.count}")
+            raise ChainError("bands", f"band numbers must be between 1 and {raster.count}")
         idx = [b - 1 for b in self.bands]
         names = tuple(raster.band_names[i] if i < len(raster.band_names) else f"band_{i + 1}" for i in idx)
         return Raster(raster.data[idx], raster.valid, raster.grid, names)
@@ -57,14 +57,14 @@ class BandMath(Function):
     def _parses(cls, value: str) -> str:
         try:
             Expression(value)
-        except InvalidValue as exc:
+        except ChainError as exc:
             raise ValueError(exc.message) from None
         return value
 
     def apply(self, raster: Raster) -> Raster:
         expr = Expression(self.expression)
         if expr.bands and max(expr.bands) > raster.count:
-            raise InvalidValue("EXPRESSION", f"the expression uses b{max(expr.bands)}; the input has {raster.count} bands")
+            raise ChainError("expression", f"the expression uses b{max(expr.bands)}; the input has {raster.count} bands")
         values = expr.evaluate({b: raster.data[b - 1].astype(np.float32) for b in expr.bands})
         values = np.broadcast_to(values, raster.valid.shape)
         return _single(raster, np.array(values, dtype=np.float32), raster.valid, "expression")
@@ -77,7 +77,7 @@ class NormalizedDifference(Function):
 
     def apply(self, raster: Raster) -> Raster:
         if max(self.a, self.b) > raster.count:
-            raise InvalidValue("STYLES", f"band numbers must be at most {raster.count}")
+            raise ChainError("normalized_difference", f"band numbers must be at most {raster.count}")
         a, b = raster.data[self.a - 1].astype(np.float32), raster.data[self.b - 1].astype(np.float32)
         with np.errstate(all="ignore"):
             nd = (a - b) / (a + b)
@@ -105,7 +105,7 @@ class Stretch(Function):
             return self.band_bounds[min(band, len(self.band_bounds) - 1)]
         if self.method == "fixed":
             if self.minimum is None or self.maximum is None:
-                raise InvalidValue("STYLES", "a fixed stretch needs minimum and maximum")
+                raise ChainError("stretch", "a fixed stretch needs minimum and maximum")
             return self.minimum, self.maximum
         if values.size == 0:
             return 0.0, 1.0
@@ -153,7 +153,7 @@ RAMPS = {
 def _rgb(colour: str) -> tuple[int, int, int]:
     value = colour.lstrip("#")
     if len(value) != 6:
-        raise InvalidValue("STYLES", f"colour '{colour[:12]}' is not #rrggbb")
+        raise ChainError("colormap", f"colour '{colour[:12]}' is not #rrggbb")
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 

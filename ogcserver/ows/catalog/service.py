@@ -18,7 +18,8 @@ from ogcserver.model.geo import WGS84, BBox, geojson_bbox
 from ogcserver.model.mosaic import ATTRIBUTE, Ordering
 from ogcserver.ows.catalog.features import feature_collection, item_feature
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, from_domain
+from ogcserver.ows.catalog.errors import CATALOG_FORMAT
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.model.time import format_time, parse_time
@@ -30,13 +31,6 @@ CHUNK = 1 << 20
 
 def _json(document: object, status: int = 200, content_type: str = GEOJSON) -> OwsResponse:
     return OwsResponse(json.dumps(document, separators=(",", ":")).encode(), content_type, status)
-
-
-def error_response(error: OwsError) -> OwsResponse:
-    """Errors as JSON, as OGC API and STAC clients expect them; a missing (or hidden) layer is
-    a missing resource here."""
-    status = 404 if error.code == "LayerNotDefined" else error.status
-    return _json({"code": error.code, "description": error.message}, status, "application/json")
 
 
 def parse_bbox(text: str) -> BBox:
@@ -91,10 +85,8 @@ class CatalogService:
         try:
             query = parse_search(params, layer, endpoint.service, endpoint)
             found, items, more = self.engine.search_items(query)
-        except OgcServerError as exc:
-            return error_response(from_domain(exc))
-        except OwsError as exc:
-            return error_response(exc)
+        except (OgcServerError, OwsError) as exc:
+            return CATALOG_FORMAT.response(exc)
         next_href = None
         if more:
             pairs = [(k.lower(), v) for k, v in params.as_dict().items() if k != "OFFSET"]
@@ -108,7 +100,7 @@ class CatalogService:
             found, _constraints = self.engine.resolve(layer, "", endpoint.service, endpoint.principal,
                                                       Action.QUERY, "catalog")
         except OgcServerError as exc:
-            return error_response(from_domain(exc))
+            return CATALOG_FORMAT.response(exc)
         info = found.info
         b = info.lonlat_bounds
         times = [format_time(t) for t in info.time_extent] if info.time_extent else [None, None]
@@ -126,14 +118,14 @@ class CatalogService:
         try:
             found, item = self.engine.item(layer, key, endpoint.service, endpoint.principal)
         except OgcServerError as exc:
-            return error_response(from_domain(exc))
+            return CATALOG_FORMAT.response(exc)
         return _json(item_feature(found.info, item, endpoint.base_url, self._downloads(found.info.service)))
 
     def download(self, layer: str, key: str, endpoint: Endpoint) -> OwsResponse:
         try:
             item, stream, size = self.engine.original(layer, key, endpoint.service, endpoint.principal)
         except OgcServerError as exc:
-            return error_response(from_domain(exc))
+            return CATALOG_FORMAT.response(exc)
         name = item.source.path.rsplit("/", 1)[-1].replace('"', "")
         return OwsResponse(b"", "application/octet-stream", headers={
             "Content-Disposition": f'attachment; filename="{name}"'}, stream=_chunks(stream), length=size)

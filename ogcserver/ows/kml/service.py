@@ -9,12 +9,13 @@ from ogcserver.core import tiling
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import EVERY_ITEM, ItemQuery, MapQuery
 from ogcserver.model.access import Action
-from ogcserver.model.errors import InvalidValue, OgcServerError
+from ogcserver.model.errors import OgcServerError, TileOutOfRange
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.geo import lonlat_intersects, to_lonlat
 from ogcserver.model.image import Grid
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
+from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kml.errors import KML_FORMAT
 from ogcserver.ows.kml import documents
 from ogcserver.ows.response import OwsResponse
 
@@ -56,7 +57,7 @@ class KmlService:
             tms = tiling.well_known("WorldCRS84Quad")
             tms.check(z, x, y)
             if z > documents.leaf_zoom(info) or not lonlat_intersects(tms.tile_bbox(z, x, y), info.lonlat_bounds):
-                raise InvalidValue("TILECOL", f"tile {z}/{x}/{y} is not part of layer '{info.name}'")
+                raise TileOutOfRange("tile", f"tile {z}/{x}/{y} is not part of layer '{info.name}'")
             if style and style != info.default_style:  # the chosen style's tiles, through RESTful WMTS
                 href = f"{endpoint.base_url}/wmts/1.0.0/{info.name}/{style}/WorldCRS84Quad/{z}/{y}/{x}.png"
             else:
@@ -96,9 +97,5 @@ class KmlService:
         return OwsResponse(documents.ground_overlay(name, href, box), documents.KML_TYPE)
 
     @staticmethod
-    def error(exc: OgcServerError) -> OwsResponse:
-        error: OwsError = from_domain(exc)
-        if error.code == "LayerNotDefined":
-            error = OwsError("InvalidParameterValue", exc.message, "LAYER", status=404)
-        body, content_type = ows_exception_report(error, "1.0.0")
-        return OwsResponse(body, content_type, error.status)
+    def error(exc: OgcServerError | OwsError) -> OwsResponse:
+        return KML_FORMAT.response(exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 from lxml import etree
@@ -12,19 +11,18 @@ from ogcserver.core.engine import Engine
 from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import LayerNotFound, OgcServerError
 from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.exception_format import exception_format
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse, with_skipped
 from ogcserver.ows.wcs import kvp20, parse10, parse11, query20, xml20
 from ogcserver.ows.wcs.common import ALIASES, coverage_ids, negotiate, operation_version
 from ogcserver.ows.wcs.documents import capabilities_document, describe_document
-from ogcserver.ows.wcs.errors import report, wcs_error
 from ogcserver.ows.wcs.models import GetCoverage
 from ogcserver.ows.wcs.multipart import multipart_response
 from ogcserver.ows.wcs.views import wcs_code
 from ogcserver.settings import Settings
 
-log = logging.getLogger(__name__)
 REQUESTS = {"getcapabilities": "GetCapabilities", "describecoverage": "DescribeCoverage", "getcoverage": "GetCoverage"}
 DESCRIBE_IDS = {"1.0.0": "COVERAGE", "1.1.1": "IDENTIFIERS", "2.0.1": "COVERAGEID"}
 COVERAGE_ID = {"1.0.0": "COVERAGE", "1.1.1": "IDENTIFIER"}
@@ -53,10 +51,8 @@ class WcsService:
                     return self.describe(version, None, endpoint)  # 1.0.0 may describe them all
                 return self.describe(version, self._describe_ids(params, version), endpoint)
             return self._getcoverage(params, version, endpoint)
-        except OgcServerError as exc:
-            return self.error(wcs_error(exc, version), version)
-        except OwsError as exc:
-            return self.error(exc, version)
+        except (OgcServerError, OwsError) as exc:
+            return exception_format("WCS", version).response(exc)
 
     @staticmethod
     def _describe_ids(params: Params, version: str) -> tuple[str, ...]:
@@ -89,10 +85,8 @@ class WcsService:
             given = xml20.getcoverage(root)
             layer = self._layer(query20.coverage_id(given), endpoint)
             return self.coverage(query20.build(given, layer, endpoint.service), layer, endpoint)
-        except OgcServerError as exc:
-            return self.error(wcs_error(exc, "2.0.1"), "2.0.1")
-        except OwsError as exc:
-            return self.error(exc, "2.0.1")
+        except (OgcServerError, OwsError) as exc:
+            return exception_format("WCS", "2.0.1").response(exc)
 
     # -- operations ------------------------------------------------------------------------------
     def _layer(self, name: str, endpoint: Endpoint) -> Layer:
@@ -119,12 +113,6 @@ class WcsService:
         if request.multipart:
             return with_skipped(multipart_response(encoded, layer.info.title, layer.info.name), encoded.skipped)
         return with_skipped(_single(encoded, layer), encoded.skipped)
-
-    def error(self, error: OwsError, version: str) -> OwsResponse:
-        if error.status >= 500:
-            log.warning("request failed", extra={"code": error.code, "detail": error.message})
-        body, content_type = report(error, version)
-        return OwsResponse(body, content_type, error.status)
 
 
 def _single(encoded: EncodedCoverage, layer: Layer) -> OwsResponse:

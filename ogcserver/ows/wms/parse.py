@@ -11,12 +11,12 @@ import re
 
 
 from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
-from ogcserver.model.errors import InvalidValue, UnsupportedCrs
+from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
 from ogcserver.ows.crs import RequestCrs, parse_crs
-from ogcserver.ows.exceptions import OwsError, from_domain
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query, parse_rendering_rule
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wms.models import (
@@ -124,10 +124,7 @@ def _crs(params: Params, version: str) -> RequestCrs:
         key = "SRS" if raw is not None else key
     if raw is None or raw.strip() == "":
         raise OwsError("MissingParameterValue", f"parameter {key} is required", key)
-    try:
-        return parse_crs(raw)
-    except UnsupportedCrs as exc:
-        raise from_domain(exc, version) from None
+    return parse_crs(raw)  # an unknown CRS: the version's own code, from its table
 
 
 def parse_bbox(params: Params, crs: RequestCrs, version: str) -> BBox:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 from ogcserver.core.engine import Engine
 from ogcserver.model.errors import OgcServerError
 from ogcserver.model.formats import ImageFormat
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, from_domain, wms_exception_report
+from ogcserver.ows.exception_format import exception_format
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse, with_skipped
@@ -18,8 +18,6 @@ from ogcserver.ows.wms.capabilities import capabilities_document
 from ogcserver.ows.featureinfo import format_feature_info
 from ogcserver.ows.wms.models import GetMap
 from ogcserver.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class WmsService:
@@ -52,9 +50,7 @@ class WmsService:
             fmt = parse.MAP_FORMATS[legend.format]
             image = self.engine.legend(replace(legend.query, principal=endpoint.principal), fmt)
             return OwsResponse(image.body, image.content_type)
-        except OgcServerError as exc:
-            return self.error(from_domain(exc, version), version, params, getmap)
-        except OwsError as exc:
+        except (OgcServerError, OwsError) as exc:
             return self.error(exc, version, params, getmap)
 
     def capabilities(self, params: Params, endpoint: Endpoint) -> OwsResponse:
@@ -67,17 +63,15 @@ class WmsService:
             content_type = "text/xml"
         return OwsResponse(body, content_type)
 
-    def error(self, error: OwsError, version: str, params: Params, getmap: GetMap | None) -> OwsResponse:
+    def error(self, exc: OwsError | OgcServerError, version: str, params: Params, getmap: GetMap | None) -> OwsResponse:
         """The exception in the format the request asked for (XML, INIMAGE or BLANK)."""
-        if error.status >= 500:
-            log.warning("request failed", extra={"code": error.code, "detail": error.message})
+        answer = exception_format("WMS", version)
         mode = getmap.exceptions.kind if getmap is not None else parse.exceptions_mode(params).kind
         if mode in ("inimage", "blank"):
-            picture = self._error_image(error, mode, params, getmap)
+            picture = self._error_image(answer.error(exc), mode, params, getmap)
             if picture is not None:
                 return picture
-        body, content_type = wms_exception_report(error, version)
-        return OwsResponse(body, content_type, error.status)
+        return answer.response(exc)
 
     def _error_image(
         self, error: OwsError, mode: str, params: Params, getmap: GetMap | None

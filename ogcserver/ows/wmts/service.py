@@ -9,29 +9,17 @@ from ogcserver.core.query import PointQuery, TileQuery
 from ogcserver.core.tilecache import TileService
 from ogcserver.core import tiling
 from ogcserver.model.access import Action
-from ogcserver.model.errors import InvalidValue, LayerNotFound, OgcServerError, StyleNotFound
+from ogcserver.model.errors import OgcServerError
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.exceptions import OwsError, from_domain, ows_exception_report
+from ogcserver.ows.error_table import ExceptionFormat
+from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.featureinfo import format_feature_info
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import Freshness, OwsResponse
 from ogcserver.ows.wmts import parse
 from ogcserver.ows.wmts.capabilities import capabilities_document
+from ogcserver.ows.wmts.errors import WMTS_FORMAT, XYZ_FORMAT
 from ogcserver.settings import Settings
-
-OUT_OF_RANGE = {"TILECOL", "TILEROW", "TILEMATRIX"}
-
-
-def wmts_error(exc: OgcServerError) -> OwsError:
-    """WMTS words a few errors its own way (clause 8.2.5, table 22)."""
-    if isinstance(exc, LayerNotFound):
-        return OwsError("InvalidParameterValue", exc.message, "LAYER")
-    if isinstance(exc, StyleNotFound):
-        return OwsError("InvalidParameterValue", exc.message, "STYLE")
-    if isinstance(exc, InvalidValue) and exc.parameter in OUT_OF_RANGE:
-        return OwsError("TileOutOfRange", exc.message, exc.parameter)
-    return from_domain(exc)
-
 
 class WmtsService:
     def __init__(self, engine: Engine, tiles: TileService, settings: Settings) -> None:
@@ -50,10 +38,8 @@ class WmtsService:
             if request == "getfeatureinfo":
                 return self.feature_info(parse.parse_kvp_feature_info(params, endpoint.service), endpoint)
             raise OwsError("OperationNotSupported", f"WMTS has no operation '{request[:40]}'", "REQUEST")
-        except OgcServerError as exc:  # e.g. a bad TIME or FILTER
-            return self.error(wmts_error(exc))
-        except OwsError as exc:
-            return self.error(exc)
+        except (OgcServerError, OwsError) as exc:  # e.g. a bad TIME or FILTER
+            return WMTS_FORMAT.response(exc)
 
     def capabilities(self, endpoint: Endpoint) -> OwsResponse:
         layers = self.engine.layers(endpoint.service, endpoint.principal)
@@ -61,20 +47,22 @@ class WmtsService:
         body = capabilities_document(layers, self.settings, endpoint, rest)
         return OwsResponse(body, "text/xml")
 
-    def tile(self, query: TileQuery, endpoint: Endpoint) -> OwsResponse:
+    def tile(self, query: TileQuery, endpoint: Endpoint, answer: ExceptionFormat = WMTS_FORMAT) -> OwsResponse:
+        """A tile; ``answer`` words errors for the resource asked for (WMTS, or an XYZ path)."""
         try:
             result = self.tiles.tile(replace(query, principal=endpoint.principal))
         except OgcServerError as exc:
-            return self.error(wmts_error(exc))
+            return answer.response(exc)
         freshness = Freshness(result.etag, result.modified, self.tiles.config.max_age) if result.etag else None
         headers = {"X-Cache": "HIT" if result.cached else "MISS"}  # empty tiles are never stored: MISS
         return OwsResponse(result.body, result.content_type, headers=headers, freshness=freshness)
 
     def footprints(self, query: TileQuery, endpoint: Endpoint) -> OwsResponse:
+        """Items' footprints as a vector tile, an XYZ resource."""
         try:
             body = self.tiles.footprints(replace(query, principal=endpoint.principal))
         except OgcServerError as exc:
-            return self.error(wmts_error(exc))
+            return XYZ_FORMAT.response(exc)
         return OwsResponse(body, "application/vnd.mapbox-vector-tile")
 
     def feature_info(self, request: parse.FeatureInfoRequest, endpoint: Endpoint) -> OwsResponse:
@@ -89,13 +77,6 @@ class WmtsService:
                 raise OwsError("PointIJOutOfRange", "I/J is outside the tile", "I")
             point = PointQuery((q.layer,), grid, request.i, request.j, 1, q.service, endpoint.principal)
             body, content_type = format_feature_info(self.engine.feature_info(point), request.info_format)
-        except OgcServerError as exc:
-            return self.error(wmts_error(exc))
-        except OwsError as exc:
-            return self.error(exc)
+        except (OgcServerError, OwsError) as exc:
+            return WMTS_FORMAT.response(exc)
         return OwsResponse(body, content_type)
-
-    @staticmethod
-    def error(error: OwsError) -> OwsResponse:
-        body, content_type = ows_exception_report(error, "1.0.0")
-        return OwsResponse(body, content_type, error.status)
