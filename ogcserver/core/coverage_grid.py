@@ -70,7 +70,7 @@ def output_grid(info: LayerInfo, query: CoverageQuery) -> Grid:
     area = query.area
     if crs == info.crs:
         area = _in(area, crs) if area is not None else native.bbox
-        spans = []
+        spans: list[tuple[float, float, int | None]] = []
         for i, (lo, hi, origin, res, count) in enumerate((
             (area.minx, area.maxx, native.transform.c, native.transform.a, native.width),
             (-area.maxy, -area.miny, -native.transform.f, -native.transform.e, native.height),
