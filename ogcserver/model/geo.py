@@ -16,9 +16,9 @@ from functools import lru_cache
 from typing import Any
 
 import pyproj
-from numpy.typing import ArrayLike
 import shapely
 import shapely.geometry
+from numpy.typing import ArrayLike
 from pyproj.exceptions import CRSError
 
 from ogcserver.model.errors import UnsupportedCrs
