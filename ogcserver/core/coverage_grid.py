@@ -8,6 +8,7 @@ resolution like the native one, as gdalwarp would choose.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from affine import Affine
 
@@ -70,7 +71,7 @@ def output_grid(info: LayerInfo, query: CoverageQuery) -> Grid:
     area = query.area
     if crs == info.crs:
         area = _in(area, crs) if area is not None else native.bbox
-        spans = []
+        spans: list[tuple[float, float, int | None]] = []
         for i, (lo, hi, origin, res, count) in enumerate((
             (area.minx, area.maxx, native.transform.c, native.transform.a, native.width),
             (-area.maxy, -area.miny, -native.transform.f, -native.transform.e, native.height),
@@ -112,10 +113,11 @@ def _grid(crs: str, spans: list[tuple[float, float, int | None]], query: Coverag
     counts, steps = [], []
     for i, (lo, hi, derived) in enumerate(spans):
         size, resolution, extent = query.size[i], query.resolution[i], hi - lo
+        axis: Literal["x", "y"] = "x" if i == 0 else "y"
         if not extent > 0:
-            raise InvalidExtent("xy"[i], "empty")
+            raise InvalidExtent(axis, "empty")
         if extent == math.inf:  # e.g. -1e308 to 1e308: each bound finite, their distance not
-            raise InvalidExtent("xy"[i], "too large")
+            raise InvalidExtent(axis, "too large")
         if size is not None:
             n, step = size, extent / size
         elif resolution is not None:

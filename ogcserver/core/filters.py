@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from lark import Lark, UnexpectedInput, v_args
 from pygeofilter import ast, values
@@ -260,7 +261,7 @@ class _Converter:
             return _polygon(rhs.geometry)
         _reject("S_INTERSECTS needs a POLYGON or BBOX literal")
 
-    _HANDLERS = {
+    _HANDLERS: ClassVar[dict[type, Callable[..., Any]]] = {
         ast.And: _and,
         ast.Or: _or,
         ast.Not: _not,

@@ -138,7 +138,8 @@ class OverviewBuilder:
         paths, previous = [], None
         for k, (grid, blocks) in enumerate(zip(grids, plans)):
             path = str(self.root / name / build / f"{k}.tif")
-            self.writer.begin(path, grid, len(bands), layer.info.dtype, old["paths"][k] if incremental else None)
+            copy_from = old["paths"][k] if incremental and old is not None else None
+            self.writer.begin(path, grid, len(bands), layer.info.dtype, copy_from)
             try:
                 for window in blocks:
                     self._block(layer, grid, window, bands, previous)

@@ -97,7 +97,7 @@ def lonlat_area(text: str | None, default: BBox) -> BBox:
     parts = [float(v) for v in text.split(",")]
     if len(parts) != 4:
         raise ValueError("give the area as minlon,minlat,maxlon,maxlat")
-    box = BBox(*parts, WGS84)
+    box = BBox.from_bounds(parts, WGS84)
     if not box.is_valid():
         raise ValueError("the area's minimum values must be less than its maximum values")
     return box

@@ -45,8 +45,7 @@ class TileMatrixSet:
             raise TileOutOfRange("zoom", f"zoom {z} is outside {self.minzoom}..{self.maxzoom} of {self.id}")
         width, height = self._size(z)
         if not (0 <= x < width and 0 <= y < height):
-            axis = "column" if not 0 <= x < width else "row"
-            raise TileOutOfRange(axis, f"tile {x}/{y} is outside the {width}x{height} matrix {z}")
+            raise TileOutOfRange("column" if not 0 <= x < width else "row", f"tile {x}/{y} is outside the {width}x{height} matrix {z}")
 
     def _size(self, z: int) -> tuple[int, int]:
         """Matrix width and height, remembered: a cache hit checks them on every request."""

@@ -219,7 +219,7 @@ def footprint_box(footprint: dict[str, Any] | None, info: SourceInfo) -> BBox:
     except Exception:  # noqa: BLE001 - a malformed outline: the raster's extent instead
         return lonlat_footprint(info)
     parts = getattr(geometry, "geoms", [geometry])
-    boxes = [BBox(*part.bounds, WGS84) for part in parts if not part.is_empty]
+    boxes = [BBox.from_bounds(part.bounds, WGS84) for part in parts if not part.is_empty]
     if not boxes or not all(math.isfinite(v) for b in boxes for v in b.as_tuple()):
         return lonlat_footprint(info)
     return lonlat_union(boxes)

@@ -13,10 +13,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import pyproj
 import shapely
 import shapely.geometry
+from numpy.typing import ArrayLike
 from pyproj.exceptions import CRSError
 
 from ogcserver.model.errors import UnsupportedCrs
@@ -34,6 +36,13 @@ class BBox:
     maxx: float
     maxy: float
     crs: str
+
+    @classmethod
+    def from_bounds(cls, bounds: Sequence[float], crs: str) -> BBox:
+        """A box from (minx, miny, maxx, maxy) as shapely's ``bounds`` and database rows give it;
+        unpacking checks there are four."""
+        minx, miny, maxx, maxy = bounds
+        return cls(minx, miny, maxx, maxy, crs)
 
     @property
     def width(self) -> float:
@@ -148,7 +157,7 @@ def lonlat_parts(box: BBox) -> tuple[BBox, ...]:
     return (BBox(box.minx, box.miny, 180.0, box.maxy, WGS84), BBox(-180.0, box.miny, box.maxx - 360.0, box.maxy, WGS84))
 
 
-def lonlat_shape(box: BBox) -> shapely.Geometry:
+def lonlat_shape(box: BBox) -> shapely.Polygon | shapely.MultiPolygon:
     """A lon/lat box as a geometry within -180..180 (a MultiPolygon where it crosses the
     antimeridian), to test against footprints, which are cut there."""
     boxes = [shapely.box(*p.as_tuple()) for p in lonlat_parts(normalized_lonlat(box))]
@@ -208,8 +217,8 @@ def whole_longitudes(box: BBox) -> BBox:
     return BBox(-180.0, box.miny, 180.0, box.maxy, WGS84) if crosses_antimeridian(box) else box
 
 
-def transform_coords(xs, ys, src_crs: str, dst_crs: str):  # noqa: ANN001, ANN201 - arrays in, arrays out
-    """Many points at once (sequences or numpy arrays)."""
+def transform_coords(xs: ArrayLike, ys: ArrayLike, src_crs: str, dst_crs: str) -> tuple[Any, Any]:
+    """Many points at once: numbers, sequences or numpy arrays in, the same kind out."""
     if src_crs == dst_crs:
         return xs, ys
     return _transformer(src_crs, dst_crs).transform(xs, ys)
@@ -233,6 +242,8 @@ def crs_area_of_use(crs: str) -> BBox | None:
 def geojson_polygon(geometry: object, max_points: int) -> shapely.Geometry:
     """A valid Polygon or MultiPolygon from a GeoJSON geometry mapping; ValueError otherwise (so a
     configuration or command line can say what is wrong instead of failing later in GEOS)."""
+    if not isinstance(geometry, dict):
+        raise ValueError("geometry must be a GeoJSON Polygon or MultiPolygon")
     try:
         shape = shapely.geometry.shape(geometry)
     except Exception:  # noqa: BLE001 - whatever shapely makes of a malformed mapping

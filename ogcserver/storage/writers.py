@@ -24,7 +24,7 @@ class GeoTiffWriter:
     """One output at a time: ``begin`` (new, or a copy of an older build), ``write``, ``close``."""
 
     def __init__(self) -> None:
-        self._ds = None
+        self._ds: rasterio.io.DatasetWriter | None = None
 
     def begin(self, path: str, grid: Grid, count: int, dtype: str, copy_from: str | None = None) -> None:
         target = Path(path)
@@ -40,6 +40,8 @@ class GeoTiffWriter:
     def write(self, window: tuple[int, int, int, int], data: np.ndarray, valid: np.ndarray) -> None:
         r0, r1, c0, c1 = window
         w = Window(c0, r0, c1 - c0, r1 - r0)
+        if self._ds is None:
+            raise RuntimeError("write() before begin()")
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
             self._ds.write(data, window=w)
             self._ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=w)

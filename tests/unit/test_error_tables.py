@@ -141,7 +141,7 @@ EVERYWHERE = [  # the same in every protocol
 def test_each_protocol_words_each_error(protocol, version, name, code, locator, status):
     error = exception_format(protocol, version).error(ERRORS[name])
     assert (error.code, error.locator, error.status) == (code, locator, status)
-    assert error.message == ERRORS[name].message or protocol == "WCS" and name == "layer"
+    assert error.message == ERRORS[name].message or (protocol == "WCS" and name == "layer")
 
 
 @pytest.mark.parametrize("protocol, version", list(PROTOCOLS), ids=lambda v: str(v))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ogcserver.core.functions.library import Stretch
+from ogcserver.core.functions.library import AnyFunction, Stretch
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.image import Grid, Raster
@@ -23,7 +23,7 @@ def context_pixels(template: ProcessingTemplate) -> int:
     return sum(f.context() for f in (*template.chain, *template.then))
 
 
-def _run(raster: Raster, functions) -> Raster:  # noqa: ANN001 - a tuple of library functions
+def _run(raster: Raster, functions: Iterable[AnyFunction]) -> Raster:
     for function in functions:
         check_deadline()
         raster = function.apply(raster)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,7 +23,7 @@ MAX_DEPTH = 24
 MAX_EXPONENT = 8
 LARGEST = float(np.finfo(np.float32).max)
 BAND = re.compile(r"^b([1-9]\d?)$")
-FUNCTIONS = {
+FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "where": (3, np.where), "min": (2, np.minimum), "max": (2, np.maximum), "abs": (1, np.abs),
     "sqrt": (1, np.sqrt), "log": (1, np.log), "clip": (3, np.clip),
 }
@@ -53,9 +55,10 @@ class Expression:
         if self._nodes > MAX_NODES or depth > MAX_DEPTH:
             raise _fail("too large or too deeply nested")
         if isinstance(node, ast.Constant):
-            if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
+            value = node.value
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise _fail("only numbers are allowed as constants")
-            if not abs(node.value) <= LARGEST:  # also false for nan
+            if not abs(value) <= LARGEST:  # also false for nan
                 raise _fail(f"numbers must be finite numbers of at most {LARGEST:.6g}")
         elif isinstance(node, ast.Name):
             m = BAND.match(node.id)
@@ -66,7 +69,7 @@ class Expression:
             self._check(node.left, depth + 1)
             self._check(node.right, depth + 1)
             if isinstance(node.op, ast.Pow) and not (
-                isinstance(node.right, ast.Constant) and abs(node.right.value) <= MAX_EXPONENT
+                isinstance(node.right, ast.Constant) and abs(cast(float, node.right.value)) <= MAX_EXPONENT
             ):
                 raise _fail(f"exponents must be numbers of at most {MAX_EXPONENT}")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -87,9 +90,9 @@ class Expression:
         with np.errstate(all="ignore"):
             return np.asarray(self._eval(self.tree, bands), dtype=np.float32)
 
-    def _eval(self, node: ast.AST, bands: dict[int, np.ndarray]):  # noqa: ANN202
+    def _eval(self, node: ast.AST, bands: dict[int, np.ndarray]) -> np.ndarray | np.float32:
         if isinstance(node, ast.Constant):
-            return np.float32(node.value)
+            return np.float32(cast(float, node.value))  # _check let only numbers through
         if isinstance(node, ast.Name):
             return bands[int(node.id[1:])]
         if isinstance(node, ast.BinOp):
@@ -99,5 +102,7 @@ class Expression:
             return -value if isinstance(node.op, ast.USub) else value
         if isinstance(node, ast.Compare):
             return COMPARE[type(node.ops[0])](self._eval(node.left, bands), self._eval(node.comparators[0], bands))
-        func = FUNCTIONS[node.func.id][1]
-        return func(*(self._eval(a, bands) for a in node.args))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            func = FUNCTIONS[node.func.id][1]
+            return func(*(self._eval(a, bands) for a in node.args))
+        raise _fail(f"'{type(node).__name__}' is not allowed")

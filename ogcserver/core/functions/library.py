@@ -4,7 +4,7 @@ pixels of context it needs around a view (for seamless tiles), and transforms a 
 from __future__ import annotations
 
 import math
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import shapely
@@ -134,7 +134,7 @@ class Stretch(Function):
 
 def sigmoid(x: np.ndarray, contrast: float, midpoint: float) -> np.ndarray:
     """Sigmoidal contrast on 0..1 values, rescaled so 0 and 1 stay fixed (rio-color's formula)."""
-    def curve(v):  # noqa: ANN001, ANN202
+    def curve(v: np.ndarray | float) -> np.ndarray:
         return 1 / (1 + np.exp(contrast * (midpoint - v)))
 
     low, high = curve(0.0), curve(1.0)
@@ -421,5 +421,5 @@ class Equalize(Function):
         return Raster(out, raster.valid, raster.grid, raster.band_names)
 
 
-AnyFunction = Union[Bands, BandMath, NormalizedDifference, Stretch, Colormap, Hillshade, Slope, Aspect,
-                    Convolve, Mask, Remap, Equalize, Clip]
+AnyFunction = (Bands | BandMath | NormalizedDifference | Stretch | Colormap | Hillshade | Slope | Aspect
+               | Convolve | Mask | Remap | Equalize | Clip)

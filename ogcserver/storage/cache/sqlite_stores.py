@@ -247,6 +247,7 @@ class SqliteTileStore:
 
     def _put(self, key: TileKey, data: bytes) -> None:
         con = self._db(key, create=True)
+        assert con is not None, "create=True always opens the file"
         row, now = self._row(key), time.time()
         with _immediate(con):
             self._describe_zoom(con, key)

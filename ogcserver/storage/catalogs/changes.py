@@ -27,7 +27,7 @@ class CatalogWrites:
 
     MARK = "?"
 
-    def _connect(self):  # noqa: ANN202 - sqlite3 or psycopg connection
+    def _connect(self) -> Any:  # a sqlite3 or psycopg connection
         raise NotImplementedError
 
     def _write(self, collection: str, records: list[ItemRecord], removed: list[str]) -> SyncResult:
@@ -57,7 +57,7 @@ class CatalogWrites:
         return marks
 
     @staticmethod
-    def _time(value: Any) -> datetime | None:
+    def _time(value: Any, /) -> datetime | None:
         raise NotImplementedError
 
     DIALECT: Dialect = "sqlite"
@@ -66,7 +66,7 @@ class CatalogWrites:
         raise NotImplementedError
 
     @staticmethod
-    def _time_value(value: datetime) -> Any:
+    def _time_value(value: datetime, /) -> Any:
         raise NotImplementedError
 
     def _conditions(self, collection: str, selection: Selection) -> tuple[str, list]:
@@ -104,7 +104,7 @@ class CatalogWrites:
         rows = self._connect().execute(
             f"SELECT DISTINCT acquired FROM items WHERE collection = {m} AND acquired IS NOT NULL "
             f"ORDER BY acquired LIMIT {m}", (collection, limit))
-        return [self._time(r[0]) for r in rows]
+        return [t for r in rows if (t := self._time(r[0])) is not None]
 
     def collections(self) -> list[str]:
         rows = self._connect().execute(
@@ -148,7 +148,7 @@ class CatalogWrites:
         rows = self._connect().execute(
             f"SELECT minx, miny, maxx, maxy FROM changes WHERE collection = {m} AND generation > {m} "
             "ORDER BY generation", (collection, generation))
-        return tuple(BBox(*r, WGS84) for r in rows)
+        return tuple(BBox.from_bounds(r, WGS84) for r in rows)
 
     def upsert(self, collection: str, records: Iterable[ItemRecord]) -> SyncResult:
         """Add items, or replace those whose key exists, in one transaction."""

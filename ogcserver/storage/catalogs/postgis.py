@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import shapely
@@ -111,6 +111,14 @@ def _instant(dt: datetime | None) -> datetime | None:
     return utc.replace(microsecond=0)
 
 
+def _only_row(cur: psycopg.Cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, an upsert's RETURNING)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row
+
+
 def _utc(dt: datetime | None) -> datetime | None:
     """A timestamptz read back, in UTC whatever the session's time zone."""
     return dt.astimezone(UTC) if dt else None
@@ -137,7 +145,7 @@ def _unavailable_when_lost(method: Callable) -> Callable:
     renewed and the method tried once more; an unreachable server is a CatalogUnavailable."""
 
     @functools.wraps(method)
-    def guarded(self, *args, **kwargs):  # noqa: ANN001, ANN202
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
         reused = self._has_connection()
         try:
             return method(self, *args, **kwargs)
@@ -178,9 +186,10 @@ class PostgisCatalog(CatalogWrites):
     def _connect(self) -> psycopg.Connection:
         """One connection per process and thread; never shared across fork, renewed when broken."""
         if not self._has_connection():
-            timeout = {} if "connect_timeout" in conninfo_to_dict(self.dsn) else {"connect_timeout": CONNECT_TIMEOUT}
+            # a timeout the DSN names wins; psycopg drops a None parameter
+            timeout = None if "connect_timeout" in conninfo_to_dict(self.dsn) else CONNECT_TIMEOUT
             self._local.con, self._local.pid = None, os.getpid()
-            self._local.con = psycopg.connect(self.dsn, autocommit=True, **timeout)
+            self._local.con = psycopg.connect(self.dsn, autocommit=True, connect_timeout=timeout)
         return self._local.con
 
     def _has_connection(self) -> bool:
@@ -212,11 +221,11 @@ class PostgisCatalog(CatalogWrites):
         return f"({sql})", [v for p in parts for v in p.as_tuple()]
 
     def stats(self, collection: str) -> CollectionStats:
-        count, first, last, *box = self._connect().execute(
+        count, first, last, *box = _only_row(self._connect().execute(
             "SELECT count(*), min(acquired), max(acquired), min(ST_XMin(bbox)), min(ST_YMin(bbox)), "
-            "max(ST_XMax(bbox)), max(ST_YMax(bbox)) FROM items WHERE collection = %s", (collection,)).fetchone()
+            "max(ST_XMax(bbox)), max(ST_YMax(bbox)) FROM items WHERE collection = %s", (collection,)))
         return CollectionStats(
-            count, BBox(*box, WGS84) if count else None, _utc(first), _utc(last),
+            count, BBox.from_bounds(box, WGS84) if count else None, _utc(first), _utc(last),
             int(self.get_meta(collection, "generation") or 0),
         )
 
@@ -258,9 +267,9 @@ class PostgisCatalog(CatalogWrites):
     @staticmethod
     def _next_generation(cur: psycopg.Cursor, collection: str) -> int:
         """Bump the counter; its row stays locked until commit, so writers take turns."""
-        return int(cur.execute(
+        return int(_only_row(cur.execute(
             "INSERT INTO meta VALUES (%s, 'generation', '1') ON CONFLICT (collection, key) "
-            "DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value", (collection,)).fetchone()[0])
+            "DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value", (collection,)))[0])
 
     @staticmethod
     def _boxes(cur: psycopg.Cursor, collection: str, keys: list[str]) -> dict[str, BBox]:
@@ -269,7 +278,7 @@ class PostgisCatalog(CatalogWrites):
             return {}
         rows = cur.execute(
             f"SELECT i.key, {_BOX} FROM items i WHERE i.collection = %s AND i.key = ANY(%s)", (collection, keys))
-        return {key: BBox(*box, WGS84) for key, *box in rows}
+        return {key: BBox.from_bounds(box, WGS84) for key, *box in rows}
 
     @staticmethod
     def _delete(cur: psycopg.Cursor, collection: str, keys: list[str], old: dict[str, BBox], batch: _Batch) -> None:

@@ -36,7 +36,7 @@ def info_from_json(text: str | dict[str, Any]) -> SourceInfo:
     return SourceInfo(
         path=d["path"],
         crs=d["crs"],
-        bounds=BBox(*d["bounds"], d["crs"]),
+        bounds=BBox.from_bounds(d["bounds"], d["crs"]),
         width=d["width"],
         height=d["height"],
         count=d["count"],

@@ -124,8 +124,8 @@ def specs_from_stac(location: Path, asset: str | None = None) -> Iterator[ItemSp
         items: Iterable[pystac.Item] = [pystac.Item.from_file(str(location))]
     elif kind == "FeatureCollection":
         items = pystac.ItemCollection.from_file(str(location)).items
-    elif kind in ("Catalog", "Collection"):
-        items = pystac.read_file(str(location)).get_items(recursive=True)
+    elif kind in ("Catalog", "Collection") and isinstance(catalog := pystac.read_file(str(location)), pystac.Catalog):
+        items = catalog.get_items(recursive=True)
     else:
         raise InvalidValue("stac", f"'{location.name}' is not a STAC Item, ItemCollection or Catalog")
     for item in items:

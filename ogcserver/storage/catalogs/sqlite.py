@@ -187,7 +187,7 @@ class SqliteCatalog(CatalogWrites):
         for row in rows:
             footprint, minx, maxx, miny, maxy = row[5:10]
             inside = area is None or (minx >= area.minx and maxx <= area.maxx and miny >= area.miny and maxy <= area.maxy)
-            if not inside and footprint and not shape.intersects(_footprint_shape(footprint)):
+            if not inside and footprint and shape is not None and not shape.intersects(_footprint_shape(footprint)):
                 continue
             if skipped < offset:
                 skipped += 1
@@ -205,7 +205,7 @@ class SqliteCatalog(CatalogWrites):
             "SELECT min(r.minx), min(r.miny), max(r.maxx), max(r.maxy) FROM items i "
             "JOIN items_rtree r ON r.id = i.id WHERE i.collection = ?", (collection,)).fetchone()
         return CollectionStats(
-            count, BBox(*box, WGS84) if count else None, _parse_time(first), _parse_time(last),
+            count, BBox.from_bounds(box, WGS84) if count else None, _parse_time(first), _parse_time(last),
             int(self.get_meta(collection, "generation") or 0),
         )
 
@@ -268,7 +268,7 @@ class SqliteCatalog(CatalogWrites):
             return False
         con.execute("DELETE FROM items WHERE id = ?", (row[0],))
         con.execute("DELETE FROM items_rtree WHERE id = ?", (row[0],))
-        areas.append(BBox(*row[1:], WGS84))
+        areas.append(BBox.from_bounds(row[1:], WGS84))
         return True
 
     @staticmethod

@@ -48,9 +48,8 @@ FILENAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)")
 def parse_datetime(text: str) -> datetime | None:
     """Acquisition times as GDAL tags and file names write them."""
     text = text.strip()
-    m = re.match(r"^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})$", text)
-    if m:
-        return datetime(*map(int, m.groups()), tzinfo=timezone.utc)
+    if re.match(r"^\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}$", text):
+        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -65,7 +64,7 @@ def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
     m = FILENAME_DATE.search(filename)
     if m:
         try:
-            return datetime(*map(int, m.groups()), tzinfo=timezone.utc)
+            return datetime.strptime("".join(m.groups()), "%Y%m%d").replace(tzinfo=timezone.utc)
         except ValueError:
             return None
     return None
@@ -113,7 +112,8 @@ def palette(ds: rasterio.DatasetReader) -> tuple[tuple[int, int, int, int], ...]
         table = ds.colormap(1)
     except ValueError:
         return None
-    return tuple(tuple(int(v) for v in table.get(i, (0, 0, 0, 0))) for i in range(256))
+    entries = (table.get(i, (0, 0, 0, 0)) for i in range(256))
+    return tuple((int(r), int(g), int(b), int(a)) for r, g, b, a in entries)
 
 
 MEANINGFUL_COLORS = {"red", "green", "blue", "alpha"}

@@ -90,4 +90,5 @@ def in_strips(height: int, width: int, read_rows: Callable[[int, int], np.ndarra
         if out is None:
             out = np.empty((*part.shape[:-2], height, width), dtype=part.dtype)
         out[..., r0:r1, :] = part
+    assert out is not None, "more than one range was read"
     return out

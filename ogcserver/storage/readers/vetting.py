@@ -175,7 +175,7 @@ def check_source(path: str, rules: SourceRules) -> SourceFormat:
     return fmt
 
 
-def open_source(path: str, rules: SourceRules, **options) -> rasterio.DatasetReader:
+def open_source(path: str, rules: SourceRules, **options: object) -> rasterio.DatasetReader:
     """Check the file, then open it with its format's driver alone."""
     fmt = check_source(path, rules)
     return rasterio.open(path, driver=fmt.driver, **options)
@@ -192,7 +192,7 @@ def _vrt_tree(path: str) -> list[tuple[str, dict[str, str], str]]:
     open_elements: list[int] = []
     parser = xml.parsers.expat.ParserCreate()
 
-    def doctype(*_args) -> None:
+    def doctype(*_args: object) -> None:
         raise SourceRefused(name, "a VRT with a DOCTYPE is not accepted")
 
     def start(tag: str, attributes: dict[str, str]) -> None:
