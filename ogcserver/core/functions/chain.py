@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ogcserver.core.functions.library import Stretch
+from ogcserver.core.functions.library import BandSet, Stretch
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.image import Grid, Raster
 from ogcserver.settings import ProcessingTemplate
@@ -21,6 +21,19 @@ def read_bands(template: ProcessingTemplate, count: int) -> tuple[int, ...]:
 def context_pixels(template: ProcessingTemplate) -> int:
     """Pixels read around the view so that neighbourhood functions have no seams at its edges."""
     return sum(f.context() for f in (*template.chain, *template.then))
+
+
+def chain_output(template: ProcessingTemplate, given: BandSet) -> BandSet:
+    """The data type and bands the template produces from an input holding ``given``, as each
+    function declares them (a comparison is float32, named as its input)."""
+    out = given
+    for function in template.chain:
+        out = function.output(out)
+    if template.compare is not None:
+        out = BandSet("float32", out.names)
+        for function in template.then:
+            out = function.output(out)
+    return out
 
 
 def _run(raster: Raster, functions) -> Raster:  # noqa: ANN001 - a tuple of library functions
