@@ -90,3 +90,54 @@ def test_every_protocol_reads_a_view_through_one_equal_request(recorded):
     for name, (other, other_valid) in answers.items():
         assert (other_valid == valid).all(), name
         assert (other[:, valid] == values[:, valid]).all(), name
+
+
+def test_a_chain_sees_nothing_outside_the_granted_area(data_dir, tmp_path):
+    """Two sources equal inside a granted area and different outside it give the same processed
+    pictures: a neighbourhood function at the area's edge and a stretch fitted to the view's
+    values are computed from what the grant shows only."""
+    import rasterio
+    from pyproj import Transformer
+
+    from tests.support import rasters
+    from tests.support.reference import params
+
+    east_of = 9.013  # the area: west of this longitude
+    source = data_dir / "parent" / "parent.tif"
+    changed = tmp_path / "changed.tif"
+    with rasterio.open(source) as src:
+        data, profile, transform = src.read(), src.profile, src.transform
+        rows, cols = np.mgrid[0:src.height, 0:src.width]
+        xs, ys = transform * (cols + 0.5, rows + 0.5)
+        lon, _ = Transformer.from_crs(src.crs.to_wkt(), "EPSG:4326", always_xy=True).transform(xs, ys)
+    outside = lon >= east_of
+    assert 0.1 < outside.mean() < 0.9
+    data[:, outside] = 255 - data[:, outside]
+    with rasterio.open(changed, "w", **profile) as dst:
+        dst.write(data)
+    area = {"type": "Polygon", "coordinates": [[[0, 0], [east_of, 0], [east_of, 89], [0, 89], [0, 0]]]}
+    config = {
+        "server": {"data_dir": str(tmp_path / "state"), "index_refresh_seconds": 0},
+        "processing": [{"name": "shade", "bands": [1], "chain": [{"function": "hillshade"}]},
+                       {"name": "stretched", "chain": [{"function": "stretch", "method": "minmax"}]}],
+        "services": [{"name": "s", "layers": [
+            {"name": "original", "source": str(source), "styles": ["shade", "stretched"]},
+            {"name": "changed", "source": str(changed), "styles": ["shade", "stretched"]}]}],
+        "access": {"grants": [{"to": "anonymous", "service": "s", "layers": ["original", "changed"],
+                               "actions": ["discover", "view"], "area": area}]},
+    }
+    path = tmp_path / "ogcserver.yaml"
+    path.write_text(yaml.safe_dump(config))
+    client = create_app(load_settings(path)).test_client()
+    x0, y0 = rasters.ORIGIN
+    box = f"{x0},{y0 - 2000},{x0 + 2000},{y0}"
+    for style in ("", "shade", "stretched"):
+        pictures = []
+        for layer in ("original", "changed"):
+            r = client.get("/wms", query_string=params(LAYERS=layer, STYLES=style, CRS="EPSG:32632", BBOX=box,
+                                                      WIDTH=200, HEIGHT=200, TRANSPARENT="TRUE"))
+            assert r.status_code == 200, r.data[:300]
+            pictures.append(decode(r.data))
+        shown = pictures[0][..., 3] > 0
+        assert 0.1 < shown.mean() < 0.9, style  # the area crosses the view
+        assert (pictures[0] == pictures[1]).all(), style
