@@ -53,7 +53,8 @@ class ReadRequest:
     resampling: Resampling
     max_items: int
     items: ItemQuery = EVERY_ITEM  # the selection and the mosaic rule
-    dimensions: Mapping[str, str] = field(default_factory=lambda: NO_DIMENSIONS)  # extra dimensions' values (none read yet)
+    # values of a layer's further dimensions (elevation, ...); no layer has any yet, so none is read
+    dimensions: Mapping[str, str] = field(default_factory=lambda: NO_DIMENSIONS)
     constraints: Constraints = UNCONSTRAINED
     template: ProcessingTemplate | None = None  # the chain, per item or on the mosaic, and what to compare with
     exact: bool = False
@@ -92,7 +93,6 @@ def overview_usable(layer: Layer, grid: Grid, want: ItemQuery, constraints: Cons
     return True
 
 
-
 class ViewReader:
     """Reads ``ReadRequest``s from a layer catalog's items through a raster reader."""
 
@@ -108,7 +108,8 @@ class ViewReader:
         with request_budget(request.budget):
             return self._read(request)
 
-    def select(self, request: ReadRequest, want: ItemQuery | None = None, grid: Grid | None = None) -> list[CatalogItem]:
+    def select(self, request: ReadRequest, want: ItemQuery | None = None,
+               grid: Grid | None = None) -> list[CatalogItem]:
         """The items a read over ``grid`` (the request's) takes, in mosaic order, within the grant;
         more than ``max_items`` is refused."""
         area = (grid or request.grid).bbox

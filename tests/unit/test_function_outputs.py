@@ -82,7 +82,8 @@ TEMPLATES = [
     {"name": "shade", "bands": [1], "chain": [{"function": "hillshade"}, {"function": "stretch", "method": "minmax"}]},
     {"name": "change", "chain": [{"function": "expression", "expression": "b1 + b2"}],
      "compare": {"reference": "2021"}, "then": [{"function": "colormap", "ramp": "rdylgn"}]},
-    {"name": "ratio", "chain": [{"function": "bands", "bands": [2]}], "compare": {"reference": "2021", "operation": "ratio"}},
+    {"name": "ratio", "chain": [{"function": "bands", "bands": [2]}],
+     "compare": {"reference": "2021", "operation": "ratio"}},
     {"name": "each", "per_item": True, "chain": [{"function": "remap", "ranges": [[0, 100, 1]]}]},
 ]
 
