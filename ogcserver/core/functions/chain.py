@@ -1,4 +1,5 @@
-"""Processing templates applied to a read: which bands to read, how much context, the chain."""
+"""Processing templates applied to a read: which bands to read, how much context, what the chain
+produces (declared by its functions), the chain itself."""
 
 from __future__ import annotations
 
