@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/run.py [--duration 10] [--conc 1,8] [--requests 200]
 
-1. In process: the time of each stage of a WMS GetMap (catalog selection + read/warp, styling,
-   encoding) over a seeded list of web-mercator views of the demo orthomosaic.
+1. In process: the time of each stage of a WMS GetMap (the core's read: catalog selection,
+   read/warp and mosaic; styling; encoding) over a seeded list of web-mercator views of the demo orthomosaic.
 2. Over HTTP: the server (gunicorn, 2 workers) under wrk at each concurrency, every response
    checked for status and content type.
 Results go to bench/results/latest.md. Figures depend on the machine: compare runs on one machine.
@@ -28,10 +28,10 @@ sys.path.insert(0, str(REPO))
 from ogcserver.composition import build_core  # noqa: E402
 from ogcserver.core.render.encode import encode  # noqa: E402
 from ogcserver.core.render.style import render_default  # noqa: E402
-from ogcserver.core.mosaic import mosaic_first  # noqa: E402
+from ogcserver.core.read import ReadRequest  # noqa: E402
 from ogcserver.model.formats import ImageFormat, Resampling  # noqa: E402
 from ogcserver.model.geo import BBox, transform_bbox  # noqa: E402
-from ogcserver.model.image import Grid  # noqa: E402
+from ogcserver.model.image import Grid, Raster  # noqa: E402
 from ogcserver.settings import load_settings  # noqa: E402
 
 CONFIG = REPO / "samples" / "ogcserver.yaml"
@@ -59,10 +59,10 @@ def stages(engine, boxes: list[BBox], size: int, fmt: ImageFormat) -> dict[str, 
         for box in boxes:
             grid = Grid.from_bbox(box, size, size)
             t0 = time.perf_counter()
-            items = engine.catalog.items_for(layer, box, 64)
-            raster, _ = mosaic_first(engine.reader, items, grid, layer.render_bands, Resampling.NEAREST, t0 + 60)
+            request = ReadRequest(layer, grid, layer.render_bands, Resampling.NEAREST, engine.settings.limits.max_items)
+            raster = engine.views.read_view(request)
             t1 = time.perf_counter()
-            if raster is None:
+            if not isinstance(raster, Raster):
                 continue
             picture = render_default(raster, layer.info.statistics)
             t2 = time.perf_counter()

@@ -37,9 +37,12 @@ def inside_area(grid: Grid, constraints: Constraints) -> np.ndarray | None:
 
 
 def mask_outside_area(raster: Raster, constraints: Constraints) -> Raster:
+    """The raster with the pixels outside the allowed area invalid and their values erased:
+    a picture's transparent pixels or a chain's intermediates must not carry them either."""
     inside = inside_area(raster.grid, constraints)
     if inside is not None:
         raster.valid &= inside
+        raster.data[:, ~inside] = 0
     return raster
 
 

@@ -2,39 +2,33 @@
 
 The same catalog selection and mosaic order as maps ("first": the top item per pixel), but the
 values stay as they are: no styling, every dtype kept, and pixels without data get the layer's
-nodata value (or a mask where it has none). Reading, mosaicking and writing go piece by piece,
-so a worker's memory does not grow with the size of the output.
+nodata value (or a mask where it has none). Each piece is one exact read (core/read.py: never
+from the mosaic overview); reading and writing go piece by piece, so a worker's memory does not
+grow with the size of the output. A chain's output type comes from its functions' declarations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
-from affine import Affine
 
-from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.catalog import Layer
 from ogcserver.core.config import Limits
-from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.coverage_grid import output_grid
+from ogcserver.core.functions.chain import chain_output, context_pixels, read_bands
+from ogcserver.core.functions.library import BandSet
 from ogcserver.core.functions.templates import ProcessingTemplate
-from ogcserver.core.memory import mosaic_bytes, raster_bytes
-from ogcserver.core.mosaic import mosaic
-from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item, read_bands
-from ogcserver.core.query import CoverageQuery, ItemQuery
+from ogcserver.core.memory import raster_bytes
+from ogcserver.core.query import CoverageQuery
+from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.render.coverage_encode import CoverageWriter
 from ogcserver.model.access import Constraints
-from ogcserver.model.mosaic import Operator
-from ogcserver.model.catalog import CatalogItem
+from ogcserver.model.budget import current_budget, holding
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
-from ogcserver.model.budget import holding
 from ogcserver.model.errors import (
     CompressionRefused, FormatRefused, NoSuchBand, PredictorRefused, ResourceLimitExceeded,
 )
-from ogcserver.model.formats import Resampling
-from ogcserver.model.image import Grid, Raster
-from ogcserver.storage.interfaces import RasterReader
 
 
 def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
@@ -66,54 +60,17 @@ def _check_encoding(fmt: CoverageFormat, dtype: str, count: int, options: GeoTif
         raise CompressionRefused("JPEG compression holds 8-bit data with 1 or 3 bands only")
 
 
-def _piece(
-    reader: RasterReader,
-    items: list[CatalogItem],
-    grid: Grid,
-    bands: tuple[int, ...],
-    resampling: Resampling,
-    layer: Layer,
-    operator: Operator,
-    constraints: Constraints,
-    prepare: Callable[[Raster], Raster] | None = None,
-) -> Raster | None:
-    """One piece of the mosaic, within the grant's resolution and area (as maps are)."""
-    factor = resolution_factor(grid, layer.info.crs, constraints)
-    raster, _ = mosaic(reader, items, grid.coarsened(factor) if factor > 1 else grid, bands, resampling,
-                       operator, layer.config.blend_width, prepare)
-    if raster is None:
-        return None
-    if factor > 1:
-        raster = upsample(raster, grid, factor)
-    return mask_outside_area(raster, constraints)
-
-
-def processed_output(layer: Layer, template: ProcessingTemplate, bands: tuple[int, ...]) -> tuple[str, int, tuple[str, ...]]:
-    """The data type, band count and band names a template's chain produces, found by running
-    it on a few pixels (the writer needs them before the first piece is read)."""
-    context = context_pixels(template)
-    n = 2 * context + 3
-    res = layer.info.resolution
-    b = layer.info.bounds
-    grid = Grid(layer.info.crs, Affine(res[0], 0, b.minx, 0, -res[1], b.maxy), n, n)
-    names = tuple(layer.info.band_names[i - 1] if i <= len(layer.info.band_names) else "" for i in bands)
-    probe = Raster(np.ones((len(bands), n, n), dtype=layer.info.dtype), np.ones((n, n), dtype=bool), grid, names)
-    view = grid.subgrid((context, n - context, context, n - context))
-    out = apply_chain(probe, template, view, context, probe if template.compare is not None else None)
-    return out.data.dtype.name, out.count, tuple(out.band_names)
-
-
 def read_coverage(
-    reader: RasterReader,
-    catalog: LayerCatalog,
+    views: ViewReader,
     layer: Layer,
     query: CoverageQuery,
     limits: Limits,
     constraints: Constraints,
     template: ProcessingTemplate | None = None,
 ) -> EncodedCoverage:
-    """The coverage's values piece by piece; with a processing template, the chain's values
-    (read with context around each piece, as maps are, so pieces join without seams)."""
+    """The coverage's values piece by piece, each one read (see core/read.py); with a processing
+    template, the chain's values (read with context around each piece, as maps are, so pieces
+    join without seams)."""
     info = layer.info
     grid = output_grid(info, query)
     if template is None:
@@ -122,7 +79,9 @@ def read_coverage(
         names = tuple(info.band_names[b - 1] for b in bands)
     else:
         bands = read_bands(template, info.band_count)
-        dtype, count, names = processed_output(layer, template, bands)
+        given = BandSet(info.dtype, tuple(info.band_names[i - 1] if i <= len(info.band_names) else "" for i in bands))
+        produced = chain_output(template, given)
+        dtype, count, names = produced.dtype, produced.count, produced.names
         nodata = None  # processed values have no nodata value of their own: a mask band marks gaps
     size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
@@ -131,33 +90,28 @@ def read_coverage(
             f"at most {limits.max_coverage_bytes} are served"
         )
     _check_encoding(query.format, dtype, count, query.geotiff)
-    context = context_pixels(template) if template else 0
-
-    def select(want: ItemQuery) -> list[CatalogItem]:
-        return allowed_items(catalog.items_for(layer, grid.expanded(context).bbox, limits.max_items, want), constraints)
-
-    items = select(query.items)
-    reference = None
-    if template is not None and template.compare is not None:
-        reference = select(replace(query.items, time=template.compare.time, nearest_time=True))
-    operator = query.items.operator or layer.config.operator
-    prepare = per_item(template)
+    whole = ReadRequest(layer, grid, bands, query.resampling, limits.max_items, query.items,
+                        constraints=constraints, template=template, exact=True, budget=current_budget())
     writer = CoverageWriter(grid, count, dtype, nodata, names, query.format, query.geotiff)
     try:
-        for window in writer.windows():
+        windows = list(writer.windows())
+        if len(windows) > 1:
+            _check_item_count(views, whole)
+        for window in windows:
             piece = grid.subgrid(window)
-            read = piece.expanded(context)
-            pixels = read.width * read.height
-            need = mosaic_bytes(pixels, len(bands), info.dtype, operator, template is not None)
             with holding(f"a {piece.width}x{piece.height} piece of the coverage",
-                         need * (2 if reference is not None else 1) + raster_bytes(pixels, count, dtype)):
-                raster = _piece(reader, items, read, bands, query.resampling, layer, operator, constraints, prepare)
-                if template is not None and raster is not None:
-                    earlier = None if reference is None else _piece(
-                        reader, reference, read, bands, query.resampling, layer, operator, constraints, prepare)
-                    raster = None if reference is not None and earlier is None else apply_chain(
-                        raster, template, piece, context, earlier)
+                         raster_bytes(piece.width * piece.height, count, dtype)):
+                raster = views.read_view(replace(whole, grid=piece))
                 writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
         return writer.finish()
     finally:
         writer.close()
+
+
+def _check_item_count(views: ViewReader, whole: ReadRequest) -> None:
+    """Refuse a coverage over more items than one read may take, as if it were read at once
+    (its pieces are read one by one, each within the cap)."""
+    around = whole.grid.expanded(context_pixels(whole.template) if whole.template else 0)
+    views.select(whole, grid=around)
+    if whole.template is not None and whole.template.compare is not None:
+        views.select(whole, replace(whole.items, time=whole.template.compare.time, nearest_time=True), around)

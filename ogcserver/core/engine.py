@@ -1,6 +1,6 @@
 """The engine: every map, point query and legend of every protocol goes through here.
 
-map: limits -> layers -> catalog selection -> mosaic -> style -> composite -> encode.
+map: limits -> layers -> access -> one read per layer (core/read.py) -> style -> composite -> encode.
 """
 
 from __future__ import annotations
@@ -15,29 +15,23 @@ import numpy as np
 from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.config import CoreSettings, Limits, ServiceDefinition
-from ogcserver.core.constraints import (
-    allowed_items, mask_outside_area, point_in_area, resolution_factor, sample_point, upsample,
-)
+from ogcserver.core.constraints import allowed_items, point_in_area, sample_point
 from ogcserver.core.coverage import read_coverage
 from ogcserver.core.functions.templates import ProcessingTemplate
-from ogcserver.core.memory import mosaic_bytes, picture_bytes
-from ogcserver.core.mosaic import mosaic
-from ogcserver.core.overviews import choose_level, overview_usable
-from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture, grid_lonlat
+from ogcserver.core.memory import picture_bytes
+from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture, template_legend
-from ogcserver.core.functions.chain import (
-    apply_chain, context_pixels, needs_dataset_statistics, per_item, read_bands, with_dataset_statistics,
-)
+from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands, with_dataset_statistics
 from ogcserver.core.render.style import composite, render_default, render_processed
-from ogcserver.model.budget import Budget, check_deadline, holding, request_budget
-from ogcserver.model.access import UNCONSTRAINED, Action, Constraints, Principal
+from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
+from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import (
     DownloadNotOffered, InvalidPoint, ItemNotFound, ProcessingNotAllowed, SizeLimitExceeded, SourceUnavailable,
-    StyleNotFound, TooManyItems, TooManyLayers,
+    StyleNotFound, TooManyLayers,
 )
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
@@ -69,12 +63,24 @@ STATISTICS_SAMPLE = 512  # pixels a side of the whole-layer read behind dataset 
 class Engine:
     def __init__(self, settings: CoreSettings, catalog: LayerCatalog, reader: RasterReader, policy: Policy) -> None:
         self.settings = settings
-        self.catalog = catalog
-        self.reader = reader
+        self.views = ViewReader(catalog, reader)  # every read of layer values goes through it
         self.policy = policy
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
         self._bound: dict[tuple, ProcessingTemplate] = {}  # templates with dataset statistics, per layer state
         self.clock: Callable[[], float] = time.monotonic  # of every request's deadline
+
+    @property
+    def catalog(self) -> LayerCatalog:
+        return self.views.catalog
+
+    @property
+    def reader(self) -> RasterReader:
+        """The raster reader of every read (replacing it here replaces it there)."""
+        return self.views.reader
+
+    @reader.setter
+    def reader(self, reader: RasterReader) -> None:
+        self.views.reader = reader
 
     def _service(self, name: str) -> ServiceDefinition:
         return next(s for s in self.settings.services if s.name == name)
@@ -159,37 +165,18 @@ class Engine:
         rendering: ProcessingTemplate | None = None,
         want: ItemQuery = EVERY_ITEM,
     ) -> RGBAImage | None:
+        """One layer's picture on a grid: its read (see core/read.py), then its style."""
         template = rendering or self.settings.template(style or layer.info.default_style)
         if template is not None:
             template = self.with_statistics(layer, template, limits)
-        method = resampling or Resampling(self.settings.rendering.default_resampling)
-        factor = resolution_factor(grid, layer.info.crs, constraints)
-        view = grid.coarsened(factor) if factor > 1 else grid
-        context = context_pixels(template) if template else 0
-        read_grid = view.expanded(context)
-        bands = read_bands(template, layer.info.band_count) if template else layer.render_bands
-        prepare = per_item(template)
-        operator = want.operator or layer.config.operator
-        size = mosaic_bytes(read_grid.width * read_grid.height, len(bands), layer.info.dtype, operator,
-                            template is not None) * (2 if template and template.compare else 1)
-        with holding(f"layer '{layer.info.name}' on {read_grid.width}x{read_grid.height} pixels", size):
-            raster = self._read_mosaic(layer, read_grid, bands, method, limits, constraints, want, prepare)
-            if isinstance(raster, RGBAImage):
-                return raster  # too many items and no overview: their footprints, drawn
-            if raster is None:
-                return None
-            if template:
-                reference = None
-                if template.compare is not None:
-                    earlier = replace(want, time=template.compare.time, nearest_time=True)
-                    reference = self._read_mosaic(layer, read_grid, bands, method, limits, constraints, earlier,
-                                                  prepare)
-                    if not isinstance(reference, Raster):
-                        return None  # nothing (or too much) to compare with
-                raster = apply_chain(raster, template, view, context, reference)
-        if factor > 1:
-            raster = upsample(raster, grid, factor)
-        raster = mask_outside_area(raster, constraints)
+        request = ReadRequest(
+            layer, grid, read_bands(template, layer.info.band_count) if template else layer.render_bands,
+            resampling or Resampling(self.settings.rendering.default_resampling), limits.max_items, want,
+            constraints=constraints, template=template, budget=current_budget(),
+        )
+        raster = self.views.read_view(request)
+        if raster is None or isinstance(raster, RGBAImage):
+            return raster  # nothing there, or too many items and no overview: their footprints, drawn
         if template:
             return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
@@ -206,35 +193,12 @@ class Engine:
             scale = max(b.width, b.height) / STATISTICS_SAMPLE
             grid = Grid.from_bbox(b, max(1, round(b.width / scale)), max(1, round(b.height / scale)))
             bands = read_bands(template, layer.info.band_count)
-            sample = self._read_mosaic(layer, grid, bands, Resampling.NEAREST, limits, UNCONSTRAINED, EVERY_ITEM)
+            sample = self.views.read_view(ReadRequest(layer, grid, bands, Resampling.NEAREST, limits.max_items))
             bound = with_dataset_statistics(template, sample) if isinstance(sample, Raster) else template
             if len(self._bound) > 256:
                 self._bound.clear()
             self._bound[key] = bound
         return bound
-
-    def _read_mosaic(
-        self, layer: Layer, grid: Grid, bands: tuple[int, ...], method: Resampling, limits: Limits,
-        constraints: Constraints, want: ItemQuery,
-        prepare: Callable[[Raster], Raster] | None = None,
-    ) -> Raster | RGBAImage | None:
-        """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse
-        enough (and the overview shows what was asked), else from the items; past the item cap,
-        from the overview regardless, else a drawing of the items' footprints."""
-        usable = prepare is None and overview_usable(layer, grid, want, constraints)
-        level = choose_level(layer.overview, grid) if usable else None
-        if level is not None:
-            return self.reader.read(level, grid, bands, method)
-        try:
-            items = self.catalog.items_for(layer, grid.bbox, limits.max_items, want)
-        except TooManyItems:
-            if usable:
-                return self.reader.read(layer.overview[0], grid, bands, method)
-            return footprint_picture(self.catalog.search(layer, grid_lonlat(grid), want, FOOTPRINTS_DRAWN, 0), grid)
-        operator = want.operator or layer.config.operator
-        raster, _used = mosaic(self.reader, allowed_items(items, constraints), grid, bands, method,
-                               operator, layer.config.blend_width, prepare)
-        return raster
 
     def render_picture(
         self, layer: Layer, grid: Grid, constraints: Constraints, style: str = "", want: ItemQuery = EVERY_ITEM,
@@ -271,7 +235,7 @@ class Engine:
             with request_budget(budget):
                 if template is not None:
                     template = self.with_statistics(layer, template, limits)
-                coverage = read_coverage(self.reader, self.catalog, layer, query, limits, constraints, template)
+                coverage = read_coverage(self.views, layer, query, limits, constraints, template)
         finally:
             self._finish(budget)
         return replace(coverage, skipped=len(budget.skipped))
@@ -299,8 +263,10 @@ class Engine:
             if not point_in_area(x, y, grid.crs, constraints):
                 continue
             sx, sy = sample_point(grid, query.col, query.row, layer.info.crs, constraints)
-            area = BBox(sx - px, sy - py, sx + px, sy + py, grid.crs)
-            for item in allowed_items(self.catalog.items_for(layer, area, limits.max_items, query.items), constraints):
+            pixel = Grid.from_bbox(BBox(sx - px, sy - py, sx + px, sy + py, grid.crs), 1, 1)
+            request = ReadRequest(layer, pixel, (), Resampling.NEAREST, limits.max_items, query.items,
+                                  constraints=constraints)
+            for item in self.views.select(request):
                 try:
                     values = self.reader.sample(item.source, sx, sy, grid.crs)
                 except SourceUnavailable:

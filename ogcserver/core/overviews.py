@@ -2,7 +2,8 @@
 views read one file instead of opening thousands of items.
 
 Level 0 is the mosaic (the layer's own rule) at ``factor`` times the layer's resolution, each
-next level half as fine, down to about 256 pixels. A refresh re-renders only the blocks under
+next level half as fine, down to about 256 pixels; level 0 is read from the items like any view
+(core/read.py, which also chooses the level a view reads). A refresh re-renders only the blocks under
 items changed since the build (the catalog's change log), into a new build that servers switch
 to once it is complete. Until then the changed areas are read from the items themselves.
 """
@@ -20,13 +21,10 @@ import numpy as np
 from affine import Affine
 
 from ogcserver.core.catalog import Layer, LayerCatalog
-from ogcserver.core.mosaic import mosaic
-from ogcserver.core.query import ItemQuery
-from ogcserver.core.render.footprints import grid_lonlat
-from ogcserver.model.access import Constraints
+from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.model.catalog import LayerInfo, SourceInfo
 from ogcserver.model.formats import Resampling
-from ogcserver.model.geo import BBox, lonlat_intersects, transform_bbox
+from ogcserver.model.geo import BBox, transform_bbox
 from ogcserver.model.image import Grid
 from ogcserver.storage.interfaces import RasterReader, RasterWriter
 
@@ -61,33 +59,6 @@ def level_grids(info: LayerInfo, factor: int) -> list[Grid]:
         res *= 2
 
 
-def choose_level(levels: tuple[SourceInfo, ...], grid: Grid) -> SourceInfo | None:
-    """The coarsest level still as fine as the view; None when the view is finer than level 0."""
-    if not levels:
-        return None
-    need = grid.pixel_size_in(levels[0].crs)
-    if need is None:
-        return None
-    chosen = None
-    for level in levels:
-        x, y = level.resolution
-        if x <= need[0] * 1.0001 and y <= need[1] * 1.0001:
-            chosen = level
-    return chosen
-
-
-def overview_usable(layer: Layer, grid: Grid, want: ItemQuery, constraints: Constraints) -> bool:
-    """The overview shows the layer's own mosaic: not a selection, not an item-limited grant,
-    and not an area whose items changed since it was built."""
-    if not layer.overview or not want.is_default or constraints.items or constraints.time is not None:
-        return False
-    if layer.overview_stale:
-        view = grid_lonlat(grid)
-        if view is None or any(lonlat_intersects(view, area) for area in layer.overview_stale):
-            return False
-    return True
-
-
 def _blocks(grid: Grid, areas: tuple[BBox, ...] | None) -> Iterator[tuple[int, int, int, int]]:
     """Block windows of a level: all of them, or those touching the changed areas."""
     wanted: set[tuple[int, int]] | None = None
@@ -117,6 +88,7 @@ class OverviewBuilder:
         self.writer = writer
         self.root = root
         self.remove_builds = remove_builds
+        self.views = ViewReader(catalog, reader)
 
     def build(self, name: str, factor: int = 8, full: bool = False,
               progress: Callable[[int, int], None] | None = None) -> OverviewReport | None:
@@ -159,10 +131,8 @@ class OverviewBuilder:
     def _block(self, layer: Layer, grid: Grid, window: tuple[int, int, int, int], bands: tuple[int, ...],
                previous: SourceInfo | None) -> None:
         sub = grid.subgrid(window)
-        if previous is None:  # level 0: the mosaic itself, by the layer's rule
-            items = self.catalog.items_for(layer, sub.bbox, BATCH_ITEMS)
-            raster, _ = mosaic(self.reader, items, sub, bands, Resampling.NEAREST,
-                               layer.config.operator, layer.config.blend_width)
+        if previous is None:  # level 0: the mosaic itself, by the layer's rule, from its items
+            raster = self.views.read_view(ReadRequest(layer, sub, bands, Resampling.NEAREST, BATCH_ITEMS, exact=True))
         else:
             raster = self.reader.read(previous, sub, bands, Resampling.AVERAGE)
         if raster is None:

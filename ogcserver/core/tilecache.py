@@ -20,12 +20,13 @@ import numpy as np
 from ogcserver.core import tiling
 from ogcserver.core.config import CacheConfig, Rendering
 from ogcserver.core.engine import Engine
-from ogcserver.core.query import EVERY_ITEM, TileQuery
+from ogcserver.core.catalog import Layer
+from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
 from ogcserver.core.seed import Metatile
 from ogcserver.core.constraints import allowed_items
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.vector import footprint_tile
-from ogcserver.model.access import Action
+from ogcserver.model.access import UNCONSTRAINED, Action, Constraints
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import BBox, lonlat_parts, normalized_lonlat, transform_bbox
 from ogcserver.model.formats import ImageFormat
@@ -95,7 +96,9 @@ class TileService:
                         removed += self.store.delete_area(info.name, style.name, tms.id, info.version, z, span)
         log.info("tiles invalidated", extra={"layer": info.name, "tiles": removed})
 
-    def _lookup(self, q: TileQuery):  # noqa: ANN202 - (layer, constraints, tms, key, cacheable)
+    def _lookup(self, q: TileQuery) -> tuple[Layer, Constraints, tiling.TileMatrixSet, TileKey, bool]:
+        """The layer and the caller's constraints, the tile set, the tile's cache key, and whether
+        it may be cached."""
         layer, constraints = self.engine.resolve(q.layer, q.style, q.service, q.principal, Action.VIEW, "tile")
         tms = tiling.for_layer(layer.info, q.tms)
         tms.check(q.z, q.x, q.y)
@@ -163,8 +166,6 @@ class TileService:
 
     def seed(self, layer_name: str, tms_id: str, meta: Metatile, fmt: ImageFormat) -> int:
         """Render one metatile into the cache unless all its tiles are there; returns tiles written."""
-        from ogcserver.model.access import UNCONSTRAINED
-
         layer = self.engine.catalog.layer(layer_name)
         tms = tiling.for_layer(layer.info, tms_id)
         style, ext = layer.info.default_style, EXTENSIONS[fmt]
@@ -215,7 +216,10 @@ class TileService:
         x0, y0 = (x // n) * n, (y // n) * n
         return x0, y0, min(x0 + n, m.matrixWidth) - 1, min(y0 + n, m.matrixHeight) - 1
 
-    def _render(self, layer, tms, z, span, fmt, constraints, buffer, style="", want=EVERY_ITEM) -> dict[tuple[int, int], bytes | None]:  # noqa: ANN001, E501
+    def _render(
+        self, layer: Layer, tms: tiling.TileMatrixSet, z: int, span: tuple[int, int, int, int], fmt: ImageFormat,
+        constraints: Constraints, buffer: int, style: str = "", want: ItemQuery = EVERY_ITEM,
+    ) -> dict[tuple[int, int], bytes | None]:
         """Render tiles x0..x1, y0..y1 in one read; None marks a tile with nothing in it."""
         x0, y0, x1, y1 = span
         grid = tms.grid(z, x0, y0, x1, y1, buffer)

@@ -71,18 +71,18 @@ class CountingReader:
 
 
 def test_only_intersecting_items_are_read_and_covered_items_skipped(app, monkeypatch):
-    from ogcserver.core import engine as engine_module
+    from ogcserver.core import read as read_module
 
     counting = {}
 
-    original = engine_module.mosaic
+    original = read_module.mosaic
 
     def spy(reader, items, grid, bands, resampling, *rule):
         wrapped = CountingReader(reader)
         counting["reader"] = wrapped
         return original(wrapped, items, grid, bands, resampling, *rule)
 
-    monkeypatch.setattr(engine_module, "mosaic", spy)
+    monkeypatch.setattr(read_module, "mosaic", spy)
     client = app.test_client()
     # inside tile_0 only (rows 0-200, cols 0-250)
     pixel(client, "mosaic", bbox=f"{X0},{Y0 - 2000},{X0 + 2500},{Y0}", service="demo")

@@ -1,4 +1,5 @@
-"""Processing templates applied to a read: which bands to read, how much context, the chain."""
+"""Processing templates applied to a read: which bands to read, how much context, what the chain
+produces (declared by its functions), the chain itself."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ogcserver.core.functions.library import AnyFunction, Stretch
+from ogcserver.core.functions.library import AnyFunction, BandSet, Stretch
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.image import Grid, Raster
@@ -21,6 +22,19 @@ def read_bands(template: ProcessingTemplate, count: int) -> tuple[int, ...]:
 def context_pixels(template: ProcessingTemplate) -> int:
     """Pixels read around the view so that neighbourhood functions have no seams at its edges."""
     return sum(f.context() for f in (*template.chain, *template.then))
+
+
+def chain_output(template: ProcessingTemplate, given: BandSet) -> BandSet:
+    """The data type and bands the template produces from an input holding ``given``, as each
+    function declares them (a comparison is float32, named as its input)."""
+    out = given
+    for function in template.chain:
+        out = function.output(out)
+    if template.compare is not None:
+        out = BandSet("float32", out.names)
+        for function in template.then:
+            out = function.output(out)
+    return out
 
 
 def _run(raster: Raster, functions: Iterable[AnyFunction]) -> Raster:

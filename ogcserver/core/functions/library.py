@@ -1,9 +1,12 @@
 """The raster function library. Each function declares bounded parameters (pydantic), the
-pixels of context it needs around a view (for seamless tiles), and transforms a Raster."""
+pixels of context it needs around a view (for seamless tiles), the data type and bands it
+produces from its input's (so a writer can be opened before anything is read), and transforms
+a Raster."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -21,12 +24,29 @@ METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
 STRIP_PIXELS = 1 << 16  # output pixels a neighbourhood function computes between deadline checks
 
 
+@dataclass(frozen=True)
+class BandSet:
+    """What a raster holds, without its pixels: its data type and its bands' names (one per band)."""
+
+    dtype: str
+    names: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+
 class Function(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def context(self) -> int:
         """Pixels of context this function needs around the view (neighbourhood functions)."""
         return 0
+
+    def output(self, given: BandSet) -> BandSet:
+        """What ``apply`` returns for an input holding ``given``; refuses what ``apply`` refuses.
+        Functions that only mask pixels return their input's."""
+        return given
 
     def apply(self, raster: Raster) -> Raster:  # pragma: no cover - every function overrides it
         raise NotImplementedError
@@ -36,16 +56,26 @@ def _single(raster: Raster, data: np.ndarray, valid: np.ndarray, name: str) -> R
     return Raster(data[None].astype(np.float32), valid & np.isfinite(data), raster.grid, (name,))
 
 
+def _check_bands(numbers: tuple[int, ...], count: int) -> None:
+    if max(numbers) > count or min(numbers) < 1:
+        raise ChainError("bands", f"band numbers must be between 1 and {count}")
+
+
 class Bands(Function):
     function: Literal["bands"]
     bands: tuple[int, ...] = Field(min_length=1, max_length=16)
 
+    def output(self, given: BandSet) -> BandSet:
+        _check_bands(self.bands, given.count)
+        return BandSet(given.dtype, self._names(given.names))
+
+    def _names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(names[b - 1] if b <= len(names) else f"band_{b}" for b in self.bands)
+
     def apply(self, raster: Raster) -> Raster:
-        if max(self.bands) > raster.count or min(self.bands) < 1:
-            raise ChainError("bands", f"band numbers must be between 1 and {raster.count}")
-        idx = [b - 1 for b in self.bands]
-        names = tuple(raster.band_names[i] if i < len(raster.band_names) else f"band_{i + 1}" for i in idx)
-        return Raster(raster.data[idx], raster.valid, raster.grid, names)
+        _check_bands(self.bands, raster.count)
+        return Raster(raster.data[[b - 1 for b in self.bands]], raster.valid, raster.grid,
+                      self._names(raster.band_names))
 
 
 class BandMath(Function):
@@ -61,10 +91,18 @@ class BandMath(Function):
             raise ValueError(exc.message) from None
         return value
 
+    def output(self, given: BandSet) -> BandSet:
+        self._check(Expression(self.expression), given.count)
+        return BandSet("float32", ("expression",))
+
+    @staticmethod
+    def _check(expr: Expression, count: int) -> None:
+        if expr.bands and max(expr.bands) > count:
+            raise ChainError("expression", f"the expression uses b{max(expr.bands)}; the input has {count} bands")
+
     def apply(self, raster: Raster) -> Raster:
         expr = Expression(self.expression)
-        if expr.bands and max(expr.bands) > raster.count:
-            raise ChainError("expression", f"the expression uses b{max(expr.bands)}; the input has {raster.count} bands")
+        self._check(expr, raster.count)
         values = expr.evaluate({b: raster.data[b - 1].astype(np.float32) for b in expr.bands})
         values = np.broadcast_to(values, raster.valid.shape)
         return _single(raster, np.array(values, dtype=np.float32), raster.valid, "expression")
@@ -75,9 +113,16 @@ class NormalizedDifference(Function):
     a: int = Field(ge=1, le=64)  # e.g. NIR for NDVI
     b: int = Field(ge=1, le=64)  # e.g. red
 
+    def output(self, given: BandSet) -> BandSet:
+        self._check(given.count)
+        return BandSet("float32", ("normalized_difference",))
+
+    def _check(self, count: int) -> None:
+        if max(self.a, self.b) > count:
+            raise ChainError("normalized_difference", f"band numbers must be at most {count}")
+
     def apply(self, raster: Raster) -> Raster:
-        if max(self.a, self.b) > raster.count:
-            raise ChainError("normalized_difference", f"band numbers must be at most {raster.count}")
+        self._check(raster.count)
         a, b = raster.data[self.a - 1].astype(np.float32), raster.data[self.b - 1].astype(np.float32)
         with np.errstate(all="ignore"):
             nd = (a - b) / (a + b)
@@ -116,6 +161,9 @@ class Stretch(Function):
             return mean - self.stddevs * std, mean + self.stddevs * std
         lo, hi = np.percentile(values, [self.low, self.high])
         return float(lo), float(hi)
+
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("uint8", given.names)
 
     def apply(self, raster: Raster) -> Raster:
         out = np.empty(raster.data.shape, dtype=np.uint8)
@@ -166,6 +214,9 @@ class Colormap(Function):
     minimum: float = 0.0
     maximum: float = 1.0
     classes: Literal["continuous", "intervals", "exact"] = "continuous"  # exact: only the stops' values
+
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("uint8", ("red", "green", "blue", "alpha"))
 
     def apply(self, raster: Raster) -> Raster:
         band = raster.data[0].astype(np.float32)
@@ -229,6 +280,9 @@ class Hillshade(Function):
     def context(self) -> int:
         return 1
 
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("uint8", ("hillshade",))
+
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, self.z_factor)
         alt = math.radians(self.altitude)
@@ -273,6 +327,9 @@ class Slope(Function):
     def context(self) -> int:
         return 1
 
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("float32", ("slope",))
+
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, self.z_factor)
         rise = np.sqrt(dx * dx + dy * dy)
@@ -285,6 +342,9 @@ class Aspect(Function):
 
     def context(self) -> int:
         return 1
+
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("float32", ("aspect",))
 
     def apply(self, raster: Raster) -> Raster:
         dx, dy, ok = _horn(raster, 1.0)
@@ -304,6 +364,9 @@ class Convolve(Function):
 
     def context(self) -> int:
         return self.size // 2
+
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("float32", given.names)
 
     def _weights(self) -> np.ndarray:
         n = self.size
@@ -367,6 +430,9 @@ class Remap(Function):
     ranges: tuple[tuple[float, float, float], ...] = Field(min_length=1, max_length=256)  # (from, to, value)
     others: Literal["keep", "nodata"] = "nodata"
 
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("float32", ("class",))
+
     def apply(self, raster: Raster) -> Raster:
         band = raster.data[0].astype(np.float32)
         out = band.copy()
@@ -407,6 +473,9 @@ class Equalize(Function):
     """Histogram equalization of each band to 0..255 over the view's valid pixels."""
 
     function: Literal["equalize"]
+
+    def output(self, given: BandSet) -> BandSet:
+        return BandSet("uint8", given.names)
 
     def apply(self, raster: Raster) -> Raster:
         out = np.zeros(raster.data.shape, dtype=np.uint8)

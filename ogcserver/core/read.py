@@ -1,0 +1,167 @@
+"""The one read of the core: a layer's values on a grid, as a request may see them.
+
+Maps, tiles (and seeding), coverages, overviews and the statistics behind dataset stretches all
+read through ``ViewReader.read_view``, each with one ``ReadRequest`` value, so that what a grant
+allows, which items are read and how a chain meets the mosaic are decided in one place:
+
+    the finest resolution the grant allows -> the mosaic overview, or the items wanted (within
+    the grant) in mosaic order -> the mosaic (each item through a per-item chain) -> the chain,
+    with a reference read to compare with -> back on the requested grid -> the grant's area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
+from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item
+from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.core.memory import mosaic_bytes
+from ogcserver.core.mosaic import mosaic
+from ogcserver.core.query import EVERY_ITEM, ItemQuery
+from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture, grid_lonlat
+from ogcserver.model.access import UNCONSTRAINED, Constraints
+from ogcserver.model.budget import Budget, holding, request_budget
+from ogcserver.model.catalog import CatalogItem, SourceInfo
+from ogcserver.model.errors import TooManyItems
+from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import lonlat_intersects
+from ogcserver.model.image import Grid, Raster, RGBAImage
+from ogcserver.model.mosaic import Operator
+from ogcserver.storage.interfaces import RasterReader
+
+NO_DIMENSIONS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """Everything that decides the values of one read; two equal requests read the same pixels.
+
+    ``exact``: the values must come from the items themselves (coverages, overview building):
+    no mosaic overview stands in for them, and more items than ``max_items`` is an error. A
+    picture may instead be read from the overview, or drawn as the items' footprints.
+    ``budget`` (the request's deadline and memory) bounds the read but is not part of what is
+    read, so it takes no part in equality.
+    """
+
+    layer: Layer
+    grid: Grid
+    bands: tuple[int, ...]
+    resampling: Resampling
+    max_items: int
+    items: ItemQuery = EVERY_ITEM  # the selection and the mosaic rule
+    # values of a layer's further dimensions (elevation, ...); no layer has any yet, so none is read
+    dimensions: Mapping[str, str] = field(default_factory=lambda: NO_DIMENSIONS)
+    constraints: Constraints = UNCONSTRAINED
+    template: ProcessingTemplate | None = None  # the chain, per item or on the mosaic, and what to compare with
+    exact: bool = False
+    budget: Budget | None = field(default=None, compare=False)
+
+    @property
+    def operator(self) -> Operator:
+        """The mosaic rule: the request's, else the layer's."""
+        return self.items.operator or self.layer.config.operator
+
+
+def choose_level(levels: tuple[SourceInfo, ...], grid: Grid) -> SourceInfo | None:
+    """The coarsest level still as fine as the view; None when the view is finer than level 0."""
+    if not levels:
+        return None
+    need = grid.pixel_size_in(levels[0].crs)
+    if need is None:
+        return None
+    chosen = None
+    for level in levels:
+        x, y = level.resolution
+        if x <= need[0] * 1.0001 and y <= need[1] * 1.0001:
+            chosen = level
+    return chosen
+
+
+def overview_usable(layer: Layer, grid: Grid, want: ItemQuery, constraints: Constraints) -> bool:
+    """The overview shows the layer's own mosaic: not a selection, not an item-limited grant,
+    and not an area whose items changed since it was built."""
+    if not layer.overview or not want.is_default or constraints.items or constraints.time is not None:
+        return False
+    if layer.overview_stale:
+        view = grid_lonlat(grid)
+        if view is None or any(lonlat_intersects(view, area) for area in layer.overview_stale):
+            return False
+    return True
+
+
+class ViewReader:
+    """Reads ``ReadRequest``s from a layer catalog's items through a raster reader."""
+
+    def __init__(self, catalog: LayerCatalog, reader: RasterReader) -> None:
+        self.catalog = catalog
+        self.reader = reader
+
+    def read_view(self, request: ReadRequest) -> Raster | RGBAImage | None:
+        """The values on ``request.grid``; None when nothing lies there. A picture (not exact)
+        past the item cap with no overview to read is the items' footprints, drawn."""
+        if request.budget is None:
+            return self._read(request)
+        with request_budget(request.budget):
+            return self._read(request)
+
+    def select(self, request: ReadRequest, want: ItemQuery | None = None,
+               grid: Grid | None = None) -> list[CatalogItem]:
+        """The items a read over ``grid`` (the request's) takes, in mosaic order, within the grant;
+        more than ``max_items`` is refused."""
+        area = (grid or request.grid).bbox
+        items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
+        return allowed_items(items, request.constraints)
+
+    def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
+        layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints
+        factor = resolution_factor(grid, layer.info.crs, constraints)
+        view = grid.coarsened(factor) if factor > 1 else grid
+        context = context_pixels(template) if template else 0
+        read_grid = view.expanded(context)
+        size = mosaic_bytes(read_grid.width * read_grid.height, len(request.bands), layer.info.dtype,
+                            request.operator, template is not None)
+        compared = template is not None and template.compare is not None
+        with holding(f"layer '{layer.info.name}' on {read_grid.width}x{read_grid.height} pixels",
+                     size * (2 if compared else 1)):
+            raster = self._mosaic(request, read_grid, request.items)
+            if not isinstance(raster, Raster):
+                return raster
+            if template is not None:
+                reference = None
+                if template.compare is not None:
+                    earlier = replace(request.items, time=template.compare.time, nearest_time=True)
+                    reference = self._mosaic(request, read_grid, earlier)
+                    if not isinstance(reference, Raster):
+                        return None  # nothing (or too much) to compare with
+                    reference = mask_outside_area(reference, constraints)
+                # the chain sees only what the grant shows (no value beyond the area feeds a neighbour)
+                raster = apply_chain(mask_outside_area(raster, constraints), template, view, context, reference)
+        if factor > 1:
+            raster = upsample(raster, grid, factor)
+        return mask_outside_area(raster, constraints)
+
+    def _mosaic(self, request: ReadRequest, grid: Grid, want: ItemQuery) -> Raster | RGBAImage | None:
+        """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse
+        enough (and the overview shows what was asked), else from the items; past the item cap,
+        from the overview regardless, else a drawing of the items' footprints."""
+        layer, bands, method = request.layer, request.bands, request.resampling
+        prepare = per_item(request.template)
+        usable = not request.exact and prepare is None and overview_usable(layer, grid, want, request.constraints)
+        level = choose_level(layer.overview, grid) if usable else None
+        if level is not None:
+            return self.reader.read(level, grid, bands, method)
+        try:
+            items = self.select(request, want, grid)
+        except TooManyItems:
+            if request.exact:
+                raise
+            if usable:
+                return self.reader.read(layer.overview[0], grid, bands, method)
+            return footprint_picture(self.catalog.search(layer, grid_lonlat(grid), want, FOOTPRINTS_DRAWN, 0), grid)
+        raster, _used = mosaic(self.reader, items, grid, bands, method, request.operator,
+                               layer.config.blend_width, prepare)
+        return raster
