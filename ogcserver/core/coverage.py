@@ -101,7 +101,7 @@ def read_coverage(
             piece = grid.subgrid(window)
             with holding(f"a {piece.width}x{piece.height} piece of the coverage",
                          raster_bytes(piece.width * piece.height, count, dtype)):
-                raster = views.read_view(replace(whole, grid=piece))
+                raster = views.read_values(replace(whole, grid=piece))
                 writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
         return writer.finish()
     finally:

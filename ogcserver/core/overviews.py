@@ -132,7 +132,7 @@ class OverviewBuilder:
                previous: SourceInfo | None) -> None:
         sub = grid.subgrid(window)
         if previous is None:  # level 0: the mosaic itself, by the layer's rule, from its items
-            raster = self.views.read_view(ReadRequest(layer, sub, bands, Resampling.NEAREST, BATCH_ITEMS, exact=True))
+            raster = self.views.read_values(ReadRequest(layer, sub, bands, Resampling.NEAREST, BATCH_ITEMS, exact=True))
         else:
             raster = self.reader.read(previous, sub, bands, Resampling.AVERAGE)
         if raster is None:

@@ -108,6 +108,15 @@ class ViewReader:
         with request_budget(request.budget):
             return self._read(request)
 
+    def read_values(self, request: ReadRequest) -> Raster | None:
+        """The values of an exact read (coverages, overviews): never a drawing of footprints."""
+        if not request.exact:
+            raise ValueError("read_values is for exact requests")
+        raster = self.read_view(request)
+        if isinstance(raster, RGBAImage):  # an exact read refuses too many items instead
+            raise TypeError("an exact read gave a picture")
+        return raster
+
     def select(self, request: ReadRequest, want: ItemQuery | None = None,
                grid: Grid | None = None) -> list[CatalogItem]:
         """The items a read over ``grid`` (the request's) takes, in mosaic order, within the grant;
@@ -131,13 +140,13 @@ class ViewReader:
             if not isinstance(raster, Raster):
                 return raster
             if template is not None:
-                reference = None
+                reference: Raster | None = None
                 if template.compare is not None:
                     earlier = replace(request.items, time=template.compare.time, nearest_time=True)
-                    reference = self._mosaic(request, read_grid, earlier)
-                    if not isinstance(reference, Raster):
+                    found = self._mosaic(request, read_grid, earlier)
+                    if not isinstance(found, Raster):
                         return None  # nothing (or too much) to compare with
-                    reference = mask_outside_area(reference, constraints)
+                    reference = mask_outside_area(found, constraints)
                 # the chain sees only what the grant shows (no value beyond the area feeds a neighbour)
                 raster = apply_chain(mask_outside_area(raster, constraints), template, view, context, reference)
         if factor > 1:
