@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ogcserver.app import create_app
+from ogcserver.app import core_of, create_app
 from ogcserver.core import tiling
 from ogcserver.core.read import ReadRequest
 from ogcserver.settings import load_settings
@@ -35,7 +35,7 @@ def recorded(data_dir, tmp_path):
     path = tmp_path / "ogcserver.yaml"
     path.write_text(yaml.safe_dump(config))
     app = create_app(load_settings(path))
-    views = app.extensions["ogcserver"].views
+    views = core_of(app).engine.views
     calls: list[ReadRequest] = []
     read_view = views.read_view
 
