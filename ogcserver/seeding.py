@@ -64,7 +64,7 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     within = _seed_polygon(bbox, polygon)
     plans, tiles = [], 0
     for layer in layers:
-        info = engine.catalog.layer(layer).info
+        info = engine.operator_layer(layer).info
         tms = tiling.for_layer(info, tms_id)
         area = seed.lonlat_area(bbox, info.lonlat_bounds) if within is None else BBox(*within.bounds, WGS84)
         metas, count = seed.count(tms, area, zooms, meta_size, within)
@@ -109,7 +109,7 @@ def run_cache(settings: Settings, action: str, layer: str | None, tms_id: str, z
         print("give --layer to truncate", file=sys.stderr)
         return 2
     engine = app.extensions["ogcserver"]
-    info = engine.catalog.layer(layer).info
+    info = engine.operator_layer(layer).info
     if tile is None and zoom is None and bbox is None:
         store.delete_layer(info.name)
         print(f"{info.name}: every cached tile removed")

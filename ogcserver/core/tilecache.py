@@ -22,7 +22,6 @@ from ogcserver.core.engine import Engine
 from ogcserver.core.catalog import Layer
 from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
 from ogcserver.core.seed import Metatile
-from ogcserver.core.constraints import allowed_items
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.vector import footprint_tile
 from ogcserver.model.access import UNCONSTRAINED, Action
@@ -69,8 +68,8 @@ class TileService:
         self._written = 0
         self._quota_lock = threading.Lock()
         if store is not None:
-            engine.catalog.listeners.append(self._items_changed)
-            for layer in engine.catalog.layers():  # a static front serves the configured version
+            engine.on_items_changed(self._items_changed)
+            for layer in engine.operator_layers():  # a static front serves the configured version
                 self._point_current(layer.info)
 
     def _point_current(self, info: LayerInfo) -> None:
@@ -118,7 +117,7 @@ class TileService:
         tms = tiling.for_layer(layer.info, q.tms)
         tms.check(q.z, q.x, q.y)
         box = tms.tile_bbox(q.z, q.x, q.y)
-        items = allowed_items(self.engine.catalog.items_for(layer, box, FOOTPRINTS_PER_TILE, q.items), constraints)
+        items = self.engine.items_within(layer, constraints, box, FOOTPRINTS_PER_TILE, q.items)
         return footprint_tile(items, box, layer.info.name)
 
     def cached(self, q: TileQuery) -> TileResult | None:
@@ -134,7 +133,7 @@ class TileService:
             hit = self.store.get(key)
             if hit is not None:
                 return self._result(hit, q.format, cached=True)
-        if not self.engine.catalog.has_items(layer, tms.tile_bbox(q.z, q.x, q.y), q.items):
+        if not self.engine.has_items(layer, tms.tile_bbox(q.z, q.x, q.y), q.items):
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
@@ -150,7 +149,7 @@ class TileService:
 
     def seed(self, layer_name: str, tms_id: str, meta: Metatile, fmt: ImageFormat) -> int:
         """Render one metatile into the cache unless all its tiles are there; returns tiles written."""
-        layer = self.engine.catalog.layer(layer_name)
+        layer = self.engine.operator_layer(layer_name)
         tms = tiling.for_layer(layer.info, tms_id)
         style, ext = layer.info.default_style, EXTENSIONS[fmt]
         keys = (TileKey(layer.info.name, style, tms.id, layer.info.version, meta.z, x, y, ext)
@@ -158,7 +157,7 @@ class TileService:
         missing = next((k for k in keys if self.store.get(k) is None), None)
         if missing is None:
             return 0
-        if not self.engine.catalog.has_items(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox):
+        if not self.engine.has_items(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox):
             return 0  # nothing there: empty tiles are answered without the cache
         return self._fill(layer, tms, missing, (meta.x0, meta.y0, meta.x1, meta.y1), fmt, style, EVERY_ITEM)
 

@@ -335,13 +335,13 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/health")
     def health() -> Response:
         """Liveness: the process answers; no I/O, so a catalog outage does not get it restarted."""
-        return jsonify({"status": "ok", "layers": ctx.engine.catalog.known_layers()})
+        return jsonify({"status": "ok", "layers": ctx.engine.known_layers()})
 
     @bp.route("/readyz")
     def ready() -> Response:
         """Readiness: the catalog store answers, so requests can be served."""
         try:
-            ctx.engine.catalog.check_store()
+            ctx.engine.check_store()
         except CatalogUnavailable:
             return _retry_after(jsonify({"status": "unavailable", "reason": "catalog"}), UNAVAILABLE_RETRY_AFTER), 503
         return jsonify({"status": "ready"})

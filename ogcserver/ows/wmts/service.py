@@ -80,8 +80,7 @@ class WmtsService:
     def feature_info(self, request: parse.FeatureInfoRequest, endpoint: Endpoint) -> OwsResponse:
         q = request.tile
         try:
-            layer = self.engine.catalog.layer(q.layer, q.service)
-            self.engine.policy.reveal(endpoint.principal, layer.info, Action.QUERY, "feature_info")
+            layer = self.engine.visible_layer(q.layer, q.service, endpoint.principal, Action.QUERY, "feature_info")
             tms = tiling.for_layer(layer.info, q.tms)
             tms.check(q.z, q.x, q.y)
             grid = tms.grid(q.z, q.x, q.y, q.x, q.y)
