@@ -32,10 +32,13 @@ FIELD = re.compile(r"\{(\w+)\}")
 
 
 def _pattern(template: str) -> re.Pattern[str]:
-    """A template as a regular expression: each field one path segment (or the part before a dot)."""
+    """A template as a regular expression: each field one path segment, or the part of it before
+    a dot (no backtracking: the short path matches every request)."""
     pieces = re.split(r"(\{\w+\})", template)
     return re.compile("^" + "".join(
-        f"(?P<{piece[1:-1]}>[^/]+?)" if FIELD.fullmatch(piece) else re.escape(piece) for piece in pieces
+        (f"(?P<{piece[1:-1]}>[^/.]+)" if after.startswith(".") else f"(?P<{piece[1:-1]}>[^/]+)")
+        if FIELD.fullmatch(piece) else re.escape(piece)
+        for piece, after in zip(pieces, [*pieces[1:], ""])
     ) + "$")
 
 
@@ -75,4 +78,4 @@ def request_items(pairs: Iterable[tuple[str, str]], time: str | None = None) -> 
     pairs = [(k, v) for k, v in pairs if k.upper() in ITEM_PARAMETERS]
     if time is not None and time.lower() not in ("", "default", "current"):
         pairs = [(k, v) for k, v in pairs if k.upper() != "TIME"] + [("TIME", time)]
-    return parse_item_query(Params(pairs))
+    return parse_item_query(Params(pairs)) if pairs else EVERY_ITEM  # most tiles: nothing to parse
