@@ -44,5 +44,5 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
                             AddressList(settings.server.metrics_allow)))
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
-        app.wsgi_app = FastTiles(app.wsgi_app, tiles, metrics, settings.server.access_log, settings.cache.max_age)
+        app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log)
     return app

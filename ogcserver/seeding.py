@@ -57,13 +57,13 @@ def _seed_polygon(bbox: str | None, polygon: str | None) -> shapely.Geometry | N
 def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str | None, polygon: str | None,
              fmt: str, workers: int, dry_run: bool) -> int:
     settings = load_settings(config)
-    catalog = build_core(settings).catalog
+    engine = build_core(settings).engine
     zooms = _zooms(zoom)
     meta_size = settings.cache.meta_size
     within = _seed_polygon(bbox, polygon)
     plans, tiles = [], 0
     for layer in layers:
-        info = catalog.layer(layer).info
+        info = engine.operator_layer(layer).info
         tms = tiling.for_layer(info, tms_id)
         area = seed.lonlat_area(bbox, info.lonlat_bounds) if within is None else BBox(*within.bounds, WGS84)
         metas, count = seed.count(tms, area, zooms, meta_size, within)
@@ -107,7 +107,7 @@ def run_cache(settings: Settings, action: str, layer: str | None, tms_id: str, z
     if layer is None:
         print("give --layer to truncate", file=sys.stderr)
         return 2
-    info = core.catalog.layer(layer).info
+    info = core.engine.operator_layer(layer).info
     if tile is None and zoom is None and bbox is None:
         store.delete_layer(info.name)
         print(f"{info.name}: every cached tile removed")

@@ -27,7 +27,7 @@ from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands,
 from ogcserver.core.render.style import composite, render_default, render_processed
 from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
 from ogcserver.model.access import Action, Constraints, Principal
-from ogcserver.model.catalog import CatalogItem
+from ogcserver.model.catalog import CatalogItem, LayerInfo
 from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import (
     DownloadNotOffered, InvalidPoint, ItemNotFound, ProcessingNotAllowed, SizeLimitExceeded, SourceUnavailable,
@@ -312,3 +312,42 @@ class Engine:
         height, width = pixels.shape[:2]
         grid = Grid.from_bbox(BBox(0, 0, width, height, "EPSG:3857"), width, height)
         return encode(RGBAImage(pixels.copy(), grid), fmt, True, (255, 255, 255), self.settings.rendering)
+
+    def visible_layer(self, name: str, service: str | None, principal: Principal, action: Action,
+                      operation: str) -> Layer:
+        """A layer the principal may discover, for checking parameters against it (its tile
+        matrices, its size) before the action itself is checked: a hidden layer answers exactly
+        like a missing one."""
+        layer = self.catalog.layer(name, service)
+        self.policy.reveal(principal, layer.info, action, operation)
+        return layer
+
+    def items_within(self, layer: Layer, constraints: Constraints, area: BBox, limit: int,
+                     want: ItemQuery = EVERY_ITEM) -> list[CatalogItem]:
+        """The items over an area that the caller may see, ``constraints`` from ``resolve``."""
+        return allowed_items(self.catalog.items_for(layer, area, limit, want), constraints)
+
+    def has_items(self, layer: Layer, area: BBox, want: ItemQuery = EVERY_ITEM) -> bool:
+        """Whether any wanted item lies under the area (after ``resolve``): an empty tile is cheap."""
+        return self.catalog.has_items(layer, area, want)
+
+    def on_items_changed(self, listener: Callable[[LayerInfo, tuple[BBox, ...]], None]) -> None:
+        """Call ``listener`` with a layer and the areas whose items changed (cache invalidation)."""
+        self.catalog.listeners.append(listener)
+
+    def operator_layer(self, name: str) -> Layer:
+        """Any configured layer, for the operator's own commands (seed, cache): they run on the
+        server itself with every right, so no principal is checked."""
+        return self.catalog.layer(name)
+
+    def operator_layers(self) -> list[Layer]:
+        """Every configured layer, for the operator's own setup (the cache's current versions)."""
+        return self.catalog.layers()
+
+    def known_layers(self) -> int:
+        """How many layers this process has described, without asking the store (liveness)."""
+        return self.catalog.known_layers()
+
+    def check_store(self) -> None:
+        """Raise CatalogUnavailable unless the catalog store answers now (readiness)."""
+        self.catalog.check_store()

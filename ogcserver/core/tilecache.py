@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -23,7 +23,6 @@ from ogcserver.core.engine import Engine
 from ogcserver.core.catalog import Layer
 from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
 from ogcserver.core.seed import Metatile
-from ogcserver.core.constraints import allowed_items
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.vector import footprint_tile
 from ogcserver.model.access import UNCONSTRAINED, Action, Constraints
@@ -69,8 +68,8 @@ class TileService:
         self._written = 0
         self._quota_lock = threading.Lock()
         if store is not None:
-            engine.catalog.listeners.append(self._items_changed)
-            for layer in engine.catalog.layers():  # a static front serves the configured version
+            engine.on_items_changed(self._items_changed)
+            for layer in engine.operator_layers():  # a static front serves the configured version
                 self._point_current(layer.info)
 
     def _point_current(self, info: LayerInfo) -> None:
@@ -120,7 +119,7 @@ class TileService:
         tms = tiling.for_layer(layer.info, q.tms)
         tms.check(q.z, q.x, q.y)
         box = tms.tile_bbox(q.z, q.x, q.y)
-        items = allowed_items(self.engine.catalog.items_for(layer, box, FOOTPRINTS_PER_TILE, q.items), constraints)
+        items = self.engine.items_within(layer, constraints, box, FOOTPRINTS_PER_TILE, q.items)
         return footprint_tile(items, box, layer.info.name)
 
     def cached(self, q: TileQuery) -> TileResult | None:
@@ -136,7 +135,7 @@ class TileService:
             hit = self.store.get(key)
             if hit is not None:
                 return self._result(hit, q.format, cached=True)
-        if not self.engine.catalog.has_items(layer, tms.tile_bbox(q.z, q.x, q.y), q.items):
+        if not self.engine.has_items(layer, tms.tile_bbox(q.z, q.x, q.y), q.items):
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
@@ -146,44 +145,42 @@ class TileService:
                 body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, "", time.time(), False)
         meta = self._metatile(tms, q.z, q.x, q.y)
-        with self.store.lock(f"{key.layer}/{key.style}/{key.tms}/{key.version}/{q.z}/{meta}"):
-            hit = self.store.get(key)  # rendered by another process while this one waited
-            if hit is None:
-                tiles = self._render(layer, tms, q.z, meta, q.format, constraints, self.config.meta_buffer, style,
-                                     q.items)
-                log.info("metatile rendered", extra={"layer": key.layer, "tms": key.tms, "z": q.z, "span": meta})
-                for (x, y), body in tiles.items():
-                    target = TileKey(key.layer, key.style, key.tms, key.version, q.z, x, y, key.ext)
-                    if body is None:
-                        empty = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
-                        self.store.put_empty(target, empty)
-                    else:
-                        self.store.put(target, body)
-                        self._written += len(body)
-                hit = self.store.get(key)
+        self._fill(layer, tms, key, meta, q.format, style, q.items)
         self._maybe_enforce_quota()
-        return self._result(hit, q.format, cached=False)
+        return self._result(self.store.get(key), q.format, cached=False)
 
     def seed(self, layer_name: str, tms_id: str, meta: Metatile, fmt: ImageFormat) -> int:
         """Render one metatile into the cache unless all its tiles are there; returns tiles written."""
-        layer = self.engine.catalog.layer(layer_name)
+        layer = self.engine.operator_layer(layer_name)
         tms = tiling.for_layer(layer.info, tms_id)
         style, ext = layer.info.default_style, EXTENSIONS[fmt]
-        keys = {(x, y): TileKey(layer.info.name, style, tms.id, layer.info.version, meta.z, x, y, ext)
-                for y in range(meta.y0, meta.y1 + 1) for x in range(meta.x0, meta.x1 + 1)}
-        if all(self.store.get(k) is not None for k in keys.values()):
+        keys = (TileKey(layer.info.name, style, tms.id, layer.info.version, meta.z, x, y, ext)
+                for y in range(meta.y0, meta.y1 + 1) for x in range(meta.x0, meta.x1 + 1))
+        missing = next((k for k in keys if self.store.get(k) is None), None)
+        if missing is None:
             return 0
-        if not self.engine.catalog.has_items(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox):
+        if not self.engine.has_items(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox):
             return 0  # nothing there: empty tiles are answered without the cache
-        span = (meta.x0, meta.y0, meta.x1, meta.y1)
-        with self.store.lock(f"{layer.info.name}/{style}/{tms.id}/{layer.info.version}/{meta.z}/{span}"):
-            tiles = self._render(layer, tms, meta.z, span, fmt, UNCONSTRAINED, self.config.meta_buffer, style)
-            for xy, body in tiles.items():
+        return self._fill(layer, tms, missing, (meta.x0, meta.y0, meta.x1, meta.y1), fmt, style, EVERY_ITEM)
+
+    def _fill(self, layer: Layer, tms: tiling.TileMatrixSet, probe: TileKey, span: tuple[int, int, int, int],
+              fmt: ImageFormat, style: str, want: ItemQuery) -> int:
+        """The one metatile loop of on-demand tiles and seeding: under the metatile's lock (shared
+        by every process), look for ``probe`` again (another process may have stored it while this
+        one waited), else render the metatile once and store every tile of it; returns tiles stored."""
+        with self.store.lock(f"{probe.layer}/{probe.style}/{probe.tms}/{probe.version}/{probe.z}/{span}"):
+            if self.store.get(probe) is not None:
+                return 0
+            tiles = self._render(layer, tms, probe.z, span, fmt, UNCONSTRAINED, self.config.meta_buffer, style, want)
+            log.info("metatile rendered", extra={"layer": probe.layer, "tms": probe.tms, "z": probe.z, "span": span})
+            for (x, y), body in tiles.items():
+                target = replace(probe, x=x, y=y)
                 if body is None:
-                    size = tms.tms.matrix(meta.z).tileWidth
-                    self.store.put_empty(keys[xy], _empty_tile(fmt, size, self.engine.settings.rendering))
+                    empty = _empty_tile(fmt, tms.tms.matrix(probe.z).tileWidth, self.engine.settings.rendering)
+                    self.store.put_empty(target, empty)
                 else:
-                    self.store.put(keys[xy], body)
+                    self.store.put(target, body)
+                    self._written += len(body)
         return len(tiles)
 
     def _maybe_enforce_quota(self) -> None:

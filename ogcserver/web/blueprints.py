@@ -18,23 +18,21 @@ from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.error_table import ExceptionFormat
 from ogcserver.ows.exception_format import exception_format
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS, parse_item_query
+from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
 from ogcserver.settings import Settings
 from ogcserver.model.errors import CatalogUnavailable, OgcServerError
-from ogcserver.ows.wmts import parse as wmts_parse
-from ogcserver.ows.wmts.tilejson import tilejson as wmts_tilejson
+from ogcserver.ows.wmts import rest
 from ogcserver.web import http_cache
 from ogcserver.web.auth import AuthenticationThrottled, Authenticator
 from ogcserver.web.links import public_root
-from ogcserver.web.logs import redact
+from ogcserver.web.logs import log_access
 from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
 
-access_log = logging.getLogger("ogcserver.access")
 UNAVAILABLE_RETRY_AFTER = 5.0  # seconds a client waits after a 503 (catalog down, render timeout)
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -136,10 +134,12 @@ def _answer_ows(ctx: WebContext, endpoint: Endpoint, service_scope: str | None, 
 
 def _request_items(time: str | None = None) -> ItemQuery:
     """FILTER, TIME and mosaic rule from a REST request's query string (TIME also from its path)."""
-    pairs = [(k, v) for k, v in request.args.items(multi=True) if k.upper() in ITEM_PARAMETERS]
-    if time is not None and time.lower() not in ("", "default", "current"):
-        pairs = [(k, v) for k, v in pairs if k.upper() != "TIME"] + [("TIME", time)]
-    return parse_item_query(Params(pairs))
+    return rest.request_items(request.args.items(multi=True), time)
+
+
+def _rule(template: str) -> str:
+    """A path template of the REST grammar as a Flask rule."""
+    return template.replace("{", "<").replace("}", ">")
 
 
 def _selection() -> dict[str, str]:
@@ -237,53 +237,28 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     def wmts_rest_capabilities(service: str | None = None) -> Response:
         return _rest(ctx, service, lambda wmts, endpoint: wmts.capabilities(endpoint))
 
-    @bp.route("/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>.<ext>")
-    @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>.<ext>")
-    @bp.route("/wmts/1.0.0/<layer>/<style>/<time>/<tms>/<z>/<row>/<col>.<ext>")
-    @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<time>/<tms>/<z>/<row>/<col>.<ext>")
-    def wmts_rest_tile(layer: str, style: str, tms: str, z: str, row: str, col: str, ext: str,
-                       service: str | None = None, time: str | None = None) -> Response:
-        return _rest(ctx, service, lambda wmts, endpoint: wmts.tile(
-            wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format(ext), service,
-                                  _request_items(time)), endpoint))
+    def tile(**fields: str) -> Response:
+        protocol = "WMTS" if "style" in fields else "XYZ"  # /tiles/... paths are XYZ resources
+        return _rest(ctx, fields.get("service"), lambda wmts, endpoint: wmts.tile(
+            rest.tile_query(fields, _request_items(fields.get("time"))), endpoint, exception_format(protocol)),
+            protocol)
 
-    @bp.route("/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>/<j>/<i>.<ext>")
-    @bp.route("/services/<service>/wmts/1.0.0/<layer>/<style>/<tms>/<z>/<row>/<col>/<j>/<i>.<ext>")
-    def wmts_rest_info(layer: str, style: str, tms: str, z: str, row: str, col: str, j: str, i: str, ext: str,
-                       service: str | None = None) -> Response:
-        def answer(wmts, endpoint):  # noqa: ANN001, ANN202
-            tile = wmts_parse.tile_query(layer, style, tms, z, row, col, wmts_parse.tile_format("png"), service,
-                                         _request_items())
-            info = wmts_parse.INFO_FORMATS.get(ext.lower())
-            if info is None:
-                raise OwsError("InvalidParameterValue", "unknown feature info format", "INFOFORMAT")
-            request_ = wmts_parse.FeatureInfoRequest(tile, wmts_parse._index(i, "I"), wmts_parse._index(j, "J"), info)
-            return wmts.feature_info(request_, endpoint)
-        return _rest(ctx, service, answer)
+    def feature_info(**fields: str) -> Response:
+        return _rest(ctx, fields.get("service"), lambda wmts, endpoint: wmts.feature_info(
+            rest.feature_info_request(fields, _request_items()), endpoint))
 
-    @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.<ext>")
-    def xyz_tile(layer: str, tms: str, z: str, x: str, y: str, ext: str) -> Response:
-        return _rest(ctx, None, lambda wmts, endpoint: wmts.tile(
-            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format(ext), None, _request_items()),
-            endpoint, exception_format("XYZ")), "XYZ")
-
-    @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.mvt")
-    @bp.route("/tiles/<layer>/<tms>/<z>/<x>/<y>.pbf")
-    def footprint_tile(layer: str, tms: str, z: str, x: str, y: str) -> Response:
+    def footprints(**fields: str) -> Response:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.footprints(
-            wmts_parse.tile_query(layer, "", tms, z, y, x, wmts_parse.tile_format("png"), None, _request_items()),
-            endpoint), "XYZ")
+            rest.tile_query(fields, _request_items(), ext="png"), endpoint), "XYZ")
+
+    for view, templates in ((tile, rest.TILES), (feature_info, rest.FEATURE_INFO), (footprints, rest.FOOTPRINTS)):
+        for template in templates:
+            bp.add_url_rule(_rule(template), view.__name__, view)
 
     @bp.route("/tiles/<layer>/<tms>/tilejson.json")
     def tilejson(layer: str, tms: str) -> Response:
-        def answer(wmts, endpoint):  # noqa: ANN001, ANN202
-            found = next((lr for lr in ctx.engine.layers(None, endpoint.principal) if lr.info.name == layer), None)
-            if found is None:
-                raise OwsError("InvalidParameterValue", f"Layer '{layer[:64]}' is not defined", "LAYER", status=404)
-            ext = "jpg" if request.args.get("format", "").lower() in ("jpg", "jpeg") else "png"
-            body = wmts_tilejson(found, tms, endpoint.base_url + "/tiles", ext)  # errors: in XYZ words
-            return OwsResponse(body, "application/json")
-        return _rest(ctx, None, answer, "XYZ")
+        ext = "jpg" if request.args.get("format", "").lower() in ("jpg", "jpeg") else "png"
+        return _rest(ctx, None, lambda wmts, endpoint: wmts.tilejson(layer, tms, ext, endpoint), "XYZ")
 
     @bp.route("/kml/<layer>.kml")
     @bp.route("/kml/<layer>.kmz")
@@ -335,13 +310,13 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/health")
     def health() -> Response:
         """Liveness: the process answers; no I/O, so a catalog outage does not get it restarted."""
-        return jsonify({"status": "ok", "layers": ctx.engine.catalog.known_layers()})
+        return jsonify({"status": "ok", "layers": ctx.engine.known_layers()})
 
     @bp.route("/readyz")
     def ready() -> Response:
         """Readiness: the catalog store answers, so requests can be served."""
         try:
-            ctx.engine.catalog.check_store()
+            ctx.engine.check_store()
         except CatalogUnavailable:
             return _retry_after(jsonify({"status": "unavailable", "reason": "catalog"}), UNAVAILABLE_RETRY_AFTER), 503
         return jsonify({"status": "ready"})
@@ -371,19 +346,9 @@ def install(app: Flask, ctx: WebContext) -> None:
         operation = g.get("ows_request", request.endpoint or "none")
         ctx.metrics.observe(service, operation, response.status_code, elapsed)
         if ctx.settings.server.access_log:
-            access_log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "query": redact(request.query_string.decode("latin-1"))[:512],
-                    "status": response.status_code,
-                    "bytes": response.calculate_content_length(),
-                    "ms": round(elapsed * 1000, 2),
-                    "remote": request.remote_addr,
-                    "principal": g.principal.name if "principal" in g else None,
-                },
-            )
+            log_access(request.method, request.path, request.query_string.decode("latin-1"), response.status_code,
+                       response.calculate_content_length(), elapsed, request.remote_addr,
+                       g.principal.name if "principal" in g else None)
         return response
 
     @app.errorhandler(AuthenticationFailed)

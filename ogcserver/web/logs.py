@@ -67,3 +67,15 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("rasterio").setLevel(logging.WARNING)
+
+
+access_log = logging.getLogger("ogcserver.access")
+
+
+def log_access(method: str, path: str, query: str, status: int, size: int | None, seconds: float,
+               remote: str | None, principal: str | None) -> None:
+    """One access log line, alike for the Flask app and the short path (credentials redacted)."""
+    access_log.info("request", extra={
+        "method": method, "path": path, "query": redact(query)[:512] if query else "", "status": status,
+        "bytes": size, "ms": round(seconds * 1000, 2), "remote": remote, "principal": principal,
+    })

@@ -132,6 +132,18 @@ def test_a_time_window_includes_items_acquired_exactly_at_its_ends(constrained):
     assert [h["id"] for h in hits] == ["new", "old"]
 
 
+
+def test_kml_footprints_list_only_items_within_the_grant(constrained):
+    """The footprints of items outside a grant's time window are as hidden as the items."""
+    from lxml import etree
+
+    kml = "{http://www.opengis.net/kml/2.2}"
+    for layer, names in (("both_ends", ["new.tif", "old.tif"]), ("first_end", ["old.tif"])):
+        r = constrained.get(f"/kml/{layer}/footprints.kml")
+        assert r.status_code == 200
+        marks = etree.fromstring(r.data).findall(f"{kml}Document/{kml}Placemark")
+        assert sorted(m.find(kml + "name").text for m in marks) == names
+
 def test_one_sync_that_removes_an_item_and_adds_another_elsewhere_drops_both_places_tiles(data_dir, tmp_path):
     """A base raster under two places; a small raster on top at the west place is removed and
     one at the east place added before the next index check: both places' tiles are redrawn."""

@@ -268,6 +268,40 @@ def test_short_path_for_hits_answers_like_the_full_path(client):
     assert 'request="TILE",service="WMTS",status="200"' in metrics
 
 
+
+def short_path_hits(client) -> float:
+    """Tiles the short path answered so far (it counts them as WMTS TILE, the full path as REST)."""
+    text = client.get("/metrics").data.decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("ogcserver_requests_total") and 'request="TILE",service="WMTS",status="200"' in line)
+
+
+def test_short_path_reads_every_tile_form_of_the_grammar_like_the_full_path(client):
+    """XYZ, RESTful, service-scoped and dated RESTful hits all take the short path and answer
+    exactly as the full path does; a date in the path selects the items (old.tif: 100) and is
+    never answered with the default mosaic (new.tif on top: 200)."""
+    from tests.support.tiles import tile_at
+
+    x, y = tile_at(17, 1500, 1500)  # where old.tif and new.tif overlap
+    forms = {
+        f"/tiles/newest/WebMercatorQuad/17/{x}/{y}.png": 200,
+        f"/wmts/1.0.0/newest/default/WebMercatorQuad/17/{y}/{x}.png": 200,
+        f"/services/ordered/wmts/1.0.0/newest/default/WebMercatorQuad/17/{y}/{x}.png": 200,
+        f"/wmts/1.0.0/newest/default/2020-01-01T00:00:00Z/WebMercatorQuad/17/{y}/{x}.png": 100,
+    }
+    for url, value in forms.items():
+        assert client.get(url).status_code == 200  # fill
+        before = short_path_hits(client)
+        fast = client.get(url)
+        assert short_path_hits(client) == before + 1, url
+        full = client.get(url, headers={"If-None-Match": '"something-else"'})  # conditional: the Flask path
+        assert fast.status_code == full.status_code == 200 and fast.data == full.data, url
+        for header in ("Content-Type", "ETag", "Cache-Control", "Last-Modified", "X-Cache"):
+            assert fast.headers[header] == full.headers[header], (url, header)
+        pixels = decode(fast.data)
+        valid = pixels[..., 3] > 0 if pixels.shape[2] == 4 else np.ones(pixels.shape[:2], dtype=bool)
+        assert valid.any() and (pixels[..., :3][valid] == value).all(), url
+
 def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
     """Two rasters far apart: rewriting one drops its tiles and keeps the other's."""
     from rasterio.transform import from_origin

@@ -72,8 +72,9 @@ class KmlService:
 
     def footprints(self, name: str, endpoint: Endpoint, want: ItemQuery = EVERY_ITEM) -> OwsResponse:
         try:
-            layer, _ = self.engine.resolve(name, "", endpoint.service, endpoint.principal, Action.QUERY, "footprints")
-            items = self.engine.catalog.items_for(layer, layer.info.lonlat_bounds, MAX_FOOTPRINTS, want)
+            layer, constraints = self.engine.resolve(name, "", endpoint.service, endpoint.principal, Action.QUERY,
+                                                     "footprints")
+            items = self.engine.items_within(layer, constraints, layer.info.lonlat_bounds, MAX_FOOTPRINTS, want)
             kml = documents.footprints(layer.info, items)
         except OgcServerError as exc:
             return self.error(exc)

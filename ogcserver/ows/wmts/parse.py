@@ -36,7 +36,7 @@ def _name(value: str, parameter: str) -> str:
     return value
 
 
-def _index(value: str, parameter: str) -> int:
+def non_negative_index(value: str, parameter: str) -> int:
     index = whole_number(value)
     if index is None or not value.strip().isdigit():  # no sign
         raise OwsError("InvalidParameterValue", f"{parameter} must be a non-negative integer", parameter)
@@ -52,11 +52,12 @@ def tile_format(value: str) -> ImageFormat:
 
 def tile_query(layer: str, style: str, tms: str, z: str, row: str, col: str, fmt: ImageFormat,
                service: str | None, items: ItemQuery = EVERY_ITEM) -> TileQuery:
+    """The tile asked for; the style "default" (or none) is the layer's default style."""
     style = "" if style in ("", "default") else _name(style, "STYLE")
     return TileQuery(
-        layer=_name(layer, "LAYER"), tms=_name(tms, "TILEMATRIXSET"), z=_index(z, "TILEMATRIX"),
-        x=_index(col, "TILECOL"), y=_index(row, "TILEROW"), format=fmt, style=style, service=service,
-        items=items,
+        layer=_name(layer, "LAYER"), tms=_name(tms, "TILEMATRIXSET"), z=non_negative_index(z, "TILEMATRIX"),
+        x=non_negative_index(col, "TILECOL"), y=non_negative_index(row, "TILEROW"), format=fmt, style=style,
+        service=service, items=items,
     )
 
 
@@ -74,7 +75,8 @@ def parse_kvp_feature_info(params: Params, service: str | None) -> FeatureInfoRe
     info = INFO_FORMATS.get(params.require("INFOFORMAT").strip().lower())
     if info is None:
         raise OwsError("InvalidParameterValue", "INFOFORMAT is not offered", "INFOFORMAT")
-    return FeatureInfoRequest(tile, _index(params.require("I"), "I"), _index(params.require("J"), "J"), info)
+    i, j = non_negative_index(params.require("I"), "I"), non_negative_index(params.require("J"), "J")
+    return FeatureInfoRequest(tile, i, j, info)
 
 
 def _check_version(params: Params) -> None:

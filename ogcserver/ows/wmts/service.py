@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import PointQuery, TileQuery
-from ogcserver.core.tilecache import TileService
+from ogcserver.core.tilecache import TileResult, TileService
 from ogcserver.core import tiling
 from ogcserver.model.access import Action
 from ogcserver.model.errors import OgcServerError
@@ -16,10 +17,19 @@ from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.featureinfo import format_feature_info
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import Freshness, OwsResponse
-from ogcserver.ows.wmts import parse
+from ogcserver.ows.wmts import parse, rest
 from ogcserver.ows.wmts.capabilities import capabilities_document
 from ogcserver.ows.wmts.errors import WMTS_FORMAT, XYZ_FORMAT
+from ogcserver.ows.wmts.tilejson import tilejson
 from ogcserver.settings import Settings
+
+
+def tile_response(result: TileResult, max_age: int) -> OwsResponse:
+    """A tile with its cache metadata: the one answer of the full and the short path."""
+    freshness = Freshness(result.etag, result.modified, max_age) if result.etag else None
+    headers = {"X-Cache": "HIT" if result.cached else "MISS"}  # empty tiles are never stored: MISS
+    return OwsResponse(result.body, result.content_type, headers=headers, freshness=freshness)
+
 
 class WmtsService:
     def __init__(self, engine: Engine, tiles: TileService, settings: Settings) -> None:
@@ -53,9 +63,27 @@ class WmtsService:
             result = self.tiles.tile(replace(query, principal=endpoint.principal))
         except OgcServerError as exc:
             return answer.response(exc)
-        freshness = Freshness(result.etag, result.modified, self.tiles.config.max_age) if result.etag else None
-        headers = {"X-Cache": "HIT" if result.cached else "MISS"}  # empty tiles are never stored: MISS
-        return OwsResponse(result.body, result.content_type, headers=headers, freshness=freshness)
+        return tile_response(result, self.tiles.config.max_age)
+
+    def cached_tile(self, fields: Mapping[str, str]) -> OwsResponse | None:
+        """The answer to an anonymous tile path if the cache has the tile; else None, and the full
+        path answers (a miss, or any error worded there)."""
+        try:
+            result = self.tiles.cached(rest.tile_query(fields, rest.request_items((), fields.get("time"))))
+        except (OwsError, OgcServerError):
+            return None
+        return tile_response(result, self.tiles.config.max_age) if result is not None else None
+
+    def tilejson(self, name: str, tms: str, ext: str, endpoint: Endpoint) -> OwsResponse:
+        found = next((lr for lr in self.engine.layers(None, endpoint.principal) if lr.info.name == name), None)
+        if found is None:
+            return XYZ_FORMAT.response(OwsError("InvalidParameterValue", f"Layer '{name[:64]}' is not defined", "layer",
+                                                status=404))
+        try:
+            body = tilejson(found, tms, endpoint.base_url + "/tiles", ext)
+        except OgcServerError as exc:
+            return XYZ_FORMAT.response(exc)
+        return OwsResponse(body, "application/json")
 
     def footprints(self, query: TileQuery, endpoint: Endpoint) -> OwsResponse:
         """Items' footprints as a vector tile, an XYZ resource."""
@@ -68,8 +96,7 @@ class WmtsService:
     def feature_info(self, request: parse.FeatureInfoRequest, endpoint: Endpoint) -> OwsResponse:
         q = request.tile
         try:
-            layer = self.engine.catalog.layer(q.layer, q.service)
-            self.engine.policy.reveal(endpoint.principal, layer.info, Action.QUERY, "feature_info")
+            layer = self.engine.visible_layer(q.layer, q.service, endpoint.principal, Action.QUERY, "feature_info")
             tms = tiling.for_layer(layer.info, q.tms)
             tms.check(q.z, q.x, q.y)
             grid = tms.grid(q.z, q.x, q.y, q.x, q.y)
