@@ -20,10 +20,10 @@ class Dispatcher:
     def handle(self, params: Params, endpoint: Endpoint, default_service: str | None) -> OwsResponse:
         name = (params.get("SERVICE") or default_service or "").strip().upper()
         if not name:
-            return self._error(OwsError("MissingParameterValue", "parameter SERVICE is required", "SERVICE"), None)
+            return self.error(OwsError("MissingParameterValue", "parameter SERVICE is required", "SERVICE"), None)
         service = self.services.get(name)
         if service is None:
-            return self._error(
+            return self.error(
                 OwsError("InvalidParameterValue", f"SERVICE '{name[:20]}' is not offered here", "SERVICE"),
                 default_service,
             )
@@ -34,17 +34,18 @@ class Dispatcher:
         try:
             root = parse_request_xml(body)
         except OwsError as exc:
-            return self._error(exc, default_service)
+            return self.error(exc, default_service)
         if endpoint is not None and root.tag.startswith("{http://www.opengis.net/wcs/2.0}"):
             return self.wcs.handle_xml(root, endpoint)
         operation = root.tag.rsplit("}", 1)[-1]
-        return self._error(
+        return self.error(
             OwsError("OperationNotSupported", f"XML-encoded {operation[:40]} requests are not supported; use KVP"),
             default_service,
         )
 
     @staticmethod
-    def _error(error: OwsError, default_service: str | None) -> OwsResponse:
+    def error(error: OwsError, default_service: str | None) -> OwsResponse:
+        """An exception report in the format of the service the request was meant for."""
         if default_service == "WMS":
             body, content_type = wms_exception_report(error, "1.3.0")
         elif default_service == "WMTS":
@@ -52,6 +53,3 @@ class Dispatcher:
         else:
             body, content_type = ows_exception_report(error)
         return OwsResponse(body, content_type, error.status)
-
-    def error(self, error: OwsError, default_service: str | None) -> OwsResponse:
-        return self._error(error, default_service)
