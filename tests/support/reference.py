@@ -72,6 +72,13 @@ def assert_equal_but_at_edges(
     assert differ.mean() < at_most
 
 
+def default_stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The documented default for non-8-bit bands: ``low`` to 0 and ``high`` to 255, linearly,
+    clipped (in float32, as a renderer on large views does)."""
+    out = (values.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def decode(body: bytes) -> np.ndarray:
     """Decoded picture as (rows, cols, channels)."""
     img = Image.open(io.BytesIO(body))
