@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 samples: install
-	$(PY) samples/generate.py
+	$(PY) -m samples.generate
 	$(VENV)/bin/ogcserver catalog add orthophotos samples/data/ortho -c samples/ogcserver.yaml
 	$(VENV)/bin/ogcserver catalog overviews orthophotos -c samples/ogcserver.yaml
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,50 +110,59 @@ def client(app):
     return app.test_client()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@contextmanager
+def reserved_port() -> Iterator[int]:
+    """A local port held for as long as the block runs, to hand to a server started inside it.
+
+    A port probed free and released can be taken by another test's server before ours binds it.
+    This one stays bound (not listening) with SO_REUSEADDR and SO_REUSEPORT: a listening server
+    that sets either (granian, gunicorn and nginx do) binds it too, while the kernel hands it to
+    nobody else and a plain bind of it fails. Not listening, it never takes a connection."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 @contextmanager
 def running_server(config_path: Path, workers: int = 2):
-    """The real server (gunicorn) in a subprocess on a free local port; yields its URL."""
+    """The real server in a subprocess on a reserved local port; yields its URL."""
     with serving(["-c", str(config_path)], config_path.parent, workers) as (url, _log):
         yield url
 
 
 @contextmanager
 def serving(args: list[str], folder: Path, workers: int = 2):
-    """``ogcserver serve ARGS`` in a subprocess on a free local port, its output in a log file in
-    ``folder``; yields the URL and the log's path once the server answers."""
-    port = free_port()
-    log_path = folder / f"server-{port}.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ogcserver", "serve", *args, "--port", str(port), "--workers", str(workers)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + log_path.read_text())
-            time.sleep(0.2)
-        yield url, log_path
-    finally:
-        proc.terminate()
+    """``ogcserver serve ARGS`` in a subprocess on a reserved local port, its output in a log file
+    in ``folder``; yields the URL and the log's path once the server answers."""
+    with reserved_port() as port:
+        log_path = folder / f"server-{port}.log"
+        log = open(log_path, "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ogcserver", "serve", *args, "--port", str(port), "--workers", str(workers)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("server did not start: " + log_path.read_text())
+                time.sleep(0.2)
+            yield url, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
 
 
 @pytest.fixture(scope="session")

@@ -52,13 +52,6 @@ OLDEST = Ordering("attribute", "datetime", False)
 BY_NAME = Ordering("attribute", "id", False)
 
 
-@dataclass(frozen=True)
-class MosaicRule:
-    ordering: Ordering = NEWEST
-    operator: Operator = Operator.FIRST
-    blend_width: int = 0  # pixels of the output over which BLEND feathers an item's edge
-
-
 PRESETS = {"newest": NEWEST, "oldest": OLDEST, "name": BY_NAME,
            "center": Ordering("center"), "northwest": Ordering("northwest")}
 MAX_LOCK_IDS = 256

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import (
@@ -17,10 +18,22 @@ from ogcserver.model.time import format_time
 MAX_LISTED_TIMES = 1000
 
 
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def templates_dir() -> Path:
+    """Where the capabilities templates are: inside the installed package (a wheel maps the
+    top-level ``capabilities_templates/`` into it), or beside the package in a source checkout."""
+    for candidate in (PACKAGE / "capabilities_templates", PACKAGE.parent / "capabilities_templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no capabilities_templates folder in or beside {PACKAGE}")
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     return Environment(
-        loader=PackageLoader("ogcserver", "capabilities_templates"),
+        loader=FileSystemLoader(templates_dir()),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

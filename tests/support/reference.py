@@ -31,17 +31,19 @@ def reference_warp(path, bbox, crs: str, size: tuple[int, int], resampling: str 
     return out[:-1], out[-1] > 0
 
 
-def exact_nearest(path, bbox, crs: str, size: tuple[int, int], bands=(1, 2, 3), with_edges: bool = False):
+def exact_nearest(path, bbox, crs: str, size: tuple[int, int], bands=(1, 2, 3), with_edges: bool = False,
+                  overview_level: int | None = None):
     """(values, valid) by nearest neighbour computed independently of GDAL's warper.
 
     Each output pixel centre is transformed exactly by pyproj into the source CRS and takes the
     source pixel it falls in, as GDAL's nearest kernel does with an exact transformer. With
     ``with_edges``, also how far (in source pixels) each centre lies from the nearest pixel edge:
     where that is below a warper's transform error, either neighbour is a correct answer.
+    ``overview_level`` reads one of the file's overviews (0 the first) instead of full resolution.
     """
     width, height = size
     dst = from_bounds(*bbox, width, height)
-    with rasterio.open(path) as src:
+    with rasterio.open(path, **({} if overview_level is None else {"overview_level": overview_level})) as src:
         data = src.read(list(bands))
         mask = src.dataset_mask() > 0
         to_src = Transformer.from_crs(CRS.from_user_input(crs), CRS.from_wkt(src.crs.to_wkt()), always_xy=True)
@@ -70,6 +72,13 @@ def assert_equal_but_at_edges(
     differ = (got != ref).any(axis=0)
     assert not (differ & (edge > error)).any(), f"{int((differ & (edge > error)).sum())} pixels differ"
     assert differ.mean() < at_most
+
+
+def default_stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The documented default for non-8-bit bands: ``low`` to 0 and ``high`` to 255, linearly,
+    clipped (in float32, as a renderer on large views does)."""
+    out = (values.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def decode(body: bytes) -> np.ndarray:

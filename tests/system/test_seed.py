@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -29,15 +30,20 @@ def test_seed_count_resume_and_truncate(data_dir, tmp_path):
     assert int(dry.stdout.split(": ")[1].split(" tiles")[0]) > 0
     assert not cache.exists() or not tiles_in(cache)
     # kill -9 in the middle of a longer run: no partial tile becomes visible
+    longer = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-17", "--dry-run")
+    total = int(longer.stdout.split(": ")[1].split(" tiles")[0])
     proc = subprocess.Popen([sys.executable, "-m", "ogcserver", "seed", "-c", str(config), "--layer", "mosaic",
                              "--zoom", "12-17", "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    time.sleep(4)
-    import os
-
+    deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
+    while not (cache.exists() and tiles_in(cache)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the seed run ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    for path in tiles_in(cache):
+    written = tiles_in(cache)
+    assert 0 < len(written) < total  # killed mid-run: some tiles, not all
+    for path in written:
         Image.open(io.BytesIO(path.read_bytes())).load()  # every visible tile is a whole PNG
     first = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-15")
     assert first.returncode == 0, first.stderr

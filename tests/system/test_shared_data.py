@@ -9,7 +9,7 @@ import yaml
 
 from ogcserver.app import create_app
 from ogcserver.settings import load_settings
-from tests.support.reference import decode, exact_nearest, opacity, params
+from tests.support.reference import decode, default_stretch, exact_nearest, opacity, params
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +83,59 @@ def test_landsat_web_mercator_matches_exact_warp(real, shared_data):
     np.testing.assert_array_equal(img[..., 3] == 255, valid)
 
 
+def statistics(client, layer):
+    return client.application.extensions["ogcserver"].catalog.layer(layer).info.statistics
+
+
+def shown(img, refs, stats):
+    """The picture's colour bands as ``refs`` would show them: 8-bit as is, others stretched
+    between the layer's statistics, one band as grey."""
+    if stats and refs.dtype != np.uint8:
+        refs = np.stack([default_stretch(band, s.low, s.high) for band, s in zip(refs, stats, strict=True)])
+    return np.broadcast_to(refs, (3, *refs.shape[1:])), np.moveaxis(img[..., :3], 2, 0)
+
+
+def assert_shows_its_sources(img, paths, bbox, crs, bands, stats):
+    """Every opaque pixel is the exact nearest source pixel of one of the files (at the overview
+    level the view reads), but where a pixel centre lies within 1e-3 pixel of a source pixel edge;
+    and every place a file covers is opaque."""
+    alpha = opacity(img) == 255
+    size = img.shape[1], img.shape[0]
+    ok = np.zeros(alpha.shape, bool)
+    covered = np.zeros(alpha.shape, bool)
+    for path in paths:
+        with rasterio.open(path) as src:
+            levels = [None, *range(len(src.overviews(1)))]
+        best = None
+        for level in levels:
+            ref, valid, edge = exact_nearest(path, bbox, crs, size, bands, with_edges=True, overview_level=level)
+            want, got = shown(img, ref, stats)
+            same = (want == got).all(axis=0) & valid & alpha
+            if best is None or same.sum() > best[0].sum():
+                best = same, valid, edge
+        same, valid, edge = best
+        ok |= same | (valid & (edge <= 1e-3))
+        covered |= valid & (edge > 1e-3)
+    assert covered.mean() > 0.2
+    assert not (alpha & ~ok).any(), f"{int((alpha & ~ok).sum())} opaque pixels show no source pixel"
+    assert alpha[covered].all()
+
+
 def test_16bit_scene_is_stretched(real, shared_data):
-    img = getmap(real, LAYERS="sr_red", CRS="EPSG:32618", BBOX="378285,43485,606015,275715", WIDTH=256, HEIGHT=256)
-    grey = img[..., 0]
-    assert grey.std() > 20 and (img[..., 0] == img[..., 1]).all()
+    """The 16-bit scene, each pixel (its own grid), stretched between numpy's 2nd and 98th percentiles."""
+    path = shared_data / "landsat8-sr-16bit" / "LC08_L2SP_008059_20191201_20200825_02_T1_SR_B4.TIF"
+    with rasterio.open(path) as src:
+        b, data = src.bounds, src.read(1, masked=True)
+    stats = statistics(real, "sr_red")
+    low, high = np.percentile(data.compressed(), [2, 98])
+    assert (stats[0].low, stats[0].high) == pytest.approx((low, high), rel=1e-9)
+    img = getmap(real, LAYERS="sr_red", CRS="EPSG:32618", BBOX=f"{b.left},{b.bottom},{b.right},{b.top}",
+                 WIDTH=data.shape[1], HEIGHT=data.shape[0], TRANSPARENT="TRUE")
+    valid = ~np.ma.getmaskarray(data)
+    np.testing.assert_array_equal(opacity(img) == 255, valid)
+    expected = default_stretch(data.data, low, high)
+    for i in range(3):
+        np.testing.assert_array_equal(img[..., i][valid], expected[valid])
 
 
 def test_copernicus_dems_with_nan_nodata_side_by_side(real, shared_data):
@@ -108,10 +157,21 @@ def test_huge_raster_reads_a_small_overview(real, shared_data):
     path = shared_data / "worldcover-2020-2021" / "ESA_WorldCover_10m_2021_v200_N00E006_Map.tif"
     with rasterio.open(path) as src:
         levels = src.overviews(1)
-    img = getmap(real, LAYERS="worldcover", CRS="CRS:84", BBOX="6,0,9,3", WIDTH=256, HEIGHT=256)
-    with rasterio.open(path, overview_level=len(levels) - 1) as ovr:
-        assert ovr.width < 600  # the 1/64 level
-    assert img.std() > 0
+    img = getmap(real, LAYERS="worldcover", CRS="CRS:84", BBOX="6,0,9,3", WIDTH=256, HEIGHT=256, TRANSPARENT="TRUE")
+    older = next(path.parent.glob("*_2020_*_Map.tif"))
+    top, top_valid, edge = exact_nearest(path, (6, 0, 9, 3), "EPSG:4326", (256, 256), bands=(1,), with_edges=True,
+                                         overview_level=len(levels) - 1)
+    below, below_valid = exact_nearest(older, (6, 0, 9, 3), "EPSG:4326", (256, 256), bands=(1,),
+                                       overview_level=len(levels) - 1)
+    with rasterio.open(path) as src:
+        cmap = src.colormap(1)
+    lut = np.array([cmap.get(i, (0, 0, 0, 0)) for i in range(256)], dtype=np.uint8)
+    classes = np.where(top_valid, top[0], below[0])  # the newest year on top
+    expected = lut[classes]
+    valid = top_valid | below_valid
+    assert valid.mean() > 0.05 and (edge > 1e-3).all()  # no pixel centre is in doubt
+    np.testing.assert_array_equal(img[..., 3] > 0, valid)
+    np.testing.assert_array_equal(img[..., :3][valid], expected[..., :3][valid])
 
 
 def test_classified_rasters_use_their_colour_table(real, shared_data):
@@ -125,15 +185,18 @@ def test_classified_rasters_use_their_colour_table(real, shared_data):
     np.testing.assert_array_equal(img[..., :3], expected[..., :3])
 
 
-def test_antimeridian_scene_and_misaligned_overlap_answer(real):
-    for layer, crs, bbox in (
-        ("dateline", "EPSG:4326", "50.6,177.9,52.8,180"),
-        ("dateline", "EPSG:3857", "19800000,6550000,20037508,6950000"),
-        ("l8_overlap", "EPSG:3857", "-8300000,5650000,-8050000,5900000"),
-        ("naip", "EPSG:26910", "665598,4637618,671362,4645098"),
-    ):
-        img = getmap(real, LAYERS=layer, CRS=crs, BBOX=bbox, WIDTH=256, HEIGHT=256, TRANSPARENT="TRUE")
-        assert (opacity(img) > 0).mean() > 0.2, layer
+@pytest.mark.parametrize("layer, crs, bbox, files, bands", [
+    ("dateline", "EPSG:4326", (177.9, 50.6, 180, 52.8), "landsat8-antimeridian-utm/*.tif", (1,)),
+    ("dateline", "EPSG:3857", (19800000, 6550000, 20037508, 6950000), "landsat8-antimeridian-utm/*.tif", (1,)),
+    ("l8_overlap", "EPSG:3857", (-8300000, 5650000, -8050000, 5900000), "mosaic-landsat8-overlap/*.tif", (1, 2, 3)),
+    ("naip", "EPSG:26910", (665598, 4637618, 671362, 4645098), "naip-rgbn/*.tif", (1, 2, 3)),
+])
+def test_antimeridian_scene_and_misaligned_overlap_show_their_pixels(real, shared_data, layer, crs, bbox, files,
+                                                                     bands):
+    axes = (bbox[1], bbox[0], bbox[3], bbox[2]) if crs == "EPSG:4326" else bbox  # lat,lon in 1.3.0
+    img = getmap(real, LAYERS=layer, CRS=crs, BBOX=",".join(map(str, axes)), WIDTH=256, HEIGHT=256,
+                 TRANSPARENT="TRUE")
+    assert_shows_its_sources(img, sorted(shared_data.glob(files)), bbox, crs, bands, statistics(real, layer))
 
 
 @pytest.mark.parametrize("layer, path", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 import yaml
 from rasterio.transform import from_origin
@@ -10,7 +11,7 @@ from rasterio.transform import from_origin
 from ogcserver.app import create_app
 from ogcserver.settings import load_settings
 from tests.support import rasters
-from tests.support.reference import decode, params
+from tests.support.reference import decode, default_stretch, params
 
 X0, Y0 = rasters.ORIGIN
 
@@ -56,9 +57,16 @@ def test_jpeg2000_vrt_and_int16_sources(tmp_path):
         assert r.status_code == 200, r.data[:300]
         np.testing.assert_array_equal(np.moveaxis(decode(r.data), 2, 0), data)  # lossless JPEG2000
     r = native_view(client, "int16")
-    grey = decode(r.data)[..., 0].astype(int)
-    order = np.argsort(signed[0].ravel())
-    assert np.all(np.diff(grey.ravel()[order]) >= 0)  # the stretch keeps the order of values
+    grey = decode(r.data)[..., 0]
+    # the default stretch maps numpy's 2nd and 98th percentiles of the values to 0 and 255
+    low, high = np.percentile(signed[0], [2, 98])
+    stats = client.application.extensions["ogcserver"].catalog.layer("int16").info.statistics[0]
+    assert (stats.low, stats.high) == pytest.approx((low, high), rel=1e-9)
+    np.testing.assert_array_equal(grey, default_stretch(signed[0], low, high))
+    # strictly increasing and full range: 0 and 255 are reached, and every level in between is used
+    assert set(np.unique(grey).tolist()) == set(range(256))
+    order = np.argsort(signed[0].ravel(), kind="stable")
+    assert np.all(np.diff(grey.ravel()[order].astype(int)) >= 0)
     q = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetFeatureInfo", "LAYERS": "int16", "QUERY_LAYERS": "int16",
          "STYLES": "", "CRS": "EPSG:32632", "BBOX": f"{X0},{Y0 - 1000},{X0 + 1000},{Y0}", "WIDTH": 100, "HEIGHT": 100,
          "I": 7, "J": 3, "INFO_FORMAT": "application/json"}

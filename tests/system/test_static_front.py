@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO, free_port, running_server, write_config
+from tests.conftest import REPO, reserved_port, running_server, write_config
 from tests.support.tiles import tile_at
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -28,8 +28,7 @@ def front(data_dir, tmp_path):
     shutil.copytree(data_dir / "tiles", folder)
     config = write_config(data_dir, tmp_path / "c.yaml")
     config.write_text(config.read_text().replace(str(data_dir / "tiles"), str(folder)))
-    with running_server(config, workers=1) as backend:
-        port = free_port()
+    with running_server(config, workers=1) as backend, reserved_port() as port:
         text = (REPO / "deploy" / "nginx-static-front.conf").read_text()
         text = text.replace("CACHE_DIR", str(tmp_path / "state" / "tiles"))
         text = text.replace("OGCSERVER", backend.removeprefix("http://"))

@@ -101,7 +101,14 @@ def test_tile_equals_getmap_of_its_bounds(client, data_dir, tms_id):
                                   0.01)
 
 
-def test_cache_hits_metatiles_and_http_caching(client):
+@pytest.fixture()
+def fresh_client(data_dir, tmp_path):
+    """The test configuration with a state folder of its own: a tile cache no other test filled."""
+    return create_app(load_settings(write_config(data_dir, tmp_path / "ogcserver.yaml"))).test_client()
+
+
+def test_cache_hits_metatiles_and_http_caching(fresh_client):
+    client = fresh_client
     tms, z, x, y = layer_tile(client, "parent", "WebMercatorQuad")
     first = client.get(f"/tiles/parent/WebMercatorQuad/{z}/{x}/{y}.png")
     assert first.headers["X-Cache"] == "MISS"
@@ -120,9 +127,9 @@ def test_cache_hits_metatiles_and_http_caching(client):
     assert since.status_code == 304
 
 
-def test_empty_tiles_are_cheap_and_stored_once(client, settings):
+def test_empty_tiles_are_cheap_and_stored_once(fresh_client):
     # far away from any data: no render at all, a transparent tile
-    r = client.get("/tiles/mosaic/WebMercatorQuad/10/0/0.png")
+    r = fresh_client.get("/tiles/mosaic/WebMercatorQuad/10/0/0.png")
     assert r.status_code == 200 and (decode(r.data)[..., 3] == 0).all()
     assert r.headers["X-Cache"] == "MISS" and len(r.data) < 1000  # small: empty tiles are common
 

@@ -93,8 +93,10 @@ def test_kvp_request_parsers(pairs):
         params = Params(pairs)
     except OwsError:
         return
-    for parse in (wms_parse.parse_getmap, wms_parse.parse_getfeatureinfo, wms_parse.parse_getlegendgraphic,
-                  wmts_parse.parse_kvp_tile, wmts_parse.parse_kvp_feature_info):
+    for wms in (wms_parse.parse_getmap, wms_parse.parse_getfeatureinfo, wms_parse.parse_getlegendgraphic):
+        for version in wms_parse.VERSIONS:
+            total(wms, params, version, None)
+    for parse in (wmts_parse.parse_kvp_tile, wmts_parse.parse_kvp_feature_info):
         total(parse, params, None)
     total(parse_item_query, params)
     total(kvp20.kvp_request, params)

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from samples.generate import LAKE_C, generate  # noqa: E402
+from samples.area import LAKE_C  # noqa: E402
+from samples.generate import generate  # noqa: E402
 
 SCALE = 0.125
 
@@ -228,8 +229,8 @@ def test_rerun_without_force_is_a_noop(generated):
 
 def test_cli_skips_existing(generated):
     out, _ = generated
-    proc = subprocess.run([sys.executable, str(ROOT / "samples" / "generate.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "samples.generate", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "MANIFEST.json" in proc.stdout and "nothing to do" in proc.stdout
 

@@ -8,17 +8,6 @@ from ogcserver.core.query import CoverageQuery
 
 
 @dataclass(frozen=True)
-class GetCapabilities:
-    version: str
-
-
-@dataclass(frozen=True)
-class DescribeCoverage:
-    version: str
-    coverages: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class GetCoverage:
     version: str
     query: CoverageQuery

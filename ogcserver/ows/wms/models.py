@@ -15,12 +15,6 @@ class ExceptionsMode:
 
 
 @dataclass(frozen=True)
-class GetCapabilities:
-    version: str
-    update_sequence: str | None = None
-
-
-@dataclass(frozen=True)
 class GetMap:
     version: str
     query: MapQuery

@@ -22,7 +22,6 @@ from ogcserver.ows.kvp import Params
 from ogcserver.ows.wms.models import (
     VERSIONS,
     ExceptionsMode,
-    GetCapabilities,
     GetFeatureInfo,
     GetLegendGraphic,
     GetMap,
@@ -102,11 +101,6 @@ def exceptions_mode(params: Params) -> ExceptionsMode:
     return ExceptionsMode(EXCEPTION_FORMATS.get(raw, "xml"))
 
 
-def parse_capabilities(params: Params) -> GetCapabilities:
-    version = negotiate_version(params.get("VERSION") or params.get("WMTVER"))
-    return GetCapabilities(version, params.get("UPDATESEQUENCE"))
-
-
 def _number(text: str, name: str) -> float:
     if not NUMBER.match(text):
         raise OwsError("InvalidParameterValue", f"{name} values must be numbers", name)
@@ -149,12 +143,12 @@ def _color(params: Params) -> tuple[int, int, int]:
     return (value >> 16) & 255, (value >> 8) & 255, value & 255
 
 
-def _names(raw: str, key: str) -> list[str]:
+def _names(raw: str) -> list[str]:
     return [n.strip() for n in raw.split(",")] if raw.strip() else []
 
 
 def _layers(params: Params) -> tuple[LayerRef, ...]:
-    names = _names(params.require("LAYERS"), "LAYERS")
+    names = _names(params.require("LAYERS"))
     if any(n == "" for n in names) or not names:
         raise OwsError("LayerNotDefined", "LAYERS contains an empty layer name", "LAYERS")
     styles_raw = params.get("STYLES")
@@ -207,8 +201,7 @@ def _items(params: Params) -> ItemQuery:
         raise
 
 
-def parse_getmap(params: Params, service: str | None) -> GetMap:
-    version = operation_version(params)
+def parse_getmap(params: Params, version: str, service: str | None) -> GetMap:
     mode = exceptions_mode(params)
     layers = _layers(params)
     fmt = _format(params)
@@ -227,12 +220,11 @@ def parse_getmap(params: Params, service: str | None) -> GetMap:
     return GetMap(version, query, mode, KML_FORMATS.get(params.require("FORMAT").strip().lower()))
 
 
-def parse_getfeatureinfo(params: Params, service: str | None) -> GetFeatureInfo:
-    version = operation_version(params)
+def parse_getfeatureinfo(params: Params, version: str, service: str | None) -> GetFeatureInfo:
     mode = exceptions_mode(params)
     layers = _layers(params)
     names = [ref.layer for ref in layers]
-    query_layers = _names(params.require("QUERY_LAYERS"), "QUERY_LAYERS")
+    query_layers = _names(params.require("QUERY_LAYERS"))
     for name in query_layers:
         if name not in names:
             raise OwsError("LayerNotDefined", f"query layer '{name[:60]}' is not in LAYERS", "QUERY_LAYERS")
@@ -256,8 +248,7 @@ def parse_getfeatureinfo(params: Params, service: str | None) -> GetFeatureInfo:
     return GetFeatureInfo(version, query, info_format, mode)
 
 
-def parse_getlegendgraphic(params: Params, service: str | None) -> GetLegendGraphic:
-    version = negotiate_version(params.get("VERSION"))
+def parse_getlegendgraphic(params: Params, version: str, service: str | None) -> GetLegendGraphic:
     layer = params.require("LAYER")
     fmt_raw = (params.get("FORMAT") or "image/png").strip().lower()
     if MAP_FORMATS.get(fmt_raw) not in (ImageFormat.PNG, ImageFormat.PNG8, ImageFormat.JPEG):

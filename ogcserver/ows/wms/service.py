@@ -27,38 +27,39 @@ class WmsService:
         self.kml = kml
 
     def handle(self, params: Params, endpoint: Endpoint) -> OwsResponse:
+        # capabilities negotiate; the other operations take the version given (or implied by SRS/CRS).
+        # Until that is known, an error is reported in the negotiated version.
         version = parse.negotiate_version(params.get("VERSION") or params.get("WMTVER"))
         getmap: GetMap | None = None
         try:
             name = parse.request_name(params)
             if name == "GetCapabilities":
-                return self.capabilities(params, endpoint)
+                return self.capabilities(version, params, endpoint)
             version = parse.operation_version(params)
             if name == "GetMap":
-                getmap = parse.parse_getmap(params, endpoint.service)
+                getmap = parse.parse_getmap(params, version, endpoint.service)
                 query = replace(getmap.query, principal=endpoint.principal)
                 if getmap.kml:
                     return self.kml.wms_overlay(query, getmap.kml == "kmz", endpoint, params.as_dict())
                 image = self.engine.render_map(query)
                 return with_skipped(OwsResponse(image.body, image.content_type), image.skipped)
             if name == "GetFeatureInfo":
-                request = parse.parse_getfeatureinfo(params, endpoint.service)
+                request = parse.parse_getfeatureinfo(params, version, endpoint.service)
                 results = self.engine.feature_info(replace(request.query, principal=endpoint.principal))
                 body, content_type = format_feature_info(results, request.info_format)
                 return OwsResponse(body, content_type)
-            legend = parse.parse_getlegendgraphic(params, endpoint.service)
+            legend = parse.parse_getlegendgraphic(params, version, endpoint.service)
             fmt = parse.MAP_FORMATS[legend.format]
             image = self.engine.legend(replace(legend.query, principal=endpoint.principal), fmt)
             return OwsResponse(image.body, image.content_type)
         except (OgcServerError, OwsError) as exc:
             return self.error(exc, version, params, getmap)
 
-    def capabilities(self, params: Params, endpoint: Endpoint) -> OwsResponse:
-        request = parse.parse_capabilities(params)
+    def capabilities(self, version: str, params: Params, endpoint: Endpoint) -> OwsResponse:
         layers = self.engine.layers(endpoint.service, endpoint.principal)
         limits = self.engine.limits(endpoint.service)
-        body = capabilities_document(request.version, layers, self.settings, limits, endpoint)
-        content_type = "text/xml" if request.version == "1.3.0" else "application/vnd.ogc.wms_xml"
+        body = capabilities_document(version, layers, self.settings, limits, endpoint)
+        content_type = "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"
         if (params.get("FORMAT") or "").strip().lower() == "text/xml":
             content_type = "text/xml"
         return OwsResponse(body, content_type)
