@@ -159,6 +159,10 @@ class SourcesConfig(Frozen):
 MIB = 1024 * 1024
 WORKER_MEMORY_DEFAULT = 256 * MIB
 MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
+# The part of a worker's share GDAL's block cache may hold: the rest is for the requests' own
+# arrays (a 2048 px processed map holds several float32 copies of its view). At 1/8, workers of the
+# default share peaked just above 300 MiB under the mixed load of tests/system/test_worker_memory.py.
+GDAL_CACHE_SHARE = 16
 
 
 class ServerConfig(Frozen):
@@ -184,7 +188,7 @@ class ServerConfig(Frozen):
     # to other callers. 0 turns the limit off.
     concurrent_per_client: int | None = Field(None, ge=0, le=4096)
     # Memory for all workers together (MiB); unset: 256 MiB per worker. Each worker's share
-    # bounds GDAL's block cache (an eighth of it, at least 16 MiB; otherwise 5% of the machine's
+    # bounds GDAL's block cache (a sixteenth of it, at least 16 MiB; otherwise 5% of the machine's
     # RAM in every process) and its open datasets (one per 4 MiB, split over its threads).
     memory_mb: int | None = Field(None, ge=64)
 
@@ -219,7 +223,7 @@ class ServerConfig(Frozen):
 
     @property
     def gdal_cache_bytes(self) -> int:
-        return max(16 * MIB, self.worker_memory_bytes // 8)
+        return max(16 * MIB, self.worker_memory_bytes // GDAL_CACHE_SHARE)
 
     @property
     def open_datasets(self) -> int:
