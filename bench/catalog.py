@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ SIDE = 0.01
 def synthetic_specs(count: int) -> Iterator[ItemSpec]:
     """Items described fully by metadata (like STAC items with the projection extension)."""
     rng = random.Random(SEED)
-    start = datetime(2015, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2015, 1, 1, tzinfo=UTC)
     for n in range(count):
         x = rng.uniform(REGION[0], REGION[2] - SIDE)
         y = rng.uniform(REGION[1], REGION[3] - SIDE)
@@ -160,7 +160,7 @@ def main() -> None:
     table = "| measure | result |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows) + "\n"
     print(table)
     (ROOT / "bench" / "results" / "catalog-latest.md").write_text(
-        f"Catalog benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, one run on this machine (2 cores)\n\n"
+        f"Catalog benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, one run on this machine (2 cores)\n\n"
         + table)
 
 

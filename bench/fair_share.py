@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import running_server  # noqa: E402
-from tests.support.flood import flood, light_client, map_url, ratio, write_flood_config  # noqa: E402
+from tests.conftest import running_server
+from tests.support.flood import flood, light_client, map_url, ratio, write_flood_config
 
 
 def main() -> None:

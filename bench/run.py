@@ -26,9 +26,9 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from ogcserver.composition import build_core  # noqa: E402
+from ogcserver.core.read import ReadRequest  # noqa: E402
 from ogcserver.core.render.encode import encode  # noqa: E402
 from ogcserver.core.render.style import render_default  # noqa: E402
-from ogcserver.core.read import ReadRequest  # noqa: E402
 from ogcserver.model.formats import ImageFormat, Resampling  # noqa: E402
 from ogcserver.model.geo import BBox, transform_bbox  # noqa: E402
 from ogcserver.model.image import Grid, Raster  # noqa: E402

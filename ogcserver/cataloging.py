@@ -102,7 +102,7 @@ def _overviews(settings: Settings, layer: str, factor: int, full: bool) -> int:
     return 0
 
 
-def run_catalog(settings: Settings, action: str, collection: str | None, args) -> int:  # noqa: ANN001, C901
+def run_catalog(settings: Settings, action: str, collection: str | None, args) -> int:  # noqa: ANN001
     store = catalog_store(settings)
     if action == "stats":
         for name in [collection] if collection else store.collections():

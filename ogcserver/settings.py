@@ -20,7 +20,15 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ogcserver.core.config import (
-    NAME_MAX, CacheConfig, Frozen, GrantConfig, LayerConfig, Limits, Name, Rendering, ServiceDefinition,
+    NAME_MAX,
+    CacheConfig,
+    Frozen,
+    GrantConfig,
+    LayerConfig,
+    Limits,
+    Name,
+    Rendering,
+    ServiceDefinition,
 )
 from ogcserver.core.functions.templates import ProcessingTemplate
 
@@ -64,7 +72,7 @@ class JwtConfig(Frozen):
     leeway_seconds: int = Field(30, ge=0, le=600)
 
     @model_validator(mode="after")
-    def _one_key_source(self) -> "JwtConfig":
+    def _one_key_source(self) -> JwtConfig:
         if (self.jwks_file is None) == (self.jwks_url is None):
             raise ValueError("give exactly one of jwks_file or jwks_url")
         return self
@@ -135,7 +143,7 @@ class CatalogConfig(Frozen):
     dsn: str | None = None    # postgis: a libpq connection string, e.g. "dbname=ogc host=db"
 
     @model_validator(mode="after")
-    def _dsn_for_postgis(self) -> "CatalogConfig":
+    def _dsn_for_postgis(self) -> CatalogConfig:
         if self.backend == "postgis" and not self.dsn:
             raise ValueError("the postgis catalog needs a 'dsn'")
         return self
@@ -210,7 +218,7 @@ class ServerConfig(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _memory_per_worker(self) -> "ServerConfig":
+    def _memory_per_worker(self) -> ServerConfig:
         if self.memory_mb is not None and self.memory_mb < MIN_WORKER_MEMORY_MB * self.workers:
             raise ValueError(f"memory_mb {self.memory_mb} leaves less than {MIN_WORKER_MEMORY_MB} MiB to each of "
                              f"{self.workers} workers")
@@ -256,7 +264,7 @@ class Settings(Frozen):
         return LayerConfig._crs_codes(value)
 
     @model_validator(mode="after")
-    def _styles_name_templates(self) -> "Settings":
+    def _styles_name_templates(self) -> Settings:
         names = {t.name for t in self.processing}
         for service in self.services:
             for layer in service.layers:
@@ -271,7 +279,7 @@ class Settings(Frozen):
         return next((t for t in self.processing if t.name == name), None)
 
     @model_validator(mode="after")
-    def _grants_name_what_exists(self) -> "Settings":
+    def _grants_name_what_exists(self) -> Settings:
         if self.access is None:
             return self
         layers = {s.name: {layer.name for layer in s.layers} for s in self.services}
@@ -284,7 +292,7 @@ class Settings(Frozen):
         return self
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Settings":
+    def _unique_names(self) -> Settings:
         seen: set[str] = set()
         for service in self.services:
             if service.name in seen:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,7 @@ def write_cog(path: Path, data: np.ndarray, grid: Grid, *, predictor: str, block
 
 
 def parse_time(s: str) -> datetime:
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def time_tags(when: datetime) -> dict:

@@ -30,10 +30,10 @@ class Grid:
     def transform(self):
         return Affine(self.res, 0.0, self.x0, 0.0, -self.res, self.y0)
 
-    def refine(self, factor: int) -> "Grid":
+    def refine(self, factor: int) -> Grid:
         return Grid(self.x0, self.y0, self.res / factor, self.width * factor, self.height * factor)
 
-    def shifted(self, dx: float, dy: float) -> "Grid":
+    def shifted(self, dx: float, dy: float) -> Grid:
         return Grid(self.x0 + dx, self.y0 + dy, self.res, self.width, self.height)
 
 

@@ -32,7 +32,7 @@ class Grant:
     constraints: Constraints
 
     @classmethod
-    def from_config(cls, g: GrantConfig) -> "Grant":
+    def from_config(cls, g: GrantConfig) -> Grant:
         constraints = Constraints(
             area=_rings(g.area) if g.area else None,
             max_resolution=g.max_resolution,

@@ -20,13 +20,26 @@ from ogcserver.core.config import CoreSettings, LayerConfig
 from ogcserver.core.ingest import describe_file
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.catalog import (
-    BandStatistics, CatalogItem, ItemRecord, LayerInfo, Selection, SourceInfo, StyleInfo, TimeRange,
+    BandStatistics,
+    CatalogItem,
+    ItemRecord,
+    LayerInfo,
+    Selection,
+    SourceInfo,
+    StyleInfo,
+    TimeRange,
 )
-from ogcserver.model.mosaic import BY_NAME
 from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, SourceUnavailable, TooManyItems
 from ogcserver.model.geo import (
-    BBox, epsg_code, lonlat_union, normalized_longitude, normalized_lonlat, to_lonlat, transform_bbox,
+    BBox,
+    epsg_code,
+    lonlat_union,
+    normalized_longitude,
+    normalized_lonlat,
+    to_lonlat,
+    transform_bbox,
 )
+from ogcserver.model.mosaic import BY_NAME
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
 log = logging.getLogger(__name__)

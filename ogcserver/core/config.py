@@ -61,7 +61,7 @@ class Limits(Frozen):
     # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
     max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
 
-    def merged(self, override: "Limits | None") -> "Limits":
+    def merged(self, override: Limits | None) -> Limits:
         """These limits, tightened or loosened by a service's own block."""
         if override is None:
             return self
@@ -100,7 +100,7 @@ class LayerConfig(Frozen):
     styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
 
     @model_validator(mode="after")
-    def _one_source(self) -> "LayerConfig":
+    def _one_source(self) -> LayerConfig:
         if (self.source is None) == (self.collection is None):
             raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
         return self

@@ -27,7 +27,11 @@ from ogcserver.model.access import Constraints
 from ogcserver.model.budget import current_budget, holding
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
 from ogcserver.model.errors import (
-    CompressionRefused, FormatRefused, NoSuchBand, PredictorRefused, ResourceLimitExceeded,
+    CompressionRefused,
+    FormatRefused,
+    NoSuchBand,
+    PredictorRefused,
+    ResourceLimitExceeded,
 )
 
 

@@ -17,21 +17,27 @@ from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.config import CoreSettings, Limits, ServiceDefinition
 from ogcserver.core.constraints import allowed_items, point_in_area, sample_point
 from ogcserver.core.coverage import read_coverage
+from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands, with_dataset_statistics
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import picture_bytes
-from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
+from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture, template_legend
-from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands, with_dataset_statistics
 from ogcserver.core.render.style import composite, render_default, render_processed
-from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
 from ogcserver.model.access import Action, Constraints, Principal
+from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, LayerInfo
 from ogcserver.model.coverage import EncodedCoverage
 from ogcserver.model.errors import (
-    DownloadNotOffered, InvalidPoint, ItemNotFound, ProcessingNotAllowed, SizeLimitExceeded, SourceUnavailable,
-    StyleNotFound, TooManyLayers,
+    DownloadNotOffered,
+    InvalidPoint,
+    ItemNotFound,
+    ProcessingNotAllowed,
+    SizeLimitExceeded,
+    SourceUnavailable,
+    StyleNotFound,
+    TooManyLayers,
 )
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox

@@ -164,7 +164,7 @@ def _syntax_tree(text: str) -> Any:
     except UnexpectedInput as exc:
         where = f" at column {exc.column}" if exc.column > 0 else " at its end"
         raise BadFilter(f"the filter has a syntax error{where}") from None
-    except Exception as exc:  # noqa: BLE001 - the grammar's callbacks raise anything (TypeError, ...)
+    except Exception as exc:
         raise BadFilter("the filter could not be parsed") from exc
 
 

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.budget import check_deadline, current_budget
+from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import crosses_antimeridian, transform_bbox

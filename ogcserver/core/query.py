@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.access import ANONYMOUS, Principal
 from ogcserver.model.catalog import TimeRange
-from ogcserver.model.filters import Filter
-from ogcserver.model.mosaic import Operator, Ordering
 from ogcserver.model.coverage import CoverageFormat, GeoTiffOptions
+from ogcserver.model.filters import Filter
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
+from ogcserver.model.mosaic import Operator, Ordering
 
 
 @dataclass(frozen=True)

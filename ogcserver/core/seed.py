@@ -15,7 +15,13 @@ import shapely
 
 from ogcserver.core import tiling
 from ogcserver.model.geo import (
-    WGS84, BBox, geojson_polygon, lonlat_parts, normalized_lonlat, transform_bbox, transform_coords,
+    WGS84,
+    BBox,
+    geojson_polygon,
+    lonlat_parts,
+    normalized_lonlat,
+    transform_bbox,
+    transform_coords,
 )
 
 MAX_POLYGON_POINTS = 100_000

@@ -18,17 +18,17 @@ from functools import lru_cache
 import numpy as np
 
 from ogcserver.core import tiling
+from ogcserver.core.catalog import Layer
 from ogcserver.core.config import CacheConfig, Rendering
 from ogcserver.core.engine import Engine
-from ogcserver.core.catalog import Layer
 from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
-from ogcserver.core.seed import Metatile
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.vector import footprint_tile
+from ogcserver.core.seed import Metatile
 from ogcserver.model.access import UNCONSTRAINED, Action, Constraints
 from ogcserver.model.catalog import LayerInfo
-from ogcserver.model.geo import BBox, lonlat_parts, normalized_lonlat, transform_bbox
 from ogcserver.model.formats import ImageFormat
+from ogcserver.model.geo import BBox, lonlat_parts, normalized_lonlat, transform_bbox
 from ogcserver.model.image import Grid, RGBAImage
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.storage.interfaces import TileStore

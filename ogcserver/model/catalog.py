@@ -201,7 +201,7 @@ def lonlat_footprint(info: SourceInfo) -> BBox:
     edge beyond 180 (see ``normalized_lonlat``), so it is selected only by views over it."""
     try:
         box = to_lonlat(info.bounds)
-    except Exception as exc:  # noqa: BLE001 - PROJ cannot place it on the globe
+    except Exception as exc:
         raise SourceUnavailable("footprint cannot be expressed in lon/lat") from exc
     if not box.is_valid():
         raise SourceUnavailable("footprint cannot be expressed in lon/lat")

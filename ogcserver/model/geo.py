@@ -55,7 +55,7 @@ class BBox:
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.minx, self.miny, self.maxx, self.maxy)
 
-    def intersects(self, other: "BBox") -> bool:
+    def intersects(self, other: BBox) -> bool:
         return not (
             other.minx >= self.maxx
             or other.maxx <= self.minx

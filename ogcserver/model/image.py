@@ -21,7 +21,7 @@ class Grid:
     height: int
 
     @classmethod
-    def from_bbox(cls, bbox: BBox, width: int, height: int) -> "Grid":
+    def from_bbox(cls, bbox: BBox, width: int, height: int) -> Grid:
         transform = Affine(
             bbox.width / width, 0.0, bbox.minx, 0.0, -bbox.height / height, bbox.maxy
         )
@@ -57,14 +57,14 @@ class Grid:
             return None
         return size_x, size_y
 
-    def expanded(self, pixels: int) -> "Grid":
+    def expanded(self, pixels: int) -> Grid:
         """The same grid with ``pixels`` more on every side (context for neighbourhood functions)."""
         if pixels == 0:
             return self
         t = self.transform * Affine.translation(-pixels, -pixels)
         return Grid(self.crs, t, self.width + 2 * pixels, self.height + 2 * pixels)
 
-    def coarsened(self, factor: int) -> "Grid":
+    def coarsened(self, factor: int) -> Grid:
         """A grid over (at least) the same area with pixels ``factor`` times larger."""
         return Grid(
             self.crs, self.transform * Affine.scale(factor),
@@ -87,7 +87,7 @@ class Grid:
             return None
         return row0, row1, col0, col1
 
-    def subgrid(self, window: tuple[int, int, int, int]) -> "Grid":
+    def subgrid(self, window: tuple[int, int, int, int]) -> Grid:
         """The part of this grid a window covers, with the same pixel alignment."""
         row0, row1, col0, col1 = window
         return Grid(self.crs, self.transform * Affine.translation(col0, row0), col1 - col0, row1 - row0)

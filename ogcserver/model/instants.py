@@ -7,15 +7,15 @@ here, so such text is refused like any other bad date.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def as_utc(value: datetime) -> datetime:
     """The same instant in UTC (a naive value is taken as UTC); ValueError past years 1..9999."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{value.isoformat()} falls outside the years 1 to 9999 in UTC") from None
 

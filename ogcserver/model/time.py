@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ogcserver.model.catalog import TimeRange
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.instants import parse_utc
 
-EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 REDUCED = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 
@@ -35,7 +35,7 @@ def _instant(text: str, parameter: str | None) -> TimeRange:
             else:
                 start = datetime(year, month, day)
                 end = start + timedelta(days=1, seconds=-1)
-            return TimeRange(start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc))
+            return TimeRange(start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
         value = parse_utc(text).replace(microsecond=0)
     except ValueError as exc:
         raise InvalidValue(parameter, str(exc)) from None
@@ -57,4 +57,4 @@ def parse_time(text: str, parameter: str | None = None) -> TimeRange:
 
 
 def format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,10 +10,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import (
-    BBox, axis_is_yx, crs_area_of_use, is_geographic, lonlat_intersection, to_lonlat, transform_bbox,
+    BBox,
+    axis_is_yx,
+    crs_area_of_use,
+    is_geographic,
+    lonlat_intersection,
+    to_lonlat,
+    transform_bbox,
 )
-from ogcserver.ows.crs import parse_crs
 from ogcserver.model.time import format_time
+from ogcserver.ows.crs import parse_crs
 
 MAX_LISTED_TIMES = 1000
 

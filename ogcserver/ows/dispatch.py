@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ogcserver.ows.endpoint import Endpoint
 from ogcserver.model.errors import OgcServerError
+from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exception_format import exception_format
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params

@@ -10,7 +10,6 @@ import re
 
 from lxml import etree
 
-
 OGC_NS = "http://www.opengis.net/ogc"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 

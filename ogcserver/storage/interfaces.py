@@ -10,7 +10,14 @@ from typing import BinaryIO, Protocol
 import numpy as np
 
 from ogcserver.model.catalog import (
-    BandStatistics, CatalogItem, CollectionStats, ItemRecord, Refusal, Selection, SourceInfo, SyncResult,
+    BandStatistics,
+    CatalogItem,
+    CollectionStats,
+    ItemRecord,
+    Refusal,
+    Selection,
+    SourceInfo,
+    SyncResult,
 )
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import ItemQuery
 from ogcserver.model.access import AuthenticationFailed, Principal
+from ogcserver.model.errors import CatalogUnavailable, OgcServerError
 from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
@@ -22,14 +23,14 @@ from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
-from ogcserver.settings import Settings
-from ogcserver.model.errors import CatalogUnavailable, OgcServerError
 from ogcserver.ows.wmts import rest
+from ogcserver.settings import Settings
 from ogcserver.web import http_cache
 from ogcserver.web.auth import AuthenticationThrottled, Authenticator
 from ogcserver.web.links import public_root
 from ogcserver.web.logs import log_access
-from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
+from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ogcserver.web.metrics import Metrics
 from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
 

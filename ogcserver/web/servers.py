@@ -50,7 +50,7 @@ def serve_gunicorn(app: Callable, settings: Settings) -> None:
             self.cfg.set("errorlog", "-")
             self.cfg.set("loglevel", "warning")
 
-        def load(self):  # noqa: ANN201 - gunicorn's interface
+        def load(self):
             return app
 
     Server().run()

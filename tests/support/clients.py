@@ -77,7 +77,7 @@ class Grid:
         return t.c, t.f + self.height * t.e, t.c + self.width * t.a, t.f
 
     @classmethod
-    def of_extent(cls, crs: str, extent: tuple[float, float, float, float], width: int, height: int) -> "Grid":
+    def of_extent(cls, crs: str, extent: tuple[float, float, float, float], width: int, height: int) -> Grid:
         xmin, ymin, xmax, ymax = extent
         return cls(crs, Affine((xmax - xmin) / width, 0, xmin, 0, -(ymax - ymin) / height, ymax), width, height)
 

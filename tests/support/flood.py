@@ -70,7 +70,7 @@ def light_client(url: str, address: str, count: int, pause: float) -> Calls:
     return calls
 
 
-def flood(url: str, address: str, concurrency: int, seconds: float, during) -> tuple[Calls, object]:  # noqa: ANN001
+def flood(url: str, address: str, concurrency: int, seconds: float, during) -> tuple[Calls, object]:
     """``concurrency`` connections send ``url`` back to back for ``seconds`` while ``during()`` runs."""
     calls, stop = Calls(), threading.Event()
 

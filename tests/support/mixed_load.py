@@ -118,7 +118,7 @@ class MixedLoad:
             query["REQUEST"] = "GetMap"
         return f"{self.url}/wms", query
 
-    def run(self, seconds: float, concurrency: int, max_requests: int, sample=None) -> Tally:  # noqa: ANN001
+    def run(self, seconds: float, concurrency: int, max_requests: int, sample=None) -> Tally:
         """Send requests from ``concurrency`` threads until time or count runs out; ``sample`` is
         called every quarter second meanwhile."""
         tally, stop = Tally(), time.monotonic() + seconds

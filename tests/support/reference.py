@@ -7,9 +7,9 @@ import io
 import numpy as np
 import rasterio
 from PIL import Image
+from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
-from pyproj import CRS, Transformer
 from rasterio.warp import reproject
 
 

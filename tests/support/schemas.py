@@ -22,7 +22,7 @@ class LocalSchemas(etree.Resolver):
         super().__init__()
         self.root = root
 
-    def resolve(self, url, pubid, context):  # noqa: ANN001, ANN201 - lxml's interface
+    def resolve(self, url, pubid, context):
         for prefix, local in PREFIXES.items():
             if url.startswith(prefix):
                 return self.resolve_filename(str(self.root / (local + url[len(prefix):])), context)

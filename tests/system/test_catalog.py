@@ -24,12 +24,12 @@ import yaml
 from owslib.wms import WebMapService
 
 from ogcserver.app import create_app
-from ogcserver.composition import catalog_store
 from ogcserver.cli import main
+from ogcserver.composition import catalog_store
 from ogcserver.settings import load_settings
 from tests.conftest import running_server
-from tests.support.postgres import SKIP_REASON
 from tests.support import rasters
+from tests.support.postgres import SKIP_REASON
 from tests.support.reference import decode, params
 
 X0, Y0 = rasters.ORIGIN

@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.support import hostile_requests as hostile, rasters
+from tests.support import hostile_requests as hostile
+from tests.support import rasters
 
 X0, Y0 = rasters.ORIGIN
 BOX = f"{X0},{Y0 - 2000},{X0 + 2000},{Y0}"
@@ -73,13 +75,13 @@ def fuzz_client(processing_app):
     logger.setLevel(level)  # later tests read these logs
 
 
-def check(response) -> None:  # noqa: ANN001
+def check(response) -> None:
     unsupported = response.status_code == 501 and b"NotSupported" in response.data  # e.g. REQUEST=0
     assert response.status_code < 500 or unsupported, (response.status_code, response.data[:400])
     assert b"Traceback" not in response.data and b"NoApplicableCode" not in response.data, response.data[:400]
 
 
-def values_for(key: str):  # noqa: ANN201 - a strategy
+def values_for(key: str):
     special = {"FILTER": hostile.cql2, "filter": hostile.cql2, "RENDERINGRULE": hostile.chain_rule,
                "TIME": st.one_of(hostile.times, hostile.ranges), "datetime": st.one_of(hostile.times, hostile.ranges)}
     return st.one_of(special[key], hostile.any_value) if key in special else hostile.any_value
@@ -100,7 +102,7 @@ def hostile_request(draw, name: str) -> tuple[str, dict]:
 def test_operations_never_fail_on_hostile_values(fuzz_client, name):
     @FUZZ
     @given(hostile_request(name))
-    def run(request):  # noqa: ANN001
+    def run(request):
         path, query = request
         check(fuzz_client.get(path, query_string=query))
 
@@ -115,7 +117,7 @@ def test_paths_never_fail_on_hostile_segments(fuzz_client, name):
 
     @FUZZ
     @given(st.lists(segment, min_size=count, max_size=count))
-    def run(segments):  # noqa: ANN001
+    def run(segments):
         check(fuzz_client.get(template.format(*segments)))
 
     run()

@@ -48,7 +48,7 @@ def hashes(monkeypatch):
     calls = []
     original = PasswordHasher.verify
 
-    def counting(self, hash_, password):  # noqa: ANN001, ANN202
+    def counting(self, hash_, password):
         calls.append(hash_)
         return original(self, hash_, password)
 
@@ -123,7 +123,7 @@ def test_hashes_beyond_the_cap_wait_briefly_then_get_503(data_dir, tmp_path, mon
     entered, release = threading.Event(), threading.Event()
     original = PasswordHasher.verify
 
-    def held(self, hash_, password):  # noqa: ANN001, ANN202
+    def held(self, hash_, password):
         entered.set()
         release.wait(30)
         return original(self, hash_, password)

@@ -119,8 +119,8 @@ def test_max_items_limit(data_dir, tmp_path):
 
 def test_items_in_different_crs_join_the_mosaic(data_dir, tmp_path):
     """A folder mixing UTM and lon/lat rasters is still one layer covering both."""
-    from rasterio.warp import calculate_default_transform, reproject
     import rasterio
+    from rasterio.warp import calculate_default_transform, reproject
 
     folder = tmp_path / "mixed"
     folder.mkdir()

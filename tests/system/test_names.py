@@ -118,7 +118,8 @@ def test_real_files_with_dots_in_their_names_are_served(shared_data, tmp_path):
 
 
 def rasters_png(data: bytes):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     return Image.open(io.BytesIO(data))

@@ -39,7 +39,7 @@ def recorded(data_dir, tmp_path):
     calls: list[ReadRequest] = []
     read_view = views.read_view
 
-    def recording(request: ReadRequest):  # noqa: ANN202 - whatever the primitive returns
+    def recording(request: ReadRequest):
         calls.append(request)
         return read_view(request)
 

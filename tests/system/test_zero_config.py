@@ -23,9 +23,9 @@ import numpy as np
 import pyproj
 import pytest
 import rasterio
+import rasterio.warp
 import requests
 from PIL import Image
-import rasterio.warp
 
 from ogcserver.app import core_of, create_app
 from ogcserver.settings import settings_from_paths

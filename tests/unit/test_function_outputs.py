@@ -48,7 +48,7 @@ def _raster(dtype: str, count: int) -> Raster:
     return Raster(data, valid, GRID, tuple(f"b{i}" for i in range(1, count + 1)))
 
 
-def _declared(dtype: str, names: tuple[str, ...], declare) -> BandSet | InvalidValue:  # noqa: ANN001
+def _declared(dtype: str, names: tuple[str, ...], declare) -> BandSet | InvalidValue:
     try:
         return declare(BandSet(dtype, names))
     except InvalidValue as exc:

@@ -4,7 +4,8 @@ domain's InvalidValue / the protocol's OwsError; nothing else ever escapes."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.functions.expression import Expression
@@ -24,7 +25,7 @@ FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None
 EXPECTED = (OgcServerError, OwsError)
 
 
-def total(parse, *args) -> None:  # noqa: ANN001
+def total(parse, *args) -> None:
     try:
         parse(*args)
     except EXPECTED:

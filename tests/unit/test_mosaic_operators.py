@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ogcserver.core.mosaic import mosaic
-from ogcserver.model.catalog import CatalogItem, SourceInfo
 from ogcserver.model.budget import Budget, request_budget
+from ogcserver.model.catalog import CatalogItem, SourceInfo
 from ogcserver.model.errors import RenderTimeout, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox

@@ -6,7 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +161,7 @@ def test_acquisition_times(generated):
         assert 2021 <= when.year <= 2024
         if path.parent.name == "ortho":
             assert path.stem.endswith(when.strftime("%Y%m%d"))
-        stamps.append(when.replace(tzinfo=timezone.utc))
+        stamps.append(when.replace(tzinfo=UTC))
     assert len(set(stamps)) == len(stamps) == 7
     assert len({s.year for s in stamps}) == 4
 

@@ -22,7 +22,7 @@ def another_client_calls(counts: SharedCounts) -> None:
     counts.leave("a:198.51.100.7")
 
 
-def in_child(body) -> int:  # noqa: ANN001
+def in_child(body) -> int:
     """Run ``body`` in a forked process (as a server's worker is) and return its exit status."""
     pid = os.fork()
     if pid == 0:

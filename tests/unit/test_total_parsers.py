@@ -4,7 +4,7 @@ InvalidValue (or the protocol's OwsError), never OverflowError, RecursionError o
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -29,11 +29,11 @@ def test_times_beyond_the_calendar_in_utc_are_invalid_values(text):
 
 def test_times_at_the_calendar_edges_in_utc_still_parse():
     first = parse_time("0001-01-01T00:00:00Z")
-    assert first.start == datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert first.start == datetime(1, 1, 1, tzinfo=UTC)
     last = parse_time("9999-12-31T23:59:59+00:00")
-    assert last.end == datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert last.end == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     shifted = parse_time("0001-01-01T10:00:00+09:00")
-    assert shifted.start == datetime(1, 1, 1, 1, tzinfo=timezone.utc)
+    assert shifted.start == datetime(1, 1, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text", [f"closest:datetime:{t}" for t in EDGE_TIMES])

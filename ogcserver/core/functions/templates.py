@@ -47,7 +47,7 @@ class ProcessingTemplate(Frozen):
     then: tuple[Annotated[AnyFunction, Field(discriminator="function")], ...] = Field((), max_length=8)
 
     @model_validator(mode="after")
-    def _then_needs_compare(self) -> "ProcessingTemplate":
+    def _then_needs_compare(self) -> ProcessingTemplate:
         if self.then and self.compare is None:
             raise ValueError(f"template '{self.name}': 'then' applies to a comparison; add 'compare'")
         if self.per_item and any(f.context() for f in self.chain):

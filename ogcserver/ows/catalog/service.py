@@ -16,13 +16,13 @@ from ogcserver.model.access import Action
 from ogcserver.model.errors import OgcServerError
 from ogcserver.model.geo import WGS84, BBox, geojson_bbox
 from ogcserver.model.mosaic import ATTRIBUTE, Ordering
+from ogcserver.model.time import format_time, parse_time
+from ogcserver.ows.catalog.errors import CATALOG_FORMAT
 from ogcserver.ows.catalog.features import feature_collection, item_feature
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.catalog.errors import CATALOG_FORMAT
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
-from ogcserver.model.time import format_time, parse_time
 
 GEOJSON = "application/geo+json"
 MAX_LIMIT = 1000

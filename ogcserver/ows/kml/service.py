@@ -15,8 +15,8 @@ from ogcserver.model.geo import lonlat_intersects, to_lonlat
 from ogcserver.model.image import Grid
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.kml.errors import KML_FORMAT
 from ogcserver.ows.kml import documents
+from ogcserver.ows.kml.errors import KML_FORMAT
 from ogcserver.ows.response import OwsResponse
 
 MAX_FOOTPRINTS = 10_000

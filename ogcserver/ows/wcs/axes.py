@@ -29,7 +29,7 @@ class Axis:
     aliases: frozenset[str]  # lower-case names also accepted in requests
 
 
-def _axis(axis: Any, geographic: bool) -> Axis:  # noqa: ANN401 - one of pyproj's axis_info entries
+def _axis(axis: Any, geographic: bool) -> Axis:
     xy = 1 if axis.direction.lower() in ("north", "south") else 0
     if geographic:  # the OGC CRS dictionary's abbreviations
         label, names = ("Lat", {"lat", "latitude"}) if xy else ("Long", {"long", "lon", "longitude"})

@@ -7,10 +7,10 @@ from ogcserver.core.query import CoverageQuery
 from ogcserver.model.geo import BBox
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query, parse_rendering_rule
-from ogcserver.ows.wcs.common import processing as _processing
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wcs.axes import request_crs
 from ogcserver.ows.wcs.common import band_index, coverage_format, integer, interpolation, number
+from ogcserver.ows.wcs.common import processing as _processing
 from ogcserver.ows.wcs.models import GetCoverage
 
 

@@ -16,6 +16,7 @@ from ogcserver.core.query import CoverageQuery, ItemQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
+from ogcserver.model.time import parse_time
 from ogcserver.ows.capabilities import bbox_in
 from ogcserver.ows.crs import RequestCrs
 from ogcserver.ows.exceptions import OwsError
@@ -26,7 +27,6 @@ from ogcserver.ows.wcs.geotiff import geotiff_options
 from ogcserver.ows.wcs.kvp20 import invalid_subsetting
 from ogcserver.ows.wcs.models import GetCoverage
 from ogcserver.ows.wcs.request20 import Request20, Scaling
-from ogcserver.model.time import parse_time
 from ogcserver.ows.wcs.views import wcs_code
 
 TIME_AXES = {"time", "t", "date", "ansi", "phenomenontime"}

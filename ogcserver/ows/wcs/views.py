@@ -19,6 +19,7 @@ from ogcserver.ows.wcs.axes import crs_axes, crs_uri, crs_urn
 from ogcserver.ows.wcs.common import field_names, formats_for
 from ogcserver.settings import Settings
 
+
 def exact(value: float) -> str:
     """The shortest text that reads back to the same float."""
     text = repr(float(value))

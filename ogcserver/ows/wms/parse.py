@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 
-
 from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import ImageFormat, Resampling

@@ -10,12 +10,12 @@ from ogcserver.model.formats import ImageFormat
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exception_format import exception_format
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.featureinfo import format_feature_info
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse, with_skipped
 from ogcserver.ows.wms import parse
 from ogcserver.ows.wms.capabilities import capabilities_document
-from ogcserver.ows.featureinfo import format_feature_info
 from ogcserver.ows.wms.models import GetMap
 from ogcserver.settings import Settings
 

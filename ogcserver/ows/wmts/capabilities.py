@@ -5,9 +5,8 @@ from __future__ import annotations
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import epsg_code, whole_longitudes
-from ogcserver.ows.capabilities import time_view, fmt, render
+from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
 from ogcserver.ows.endpoint import Endpoint
-from ogcserver.ows.capabilities import bbox_in, ordered
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from ogcserver.core import tiling
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import PointQuery, TileQuery
 from ogcserver.core.tilecache import TileResult, TileService
-from ogcserver.core import tiling
 from ogcserver.model.access import Action
 from ogcserver.model.errors import OgcServerError
 from ogcserver.ows.endpoint import Endpoint

@@ -21,7 +21,6 @@ from pathlib import Path
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.storage.cache.locks import file_lock
 
-
 ATIME_RESOLUTION = 600  # seconds: a hit refreshes a tile's access time at most this often
 
 

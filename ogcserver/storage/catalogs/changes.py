@@ -16,7 +16,6 @@ from ogcserver.model.geo import WGS84, BBox
 from ogcserver.storage.catalogs.sql_filter import compile_filter
 from ogcserver.storage.catalogs.sql_order import Dialect, locked_ids, order_by
 
-
 UNREADABLE = "unreadable:"  # meta key prefix of items marked unreadable
 
 

@@ -22,8 +22,8 @@ import psycopg
 import shapely
 from psycopg.conninfo import conninfo_to_dict
 
-from ogcserver.model.errors import CatalogUnavailable
 from ogcserver.model.catalog import CatalogItem, CollectionStats, ItemRecord, Selection, SyncResult, footprint_box
+from ogcserver.model.errors import CatalogUnavailable
 from ogcserver.model.geo import WGS84, BBox, lonlat_parts, lonlat_shape, normalized_lonlat
 from ogcserver.storage.catalogs.changes import CatalogWrites
 from ogcserver.storage.catalogs.records import info_from_json, info_to_json

@@ -7,7 +7,6 @@ import ctypes.util
 
 import rasterio.env
 
-
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 MMAP_THRESHOLD = 1 << 20  # arrays from this size get pages of their own, returned when freed

@@ -14,13 +14,13 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import numpy as np
 import rasterio
-from rasterio.enums import ColorInterp
 from rasterio._err import CPLE_BaseError
+from rasterio.enums import ColorInterp
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -32,11 +32,16 @@ from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.labels import unique_names
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
-from ogcserver.storage.readers.vetting import (
-    DEFAULT_RULES, EXTENSIONS, SourceRules, check_dataset, check_source, open_source,
-)
 from ogcserver.storage.readers.process_memory import trim_heap
 from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
+from ogcserver.storage.readers.vetting import (
+    DEFAULT_RULES,
+    EXTENSIONS,
+    SourceRules,
+    check_dataset,
+    check_source,
+    open_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +54,12 @@ def parse_datetime(text: str) -> datetime | None:
     """Acquisition times as GDAL tags and file names write them."""
     text = text.strip()
     if re.match(r"^\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}$", text):
-        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
@@ -64,7 +69,7 @@ def acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
     m = FILENAME_DATE.search(filename)
     if m:
         try:
-            return datetime.strptime("".join(m.groups()), "%Y%m%d").replace(tzinfo=timezone.utc)
+            return datetime.strptime("".join(m.groups()), "%Y%m%d").replace(tzinfo=UTC)
         except ValueError:
             return None
     return None
