@@ -216,9 +216,11 @@ def alone(resolve, tmp_path, caplog):
 
 
 def assert_logged_once_with_reason(records: list[str], name: str, path: Path, reason: str) -> None:
-    """Some line about the layer or its file gives the reason; no line about them comes twice."""
+    """Some line about the layer or its file gives the reason in its own words (its message or
+    reason, not the file's name, which may contain the very word); no line about them comes twice."""
     lines = [r for r in records if f'"{name}"' in r or path.name in r]
-    assert any(re.search(reason, line, re.IGNORECASE) for line in lines), lines
+    said = [f"{entry['message']} {entry.get('reason', '')}" for entry in map(json.loads, lines)]
+    assert any(re.search(reason, text, re.IGNORECASE) for text in said), lines
     entries = [json.dumps({k: v for k, v in json.loads(line).items() if k != "time"}, sort_keys=True) for line in lines]
     assert len(entries) == len(set(entries)), lines
 

@@ -265,3 +265,23 @@ def test_the_sources_settings(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
     assert "sources.max_bands" in str(caught.value) and "sources.allow_vrt" in str(caught.value)
+
+
+def test_a_vrt_refused_while_vrts_are_off_also_says_it_is_georeferenced_by_rpcs_only(tmp_path):
+    """Enabling VRTs would only meet the next refusal: both are said at once."""
+    from ogcserver.storage.readers.vetting import check_source
+
+    source = str(good_tiff(tmp_path / "scene.tif"))
+    rpc = '<Metadata domain="RPC"><MDI key="LINE_OFF">1</MDI></Metadata>'
+    without_transform = simple_vrt(source).replace("<GeoTransform>10, 0.001, 0, 50, 0, -0.001</GeoTransform>", rpc)
+    (tmp_path / "rpc.vrt").write_text(without_transform)
+    (tmp_path / "plain.vrt").write_text(simple_vrt(source))
+    (tmp_path / "both.vrt").write_text(simple_vrt(source).replace("<SRS>", rpc + "<SRS>"))
+    reasons = {}
+    for name in ("rpc", "plain", "both"):
+        with pytest.raises(SourceRefused) as refused:
+            check_source(str(tmp_path / f"{name}.vrt"), SourceRules())
+        reasons[name] = refused.value.reason
+    assert reasons["rpc"] == ("VRT sources are not enabled (settings: sources.allow_vrt); "
+                              "no geotransform (georeferenced by RPCs only; not supported yet)")
+    assert reasons["plain"] == reasons["both"] == "VRT sources are not enabled (settings: sources.allow_vrt)"

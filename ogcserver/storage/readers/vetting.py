@@ -77,6 +77,8 @@ NOT_YET = {
 NOT_A_FILE = re.compile(r"^(/vsi[a-z0-9_]*(/|$)|[A-Za-z][A-Za-z0-9+.\-]*:)")
 HEAD_BYTES = 1024
 MAX_VRT_BYTES = 16 * 2**20  # a VRT larger than this is refused (parsed in memory)
+RPC_ONLY = "no geotransform (georeferenced by RPCs only; not supported yet)"
+RPC_DOMAIN = re.compile(rb"<Metadata\s[^>]*domain\s*=\s*[\"']RPC[\"']")
 MAX_VRT_DEPTH = 8  # VRTs within VRTs
 MAX_CHECKED_BLOCKS = 16_384  # tiles or strips whose place in the file is checked; beyond, a sample
 # VRT constructs that make GDAL do more than read pixels of a plain source
@@ -123,6 +125,16 @@ def extension(path: str) -> str:
     return ".hgt.zip" if lower.endswith(".hgt.zip") else os.path.splitext(lower)[1]
 
 
+def _declares_rpcs(path: str) -> bool:
+    """Whether a VRT carries RPC metadata and no geotransform (read as text, never opened)."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_VRT_BYTES)
+    except OSError:
+        return False
+    return RPC_DOMAIN.search(text) is not None and b"<GeoTransform" not in text
+
+
 def identify(head: bytes) -> SourceFormat | None:
     """The format whose leading bytes the file starts with; for XML, after a byte-order mark,
     blanks, the XML declaration and comments."""
@@ -162,7 +174,9 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
         raise SourceRefused(_name(path), f"its content is {content}, not the {expected.name} its extension "
                                          f"'{ext}' says")
     if expected is VRT and not rules.allow_vrt:
-        raise SourceRefused(_name(path), "VRT sources are not enabled (settings: sources.allow_vrt)")
+        # say at once what enabling VRTs would meet next, rather than one reason per attempt
+        also = f"; {RPC_ONLY}" if _declares_rpcs(path) else ""
+        raise SourceRefused(_name(path), f"VRT sources are not enabled (settings: sources.allow_vrt){also}")
     return expected
 
 
@@ -326,7 +340,7 @@ def _check_georeferencing(ds: rasterio.DatasetReader, name: str) -> None:
     if t.is_identity and len(ds.gcps[0]) >= 3:  # GDAL turns a lone tie point without a scale into one GCP
         raise SourceRefused(name, "no geotransform (georeferenced by GCPs only; not supported yet)")
     if t.is_identity and ds.rpcs is not None:
-        raise SourceRefused(name, "no geotransform (georeferenced by RPCs only; not supported yet)")
+        raise SourceRefused(name, RPC_ONLY)
     coefficients = (t.a, t.b, t.c, t.d, t.e, t.f)
     if t.is_identity or not all(math.isfinite(v) for v in coefficients) or t.a * t.e - t.b * t.d == 0:
         raise SourceRefused(name, f"no usable geotransform (pixel size {t.a:g} x {t.e:g}: missing, zero, "
