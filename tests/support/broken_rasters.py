@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,24 +60,24 @@ def _write(path: Path, shape: tuple[int, int], count: int = 1, **options) -> Pat
     return path
 
 
-def bad_tile_offsets(path: Path, count: int = 1) -> Path:
-    """A tiled file whose tile offsets point past its end."""
+def _tiled_with_tag(path: Path, count: int, tag: int, values: Callable[[list[int], int], list[int]]) -> Path:
+    """A tiled DEFLATE file whose ``tag`` (one value per tile) is rewritten by ``values``."""
     _write(path, (512, 512), count, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     data = bytearray(path.read_bytes())
-    where, offsets, code = _values(bytes(data), _entries(bytes(data))[TILE_OFFSETS])
-    struct.pack_into(f"<{len(offsets)}{code}", data, where, *[len(data) + 10_000_000 + o for o in offsets])
+    where, old, code = _values(bytes(data), _entries(bytes(data))[tag])
+    struct.pack_into(f"<{len(old)}{code}", data, where, *values(old, len(data)))
     path.write_bytes(bytes(data))
     return path
+
+
+def bad_tile_offsets(path: Path, count: int = 1) -> Path:
+    """A tiled file whose tile offsets point past its end."""
+    return _tiled_with_tag(path, count, TILE_OFFSETS, lambda offsets, size: [size + 10_000_000 + o for o in offsets])
 
 
 def bad_byte_counts(path: Path, count: int = 1) -> Path:
     """A tiled DEFLATE file whose tile byte counts say 3 bytes: each tile is a cut stream."""
-    _write(path, (512, 512), count, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
-    data = bytearray(path.read_bytes())
-    where, counts, code = _values(bytes(data), _entries(bytes(data))[TILE_BYTE_COUNTS])
-    struct.pack_into(f"<{len(counts)}{code}", data, where, *[3] * len(counts))
-    path.write_bytes(bytes(data))
-    return path
+    return _tiled_with_tag(path, count, TILE_BYTE_COUNTS, lambda counts, _size: [3] * len(counts))
 
 
 def truncated(path: Path) -> Path:
