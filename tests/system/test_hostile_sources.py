@@ -205,5 +205,6 @@ def test_real_files_not_supported_yet_say_why_once(shared_data, tmp_path, caplog
         "cog_gcps": "no geotransform (georeferenced by GCPs only; not supported yet)",
         "goes": "a geostationary view (+proj=geos): its corners lie off the Earth; not supported yet",
         "air_temperature_small": "netCDF: multidimensional sources are not supported yet",
-        "RGB": "VRT sources are not enabled (settings: sources.allow_vrt)",
+        "RGB": "VRT sources are not enabled (settings: sources.allow_vrt); "
+               "no geotransform (georeferenced by RPCs only; not supported yet)",
     }
