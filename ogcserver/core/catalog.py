@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ogcserver.core.colour_scale import scalar_styles
 from ogcserver.core.config import CoreSettings, LayerConfig
 from ogcserver.core.ingest import describe_file
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
@@ -275,6 +276,8 @@ class LayerCatalog:
             time_extent=(summary.first, summary.last) if summary.first and summary.last else None,
             times=tuple(self.store.times(collection, MAX_TIMES + 1)),
             palette=first.palette if render_bands == (1,) else None,
+            scalar_styles=scalar_styles(len(render_bands)),
+            units=config.colour_scale.units if config.colour_scale else "",
         )
         levels, stale = self._overview(name, collection, summary.generation)
         return Layer(info, config, render_bands, levels, stale)

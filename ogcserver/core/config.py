@@ -7,6 +7,7 @@ imports settings, so configuration depends on the core and not the reverse.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ogcserver.core.functions.ramps import OutOfRange, RampName
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 
 if TYPE_CHECKING:  # templates are built on Name and Frozen from here
@@ -82,6 +84,30 @@ class Rendering(Frozen):
     warp_error: float = Field(1e-3, gt=0, le=0.5)
 
 
+class ColourScaleConfig(Frozen):
+    """A single-band layer's colour scale by default (requests may override each part): its
+    range (default: the layer's 2nd to 98th percentiles), ramp, log scaling, equal colour bands,
+    what values past either end become, and the units its legend names."""
+
+    range: tuple[float, float] | None = None
+    palette: RampName = "viridis"
+    log: bool = False
+    color_bands: int | None = Field(None, ge=1, le=255)
+    above: OutOfRange = "extend"  # "extend" (the ramp's end colour), "transparent" or "#rrggbb"
+    below: OutOfRange = "extend"
+    units: str = Field("", max_length=40)
+
+    @model_validator(mode="after")
+    def _range(self) -> ColourScaleConfig:
+        if self.range is not None:
+            low, high = self.range
+            if not (math.isfinite(low) and math.isfinite(high) and high > low):
+                raise ValueError("range must be two finite numbers, the minimum first")
+            if self.log and low <= 0:
+                raise ValueError("a logarithmic scale needs a positive range")
+        return self
+
+
 class LayerConfig(Frozen):
     name: Name
     title: str = ""
@@ -98,6 +124,7 @@ class LayerConfig(Frozen):
     blend_width: int = Field(0, ge=0, le=256)  # pixels over which the blend operator feathers edges
     cache: bool = True  # tiles of this layer go through the tile cache
     styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
+    colour_scale: ColourScaleConfig | None = None  # one band: drawn through a colour scale by default
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerConfig:

@@ -14,16 +14,28 @@ import numpy as np
 
 from ogcserver.core.access import Policy
 from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.colour_scale import SCALAR, is_scalar, scalar_template
 from ogcserver.core.config import CoreSettings, Limits, ServiceDefinition
 from ogcserver.core.constraints import allowed_items, point_in_area, sample_point
 from ogcserver.core.coverage import read_coverage
 from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands, with_dataset_statistics
+from ogcserver.core.functions.library import Colormap
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import picture_bytes
-from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
+from ogcserver.core.query import (
+    DEFAULT_SCALE,
+    EVERY_ITEM,
+    ColourScale,
+    CoverageQuery,
+    ItemQuery,
+    ItemSearch,
+    LegendQuery,
+    MapQuery,
+    PointQuery,
+)
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.render.encode import encode
-from ogcserver.core.render.legend import legend_picture, message_picture, template_legend
+from ogcserver.core.render.legend import legend_picture, message_picture, scale_legend, template_legend
 from ogcserver.core.render.style import composite, render_default, render_processed
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
@@ -113,7 +125,7 @@ class Engine:
         """The layer and the constraints on this action, after the access check."""
         layer = self.catalog.layer(name, service)
         constraints = self.policy.check(principal, layer.info, action, operation)
-        if style and style not in {s.name for s in layer.info.styles}:
+        if style and style not in {s.name for s in layer.info.styles} and not is_scalar(layer.info, style):
             raise StyleNotFound(style, name)
         return layer, constraints
 
@@ -152,7 +164,7 @@ class Engine:
             picture: RGBAImage | None = None
             for (layer, constraints), ref in zip(layers, query.layers):
                 rendered = self._render_layer(layer, grid, query.resampling, limits, constraints, ref.style,
-                                              query.rendering, query.items)
+                                              query.rendering, query.items, query.scale)
                 if rendered is not None:
                     picture = composite(picture, rendered)
         if picture is None:
@@ -170,9 +182,10 @@ class Engine:
         style: str = "",
         rendering: ProcessingTemplate | None = None,
         want: ItemQuery = EVERY_ITEM,
+        scale: ColourScale = DEFAULT_SCALE,
     ) -> RGBAImage | None:
         """One layer's picture on a grid: its read (see core/read.py), then its style."""
-        template = rendering or self.settings.template(style or layer.info.default_style)
+        template = self._template(layer, style, rendering, scale)
         if template is not None:
             template = self.with_statistics(layer, template, limits)
         request = ReadRequest(
@@ -186,6 +199,15 @@ class Engine:
         if template:
             return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
+
+    def _template(self, layer: Layer, style: str, rendering: ProcessingTemplate | None,
+                  scale: ColourScale) -> ProcessingTemplate | None:
+        """The chain of a style (an ad-hoc one, a processing template, a colour scale) with the
+        request's colour scale applied; None: the layer's default picture."""
+        if rendering is not None:
+            return rendering
+        style = style or layer.info.default_style
+        return scalar_template(layer, style, self.settings.template(style), scale)
 
     def with_statistics(self, layer: Layer, template: ProcessingTemplate, limits: Limits) -> ProcessingTemplate:
         """The template with dataset-statistics stretches bound to the layer's values: computed
@@ -208,6 +230,7 @@ class Engine:
 
     def render_picture(
         self, layer: Layer, grid: Grid, constraints: Constraints, style: str = "", want: ItemQuery = EVERY_ITEM,
+        scale: ColourScale = DEFAULT_SCALE,
     ) -> RGBAImage | None:
         """One layer drawn on a grid (for tiles), after the caller's access check."""
         limits = self.limits(layer.info.service)
@@ -215,7 +238,7 @@ class Engine:
         try:
             with request_budget(budget), holding(f"a {grid.width}x{grid.height} picture",
                                                  picture_bytes(grid.width * grid.height)):
-                return self._render_layer(layer, grid, None, limits, constraints, style, None, want)
+                return self._render_layer(layer, grid, None, limits, constraints, style, None, want, scale)
         finally:
             self._finish(budget)
 
@@ -311,13 +334,23 @@ class Engine:
         layer, _ = self.resolve(query.layer, query.style, query.service, query.principal, Action.VIEW, "legend")
         if query.width or query.height:
             self.check_size(query.width or 1, query.height or 1, query.service)
-        template = self.settings.template(query.style) if query.style else None
-        pixels = template_legend(template, query.width, query.height) if template else None
+        template = self._template(layer, query.style, None, query.scale)
+        pixels = self._legend_pixels(layer, template, query) if template is not None else None
         if pixels is None:
             pixels = legend_picture(layer, query.width, query.height)
         height, width = pixels.shape[:2]
         grid = Grid.from_bbox(BBox(0, 0, width, height, "EPSG:3857"), width, height)
         return encode(RGBAImage(pixels.copy(), grid), fmt, True, (255, 255, 255), self.settings.rendering)
+
+    @staticmethod
+    def _legend_pixels(layer: Layer, template: ProcessingTemplate, query: LegendQuery) -> np.ndarray | None:
+        """A colour scale's bar (the scalar styles, and templates ending in a ramp drawn with a
+        request's colour scale), else the template's own legend."""
+        last = template.chain[-1] if template.compare is None else None
+        if isinstance(last, Colormap) and not last.stops and (template.name == SCALAR or not query.scale.is_default):
+            title = layer.info.title if template.name == SCALAR else template.title or template.name
+            return scale_legend(last, title, layer.info.units, query.width, query.height, query.bar_only)
+        return template_legend(template, query.width, query.height)
 
     def visible_layer(self, name: str, service: str | None, principal: Principal, action: Action,
                       operation: str) -> Layer:

@@ -35,6 +35,27 @@ EVERY_ITEM = ItemQuery()
 
 
 @dataclass(frozen=True)
+class ColourScale:
+    """How a request asks one band's values to be coloured (vendor parameters); each unset part
+    falls back to the style's or the layer's own. Colours are ``#rrggbb``, ``extend`` (the
+    ramp's end colour) or ``transparent``."""
+
+    range: tuple[float, float] | None = None  # minimum < maximum, both finite
+    fit_view: bool = False  # the range of each view's own values
+    log: bool | None = None
+    color_bands: int | None = None  # 1..255 equal bands; None: continuous
+    above: str | None = None
+    below: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self == DEFAULT_SCALE
+
+
+DEFAULT_SCALE = ColourScale()
+
+
+@dataclass(frozen=True)
 class LayerRef:
     layer: str
     style: str = ""  # empty: the layer's default style
@@ -54,6 +75,7 @@ class MapQuery:
     principal: Principal = ANONYMOUS
     rendering: ProcessingTemplate | None = None  # an ad-hoc chain instead of the styles
     items: ItemQuery = EVERY_ITEM
+    scale: ColourScale = DEFAULT_SCALE
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,8 @@ class LegendQuery:
     height: int | None = None
     service: str | None = None
     principal: Principal = ANONYMOUS
+    scale: ColourScale = DEFAULT_SCALE
+    bar_only: bool = False  # only the colour bar of a colour scale, filling width x height
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,7 @@ class TileQuery:
     service: str | None = None
     principal: Principal = ANONYMOUS
     items: ItemQuery = EVERY_ITEM
+    scale: ColourScale = DEFAULT_SCALE
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ import numpy as np
 
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
+from ogcserver.core.colour_scale import is_scalar
 from ogcserver.core.config import CacheConfig, Rendering
 from ogcserver.core.engine import Engine
-from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
+from ogcserver.core.query import DEFAULT_SCALE, EVERY_ITEM, ColourScale, ItemQuery, TileQuery
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.vector import footprint_tile
 from ogcserver.core.seed import Metatile
@@ -110,7 +111,10 @@ class TileService:
             style_key = f"{style}~{hashlib.sha1(repr(q.items).encode()).hexdigest()[:12]}"
             version = f"{version}g{layer.info.generation}"
         key = TileKey(layer.info.name, style_key, tms.id, version, q.z, q.x, q.y, EXTENSIONS[q.format])
-        cacheable = self.store is not None and constraints.unconstrained and layer.config.cache
+        # a request's own colour scale, or a colour-scale style, is drawn for it and never
+        # cached: ranges are any numbers, so their tiles would only crowd the cache out
+        cacheable = (self.store is not None and constraints.unconstrained and layer.config.cache
+                     and q.scale.is_default and not is_scalar(layer.info, style))
         return layer, constraints, tms, key, cacheable
 
     def footprints(self, q: TileQuery) -> bytes:
@@ -139,7 +143,8 @@ class TileService:
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
-            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, style, q.items)
+            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, style, q.items,
+                                 q.scale)
             body = tiles[(q.x, q.y)]
             if body is None:  # nothing valid in this tile (e.g. all nodata)
                 body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
@@ -216,11 +221,12 @@ class TileService:
     def _render(
         self, layer: Layer, tms: tiling.TileMatrixSet, z: int, span: tuple[int, int, int, int], fmt: ImageFormat,
         constraints: Constraints, buffer: int, style: str = "", want: ItemQuery = EVERY_ITEM,
+        scale: ColourScale = DEFAULT_SCALE,
     ) -> dict[tuple[int, int], bytes | None]:
         """Render tiles x0..x1, y0..y1 in one read; None marks a tile with nothing in it."""
         x0, y0, x1, y1 = span
         grid = tms.grid(z, x0, y0, x1, y1, buffer)
-        picture = self.engine.render_picture(layer, grid, constraints, style, want)
+        picture = self.engine.render_picture(layer, grid, constraints, style, want, scale)
         size = tms.tms.matrix(z).tileWidth
         rendering = self.engine.settings.rendering
         out: dict[tuple[int, int], bytes | None] = {}

@@ -194,6 +194,8 @@ class LayerInfo:
     palette: tuple[tuple[int, int, int, int], ...] | None = None
     version: str = ""  # changes with the layer's rendering (config, bands, statistics): cache keys
     generation: int = 0  # the collection's change counter: bumped by every item change
+    scalar_styles: tuple[StyleInfo, ...] = ()  # one band: a colour scale per ramp (never cached as tiles)
+    units: str = ""  # of the values a colour scale shows
 
 
 def lonlat_footprint(info: SourceInfo) -> BBox:

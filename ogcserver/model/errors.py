@@ -205,3 +205,10 @@ class InvalidExtent(InvalidValue):
     def __init__(self, axis: Literal["x", "y"], reason: str) -> None:
         super().__init__(None, f"the extent asked for along {axis} is {reason}")
         self.axis = axis
+
+
+class ColourScaleRefused(InvalidValue):
+    """A colour scale that cannot be drawn: a logarithmic one over a range that is not positive."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(None, reason)

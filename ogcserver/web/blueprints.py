@@ -241,7 +241,9 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     def tile(**fields: str) -> Response:
         protocol = "WMTS" if "style" in fields else "XYZ"  # /tiles/... paths are XYZ resources
         return _rest(ctx, fields.get("service"), lambda wmts, endpoint: wmts.tile(
-            rest.tile_query(fields, _request_items(fields.get("time"))), endpoint, exception_format(protocol)),
+            rest.tile_query(fields, _request_items(fields.get("time")),
+                            scale=rest.request_scale(request.args.items(multi=True))),
+            endpoint, exception_format(protocol)),
             protocol)
 
     def feature_info(**fields: str) -> Response:

@@ -12,9 +12,10 @@ from typing import Literal
 import numpy as np
 import shapely
 import shapely.geometry
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ogcserver.core.functions.expression import Expression
+from ogcserver.core.functions.ramps import OutOfRange, RampName, banded, positions, ramp_stops, rgb
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.errors import ChainError
 from ogcserver.model.geo import WGS84, geojson_polygon, is_geographic, transform_coords
@@ -189,46 +190,58 @@ def sigmoid(x: np.ndarray, contrast: float, midpoint: float) -> np.ndarray:
     return (curve(x) - low) / (high - low)
 
 
-RAMPS = {
-    "greys": [(0.0, "#000000"), (1.0, "#ffffff")],
-    "viridis": [(0.0, "#440154"), (0.25, "#3b528b"), (0.5, "#21918c"), (0.75, "#5ec962"), (1.0, "#fde725")],
-    "terrain": [(0.0, "#2166ac"), (0.15, "#67a9cf"), (0.3, "#1a9850"), (0.55, "#d9ef8b"), (0.75, "#a6611a"),
-                (0.9, "#bababa"), (1.0, "#ffffff")],
-    "rdylgn": [(0.0, "#a50026"), (0.25, "#f46d43"), (0.5, "#ffffbf"), (0.75, "#66bd63"), (1.0, "#006837")],
-}
-
-
 def _rgb(colour: str) -> tuple[int, int, int]:
     value = colour.lstrip("#")
     if len(value) != 6:
         raise ChainError("colormap", f"colour '{colour[:12]}' is not #rrggbb")
-    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+    return rgb(colour)
 
 
 class Colormap(Function):
-    """One band to colours: a named ramp between minimum and maximum, or explicit stops."""
+    """One band to colours: a named ramp between minimum and maximum, or explicit stops.
+
+    A ramp may also be logarithmic, cut into ``color_bands`` equal bands, give values past
+    either end their own colour (``above``, ``below``: ``extend`` the end's colour,
+    ``transparent`` or ``#rrggbb``), and ``fit: view`` its range to each view's values."""
 
     function: Literal["colormap"]
-    ramp: Literal["greys", "viridis", "terrain", "rdylgn"] | None = "viridis"
+    ramp: RampName | None = "viridis"
     stops: tuple[tuple[float, str], ...] | None = Field(None, max_length=256)  # (value, "#rrggbb")
-    minimum: float = 0.0
-    maximum: float = 1.0
+    minimum: float = Field(0.0, allow_inf_nan=False)
+    maximum: float = Field(1.0, allow_inf_nan=False)
     classes: Literal["continuous", "intervals", "exact"] = "continuous"  # exact: only the stops' values
+    scale: Literal["linear", "log"] = "linear"
+    color_bands: int | None = Field(None, ge=1, le=255)
+    above: OutOfRange = "extend"
+    below: OutOfRange = "extend"
+    fit: Literal["fixed", "view"] = "fixed"
+
+    @model_validator(mode="after")
+    def _ramp_options(self) -> Colormap:
+        ramp_only = (self.scale != "linear" or self.color_bands is not None or self.fit != "fixed"
+                     or self.above != "extend" or self.below != "extend")
+        if self.stops:
+            if ramp_only:
+                raise ValueError("scale, color_bands, above, below and fit apply to a named ramp, not to stops")
+            return self
+        if self.fit == "fixed" and not self.maximum > self.minimum:
+            raise ValueError("maximum must be greater than minimum")
+        if self.scale == "log" and self.fit == "fixed" and not self.minimum > 0:
+            raise ValueError("a logarithmic scale needs a positive minimum")
+        return self
 
     def output(self, given: BandSet) -> BandSet:
         return BandSet("uint8", ("red", "green", "blue", "alpha"))
 
     def apply(self, raster: Raster) -> Raster:
-        band = raster.data[0].astype(np.float32)
-        if self.stops:
-            values = np.array([v for v, _ in self.stops], dtype=np.float32)
-            colours = np.array([_rgb(c) for _, c in self.stops], dtype=np.float32)
-        else:
-            ramp = RAMPS[self.ramp or "viridis"]
-            values = np.array([self.minimum + f * (self.maximum - self.minimum) for f, _ in ramp], dtype=np.float32)
-            colours = np.array([_rgb(c) for _, c in ramp], dtype=np.float32)
-        out = np.empty((4,) + band.shape, dtype=np.uint8)
+        band = raster.data[0]
         valid = raster.valid & np.isfinite(band)
+        if not self.stops:
+            return self._ramp(raster, band, valid)
+        values = np.array([v for v, _ in self.stops], dtype=np.float32)
+        colours = np.array([_rgb(c) for _, c in self.stops], dtype=np.float32)
+        band = band.astype(np.float32)
+        out = np.empty((4,) + band.shape, dtype=np.uint8)
         if self.classes == "exact":
             index = np.clip(np.searchsorted(values, band), 0, len(values) - 1)
             valid &= values[index] == band
@@ -241,6 +254,35 @@ class Colormap(Function):
         else:
             for c in range(3):
                 out[c] = np.nan_to_num(np.interp(band, values, colours[:, c])).astype(np.uint8)
+        out[3] = np.where(valid, 255, 0)
+        return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
+
+    def range_for(self, band: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+        """The ramp's ends: as configured, or (``fit: view``) the view's smallest and largest
+        values (positive ones on a log scale); a flat or empty view gets a unit-wide range."""
+        if self.fit == "fixed":
+            return self.minimum, self.maximum
+        values = band[valid & (band > 0)] if self.scale == "log" else band[valid]
+        if not values.size:
+            return (1.0, 10.0) if self.scale == "log" else (0.0, 1.0)
+        low, high = float(values.min()), float(values.max())
+        if not high > low:
+            high = low * 10 if self.scale == "log" else low + 1
+        return low, high
+
+    def _ramp(self, raster: Raster, band: np.ndarray, valid: np.ndarray) -> Raster:
+        low, high = self.range_for(band, valid)
+        t = positions(band, low, high, self.scale == "log")
+        at, colours = ramp_stops(self.ramp or "viridis")
+        snapped = banded(np.nan_to_num(t, nan=0.0), self.color_bands)
+        out = np.empty((4,) + band.shape, dtype=np.uint8)
+        for c in range(3):
+            out[c] = np.interp(snapped, at, colours[:, c]).astype(np.uint8)
+        for past, rule in ((valid & (t < 0), self.below), (valid & (t > 1), self.above)):
+            if rule == "transparent":
+                valid = valid & ~past
+            elif rule != "extend":
+                out[:3, past] = np.array(rgb(rule), dtype=np.uint8)[:, None]
         out[3] = np.where(valid, 255, 0)
         return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from ogcserver.core.catalog import Layer
+from ogcserver.core.render.legend import SCALE_LEGEND_SIZE
 from ogcserver.model.geo import BBox, lonlat_union, whole_longitudes
 from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
 from ogcserver.ows.endpoint import Endpoint
@@ -47,15 +48,20 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
         "SERVICE": "WMS", "VERSION": version, "REQUEST": "GetLegendGraphic",
         "LAYER": info.name, "FORMAT": "image/png",
     }
+    scaled = {s.name for s in info.scalar_styles}
+    if layer.config.colour_scale is not None and info.scalar_styles:
+        scaled.add("default")
     styles = [
         {
             "name": s.name, "title": s.title, "abstract": s.abstract,
             "legend_url": f"{endpoint.url}?{urlencode({**legend_params, 'STYLE': s.name})}",
-            # the default style's legend, or a processing template's (140 x 140)
-            "legend_width": 140 if s.name != "default" or len(layer.render_bands) == 3 else 120,
-            "legend_height": 66 if s.name == "default" and len(layer.render_bands) == 3 else 140,
+            # a colour scale's bar, the default style's legend, or a processing template's (140 x 140)
+            "legend_width": SCALE_LEGEND_SIZE[0] if s.name in scaled else
+            140 if s.name != "default" or len(layer.render_bands) == 3 else 120,
+            "legend_height": SCALE_LEGEND_SIZE[1] if s.name in scaled else
+            66 if s.name == "default" and len(layer.render_bands) == 3 else 140,
         }
-        for s in info.styles
+        for s in (*info.styles, *info.scalar_styles)
     ]
     return {
         "name": info.name,

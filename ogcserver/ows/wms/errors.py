@@ -21,6 +21,7 @@ WMS_130 = COMMON.extended({
     errors.ChainError: Rule("InvalidParameterValue", "STYLES"),
     errors.AreaOutsideCoverage: Rule("InvalidParameterValue", "BBOX"),
     errors.InvalidExtent: Rule("InvalidParameterValue", "BBOX"),
+    errors.ColourScaleRefused: Rule("InvalidParameterValue", "COLORSCALERANGE"),  # an ncWMS vendor parameter
 })
 WMS_111 = WMS_130.extended({
     errors.UnsupportedCrs: Rule("InvalidSRS", "SRS"),

@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 import re
 
+from ogcserver.core.colour_scale import scalar_style_name
 from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
+from ogcserver.ows.colour_scale import parse_colour_scale
 from ogcserver.ows.crs import RequestCrs, parse_crs
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query, parse_rendering_rule
@@ -215,6 +217,7 @@ def parse_getmap(params: Params, version: str, service: str | None) -> GetMap:
         bgcolor=_color(params),
         resampling=_resampling(params),
         service=service,
+        scale=parse_colour_scale(params),
     )
     return GetMap(version, query, mode, KML_FORMATS.get(params.require("FORMAT").strip().lower()))
 
@@ -247,12 +250,20 @@ def parse_getfeatureinfo(params: Params, version: str, service: str | None) -> G
     return GetFeatureInfo(version, query, info_format, mode)
 
 
+def _legend_style(params: Params) -> str:
+    """STYLE, or as ncWMS clients send it STYLES, or PALETTE=<ramp> for a colour scale's."""
+    style = (params.get("STYLE") or params.get("STYLES") or "").strip()
+    palette = (params.get("PALETTE") or "").strip()
+    return scalar_style_name(palette) if palette and not style else style
+
+
 def parse_getlegendgraphic(params: Params, version: str, service: str | None) -> GetLegendGraphic:
-    layer = params.require("LAYER")
+    layer = params.get("LAYER") or params.get("LAYERS") or params.require("LAYER")
     fmt_raw = (params.get("FORMAT") or "image/png").strip().lower()
     if MAP_FORMATS.get(fmt_raw) not in (ImageFormat.PNG, ImageFormat.PNG8, ImageFormat.JPEG):
         raise OwsError("InvalidFormat", f"FORMAT '{fmt_raw[:60]}' is not supported for legends", "FORMAT")
     width = params.int("WIDTH", default=0, minimum=0) or None
     height = params.int("HEIGHT", default=0, minimum=0) or None
-    query = LegendQuery(layer.strip(), (params.get("STYLE") or "").strip(), width, height, service)
+    query = LegendQuery(layer.strip(), _legend_style(params), width, height, service,
+                        scale=parse_colour_scale(params), bar_only=params.boolean("COLORBARONLY"))
     return GetLegendGraphic(version, query, fmt_raw)

@@ -20,6 +20,7 @@ WMTS = COMMON.extended({
     errors.UnsupportedFormat: Rule("InvalidParameterValue", "FORMAT"),
     errors.InvalidPoint: Rule("PointIJOutOfRange", "I"),
     errors.TooManyItems: Rule("InvalidParameterValue", "TILEMATRIX"),
+    errors.ColourScaleRefused: Rule("InvalidParameterValue", "COLORSCALERANGE"),  # an ncWMS vendor parameter
 })
 XYZ = WMTS.extended({
     errors.LayerNotFound: Rule("InvalidParameterValue", "layer"),

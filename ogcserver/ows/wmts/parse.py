@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
+from ogcserver.core.colour_scale import scalar_ramp
+from ogcserver.core.query import DEFAULT_SCALE, EVERY_ITEM, ColourScale, ItemQuery, TileQuery
 from ogcserver.model.formats import ImageFormat
+from ogcserver.ows.colour_scale import parse_colour_scale
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query
 from ogcserver.ows.kvp import Params, whole_number
@@ -51,13 +53,17 @@ def tile_format(value: str) -> ImageFormat:
 
 
 def tile_query(layer: str, style: str, tms: str, z: str, row: str, col: str, fmt: ImageFormat,
-               service: str | None, items: ItemQuery = EVERY_ITEM) -> TileQuery:
-    """The tile asked for; the style "default" (or none) is the layer's default style."""
-    style = "" if style in ("", "default") else _name(style, "STYLE")
+               service: str | None, items: ItemQuery = EVERY_ITEM, scale: ColourScale = DEFAULT_SCALE) -> TileQuery:
+    """The tile asked for; the style "default" (or none) is the layer's default style, and a
+    colour scale's style (``default-scalar/<ramp>``, KVP only) is taken as it is."""
+    if style in ("", "default"):
+        style = ""
+    elif scalar_ramp(style) is None:
+        style = _name(style, "STYLE")
     return TileQuery(
         layer=_name(layer, "LAYER"), tms=_name(tms, "TILEMATRIXSET"), z=non_negative_index(z, "TILEMATRIX"),
         x=non_negative_index(col, "TILECOL"), y=non_negative_index(row, "TILEROW"), format=fmt, style=style,
-        service=service, items=items,
+        service=service, items=items, scale=scale,
     )
 
 
@@ -66,7 +72,7 @@ def parse_kvp_tile(params: Params, service: str | None) -> TileQuery:
     return tile_query(
         params.require("LAYER"), params.get("STYLE") or "", params.require("TILEMATRIXSET"),
         params.require("TILEMATRIX"), params.require("TILEROW"), params.require("TILECOL"),
-        tile_format(params.require("FORMAT")), service, parse_item_query(params),
+        tile_format(params.require("FORMAT")), service, parse_item_query(params), parse_colour_scale(params),
     )
 
 

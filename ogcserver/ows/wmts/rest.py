@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
+from ogcserver.core.query import DEFAULT_SCALE, EVERY_ITEM, ColourScale, ItemQuery, TileQuery
+from ogcserver.ows.colour_scale import PARAMETERS as SCALE_PARAMETERS
+from ogcserver.ows.colour_scale import parse_colour_scale
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
 from ogcserver.ows.items import parse_item_query
@@ -54,11 +56,12 @@ def match_tile(path: str) -> dict[str, str] | None:
     return None
 
 
-def tile_query(fields: Mapping[str, str], items: ItemQuery = EVERY_ITEM, ext: str | None = None) -> TileQuery:
+def tile_query(fields: Mapping[str, str], items: ItemQuery = EVERY_ITEM, ext: str | None = None,
+               scale: ColourScale = DEFAULT_SCALE) -> TileQuery:
     """The tile a path's fields name; raises OwsError for a field that is not valid."""
     return parse.tile_query(
         fields["layer"], fields.get("style", ""), fields["tms"], fields["z"], fields["row"], fields["col"],
-        parse.tile_format(ext or fields["ext"]), fields.get("service"), items,
+        parse.tile_format(ext or fields["ext"]), fields.get("service"), items, scale,
     )
 
 
@@ -70,6 +73,12 @@ def feature_info_request(fields: Mapping[str, str], items: ItemQuery = EVERY_ITE
         raise OwsError("InvalidParameterValue", "unknown feature info format", "INFOFORMAT")
     i, j = parse.non_negative_index(fields["i"], "I"), parse.non_negative_index(fields["j"], "J")
     return parse.FeatureInfoRequest(tile, i, j, info)
+
+
+def request_scale(pairs: Iterable[tuple[str, str]]) -> ColourScale:
+    """A colour scale from a REST request's query string (COLORSCALERANGE, LOGSCALE, ...)."""
+    pairs = [(k, v) for k, v in pairs if k.upper() in SCALE_PARAMETERS]
+    return parse_colour_scale(Params(pairs)) if pairs else DEFAULT_SCALE
 
 
 def request_items(pairs: Iterable[tuple[str, str]], time: str | None = None) -> ItemQuery:

@@ -1,0 +1,77 @@
+"""Named colour ramps and the one mapping of values onto them: linear or logarithmic between a
+minimum and a maximum, optionally in a number of equal colour bands, with their own colours (or
+none) for values past either end. Maps, tiles and legends all colour values through here."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, get_args
+
+import numpy as np
+from pydantic import AfterValidator
+
+RampName = Literal["greys", "viridis", "plasma", "inferno", "terrain", "rdylgn", "rdbu", "blues", "rainbow"]
+RAMP_NAMES: tuple[str, ...] = get_args(RampName)
+
+# (position 0..1, "#rrggbb"); the perceptual ramps are matplotlib's at quarter steps
+RAMPS: dict[str, list[tuple[float, str]]] = {
+    "greys": [(0.0, "#000000"), (1.0, "#ffffff")],
+    "viridis": [(0.0, "#440154"), (0.25, "#3b528b"), (0.5, "#21918c"), (0.75, "#5ec962"), (1.0, "#fde725")],
+    "plasma": [(0.0, "#0d0887"), (0.25, "#7e03a8"), (0.5, "#cc4778"), (0.75, "#f89540"), (1.0, "#f0f921")],
+    "inferno": [(0.0, "#000004"), (0.25, "#570f6d"), (0.5, "#bb3754"), (0.75, "#f98e09"), (1.0, "#fcffa4")],
+    "terrain": [(0.0, "#2166ac"), (0.15, "#67a9cf"), (0.3, "#1a9850"), (0.55, "#d9ef8b"), (0.75, "#a6611a"),
+                (0.9, "#bababa"), (1.0, "#ffffff")],
+    "rdylgn": [(0.0, "#a50026"), (0.25, "#f46d43"), (0.5, "#ffffbf"), (0.75, "#66bd63"), (1.0, "#006837")],
+    "rdbu": [(0.0, "#67001f"), (0.25, "#d6604d"), (0.5, "#f7f7f7"), (0.75, "#4393c3"), (1.0, "#053061")],
+    "blues": [(0.0, "#f7fbff"), (0.25, "#c6dbef"), (0.5, "#6baed6"), (0.75, "#2171b5"), (1.0, "#08306b")],
+    "rainbow": [(0.0, "#0000ff"), (0.25, "#00ffff"), (0.5, "#00ff00"), (0.75, "#ffff00"), (1.0, "#ff0000")],
+}
+
+# What values past an end of the range become: the end's own colour, nothing, or a colour.
+OUT_OF_RANGE = re.compile(r"^(extend|transparent|#[0-9a-f]{6})$")
+
+
+def _out_of_range(value: str) -> str:
+    if not OUT_OF_RANGE.match(value.lower()):
+        raise ValueError("must be 'extend', 'transparent' or a colour #rrggbb")
+    return value.lower()
+
+
+OutOfRange = Annotated[str, AfterValidator(_out_of_range)]
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    """``#rrggbb`` as integers (callers validate the text first)."""
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def positions(values: np.ndarray, low: float, high: float, log: bool) -> np.ndarray:
+    """Where values fall between ``low`` (0) and ``high`` (1), in float64 so that colour-band
+    boundaries do not move with the data type; on a log scale, values <= 0 fall below (-inf)."""
+    v = values.astype(np.float64)
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), -np.inf)
+        return (logs - np.log10(low)) / (np.log10(high) - np.log10(low))
+    return (v - low) / (high - low)
+
+
+def banded(t: np.ndarray, bands: int | None) -> np.ndarray:
+    """Positions 0..1 snapped to ``bands`` equal colour bands, each drawn in the ramp's colour
+    at its own rank (first band: the ramp's start, last: its end; one band: the middle)."""
+    t = np.clip(t, 0.0, 1.0)
+    if bands is None:
+        return t
+    if bands == 1:
+        return np.full_like(t, 0.5)
+    rank = np.minimum(np.floor(t * bands), bands - 1)
+    return rank / (bands - 1)
+
+
+def ramp_stops(ramp: str) -> tuple[np.ndarray, np.ndarray]:
+    """A named ramp's positions (n) and RGB colours (n x 3), for ``np.interp`` channel by channel
+    (one float channel at a time: a 2048 px view in RGB at once would be 100 MB)."""
+    stops = RAMPS[ramp]
+    return (np.array([p for p, _ in stops], dtype=np.float64),
+            np.array([rgb(c) for _, c in stops], dtype=np.float64))

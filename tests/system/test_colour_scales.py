@@ -1,0 +1,305 @@
+"""Colour scales for scientific data (ncWMS's COLORSCALERANGE, LOGSCALE, NUMCOLORBANDS,
+ABOVEMAXCOLOR, BELOWMINCOLOR and default-scalar/<ramp> styles) on a real DEM: each pixel's colour
+is computed here from the source values read with rasterio and a ramp written out below."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+from lxml import etree
+from PIL import Image
+
+from ogcserver.app import create_app
+from ogcserver.settings import ConfigError, load_settings
+from tests.support.schemas import assert_valid, schema
+
+# matplotlib's viridis and plasma at quarter steps (the server's ramps are these stops)
+VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+PLASMA = ["#0d0887", "#7e03a8", "#cc4778", "#f89540", "#f0f921"]
+WMS_NS = "http://www.opengis.net/wms"
+
+
+def ramp_colours(t: np.ndarray, ramp: list[str], bands: int | None = None) -> np.ndarray:
+    """RGB of positions (0..1) on evenly spaced stops; with ``bands``, each of n equal bands in
+    the colour at its rank (first: the start, last: the end)."""
+    t = np.clip(t, 0, 1)
+    if bands:
+        t = np.minimum(np.floor(t * bands), bands - 1) / (bands - 1)
+    stops = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in ramp], dtype=float)
+    at = np.linspace(0, 1, len(ramp))
+    return np.stack([np.interp(t, at, stops[:, c]) for c in range(3)], axis=-1)
+
+
+@pytest.fixture(scope="module")
+def dem(shared_data, tmp_path_factory):
+    """The swissALTI3D tile with a block of nodata written into it, its values and its grid."""
+    folder = tmp_path_factory.mktemp("colour-scales")
+    path = folder / "dem.tif"
+    with rasterio.open(shared_data / "dem-swissalti3d" / "dem.tif") as src:
+        data, profile = src.read(1), {**src.profile, "driver": "GTiff"}
+    data[100:140, 200:260] = profile["nodata"]
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data, 1)
+    with rasterio.open(path) as ds:
+        return folder, path, ds.read(1), ds.nodata, tuple(ds.bounds)
+
+
+@pytest.fixture(scope="module")
+def client(dem):
+    folder, path, *_ = dem
+    config = folder / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(folder / "state")},
+        "processing": [{"name": "ramped", "chain": [{"function": "colormap", "ramp": "viridis",
+                                                     "minimum": 1600, "maximum": 2000}]}],
+        "services": [{"name": "sci", "layers": [
+            {"name": "dem", "source": str(path), "styles": ["ramped"]},
+            {"name": "scaled", "source": str(path), "colour_scale": {
+                "range": [1700, 1900], "palette": "plasma", "above": "#ff0000", "below": "transparent",
+                "units": "m"}},
+        ]}],
+    }))
+    return create_app(load_settings(config)).test_client()
+
+
+def getmap(client, dem, layer="dem", style="default-scalar/viridis", size=400, version="1.1.1", **vendor):
+    *_, bounds = dem
+    query = {"SERVICE": "WMS", "VERSION": version, "REQUEST": "GetMap", "LAYERS": layer, "STYLES": style,
+             "SRS" if version == "1.1.1" else "CRS": "EPSG:2056", "BBOX": ",".join(map(str, bounds)),
+             "WIDTH": size, "HEIGHT": size, "FORMAT": "image/png", "TRANSPARENT": "TRUE", **vendor}
+    r = client.get("/wms", query_string=query)
+    assert r.status_code == 200 and r.mimetype == "image/png", r.data[:400]
+    return np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
+
+
+def assert_colours(img: np.ndarray, expected: np.ndarray, where: np.ndarray) -> None:
+    diff = np.abs(img[..., :3].astype(int) - expected.astype(int))[where]
+    assert where.any() and diff.max() <= 1, diff.max()  # the server rounds down to bytes
+
+
+def test_each_pixel_is_the_ramp_at_its_value_and_out_of_range_pixels_take_their_colours(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    low, high = 1650.0, 1900.0
+    img = getmap(client, dem, COLORSCALERANGE=f"{low},{high}", ABOVEMAXCOLOR="0xFF0000",
+                 BELOWMINCOLOR="transparent")
+    valid = values != nodata
+    inside = valid & (values >= low) & (values <= high)
+    assert_colours(img, ramp_colours((values - low) / (high - low), VIRIDIS), inside)
+    assert (img[..., 3][inside] == 255).all()
+    above, below = valid & (values > high), valid & (values < low)
+    assert above.sum() > 1000 and below.sum() > 1000
+    assert (img[above] == [255, 0, 0, 255]).all()
+    assert (img[..., 3][below] == 0).all()
+    assert (img[..., 3][~valid] == 0).all() and (~valid).sum() == 40 * 60  # nodata stays transparent
+
+
+def test_extend_gives_values_past_the_range_the_end_colours(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    low, high = 1700.0, 1800.0
+    img = getmap(client, dem, style="default-scalar/plasma", COLORSCALERANGE=f"{low},{high}",
+                 ABOVEMAXCOLOR="extend")
+    valid = values != nodata
+    assert_colours(img, ramp_colours((values - low) / (high - low), PLASMA), valid)
+    assert_colours(img, np.broadcast_to(ramp_colours(np.array(1.0), PLASMA), img.shape[:2] + (3,)),
+                   valid & (values > high))
+
+
+def test_log_scale_places_values_by_their_logarithm(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    low, high = 1000.0, 2100.0
+    img = getmap(client, dem, version="1.3.0", COLORSCALERANGE=f"{low},{high}", LOGSCALE="true")
+    valid = values != nodata
+    logs = np.log10(np.where(valid, values, 1).astype(float))
+    t = (logs - np.log10(low)) / (np.log10(high) - np.log10(low))
+    assert_colours(img, ramp_colours(t, VIRIDIS), valid)
+    linear = ramp_colours((values - low) / (high - low), VIRIDIS)
+    assert np.abs(img[..., :3].astype(int) - linear.astype(int))[valid].max() > 10  # not the linear scale
+
+
+def test_colour_bands_cut_the_ramp_into_equal_steps(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    low, high, bands = 1600.0, 2020.0, 5
+    img = getmap(client, dem, COLORSCALERANGE=f"{low},{high}", NUMCOLORBANDS=bands)
+    valid = values != nodata
+    assert_colours(img, ramp_colours((values - low) / (high - low), VIRIDIS, bands), valid)
+    assert len(np.unique(img[valid][:, :3], axis=0)) == bands
+
+
+def test_auto_fits_the_range_to_the_view(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    img = getmap(client, dem, COLORSCALERANGE="auto")
+    valid = values != nodata
+    low, high = float(values[valid].min()), float(values[valid].max())
+    assert_colours(img, ramp_colours((values - low) / (high - low), VIRIDIS), valid)
+
+
+def test_a_template_ending_in_a_ramp_takes_the_requests_scale(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    valid = values != nodata
+    own = getmap(client, dem, style="ramped")
+    assert_colours(own, ramp_colours((values - 1600) / 400, VIRIDIS), valid)
+    rescaled = getmap(client, dem, style="ramped", COLORSCALERANGE="1700,1750")
+    assert_colours(rescaled, ramp_colours((values - 1700) / 50, VIRIDIS), valid)
+
+
+def test_the_layers_configured_scale_is_its_default_style(client, dem):
+    _folder, _path, values, nodata, _bounds = dem
+    img = getmap(client, dem, layer="scaled", style="")
+    valid = values != nodata
+    inside = valid & (values >= 1700) & (values <= 1900)
+    assert_colours(img, ramp_colours((values - 1700) / 200, PLASMA), inside)
+    assert (img[valid & (values > 1900)] == [255, 0, 0, 255]).all()
+    assert (img[..., 3][valid & (values < 1700)] == 0).all()
+    # a request's parameters override the configuration, one by one
+    wider = getmap(client, dem, layer="scaled", style="", COLORSCALERANGE="1600,2100", BELOWMINCOLOR="extend")
+    assert_colours(wider, ramp_colours((values - 1600) / 500, PLASMA), valid)
+
+
+def test_the_default_range_is_the_layers_percentile_stretch(client, dem):
+    """Without COLORSCALERANGE, the range is the one the plain style stretches (2nd..98th
+    percentiles): the grey of the plain map gives it back."""
+    _folder, _path, values, nodata, _bounds = dem
+    valid = values != nodata
+    grey = getmap(client, dem, style="")[..., 0].astype(float)
+    coloured = getmap(client, dem, style="default-scalar/greys")[..., 0].astype(float)
+    assert np.abs(grey - coloured)[valid].max() <= 1
+
+
+@pytest.mark.parametrize("name, value", [
+    ("COLORSCALERANGE", "2000,1000"), ("COLORSCALERANGE", "5,5"), ("COLORSCALERANGE", "1,nan"),
+    ("COLORSCALERANGE", "1,inf"), ("COLORSCALERANGE", "1e999,2e999"), ("COLORSCALERANGE", "1,2,3"),
+    ("COLORSCALERANGE", "a,b"), ("COLORSCALERANGE", "1," + "9" * 5000), ("NUMCOLORBANDS", "0"),
+    ("NUMCOLORBANDS", "256"), ("NUMCOLORBANDS", "-3"), ("NUMCOLORBANDS", "1e3"), ("NUMCOLORBANDS", "\uff19"),
+    ("LOGSCALE", "maybe"), ("ABOVEMAXCOLOR", "red"), ("ABOVEMAXCOLOR", "0xGG0000"), ("BELOWMINCOLOR", "0x12345"),
+    ("BELOWMINCOLOR", "<x/>"),
+])
+def test_hostile_values_are_refused_naming_the_parameter(client, dem, name, value):
+    *_, bounds = dem
+    r = client.get("/wms", query_string={
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "default-scalar/viridis",
+        "CRS": "EPSG:2056", "BBOX": ",".join(map(str, bounds)), "WIDTH": 64, "HEIGHT": 64, "FORMAT": "image/png",
+        name: value})
+    assert r.status_code == 400, r.data[:300]
+    node = etree.fromstring(r.data).find(f"{{{'http://www.opengis.net/ogc'}}}ServiceException")
+    assert node.get("code") == "InvalidParameterValue"
+    assert node.get("locator") == name
+
+
+@pytest.mark.parametrize("vendor", [
+    {"COLORSCALERANGE": "-5,100", "LOGSCALE": "true"},
+    {"COLORSCALERANGE": "0,100", "LOGSCALE": "true"},
+])
+def test_a_log_scale_over_a_range_that_is_not_positive_is_refused(client, dem, vendor):
+    *_, bounds = dem
+    r = client.get("/wms", query_string={
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "",
+        "CRS": "EPSG:2056", "BBOX": ",".join(map(str, bounds)), "WIDTH": 64, "HEIGHT": 64, "FORMAT": "image/png",
+        **vendor})
+    assert r.status_code == 400
+    assert b'code="InvalidParameterValue"' in r.data and b'locator="COLORSCALERANGE"' in r.data
+    assert b"LOGSCALE" in r.data
+
+
+def test_a_log_scale_over_a_default_range_that_is_not_positive_is_refused(tmp_path):
+    """The range is the layer's here (no COLORSCALERANGE), below zero: the core refuses it and
+    WMS names the parameter that would fix it."""
+    path = tmp_path / "negative.tif"
+    profile = {"driver": "GTiff", "width": 20, "height": 20, "count": 1, "dtype": "float32", "crs": "EPSG:3857",
+               "transform": rasterio.transform.from_origin(0, 2000, 100, 100)}
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.linspace(-50, 50, 400, dtype="float32").reshape(1, 20, 20))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "s", "layers": [{"name": "neg", "source": str(path)}]}]}))
+    client = create_app(load_settings(config)).test_client()
+    r = client.get("/wms", query_string={
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "neg", "STYLES": "default-scalar/viridis",
+        "CRS": "EPSG:3857", "BBOX": "0,0,2000,2000", "WIDTH": 20, "HEIGHT": 20, "FORMAT": "image/png",
+        "LOGSCALE": "true"})
+    assert r.status_code == 400, r.data[:300]
+    assert b'locator="COLORSCALERANGE"' in r.data and b"positive range" in r.data
+
+
+def test_an_unknown_palette_is_an_undefined_style(client, dem):
+    *_, bounds = dem
+    r = client.get("/wms", query_string={
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "default-scalar/nope",
+        "CRS": "EPSG:2056", "BBOX": ",".join(map(str, bounds)), "WIDTH": 64, "HEIGHT": 64, "FORMAT": "image/png"})
+    assert r.status_code == 400 and b'code="StyleNotDefined"' in r.data
+
+
+@pytest.mark.parametrize("text", [
+    {"range": [5, 1]}, {"range": [1, 5], "log": True, "palette": "viridis", "units": "m", "above": "red"},
+    {"range": [-1, 5], "log": True}, {"palette": "nope"}, {"color_bands": 0}, {"units": "x" * 41},
+])
+def test_bad_layer_colour_scales_are_refused_when_the_configuration_loads(tmp_path, dem, text):
+    _folder, path, *_ = dem
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"services": [{"name": "s", "layers": [
+        {"name": "d", "source": str(path), "colour_scale": text}]}]}))
+    with pytest.raises(ConfigError):
+        load_settings(config)
+
+
+def legend(client, **query):
+    r = client.get("/wms", query_string={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic",
+                                         "FORMAT": "image/png", **query})
+    assert r.status_code == 200 and r.mimetype == "image/png", r.data[:300]
+    return np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
+
+
+def test_colour_bar_only_shows_the_range_used(client):
+    bar = legend(client, LAYERS="dem", STYLES="default-scalar/viridis", COLORBARONLY="true", WIDTH=10, HEIGHT=100,
+                 COLORSCALERANGE="0,100")
+    assert bar.shape == (100, 10, 4)
+    rows = 100
+    t = (rows - 0.5 - np.arange(rows)) / rows  # the highest value at the top, each row at its centre
+    expected = ramp_colours(t, VIRIDIS)
+    assert np.abs(bar[:, 5, :3].astype(int) - expected.astype(int)).max() <= 1
+    log_bar = legend(client, LAYER="dem", PALETTE="viridis", COLORBARONLY="true", WIDTH=10, HEIGHT=100,
+                     COLORSCALERANGE="1,1000", LOGSCALE="true", NUMCOLORBANDS=3)
+    values = 10 ** (3 * t)
+    expected = ramp_colours(np.log10(values) / 3, VIRIDIS, bands=3)
+    assert np.abs(log_bar[:, 5, :3].astype(int) - expected.astype(int)).max() <= 1
+    assert len(np.unique(log_bar[:, 5, :3], axis=0)) == 3
+
+
+def test_legend_shows_the_out_of_range_colours(client):
+    full = legend(client, LAYER="dem", STYLE="default-scalar/viridis", COLORSCALERANGE="0,100",
+                  ABOVEMAXCOLOR="0x00FF00", BELOWMINCOLOR="0xFF00FF")
+    assert full.shape == (260, 160, 4)
+    colours = {tuple(p) for p in full.reshape(-1, 4)}
+    assert (0, 255, 0, 255) in colours and (255, 0, 255, 255) in colours
+    plain = legend(client, LAYER="dem", STYLE="default-scalar/viridis", COLORSCALERANGE="0,100")
+    colours = {tuple(p) for p in plain.reshape(-1, 4)}
+    assert (0, 255, 0, 255) not in colours and (255, 0, 255, 255) not in colours
+
+
+def test_legend_names_the_units(client):
+    """The configured units are written beside the layer's title (the text's pixels differ)."""
+    with_units = legend(client, LAYER="scaled", STYLE="default")
+    without = legend(client, LAYER="dem", STYLE="default-scalar/plasma", COLORSCALERANGE="1700,1900",
+                     ABOVEMAXCOLOR="0xFF0000", BELOWMINCOLOR="transparent")
+    assert with_units.shape == without.shape
+    assert (with_units[:16] != without[:16]).any()  # the title line
+    assert (with_units[16:] == without[16:]).all()  # the same bar, ticks and boxes
+
+
+def test_capabilities_offer_the_colour_scales_with_legends(client, ogc_schemas):
+    r = client.get("/wms", query_string={"SERVICE": "WMS", "REQUEST": "GetCapabilities", "VERSION": "1.3.0"})
+    assert_valid(schema(ogc_schemas, (WMS_NS, "http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd"),
+                        ("http://www.opengis.net/sld", "http://schemas.opengis.net/sld/1.1.0/sld_capabilities.xsd")),
+                 r.data)
+    doc = etree.fromstring(r.data)
+    layer = next(e for e in doc.iter(f"{{{WMS_NS}}}Layer") if e.findtext(f"{{{WMS_NS}}}Name") == "dem")
+    styles = {s.findtext(f"{{{WMS_NS}}}Name"): s for s in layer.findall(f"{{{WMS_NS}}}Style")}
+    assert {"default", "ramped", "default-scalar/viridis", "default-scalar/plasma"} <= set(styles)
+    url = styles["default-scalar/plasma"].find(f"{{{WMS_NS}}}LegendURL")
+    assert (url.get("width"), url.get("height")) == ("160", "260")
+    href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
+    got = client.get(href[href.index("/wms"):])
+    assert got.status_code == 200 and Image.open(io.BytesIO(got.data)).size == (160, 260)
