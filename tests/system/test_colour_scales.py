@@ -303,3 +303,96 @@ def test_capabilities_offer_the_colour_scales_with_legends(client, ogc_schemas):
     href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
     got = client.get(href[href.index("/wms"):])
     assert got.status_code == 200 and Image.open(io.BytesIO(got.data)).size == (160, 260)
+
+
+def _tile_over_dem(dem):
+    """A WebMercatorQuad tile at zoom 16 wholly over the DEM (its centre's tile) and its bounds."""
+    import morecantile
+    from pyproj import Transformer
+
+    *_, bounds = dem
+    lon, lat = Transformer.from_crs("EPSG:2056", "EPSG:4326", always_xy=True).transform(
+        (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+    tms = morecantile.tms.get("WebMercatorQuad")
+    tile = tms.tile(lon, lat, 16)
+    return tile, tms.xy_bounds(tile)
+
+
+def _wms_tile(client, box, style, vendor):
+    r = client.get("/wms", query_string={
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": style,
+        "CRS": "EPSG:3857", "BBOX": ",".join(map(repr, box)), "WIDTH": 256, "HEIGHT": 256, "FORMAT": "image/png",
+        "TRANSPARENT": "TRUE", **vendor})
+    assert r.status_code == 200, r.data[:300]
+    return np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
+
+
+def _same_picture(r, expected):
+    assert r.status_code == 200, r.data[:300]
+    got = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
+    assert got.shape == expected.shape and (got != expected).any(axis=2).mean() < 0.001
+
+
+@pytest.mark.parametrize("scale_range", ["1700,1800", "1750,1760"])
+def test_tiles_take_the_colour_scale_and_are_drawn_for_it(client, dem, scale_range):
+    """WMTS KVP tiles in a colour-scale style, and XYZ tiles of the default style, with a
+    request's colour scale equal the WMS map of the tile's bounds with it. Such tiles bypass
+    the cache: the plain tile cached first is not what they get, and each range gets its own."""
+    tile, box = _tile_over_dem(dem)
+    xyz = f"/tiles/dem/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png"
+    _same_picture(client.get(xyz), _wms_tile(client, box, "", {}))  # the plain tile, now in the cache
+    vendor = {"COLORSCALERANGE": scale_range, "NUMCOLORBANDS": "7", "BELOWMINCOLOR": "0x0000FF"}
+    kvp = client.get("/wmts", query_string={
+        "SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": "dem", "STYLE": "default-scalar/plasma",
+        "TILEMATRIXSET": "WebMercatorQuad", "TILEMATRIX": tile.z, "TILEROW": tile.y, "TILECOL": tile.x,
+        "FORMAT": "image/png", **vendor})
+    _same_picture(kvp, _wms_tile(client, box, "default-scalar/plasma", vendor))
+    _same_picture(client.get(xyz, query_string=vendor), _wms_tile(client, box, "", vendor))
+
+
+def test_tiles_of_a_configured_colour_scale_are_cached(client, dem):
+    tile, _box = _tile_over_dem(dem)
+    url = f"/tiles/scaled/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png"
+    first, again = client.get(url), client.get(url)
+    assert first.status_code == again.status_code == 200 and first.data == again.data
+    assert again.headers.get("ETag") and again.headers.get("ETag") == first.headers.get("ETag")
+    got = np.asarray(Image.open(io.BytesIO(first.data)).convert("RGBA"))
+    colours = {tuple(p) for p in got.reshape(-1, 4)}
+    assert (255, 0, 0, 255) in colours  # above 1900 m: the configured red
+    plain = client.get(f"/tiles/dem/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png")
+    assert plain.data != first.data
+
+
+def test_owslib_picks_a_colour_scale_and_gets_its_colours(dem, tmp_path):
+    from owslib.wms import WebMapService
+
+    from tests.conftest import running_server
+
+    _folder, path, values, nodata, bounds = dem
+    config = tmp_path / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "sci", "layers": [{"name": "dem", "source": str(path)}]}]}))
+    with running_server(config, workers=1) as url:
+        wms = WebMapService(url + "/wms", version="1.1.1")
+        assert "default-scalar/viridis" in wms["dem"].styles
+        assert "GetLegendGraphic" in wms["dem"].styles["default-scalar/viridis"]["legend"]
+        img = wms.getmap(layers=["dem"], styles=["default-scalar/viridis"], srs="EPSG:2056", bbox=bounds,
+                         size=(400, 400), format="image/png", transparent=True,
+                         COLORSCALERANGE="1650,1900", ABOVEMAXCOLOR="0xFF0000", NUMCOLORBANDS="20")
+        got = np.asarray(Image.open(io.BytesIO(img.read())).convert("RGBA"))
+    valid = values != nodata
+    inside = valid & (values <= 1900)
+    assert_colours(got, ramp_colours((values - 1650) / 250, VIRIDIS, 20), inside)
+    assert (got[valid & (values > 1900)] == [255, 0, 0, 255]).all()
+
+
+@pytest.mark.parametrize("colormap", [
+    {"scale": "log", "minimum": 0, "maximum": 10}, {"minimum": 5, "maximum": 5}, {"color_bands": 256},
+    {"stops": [[0, "#000000"], [1, "#ffffff"]], "scale": "log"}, {"above": "0xff0000"}, {"ramp": "jet"},
+])
+def test_bad_colormap_ramps_are_refused_when_the_configuration_loads(tmp_path, colormap):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"processing": [{"name": "p", "chain": [{"function": "colormap", **colormap}]}],
+                                      "services": []}))
+    with pytest.raises(ConfigError):
+        load_settings(config)

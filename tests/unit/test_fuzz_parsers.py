@@ -3,6 +3,8 @@ domain's InvalidValue / the protocol's OwsError; nothing else ever escapes."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from ogcserver.core.functions.expression import Expression
 from ogcserver.model.errors import OgcServerError
 from ogcserver.model.mosaic import parse_ordering
 from ogcserver.model.time import parse_time
+from ogcserver.ows.colour_scale import parse_colour_scale
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query, parse_rendering_rule
 from ogcserver.ows.kvp import Params
@@ -84,7 +87,9 @@ KVP_KEYS = ["SERVICE", "VERSION", "REQUEST", "LAYERS", "LAYER", "STYLES", "STYLE
             "RESAMPLING", "EXCEPTIONS", "QUERY_LAYERS", "I", "J", "X", "Y", "INFO_FORMAT", "FEATURE_COUNT",
             "TILEMATRIXSET", "TILEMATRIX", "TILEROW", "TILECOL", "INFOFORMAT", "COVERAGEID", "SUBSET", "SCALEFACTOR",
             "SCALESIZE", "SCALEAXES", "SCALEEXTENT", "RANGESUBSET", "INTERPOLATION", "INTERPOLATIONPERAXIS",
-            "OUTPUTCRS", "SUBSETTINGCRS", "MEDIATYPE", "GEOTIFF:TILEWIDTH", "RENDERINGRULE", "PROCESSING"]
+            "OUTPUTCRS", "SUBSETTINGCRS", "MEDIATYPE", "GEOTIFF:TILEWIDTH", "RENDERINGRULE", "PROCESSING",
+            "COLORSCALERANGE", "LOGSCALE", "NUMCOLORBANDS", "ABOVEMAXCOLOR", "BELOWMINCOLOR", "COLORBARONLY",
+            "PALETTE"]
 
 
 @FUZZ
@@ -101,3 +106,25 @@ def test_kvp_request_parsers(pairs):
         total(parse, params, None)
     total(parse_item_query, params)
     total(kvp20.kvp_request, params)
+    total(parse_colour_scale, params)
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["COLORSCALERANGE", "LOGSCALE", "NUMCOLORBANDS", "ABOVEMAXCOLOR",
+                                        "BELOWMINCOLOR"]),
+                       st.one_of(hostile.any_value, st.lists(st.floats(), min_size=2, max_size=2).map(
+                           lambda v: ",".join(map(repr, v))))))
+def test_colour_scales_are_bounded_or_refused_naming_their_parameter(given_params):
+    """A colour scale parses into finite, ordered ranges, 1..255 bands and #rrggbb colours, or
+    is refused as an InvalidParameterValue naming the parameter at fault."""
+    try:
+        scale = parse_colour_scale(Params(given_params.items()))
+    except OwsError as exc:
+        assert exc.code == "InvalidParameterValue" and exc.locator in given_params
+        return
+    if scale.range is not None:
+        low, high = scale.range
+        assert np.isfinite(low) and np.isfinite(high) and low < high and (not scale.log or low > 0)
+    assert scale.color_bands is None or 1 <= scale.color_bands <= 255
+    for colour in (scale.above, scale.below):
+        assert colour is None or colour in ("extend", "transparent") or re.fullmatch("#[0-9a-f]{6}", colour)
