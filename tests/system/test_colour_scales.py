@@ -232,16 +232,17 @@ def test_an_unknown_palette_is_an_undefined_style(client, dem):
     assert r.status_code == 400 and b'code="StyleNotDefined"' in r.data
 
 
-@pytest.mark.parametrize("text", [
-    {"range": [5, 1]}, {"range": [1, 5], "log": True, "palette": "viridis", "units": "m", "above": "red"},
-    {"range": [-1, 5], "log": True}, {"palette": "nope"}, {"color_bands": 0}, {"units": "x" * 41},
+@pytest.mark.parametrize("text, reason", [
+    ({"range": [5, 1]}, "minimum first"), ({"range": [1, 5], "units": "m", "above": "red"}, "'transparent' or a colour"),
+    ({"range": [-1, 5], "log": True}, "positive range"), ({"palette": "nope"}, "colour_scale.palette"),
+    ({"color_bands": 0}, "colour_scale.color_bands"), ({"units": "x" * 41}, "colour_scale.units"),
 ])
-def test_bad_layer_colour_scales_are_refused_when_the_configuration_loads(tmp_path, dem, text):
+def test_bad_layer_colour_scales_are_refused_when_the_configuration_loads(tmp_path, dem, text, reason):
     _folder, path, *_ = dem
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"services": [{"name": "s", "layers": [
         {"name": "d", "source": str(path), "colour_scale": text}]}]}))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=reason):
         load_settings(config)
 
 
@@ -386,13 +387,15 @@ def test_owslib_picks_a_colour_scale_and_gets_its_colours(dem, tmp_path):
     assert (got[valid & (values > 1900)] == [255, 0, 0, 255]).all()
 
 
-@pytest.mark.parametrize("colormap", [
-    {"scale": "log", "minimum": 0, "maximum": 10}, {"minimum": 5, "maximum": 5}, {"color_bands": 256},
-    {"stops": [[0, "#000000"], [1, "#ffffff"]], "scale": "log"}, {"above": "0xff0000"}, {"ramp": "jet"},
+@pytest.mark.parametrize("colormap, reason", [
+    ({"scale": "log", "minimum": 0, "maximum": 10}, "positive minimum"),
+    ({"minimum": 5, "maximum": 5}, "greater than minimum"), ({"color_bands": 256}, "less than or equal to 255"),
+    ({"stops": [[0, "#000000"], [1, "#ffffff"]], "scale": "log"}, "named ramp, not to stops"),
+    ({"above": "0xff0000"}, "'transparent' or a colour"), ({"ramp": "jet"}, "colormap.ramp"),
 ])
-def test_bad_colormap_ramps_are_refused_when_the_configuration_loads(tmp_path, colormap):
+def test_bad_colormap_ramps_are_refused_when_the_configuration_loads(tmp_path, colormap, reason):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"processing": [{"name": "p", "chain": [{"function": "colormap", **colormap}]}],
                                       "services": []}))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=reason):
         load_settings(config)
