@@ -252,6 +252,8 @@ class Engine:
         allows processing and the "process" grant besides "download"."""
         layer, constraints = self.resolve(query.coverage, query.processing, query.service, query.principal,
                                           Action.DOWNLOAD, "coverage")
+        if is_scalar(layer.info, query.processing):
+            raise StyleNotFound(query.processing, query.coverage)  # colours, not values
         template = self.settings.template(query.processing) if query.processing else None
         if query.rendering is not None:
             if not self._service(layer.info.service).allow_processing:

@@ -399,3 +399,12 @@ def test_bad_colormap_ramps_are_refused_when_the_configuration_loads(tmp_path, c
                                       "services": []}))
     with pytest.raises(ConfigError, match=reason):
         load_settings(config)
+
+
+def test_a_colour_scale_is_no_processing_for_coverages(client):
+    """WCS returns values: a colour scale's style name is not a processing template there."""
+    r = client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
+                                         "COVERAGEID": "dem", "PROCESSING": "default-scalar"})
+    assert r.status_code in (400, 404) and b"default-scalar" in r.data and b"PROCESSING" in r.data
+    assert client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
+                                            "COVERAGEID": "dem"}).status_code == 200
