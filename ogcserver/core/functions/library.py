@@ -273,12 +273,13 @@ class Colormap(Function):
     def _ramp(self, raster: Raster, band: np.ndarray, valid: np.ndarray) -> Raster:
         low, high = self.range_for(band, valid)
         t = positions(band, low, high, self.scale == "log")
+        below, above = valid & (t < 0), valid & (t > 1)
+        snapped = banded(t, self.color_bands)  # in place: a float64 copy of a view is 8 bytes a pixel
         at, colours = ramp_stops(self.ramp or "viridis")
-        snapped = banded(np.nan_to_num(t, nan=0.0), self.color_bands)
         out = np.empty((4,) + band.shape, dtype=np.uint8)
         for c in range(3):
-            out[c] = np.interp(snapped, at, colours[:, c]).astype(np.uint8)
-        for past, rule in ((valid & (t < 0), self.below), (valid & (t > 1), self.above)):
+            out[c] = np.interp(snapped, at, colours[:, c])
+        for past, rule in ((below, self.below), (above, self.above)):
             if rule == "transparent":
                 valid = valid & ~past
             elif rule != "extend":

@@ -58,15 +58,20 @@ def positions(values: np.ndarray, low: float, high: float, log: bool) -> np.ndar
 
 
 def banded(t: np.ndarray, bands: int | None) -> np.ndarray:
-    """Positions 0..1 snapped to ``bands`` equal colour bands, each drawn in the ramp's colour
-    at its own rank (first band: the ramp's start, last: its end; one band: the middle)."""
-    t = np.clip(t, 0.0, 1.0)
+    """Positions 0..1 (in place) snapped to ``bands`` equal colour bands, each drawn in the ramp's
+    colour at its own rank (first band: the ramp's start, last: its end; one band: the middle)."""
+    np.nan_to_num(t, copy=False, nan=0.0)
+    np.clip(t, 0.0, 1.0, out=t)
     if bands is None:
         return t
     if bands == 1:
-        return np.full_like(t, 0.5)
-    rank = np.minimum(np.floor(t * bands), bands - 1)
-    return rank / (bands - 1)
+        t.fill(0.5)
+        return t
+    t *= bands
+    np.floor(t, out=t)
+    np.minimum(t, bands - 1, out=t)
+    t /= bands - 1
+    return t
 
 
 def ramp_stops(ramp: str) -> tuple[np.ndarray, np.ndarray]:
