@@ -167,6 +167,8 @@ def test_the_default_range_is_the_layers_percentile_stretch(client, dem):
     grey = getmap(client, dem, style="")[..., 0].astype(float)
     coloured = getmap(client, dem, style="default-scalar/greys")[..., 0].astype(float)
     assert np.abs(grey - coloured)[valid].max() <= 1
+    named = getmap(client, dem, style="default-scalar/greys", COLORSCALERANGE="default")[..., 0].astype(float)
+    np.testing.assert_array_equal(named, coloured)
 
 
 @pytest.mark.parametrize("name, value", [

@@ -15,7 +15,7 @@ import shapely.geometry
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ogcserver.core.functions.expression import Expression
-from ogcserver.core.functions.ramps import OutOfRange, RampName, banded, positions, ramp_stops, rgb
+from ogcserver.core.functions.ramps import OutOfRange, RampName, banded, positions, ramp_table, rgb, table_index
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.errors import ChainError
 from ogcserver.model.geo import WGS84, geojson_polygon, is_geographic, transform_coords
@@ -274,11 +274,11 @@ class Colormap(Function):
         low, high = self.range_for(band, valid)
         t = positions(band, low, high, self.scale == "log")
         below, above = valid & (t < 0), valid & (t > 1)
-        snapped = banded(t, self.color_bands)  # in place: a float64 copy of a view is 8 bytes a pixel
-        at, colours = ramp_stops(self.ramp or "viridis")
+        index = table_index(banded(t, self.color_bands))  # in place: a float64 copy of a view is 8 bytes a pixel
+        table = ramp_table(self.ramp or "viridis")
         out = np.empty((4,) + band.shape, dtype=np.uint8)
         for c in range(3):
-            out[c] = np.interp(snapped, at, colours[:, c])
+            np.take(table[:, c], index, out=out[c], mode="clip")  # indices are in range: no checking pass
         for past, rule in ((below, self.below), (above, self.above)):
             if rule == "transparent":
                 valid = valid & ~past
