@@ -14,6 +14,7 @@ from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.blueprints import WebContext, install
+from ogcserver.web.cors import CorsPolicy, install_cors
 from ogcserver.web.fast_tiles import FastTiles
 from ogcserver.web.metrics import Metrics
 from ogcserver.web.proxies import AddressList
@@ -42,7 +43,9 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
     install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
                             CatalogService(engine), AddressList(settings.server.trusted_proxies),
                             AddressList(settings.server.metrics_allow)))
+    cors = CorsPolicy(settings.cors)
+    install_cors(app, cors)
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
-        app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log)
+        app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log, cors)
     return app

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from ogcserver.ows.wmts import rest
 from ogcserver.ows.wmts.service import WmtsService
+from ogcserver.web.cors import CorsPolicy
 from ogcserver.web.http_cache import cache_headers
 from ogcserver.web.logs import log_access
 from ogcserver.web.metrics import Metrics
@@ -23,8 +24,10 @@ PREFIXES = ("/tiles/", "/wmts/", "/services/")
 
 
 class FastTiles:
-    def __init__(self, app: Callable, wmts: WmtsService, metrics: Metrics, access_log_on: bool) -> None:
+    def __init__(self, app: Callable, wmts: WmtsService, metrics: Metrics, access_log_on: bool,
+                 cors: CorsPolicy) -> None:
         self.app = app
+        self.cors = cors
         self.wmts = wmts
         self.metrics = metrics
         self.access_log_on = access_log_on
@@ -35,7 +38,8 @@ class FastTiles:
         if response is None:
             return self.app(environ, start_response)
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
-                   *response.headers.items(), *cache_headers(response.freshness)]
+                   *response.headers.items(), *cache_headers(response.freshness),
+                   *self.cors.response_headers(environ.get("HTTP_ORIGIN"))]
         start_response("200 OK", headers)
         elapsed = time.perf_counter() - started
         self.metrics.observe("WMTS", "TILE", 200, elapsed)
