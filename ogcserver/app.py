@@ -19,6 +19,7 @@ from ogcserver.web.fast_tiles import FastTiles
 from ogcserver.web.metrics import Metrics
 from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
+from ogcserver.web.server_timing import install_server_timing
 
 _CORE = "ogcserver"
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
                             AddressList(settings.server.metrics_allow)))
     cors = CorsPolicy(settings.cors)
     install_cors(app, cors)
+    install_server_timing(app, settings.server.timing)
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log, cors)
