@@ -319,11 +319,14 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/readyz")
     def ready() -> Response:
-        """Readiness: the catalog store answers, so requests can be served."""
+        """Readiness: the catalog store answers and the tile cache can store tiles, so requests
+        can be served. Like /healthz, open to every caller and outside the rate limits."""
         try:
             ctx.engine.check_store()
         except CatalogUnavailable:
             return _retry_after(jsonify({"status": "unavailable", "reason": "catalog"}), UNAVAILABLE_RETRY_AFTER), 503
+        if not ctx.dispatcher.services["WMTS"].tiles.store_ready():
+            return _retry_after(jsonify({"status": "unavailable", "reason": "tile cache"}), UNAVAILABLE_RETRY_AFTER), 503
         return jsonify({"status": "ready"})
 
     @bp.route("/metrics")
