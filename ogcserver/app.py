@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 
 from ogcserver.composition import Core, build_core
@@ -14,10 +16,12 @@ from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.settings import RateLimits, Settings
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.blueprints import WebContext, install
+from ogcserver.web.cors import CorsPolicy, install_cors
 from ogcserver.web.fast_tiles import FastTiles
-from ogcserver.web.metrics import Metrics
+from ogcserver.web.metrics import MULTIPROC_ENV, Metrics
 from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
+from ogcserver.web.server_timing import install_server_timing
 
 _CORE = "ogcserver"
 
@@ -38,11 +42,15 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
     app.extensions[_CORE] = core
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
-    metrics = Metrics()
+    metrics = Metrics(layers=frozenset(layer.name for service in settings.services for layer in service.layers),
+                      shared_dir=os.environ.get(MULTIPROC_ENV))  # set by `serve` for its workers
     install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
                             CatalogService(engine), AddressList(settings.server.trusted_proxies),
                             AddressList(settings.server.metrics_allow)))
+    cors = CorsPolicy(settings.cors)
+    install_cors(app, cors)
+    install_server_timing(app, settings.server.timing)
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
-        app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log)
+        app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log, cors)
     return app

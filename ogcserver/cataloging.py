@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
@@ -24,6 +23,7 @@ from ogcserver.model.geo import WGS84, BBox, geojson_bbox, normalized_lonlat
 from ogcserver.model.mosaic import BY_NAME, parse_ordering
 from ogcserver.model.time import format_time, parse_time
 from ogcserver.ows.catalog.features import bare_feature
+from ogcserver.progress import Progress
 from ogcserver.settings import Settings
 from ogcserver.storage.catalogs import sources
 from ogcserver.storage.interfaces import CatalogStore
@@ -31,23 +31,6 @@ from ogcserver.storage.writers import GeoTiffWriter, remove_builds
 
 PAGE = 1000
 LISTED_REFUSALS = 100  # refused files listed by `stats` (all are counted)
-
-
-class Progress:
-    """A one-line progress report on standard error: count, rate, skipped."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.started = self.last = time.monotonic()
-
-    def __call__(self, done: int, skipped: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < 0.5:
-            return
-        self.last = now
-        rate = done / max(now - self.started, 1e-9)
-        end = "\n" if final else ""
-        print(f"\r{done} {self.what}, {rate:.0f}/s, {skipped} skipped", end=end, file=sys.stderr, flush=True)
 
 
 def _specs(paths: list[str], list_file: str | None, table: str | None, stac: list[str], asset: str | None,
@@ -93,12 +76,13 @@ def _overviews(settings: Settings, layer: str, factor: int, full: bool) -> int:
     builder = OverviewBuilder(core.catalog, core.reader, GeoTiffWriter(),
                               settings.server.data_dir / "overviews", remove_builds)
     progress = Progress("blocks")
-    report = builder.build(layer, factor, full, lambda done, total: progress(done, 0))
+    report = builder.build(layer, factor, full, lambda done, total: progress.update(done, total))
+    progress.close()
     if report is None:
         print(f"the overview of '{layer}' is up to date")
         return 0
     kind = "refreshed" if report.incremental else "built"
-    print(f"\noverview of '{layer}' {kind}: {report.levels} levels, {report.blocks} blocks in {report.seconds:.1f} s")
+    print(f"overview of '{layer}' {kind}: {report.levels} levels, {report.blocks} blocks in {report.seconds:.1f} s")
     return 0
 
 
@@ -132,8 +116,9 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
         progress = Progress("items")
         specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern)
         reader = raster_reader(settings)
-        report = ingest(store, reader, collection, specs, progress)
-        progress(report.added + report.updated, report.skipped, final=True)
+        report = ingest(store, reader, collection, specs, lambda done, skipped: progress.update(done, skipped=skipped))
+        progress.update(report.added + report.updated, skipped=report.skipped)
+        progress.close()
         print(f"added {report.added}, updated {report.updated}, skipped {report.skipped} "
               f"in {report.seconds:.1f} s ({report.rate:.0f} items/s)")
         return 0

@@ -42,16 +42,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings) -> int:
-    from ogcserver.app import create_app
-    from ogcserver.web.logs import configure_logging
-    from ogcserver.web.servers import SERVERS
+    from ogcserver.web.metrics import shared_metrics_dir
 
-    configure_logging()
-    app = create_app(settings)
-    server = settings.server
-    log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers,
-                               "http": server.http})
-    SERVERS[server.http](app, settings)
+    with shared_metrics_dir() as metrics_dir:  # before the app and its workers: one scrape sums them all
+        from ogcserver.app import create_app
+        from ogcserver.web.logs import configure_logging
+        from ogcserver.web.servers import SERVERS
+
+        configure_logging()
+        app = create_app(settings)
+        server = settings.server
+        log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers,
+                                   "http": server.http, "metrics_dir": metrics_dir})
+        SERVERS[server.http](app, settings)
     return 0
 
 

@@ -1,7 +1,7 @@
 """``ogcserver seed`` and ``ogcserver cache``: fill, inspect and truncate the tile cache.
 
 Seeding runs in local worker processes (each builds its own core, so GDAL handles are never
-shared), prints progress with rate and ETA, and resumes: metatiles already cached are skipped.
+shared), shows progress with rate and ETA (ogcserver/progress.py), and resumes: metatiles already cached are skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ogcserver.core import seed, tiling
 from ogcserver.model.formats import ImageFormat
 from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.tiles import TileKey
+from ogcserver.progress import Progress
 from ogcserver.settings import Settings, load_settings
 
 _worker = None
@@ -75,21 +76,16 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     image = ImageFormat.JPEG if fmt in ("jpg", "jpeg") else ImageFormat.PNG
     jobs: Iterator = ((layer, tms.id, m, image.value) for layer, tms, area in plans
                       for m in seed.plan(tms, area, zooms, meta_size, within))
-    started = last = time.monotonic()
+    started = time.monotonic()
     done = written = 0
+    progress = Progress("tiles", tiles)
     with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(str(config),)) as pool:
         for wrote, count in pool.imap_unordered(_seed_one, jobs, chunksize=4):
             done += count
             written += wrote
-            now = time.monotonic()
-            if now - last >= 1 or done == tiles:
-                rate = done / max(now - started, 1e-9)
-                eta = (tiles - done) / rate if rate else 0
-                print(f"\r{done}/{tiles} tiles ({100 * done / max(tiles, 1):.1f}%), {rate:.0f} tiles/s, "
-                      f"ETA {eta:.0f} s, {written} written", end="", file=sys.stderr, flush=True)
-                last = now
-    print(f"\ndone: {written} tiles written, {tiles - written} already cached or empty, "
-          f"{time.monotonic() - started:.1f} s", file=sys.stderr)
+            progress.update(done, written=written)
+    progress.close(f"done: {written} tiles written, {tiles - written} already cached or empty, "
+                   f"{time.monotonic() - started:.1f} s")
     return 0
 
 

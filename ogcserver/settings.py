@@ -173,6 +173,64 @@ MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take abo
 GDAL_CACHE_SHARE = 16
 
 
+# A serialized origin (Fetch standard): scheme "://" host, an optional port, nothing else.
+ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?$")
+HTTP_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+MAX_ORIGIN_LENGTH = 256
+
+
+class CorsConfig(Frozen):
+    """Which other web origins may read the anonymous-readable routes from a browser.
+
+    ``origins: ["*"]`` lets every page read them without credentials; a list names the pages
+    that may. Only ``credentials_origins`` get ``Access-Control-Allow-Credentials`` (their
+    exact origin echoed, never ``*``). ``origins: []`` and no credentials origins: CORS off.
+    """
+
+    origins: tuple[str, ...] = ("*",)
+    methods: tuple[str, ...] = ("GET", "HEAD", "POST")
+    headers: tuple[str, ...] = ("Authorization", "Content-Type", "X-Api-Key", "If-None-Match", "If-Modified-Since")
+    expose_headers: tuple[str, ...] = ("ETag", "Last-Modified", "Retry-After", "WWW-Authenticate",
+                                       "Content-Disposition", "Server-Timing")
+    credentials_origins: tuple[str, ...] = ()
+    max_age: int = Field(600, ge=0, le=86_400)  # seconds a browser may keep a preflight's answer
+
+    @field_validator("origins", "credentials_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        normal = tuple(origin.lower() for origin in value)
+        for origin in normal:
+            if origin != "*" and (len(origin) > MAX_ORIGIN_LENGTH or not ORIGIN.match(origin)):
+                raise ValueError(f"'{origin}' is not an origin (scheme://host[:port], no path or trailing slash)")
+        if "*" in normal and len(normal) > 1:
+            raise ValueError("'*' stands for every origin: list it alone")
+        return normal
+
+    @field_validator("methods", "headers", "expose_headers")
+    @classmethod
+    def _tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not HTTP_TOKEN.match(name):
+                raise ValueError(f"'{name}' is not an HTTP method or header name")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _upper_methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(method.upper() for method in value)
+
+    @model_validator(mode="after")
+    def _no_wildcard_credentials(self) -> CorsConfig:
+        if "*" in self.credentials_origins:
+            raise ValueError("credentials_origins must name origins: '*' with credentials would let every site "
+                             "read what a signed-in user may read")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.origins or self.credentials_origins)
+
+
 class ServerConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -199,6 +257,9 @@ class ServerConfig(Frozen):
     # bounds GDAL's block cache (a sixteenth of it, at least 16 MiB; otherwise 5% of the machine's
     # RAM in every process) and its open datasets (one per 4 MiB, split over its threads).
     memory_mb: int | None = Field(None, ge=64)
+    # Who gets a Server-Timing header (select, read, warp, functions, encode) on rendered answers:
+    # off by default for anonymous callers, since phase times tell an outsider about the sources.
+    timing: Literal["off", "authenticated", "all"] = "authenticated"
 
     @property
     def client_share(self) -> int | None:
@@ -249,6 +310,7 @@ class Settings(Frozen):
     access_constraints: str = "none"
     crs: tuple[str, ...] = ("EPSG:4326", "CRS:84", "EPSG:3857")
     server: ServerConfig = ServerConfig()
+    cors: CorsConfig = CorsConfig()
     limits: Limits = Limits()
     rendering: Rendering = Rendering()
     cache: CacheConfig = CacheConfig()

@@ -33,6 +33,7 @@ from ogcserver.model.errors import (
     PredictorRefused,
     ResourceLimitExceeded,
 )
+from ogcserver.model.timing import phase
 
 
 def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
@@ -106,8 +107,11 @@ def read_coverage(
             with holding(f"a {piece.width}x{piece.height} piece of the coverage",
                          raster_bytes(piece.width * piece.height, count, dtype)):
                 raster = views.read_values(replace(whole, grid=piece))
-                writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
-        return writer.finish()
+                with phase("encode"):
+                    writer.write(window, None if raster is None else raster.data,
+                                 None if raster is None else raster.valid)
+        with phase("encode"):
+            return writer.finish()
     finally:
         writer.close()
 

@@ -54,6 +54,7 @@ from ogcserver.model.errors import (
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster, RGBAImage
+from ogcserver.model.timing import phase
 from ogcserver.storage.interfaces import RasterReader
 
 
@@ -196,9 +197,10 @@ class Engine:
         raster = self.views.read_view(request)
         if raster is None or isinstance(raster, RGBAImage):
             return raster  # nothing there, or too many items and no overview: their footprints, drawn
-        if template:
-            return render_processed(raster)
-        return render_default(raster, layer.info.statistics, layer.info.palette)
+        with phase("functions"):  # the style: values to colours
+            if template:
+                return render_processed(raster)
+            return render_default(raster, layer.info.statistics, layer.info.palette)
 
     def _template(self, layer: Layer, style: str, rendering: ProcessingTemplate | None,
                   scale: ColourScale) -> ProcessingTemplate | None:

@@ -28,6 +28,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import crosses_antimeridian, transform_bbox
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.mosaic import Operator
+from ogcserver.model.timing import phase
 from ogcserver.storage.interfaces import RasterReader
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def mosaic(
         if part is None:
             continue
         if prepare is not None:
-            part = prepare(part)
+            with phase("functions"):
+                part = prepare(part)
         method.add(len(fed), part, window)
         part = None  # taken in: let it go before the next item is read
         fed.append(item)

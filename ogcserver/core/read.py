@@ -31,6 +31,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
 from ogcserver.model.image import Grid, Raster, RGBAImage
 from ogcserver.model.mosaic import Operator
+from ogcserver.model.timing import phase
 from ogcserver.storage.interfaces import RasterReader
 
 NO_DIMENSIONS: Mapping[str, str] = MappingProxyType({})
@@ -122,8 +123,9 @@ class ViewReader:
         """The items a read over ``grid`` (the request's) takes, in mosaic order, within the grant;
         more than ``max_items`` is refused."""
         area = (grid or request.grid).bbox
-        items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
-        return allowed_items(items, request.constraints)
+        with phase("select"):
+            items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
+            return allowed_items(items, request.constraints)
 
     def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
         layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints
@@ -148,7 +150,8 @@ class ViewReader:
                         return None  # nothing (or too much) to compare with
                     reference = mask_outside_area(found, constraints)
                 # the chain sees only what the grant shows (no value beyond the area feeds a neighbour)
-                raster = apply_chain(mask_outside_area(raster, constraints), template, view, context, reference)
+                with phase("functions"):
+                    raster = apply_chain(mask_outside_area(raster, constraints), template, view, context, reference)
         if factor > 1:
             raster = upsample(raster, grid, factor)
         return mask_outside_area(raster, constraints)

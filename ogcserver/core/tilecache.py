@@ -73,6 +73,16 @@ class TileService:
             for layer in engine.operator_layers():  # a static front serves the configured version
                 self._point_current(layer.info)
 
+    def store_ready(self) -> bool:
+        """Whether the tile cache can store tiles now (readiness); without a cache, it is."""
+        if self.store is None:
+            return True
+        try:
+            self.store.check()
+        except OSError:
+            return False
+        return True
+
     def _point_current(self, info: LayerInfo) -> None:
         for style in info.styles:
             for tms in tiling.sets_for(info):

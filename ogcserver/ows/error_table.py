@@ -96,4 +96,4 @@ class ExceptionFormat:
         if error.status >= 500:
             log.warning("request failed", extra={"code": error.code, "detail": error.message})
         body, content_type = self.report(error)
-        return OwsResponse(body, content_type, error.status)
+        return OwsResponse(body, content_type, error.status, error_code=error.code)

@@ -24,6 +24,7 @@ class OwsResponse:
     freshness: Freshness | None = None
     stream: Iterator[bytes] | None = None  # large bodies, sent piece by piece instead of ``body``
     length: int | None = None              # of the streamed body, when known
+    error_code: str | None = None          # the OGC exception code of an exception report
 
 
 SKIPPED_HEADER = "X-Ogcserver-Skipped-Items"

@@ -124,6 +124,9 @@ class TileStore(Protocol):
 
     def get(self, key: TileKey) -> StoredTile | None: ...
 
+    def check(self) -> None:
+        """Raise OSError unless tiles can be stored now (readiness)."""
+
     def put(self, key: TileKey, data: bytes) -> None:
         """Store atomically: a reader sees the old tile, the new one, or none; never a part."""
 

@@ -30,7 +30,7 @@ from ogcserver.web.auth import AuthenticationThrottled, Authenticator
 from ogcserver.web.links import public_root
 from ogcserver.web.logs import log_access
 from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from ogcserver.web.metrics import Metrics
+from ogcserver.web.metrics import Metrics, requested_layers
 from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
 
@@ -79,6 +79,8 @@ def _to_flask(response: OwsResponse) -> Response:
         out = Response(response.body, status=response.status, content_type=response.content_type)
     for key, value in response.headers.items():
         out.headers[key] = value
+    if response.error_code is not None:
+        g.ows_error = response.error_code
     if out.status_code == 503 and "Retry-After" not in out.headers:
         _retry_after(out, UNAVAILABLE_RETRY_AFTER)
     return http_cache.apply(request, out, response.freshness)
@@ -101,6 +103,7 @@ def _ows(ctx: WebContext, service_scope: str | None, default_service: str | None
     endpoint = Endpoint(url=base + request.path, service=service_scope, base_url=base, principal=principal)
     with ctx.limiter.admission(principal, client_address(ctx)) as wait:
         if wait is not None:
+            g.refused = "rate_limit"
             error = OwsError("ServerBusy", "too many requests; try again later", status=429)
             return _retry_after(_to_flask(ctx.dispatcher.error(error, default_service)), wait)
         return _challenge(ctx, _answer_ows(ctx, endpoint, service_scope, default_service))
@@ -173,6 +176,7 @@ def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer,  # n
                         service=service_scope, base_url=base, principal=principal)
     with ctx.limiter.admission(principal, client_address(ctx)) as wait:
         if wait is not None:
+            g.refused = "rate_limit"
             return _retry_after(_to_flask(errors.response(OwsError("ServerBusy", "too many requests", status=429))), wait)
         try:
             return _challenge(ctx, _to_flask(answer(endpoint)))
@@ -317,11 +321,14 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/readyz")
     def ready() -> Response:
-        """Readiness: the catalog store answers, so requests can be served."""
+        """Readiness: the catalog store answers and the tile cache can store tiles, so requests
+        can be served. Like /healthz, open to every caller and outside the rate limits."""
         try:
             ctx.engine.check_store()
         except CatalogUnavailable:
             return _retry_after(jsonify({"status": "unavailable", "reason": "catalog"}), UNAVAILABLE_RETRY_AFTER), 503
+        if not ctx.dispatcher.services["WMTS"].tiles.store_ready():
+            return _retry_after(jsonify({"status": "unavailable", "reason": "tile cache"}), UNAVAILABLE_RETRY_AFTER), 503
         return jsonify({"status": "ready"})
 
     @bp.route("/metrics")
@@ -341,13 +348,25 @@ def install(app: Flask, ctx: WebContext) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        ctx.metrics.started()
+        g.counted = True
+
+    @app.teardown_request
+    def _end(_exc: BaseException | None) -> None:
+        if g.pop("counted", False):
+            ctx.metrics.finished()
 
     @app.after_request
     def _log(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         service = g.get("ows_service", "http")
         operation = g.get("ows_request", request.endpoint or "none")
-        ctx.metrics.observe(service, operation, response.status_code, elapsed)
+        timings = g.get("timings")
+        ctx.metrics.observe(service, operation, response.status_code, elapsed,
+                            layer=requested_layers(request.args, (request.view_args or {}).get("layer")),
+                            sent=response.content_length, cache=response.headers.get("X-Cache"),
+                            rendered=timings is not None and "encode" in timings.counts,
+                            error_code=g.get("ows_error"), refused=g.get("refused"))
         if ctx.settings.server.access_log:
             log_access(request.method, request.path, request.query_string.decode("latin-1"), response.status_code,
                        response.calculate_content_length(), elapsed, request.remote_addr,
@@ -366,6 +385,7 @@ def install(app: Flask, ctx: WebContext) -> None:
 
     @app.errorhandler(AuthenticationThrottled)
     def _throttled(exc: AuthenticationThrottled) -> Response:
+        g.refused = "login"
         message = ("too many failed authentication attempts; try again later" if exc.status == 429
                    else "the server is busy checking credentials; try again later")
         error = OwsError("ServerBusy", message, status=exc.status)

@@ -8,9 +8,11 @@ gunicorn's 0.9 ms (sync workers, measured with wrk on the demo; see the README).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from ogcserver.settings import Settings
+from ogcserver.web.metrics import MULTIPROC_ENV, forget_exited_workers
 
 
 def serve_granian(app: Callable, settings: Settings) -> None:
@@ -36,6 +38,7 @@ def serve_gunicorn(app: Callable, settings: Settings) -> None:
     from gunicorn.app.base import BaseApplication
 
     server = settings.server
+    metrics_folder = os.environ.get(MULTIPROC_ENV)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -49,6 +52,8 @@ def serve_gunicorn(app: Callable, settings: Settings) -> None:
             self.cfg.set("accesslog", None)
             self.cfg.set("errorlog", "-")
             self.cfg.set("loglevel", "warning")
+            if metrics_folder is not None:  # a worker's requests in progress end with it
+                self.cfg.set("child_exit", lambda _arbiter, _worker: forget_exited_workers(metrics_folder))
 
         def load(self):
             return app

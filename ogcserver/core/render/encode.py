@@ -16,6 +16,7 @@ from ogcserver.core.render.style import flatten, without_alpha
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.formats import EncodedImage, ImageFormat
 from ogcserver.model.image import RGBAImage
+from ogcserver.model.timing import phase
 
 ZLIB_STRATEGY = {
     "huffman": zlib.Z_HUFFMAN_ONLY,
@@ -33,6 +34,13 @@ def encode(
     options: Rendering,
 ) -> EncodedImage:
     check_deadline()
+    with phase("encode"):
+        return _encode(image, fmt, transparent, background, options)
+
+
+def _encode(
+    image: RGBAImage, fmt: ImageFormat, transparent: bool, background: tuple[int, int, int], options: Rendering,
+) -> EncodedImage:
     keep_alpha = transparent and fmt.supports_alpha
     pixels = image.pixels
     if keep_alpha:

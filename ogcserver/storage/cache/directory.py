@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ogcserver.model.tiles import StoredTile, TileKey
-from ogcserver.storage.cache.locks import file_lock
+from ogcserver.storage.cache.locks import check_writable, file_lock
 
 ATIME_RESOLUTION = 600  # seconds: a hit refreshes a tile's access time at most this often
 
@@ -29,6 +29,9 @@ class DirectoryStore:
         self.root = root
         self._root = str(root)
         (root / ".locks").mkdir(parents=True, exist_ok=True)
+
+    def check(self) -> None:
+        check_writable(self.root / ".locks")
 
     def _version_dir(self, key: TileKey) -> Path:
         return self.root / key.layer / key.style / key.tms / key.version

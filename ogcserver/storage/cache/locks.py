@@ -5,8 +5,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def check_writable(folder: Path) -> None:
+    """Raise OSError unless a file can be made in ``folder`` now (a store's readiness)."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".ready-"):
+        pass
 
 
 @contextlib.contextmanager

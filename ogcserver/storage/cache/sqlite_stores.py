@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.storage.cache.directory import ATIME_RESOLUTION
-from ogcserver.storage.cache.locks import file_lock
+from ogcserver.storage.cache.locks import check_writable, file_lock
 
 EVICT_BATCH = 256  # tiles deleted per transaction: other processes wait for one batch at most
 
@@ -162,6 +162,9 @@ class SqliteTileStore:
         self.describe_matrix = describe_matrix
         (root / ".locks").mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+
+    def check(self) -> None:
+        check_writable(self.root / ".locks")
 
     def _file(self, key: TileKey) -> Path:
         return self.root / key.layer / key.style / key.tms / f"{key.version}.{self.ext}"

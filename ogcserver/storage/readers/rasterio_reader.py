@@ -31,6 +31,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.labels import unique_names
+from ogcserver.model.timing import phase
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.process_memory import trim_heap
 from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
@@ -341,12 +342,13 @@ class RasterioReader:
     def read(
         self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
     ) -> Raster | None:
-        level, scale = self._plan(source, grid)
-        ds = self._open_for_read(source, level)
-        check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path))
-        window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
-        if window is not None:
-            return self._read_window(ds, window, source, grid, bands)
+        with phase("read"):
+            level, scale = self._plan(source, grid)
+            ds = self._open_for_read(source, level)
+            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path))
+            window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
+            if window is not None:
+                return self._read_window(ds, window, source, grid, bands)
         options: dict = {}
         if scale is not None and resampling is not Resampling.NEAREST:
             options = {"XSCALE": f"{scale[0]:.9g}", "YSCALE": f"{scale[1]:.9g}"}
@@ -355,7 +357,7 @@ class RasterioReader:
         else:
             options.update(add_alpha=True)
         try:
-            with WarpedVRT(
+            with phase("warp"), WarpedVRT(
                 ds,
                 crs=grid.crs,
                 transform=grid.transform,
