@@ -232,3 +232,16 @@ def test_the_landing_page_links_every_viewer(server):
     page = requests.get(server + "/", timeout=10).text
     assert 'href="/viewer"' in page
     assert 'href="/preview/dated"' in page and 'href="/preview/grey"' in page and "/preview/hidden" not in page
+
+
+def test_items_link_their_original_file_only_to_callers_granted_the_download(server):
+    """The catalog's items (which the footprints' popups show) offer no link that would answer 403."""
+    url = f"{server}/catalog/dated/items"
+    anonymous = requests.get(url, timeout=10).json()["features"]
+    granted = requests.get(url, headers={"X-API-Key": ADMIN_KEY}, timeout=10).json()["features"]
+    assert len(anonymous) == len(granted) == 2
+    assert all(not f["assets"] and "enclosure" not in {link["rel"] for link in f["links"]} for f in anonymous)
+    for feature in granted:
+        enclosure = next(link["href"] for link in feature["links"] if link["rel"] == "enclosure")
+        assert requests.get(enclosure, timeout=10).status_code == 401  # granted to the key, not to anyone
+        assert requests.get(enclosure, headers={"X-API-Key": ADMIN_KEY}, timeout=10).status_code == 200
