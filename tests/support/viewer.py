@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
+import rasterio
+import rasterio.warp
 
 from tests.support.browser import Browser
 
@@ -74,3 +77,30 @@ def inside_outside(shape: tuple[int, ...], rect: tuple[float, float, float, floa
     outside = ((cols < left - margin) | (cols >= right + margin) | (rows < top - margin)
                | (rows >= bottom + margin))
     return inside, outside
+
+
+def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
+    """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
+    cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
+    lons, lats = [], []
+    for f in files:
+        with rasterio.open(f) as src:
+            step = max(1, math.ceil(max(src.width, src.height) / 256))
+            shape = (math.ceil(src.height / step), math.ceil(src.width / step))
+            valid = src.dataset_mask(out_shape=shape) > 0
+            rows, cols = np.nonzero(valid)
+            corners = [(rows + dr) * step for dr in (0, 1)], [(cols + dc) * step for dc in (0, 1)]
+            xs, ys = [], []
+            for r in corners[0]:
+                for c in corners[1]:
+                    x, y = src.transform * (np.minimum(c, src.width), np.minimum(r, src.height))
+                    xs.extend(x)
+                    ys.extend(y)
+            lon, lat = rasterio.warp.transform(src.crs, "EPSG:4326", xs, ys)
+        lons.extend(lon)
+        lats.extend(lat)
+    lons_array = np.asarray(lons)
+    if lons_array.max() - lons_array.min() > 180:  # across the antimeridian: continue east of 180
+        lons_array = np.where(lons_array < 0, lons_array + 360, lons_array)
+    return float(lons_array.min()), float(min(lats)), float(lons_array.max()), float(max(lats))

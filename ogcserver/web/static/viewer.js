@@ -100,12 +100,16 @@
     document.getElementById("heading").textContent = layer.title || layer.name;
     if (map) { map.remove(); }
     var crs = layer.crs === "EPSG:4326" ? L.CRS.EPSG4326 : L.CRS.EPSG3857;
-    map = L.map(box, { crs: crs, zoomSnap: 0, zoomDelta: 0.5, maxZoom: 24, fadeAnimation: false });
+    // zooms below 0 so that a whole world fits a small window (tiles of zoom 0, scaled down)
+    map = L.map(box, { crs: crs, zoomSnap: 0, zoomDelta: 0.5, minZoom: -3, maxZoom: 24, fadeAnimation: false });
     L.control.scale().addTo(map);
     coordinates().addTo(map);
     controls(layer);
+    // tiles over the layer's extent only, never wrapped: a layer across 180 is asked for past it
+    // (one continuous picture), and a world layer is not repeated beside itself
+    var b = layer.bounds;
     var params = { layers: layer.name, styles: styleSelect().value, format: "image/png", transparent: true,
-                   version: "1.3.0", maxZoom: 24 };
+                   version: "1.3.0", minZoom: -3, minNativeZoom: 0, maxZoom: 24, noWrap: true, bounds: [[b[1], b[0]], [b[3], b[2]]] };
     wms = new QueuedWMS(layer.wms, params).addTo(map);
     wms.setParams(dimensionParams(), true);
     wms.setOpacity(document.getElementById("opacity").value / 100);
