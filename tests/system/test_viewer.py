@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+import rasterio.warp
 import requests
 import yaml
 from rasterio.transform import from_bounds
 
-from tests.conftest import running_server
+from ogcserver.settings import settings_from_paths
+from tests.conftest import running_server, serving
 from tests.support import rasters
 from tests.support.browser import Browser
 from tests.support.clients import needs_chromium
@@ -24,7 +29,9 @@ from tests.support.viewer import (
     map_pixels,
     map_rect,
     open_viewer,
+    project,
     redraw_after,
+    true_lonlat_bounds,
 )
 
 pytestmark = needs_chromium
@@ -245,3 +252,97 @@ def test_items_link_their_original_file_only_to_callers_granted_the_download(ser
         enclosure = next(link["href"] for link in feature["links"] if link["rel"] == "enclosure")
         assert requests.get(enclosure, timeout=10).status_code == 401  # granted to the key, not to anyone
         assert requests.get(enclosure, headers={"X-API-Key": ADMIN_KEY}, timeout=10).status_code == 200
+
+
+# -- real data: at and across the antimeridian, and a collection of two dates ---------------------
+
+ANTIMERIDIAN = ("worldcover-antimeridian", "landsat8-antimeridian-utm/cog_dateline.tif")
+TWO_DATES = "worldcover-2020-2021"
+
+
+@pytest.fixture(scope="module")
+def shared_server(shared_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("viewer-shared")
+    paths = [shared_data / s for s in (*ANTIMERIDIAN, TWO_DATES)]
+    names = [layer.name for layer in settings_from_paths(paths).services[0].layers]
+    with serving([*map(str, paths), "--data-dir", str(folder / "state")], folder) as (url, _log):
+        yield url, dict(zip((*ANTIMERIDIAN, TWO_DATES), names))
+
+
+def source_values(path: Path, lon: float, lat: float) -> set[float]:
+    """The first band's values of the source's pixel at a place and of its eight neighbours."""
+    files = [path] if path.is_file() else sorted(path.glob("*.tif"))
+    with rasterio.open(files[0]) as src:
+        (x,), (y,) = rasterio.warp.transform("EPSG:4326", src.crs, [lon], [lat])
+        row, col = src.index(x, y)
+        return {float(v) for v in src.read(1, window=((row - 1, row + 2), (col - 1, col + 2))).ravel()}
+
+
+def click_point(view_shape: tuple[int, ...], bounds: tuple[float, float, float, float],
+                lon: float, lat: float) -> tuple[float, float]:
+    """Where a place lies in the map (Web Mercator, fitted as the viewer fits the extent)."""
+    left, top, right, bottom = expected_rect(bounds, view_shape[1], view_shape[0])
+    (x0, y0), (x1, y1), (x, y) = (project(*p, "EPSG:3857") for p in ((bounds[0], bounds[1]), (bounds[2], bounds[3]),
+                                                                       (lon, lat)))
+    return left + (x - x0) / (x1 - x0) * (right - left), bottom - (y - y0) / (y1 - y0) * (bottom - top)
+
+
+def assert_palette_colours(shown: np.ndarray, path: Path) -> None:
+    """Most pixels shown are colours of the source's palette (the browser blends the rest where
+    it scales tiles between zoom levels), each main class's about as often as in the source."""
+    with rasterio.open(path) as src:
+        classes, counts = np.unique(src.read(1), return_counts=True)
+        palette = np.array([src.colormap(1)[int(c)][:3] for c in classes])
+    share = counts / counts.sum()
+    distance = np.abs(shown.astype(int)[:, None, :] - palette[None, :, :]).max(axis=2)
+    matched = distance.min(axis=1) <= 8
+    assert matched.mean() > 0.4, matched.mean()
+    found = np.bincount(distance[matched].argmin(axis=1), minlength=len(classes)) / matched.sum()
+    main = share > 0.05
+    np.testing.assert_allclose(found[main], share[main], atol=0.06)
+
+
+@pytest.mark.parametrize("source", ANTIMERIDIAN)
+def test_a_layer_at_or_across_the_antimeridian_is_drawn_where_it_lies_and_answers_clicks(
+        shared_server, shared_data, browser, source):
+    url, names = shared_server
+    path = shared_data / source
+    open_viewer(browser, f"{url}/preview/{names[source]}")
+    browser.settle(0.3)
+    assert all(u.startswith((url + "/", f"blob:{url}/")) for u in browser.requests), browser.requests
+    assert not browser.console, browser.console
+    view = map_pixels(browser)
+    bounds = true_lonlat_bounds(path)
+    inside, outside = inside_outside(view.shape, expected_rect(bounds, view.shape[1], view.shape[0]))
+    painted = drawn(view)
+    assert painted[inside].mean() > 0.5 and painted[outside].mean() < 0.005
+    if path.is_dir():  # a classified layer: its palette's colours, in the source's proportions
+        assert_palette_colours(view[inside & painted], next(path.glob("*.tif")))
+    # a click east of the data's middle (past 180 for the scene across it) gives the source's value there
+    lon, lat = bounds[0] + 0.7 * (bounds[2] - bounds[0]), (bounds[1] + bounds[3]) / 2
+    x, y = click_point(view.shape, bounds, lon, lat)
+    left, top, _, _ = map_rect(browser)
+    browser.move(left + x, top + y)
+    browser.click(left + x, top + y)
+    browser.wait_for("document.getElementById('info').dataset.answered")
+    text = browser.evaluate("document.getElementById('info').textContent")
+    shown_lat, shown_lon = map(float, browser.evaluate("document.querySelector('.coordinates').textContent").split(","))
+    assert abs(shown_lat - lat) < 0.02 and abs((shown_lon - lon + 180) % 360 - 180) < 0.02, (shown_lat, shown_lon, lon, lat)
+    value = float(re.search(r"= (-?[\d.]+)", text).group(1))
+    assert value in source_values(path, lon, lat), text
+
+
+def test_the_time_slider_changes_a_real_collection(shared_server, browser):
+    url, names = shared_server
+    open_viewer(browser, f"{url}/preview/{names[TWO_DATES]}")
+    assert browser.evaluate("document.getElementById('dim-time').max") == "2"
+    pictures = {}
+    for position in (1, 2, 0):
+        redraw_after(browser, f"(() => {{ const s = document.getElementById('dim-time'); s.value = {position}; "
+                              "s.dispatchEvent(new Event('change')); })()")
+        pictures[position] = map_pixels(browser).astype(int)
+    def differing(a: int, b: int) -> float:
+        return float((np.abs(pictures[a] - pictures[b]) > 8).any(axis=2).mean())
+    assert differing(1, 2) > 0.001  # 2020 and 2021 differ
+    # every date (the default), the newest on top: 2021's picture but where it has no data
+    assert differing(0, 2) < differing(0, 1) / 2
