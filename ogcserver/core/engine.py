@@ -120,6 +120,11 @@ class Engine:
         """The layers the principal may discover (capabilities, landing page)."""
         return [lr for lr in self.catalog.layers(service) if self.policy.may_discover(principal, lr.info)]
 
+    def permits(self, principal: Principal, info: LayerInfo, action: Action) -> bool:
+        """Whether the principal may do this to the layer at all (within some constraints):
+        for links a document offers, never instead of ``resolve`` before the action itself."""
+        return self.policy.decide(principal, info, action) is not None
+
     def resolve(
         self, name: str, style: str, service: str | None, principal: Principal, action: Action, operation: str
     ) -> tuple[Layer, Constraints]:

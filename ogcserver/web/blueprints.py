@@ -23,6 +23,7 @@ from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.response import OwsResponse
+from ogcserver.ows.viewer import viewer_document
 from ogcserver.ows.wmts import rest
 from ogcserver.settings import Settings
 from ogcserver.web import http_cache
@@ -33,8 +34,10 @@ from ogcserver.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ogcserver.web.metrics import Metrics, requested_layers
 from ogcserver.web.proxies import AddressList
 from ogcserver.web.ratelimit import RateLimiter
+from ogcserver.web.viewer_assets import leaflet_file, viewer_page
 
 UNAVAILABLE_RETRY_AFTER = 5.0  # seconds a client waits after a 503 (catalog down, render timeout)
+UNLIMITED_PARALLEL = 6  # requests a viewer page runs at once when the server sets no per-client limit
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -306,12 +309,26 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     def landing() -> str:
         return render_template("landing.html", title=ctx.settings.title, services=_landing_view(ctx))
 
+    @bp.route("/viewer")
+    def viewer() -> Response:
+        return viewer_page(render_template("viewer.html", title=ctx.settings.title, heading="all layers", layer=""))
+
     @bp.route("/preview/<layer>")
-    def preview(layer: str) -> Response | str:
+    def preview(layer: str) -> Response:
         found = next((lr.info for lr in ctx.engine.layers(None, _principal(ctx)) if lr.info.name == layer), None)
         if found is None:
             return Response("Layer not found\n", status=404, content_type="text/plain")
-        return render_template("preview.html", layer=found)
+        return viewer_page(render_template("viewer.html", title=ctx.settings.title, heading=found.title or found.name,
+                                           layer=found.name))
+
+    @bp.route("/viewer/layers.json")
+    def viewer_layers() -> Response:
+        parallel = ctx.settings.server.client_share or UNLIMITED_PARALLEL
+        return _catalog(ctx, "viewer", lambda endpoint: viewer_document(ctx.engine, endpoint, parallel))
+
+    @bp.route("/vendor/leaflet/<path:filename>")
+    def leaflet(filename: str) -> Response:
+        return leaflet_file(filename)
 
     @bp.route("/healthz")
     @bp.route("/health")

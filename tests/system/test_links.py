@@ -1,7 +1,7 @@
 """Links in documents come from the configuration or a trusted proxy, never from the Host header.
 
 A forged Host header must not reach any document: capabilities of every service and version,
-TileJSON, KML, the catalog API, the landing and preview pages.
+TileJSON, KML, the catalog API, the landing and viewer pages and the viewer's layer list.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ DOCUMENTS = [
     "/catalog/mosaic/items",
     "/",
     "/preview/mosaic",
+    "/viewer",
+    "/viewer/layers.json",
     f"/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=mosaic&STYLES=&CRS=EPSG:32632"
     f"&BBOX={X0},{Y0 - 2000},{X0 + 2000},{Y0}&WIDTH=64&HEIGHT=64&FORMAT=application/vnd.google-earth.kml%2Bxml",
 ]
@@ -45,7 +47,7 @@ def test_a_forged_host_header_reaches_no_document(client, url):
     assert FORGED.encode() not in r.data
 
 
-@pytest.mark.parametrize("url", [u for u in DOCUMENTS if "Capabilities" in u or "tilejson" in u or u.endswith("mosaic.kml")])
+@pytest.mark.parametrize("url", [u for u in DOCUMENTS if "Capabilities" in u or "tilejson" in u or u.endswith(("mosaic.kml", "layers.json"))])
 def test_links_use_the_configured_host_and_port(client, url):
     assert b"http://127.0.0.1:8080/" in client.get(url, headers={"Host": FORGED}).data
 

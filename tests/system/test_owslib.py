@@ -83,8 +83,8 @@ def test_landing_health_metrics_preview(live_server):
     assert page.status_code == 200 and "/services/demo/wms" in page.text and "/preview/mosaic" in page.text
     assert requests.get(live_server + "/healthz", timeout=10).json() == {"status": "ok", "layers": 8}
     preview = requests.get(live_server + "/preview/mosaic", timeout=10)
-    assert preview.status_code == 200 and "preview.js" in preview.text
-    assert requests.get(live_server + "/static/preview.js", timeout=10).status_code == 200
+    assert preview.status_code == 200 and "viewer.js" in preview.text and "leaflet.js" in preview.text
+    assert requests.get(live_server + "/static/viewer.js", timeout=10).status_code == 200
     assert requests.get(live_server + "/preview/nothing", timeout=10).status_code == 404
     metrics = requests.get(live_server + "/metrics", timeout=10).text
     assert "ogcserver_requests_total" in metrics

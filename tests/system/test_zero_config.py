@@ -12,18 +12,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pyproj
 import pytest
-import rasterio
-import rasterio.warp
 import requests
 from PIL import Image
 
@@ -32,8 +30,10 @@ from ogcserver.settings import settings_from_paths
 from ogcserver.web.logs import JsonFormatter
 from tests.conftest import SHARED, serving
 from tests.support import rasters
-from tests.support.clients import Grid, agreement, needs_chromium, screenshot
+from tests.support.browser import Browser
+from tests.support.clients import Grid, agreement, needs_chromium
 from tests.support.reference import exact_nearest
+from tests.support.viewer import drawn, expected_rect, inside_outside, map_pixels, open_viewer, true_lonlat_bounds
 
 # Files that cannot be published yet, and what their log line must say.
 GCP = r"\bGCPs?\b|ground control"
@@ -297,86 +297,33 @@ def test_all_at_once_each_refused_file_is_logged_once_with_its_reason(everything
 
 # -- the viewer page in a browser ---------------------------------------------------------------
 
-CELL = (400, 300)  # each preview page's viewport in the screenshot
-COLUMNS = 6
-BACKGROUND = np.array([238, 238, 238])  # the map's background (#eee)
-
-
-def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
-    """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
-    cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
-    lons, lats = [], []
-    for f in files:
-        with rasterio.open(f) as src:
-            step = max(1, math.ceil(max(src.width, src.height) / 256))
-            shape = (math.ceil(src.height / step), math.ceil(src.width / step))
-            valid = src.dataset_mask(out_shape=shape) > 0
-            rows, cols = np.nonzero(valid)
-            corners = [(rows + dr) * step for dr in (0, 1)], [(cols + dc) * step for dc in (0, 1)]
-            xs, ys = [], []
-            for r in corners[0]:
-                for c in corners[1]:
-                    x, y = src.transform * (np.minimum(c, src.width), np.minimum(r, src.height))
-                    xs.extend(x)
-                    ys.extend(y)
-            lon, lat = rasterio.warp.transform(src.crs, "EPSG:4326", xs, ys)
-        lons.extend(lon)
-        lats.extend(lat)
-    lons = np.asarray(lons)
-    if lons.max() - lons.min() > 180:  # across the antimeridian: continue east of 180
-        lons = np.where(lons < 0, lons + 360, lons)
-    return float(lons.min()), float(min(lats)), float(lons.max()), float(max(lats))
-
-
-def mercator(lon: float, lat: float) -> tuple[float, float]:
-    lat = max(-85.05, min(85.05, lat))
-    return 6378137 * math.radians(lon), 6378137 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-
-def expected_rect(bounds: tuple[float, float, float, float], width: int, height: int) -> tuple[float, ...]:
-    """Where the viewer draws the layer in its map: the extent fitted in the middle with a margin of
-    a tenth (Web Mercator, as the page draws it); (left, top, right, bottom) in map pixels."""
-    (x0, y0), (x1, y1) = mercator(bounds[0], bounds[1]), mercator(bounds[2], bounds[3])
-    res = max((x1 - x0) / width, (y1 - y0) / height) * 1.1
-    half_w, half_h = (x1 - x0) / res / 2, (y1 - y0) / res / 2
-    top = -math.inf if bounds[3] > 85.05 else height / 2 - half_h  # data past the page's clamp
-    bottom = math.inf if bounds[1] < -85.05 else height / 2 + half_h
-    return width / 2 - half_w, top, width / 2 + half_w, bottom
+VIEWPORT = (640, 480)  # each viewer page's window
 
 
 @pytest.fixture(scope="module")
-def previews(everything, tmp_path_factory) -> dict[str, np.ndarray]:
-    """One Chromium screenshot of every layer's viewer page (each in a frame): each page's pixels."""
-    folder = tmp_path_factory.mktemp("previews")
-    w, h = CELL
-    frames = "".join(
-        f'<iframe src="{everything.url}/preview/{everything.names[s]}" '
-        f'style="left:{(i % COLUMNS) * w}px;top:{(i // COLUMNS) * h}px"></iframe>'
-        for i, s in enumerate(PUBLISHED))
-    page = folder / "previews.html"
-    page.write_text(f"<!DOCTYPE html><html><head><style>body{{margin:0}}iframe{{position:absolute;border:0;"
-                    f"width:{w}px;height:{h}px}}</style></head><body>{frames}</body></html>")
-    rows = math.ceil(len(PUBLISHED) / COLUMNS)
-    shot = screenshot(page.as_uri(), (COLUMNS * w, rows * h), folder / "previews.png")
-    picture = np.asarray(Image.open(shot).convert("RGB"))
-    return {s: picture[(i // COLUMNS) * h:(i // COLUMNS + 1) * h, (i % COLUMNS) * w:(i % COLUMNS + 1) * w]
-            for i, s in enumerate(PUBLISHED)}
+def viewed(everything, tmp_path_factory) -> dict[str, tuple[np.ndarray, str]]:
+    """Each layer's viewer page in headless Chromium: what its map shows, and the map's CRS."""
+    crs = {layer["name"]: layer["crs"] for layer in requests.get(everything.url + "/viewer/layers.json",
+                                                                 timeout=30).json()["layers"]}
+    shown = {}
+    with Browser(tmp_path_factory.mktemp("chromium"), size=VIEWPORT) as browser:
+        for source in PUBLISHED:
+            name = everything.names[source]
+            open_viewer(browser, f"{everything.url}/preview/{quote(name)}")
+            shown[source] = (map_pixels(browser), crs[name])
+    return shown
 
 
 @needs_chromium
 @pytest.mark.parametrize("source", PUBLISHED)
-def test_viewer_page_shows_the_layer_where_it_is(previews, resolve, source):
-    """In headless Chromium, the viewer's map shows the layer inside the rectangle where the source
-    lies, and nothing outside it."""
-    page = previews[source]
-    map_rows = np.flatnonzero((page[:, 0] == BACKGROUND).all(axis=1))  # the layer never reaches the map's edge
-    assert len(map_rows) > 50, "no map on the page"
-    view = page[map_rows[0]:map_rows[-1] + 1]
-    drawn = (np.abs(view.astype(int) - BACKGROUND) > 3).any(axis=2)
-    left, top, right, bottom = expected_rect(true_lonlat_bounds(resolve(source)), view.shape[1], view.shape[0])
-    rows, cols = np.mgrid[0:view.shape[0], 0:view.shape[1]]
-    inside = (cols >= left + 3) & (cols < right - 3) & (rows >= top + 3) & (rows < bottom - 3)
-    outside = (cols < left - 4) | (cols >= right + 4) | (rows < top - 4) | (rows >= bottom + 4)
-    assert inside.any() and drawn[inside].mean() > 0.02, f"the layer is not drawn where it lies ({drawn.mean():.3f} drawn)"
-    assert drawn[outside].mean() < 0.005, "the layer is drawn outside where it lies"
+def test_viewer_page_shows_the_layer_where_it_is(viewed, resolve, source):
+    """In headless Chromium, the viewer's map starts at the layer's extent (across the
+    antimeridian too; a layer past Web Mercator's latitudes in plate carree) and shows the layer
+    inside the rectangle where the source lies, and nothing outside it."""
+    view, crs = viewed[source]
+    assert view.shape[0] > 200 and view.shape[1] > 300, view.shape
+    rect = expected_rect(true_lonlat_bounds(resolve(source)), view.shape[1], view.shape[0], crs)
+    inside, outside = inside_outside(view.shape, rect)
+    painted = drawn(view)
+    assert inside.any() and painted[inside].mean() > 0.02, f"the layer is not drawn where it lies ({painted.mean():.3f} drawn)"
+    assert painted[outside].mean() < 0.005, "the layer is drawn outside where it lies"

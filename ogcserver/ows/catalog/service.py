@@ -13,6 +13,7 @@ from ogcserver.core.engine import Engine
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.query import ItemQuery, ItemSearch
 from ogcserver.model.access import Action
+from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.errors import OgcServerError
 from ogcserver.model.geo import WGS84, BBox, geojson_bbox
 from ogcserver.model.mosaic import ATTRIBUTE, Ordering
@@ -78,8 +79,11 @@ class CatalogService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _downloads(self, service: str) -> bool:
-        return next(s for s in self.engine.settings.services if s.name == service).allow_download
+    def _downloads(self, info: LayerInfo, endpoint: Endpoint) -> bool:
+        """Whether items link their original file: the service offers downloads and the caller
+        is granted them (a link that would answer 403 is left out)."""
+        offered = next(s for s in self.engine.settings.services if s.name == info.service).allow_download
+        return offered and self.engine.permits(endpoint.principal, info, Action.DOWNLOAD)
 
     def search(self, params: Params, layer: str, endpoint: Endpoint, url: str) -> OwsResponse:
         try:
@@ -91,7 +95,7 @@ class CatalogService:
         if more:
             pairs = [(k.lower(), v) for k, v in params.as_dict().items() if k != "OFFSET"]
             next_href = f"{url}?{urlencode(pairs + [('offset', str(query.offset + query.limit))])}"
-        document = feature_collection(found.info, items, endpoint.base_url, self._downloads(found.info.service), next_href)
+        document = feature_collection(found.info, items, endpoint.base_url, self._downloads(found.info, endpoint), next_href)
         return _json(document)
 
     def collection(self, layer: str, endpoint: Endpoint) -> OwsResponse:
@@ -119,7 +123,7 @@ class CatalogService:
             found, item = self.engine.item(layer, key, endpoint.service, endpoint.principal)
         except OgcServerError as exc:
             return CATALOG_FORMAT.response(exc)
-        return _json(item_feature(found.info, item, endpoint.base_url, self._downloads(found.info.service)))
+        return _json(item_feature(found.info, item, endpoint.base_url, self._downloads(found.info, endpoint)))
 
     def download(self, layer: str, key: str, endpoint: Endpoint) -> OwsResponse:
         try:
