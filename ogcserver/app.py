@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
+from ogcserver.admin.operations import Administration
 from ogcserver.composition import Core, build_core
 from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
@@ -12,6 +15,7 @@ from ogcserver.ows.wcs.service import WcsService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.settings import RateLimits, Settings
+from ogcserver.web.admin import install_admin
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.fast_tiles import FastTiles
@@ -27,8 +31,9 @@ def core_of(app: Flask) -> Core:
     return app.extensions[_CORE]
 
 
-def create_app(settings: Settings, core: Core | None = None) -> Flask:
-    """A ready WSGI app serving ``core`` over HTTP; without one, the core is built from ``settings``."""
+def create_app(settings: Settings, core: Core | None = None, config_file: Path | None = None) -> Flask:
+    """A ready WSGI app serving ``core`` over HTTP; without one, the core is built from ``settings``.
+    ``config_file``: the file ``settings`` were read from, which the admin API edits."""
     core = core or build_core(settings)
     engine, tiles = core.engine, core.tiles
     kml = KmlService(engine)
@@ -39,9 +44,11 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
     metrics = Metrics()
-    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
-                            CatalogService(engine), AddressList(settings.server.trusted_proxies),
-                            AddressList(settings.server.metrics_allow)))
+    context = WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
+                         CatalogService(engine), AddressList(settings.server.trusted_proxies),
+                         AddressList(settings.server.metrics_allow))
+    install_admin(app, context, Administration(settings, core, config_file), core.access.may_administer)
+    install(app, context)
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log)

@@ -261,6 +261,7 @@ class AdminConfig(Frozen):
     max_config_nodes: int = Field(100_000, ge=100, le=10_000_000)  # values, aliases counted expanded
     max_config_depth: int = Field(64, ge=8, le=512)
     max_jobs: int = Field(4, ge=1, le=64)  # background seeds running at once
+    max_seed_tiles: int = Field(1_000_000, ge=1)  # larger seeds are for `ogcserver seed`
 
     @property
     def bounds(self) -> DocumentBounds:

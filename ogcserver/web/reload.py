@@ -1,0 +1,75 @@
+"""Reloading a running server's configuration with no failed request (SIGHUP, ``ogcserver reload``).
+
+The main process rebuilds the app, then the HTTP server replaces its workers: granian's HUP
+handling starts each new worker before it stops the old one, gunicorn's HUP starts the new
+workers and then stops the old ones gracefully. Old workers finish what they serve; the listening
+socket stays open throughout, so a new connection is taken by whichever worker is running.
+
+Why the main process rebuilds the app rather than each new worker building its own: building is
+validating the file and indexing the catalog (every folder walked, new files described). Done
+once in the main process, every new worker is forked from a ready app and serves at once, and an
+invalid or unbuildable configuration is refused before any worker is touched (the workers are
+then respawned with the app they had). Done in each worker, the index would be walked N times in
+parallel, the old workers would be stopped while the new ones still index, and a bad file would
+be found only by crashing workers. The cost is the main process holding one app between reloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger("ogcserver")
+
+
+class ReloadableApp:
+    """The WSGI app the main process forks its workers with, rebuilt on reload.
+
+    ``build`` re-reads and validates the configuration and returns a new app, or raises with
+    messages that say why (the old app keeps serving)."""
+
+    def __init__(self, app: Callable, build: Callable[[], Callable]) -> None:
+        self.app = app
+        self._build = build
+
+    def rebuild(self) -> bool:
+        """Build the app from the configuration as it is now; False (logged) if it cannot be."""
+        try:
+            self.app = self._build()
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the running configuration
+            log.error("reload refused: the running configuration stays", extra={"reason": str(exc)})
+            return False
+        log.info("reload: configuration read, new workers take over")
+        return True
+
+
+class NoServer(Exception):
+    """No running server to signal (no pid file, or its process is gone)."""
+
+
+def server_pid(pid_file: Path) -> int:
+    """The main process id a running server wrote, checked to be alive."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        raise NoServer(f"{pid_file}: no server's process id here (is the server running?)") from None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise NoServer(f"{pid_file}: process {pid} is not running (a stale pid file)") from None
+    except PermissionError:
+        pass  # alive, owned by someone else: the signal will say whether we may
+    return pid
+
+
+def signal_reload(pid_file: Path, from_worker: bool = False) -> int:
+    """Send SIGHUP to the server's main process; returns its pid. ``from_worker``: only if it
+    is this process's parent (a worker asking its own server, never another one)."""
+    pid = server_pid(pid_file)
+    if from_worker and pid != os.getppid():
+        raise NoServer(f"{pid_file}: process {pid} is not this worker's server")
+    os.kill(pid, signal.SIGHUP)
+    return pid
