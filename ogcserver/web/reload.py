@@ -17,10 +17,12 @@ be found only by crashing workers. The cost is the main process holding one app 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("ogcserver")
 
@@ -29,21 +31,41 @@ class ReloadableApp:
     """The WSGI app the main process forks its workers with, rebuilt on reload.
 
     ``build`` re-reads and validates the configuration and returns a new app, or raises with
-    messages that say why (the old app keeps serving)."""
+    messages that say why (the old app keeps serving). Every reload also bumps a generation in
+    memory shared with the workers: a worker whose app is older answers with
+    ``Connection: close`` from then on, so its keep-alive clients move to new connections (taken
+    by new workers) before it is stopped, instead of finding an idle connection closed under a
+    request they were just sending."""
 
     def __init__(self, app: Callable, build: Callable[[], Callable]) -> None:
         self.app = app
         self._build = build
+        self._current = multiprocessing.RawValue("Q", 0)  # shared with every worker forked from here
+        self._generation = 0  # of ``app``, in this process; a worker keeps the one it was forked with
 
     def rebuild(self) -> bool:
-        """Build the app from the configuration as it is now; False (logged) if it cannot be."""
+        """Build the app from the configuration as it is now; False (logged) if it cannot be.
+        Either way the workers are replaced next, and the ones running now are told to let go."""
         try:
-            self.app = self._build()
+            app = self._build()
         except Exception as exc:  # noqa: BLE001 - any failure keeps the running configuration
             log.error("reload refused: the running configuration stays", extra={"reason": str(exc)})
-            return False
-        log.info("reload: configuration read, new workers take over")
-        return True
+            app = None
+        else:
+            log.info("reload: configuration read, new workers take over")
+        self.app = app or self.app
+        self._generation += 1
+        self._current.value = self._generation
+        return app is not None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self._current.value == self._generation:
+            return self.app(environ, start_response)
+
+        def closing(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+            return start_response(status, [*headers, ("Connection", "close")], exc_info)
+
+        return self.app(environ, closing)
 
 
 class NoServer(Exception):

@@ -33,7 +33,7 @@ def serve_granian(app: ReloadableApp, settings: Settings) -> None:
         pid_file=server.pid_path,
     )
     granian.on_reload(app.rebuild)  # runs in the parent on SIGHUP, before the workers are replaced
-    granian.serve(target_loader=lambda _label: app.app)  # called in each worker, forked from the parent
+    granian.serve(target_loader=lambda _label: app)  # called in each worker, forked from the parent
 
 
 def serve_gunicorn(app: ReloadableApp, settings: Settings) -> None:
@@ -60,7 +60,7 @@ def serve_gunicorn(app: ReloadableApp, settings: Settings) -> None:
             super().reload()
 
         def load(self):
-            return app.app
+            return app
 
     Server().run()
 
