@@ -52,7 +52,7 @@ class ConfigFile:
         self._write_atomically(self.path, text.encode("utf-8"))
 
     def _write_atomically(self, target: Path, data: bytes) -> None:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
