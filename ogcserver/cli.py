@@ -74,11 +74,13 @@ def reload(args: argparse.Namespace) -> int:
     """Signal a running server to re-read its configuration (SIGHUP to its main process)."""
     from ogcserver.web.reload import NoServer, signal_reload
 
-    if args.pid_file:
-        pid_file = Path(args.pid_file)
-    else:
-        server = load_settings(Path(args.config), {"port": args.port} if args.port else None).server
-        pid_file = server.pid_path
+    if args.config:  # checked here first: an invalid file is reported at once, and not signalled
+        try:
+            server = load_settings(Path(args.config), {"port": args.port} if args.port else None).server
+        except ConfigError as exc:
+            print(f"{exc}\nogcserver: the server was not signalled and keeps its configuration", file=sys.stderr)
+            return 2
+    pid_file = Path(args.pid_file) if args.pid_file else server.pid_path
     try:
         pid = signal_reload(pid_file)
     except NoServer as exc:
