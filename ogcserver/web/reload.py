@@ -12,6 +12,12 @@ invalid or unbuildable configuration is refused before any worker is touched (th
 then respawned with the app they had). Done in each worker, the index would be walked N times in
 parallel, the old workers would be stopped while the new ones still index, and a bad file would
 be found only by crashing workers. The cost is the main process holding one app between reloads.
+
+Measured with ``bench/reload.py`` (2 workers, wrk at concurrency 16, on 2 busy cores): the
+rebuild takes 0.3 to 0.8 s for a small configuration; every worker is replaced about 8 s after
+SIGHUP with granian (its 3.5 s respawn interval per worker) and 11 s with gunicorn; no request
+failed. Without the ``Connection: close`` hand-off below, granian's old workers closed idle
+keep-alive connections under 3 to 4 requests per 3 reloads (wrk read errors).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -46,13 +53,15 @@ class ReloadableApp:
     def rebuild(self) -> bool:
         """Build the app from the configuration as it is now; False (logged) if it cannot be.
         Either way the workers are replaced next, and the ones running now are told to let go."""
+        started = time.monotonic()
         try:
             app = self._build()
         except Exception as exc:  # noqa: BLE001 - any failure keeps the running configuration
             log.error("reload refused: the running configuration stays", extra={"reason": str(exc)})
             app = None
         else:
-            log.info("reload: configuration read, new workers take over")
+            log.info("reload: configuration read, new workers take over",
+                     extra={"build_seconds": round(time.monotonic() - started, 3)})
         self.app = app or self.app
         self._generation += 1
         self._current.value = self._generation
