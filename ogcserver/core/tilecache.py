@@ -166,12 +166,18 @@ class TileService:
     def truncate(self, layer_name: str, tms_id: str | None = None, zooms: range | None = None) -> int | None:
         """Drop a layer's cached tiles: all of them (returns None: the store does not count them),
         or those of ``zooms`` in one tile matrix set (returns how many)."""
+        store = self.store
+        if store is None:
+            raise ValueError("the tile cache is off in this configuration")
         info = self.engine.operator_layer(layer_name).info
         if zooms is None:
-            self.store.delete_layer(info.name)
+            store.delete_layer(info.name)
             return None
         tms = tiling.for_layer(info, tms_id or "WebMercatorQuad")
-        return sum(self.store.delete_zoom(info.name, tms.id, z) for z in zooms)
+        removed = 0
+        for z in zooms:
+            removed += store.delete_zoom(info.name, tms.id, z)
+        return removed
 
     def _fill(self, layer: Layer, tms: tiling.TileMatrixSet, probe: TileKey, span: tuple[int, int, int, int],
               fmt: ImageFormat, style: str, want: ItemQuery) -> int:
