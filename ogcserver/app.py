@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flask import Flask
 
+from ogcserver.admin.operations import Administration
 from ogcserver.composition import Core, build_core
 from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
@@ -14,6 +16,7 @@ from ogcserver.ows.wcs.service import WcsService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.settings import RateLimits, Settings
+from ogcserver.web.admin import install_admin
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.cors import CorsPolicy, install_cors
@@ -31,8 +34,9 @@ def core_of(app: Flask) -> Core:
     return app.extensions[_CORE]
 
 
-def create_app(settings: Settings, core: Core | None = None) -> Flask:
-    """A ready WSGI app serving ``core`` over HTTP; without one, the core is built from ``settings``."""
+def create_app(settings: Settings, core: Core | None = None, config_file: Path | None = None) -> Flask:
+    """A ready WSGI app serving ``core`` over HTTP; without one, the core is built from ``settings``.
+    ``config_file``: the file ``settings`` were read from, which the admin API edits."""
     core = core or build_core(settings)
     engine, tiles = core.engine, core.tiles
     kml = KmlService(engine)
@@ -44,9 +48,11 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
     limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
     metrics = Metrics(layers=frozenset(layer.name for service in settings.services for layer in service.layers),
                       shared_dir=os.environ.get(MULTIPROC_ENV))  # set by `serve` for its workers
-    install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
-                            CatalogService(engine), AddressList(settings.server.trusted_proxies),
-                            AddressList(settings.server.metrics_allow)))
+    context = WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
+                         CatalogService(engine), AddressList(settings.server.trusted_proxies),
+                         AddressList(settings.server.metrics_allow))
+    install_admin(app, context, Administration(settings, core, config_file), core.access.may_administer)
+    install(app, context)
     cors = CorsPolicy(settings.cors)
     install_cors(app, cors)
     install_server_timing(app, settings.server.timing)

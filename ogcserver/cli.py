@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ogcserver.model.errors import OgcServerError
@@ -12,6 +13,7 @@ from ogcserver.settings import ConfigError, Settings, load_settings, settings_fr
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 
 log = logging.getLogger("ogcserver")
+RESTART_ONLY = ("host", "port", "workers", "threads", "http")  # server keys a reload cannot change
 
 
 def _server_overrides(args: argparse.Namespace) -> dict:
@@ -41,20 +43,53 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings_from_paths([Path(p) for p in args.paths], overrides)
 
 
-def serve(settings: Settings) -> int:
+def serve(args: argparse.Namespace) -> int:
     from ogcserver.web.metrics import shared_metrics_dir
 
     with shared_metrics_dir() as metrics_dir:  # before the app and its workers: one scrape sums them all
         from ogcserver.app import create_app
         from ogcserver.web.logs import configure_logging
+        from ogcserver.web.reload import ReloadableApp
         from ogcserver.web.servers import SERVERS
 
         configure_logging()
-        app = create_app(settings)
+        settings = _settings(args)
+        config_file = Path(args.config) if args.config else None
+
+        def build() -> Callable:
+            """The app from the configuration as it is now; where and how it listens (address, port,
+            workers, threads, HTTP server, pid file) stays as started: the socket and workers are kept."""
+            fresh = _settings(args)
+            kept = {key: getattr(settings.server, key) for key in RESTART_ONLY} | {"pid_file": settings.server.pid_path}
+            return create_app(fresh.model_copy(update={"server": fresh.server.model_copy(update=kept)}),
+                              config_file=config_file)
+
+        app = ReloadableApp(create_app(settings, config_file=config_file), build)
         server = settings.server
+        server.pid_path.parent.mkdir(parents=True, exist_ok=True)
         log.info("serving", extra={"url": f"http://{server.host}:{server.port}/", "workers": server.workers,
                                    "http": server.http, "metrics_dir": metrics_dir})
         SERVERS[server.http](app, settings)
+    return 0
+
+
+def reload(args: argparse.Namespace) -> int:
+    """Signal a running server to re-read its configuration (SIGHUP to its main process)."""
+    from ogcserver.web.reload import NoServer, signal_reload
+
+    if args.config:  # checked here first: an invalid file is reported at once, and not signalled
+        try:
+            server = load_settings(Path(args.config), {"port": args.port} if args.port else None).server
+        except ConfigError as exc:
+            print(f"{exc}\nogcserver: the server was not signalled and keeps its configuration", file=sys.stderr)
+            return 2
+    pid_file = Path(args.pid_file) if args.pid_file else server.pid_path
+    try:
+        pid = signal_reload(pid_file)
+    except NoServer as exc:
+        print(f"ogcserver: {exc}", file=sys.stderr)
+        return 1
+    print(f"reload signalled to process {pid}; the server logs whether the configuration was taken")
     return 0
 
 
@@ -87,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int)
     p_serve.add_argument("--workers", type=int)
     p_serve.add_argument("--data-dir", help="folder for the catalog index")
+    p_reload = sub.add_parser("reload", help="have a running server re-read its configuration, with no failed request")
+    p_reload.add_argument("-c", "--config", help="the server's configuration file (to find its pid file)")
+    p_reload.add_argument("--port", type=int, help="the port the server was started on, if given on its command line")
+    p_reload.add_argument("--pid-file", help="the server's pid file (default: DATA_DIR/ogcserver-PORT.pid)")
     p_check = sub.add_parser("validate-config", help="check a configuration file and report problems")
     p_check.add_argument("config")
     p_seed = sub.add_parser("seed", help="fill the tile cache ahead of use (resumes where it stopped)")
@@ -150,8 +189,12 @@ def main(argv: list[str] | None = None) -> int:
             layers = sum(len(s.layers) for s in settings.services)
             print(f"{args.config}: OK ({len(settings.services)} service(s), {layers} layer(s))")
             return 0
+        if args.command == "reload":
+            if not (args.config or args.pid_file):
+                raise ConfigError("give -c CONFIG or --pid-file to find the running server")
+            return reload(args)
         args.paths = args.paths or []
-        return serve(_settings(args))
+        return serve(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -104,15 +104,11 @@ def run_cache(settings: Settings, action: str, layer: str | None, tms_id: str, z
         print("give --layer to truncate", file=sys.stderr)
         return 2
     info = core.engine.operator_layer(layer).info
-    if tile is None and zoom is None and bbox is None:
-        store.delete_layer(info.name)
-        print(f"{info.name}: every cached tile removed")
+    if tile is None and bbox is None:
+        removed = core.tiles.truncate(info.name, tms_id, _zooms(zoom) if zoom else None)
+        print(f"{info.name}: every cached tile removed" if removed is None else f"{info.name}: {removed} cached tiles removed")
         return 0
     tms = tiling.for_layer(info, tms_id)
-    if tile is None and bbox is None:
-        removed = sum(store.delete_zoom(info.name, tms.id, z) for z in _zooms(zoom))
-        print(f"{info.name}: {removed} cached tiles removed")
-        return 0
     if tile is not None:
         z, x, y = (int(v) for v in tile.split("/"))
         targets = [(z, x, y)]

@@ -10,13 +10,13 @@ core and never the reverse.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 import unicodedata
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ogcserver.core.config import (
@@ -31,6 +31,12 @@ from ogcserver.core.config import (
     ServiceDefinition,
 )
 from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.model.redaction import Secret
+from ogcserver.model.safe_yaml import DocumentBounds, DocumentRefused, parse_document
+
+# A file on disk is the operator's own, so its bounds are wide (a grant's area may hold tens of
+# thousands of points); they still stop an alias bomb before it is expanded.
+FILE_BOUNDS = DocumentBounds(max_nodes=2_000_000, max_depth=64)
 
 
 class ConfigError(Exception):
@@ -51,13 +57,13 @@ class Contact(Frozen):
 
 class UserConfig(Frozen):
     name: str = Field(min_length=1, max_length=128)
-    password_hash: str = Field(pattern=r"^\$(argon2(id|i|d)|2[aby])\$")  # argon2 or bcrypt
+    password_hash: Annotated[str, Secret()] = Field(pattern=r"^\$(argon2(id|i|d)|2[aby])\$")  # argon2 or bcrypt
     groups: tuple[str, ...] = ()
 
 
 class ApiKeyConfig(Frozen):
     name: str = Field(min_length=1, max_length=128)
-    key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # hex SHA-256 of the key; the key is never stored
+    key_sha256: Annotated[str, Secret()] = Field(pattern=r"^[0-9a-f]{64}$")  # hex SHA-256 of the key; the key is never stored
     groups: tuple[str, ...] = ()
 
 
@@ -65,7 +71,7 @@ class JwtConfig(Frozen):
     issuer: str
     audience: str
     jwks_file: Path | None = None
-    jwks_url: str | None = None
+    jwks_url: Annotated[str | None, Secret("url")] = None
     algorithms: tuple[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"], ...] = ("RS256", "ES256")
     user_claim: str = "sub"
     groups_claim: str = "groups"
@@ -140,7 +146,7 @@ class CatalogConfig(Frozen):
 
     backend: Literal["sqlite", "postgis"] = "sqlite"
     path: Path | None = None  # sqlite: default DATA_DIR/catalog.sqlite
-    dsn: str | None = None    # postgis: a libpq connection string, e.g. "dbname=ogc host=db"
+    dsn: Annotated[str | None, Secret("dsn")] = None    # postgis: a libpq connection string, e.g. "dbname=ogc host=db"
 
     @model_validator(mode="after")
     def _dsn_for_postgis(self) -> CatalogConfig:
@@ -260,6 +266,13 @@ class ServerConfig(Frozen):
     # Who gets a Server-Timing header (select, read, warp, functions, encode) on rendered answers:
     # off by default for anonymous callers, since phase times tell an outsider about the sources.
     timing: Literal["off", "authenticated", "all"] = "authenticated"
+    # where the server's main process writes its process id, for `ogcserver reload`;
+    # default DATA_DIR/ogcserver-PORT.pid (one per port: servers sharing a data folder stay apart)
+    pid_file: Path | None = None
+
+    @property
+    def pid_path(self) -> Path:
+        return self.pid_file or self.data_dir / f"ogcserver-{self.port}.pid"
 
     @property
     def client_share(self) -> int | None:
@@ -301,6 +314,21 @@ class ServerConfig(Frozen):
         return max(4, min(self.max_open_datasets, by_memory))
 
 
+class AdminConfig(Frozen):
+    """Bounds on configuration documents sent to the admin API (``/admin``, for callers granted
+    "admin"), checked before and while parsing, so a hostile body costs no more than these."""
+
+    max_config_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    max_config_nodes: int = Field(100_000, ge=100, le=10_000_000)  # values, aliases counted expanded
+    max_config_depth: int = Field(64, ge=8, le=512)
+    max_jobs: int = Field(4, ge=1, le=64)  # background seeds running at once
+    max_seed_tiles: int = Field(1_000_000, ge=1)  # larger seeds are for `ogcserver seed`
+
+    @property
+    def bounds(self) -> DocumentBounds:
+        return DocumentBounds(self.max_config_nodes, self.max_config_depth)
+
+
 class Settings(Frozen):
     title: str = "ogcserver"
     abstract: str = "Imagery and rasters published as OGC services"
@@ -319,6 +347,7 @@ class Settings(Frozen):
     processing: tuple[ProcessingTemplate, ...] = ()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
+    admin: AdminConfig = AdminConfig()
 
     @field_validator("crs")
     @classmethod
@@ -346,6 +375,8 @@ class Settings(Frozen):
             return self
         layers = {s.name: {layer.name for layer in s.layers} for s in self.services}
         for grant in self.access.grants:
+            if grant.server_wide:
+                continue
             if grant.service not in layers:
                 raise ValueError(f"a grant names service '{grant.service}', which is not configured")
             for name in grant.layers:
@@ -408,8 +439,9 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
     if isinstance(sources, dict) and isinstance(sources.get("roots"), list):
         sources["roots"] = [str((base / r).resolve()) if isinstance(r, str) else r for r in sources["roots"]]
     server = raw.get("server")
-    if isinstance(server, dict) and isinstance(server.get("data_dir"), str):
-        server["data_dir"] = str((base / server["data_dir"]).resolve())
+    for key in ("data_dir", "pid_file"):
+        if isinstance(server, dict) and isinstance(server.get(key), str):
+            server[key] = str((base / server[key]).resolve())
     access = raw.get("access")
     if isinstance(access, dict):
         if isinstance(access.get("users_file"), str):
@@ -427,15 +459,28 @@ def load_settings(path: Path, overrides: dict | None = None) -> Settings:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the file ({exc.strerror})") from exc
+    return settings_from_document(parse_config_text(text, source, FILE_BOUNDS), source, path.resolve().parent, overrides)
+
+
+def parse_config_text(text: str, source: str, bounds: DocumentBounds) -> Any:
+    """A configuration document's plain values: safe YAML (JSON is YAML) within ``bounds``."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+        return parse_document(text, bounds)
+    except DocumentRefused as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def settings_from_document(raw: Any, source: str, base: Path, overrides: dict | None = None) -> Settings:
+    """Validate and freeze a parsed configuration document; relative paths are taken from
+    ``base`` (the file's folder), problems are worded with ``source`` (the file's name)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys")
-    raw = _resolve_paths(raw, path.resolve().parent)
+    raw = _resolve_paths(copy.deepcopy(raw), base)
     if overrides:
-        raw.setdefault("server", {}).update(overrides)
+        server = raw.setdefault("server", {})
+        if not isinstance(server, dict):
+            raise ConfigError(f"{source}: server: must be a mapping of keys")
+        server.update(overrides)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -451,8 +496,8 @@ def _with_users_file(settings: Settings) -> Settings:
         return settings
     source = str(access.users_file)
     try:
-        raw = yaml.safe_load(access.users_file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        raw = parse_document(access.users_file.read_text(encoding="utf-8"))
+    except (OSError, DocumentRefused) as exc:
         raise ConfigError(f"{source}: cannot read the users file ({exc})") from exc
     try:
         users = tuple(UserConfig.model_validate(u) for u in (raw or []))

@@ -75,6 +75,11 @@ class Policy:
                 found = found or grant.constraints
         return found
 
+    def may_administer(self, principal: Principal) -> bool:
+        """Whether an "admin" grant applies to the principal; never without an access section,
+        so an open server has no administration over HTTP."""
+        return any(Action.ADMIN in g.actions and g.applies_to(principal) for g in self.grants)
+
     def may_discover(self, principal: Principal, info: LayerInfo) -> bool:
         return self.decide(principal, info, Action.DISCOVER) is not None
 

@@ -167,13 +167,33 @@ class GrantConfig(Frozen):
     """Actions a principal gets on a service's layers, optionally within constraints."""
 
     to: str = Field(pattern=r"^(anonymous|authenticated|(group|user|key):.+)$")
-    service: str
+    service: str = ""  # every grant names one, except a server-wide "admin" grant
     layers: tuple[str, ...] = ()  # empty: every layer of the service
-    actions: tuple[Literal["discover", "view", "query", "download", "process"], ...] = Field(min_length=1)
+    actions: tuple[Literal["discover", "view", "query", "download", "process", "admin"], ...] = Field(min_length=1)
     area: dict | None = None  # GeoJSON Polygon or MultiPolygon in lon/lat
     max_resolution: float | None = Field(None, gt=0)
     time: tuple[datetime, datetime] | None = None
     items: dict[str, tuple[str, ...]] = {}  # item attribute -> allowed values
+
+    @property
+    def server_wide(self) -> bool:
+        """An "admin" grant: the whole server's configuration, caches and jobs, not a layer's data."""
+        return "admin" in self.actions
+
+    @model_validator(mode="after")
+    def _admin_alone(self) -> GrantConfig:
+        if not self.server_wide:
+            if not self.service:
+                raise ValueError("a grant needs a 'service' (only an 'admin' grant is server-wide)")
+            return self
+        if len(set(self.actions)) > 1 or self.service or self.layers:
+            raise ValueError("'admin' is granted alone and server-wide: give it without other actions, "
+                             "'service' or 'layers'")
+        if self.area or self.max_resolution or self.time or self.items:
+            raise ValueError("an 'admin' grant takes no area, max_resolution, time or items")
+        if self.to in ("anonymous", "authenticated"):
+            raise ValueError(f"'admin' cannot be granted to {self.to}: name a user, key or group")
+        return self
 
     @field_validator("area")
     @classmethod

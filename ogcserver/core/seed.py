@@ -46,8 +46,7 @@ def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int,
     """Metatiles over the area (and touching ``within``, a lon/lat polygon, if given), zoom by
     zoom, row by row, aligned and sized exactly like the ones the cache renders on demand (so
     both take the same locks). An area across the antimeridian is walked on each side of it."""
-    parts = lonlat_parts(normalized_lonlat(area)) if area.crs == WGS84 else (area,)
-    boxes = [transform_bbox(p, tms.crs) if p.crs != tms.crs else p for p in parts]
+    boxes = _boxes(tms, area)
     shape = _projected(within, tms.crs) if within is not None else None
     for z in zooms:
         m = tms.tms.matrix(z)
@@ -61,6 +60,24 @@ def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int,
                                     min(my + meta_size, m.matrixHeight) - 1)
                     if shape is None or shapely.intersects(shape, _bounds(tms, meta)):
                         yield meta
+
+
+def _boxes(tms: tiling.TileMatrixSet, area: BBox) -> list[BBox]:
+    """The area in the tile matrix set's CRS, split at the antimeridian when it crosses it."""
+    parts = lonlat_parts(normalized_lonlat(area)) if area.crs == WGS84 else (area,)
+    return [transform_bbox(p, tms.crs) if p.crs != tms.crs else p for p in parts]
+
+
+def area_tiles(tms: tiling.TileMatrixSet, area: BBox, zooms: range) -> int:
+    """The tiles over the area at each zoom, from the spans alone (no walk), so a request for a
+    huge plan is measured before it is accepted; a plan renders whole metatiles around them."""
+    total = 0
+    for z in zooms:
+        for box in _boxes(tms, area):
+            span = tms.tiles_over(box, z)
+            if span is not None:
+                total += (span[2] - span[0] + 1) * (span[3] - span[1] + 1)
+    return total
 
 
 def _walks(span: tuple[int, int, int, int], mx: int, my: int, meta_size: int) -> bool:

@@ -178,6 +178,22 @@ class TileService:
             return 0  # nothing there: empty tiles are answered without the cache
         return self._fill(layer, tms, missing, (meta.x0, meta.y0, meta.x1, meta.y1), fmt, style, EVERY_ITEM)
 
+    def truncate(self, layer_name: str, tms_id: str | None = None, zooms: range | None = None) -> int | None:
+        """Drop a layer's cached tiles: all of them (returns None: the store does not count them),
+        or those of ``zooms`` in one tile matrix set (returns how many)."""
+        store = self.store
+        if store is None:
+            raise ValueError("the tile cache is off in this configuration")
+        info = self.engine.operator_layer(layer_name).info
+        if zooms is None:
+            store.delete_layer(info.name)
+            return None
+        tms = tiling.for_layer(info, tms_id or "WebMercatorQuad")
+        removed = 0
+        for z in zooms:
+            removed += store.delete_zoom(info.name, tms.id, z)
+        return removed
+
     def _fill(self, layer: Layer, tms: tiling.TileMatrixSet, probe: TileKey, span: tuple[int, int, int, int],
               fmt: ImageFormat, style: str, want: ItemQuery) -> int:
         """The one metatile loop of on-demand tiles and seeding: under the metatile's lock (shared

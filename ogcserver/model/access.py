@@ -15,6 +15,7 @@ class Action(str, enum.Enum):
     QUERY = "query"        # feature info, catalog, samples
     DOWNLOAD = "download"  # coverages and original files
     PROCESS = "process"    # custom processing chains
+    ADMIN = "admin"        # the server's configuration, caches and jobs (server-wide, never a layer's)
 
 
 @dataclass(frozen=True)

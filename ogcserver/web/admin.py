@@ -1,0 +1,153 @@
+"""The admin API over HTTP: ``/admin``, JSON in and out, for callers granted "admin".
+
+To anyone else every ``/admin`` URL answers exactly as a path that does not exist (the same 404
+and body, whatever the method, also for wrong credentials), so its existence is not revealed.
+A configuration body is bounded before it is read (``admin.max_config_bytes``) and parsed as
+plain YAML or JSON within ``admin.max_config_nodes`` and ``admin.max_config_depth``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from flask import Blueprint, Flask, Response, abort, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ogcserver.model.access import AuthenticationFailed, Principal
+from ogcserver.model.safe_yaml import DocumentRefused, parse_document
+from ogcserver.web.auth import AuthenticationThrottled
+from ogcserver.web.blueprints import WebContext, _principal
+
+PREFIX = "/admin"
+audit = logging.getLogger("ogcserver.audit")
+Answer = tuple[int, dict[str, Any]]
+
+
+class AdminError(Exception):
+    """A refused admin request: its status, what to say, and the detailed messages (e.g. every
+    problem of an invalid configuration, worded as ``ogcserver validate-config`` words them)."""
+
+    def __init__(self, status: int, message: str, messages: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.messages = messages
+
+
+class Operations(Protocol):
+    """What the admin API calls (``ogcserver.admin.operations.Administration``): each returns a
+    status and a JSON-ready answer, or raises AdminError."""
+
+    def config(self) -> Answer: ...
+    def replace_config(self, document: Any) -> Answer: ...
+    def patch_config(self, patch: Any) -> Answer: ...
+    def add_layer(self, body: Any) -> Answer: ...
+    def remove_layer(self, name: str) -> Answer: ...
+    def refresh(self, collection: str) -> Answer: ...
+    def seed(self, body: Any) -> Answer: ...
+    def job(self, job: str) -> Answer: ...
+    def truncate(self, body: Any) -> Answer: ...
+
+
+def _document(ctx: WebContext) -> Any:
+    """The request's body as plain values, refused (413, 400) before or while parsing."""
+    config = ctx.settings.admin
+    limit = config.max_config_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise AdminError(413, f"the body is larger than {limit} bytes (admin.max_config_bytes)")
+    request.max_content_length = limit
+    try:
+        data = request.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        data = b"\0" * (limit + 1)
+    if len(data) > limit:
+        raise AdminError(413, f"the body is larger than {limit} bytes (admin.max_config_bytes)")
+    if not data.strip():
+        raise AdminError(400, "the body is empty: send a YAML or JSON document")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AdminError(400, "the body is not UTF-8 text") from None
+    try:
+        return parse_document(text, config.bounds)
+    except DocumentRefused as exc:
+        raise AdminError(400, str(exc)) from None
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def create_admin_blueprint(ctx: WebContext, operations: Operations) -> Blueprint:
+    bp = Blueprint("admin", __name__, url_prefix=PREFIX)
+
+    def answer(operation: str, call: Callable[[], Answer]) -> Response:
+        principal = _principal(ctx)
+        try:
+            status, payload = call()
+        except AdminError as exc:
+            status, payload = exc.status, {"error": exc.message, "messages": list(exc.messages)}
+        audit.info("admin", extra={"principal": principal.name, "principal_kind": principal.kind,
+                                   "operation": operation, "status": status})
+        return _json(status, payload)
+
+    @bp.get("/config")
+    def get_config() -> Response:
+        return answer("get_config", operations.config)
+
+    @bp.put("/config")
+    def put_config() -> Response:
+        return answer("put_config", lambda: operations.replace_config(_document(ctx)))
+
+    @bp.patch("/config")
+    def patch_config() -> Response:
+        return answer("patch_config", lambda: operations.patch_config(_document(ctx)))
+
+    @bp.post("/layers")
+    def post_layer() -> Response:
+        return answer("add_layer", lambda: operations.add_layer(_document(ctx)))
+
+    @bp.delete("/layers/<name>")
+    def delete_layer(name: str) -> Response:
+        return answer("remove_layer", lambda: operations.remove_layer(name))
+
+    @bp.post("/catalog/<collection>/refresh")
+    def refresh(collection: str) -> Response:
+        return answer("refresh", lambda: operations.refresh(collection))
+
+    @bp.post("/seed")
+    def seed() -> Response:
+        return answer("seed", lambda: operations.seed(_document(ctx)))
+
+    @bp.get("/jobs/<job>")
+    def job(job: str) -> Response:
+        return answer("job", lambda: operations.job(job))
+
+    @bp.post("/cache/truncate")
+    def truncate() -> Response:
+        return answer("truncate", lambda: operations.truncate(_document(ctx)))
+
+    return bp
+
+
+def install_admin(app: Flask, ctx: WebContext, operations: Operations,
+                  may_administer: Callable[[Principal], bool]) -> None:
+    """Add ``/admin``, hidden from every caller ``may_administer`` refuses."""
+    app.register_blueprint(create_admin_blueprint(ctx, operations))
+
+    @app.before_request
+    def _hide_admin() -> None:
+        """Runs before routing errors (405) are raised, so no method or path under /admin tells."""
+        if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+            return
+        try:
+            allowed = may_administer(_principal(ctx))
+        except (AuthenticationFailed, AuthenticationThrottled):
+            allowed = False  # counted as a failed attempt all the same
+        if not allowed:
+            abort(404)
