@@ -178,15 +178,19 @@ def shared_metrics_dir() -> Iterator[str]:
     chooses per-process files when a metric's series is first used; the choice is made again here
     in case prometheus_client was imported before the folder existed."""
     folder = tempfile.mkdtemp(prefix="ogcserver-metrics-")
+    owner = os.getpid()
     previous = os.environ.get(MULTIPROC_ENV)
     os.environ[MULTIPROC_ENV] = folder
     values.ValueClass = values.get_value_class()
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        if previous is None:
-            os.environ.pop(MULTIPROC_ENV, None)
-        else:
-            os.environ[MULTIPROC_ENV] = previous
-        values.ValueClass = values.get_value_class()
+        # only the process that made it: gunicorn's forked workers leave through this frame too,
+        # while the others and the main process still write there
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+            if previous is None:
+                os.environ.pop(MULTIPROC_ENV, None)
+            else:
+                os.environ[MULTIPROC_ENV] = previous
+            values.ValueClass = values.get_value_class()

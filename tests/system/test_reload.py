@@ -47,8 +47,8 @@ def test_a_reload_under_load_fails_no_request_and_an_invalid_file_is_refused(dat
     with serving(["-c", str(path)], tmp_path, workers=2) as (url, log_path):
         port = url.rsplit(":", 1)[1]
         pid = int((tmp_path / "state" / f"ogcserver-{port}.pid").read_text())
+        _wait(lambda: len(_workers(pid)) == 2, "both workers")  # ready once the first one answers
         before = _workers(pid)
-        assert len(before) == 2
         load = subprocess.Popen(["wrk", "-c16", "-t2", f"-d{LOAD_SECONDS}s", "--timeout", "30s", url + CAPABILITIES],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
