@@ -410,3 +410,15 @@ def test_a_colour_scale_is_no_processing_for_coverages(client):
     assert r.status_code in (400, 404) and b"default-scalar" in r.data and b"PROCESSING" in r.data
     assert client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
                                             "COVERAGEID": "dem"}).status_code == 200
+
+
+@pytest.mark.parametrize("client_style, ramp", [("default-scalar/psu-viridis", "viridis"),
+                                                 ("default-scalar/seq-Blues", "blues"), ("boxfill/rainbow", "rainbow")])
+def test_palette_names_clients_hard_code_are_understood(client, dem, client_style, ramp):
+    """ncWMS 2 and THREDDS palette names draw the ramp they stand for (not in the capabilities)."""
+    ours = getmap(client, dem, style=f"default-scalar/{ramp}", COLORSCALERANGE="1650,1900")
+    theirs = getmap(client, dem, style=client_style, COLORSCALERANGE="1650,1900")
+    np.testing.assert_array_equal(ours, theirs)
+    bar = legend(client, LAYERS="dem", STYLES=client_style, COLORBARONLY="true", WIDTH=4, HEIGHT=50)
+    np.testing.assert_array_equal(bar, legend(client, LAYERS="dem", PALETTE=ramp, COLORBARONLY="true", WIDTH=4,
+                                              HEIGHT=50))
