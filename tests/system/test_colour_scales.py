@@ -422,3 +422,19 @@ def test_palette_names_clients_hard_code_are_understood(client, dem, client_styl
     bar = legend(client, LAYERS="dem", STYLES=client_style, COLORBARONLY="true", WIDTH=4, HEIGHT=50)
     np.testing.assert_array_equal(bar, legend(client, LAYERS="dem", PALETTE=ramp, COLORBARONLY="true", WIDTH=4,
                                               HEIGHT=50))
+
+
+def test_three_band_layers_offer_no_colour_scale(shared_data, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")}, "services": [{"name": "s", "layers": [
+        {"name": "rgb", "source": str(shared_data / "landsat7-rgb" / "RGB.byte.tif")}]}]}))
+    client = create_app(load_settings(config)).test_client()
+    caps = client.get("/wms", query_string={"SERVICE": "WMS", "REQUEST": "GetCapabilities", "VERSION": "1.3.0"}).data
+    assert b"default-scalar" not in caps
+    query = {"SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "rgb", "SRS": "EPSG:32618",
+             "BBOX": "101985,2611485,339315,2826915", "WIDTH": 64, "HEIGHT": 64, "FORMAT": "image/png"}
+    refused = client.get("/wms", query_string={**query, "STYLES": "default-scalar/viridis"})
+    assert refused.status_code == 400 and b'code="StyleNotDefined"' in refused.data
+    plain = client.get("/wms", query_string={**query, "STYLES": ""})
+    scaled = client.get("/wms", query_string={**query, "STYLES": "", "COLORSCALERANGE": "0,10"})
+    assert plain.status_code == scaled.status_code == 200 and plain.data == scaled.data  # nothing to scale
