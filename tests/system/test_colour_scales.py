@@ -306,6 +306,13 @@ def test_capabilities_offer_the_colour_scales_with_legends(client, ogc_schemas):
     href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
     got = client.get(href[href.index("/wms"):])
     assert got.status_code == 200 and Image.open(io.BytesIO(got.data)).size == (160, 260)
+    # a layer drawn through a configured colour scale: its default style's legend is the bar too
+    scaled = next(e for e in doc.iter(f"{{{WMS_NS}}}Layer") if e.findtext(f"{{{WMS_NS}}}Name") == "scaled")
+    default = next(s for s in scaled.findall(f"{{{WMS_NS}}}Style") if s.findtext(f"{{{WMS_NS}}}Name") == "default")
+    url = default.find(f"{{{WMS_NS}}}LegendURL")
+    href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
+    size = Image.open(io.BytesIO(client.get(href[href.index("/wms"):]).data)).size
+    assert (url.get("width"), url.get("height")) == tuple(map(str, size)) == ("160", "260")
 
 
 def _tile_over_dem(dem):
