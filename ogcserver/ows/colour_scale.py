@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 
+from ogcserver.core.colour_scale import scalar_style_name
 from ogcserver.core.query import ColourScale
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params, whole_number
@@ -18,6 +19,23 @@ NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?\s*$")
 COLOUR = re.compile(r"^(0x|#)([0-9a-fA-F]{6})$")
 MAX_COLOR_BANDS = 255
 PARAMETERS = ("COLORSCALERANGE", "LOGSCALE", "NUMCOLORBANDS", "ABOVEMAXCOLOR", "BELOWMINCOLOR")
+
+
+# Palette names of ncWMS 2 (default-scalar/<name>) and of THREDDS's ncWMS 1 (boxfill/<name>)
+# that clients hard-code, and the ramp each stands for here.
+CLIENT_PALETTES = {
+    "default-scalar/psu-viridis": "viridis", "default-scalar/psu-plasma": "plasma",
+    "default-scalar/psu-inferno": "inferno", "default-scalar/div-RdBu": "rdbu", "default-scalar/div-RdYlGn": "rdylgn",
+    "default-scalar/seq-Blues": "blues", "default-scalar/seq-Greys": "greys", "default-scalar/x-Rainbow": "rainbow",
+    "boxfill/rainbow": "rainbow", "boxfill/greyscale": "greys", "boxfill/redblue": "rdbu",
+}
+
+
+def scalar_style(style: str) -> str:
+    """A style as the core names it: the ncWMS and THREDDS palette names clients send become
+    the ramp's own colour-scale style; any other name is kept."""
+    ramp = CLIENT_PALETTES.get(style)
+    return scalar_style_name(ramp) if ramp else style
 
 
 def _invalid(name: str, message: str) -> OwsError:

@@ -306,6 +306,13 @@ def test_capabilities_offer_the_colour_scales_with_legends(client, ogc_schemas):
     href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
     got = client.get(href[href.index("/wms"):])
     assert got.status_code == 200 and Image.open(io.BytesIO(got.data)).size == (160, 260)
+    # a layer drawn through a configured colour scale: its default style's legend is the bar too
+    scaled = next(e for e in doc.iter(f"{{{WMS_NS}}}Layer") if e.findtext(f"{{{WMS_NS}}}Name") == "scaled")
+    default = next(s for s in scaled.findall(f"{{{WMS_NS}}}Style") if s.findtext(f"{{{WMS_NS}}}Name") == "default")
+    url = default.find(f"{{{WMS_NS}}}LegendURL")
+    href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
+    size = Image.open(io.BytesIO(client.get(href[href.index("/wms"):]).data)).size
+    assert (url.get("width"), url.get("height")) == tuple(map(str, size)) == ("160", "260")
 
 
 def _tile_over_dem(dem):
@@ -410,3 +417,31 @@ def test_a_colour_scale_is_no_processing_for_coverages(client):
     assert r.status_code in (400, 404) and b"default-scalar" in r.data and b"PROCESSING" in r.data
     assert client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
                                             "COVERAGEID": "dem"}).status_code == 200
+
+
+@pytest.mark.parametrize("client_style, ramp", [("default-scalar/psu-viridis", "viridis"),
+                                                 ("default-scalar/seq-Blues", "blues"), ("boxfill/rainbow", "rainbow")])
+def test_palette_names_clients_hard_code_are_understood(client, dem, client_style, ramp):
+    """ncWMS 2 and THREDDS palette names draw the ramp they stand for (not in the capabilities)."""
+    ours = getmap(client, dem, style=f"default-scalar/{ramp}", COLORSCALERANGE="1650,1900")
+    theirs = getmap(client, dem, style=client_style, COLORSCALERANGE="1650,1900")
+    np.testing.assert_array_equal(ours, theirs)
+    bar = legend(client, LAYERS="dem", STYLES=client_style, COLORBARONLY="true", WIDTH=4, HEIGHT=50)
+    np.testing.assert_array_equal(bar, legend(client, LAYERS="dem", PALETTE=ramp, COLORBARONLY="true", WIDTH=4,
+                                              HEIGHT=50))
+
+
+def test_three_band_layers_offer_no_colour_scale(shared_data, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")}, "services": [{"name": "s", "layers": [
+        {"name": "rgb", "source": str(shared_data / "landsat7-rgb" / "RGB.byte.tif")}]}]}))
+    client = create_app(load_settings(config)).test_client()
+    caps = client.get("/wms", query_string={"SERVICE": "WMS", "REQUEST": "GetCapabilities", "VERSION": "1.3.0"}).data
+    assert b"default-scalar" not in caps
+    query = {"SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "rgb", "SRS": "EPSG:32618",
+             "BBOX": "101985,2611485,339315,2826915", "WIDTH": 64, "HEIGHT": 64, "FORMAT": "image/png"}
+    refused = client.get("/wms", query_string={**query, "STYLES": "default-scalar/viridis"})
+    assert refused.status_code == 400 and b'code="StyleNotDefined"' in refused.data
+    plain = client.get("/wms", query_string={**query, "STYLES": ""})
+    scaled = client.get("/wms", query_string={**query, "STYLES": "", "COLORSCALERANGE": "0,10"})
+    assert plain.status_code == scaled.status_code == 200 and plain.data == scaled.data  # nothing to scale

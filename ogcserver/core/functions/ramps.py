@@ -52,10 +52,12 @@ def positions(values: np.ndarray, low: float, high: float, log: bool) -> np.ndar
     boundaries do not move with the data type; on a log scale, values <= 0 fall below (-inf)."""
     v = values.astype(np.float64)
     if log:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), -np.inf)
-        return (logs - np.log10(low)) / (np.log10(high) - np.log10(low))
-    return (v - low) / (high - low)
+        logs = np.full(v.shape, -np.inf)
+        np.log10(v, out=logs, where=v > 0)
+        v, low, high = logs, np.log10(low), np.log10(high)
+    v -= low
+    v /= high - low
+    return v
 
 
 def banded(t: np.ndarray, bands: int | None) -> np.ndarray:

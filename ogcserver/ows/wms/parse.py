@@ -15,7 +15,7 @@ from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
-from ogcserver.ows.colour_scale import parse_colour_scale
+from ogcserver.ows.colour_scale import parse_colour_scale, scalar_style
 from ogcserver.ows.crs import RequestCrs, parse_crs
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query, parse_rendering_rule
@@ -158,7 +158,7 @@ def _layers(params: Params) -> tuple[LayerRef, ...]:
     styles = styles_raw.split(",") if styles_raw.strip() else [""] * len(names)
     if len(styles) != len(names):
         raise OwsError("StyleNotDefined", "STYLES must list one style per layer (or be empty)", "STYLES")
-    return tuple(LayerRef(n, s.strip()) for n, s in zip(names, styles))
+    return tuple(LayerRef(n, scalar_style(s.strip())) for n, s in zip(names, styles))
 
 
 def _format(params: Params) -> ImageFormat:
@@ -254,7 +254,7 @@ def _legend_style(params: Params) -> str:
     """STYLE, or as ncWMS clients send it STYLES, or PALETTE=<ramp> for a colour scale's."""
     style = (params.get("STYLE") or params.get("STYLES") or "").strip()
     palette = (params.get("PALETTE") or "").strip()
-    return scalar_style_name(palette) if palette and not style else style
+    return scalar_style_name(palette) if palette and not style else scalar_style(style)
 
 
 def parse_getlegendgraphic(params: Params, version: str, service: str | None) -> GetLegendGraphic:

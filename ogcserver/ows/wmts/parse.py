@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ogcserver.core.colour_scale import scalar_ramp
 from ogcserver.core.query import DEFAULT_SCALE, EVERY_ITEM, ColourScale, ItemQuery, TileQuery
 from ogcserver.model.formats import ImageFormat
-from ogcserver.ows.colour_scale import parse_colour_scale
+from ogcserver.ows.colour_scale import parse_colour_scale, scalar_style
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_item_query
 from ogcserver.ows.kvp import Params, whole_number
@@ -56,6 +56,7 @@ def tile_query(layer: str, style: str, tms: str, z: str, row: str, col: str, fmt
                service: str | None, items: ItemQuery = EVERY_ITEM, scale: ColourScale = DEFAULT_SCALE) -> TileQuery:
     """The tile asked for; the style "default" (or none) is the layer's default style, and a
     colour scale's style (``default-scalar/<ramp>``, KVP only) is taken as it is."""
+    style = scalar_style(style)
     if style in ("", "default"):
         style = ""
     elif scalar_ramp(style) is None:
