@@ -34,6 +34,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from ogcserver.web.shared_counts import process_alive
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 OTHER = "other"
 MULTIPLE = "multiple"  # a map of several layers
@@ -151,22 +153,12 @@ class Metrics:
         return generate_latest(registry).decode()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def forget_exited_workers(folder: str) -> None:
     """Drop the live gauges (requests in progress) of workers that have exited: a worker that
     died mid-request would otherwise count as busy forever. Counters stay: what it did, it did."""
     for path in Path(folder).glob("gauge_live*_*.db"):
         pid = path.stem.rsplit("_", 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             mark_process_dead(int(pid), folder)
 
 

@@ -9,6 +9,7 @@ import yaml
 from ogcserver.app import create_app
 from ogcserver.settings import ConfigError, load_settings
 from tests.conftest import write_config
+from tests.support.one_layer import rate_limited_client
 from tests.support.tiles import tile_at
 
 SITE = "https://maps.example.org"
@@ -52,15 +53,7 @@ def test_errors_carry_the_headers_a_page_needs_to_read_them(client):
 
 
 def test_refusals_carry_the_headers(data_dir, tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(tmp_path / "state")},
-        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
-        "access": {"rate_limits": {"per_principal_per_minute": 1},
-                   "api_keys": [{"name": "k", "key_sha256": "0" * 64}],
-                   "grants": [{"to": "anonymous", "service": "s", "actions": ["discover", "view"]}]},
-    }))
-    client = create_app(load_settings(config)).test_client()
+    client = rate_limited_client(data_dir, tmp_path, 1, api_keys=[{"name": "k", "key_sha256": "0" * 64}])
     codes = {}
     for headers in ({}, {}, {"Authorization": "Basic bm9ib2R5OndoYXRldmVy"}):
         r = client.get(CAPABILITIES, headers={"Origin": SITE, **headers})
@@ -69,14 +62,7 @@ def test_refusals_carry_the_headers(data_dir, tmp_path):
 
 
 def test_preflight_is_answered_before_authentication_and_rate_limits(data_dir, tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(tmp_path / "state")},
-        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
-        "access": {"rate_limits": {"per_principal_per_minute": 1},
-                   "grants": [{"to": "anonymous", "service": "s", "actions": ["discover", "view"]}]},
-    }))
-    client = create_app(load_settings(config)).test_client()
+    client = rate_limited_client(data_dir, tmp_path, 1)
     for _ in range(3):  # with bad credentials too: a preflight never carries any
         client.options("/wms", headers={"Origin": SITE, "Access-Control-Request-Method": "GET",
                                         "Authorization": "Basic bm9ib2R5OndoYXRldmVy"})
