@@ -48,6 +48,7 @@ OPERATIONS = (
 REFUSALS = ("rate_limit", "login")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for the shared folder
+DIR_PREFIX = "ogcserver-metrics-"  # then the serving process's id
 # Parameters naming the layer of a request (WMS LAYERS/LAYER/QUERY_LAYERS, WMTS LAYER, WCS 2 and 1.0)
 LAYER_PARAMETERS = ("LAYERS", "LAYER", "QUERY_LAYERS", "COVERAGEID", "COVERAGE", "IDENTIFIER")
 CODE = re.compile(r"^[A-Za-z]{1,64}$")  # OGC exception codes are words
@@ -162,14 +163,24 @@ def forget_exited_workers(folder: str) -> None:
             mark_process_dead(int(pid), folder)
 
 
+def remove_stale_dirs() -> None:
+    """Remove the metrics folders of servers that were killed before they could remove their own."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        pid = folder.name.removeprefix(DIR_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def shared_metrics_dir() -> Iterator[str]:
-    """A private, empty folder for the workers' figures, made before they fork and removed at exit.
+    """A private, empty folder for the workers' figures, made before they fork and removed at exit
+    (and at the next start, after a server killed outright).
 
     prometheus_client reads the folder's name from the environment (inherited by the workers) and
     chooses per-process files when a metric's series is first used; the choice is made again here
     in case prometheus_client was imported before the folder existed."""
-    folder = tempfile.mkdtemp(prefix="ogcserver-metrics-")
+    remove_stale_dirs()
+    folder = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-")
     previous = os.environ.get(MULTIPROC_ENV)
     os.environ[MULTIPROC_ENV] = folder
     values.ValueClass = values.get_value_class()
