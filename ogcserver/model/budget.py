@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ogcserver.model.errors import RenderTimeout, ResourceLimitExceeded
+from ogcserver.model.scoped import scoped
 
 MIB = 1024 * 1024
 
@@ -60,14 +61,9 @@ def _mib(size: int) -> str:
 _current: ContextVar[Budget | None] = ContextVar("ogcserver_budget", default=None)
 
 
-@contextmanager
-def request_budget(budget: Budget) -> Iterator[Budget]:
+def request_budget(budget: Budget) -> AbstractContextManager[Budget]:
     """Make ``budget`` the current one for the steps run inside the block."""
-    token = _current.set(budget)
-    try:
-        yield budget
-    finally:
-        _current.reset(token)
+    return scoped(_current, budget)
 
 
 def current_budget() -> Budget | None:

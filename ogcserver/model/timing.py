@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+
+from ogcserver.model.scoped import scoped
 
 PHASES = ("select", "read", "warp", "functions", "encode")
 
@@ -46,14 +48,9 @@ class Timings:
 _current: ContextVar[Timings | None] = ContextVar("ogcserver_timings", default=None)
 
 
-@contextmanager
-def recording(timings: Timings) -> Iterator[Timings]:
+def recording(timings: Timings) -> AbstractContextManager[Timings]:
     """Make ``timings`` the recorder of the steps run inside the block."""
-    token = _current.set(timings)
-    try:
-        yield timings
-    finally:
-        _current.reset(token)
+    return scoped(_current, timings)
 
 
 @contextmanager

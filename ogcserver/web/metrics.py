@@ -34,6 +34,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from ogcserver.web.shared_counts import process_alive
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 OTHER = "other"
 MULTIPLE = "multiple"  # a map of several layers
@@ -46,6 +48,7 @@ OPERATIONS = (
 REFUSALS = ("rate_limit", "login")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for the shared folder
+DIR_PREFIX = "ogcserver-metrics-"  # then the serving process's id
 # Parameters naming the layer of a request (WMS LAYERS/LAYER/QUERY_LAYERS, WMTS LAYER, WCS 2 and 1.0)
 LAYER_PARAMETERS = ("LAYERS", "LAYER", "QUERY_LAYERS", "COVERAGEID", "COVERAGE", "IDENTIFIER")
 CODE = re.compile(r"^[A-Za-z]{1,64}$")  # OGC exception codes are words
@@ -151,34 +154,34 @@ class Metrics:
         return generate_latest(registry).decode()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def forget_exited_workers(folder: str) -> None:
     """Drop the live gauges (requests in progress) of workers that have exited: a worker that
     died mid-request would otherwise count as busy forever. Counters stay: what it did, it did."""
     for path in Path(folder).glob("gauge_live*_*.db"):
         pid = path.stem.rsplit("_", 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             mark_process_dead(int(pid), folder)
+
+
+def remove_stale_dirs() -> None:
+    """Remove the metrics folders of servers that were killed before they could remove their own."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        pid = folder.name.removeprefix(DIR_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
 def shared_metrics_dir() -> Iterator[str]:
-    """A private, empty folder for the workers' figures, made before they fork and removed at exit.
+    """A private, empty folder for the workers' figures, made before they fork and removed at exit
+    (and at the next start, after a server killed outright).
 
     prometheus_client reads the folder's name from the environment (inherited by the workers) and
     chooses per-process files when a metric's series is first used; the choice is made again here
     in case prometheus_client was imported before the folder existed."""
-    folder = tempfile.mkdtemp(prefix="ogcserver-metrics-")
+    remove_stale_dirs()
     owner = os.getpid()
+    folder = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{owner}-")
     previous = os.environ.get(MULTIPROC_ENV)
     os.environ[MULTIPROC_ENV] = folder
     values.ValueClass = values.get_value_class()

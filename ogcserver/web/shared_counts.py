@@ -102,12 +102,13 @@ class SharedCounts:
     def _clear_dead_rows(self) -> None:
         for row in range(ROWS):
             pid = self._pids[row]
-            if pid and not _alive(pid):
+            if pid and not process_alive(pid):
                 self._counts[row * SLOTS:(row + 1) * SLOTS] = [0] * SLOTS
                 self._pids[row] = 0
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id runs (one of another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -3,17 +3,22 @@ core, credentials go only to listed origins, and a hostile Origin gets nothing."
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import yaml
 
 from ogcserver.app import create_app
 from ogcserver.settings import ConfigError, load_settings
 from tests.conftest import write_config
+from tests.support.one_layer import one_layer_client, rate_limited_client
 from tests.support.tiles import tile_at
 
 SITE = "https://maps.example.org"
 PARTNER = "https://partner.example.com:8443"
 CAPABILITIES = "/wms?SERVICE=WMS&REQUEST=GetCapabilities"
+GETMAP = ("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=p&STYLES=&CRS=EPSG:32632"
+          "&BBOX=500000,5197000,503000,5200000&WIDTH=64&HEIGHT=64&FORMAT=image/png")
 
 
 def with_cors(data_dir, folder, **cors):
@@ -52,31 +57,20 @@ def test_errors_carry_the_headers_a_page_needs_to_read_them(client):
 
 
 def test_refusals_carry_the_headers(data_dir, tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(tmp_path / "state")},
-        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
-        "access": {"rate_limits": {"per_principal_per_minute": 1},
-                   "api_keys": [{"name": "k", "key_sha256": "0" * 64}],
-                   "grants": [{"to": "anonymous", "service": "s", "actions": ["discover", "view"]}]},
-    }))
-    client = create_app(load_settings(config)).test_client()
+    key = {"name": "k", "key_sha256": hashlib.sha256(b"k").hexdigest()}
+    client = one_layer_client(data_dir, tmp_path, access={  # everyone may list the layer, nobody view it
+        "rate_limits": {"per_principal_per_minute": 1}, "api_keys": [key],
+        "grants": [{"to": "anonymous", "service": "s", "actions": ["discover"]}]})
     codes = {}
-    for headers in ({}, {}, {"Authorization": "Basic bm9ib2R5OndoYXRldmVy"}):
-        r = client.get(CAPABILITIES, headers={"Origin": SITE, **headers})
+    for url, headers in ((CAPABILITIES, {}), (CAPABILITIES, {}), (CAPABILITIES, {"Authorization": "Basic bm9ib2R5Ong="}),
+                         (GETMAP, {"X-API-Key": "k"})):
+        r = client.get(url, headers={"Origin": SITE, **headers})
         codes[r.status_code] = r.headers.get("Access-Control-Allow-Origin")
-    assert codes == {200: "*", 429: "*", 401: "*"}
+    assert codes == {200: "*", 429: "*", 401: "*", 403: "*"}
 
 
 def test_preflight_is_answered_before_authentication_and_rate_limits(data_dir, tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(tmp_path / "state")},
-        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
-        "access": {"rate_limits": {"per_principal_per_minute": 1},
-                   "grants": [{"to": "anonymous", "service": "s", "actions": ["discover", "view"]}]},
-    }))
-    client = create_app(load_settings(config)).test_client()
+    client = rate_limited_client(data_dir, tmp_path, 1)
     for _ in range(3):  # with bad credentials too: a preflight never carries any
         client.options("/wms", headers={"Origin": SITE, "Access-Control-Request-Method": "GET",
                                         "Authorization": "Basic bm9ib2R5OndoYXRldmVy"})

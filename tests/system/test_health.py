@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import shutil
 
-import yaml
-
-from ogcserver.app import create_app
-from ogcserver.settings import load_settings
+from tests.support.one_layer import one_layer_client
 
 BAD_CREDENTIALS = {"Authorization": "Basic bm9ib2R5OndoYXRldmVy"}
 
 
 def locked_down(data_dir, tmp_path, store: str = "directory"):
-    tmp_path.mkdir(exist_ok=True)
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(tmp_path / "state")},
-        "cache": {"store": store},
-        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
-        "access": {"rate_limits": {"per_address_per_minute": 1}, "grants": []},  # anonymous callers get nothing
-    }))
-    return create_app(load_settings(config)).test_client()
+    return one_layer_client(data_dir, tmp_path, cache={"store": store},  # anonymous callers get nothing:
+                            access={"rate_limits": {"per_address_per_minute": 1}, "grants": []})
 
 
 def test_probes_need_no_credentials_and_are_not_rate_limited(data_dir, tmp_path):

@@ -9,6 +9,7 @@ from ogcserver.app import create_app
 from ogcserver.settings import load_settings
 from ogcserver.web.metrics import MULTIPLE, OPERATIONS, OTHER, SERVICES
 from tests.conftest import write_config
+from tests.support.one_layer import rate_limited_client
 
 FAMILIES = {"ogcserver_requests", "ogcserver_request_seconds", "ogcserver_response_bytes", "ogcserver_tile_cache",
             "ogcserver_renders", "ogcserver_errors", "ogcserver_refusals", "ogcserver_requests_in_progress"}
@@ -137,16 +138,7 @@ def test_tile_cache_hits_and_misses(client):
 
 
 def test_rate_limit_refusals_are_counted(data_dir, tmp_path):
-    import yaml
-
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"data_dir": str(tmp_path / "state")},
-        "services": [{"name": "s", "layers": [{"name": "p", "source": str(data_dir / "dem.tif")}]}],
-        "access": {"rate_limits": {"per_principal_per_minute": 2},
-                   "grants": [{"to": "anonymous", "service": "s", "actions": ["discover", "view"]}]},
-    }))
-    client = create_app(load_settings(config)).test_client()
+    client = rate_limited_client(data_dir, tmp_path, 2)
     codes = [client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities").status_code for _ in range(5)]
     assert codes.count(429) == 3
     assert value(client, "ogcserver_refusals", reason="rate_limit") == 3

@@ -5,18 +5,11 @@ from __future__ import annotations
 import io
 
 from ogcserver.progress import Progress
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_plain_lines_every_interval_with_rate_and_eta_then_a_summary():
-    out, clock = io.StringIO(), Clock()
+    out, clock = io.StringIO(), ManualClock(100.0)
     progress = Progress("tiles", 1000, stream=out, every=10, clock=clock)
     assert progress.bar.disable  # not a terminal: no bar redrawn in a log
     for step in range(1, 31):  # 30 updates a second apart: a line at 10, 20 and 30 s
@@ -33,7 +26,7 @@ def test_plain_lines_every_interval_with_rate_and_eta_then_a_summary():
 
 
 def test_an_unknown_total_and_a_final_count():
-    out, clock = io.StringIO(), Clock()
+    out, clock = io.StringIO(), ManualClock(100.0)
     progress = Progress("items", stream=out, every=10, clock=clock)
     clock.now += 4
     progress.update(40, skipped=2)
@@ -43,7 +36,7 @@ def test_an_unknown_total_and_a_final_count():
 
 
 def test_a_total_learned_on_the_way():
-    out, clock = io.StringIO(), Clock()
+    out, clock = io.StringIO(), ManualClock(100.0)
     progress = Progress("blocks", stream=out, every=1, clock=clock)
     clock.now += 2
     progress.update(5, 20)

@@ -6,14 +6,7 @@ from __future__ import annotations
 import os
 
 from ogcserver.web.shared_counts import GRACE, SharedCounts
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def another_client_calls(counts: SharedCounts) -> None:
@@ -81,7 +74,7 @@ def test_limits_count_each_client_separately_within_a_process():
 
 def test_a_lone_client_may_use_every_slot_until_someone_else_calls():
     """Work-conserving: a browser's six connections on an idle server are all admitted."""
-    clock = Clock()
+    clock = ManualClock(1000.0)
     counts = SharedCounts(clock)
     assert all(counts.try_enter("a:192.0.2.1", 2) for _ in range(6))
     another_client_calls(counts)

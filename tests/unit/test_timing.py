@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from ogcserver.model.timing import Timings, phase, recording
 from ogcserver.web.server_timing import header_value
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_a_phase_inside_another_pauses_it():
-    clock = Clock()
+    clock = ManualClock()
     timings = Timings(clock)
     with recording(timings):
         with phase("read"):
@@ -32,7 +25,7 @@ def test_a_phase_inside_another_pauses_it():
 
 
 def test_outside_a_request_nothing_is_recorded():
-    clock = Clock()
+    clock = ManualClock()
     timings = Timings(clock)
     with phase("read"):
         clock.now += 1.0
@@ -44,7 +37,7 @@ def test_outside_a_request_nothing_is_recorded():
 
 
 def test_a_failing_phase_is_still_closed():
-    clock = Clock()
+    clock = ManualClock()
     timings = Timings(clock)
     with recording(timings):
         try:
