@@ -21,6 +21,19 @@ from ogcserver.web.auth import AuthenticationThrottled
 from ogcserver.web.blueprints import WebContext, _principal
 
 PREFIX = "/admin"
+# method, path under PREFIX, the Operations method answering it (path parameters first), whether
+# the request's body (a YAML or JSON document) is passed to it
+ROUTES = (
+    ("GET", "/config", "config", False),
+    ("PUT", "/config", "replace_config", True),
+    ("PATCH", "/config", "patch_config", True),
+    ("POST", "/layers", "add_layer", True),
+    ("DELETE", "/layers/<name>", "remove_layer", False),
+    ("POST", "/catalog/<collection>/refresh", "refresh", False),
+    ("POST", "/seed", "seed", True),
+    ("GET", "/jobs/<job>", "job", False),
+    ("POST", "/cache/truncate", "truncate", True),
+)
 audit = logging.getLogger("ogcserver.audit")
 Answer = tuple[int, dict[str, Any]]
 
@@ -96,42 +109,12 @@ def create_admin_blueprint(ctx: WebContext, operations: Operations) -> Blueprint
                                    "operation": operation, "status": status})
         return _json(status, payload)
 
-    @bp.get("/config")
-    def get_config() -> Response:
-        return answer("get_config", operations.config)
+    for method, rule, operation, with_body in ROUTES:
+        def view(operation: str = operation, with_body: bool = with_body, **path: str) -> Response:
+            call = getattr(operations, operation)
+            return answer(operation, lambda: call(*path.values(), *([_document(ctx)] if with_body else [])))
 
-    @bp.put("/config")
-    def put_config() -> Response:
-        return answer("put_config", lambda: operations.replace_config(_document(ctx)))
-
-    @bp.patch("/config")
-    def patch_config() -> Response:
-        return answer("patch_config", lambda: operations.patch_config(_document(ctx)))
-
-    @bp.post("/layers")
-    def post_layer() -> Response:
-        return answer("add_layer", lambda: operations.add_layer(_document(ctx)))
-
-    @bp.delete("/layers/<name>")
-    def delete_layer(name: str) -> Response:
-        return answer("remove_layer", lambda: operations.remove_layer(name))
-
-    @bp.post("/catalog/<collection>/refresh")
-    def refresh(collection: str) -> Response:
-        return answer("refresh", lambda: operations.refresh(collection))
-
-    @bp.post("/seed")
-    def seed() -> Response:
-        return answer("seed", lambda: operations.seed(_document(ctx)))
-
-    @bp.get("/jobs/<job>")
-    def job(job: str) -> Response:
-        return answer("job", lambda: operations.job(job))
-
-    @bp.post("/cache/truncate")
-    def truncate() -> Response:
-        return answer("truncate", lambda: operations.truncate(_document(ctx)))
-
+        bp.add_url_rule(rule, operation, view, methods=[method])
     return bp
 
 

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ogcserver.web.processes import alive
+
 log = logging.getLogger("ogcserver")
 
 
@@ -87,12 +89,8 @@ def server_pid(pid_file: Path) -> int:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         raise NoServer(f"{pid_file}: no server's process id here (is the server running?)") from None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        raise NoServer(f"{pid_file}: process {pid} is not running (a stale pid file)") from None
-    except PermissionError:
-        pass  # alive, owned by someone else: the signal will say whether we may
+    if not alive(pid):
+        raise NoServer(f"{pid_file}: process {pid} is not running (a stale pid file)")
     return pid
 
 
