@@ -72,7 +72,7 @@ def _document(ctx: WebContext) -> Any:
         raise AdminError(413, f"the body is larger than {limit} bytes (admin.max_config_bytes)")
     request.max_content_length = limit
     try:
-        data = request.stream.read(limit + 1)
+        data = _read_at_most(limit + 1)
     except RequestEntityTooLarge:
         data = b"\0" * (limit + 1)
     if len(data) > limit:
@@ -87,6 +87,19 @@ def _document(ctx: WebContext) -> Any:
         return parse_document(text, config.bounds)
     except DocumentRefused as exc:
         raise AdminError(400, str(exc)) from None
+
+
+def _read_at_most(size: int) -> bytes:
+    """Up to ``size`` bytes of the body, however it is sent (a read may return less, as chunked
+    bodies do); never more, so an endless body costs ``size`` bytes."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = request.stream.read(min(left, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
