@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -18,9 +19,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ogcserver.model.access import AuthenticationFailed, Principal
 from ogcserver.model.safe_yaml import DocumentRefused, parse_document
 from ogcserver.web.auth import AuthenticationThrottled
-from ogcserver.web.blueprints import WebContext, _principal
+from ogcserver.web.blueprints import WebContext, _base_url, _principal
 
 PREFIX = "/admin"
+# A body must say it is a document: the types a web page's plain form can send (form encodings,
+# text/plain) are refused, so a page on another site cannot post one with an administrator's
+# remembered credentials; the others need a CORS preflight, which /admin never grants.
+DOCUMENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 # method, path under PREFIX, the Operations method answering it (path parameters first), whether
 # the request's body (a YAML or JSON document) is passed to it
 ROUTES = (
@@ -65,7 +70,9 @@ class Operations(Protocol):
 
 
 def _document(ctx: WebContext) -> Any:
-    """The request's body as plain values, refused (413, 400) before or while parsing."""
+    """The request's body as plain values, refused (415, 413, 400) before or while parsing."""
+    if (request.mimetype or "").lower() not in DOCUMENT_TYPES:
+        raise AdminError(415, f"send the document as {' or '.join(DOCUMENT_TYPES[:2])} (Content-Type)")
     config = ctx.settings.admin
     limit = config.max_config_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -137,13 +144,25 @@ def install_admin(app: Flask, ctx: WebContext, operations: Operations,
     app.register_blueprint(create_admin_blueprint(ctx, operations))
 
     @app.before_request
-    def _hide_admin() -> None:
-        """Runs before routing errors (405) are raised, so no method or path under /admin tells."""
+    def _hide_admin() -> Response | None:
+        """Runs before routing errors (405) are raised, so no method or path under /admin tells.
+        Requests a browser sends from another site's page (their Origin) are refused too."""
         if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
-            return
+            return None
         try:
             allowed = may_administer(_principal(ctx))
         except (AuthenticationFailed, AuthenticationThrottled):
             allowed = False  # counted as a failed attempt all the same
         if not allowed:
             abort(404)
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/").lower() not in _own_origins(ctx):
+            return _json(403, {"error": "the admin API answers no request from another origin", "messages": []})
+        return None
+
+
+def _own_origins(ctx: WebContext) -> set[str]:
+    """The server's origins: the one its requests are addressed to (a browser sets Host, a page
+    elsewhere cannot), and its public one (behind a proxy)."""
+    public = urlsplit(_base_url(ctx))
+    return {request.host_url.rstrip("/").lower(), f"{public.scheme}://{public.netloc}".lower()}

@@ -34,6 +34,7 @@ from typing import Any
 from ogcserver.web.processes import alive
 
 log = logging.getLogger("ogcserver")
+RESTART_ONLY = ("host", "port", "workers", "threads", "http")  # server keys a reload keeps as started
 
 
 class ReloadableApp:

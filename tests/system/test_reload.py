@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from tests.conftest import serving
-from tests.support.admin import ADMIN, write_admin_config
+from tests.support.admin import ADMIN, ADMIN_YAML, write_admin_config
 from tests.unit.test_config_documents import BILLION_LAUGHS
 
 CAPABILITIES = "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
@@ -100,7 +100,7 @@ def _hostile_bodies_cost_no_memory(url: str, workers: set[int]) -> None:
     chunked = (b"x" * 2**20 for _ in range(64))
     for body, status in ((chunked, 413), (b"x" * 64 * 2**20, 413), (BILLION_LAUGHS, 400),
                          ('!!python/object/apply:os.system ["true"]', 400)):
-        answer = requests.put(url + "/admin/config", headers=ADMIN, data=body, timeout=60)
+        answer = requests.put(url + "/admin/config", headers=ADMIN_YAML, data=body, timeout=60)
         assert answer.status_code == status and answer.json()["error"]
     for pid in workers:
         assert _peak_kib(pid) - peaks[pid] < 16 * 1024
