@@ -13,7 +13,6 @@ from ogcserver.settings import ConfigError, Settings, load_settings, settings_fr
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 
 log = logging.getLogger("ogcserver")
-RESTART_ONLY = ("host", "port", "workers", "threads", "http")  # server keys a reload cannot change
 
 
 def _server_overrides(args: argparse.Namespace) -> dict:
@@ -49,7 +48,7 @@ def serve(args: argparse.Namespace) -> int:
     with shared_metrics_dir() as metrics_dir:  # before the app and its workers: one scrape sums them all
         from ogcserver.app import create_app
         from ogcserver.web.logs import configure_logging
-        from ogcserver.web.reload import ReloadableApp
+        from ogcserver.web.reload import RESTART_ONLY, ReloadableApp
         from ogcserver.web.servers import SERVERS
 
         configure_logging()

@@ -20,6 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ogcserver.web.processes import alive
+
 PROGRESS_SECONDS = 0.5  # how often a running job writes its progress
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -28,16 +30,6 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     temporary.write_text(json.dumps(state))
     os.replace(temporary, path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Jobs:
@@ -82,7 +74,7 @@ class Jobs:
             pid = int((self.folder / f"{job}.pid").read_text())
         except (OSError, ValueError):
             return True  # being started: the pid is written right after the process
-        return _alive(pid)
+        return alive(pid)
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any] | None:

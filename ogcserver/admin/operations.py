@@ -19,7 +19,7 @@ from ogcserver.model.errors import LayerNotFound, OgcServerError
 from ogcserver.model.redaction import redacted
 from ogcserver.settings import ConfigError, Settings
 from ogcserver.web.admin import AdminError, Answer
-from ogcserver.web.reload import NoServer, signal_reload
+from ogcserver.web.reload import RESTART_ONLY, NoServer, signal_reload
 
 log = logging.getLogger("ogcserver")
 
@@ -116,8 +116,9 @@ class Administration:
         if self.file is None:
             raise AdminError(409, "the server was started without a configuration file: nothing to change")
         with self.file.locked():
+            current = self.file.document()
             try:
-                document = edit(self.file.document())
+                document = edit(current)
             except DocumentError as exc:
                 raise AdminError(exc.status, str(exc)) from None
             try:
@@ -128,7 +129,16 @@ class Administration:
             self.file.replace(document)
         layers = sum(len(s.layers) for s in settings.services)
         return status, {"status": "written", "file": str(self.file.path), "backup": str(self.file.backup),
-                        "services": len(settings.services), "layers": layers, "reload": self._reload()}
+                        "services": len(settings.services), "layers": layers, "reload": self._reload(),
+                        "restart_needed_for": self._restart_only_changes(current, settings)}
+
+    def _restart_only_changes(self, previous: Any, settings: Settings) -> list[str]:
+        """The changed server keys a reload keeps as started (the listening socket, the workers)."""
+        try:
+            before = self.file.validate(previous).server if self.file else settings.server
+        except ConfigError:
+            return []  # the file was already invalid: nothing to compare with
+        return [f"server.{key}" for key in RESTART_ONLY if getattr(before, key) != getattr(settings.server, key)]
 
     def _reload(self) -> str:
         try:

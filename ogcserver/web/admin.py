@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -18,9 +19,26 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ogcserver.model.access import AuthenticationFailed, Principal
 from ogcserver.model.safe_yaml import DocumentRefused, parse_document
 from ogcserver.web.auth import AuthenticationThrottled
-from ogcserver.web.blueprints import WebContext, _principal
+from ogcserver.web.blueprints import WebContext, _base_url, _principal
 
 PREFIX = "/admin"
+# A body must say it is a document: the types a web page's plain form can send (form encodings,
+# text/plain) are refused, so a page on another site cannot post one with an administrator's
+# remembered credentials; the others need a CORS preflight, which /admin never grants.
+DOCUMENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+# method, path under PREFIX, the Operations method answering it (path parameters first), whether
+# the request's body (a YAML or JSON document) is passed to it
+ROUTES = (
+    ("GET", "/config", "config", False),
+    ("PUT", "/config", "replace_config", True),
+    ("PATCH", "/config", "patch_config", True),
+    ("POST", "/layers", "add_layer", True),
+    ("DELETE", "/layers/<name>", "remove_layer", False),
+    ("POST", "/catalog/<collection>/refresh", "refresh", False),
+    ("POST", "/seed", "seed", True),
+    ("GET", "/jobs/<job>", "job", False),
+    ("POST", "/cache/truncate", "truncate", True),
+)
 audit = logging.getLogger("ogcserver.audit")
 Answer = tuple[int, dict[str, Any]]
 
@@ -52,14 +70,16 @@ class Operations(Protocol):
 
 
 def _document(ctx: WebContext) -> Any:
-    """The request's body as plain values, refused (413, 400) before or while parsing."""
+    """The request's body as plain values, refused (415, 413, 400) before or while parsing."""
+    if (request.mimetype or "").lower() not in DOCUMENT_TYPES:
+        raise AdminError(415, f"send the document as {' or '.join(DOCUMENT_TYPES[:2])} (Content-Type)")
     config = ctx.settings.admin
     limit = config.max_config_bytes
     if request.content_length is not None and request.content_length > limit:
         raise AdminError(413, f"the body is larger than {limit} bytes (admin.max_config_bytes)")
     request.max_content_length = limit
     try:
-        data = request.stream.read(limit + 1)
+        data = _read_at_most(limit + 1)
     except RequestEntityTooLarge:
         data = b"\0" * (limit + 1)
     if len(data) > limit:
@@ -74,6 +94,19 @@ def _document(ctx: WebContext) -> Any:
         return parse_document(text, config.bounds)
     except DocumentRefused as exc:
         raise AdminError(400, str(exc)) from None
+
+
+def _read_at_most(size: int) -> bytes:
+    """Up to ``size`` bytes of the body, however it is sent (a read may return less, as chunked
+    bodies do); never more, so an endless body costs ``size`` bytes."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = request.stream.read(min(left, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
@@ -96,42 +129,12 @@ def create_admin_blueprint(ctx: WebContext, operations: Operations) -> Blueprint
                                    "operation": operation, "status": status})
         return _json(status, payload)
 
-    @bp.get("/config")
-    def get_config() -> Response:
-        return answer("get_config", operations.config)
+    for method, rule, operation, with_body in ROUTES:
+        def view(operation: str = operation, with_body: bool = with_body, **path: str) -> Response:
+            call = getattr(operations, operation)
+            return answer(operation, lambda: call(*path.values(), *([_document(ctx)] if with_body else [])))
 
-    @bp.put("/config")
-    def put_config() -> Response:
-        return answer("put_config", lambda: operations.replace_config(_document(ctx)))
-
-    @bp.patch("/config")
-    def patch_config() -> Response:
-        return answer("patch_config", lambda: operations.patch_config(_document(ctx)))
-
-    @bp.post("/layers")
-    def post_layer() -> Response:
-        return answer("add_layer", lambda: operations.add_layer(_document(ctx)))
-
-    @bp.delete("/layers/<name>")
-    def delete_layer(name: str) -> Response:
-        return answer("remove_layer", lambda: operations.remove_layer(name))
-
-    @bp.post("/catalog/<collection>/refresh")
-    def refresh(collection: str) -> Response:
-        return answer("refresh", lambda: operations.refresh(collection))
-
-    @bp.post("/seed")
-    def seed() -> Response:
-        return answer("seed", lambda: operations.seed(_document(ctx)))
-
-    @bp.get("/jobs/<job>")
-    def job(job: str) -> Response:
-        return answer("job", lambda: operations.job(job))
-
-    @bp.post("/cache/truncate")
-    def truncate() -> Response:
-        return answer("truncate", lambda: operations.truncate(_document(ctx)))
-
+        bp.add_url_rule(rule, operation, view, methods=[method])
     return bp
 
 
@@ -141,13 +144,25 @@ def install_admin(app: Flask, ctx: WebContext, operations: Operations,
     app.register_blueprint(create_admin_blueprint(ctx, operations))
 
     @app.before_request
-    def _hide_admin() -> None:
-        """Runs before routing errors (405) are raised, so no method or path under /admin tells."""
+    def _hide_admin() -> Response | None:
+        """Runs before routing errors (405) are raised, so no method or path under /admin tells.
+        Requests a browser sends from another site's page (their Origin) are refused too."""
         if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
-            return
+            return None
         try:
             allowed = may_administer(_principal(ctx))
         except (AuthenticationFailed, AuthenticationThrottled):
             allowed = False  # counted as a failed attempt all the same
         if not allowed:
             abort(404)
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/").lower() not in _own_origins(ctx):
+            return _json(403, {"error": "the admin API answers no request from another origin", "messages": []})
+        return None
+
+
+def _own_origins(ctx: WebContext) -> set[str]:
+    """The server's origins: the one its requests are addressed to (a browser sets Host, a page
+    elsewhere cannot), and its public one (behind a proxy)."""
+    public = urlsplit(_base_url(ctx))
+    return {request.host_url.rstrip("/").lower(), f"{public.scheme}://{public.netloc}".lower()}

@@ -34,7 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from ogcserver.web.shared_counts import process_alive
+from ogcserver.web.processes import alive
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 OTHER = "other"
@@ -159,7 +159,7 @@ def forget_exited_workers(folder: str) -> None:
     died mid-request would otherwise count as busy forever. Counters stay: what it did, it did."""
     for path in Path(folder).glob("gauge_live*_*.db"):
         pid = path.stem.rsplit("_", 1)[1]
-        if pid.isdigit() and not process_alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             mark_process_dead(int(pid), folder)
 
 
@@ -167,7 +167,7 @@ def remove_stale_dirs() -> None:
     """Remove the metrics folders of servers that were killed before they could remove their own."""
     for folder in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
         pid = folder.name.removeprefix(DIR_PREFIX).split("-", 1)[0]
-        if folder.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+        if folder.is_dir() and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -31,7 +31,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ogcserver.web.processes import alive
+
 log = logging.getLogger("ogcserver")
+RESTART_ONLY = ("host", "port", "workers", "threads", "http")  # server keys a reload keeps as started
 
 
 class ReloadableApp:
@@ -87,12 +90,8 @@ def server_pid(pid_file: Path) -> int:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         raise NoServer(f"{pid_file}: no server's process id here (is the server running?)") from None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        raise NoServer(f"{pid_file}: process {pid} is not running (a stale pid file)") from None
-    except PermissionError:
-        pass  # alive, owned by someone else: the signal will say whether we may
+    if not alive(pid):
+        raise NoServer(f"{pid_file}: process {pid} is not running (a stale pid file)")
     return pid
 
 

@@ -25,6 +25,8 @@ from ctypes import c_double, c_int32, c_int64
 
 import numpy as np
 
+from ogcserver.web.processes import alive
+
 ROWS = 128  # processes sharing the table: workers (at most 64) and their replacements
 SLOTS = 4096  # clients are hashed into this many counters; two sharing one share a limit
 GRACE = 5.0  # seconds after its last request that a client still counts as calling
@@ -102,17 +104,6 @@ class SharedCounts:
     def _clear_dead_rows(self) -> None:
         for row in range(ROWS):
             pid = self._pids[row]
-            if pid and not process_alive(pid):
+            if pid and not alive(pid):
                 self._counts[row * SLOTS:(row + 1) * SLOTS] = [0] * SLOTS
                 self._pids[row] = 0
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process of this id runs (one of another user's counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -10,6 +10,7 @@ import yaml
 ADMIN_KEY = "admin-key-4f1d"
 VIEWER_KEY = "viewer-key-77ab"
 ADMIN = {"X-API-Key": ADMIN_KEY}
+ADMIN_YAML = {**ADMIN, "Content-Type": "application/yaml"}  # for bodies sent as YAML text
 
 
 def admin_config(data_dir: Path, folder: Path, **server) -> dict:

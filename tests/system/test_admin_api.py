@@ -14,7 +14,7 @@ import yaml
 from ogcserver.app import core_of, create_app
 from ogcserver.model.tiles import TileKey
 from ogcserver.settings import load_settings
-from tests.support.admin import ADMIN, VIEWER_KEY, admin_config, write_admin_config
+from tests.support.admin import ADMIN, ADMIN_YAML, VIEWER_KEY, admin_config, write_admin_config
 from tests.unit.test_config_documents import BILLION_LAUGHS
 
 ROUTES = [("get", "/admin/config"), ("put", "/admin/config"), ("patch", "/admin/config"), ("delete", "/admin/config"),
@@ -96,7 +96,7 @@ def test_an_invalid_configuration_is_refused_whole_with_the_messages_of_validate
     config = admin_config(data_dir, path.parent)
     config["limits"] = {"max_width": -3}
     config["services"][0]["layers"].append({"name": "ghost", "source": str(data_dir / "no-such.tif")})
-    answer = client.put("/admin/config", headers=ADMIN, data=yaml.safe_dump(config))
+    answer = client.put("/admin/config", headers=ADMIN_YAML, data=yaml.safe_dump(config))
     assert answer.status_code == 422
     candidate = path.parent / "candidate" / path.name
     candidate.parent.mkdir()
@@ -106,7 +106,7 @@ def test_an_invalid_configuration_is_refused_whole_with_the_messages_of_validate
     assert any("limits.max_width" in m for m in answer.json["messages"])
     assert path.read_bytes() == before and not path.with_name(path.name + ".bak").exists()
     assert b"<Name>dem</Name>" in client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities").data  # still serving
-    missing = client.put("/admin/config", headers=ADMIN, data=yaml.safe_dump({**config, "limits": {}}))
+    missing = client.put("/admin/config", headers=ADMIN_YAML, data=yaml.safe_dump({**config, "limits": {}}))
     assert missing.status_code == 422 and any("no-such.tif' does not exist" in m for m in missing.json["messages"])
 
 
@@ -126,13 +126,17 @@ def test_a_valid_configuration_replaces_the_file_atomically_and_keeps_a_backup(c
 
 def test_a_merge_patch_changes_only_what_it_names(configured):
     _app, client, path = configured
-    answer = client.patch("/admin/config", headers=ADMIN,
+    answer = client.patch("/admin/config", headers=ADMIN_YAML,
                           data="title: Patched\nlimits: {max_width: 1024}\nserver: {index_refresh_seconds: null}\n")
     assert answer.status_code == 200, answer.json
+    assert answer.json["restart_needed_for"] == []
+    moved = client.patch("/admin/config", headers=ADMIN_YAML, data="server: {port: 18080, workers: 3}\n")
+    assert moved.json["restart_needed_for"] == ["server.port", "server.workers"]
     settings = load_settings(path)
     assert (settings.title, settings.limits.max_width, settings.server.index_refresh_seconds) == ("Patched", 1024, 10.0)
+    assert settings.server.port == 18080
     assert [layer.name for layer in settings.services[0].layers] == ["parent", "dem"]
-    assert client.patch("/admin/config", headers=ADMIN, data="[1, 2]").status_code == 400
+    assert client.patch("/admin/config", headers=ADMIN_YAML, data="[1, 2]").status_code == 400
 
 
 def test_layers_are_added_and_removed_through_the_same_validation(configured, data_dir):
@@ -164,7 +168,7 @@ def test_hostile_bodies_are_refused_cleanly(configured, tmp_path, monkeypatch):
         "empty": ("", 400, "empty"),
     }
     for name, (body, status, message) in cases.items():
-        answer = client.put("/admin/config", headers=ADMIN, data=body)
+        answer = client.put("/admin/config", headers=ADMIN_YAML, data=body)
         assert answer.status_code == status, name
         assert answer.is_json and message in answer.json["error"], (name, answer.json)
     assert path.read_bytes() == before and not (tmp_path / "pwned").exists()
@@ -223,3 +227,19 @@ def test_an_admin_grant_names_a_known_principal_kind(data_dir, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
     assert any("cannot be granted to anonymous" in line for line in _validate_config(path))
+
+
+def test_what_another_site_could_make_a_browser_send_is_refused(configured):
+    """A page elsewhere could post a plain form (or text/plain) with an administrator's remembered
+    credentials: such bodies are not documents here, and any request from another origin is refused."""
+    _app, client, path = configured
+    before = path.read_bytes()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        headers = {**ADMIN, **({"Content-Type": content_type} if content_type else {})}
+        answer = client.put("/admin/config", headers=headers, data="title: Taken over\n")
+        assert answer.status_code == 415 and "Content-Type" in answer.json["error"], content_type
+    evil = client.post("/admin/catalog/dem/refresh", headers={**ADMIN, "Origin": "https://evil.example"})
+    assert evil.status_code == 403 and "another origin" in evil.json["error"]
+    same = client.post("/admin/catalog/dem/refresh", headers={**ADMIN, "Origin": "http://localhost"})
+    assert same.status_code == 200
+    assert path.read_bytes() == before

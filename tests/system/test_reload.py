@@ -18,7 +18,8 @@ import requests
 import yaml
 
 from tests.conftest import serving
-from tests.support.admin import ADMIN, write_admin_config
+from tests.support.admin import ADMIN, ADMIN_YAML, write_admin_config
+from tests.unit.test_config_documents import BILLION_LAUGHS
 
 CAPABILITIES = "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
 LOAD_SECONDS = 30
@@ -84,6 +85,25 @@ def test_a_reload_under_load_fails_no_request_and_an_invalid_file_is_refused(dat
         _wait(lambda: len(_workers(pid)) == 2 and not _workers(pid) & after, "the workers respawned")
         assert "<Name>ms16</Name>" in _layer_names(url)
         assert requests.get(url + "/admin/config", headers=ADMIN, timeout=30).json()["config"]["limits"]["max_width"] == 4096
+        _hostile_bodies_cost_no_memory(url, _workers(pid))
+
+
+def _peak_kib(pid: int) -> int:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1])
+
+
+def _hostile_bodies_cost_no_memory(url: str, workers: set[int]) -> None:
+    """Bodies of 64 MiB, declared or chunked, and documents that would expand, are refused with
+    JSON; no worker's peak memory grows by more than a few MiB."""
+    peaks = {pid: _peak_kib(pid) for pid in workers}
+    chunked = (b"x" * 2**20 for _ in range(64))
+    for body, status in ((chunked, 413), (b"x" * 64 * 2**20, 413), (BILLION_LAUGHS, 400),
+                         ('!!python/object/apply:os.system ["true"]', 400)):
+        answer = requests.put(url + "/admin/config", headers=ADMIN_YAML, data=body, timeout=60)
+        assert answer.status_code == status and answer.json()["error"]
+    for pid in workers:
+        assert _peak_kib(pid) - peaks[pid] < 16 * 1024
 
 
 def test_reload_without_a_running_server_says_so(data_dir, tmp_path):
