@@ -199,6 +199,7 @@ def test_footprints_have_a_popup_with_the_item_alone_and_no_download_without_the
     assert anonymous.evaluate("document.getElementById('map').dataset.footprints") == "2"
     assert "<b>new</b>" in html and "licence" in html and "view this item alone" in html
     assert "download" not in html
+    assert anonymous.evaluate("document.getElementById('footprints-note').textContent") == ""  # every item drawn
     alone = anonymous.evaluate("document.querySelector('.leaflet-popup-content a').href")
     picture = requests.get(alone, timeout=30)
     assert picture.status_code == 200 and picture.headers["Content-Type"] == "image/png"
@@ -346,3 +347,17 @@ def test_the_time_slider_changes_a_real_collection(shared_server, browser):
     assert differing(1, 2) > 0.001  # 2020 and 2021 differ
     # every date (the default), the newest on top: 2021's picture but where it has no data
     assert differing(0, 2) < differing(0, 1) / 2
+
+
+def test_tiles_the_map_let_go_before_their_turn_are_never_asked_for(server, anonymous):
+    """The page runs one request at a time here (two workers of one thread): tiles of a style
+    chosen and left at once are dropped from the queue, not fetched after the fact."""
+    open_viewer(anonymous, f"{server}/preview/grey")
+    assert json.loads(requests.get(f"{server}/viewer/layers.json", timeout=10).text)["parallel"] == 1
+    before = len(anonymous.requests)
+    redraw_after(anonymous, "(() => { const s = document.getElementById('style'); "
+                            "for (const style of ['green', 'default', 'green']) { s.value = style; "
+                            "s.dispatchEvent(new Event('change')); } })()")
+    maps = [url for url in anonymous.requests[before:] if "request=GetMap" in url]
+    assert maps and all("styles=green" in url for url in maps), maps
+    np.testing.assert_allclose(centre_colour(map_pixels(anonymous)), (0, 255, 0), atol=3)
