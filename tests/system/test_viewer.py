@@ -69,7 +69,8 @@ def server(tmp_path_factory):
         "processing": [{"name": "green", "title": "All green", "chain": [
             {"function": "colormap", "minimum": 0, "maximum": 255, "stops": [[0, "#00ff00"], [255, "#00ff00"]]}]}],
         "services": [{"name": "s", "allow_download": True, "layers": [
-            {"name": "dated", "title": "Dated collection", "source": str(folder / "dated")},
+            {"name": "dated", "title": "Dated collection", "abstract": "Two dates, one place",
+             "source": str(folder / "dated")},
             {"name": "grey", "title": "Grey ramp", "source": str(folder / "grey.tif"), "styles": ["green"]},
             {"name": "hidden", "title": "Hidden layer", "source": str(folder / "grey.tif")},
             {"name": "polar", "title": "Polar cap", "source": str(POLAR_PATH(folder))},
@@ -124,6 +125,7 @@ def test_the_page_loads_nothing_from_elsewhere_and_breaks_no_policy(server, anon
     assert f"{server}/vendor/leaflet/leaflet.js" in requested
     assert any("REQUEST=GETMAP" in url.upper() for url in requested)
     assert not anonymous.console, anonymous.console  # no script error, no refused request, no CSP violation
+    assert anonymous.evaluate("document.getElementById('abstract').textContent") == "Two dates, one place"
     page = requests.get(f"{server}/preview/dated", timeout=10)
     policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy

@@ -109,6 +109,7 @@
   function show(layer) {
     current = layer;
     document.getElementById("heading").textContent = layer.title || layer.name;
+    document.getElementById("abstract").textContent = layer.abstract;
     if (map) { map.remove(); }
     var crs = layer.crs === "EPSG:4326" ? L.CRS.EPSG4326 : L.CRS.EPSG3857;
     // zooms below 0 so that a whole world fits a small window (tiles of zoom 0, scaled down)
