@@ -255,6 +255,11 @@ def test_the_server_viewer_lists_the_callers_layers_only(server, anonymous):
     assert anonymous.evaluate("document.getElementById('heading').textContent") == "Grey ramp"
     r, g, b = centre_colour(map_pixels(anonymous))
     assert abs(r - g) < 5 and abs(g - b) < 5
+    redraw_after(anonymous, "document.querySelector('#layer-list input[value=polar]').click()")  # another CRS
+    view = map_pixels(anonymous)
+    inside, outside = inside_outside(view.shape, expected_rect(POLAR, view.shape[1], view.shape[0], "EPSG:4326"))
+    assert drawn(view)[inside].mean() > 0.95 and drawn(view)[outside].mean() < 0.005
+    assert anonymous.evaluate("location.hash") == "#polar"
 
 
 def test_the_server_viewer_lists_hidden_layers_to_those_granted(server, admin):
