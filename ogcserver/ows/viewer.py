@@ -63,7 +63,6 @@ def layer_entry(engine: Engine, layer: Layer, endpoint: Endpoint) -> dict[str, A
         "name": info.name,
         "title": info.title,
         "abstract": info.abstract,
-        "service": info.service,
         "bounds": [b.minx, b.miny, b.maxx, b.maxy],
         "crs": view_crs(info),
         "wms": f"{base}/wms",
@@ -73,7 +72,6 @@ def layer_entry(engine: Engine, layer: Layer, endpoint: Endpoint) -> dict[str, A
         "dimensions": dimensions(info),
         "queryable": queryable,
         "items": f"{base}/catalog/{quote(info.name)}/items" if info.is_mosaic and queryable else None,
-        "tilejson": f"{base}/tiles/{quote(info.name)}/WebMercatorQuad/tilejson.json",
     }
 
 

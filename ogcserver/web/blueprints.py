@@ -1,4 +1,4 @@
-"""Flask routes: OGC endpoints (all services, or one), landing page, preview, health, metrics."""
+"""Flask routes: OGC endpoints (all services, or one), landing page, map viewers, health, metrics."""
 
 from __future__ import annotations
 

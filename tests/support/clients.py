@@ -1,5 +1,5 @@
 """Real clients run as users run them: Debian's GDAL command line tools, QGIS's Python bindings
-with the system Python, and headless Chromium; and the gdalwarp reference their results are
+with the system Python, and headless Chromium (driven by ``browser.py``); and the gdalwarp reference their results are
 compared with.
 
 The test environment's rasterio bundles its own GDAL; the clients here are the distribution's
@@ -164,17 +164,3 @@ def run_qgis(jobs: list[dict], workdir: Path) -> dict[str, dict]:
     if done.returncode != 0:
         raise AssertionError(f"QGIS failed:\n{done.stderr[-3000:]}")
     return json.loads(results_path.read_text())
-
-
-def screenshot(url: str, size: tuple[int, int], out: Path) -> Path:
-    """A headless Chromium screenshot of ``url`` once its page has loaded and its scripts' requests
-    are answered (virtual time only advances when the network is idle)."""
-    binary = chromium_binary()
-    assert binary is not None
-    args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-            f"--user-data-dir={out.parent / 'chromium-profile'}", f"--window-size={size[0]},{size[1]}",
-            "--virtual-time-budget=30000", f"--screenshot={out}", url]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
-    if done.returncode != 0 or not out.exists():
-        raise AssertionError(f"chromium failed:\n{done.stderr[-3000:]}")
-    return out

@@ -39,6 +39,11 @@ pytestmark = needs_chromium
 BOUNDS = (10.0, 45.0, 11.0, 46.0)  # every generated layer's extent, lon/lat
 OLD, NEW = (200, 30, 30), (30, 30, 200)  # the dated collection's colours: 2020 red, 2021 blue
 ADMIN_KEY = "viewer-admin-key"
+POLAR = (-180.0, 60.0, 180.0, 90.0)  # a layer past Web Mercator's latitudes
+
+
+def POLAR_PATH(folder: Path) -> Path:  # noqa: N802 - a fixed name in the fixture's folder
+    return folder / "polar.tif"
 
 
 def flat(colour: tuple[int, int, int], size: int = 200) -> np.ndarray:
@@ -55,21 +60,27 @@ def server(tmp_path_factory):
                   tags={"ACQUISITIONDATETIME": "2021-06-01T00:00:00Z", "licence": "open"})
     grey = np.tile(np.linspace(0, 255, 200, dtype=np.float32), (200, 1))[np.newaxis]
     rasters.write(folder / "grey.tif", grey, t, crs="EPSG:4326")
+    rows, cols = np.mgrid[0:6, 0:36]  # cells of 10 by 5 degrees from 90 N down to 60 N, each value its place
+    rasters.write(POLAR_PATH(folder), (rows * 100 + cols).astype(np.float32)[np.newaxis],
+                  from_bounds(*POLAR, 36, 6), crs="EPSG:4326")
     config = {
         "title": "Viewer test",
         "server": {"data_dir": str(folder / "state"), "index_refresh_seconds": 0},
         "processing": [{"name": "green", "title": "All green", "chain": [
             {"function": "colormap", "minimum": 0, "maximum": 255, "stops": [[0, "#00ff00"], [255, "#00ff00"]]}]}],
         "services": [{"name": "s", "allow_download": True, "layers": [
-            {"name": "dated", "title": "Dated collection", "source": str(folder / "dated")},
+            {"name": "dated", "title": "Dated collection", "abstract": "Two dates, one place",
+             "source": str(folder / "dated")},
             {"name": "grey", "title": "Grey ramp", "source": str(folder / "grey.tif"), "styles": ["green"]},
             {"name": "hidden", "title": "Hidden layer", "source": str(folder / "grey.tif")},
+            {"name": "polar", "title": "Polar cap", "source": str(POLAR_PATH(folder))},
         ]}],
         "access": {
             "api_keys": [{"name": "admin", "key_sha256": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
                           "groups": ["admins"]}],
             "grants": [
-                {"to": "anonymous", "service": "s", "layers": ["dated", "grey"], "actions": ["discover", "view", "query"]},
+                {"to": "anonymous", "service": "s", "layers": ["dated", "grey", "polar"],
+                 "actions": ["discover", "view", "query"]},
                 {"to": "group:admins", "service": "s", "actions": ["discover", "view", "query", "download"]},
             ],
         },
@@ -114,6 +125,7 @@ def test_the_page_loads_nothing_from_elsewhere_and_breaks_no_policy(server, anon
     assert f"{server}/vendor/leaflet/leaflet.js" in requested
     assert any("REQUEST=GETMAP" in url.upper() for url in requested)
     assert not anonymous.console, anonymous.console  # no script error, no refused request, no CSP violation
+    assert anonymous.evaluate("document.getElementById('abstract').textContent") == "Two dates, one place"
     page = requests.get(f"{server}/preview/dated", timeout=10)
     policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
@@ -161,6 +173,21 @@ def test_a_click_shows_the_values_of_the_chosen_date(server, anonymous):
     assert abs(lat - 45.5) < 0.05 and abs(lon - 10.5) < 0.05, coordinates
 
 
+def test_a_polar_layer_is_seen_whole_in_plate_carree_and_answers_clicks(server, anonymous):
+    open_viewer(anonymous, f"{server}/preview/polar")
+    view = map_pixels(anonymous)
+    rect = expected_rect(POLAR, view.shape[1], view.shape[0], "EPSG:4326")
+    inside, outside = inside_outside(view.shape, rect)
+    painted = drawn(view)
+    assert painted[inside].mean() > 0.95 and painted[outside].mean() < 0.005
+    x, y = click_point(view.shape, POLAR, 55, 77.5, "EPSG:4326")
+    left, top, _, _ = map_rect(anonymous)
+    anonymous.click(left + x, top + y)
+    anonymous.wait_for("document.getElementById('info').dataset.answered")
+    text = anonymous.evaluate("document.getElementById('info').textContent")
+    assert "band_1 = 223" in text, text  # row 2 (80..75 N), column 23 (50..60 E)
+
+
 def test_the_style_switch_changes_the_picture_and_the_legend(server, anonymous):
     open_viewer(anonymous, f"{server}/preview/grey")
     options = anonymous.evaluate("JSON.stringify([...document.querySelectorAll('#style option')].map(o => o.value))")
@@ -199,6 +226,7 @@ def test_footprints_have_a_popup_with_the_item_alone_and_no_download_without_the
     assert anonymous.evaluate("document.getElementById('map').dataset.footprints") == "2"
     assert "<b>new</b>" in html and "licence" in html and "view this item alone" in html
     assert "download" not in html
+    assert anonymous.evaluate("document.getElementById('footprints-note').textContent") == ""  # every item drawn
     alone = anonymous.evaluate("document.querySelector('.leaflet-popup-content a').href")
     picture = requests.get(alone, timeout=30)
     assert picture.status_code == 200 and picture.headers["Content-Type"] == "image/png"
@@ -219,19 +247,24 @@ def listed_layers(browser: Browser) -> list[str]:
 
 def test_the_server_viewer_lists_the_callers_layers_only(server, anonymous):
     open_viewer(anonymous, f"{server}/viewer")
-    assert listed_layers(anonymous) == ["dated", "grey"]
+    assert listed_layers(anonymous) == ["dated", "grey", "polar"]
     assert requests.get(f"{server}/preview/hidden", timeout=10).status_code == 404
     names = [layer["name"] for layer in requests.get(f"{server}/viewer/layers.json", timeout=10).json()["layers"]]
-    assert names == ["dated", "grey"]
+    assert names == ["dated", "grey", "polar"]
     redraw_after(anonymous, "document.querySelector('#layer-list input[value=grey]').click()")
     assert anonymous.evaluate("document.getElementById('heading').textContent") == "Grey ramp"
     r, g, b = centre_colour(map_pixels(anonymous))
     assert abs(r - g) < 5 and abs(g - b) < 5
+    redraw_after(anonymous, "document.querySelector('#layer-list input[value=polar]').click()")  # another CRS
+    view = map_pixels(anonymous)
+    inside, outside = inside_outside(view.shape, expected_rect(POLAR, view.shape[1], view.shape[0], "EPSG:4326"))
+    assert drawn(view)[inside].mean() > 0.95 and drawn(view)[outside].mean() < 0.005
+    assert anonymous.evaluate("location.hash") == "#polar"
 
 
 def test_the_server_viewer_lists_hidden_layers_to_those_granted(server, admin):
     open_viewer(admin, f"{server}/viewer#hidden")
-    assert listed_layers(admin) == ["dated", "grey", "hidden"]
+    assert listed_layers(admin) == ["dated", "grey", "hidden", "polar"]
     assert admin.evaluate("document.getElementById('heading').textContent") == "Hidden layer"
 
 
@@ -279,11 +312,11 @@ def source_values(path: Path, lon: float, lat: float) -> set[float]:
 
 
 def click_point(view_shape: tuple[int, ...], bounds: tuple[float, float, float, float],
-                lon: float, lat: float) -> tuple[float, float]:
-    """Where a place lies in the map (Web Mercator, fitted as the viewer fits the extent)."""
-    left, top, right, bottom = expected_rect(bounds, view_shape[1], view_shape[0])
-    (x0, y0), (x1, y1), (x, y) = (project(*p, "EPSG:3857") for p in ((bounds[0], bounds[1]), (bounds[2], bounds[3]),
-                                                                       (lon, lat)))
+                lon: float, lat: float, crs: str = "EPSG:3857") -> tuple[float, float]:
+    """Where a place lies in the map (in its CRS, fitted as the viewer fits the extent)."""
+    left, top, right, bottom = expected_rect(bounds, view_shape[1], view_shape[0], crs)
+    (x0, y0), (x1, y1), (x, y) = (project(*p, crs) for p in ((bounds[0], bounds[1]), (bounds[2], bounds[3]),
+                                                               (lon, lat)))
     return left + (x - x0) / (x1 - x0) * (right - left), bottom - (y - y0) / (y1 - y0) * (bottom - top)
 
 
@@ -346,3 +379,17 @@ def test_the_time_slider_changes_a_real_collection(shared_server, browser):
     assert differing(1, 2) > 0.001  # 2020 and 2021 differ
     # every date (the default), the newest on top: 2021's picture but where it has no data
     assert differing(0, 2) < differing(0, 1) / 2
+
+
+def test_tiles_the_map_let_go_before_their_turn_are_never_asked_for(server, anonymous):
+    """The page runs one request at a time here (two workers of one thread): tiles of a style
+    chosen and left at once are dropped from the queue, not fetched after the fact."""
+    open_viewer(anonymous, f"{server}/preview/grey")
+    assert json.loads(requests.get(f"{server}/viewer/layers.json", timeout=10).text)["parallel"] == 1
+    before = len(anonymous.requests)
+    redraw_after(anonymous, "(() => { const s = document.getElementById('style'); "
+                            "for (const style of ['green', 'default', 'green']) { s.value = style; "
+                            "s.dispatchEvent(new Event('change')); } })()")
+    maps = [url for url in anonymous.requests[before:] if "request=GetMap" in url]
+    assert maps and all("styles=green" in url for url in maps), maps
+    np.testing.assert_allclose(centre_colour(map_pixels(anonymous)), (0, 255, 0), atol=3)

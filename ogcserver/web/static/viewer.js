@@ -20,11 +20,18 @@
   // when busy) with Retry-After: the page keeps within its share and tries a refused one again.
   var parallel = 1, running = 0, waiting = [];
   var RETRIES = 8;
+  var DROPPED = new Error("no longer wanted");
+  function always() { return true; }
 
   function pump() {
     while (running < parallel && waiting.length) {
-      running += 1;
-      attempt(waiting.shift());
+      var job = waiting.shift();
+      if (job.wanted()) {
+        running += 1;
+        attempt(job);
+      } else {  // e.g. a tile the map let go while it waited (panned away, a new style)
+        job.reject(DROPPED);
+      }
     }
   }
 
@@ -40,15 +47,16 @@
     }, job.reject).finally(function () { running -= 1; pump(); });
   }
 
-  function request(url) {
+  function request(url, wanted) {
+    // queued first and started once the caller's code has run (a new tile is then in the map)
     return new Promise(function (resolve, reject) {
-      waiting.push({ url: url, tries: 0, resolve: resolve, reject: reject });
-      pump();
+      waiting.push({ url: url, tries: 0, wanted: wanted || always, resolve: resolve, reject: reject });
+      Promise.resolve().then(pump);
     });
   }
 
-  function checked(url) {
-    return request(url).then(function (r) {
+  function checked(url, wanted) {
+    return request(url, wanted).then(function (r) {
       if (!r.ok) { throw new Error(url + ": " + r.status); }
       return r;
     });
@@ -56,9 +64,9 @@
 
   function getJSON(url) { return checked(url).then(function (r) { return r.json(); }); }
 
-  function showImage(img, url) {
+  function showImage(img, url, wanted) {
     // an image through the queue; the object URL is let go once the image has decoded it
-    return checked(url).then(function (r) { return r.blob(); }).then(function (blob) {
+    return checked(url, wanted).then(function (r) { return r.blob(); }).then(function (blob) {
       var local = URL.createObjectURL(blob);
       img.addEventListener("load", function () { URL.revokeObjectURL(local); }, { once: true });
       img.src = local;
@@ -71,7 +79,10 @@
       tile.alt = "";
       tile.setAttribute("role", "presentation");
       tile.addEventListener("load", function () { done(null, tile); }, { once: true });
-      showImage(tile, this.getTileUrl(coords)).catch(function (err) { done(err, tile); });
+      var inMap = function () { return tile.isConnected; };
+      showImage(tile, this.getTileUrl(coords), inMap).catch(function (err) {
+        if (err !== DROPPED) { done(err, tile); }
+      });
       return tile;
     }
   });
@@ -98,6 +109,7 @@
   function show(layer) {
     current = layer;
     document.getElementById("heading").textContent = layer.title || layer.name;
+    document.getElementById("abstract").textContent = layer.abstract;
     if (map) { map.remove(); }
     var crs = layer.crs === "EPSG:4326" ? L.CRS.EPSG4326 : L.CRS.EPSG3857;
     // zooms below 0 so that a whole world fits a small window (tiles of zoom 0, scaled down)
@@ -274,6 +286,8 @@
         onEachFeature: function (feature, shape) { shape.bindPopup(function () { return popup(feature); }); }
       }).addTo(map);
       box.dataset.footprints = String(doc.features.length);
+      var more = doc.links.some(function (link) { return link.rel === "next"; });
+      document.getElementById("footprints-note").textContent = more ? "the first " + FOOTPRINT_LIMIT + " items here" : "";
     }).catch(function (err) { info.textContent = String(err); });
   }
 
