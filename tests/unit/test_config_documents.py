@@ -89,6 +89,7 @@ def _types(annotation: object) -> list:
 
 
 SECRET_NAME = re.compile(r"password|secret|token|credential|dsn|(^|_)key($|_)|passphrase|jwks_url", re.IGNORECASE)
+NOT_SECRET = {"CorsConfig.credentials_origins"}  # named for the CORS credentials mode: origins, public
 
 
 def test_every_field_named_like_a_secret_is_declared_secret():
@@ -98,7 +99,7 @@ def test_every_field_named_like_a_secret_is_declared_secret():
     assert len(models) > 10
     unmarked = [f"{m.__name__}.{name}" for m in models for name in m.model_fields
                 if SECRET_NAME.search(name) and secret_marker(m, name) is None]
-    assert not unmarked
+    assert sorted(set(unmarked) - NOT_SECRET) == []
 
 
 def test_redaction_leaves_no_secret_value(tmp_path):
