@@ -92,7 +92,10 @@ def s3_endpoint(settings: Settings) -> S3Endpoint:
 
 def raster_reader(settings: Settings) -> RasterioReader:
     """The reader with the configured source rules; VRT sources stay inside the configured roots,
-    by default the files and folders the layers publish."""
+    by default the files and folders the layers publish. GDAL learns how to reach the buckets
+    sources may be read from (kept by forked workers)."""
+    if settings.source_buckets:
+        configure_buckets(s3_endpoint(settings), settings.source_buckets)
     config = settings.sources
     roots = config.roots or tuple(layer.local_source for s in settings.services for layer in s.layers
                                   if layer.local_source)
@@ -107,8 +110,6 @@ def build_core(settings: Settings) -> Core:
     """A ready core; the catalog index is brought up to date before it returns."""
     apply_gdal_options()
     bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
-    if settings.source_buckets:
-        configure_buckets(s3_endpoint(settings), settings.source_buckets)
     reader = raster_reader(settings)
     store = catalog_store(settings)
     catalog = LayerCatalog(settings, store, reader, list_source_files)
