@@ -27,8 +27,8 @@ from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.storage.readers.remote import configure_buckets
-from ogcserver.storage.s3 import Clients, S3Endpoint
 from ogcserver.storage.readers.vetting import SourceRules, default_roots
+from ogcserver.storage.s3 import Clients, S3Endpoint
 
 
 @dataclass(frozen=True)

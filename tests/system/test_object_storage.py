@@ -152,7 +152,7 @@ def test_configured_objects_are_described_from_a_header_read(vetting):
 
 def test_objects_outside_the_configured_buckets_are_refused(vetting):
     reader, _bucket, other, _urls, _folder = vetting
-    assert "bucket '%s' is not one the configuration publishes from" % other in refusal(reader, f"s3://{other}/parent.tif")
+    assert f"bucket '{other}' is not one the configuration publishes from" in refusal(reader, f"s3://{other}/parent.tif")
 
 
 @pytest.mark.parametrize("form", ["/vsis3/{bucket}/cogs/parent.tif", "/vsicurl/{endpoint}/{bucket}/cogs/parent.tif",

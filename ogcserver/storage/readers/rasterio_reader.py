@@ -31,9 +31,9 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.labels import unique_names
+from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.process_memory import trim_heap
-from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES,
