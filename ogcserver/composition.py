@@ -87,7 +87,8 @@ def s3_endpoint(settings: Settings) -> S3Endpoint:
         return secret.get_secret_value() if secret is not None else None
 
     return S3Endpoint(config.endpoint_url, config.region, reveal(config.access_key_id),
-                      reveal(config.secret_access_key), reveal(config.session_token), config.virtual_hosting)
+                      reveal(config.secret_access_key), reveal(config.session_token), config.virtual_hosting,
+                      config.read_cache_mb << 20)
 
 
 def raster_reader(settings: Settings) -> RasterioReader:

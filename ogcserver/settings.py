@@ -180,6 +180,9 @@ class S3Config(Frozen):
     virtual_hosting: bool = False  # bucket.host/key instead of host/bucket/key (path style, as local servers need)
     # buckets whose objects may be published (besides those of layer sources); nothing else is read
     buckets: tuple[str, ...] = ()
+    # GDAL's cache of byte ranges read from objects, per process (CPL_VSIL_CURL_CACHE_SIZE): a
+    # working set that fits reads at local speed once warm, one that does not goes back to the store
+    read_cache_mb: int = Field(64, ge=1, le=65_536)
 
     @field_validator("buckets")
     @classmethod

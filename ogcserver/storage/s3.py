@@ -28,6 +28,7 @@ class S3Endpoint:
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
     virtual_hosting: bool = False  # bucket.host/key instead of host/bucket/key
+    read_cache_bytes: int = 64 << 20  # GDAL's cache of ranges read from objects, per process
 
 
 def gdal_path(path: str) -> str:

@@ -7,6 +7,7 @@ with the configured endpoint, path-style addressing and plain HTTP.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -214,3 +215,35 @@ def test_a_changed_object_is_noticed_by_its_time_and_size(vetting, published, s3
     s3.upload(s3_endpoint, bucket, Path(published[0]).parent / "parent.tif", "changing.tif")
     after = stat(url)
     assert after != before and after[1] == (Path(published[0]).parent / "parent.tif").stat().st_size
+
+
+def test_stac_assets_in_a_bucket_become_items_served_like_the_file(published, tmp_path):
+    """A STAC Item whose asset is an s3:// URL: ingested by a header read, drawn from the bucket."""
+    from ogcserver.app import create_app
+    from ogcserver.cli import main
+
+    config, _bucket, urls = published
+    with rasterio.open(str(Path(config).parent / "parent.tif")) as ds:
+        from rasterio.warp import transform_bounds
+
+        west, south, east, north = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "scene-1", "properties": {"datetime": "2024-05-01T00:00:00Z"},
+            "geometry": {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north],
+                                                             [west, north], [west, south]]]},
+            "bbox": [west, south, east, north], "links": [],
+            "assets": {"visual": {"href": urls["parent"], "type": "image/tiff; application=geotiff", "roles": ["data"]}}}
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    raw = yaml.safe_load(Path(config).read_text())
+    raw["server"]["data_dir"] = str(tmp_path / "state")
+    raw["services"][0]["layers"].append({"name": "stac_items", "collection": "stac_items"})
+    stac_config = tmp_path / "ogcserver.yaml"
+    stac_config.write_text(yaml.safe_dump(raw))
+    assert main(["catalog", "add", "stac_items", "--stac", str(tmp_path / "item.json"), "-c", str(stac_config)]) == 0
+    client = create_app(load_settings(stac_config)).test_client()
+    bbox = _box(published, "parent", "EPSG:3857")
+    maps = [client.get("/wms", query_string={**MAP, "LAYERS": layer, "BBOX": bbox}) for layer in ("parent_file",
+                                                                                                "stac_items")]
+    assert [m.status_code for m in maps] == [200, 200]
+    np.testing.assert_array_equal(decode(maps[1].data), decode(maps[0].data))
+    listing = client.get("/catalog/stac_items/items")
+    assert listing.status_code == 200 and listing.get_json()["features"][0]["id"] == "scene-1"

@@ -40,6 +40,7 @@ def _gdal() -> ctypes.CDLL:
             for name, args, result in (
                 ("VSISetPathSpecificOption", [ctypes.c_char_p] * 3, None),
                 ("CPLSetThreadLocalConfigOption", [ctypes.c_char_p] * 2, None),
+                ("CPLSetConfigOption", [ctypes.c_char_p] * 2, None),
                 ("CPLGetThreadLocalConfigOption", [ctypes.c_char_p] * 2, ctypes.c_char_p),
                 ("VSIFOpenL", [ctypes.c_char_p] * 2, ctypes.c_void_p),
                 ("VSIFReadL", [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_size_t),
@@ -58,8 +59,10 @@ def _gdal() -> ctypes.CDLL:
 
 def configure_buckets(endpoint: S3Endpoint, buckets: tuple[str, ...]) -> None:
     """Give GDAL the endpoint and credentials of each bucket (process-wide, by path prefix; GDAL
-    looks credentials up by the bucket's path without a trailing slash)."""
+    looks credentials up by the bucket's path without a trailing slash), and the size of its cache
+    of ranges read (process-wide, sized when the first object is read)."""
     lib = _gdal()
+    lib.CPLSetConfigOption(b"CPL_VSIL_CURL_CACHE_SIZE", str(endpoint.read_cache_bytes).encode())
     for bucket in buckets:
         for key, value in gdal_options(endpoint).items():
             lib.VSISetPathSpecificOption(f"/vsis3/{bucket}".encode(), key.encode(), value.encode())
