@@ -7,6 +7,7 @@ line tool never pulls in Flask, authentication or HTTP middleware to render a ti
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -113,7 +114,8 @@ def build_core(settings: Settings) -> Core:
     bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
     reader = raster_reader(settings)
     store = catalog_store(settings)
-    catalog = LayerCatalog(settings, store, reader, list_source_files)
+    objects = Clients(s3_endpoint(settings)) if settings.source_buckets else None
+    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=objects))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)

@@ -31,7 +31,7 @@ from ogcserver.core.config import (
     ServiceDefinition,
 )
 from ogcserver.core.functions.templates import ProcessingTemplate
-from ogcserver.model.object_urls import BUCKET, is_object_url, split_url
+from ogcserver.model.object_urls import bucket_problem, is_object_url, split_url
 
 
 class ConfigError(Exception):
@@ -188,8 +188,8 @@ class S3Config(Frozen):
     @classmethod
     def _bucket_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for bucket in value:
-            if not BUCKET.match(bucket):
-                raise ValueError(f"'{bucket[:70]}' is not a valid bucket name")
+            if (problem := bucket_problem(bucket)) is not None:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

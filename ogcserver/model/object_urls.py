@@ -19,11 +19,16 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
+def bucket_problem(bucket: str) -> str | None:
+    """Why ``bucket`` cannot be a bucket's name, or None when it can."""
+    return None if BUCKET.match(bucket) else f"'{bucket[:70]}' is not a valid bucket name"
+
+
 def object_url_problem(url: str) -> str | None:
     """Why ``url`` is not the name of one object, or None when it is."""
     bucket, key = split_url(url)
-    if not BUCKET.match(bucket):
-        return f"'{bucket[:70]}' is not a valid bucket name"
+    if (problem := bucket_problem(bucket)) is not None:
+        return problem
     if not key or key.endswith("/") or any(c in key for c in "?#\\") or any(ord(c) < 32 for c in key):
         return "the URL must name one object: s3://bucket/key"
     return None

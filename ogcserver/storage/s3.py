@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ogcserver.model.object_urls import SCHEME, is_object_url
+from ogcserver.model.object_urls import SCHEME, is_object_url, split_url
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,17 @@ def gdal_options(endpoint: S3Endpoint) -> dict[str, str]:
         if value:
             options[key] = value
     return options
+
+
+def head(clients: Clients, url: str) -> tuple[float, int]:
+    """(modification time, size) of an object, asked of the store itself (not GDAL's cache, which
+    keeps serving the ranges it holds); OSError when it cannot be reached."""
+    bucket, key = split_url(url)
+    try:
+        answer = clients.get().head_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
+        raise OSError(2, f"no such object, or it cannot be reached ({type(exc).__name__})") from None
+    return answer["LastModified"].timestamp(), int(answer["ContentLength"])
 
 
 class Clients:

@@ -21,10 +21,12 @@ from rasterio.shutil import copy as gdal_copy
 
 from ogcserver.composition import raster_reader
 from ogcserver.composition import s3_endpoint as endpoint_of
-from ogcserver.model.errors import SourceRefused
+from ogcserver.model.errors import SourceRefused, SourceUnavailable
 from ogcserver.settings import load_settings
+from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
-from ogcserver.storage.readers.remote import configure_buckets, stat
+from ogcserver.storage.readers.remote import configure_buckets
+from ogcserver.storage.s3 import Clients
 from tests.conftest import running_server
 from tests.support import s3
 from tests.support.reference import decode
@@ -210,11 +212,15 @@ def test_gdal_itself_reaches_no_object_it_was_not_handed(vetting):
 
 def test_a_changed_object_is_noticed_by_its_time_and_size(vetting, published, s3_endpoint):
     _reader, bucket, *_ = vetting
+    objects = Clients(endpoint_of(load_settings(published[0])))
     url = s3.upload(s3_endpoint, bucket, Path(published[0]).parent / "dem.tif", "changing.tif")
-    before = stat(url)
+    [(path, _, before)] = list_source_files(url, "*.tif", objects)
+    assert path == url and before == (Path(published[0]).parent / "dem.tif").stat().st_size
     s3.upload(s3_endpoint, bucket, Path(published[0]).parent / "parent.tif", "changing.tif")
-    after = stat(url)
-    assert after != before and after[1] == (Path(published[0]).parent / "parent.tif").stat().st_size
+    [(_, _, after)] = list_source_files(url, "*.tif", objects)
+    assert after == (Path(published[0]).parent / "parent.tif").stat().st_size
+    with pytest.raises(SourceUnavailable, match="cannot be reached"):
+        list_source_files(f"s3://{bucket}/gone.tif", "*.tif", objects)
 
 
 def test_stac_assets_in_a_bucket_become_items_served_like_the_file(published, tmp_path):

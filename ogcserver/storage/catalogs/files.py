@@ -9,15 +9,18 @@ from pathlib import Path
 
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import is_object_url
-from ogcserver.storage.readers import remote
+from ogcserver.storage.s3 import Clients, head
 
 
-def list_source_files(source: Path | str, pattern: str) -> list[tuple[str, float, int]]:
+def list_source_files(source: Path | str, pattern: str, objects: Clients | None = None
+                      ) -> list[tuple[str, float, int]]:
     """(path, mtime, size) of every file of the source, sorted; hidden files are skipped. An
     object's time and size come from the object store (a changed object is described afresh)."""
     if isinstance(source, str) and is_object_url(source):
+        if objects is None:
+            raise SourceUnavailable(f"object '{source[:200]}': no object storage is configured (settings: storage.s3)")
         try:
-            mtime, size = remote.stat(source)
+            mtime, size = head(objects, source)
         except OSError as exc:
             raise SourceUnavailable(f"object '{source[:200]}' cannot be reached ({exc.strerror})") from None
         return [(source, mtime, size)]

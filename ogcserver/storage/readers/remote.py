@@ -19,7 +19,6 @@ import glob
 import os
 import threading
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 
 import rasterio
 
@@ -100,11 +99,10 @@ def read_head(path: str, size: int) -> bytes:
             lib.VSIFCloseL(handle)
 
 
-def stat(path: str) -> tuple[float, int]:
-    """(modification time, size) of an object, asked afresh (a HEAD request past GDAL's cache)."""
+def size(path: str) -> int:
+    """Bytes of an object as GDAL sees it (a file that changed is forgotten first, see ``forget``)."""
     lib = _gdal()
     with reachable(path) as name:
-        lib.VSICurlPartialClearCache(name.encode())
         entries = lib.VSIGetFileMetadata(name.encode(), b"HEADERS", None)
         if not entries:
             raise OSError(2, "no such object, or it cannot be reached")
@@ -118,11 +116,11 @@ def stat(path: str) -> tuple[float, int]:
         finally:
             lib.CSLDestroy(entries)
     # GDAL answers from a first range request: the whole size is after the '/' of Content-Range
-    size = headers.get("content-range", "").rpartition("/")[2] or headers.get("content-length", "")
+    whole = headers.get("content-range", "").rpartition("/")[2] or headers.get("content-length", "")
     try:
-        return parsedate_to_datetime(headers["last-modified"]).timestamp(), int(size)
-    except (KeyError, ValueError, TypeError):
-        raise OSError(5, "the object store gave no size or modification time") from None
+        return int(whole)
+    except ValueError:
+        raise OSError(5, "the object store gave no size") from None
 
 
 def forget(path: str) -> None:

@@ -141,7 +141,7 @@ def _declares_rpcs(path: str) -> bool:
 
 def file_size(path: str) -> int:
     """Bytes of a local file or an object (OSError when it cannot be reached)."""
-    return remote.stat(path)[1] if is_object_url(path) else os.path.getsize(path)
+    return remote.size(path) if is_object_url(path) else os.path.getsize(path)
 
 
 def _read_head(path: str) -> bytes:
