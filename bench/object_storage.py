@@ -67,14 +67,15 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             requests.get(endpoint, timeout=10)
             return proc, endpoint
         except requests.RequestException:  # not listening yet, or still loading
             time.sleep(0.1)
     proc.kill()
+    proc.wait()
     raise RuntimeError("the S3 server did not start")
 
 
