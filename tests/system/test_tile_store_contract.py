@@ -169,3 +169,16 @@ def test_a_dead_holders_object_lock_is_taken_over_after_its_lease(s3_endpoint):
         assert 60 <= sum(waits) < 62  # waited out the lease, no longer
     with waiter.lock("metatile"):  # released: taken at once
         assert 60 <= sum(waits) < 62
+
+
+def test_an_unreachable_bucket_makes_a_cache_that_misses_not_an_error(tmp_path, caplog):
+    """Nothing listens at the endpoint: reads miss, writes are dropped, locks are skipped, logged."""
+    from tests.conftest import reserved_port
+
+    with reserved_port() as port:  # bound, never listening: connections are refused
+        store = s3_store(f"http://127.0.0.1:{port}", "nowhere")
+        assert store.get(tile(0, 0)) is None
+        store.put(tile(0, 0), b"t")
+        with store.lock("metatile"):
+            pass
+    assert any(r.getMessage() == "tile cache unreachable" for r in caplog.records)

@@ -14,6 +14,10 @@ conditional on the dead holder's ETag (``If-Match``), so two waiters cannot both
 
 Objects have no access time: least-recently-used eviction goes by the last write, and a hit on a
 tile older than ``touch_after`` seconds rewrites it in place (a server-side copy) to mark it used.
+
+The cache only saves work: while the bucket cannot be reached, reads miss, writes are dropped
+and locks are not taken (a metatile may be rendered twice), each logged, and tiles are still
+answered, rendered every time.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.storage.cache.directory import ATIME_RESOLUTION
@@ -38,6 +45,10 @@ COLUMNS_LISTED_ONE_BY_ONE = 16  # wider areas list the whole zoom level once
 TILE_NAME = re.compile(r"^(\d+)\.[a-z0-9]+$")
 LOCKS = ".locks/"
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+UNREACHABLE = (BotoCoreError, ClientError)  # connection failures, refusals, a missing bucket
+SAY_AGAIN_AFTER = 60.0  # seconds between log lines about one unreachable bucket
+
+log = logging.getLogger(__name__)
 
 
 def _code(exc: Exception) -> str:
@@ -54,6 +65,7 @@ class S3TileStore:
         self.clock = clock
         self.sleep = sleep
         self._current: dict[str, str] = {}  # what this process last wrote as each set's current version
+        self._said = 0.0  # when the bucket was last said to be unreachable
 
     @property
     def _s3(self) -> Any:
@@ -62,13 +74,23 @@ class S3TileStore:
     def key(self, key: TileKey) -> str:
         return f"{self.prefix}{key.layer}/{key.style}/{key.tms}/{key.version}/{key.z}/{key.x}/{key.y}.{key.ext}"
 
+    def _unreachable(self, doing: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._said > SAY_AGAIN_AFTER:
+            self._said = now
+            log.warning("tile cache unreachable", extra={"bucket": self.bucket, "doing": doing,
+                                                         "reason": f"{type(exc).__name__}: {exc}"[:300]})
+
     def get(self, key: TileKey) -> StoredTile | None:
         name = self.key(key)
         try:
             answer = self._s3.get_object(Bucket=self.bucket, Key=name)
+            body = answer["Body"].read()
         except self._s3.exceptions.NoSuchKey:
             return None
-        body = answer["Body"].read()
+        except UNREACHABLE as exc:
+            self._unreachable("read", exc)
+            return None
         written = answer["LastModified"].timestamp()
         if self.clock() - written > self.touch_after:
             self._touch(name)
@@ -81,8 +103,11 @@ class S3TileStore:
                                  MetadataDirective="REPLACE", Metadata={"used": str(int(self.clock()))})
 
     def put(self, key: TileKey, data: bytes) -> None:
-        self._s3.put_object(Bucket=self.bucket, Key=self.key(key), Body=data, ContentType=_content_type(key.ext))
-        self.point_current(key.layer, key.style, key.tms, key.version)
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=self.key(key), Body=data, ContentType=_content_type(key.ext))
+            self.point_current(key.layer, key.style, key.tms, key.version)
+        except UNREACHABLE as exc:
+            self._unreachable("write", exc)
 
     def put_empty(self, key: TileKey, data: bytes) -> None:
         self.put(key, data)
@@ -100,9 +125,14 @@ class S3TileStore:
         """An exclusive lock shared by every process that reaches the bucket."""
         lock_key = f"{self.prefix}{LOCKS}{hashlib.sha1(name.encode()).hexdigest()[:20]}"
         wait = 0.02
-        while not self._acquire(lock_key):
-            self.sleep(wait)
-            wait = min(wait * 2, 0.5)
+        try:
+            while not self._acquire(lock_key):
+                self.sleep(wait)
+                wait = min(wait * 2, 0.5)
+        except UNREACHABLE as exc:
+            self._unreachable("lock", exc)
+            yield  # unlocked: at worst a second render of the same metatile
+            return
         try:
             yield
         finally:
