@@ -8,7 +8,9 @@ line tool never pulls in Flask, authentication or HTTP middleware to render a ti
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -70,6 +72,16 @@ def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
     return SqliteTileStore(root, settings.cache.store, describe)
 
 
+def cache_scope(settings: Settings) -> str:
+    """The tile cache's identity among the nodes sharing a catalog: a bucket is one cache for
+    all of them; a folder is one per machine (every worker of a machine shares it)."""
+    config = settings.cache
+    if config.store == "s3":
+        return f"s3://{config.bucket}/{config.prefix}"
+    root = config.path or settings.server.data_dir / "tiles"
+    return f"{socket.gethostname()}:{Path(root).resolve()}"
+
+
 def catalog_store(settings: Settings) -> CatalogStore:
     """The configured catalog backend: an SQLite file, or a shared PostGIS database."""
     config = settings.catalog
@@ -115,7 +127,8 @@ def build_core(settings: Settings) -> Core:
     reader = raster_reader(settings)
     store = catalog_store(settings)
     objects = Clients(s3_endpoint(settings)) if settings.source_buckets else None
-    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=objects))
+    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=objects),
+                           cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)

@@ -109,9 +109,13 @@ class LayerCatalog:
         store: CatalogStore,
         reader: RasterReader,
         list_files: ListFiles,
+        cache_scope: str = "",
     ) -> None:
         self.settings = settings
         self.store = store
+        # which tile cache this process fills: caches are told of changes once per cache, so a
+        # bucket shared by every node is swept once, and each machine's own folder once each
+        self._told_key = f"cache_generation:{cache_scope}" if cache_scope else "cache_generation"
         self.reader = reader
         self.list_files = list_files
         self.refresh_seconds = settings.server.index_refresh_seconds
@@ -195,10 +199,10 @@ class LayerCatalog:
         """Tell the tile caches which areas changed since they were last told (once per change,
         whichever process sees it first; the mark lives in the catalog, shared by all of them)."""
         collection = layer.config.collection_name
-        told = self.store.get_meta(collection, "cache_generation")
+        told = self.store.get_meta(collection, self._told_key)
         if told is not None and int(told) >= generation:
             return
-        self.store.set_meta(collection, "cache_generation", str(generation))
+        self.store.set_meta(collection, self._told_key, str(generation))
         if told is None:
             return  # the first server on this catalog: no cache was filled from it yet
         areas = self.store.changes_since(collection, int(told))

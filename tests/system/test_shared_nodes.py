@@ -95,3 +95,34 @@ def test_a_change_through_node_a_drops_exactly_its_tiles_for_node_b(tmp_path, po
         assert from_a.headers["X-Cache"] == "HIT" and from_a.content == fresh.content
     invalidated = [yaml.safe_load(line) for line in log_b.read_text().splitlines() if "tiles invalidated" in line]
     assert [entry.get("tiles") for entry in invalidated] == [len(east_keys)]
+
+
+def test_each_machines_own_folder_cache_drops_the_changed_tiles(tmp_path):
+    """Nodes sharing a catalog but each with a tile folder of its own: every one of those caches
+    is told of a change, not just the first to notice it."""
+    from ogcserver.app import create_app
+    from ogcserver.settings import load_settings
+
+    x0, y0 = rasters.ORIGIN
+    east = rasters.write(tmp_path / "east.tif", rasters.texture((100, 100), 3, seed=41), from_origin(x0, y0, 10, 10))
+    nodes = []
+    for name in ("a", "b"):
+        config = tmp_path / name / "ogcserver.yaml"
+        config.parent.mkdir()
+        config.write_text(yaml.safe_dump({
+            "server": {"data_dir": str(tmp_path / name / "state"), "index_refresh_seconds": 0},
+            "catalog": {"path": str(tmp_path / "shared.sqlite")},
+            "services": [{"name": "shared", "layers": [{"name": "scenes", "collection": "scenes"}]}],
+        }))
+        nodes.append(config)
+    assert main(["catalog", "add", "scenes", str(east), "-c", str(nodes[0])]) == 0
+    a, b = (create_app(load_settings(config)).test_client() for config in nodes)
+    url = "/tiles/scenes/WebMercatorQuad/{}/{}/{}.png".format(Z, *tile_at(Z, 300, 300))
+    old = a.get(url).data
+    assert b.get(url).data == old and b.get(url).headers["X-Cache"] == "HIT"
+    rasters.write(east, rasters.texture((100, 100), 3, seed=42), from_origin(x0, y0, 10, 10))
+    assert main(["catalog", "add", "scenes", str(east), "-c", str(nodes[0])]) == 0
+    fresh = a.get(url)
+    assert fresh.headers["X-Cache"] == "MISS" and fresh.data != old
+    from_b = b.get(url)
+    assert from_b.headers["X-Cache"] == "MISS" and from_b.data == fresh.data
