@@ -8,6 +8,7 @@ with the configured endpoint, path-style addressing and plain HTTP.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -253,3 +254,43 @@ def test_stac_assets_in_a_bucket_become_items_served_like_the_file(published, tm
     np.testing.assert_array_equal(decode(maps[1].data), decode(maps[0].data))
     listing = client.get("/catalog/stac_items/items")
     assert listing.status_code == 200 and listing.get_json()["features"][0]["id"] == "scene-1"
+
+
+REGISTER_AND_COUNT = """
+import ctypes, json, sys
+from pathlib import Path
+from ogcserver.composition import raster_reader
+from ogcserver.settings import load_settings
+from ogcserver.storage.readers import remote
+from ogcserver.storage.readers.gdal_options import apply_gdal_options
+
+apply_gdal_options()
+reader = raster_reader(load_settings(Path(sys.argv[1])))
+lib = remote._gdal()
+lib.VSINetworkStatsGetAsSerializedJSON.argtypes = [ctypes.c_void_p]
+lib.VSINetworkStatsGetAsSerializedJSON.restype = ctypes.c_char_p
+info = reader.describe(sys.argv[2])
+reader.footprint(info)
+print(json.dumps({"stats": json.loads(lib.VSINetworkStatsGetAsSerializedJSON(None)), "width": info.width}))
+"""
+
+
+def test_registering_an_object_reads_its_header_not_the_object(published, s3_endpoint, tmp_path):
+    """Magic bytes, sizes, blocks and overviews of a 2048 px COG are checked from a few ranges
+    (GDAL's own network statistics count the bytes)."""
+    import subprocess
+    import sys
+
+    config, bucket, _urls = published
+    plain = tmp_path / "plain.tif"
+    with rasterio.open(plain, "w", driver="GTiff", width=2048, height=2048, count=3, dtype="uint8",
+                       crs="EPSG:32632", transform=rasterio.transform.from_origin(500000, 5200000, 1, 1)) as ds:
+        ds.write(np.random.default_rng(3).integers(0, 255, (3, 2048, 2048), dtype=np.uint8))
+    big = cog(plain, tmp_path / "big.tif")
+    url = s3.upload(s3_endpoint, bucket, big, "big/noise.tif")
+    done = subprocess.run([sys.executable, "-c", REGISTER_AND_COUNT, str(config), url], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "CPL_VSIL_NETWORK_STATS_ENABLED": "YES"})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    downloaded = result["stats"]["methods"]["GET"]["downloaded_bytes"]
+    assert result["width"] == 2048 and 0 < downloaded < big.stat().st_size / 50
