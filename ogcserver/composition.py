@@ -7,7 +7,12 @@ line tool never pulls in Flask, authentication or HTTP middleware to render a ti
 
 from __future__ import annotations
 
+import functools
+import socket
 from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
 
 from ogcserver.core import tiling
 from ogcserver.core.access import Policy
@@ -24,7 +29,9 @@ from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
+from ogcserver.storage.readers.remote import configure_buckets
 from ogcserver.storage.readers.vetting import SourceRules, default_roots
+from ogcserver.storage.s3 import Clients, S3Endpoint
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,10 @@ def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
     root = settings.cache.path or settings.server.data_dir / "tiles"
     if settings.cache.store == "directory":
         return DirectoryStore(root)
+    if settings.cache.store == "s3":
+        from ogcserver.storage.cache.s3_store import S3TileStore
+
+        return S3TileStore(Clients(s3_endpoint(settings)), settings.cache.bucket or "", settings.cache.prefix)
 
     def describe(tms_id: str, z: int) -> MatrixInfo:
         if tms_id in tiling.WELL_KNOWN:
@@ -61,6 +72,16 @@ def tile_store(settings: Settings, catalog: LayerCatalog) -> TileStore | None:
     return SqliteTileStore(root, settings.cache.store, describe)
 
 
+def cache_scope(settings: Settings) -> str:
+    """The tile cache's identity among the nodes sharing a catalog: a bucket is one cache for
+    all of them; a folder is one per machine (every worker of a machine shares it)."""
+    config = settings.cache
+    if config.store == "s3":
+        return f"s3://{config.bucket}/{config.prefix}"
+    root = config.path or settings.server.data_dir / "tiles"
+    return f"{socket.gethostname()}:{Path(root).resolve()}"
+
+
 def catalog_store(settings: Settings) -> CatalogStore:
     """The configured catalog backend: an SQLite file, or a shared PostGIS database."""
     config = settings.catalog
@@ -71,13 +92,30 @@ def catalog_store(settings: Settings) -> CatalogStore:
     return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
 
 
+def s3_endpoint(settings: Settings) -> S3Endpoint:
+    """The object store's address and credentials, secrets unwrapped only here."""
+    config = settings.storage.s3
+
+    def reveal(secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return S3Endpoint(config.endpoint_url, config.region, reveal(config.access_key_id),
+                      reveal(config.secret_access_key), reveal(config.session_token), config.virtual_hosting,
+                      config.read_cache_mb << 20)
+
+
 def raster_reader(settings: Settings) -> RasterioReader:
     """The reader with the configured source rules; VRT sources stay inside the configured roots,
-    by default the files and folders the layers publish."""
+    by default the files and folders the layers publish. GDAL learns how to reach the buckets
+    sources may be read from (kept by forked workers)."""
+    if settings.source_buckets:
+        configure_buckets(s3_endpoint(settings), settings.source_buckets)
     config = settings.sources
-    roots = config.roots or tuple(layer.source for s in settings.services for layer in s.layers if layer.source)
+    roots = config.roots or tuple(layer.local_source for s in settings.services for layer in s.layers
+                                  if layer.local_source)
     rules = SourceRules(config.allow_vrt, default_roots(list(roots)), config.max_side, config.max_bands,
-                        config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above)
+                        config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above,
+                        settings.source_buckets)
     return RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
                           settings.limits.max_request_bytes)
 
@@ -88,7 +126,9 @@ def build_core(settings: Settings) -> Core:
     bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
     reader = raster_reader(settings)
     store = catalog_store(settings)
-    catalog = LayerCatalog(settings, store, reader, list_source_files)
+    objects = Clients(s3_endpoint(settings)) if settings.source_buckets else None
+    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=objects),
+                           cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)

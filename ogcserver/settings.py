@@ -17,7 +17,7 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ogcserver.core.config import (
     NAME_MAX,
@@ -31,6 +31,7 @@ from ogcserver.core.config import (
     ServiceDefinition,
 )
 from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.model.object_urls import bucket_problem, is_object_url, split_url
 from ogcserver.model.redaction import Secret
 from ogcserver.model.safe_yaml import DocumentBounds, DocumentRefused, parse_document
 
@@ -170,6 +171,44 @@ class SourcesConfig(Frozen):
     max_block_bytes: int = Field(64 * 2**20, ge=1024)  # a tile or strip is decoded whole to read a pixel
     max_uncompressed_ratio: float = Field(16.0, ge=1)  # declared pixel bytes / file size, uncompressed TIFFs
     overviews_required_above: int | None = Field(16_384, ge=256)  # pixels a side; null: never required
+
+
+class S3Config(Frozen):
+    """S3-compatible object storage: where sources (``s3://bucket/key``) are read from and the
+    ``s3`` tile cache writes. Unset values come from the standard AWS environment variables and
+    files. Secrets are SecretStr: shown as '**********' in any dump of the settings."""
+
+    endpoint_url: str | None = Field(None, pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+(/[^?#\s]*)?$")
+    region: str | None = Field(None, pattern=r"^[a-z0-9\-]{1,32}$")
+    access_key_id: Annotated[SecretStr | None, Secret()] = None
+    secret_access_key: Annotated[SecretStr | None, Secret()] = None
+    session_token: Annotated[SecretStr | None, Secret()] = None
+    virtual_hosting: bool = False  # bucket.host/key instead of host/bucket/key (path style, as local servers need)
+    # buckets whose objects may be published (besides those of layer sources); nothing else is read
+    buckets: tuple[str, ...] = ()
+    # GDAL's cache of byte ranges read from objects, per process (CPL_VSIL_CURL_CACHE_SIZE): a
+    # working set that fits reads at local speed once warm, one that does not goes back to the store
+    read_cache_mb: int = Field(64, ge=1, le=65_536)
+
+    @field_validator("buckets")
+    @classmethod
+    def _bucket_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for bucket in value:
+            if (problem := bucket_problem(bucket)) is not None:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _key_pair(self) -> S3Config:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("give both access_key_id and secret_access_key, or neither")
+        return self
+
+
+class StorageConfig(Frozen):
+    s3: S3Config = S3Config()
+
+
 MIB = 1024 * 1024
 WORKER_MEMORY_DEFAULT = 256 * MIB
 MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
@@ -344,6 +383,7 @@ class Settings(Frozen):
     cache: CacheConfig = CacheConfig()
     catalog: CatalogConfig = CatalogConfig()
     sources: SourcesConfig = SourcesConfig()
+    storage: StorageConfig = StorageConfig()
     processing: tuple[ProcessingTemplate, ...] = ()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
@@ -402,6 +442,13 @@ class Settings(Frozen):
     def limits_for(self, service: ServiceDefinition) -> Limits:
         return self.limits.merged(service.limits)
 
+    @property
+    def source_buckets(self) -> tuple[str, ...]:
+        """Buckets whose objects may be published: the configured ones and those layers name."""
+        named = (split_url(layer.source)[0] for s in self.services for layer in s.layers
+                 if isinstance(layer.source, str))
+        return tuple(dict.fromkeys((*self.storage.s3.buckets, *named)))
+
 
 def _format_error(source: str, exc: ValidationError) -> str:
     lines = [f"{source}: invalid configuration"]
@@ -415,7 +462,7 @@ def _check_sources(settings: Settings, source: str) -> None:
     problems = []
     for si, service in enumerate(settings.services):
         for li, layer in enumerate(service.layers):
-            if layer.source is not None and not layer.source.exists():
+            if layer.local_source is not None and not layer.local_source.exists():
                 problems.append(
                     f"  {source}: services.{si}.layers.{li}.source: '{layer.source}' does not exist"
                 )
@@ -429,7 +476,7 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         if not isinstance(service, dict):
             continue
         for layer in service.get("layers") or []:
-            if isinstance(layer, dict) and isinstance(layer.get("source"), str):
+            if isinstance(layer, dict) and isinstance(layer.get("source"), str) and not is_object_url(layer["source"]):
                 layer["source"] = str((base / layer["source"]).resolve())
     for section in ("cache", "catalog"):
         part = raw.get(section)

@@ -224,3 +224,12 @@ def client_server(client_layers, tmp_path_factory) -> str:
     }))
     with running_server(config) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3-compatible server (moto) for the session; tests take buckets of their own."""
+    from tests.support.s3 import moto_endpoint
+
+    with moto_endpoint() as endpoint:
+        yield endpoint

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ogcserver.core.colour_scale import scalar_styles
 from ogcserver.core.config import CoreSettings, LayerConfig
@@ -45,7 +45,7 @@ from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
 log = logging.getLogger(__name__)
 
-ListFiles = Callable[[Path, str], list[tuple[str, float, int]]]
+ListFiles = Callable[[Path | str, str], list[tuple[str, float, int]]]
 STATS_SAMPLE_ITEMS = 8
 EXACT_EXTENT_ITEMS = 2000  # larger collections are described from the index and a sample
 SAMPLE_ITEMS = 64
@@ -70,9 +70,11 @@ def _union(boxes: Sequence[BBox], crs: str) -> BBox:
     )
 
 
-def _key_for(root: Path, path: str) -> str:
-    """A folder item's key: its path under the folder without the extension (a single file:
-    its name without it), as ``ogcserver catalog add`` names files."""
+def _key_for(root: Path | str, path: str) -> str:
+    """A folder item's key: its path under the folder without the extension (a single file or
+    object: its name without it), as ``ogcserver catalog add`` names files."""
+    if isinstance(root, str):
+        return PurePosixPath(PurePosixPath(path).name).with_suffix("").as_posix()
     try:
         relative = Path(path).relative_to(root.resolve()) if root.is_dir() else Path(Path(path).name)
     except ValueError:
@@ -108,9 +110,13 @@ class LayerCatalog:
         store: CatalogStore,
         reader: RasterReader,
         list_files: ListFiles,
+        cache_scope: str = "",
     ) -> None:
         self.settings = settings
         self.store = store
+        # which tile cache this process fills: caches are told of changes once per cache, so a
+        # bucket shared by every node is swept once, and each machine's own folder once each
+        self._told_key = f"cache_generation:{cache_scope}" if cache_scope else "cache_generation"
         self.reader = reader
         self.list_files = list_files
         self.refresh_seconds = settings.server.index_refresh_seconds
@@ -173,7 +179,7 @@ class LayerCatalog:
             log.warning("layer left out", extra={"layer": name, "reason": reason})
 
     def _sync_folder(self, name: str, config: LayerConfig) -> None:
-        root = Path(config.source)
+        root = config.local_source or str(config.source)
         rows = [
             (_key_for(root, path), path, mtime, size)
             for path, mtime, size in self.list_files(root, config.pattern)
@@ -194,10 +200,10 @@ class LayerCatalog:
         """Tell the tile caches which areas changed since they were last told (once per change,
         whichever process sees it first; the mark lives in the catalog, shared by all of them)."""
         collection = layer.config.collection_name
-        told = self.store.get_meta(collection, "cache_generation")
+        told = self.store.get_meta(collection, self._told_key)
         if told is not None and int(told) >= generation:
             return
-        self.store.set_meta(collection, "cache_generation", str(generation))
+        self.store.set_meta(collection, self._told_key, str(generation))
         if told is None:
             return  # the first server on this catalog: no cache was filled from it yet
         areas = self.store.changes_since(collection, int(told))
@@ -239,7 +245,7 @@ class LayerCatalog:
         stats = self._statistics(name, collection, items, render_bands) if first.dtype != "uint8" else ()
         advertised = self._advertised_crs(service, config, crs)
         title = config.title or name
-        is_mosaic = config.collection is not None or Path(config.source).is_dir()
+        is_mosaic = config.collection is not None or (config.local_source is not None and config.local_source.is_dir())
         kind = "mosaic of %d rasters" % summary.count if summary.count > 1 or is_mosaic else "raster"
         # what decides the pixels besides the files (changed files invalidate their own tiles):
         # the layer's entry, the chains of the templates it offers as styles, the rendering settings

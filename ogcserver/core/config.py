@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ogcserver.core.functions.ramps import OutOfRange, RampName
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
+from ogcserver.model.object_urls import BUCKET, is_object_url, object_url_problem
 
 if TYPE_CHECKING:  # templates are built on Name and Frozen from here
     from ogcserver.core.functions.templates import ProcessingTemplate
@@ -113,7 +114,7 @@ class LayerConfig(Frozen):
     title: str = ""
     abstract: str = ""
     keywords: tuple[str, ...] = ()
-    source: Path | None = None      # a raster file, or a folder scanned into a mosaic
+    source: Path | str | None = None  # a raster file, a folder scanned into a mosaic, or an object s3://bucket/key
     collection: str | None = None   # or a collection of the catalog, managed with `ogcserver catalog`
     pattern: str = "*.tif"
     bands: tuple[int, ...] | None = None
@@ -131,6 +132,21 @@ class LayerConfig(Frozen):
         if (self.source is None) == (self.collection is None):
             raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
         return self
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _file_or_object(cls, value: object) -> object:
+        """An ``s3://`` URL stays a URL (a path would fold its '//'); anything else is a path."""
+        if isinstance(value, str) and is_object_url(value):
+            if (problem := object_url_problem(value)) is not None:
+                raise ValueError(problem)
+            return value
+        return Path(value) if isinstance(value, str) else value
+
+    @property
+    def local_source(self) -> Path | None:
+        """The file or folder this layer publishes, when it is on a local disk."""
+        return self.source if isinstance(self.source, Path) else None
 
     @field_validator("order")
     @classmethod
@@ -207,12 +223,20 @@ class CacheConfig(Frozen):
     """The tile cache (WMTS and XYZ tiles)."""
 
     enabled: bool = True
-    store: Literal["directory", "mbtiles", "geopackage"] = "directory"
+    store: Literal["directory", "mbtiles", "geopackage", "s3"] = "directory"
     path: Path | None = None  # default: DATA_DIR/tiles
+    bucket: str | None = Field(None, pattern=BUCKET.pattern)  # store s3: the bucket, reached as storage.s3 says
+    prefix: str = Field("", max_length=512, pattern=r"^([A-Za-z0-9_.\-]+/)*$")  # store s3: keys start with it
     meta_size: int = Field(4, ge=1, le=16)  # tiles per metatile side: one render feeds n x n tiles
     meta_buffer: int = Field(0, ge=0, le=512)  # pixels read around a metatile
     max_age: int = Field(3600, ge=0)  # Cache-Control max-age for tiles, seconds
     max_bytes: int | None = Field(10 * 2**30, ge=1)  # disk quota, least recently used tiles go first
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> CacheConfig:
+        if (self.store == "s3") != (self.bucket is not None):
+            raise ValueError("the s3 store needs a 'bucket', and only the s3 store takes one")
+        return self
 
 
 class ServiceDefinition(Protocol):

@@ -133,3 +133,36 @@ def test_seed_within_a_polygon_and_several_layers(data_dir, tmp_path):
     assert r.returncode == 2 and "cannot read" in r.stderr
     r = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "3", "--polygon", str(polygon), "--bbox", "1,2,3,4")
     assert r.returncode == 2 and "not both" in r.stderr
+
+
+def test_seed_stats_truncate_and_quota_in_a_bucket(data_dir, tmp_path, s3_endpoint):
+    """The same commands on a tile cache in object storage: keys are listed by prefix and deleted
+    in batches; the quota holds there too."""
+    from tests.support import s3
+
+    bucket = s3.new_bucket(s3_endpoint, "seed")
+    config = s3.use_s3_cache(write_config(data_dir, tmp_path / "c.yaml"), s3_endpoint, bucket, "cache/")
+    seeded = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-14")
+    assert seeded.returncode == 0, seeded.stderr
+    keys = [k for k in s3.keys(s3_endpoint, bucket, "cache/mosaic/") if k.endswith(".png")]
+    assert keys and all(Image.open(io.BytesIO(s3.client(s3_endpoint).get_object(Bucket=bucket, Key=k)["Body"].read()))
+                        for k in keys[:3])
+    again = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-14")
+    assert "0 tiles written" in again.stderr
+    stats = run("cache", "stats", "-c", str(config))
+    assert f"mosaic: {len(keys)} tiles" in stats.stdout, stats.stdout
+    z, x, y = keys[-1].removesuffix(".png").split("/")[-3:]
+    single = run("cache", "truncate", "-c", str(config), "--layer", "mosaic", "--tile", f"{z}/{x}/{y}")
+    assert "1 cached tiles removed" in single.stdout and keys[-1] not in s3.keys(s3_endpoint, bucket)
+    by_zoom = run("cache", "truncate", "-c", str(config), "--layer", "mosaic", "--zoom", "14")
+    left = s3.keys(s3_endpoint, bucket, "cache/mosaic/")
+    assert by_zoom.returncode == 0 and not [k for k in left if "/14/" in k] and [k for k in left if "/13/" in k]
+    sizes = [o["Size"] for page in s3.client(s3_endpoint).get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="cache/mosaic/") for o in page.get("Contents", []) if o["Key"].endswith(".png")]
+    quota = sum(sizes) // 2
+    from ogcserver.composition import tile_store
+    from ogcserver.settings import load_settings
+
+    store = tile_store(load_settings(config), None)  # an s3 store needs no layer catalog
+    store.enforce_quota(quota)
+    assert store.stats()["mosaic"]["bytes"] <= 0.9 * quota

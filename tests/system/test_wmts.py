@@ -19,6 +19,7 @@ from ogcserver.model.tiles import TileKey
 from ogcserver.settings import load_settings
 from ogcserver.storage.cache.directory import DirectoryStore
 from tests.conftest import running_server, write_config
+from tests.support import s3
 from tests.support.reference import assert_equal_but_at_edges, decode, exact_nearest, params
 from tests.support.schemas import assert_valid, schema
 
@@ -248,8 +249,18 @@ def test_store_writes_are_atomic(tmp_path):
     assert (tmp_path / "l" / "default" / "WebMercatorQuad" / "current").resolve().name == "v1"
 
 
-def test_one_render_per_metatile_across_processes(data_dir, tmp_path):
-    config = write_config(data_dir, tmp_path / "c.yaml")
+def cache_in(store: str, config, request):
+    """The configuration with its tile cache in the given store (``s3``: a fresh bucket of the
+    tests' local S3 server)."""
+    if store == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        s3.use_s3_cache(config, endpoint, s3.new_bucket(endpoint, "wmts"))
+    return config
+
+
+@pytest.mark.parametrize("store", ["directory", "s3"])
+def test_one_render_per_metatile_across_processes(data_dir, tmp_path, store, request):
+    config = cache_in(store, write_config(data_dir, tmp_path / "c.yaml"), request)
     with running_server(config, workers=2) as url:
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             urls = [f"{url}/tiles/parent/parent_native/2/{x}/{y}.png" for x in range(4) for y in range(4)] * 2
@@ -309,7 +320,8 @@ def test_short_path_reads_every_tile_form_of_the_grammar_like_the_full_path(clie
         valid = pixels[..., 3] > 0 if pixels.shape[2] == 4 else np.ones(pixels.shape[:2], dtype=bool)
         assert valid.any() and (pixels[..., :3][valid] == value).all(), url
 
-def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
+@pytest.mark.parametrize("store", ["directory", "s3"])
+def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path, store, request):
     """Two rasters far apart: rewriting one drops its tiles and keeps the other's."""
     from rasterio.transform import from_origin
 
@@ -323,6 +335,7 @@ def test_updating_a_source_invalidates_exactly_its_tiles(data_dir, tmp_path):
     rasters.write(east, rasters.texture((100, 100), 3, seed=22), from_origin(x0 + 20000, y0, 10, 10))
     config = write_config(data_dir, tmp_path / "c.yaml")
     config.write_text(config.read_text().replace(str(data_dir / "tiles"), str(folder)))
+    cache_in(store, config, request)
     first = create_app(load_settings(config)).test_client()
     other = create_app(load_settings(config)).test_client()  # a second worker sharing index and cache
     west_url = "/tiles/mosaic/WebMercatorQuad/16/{}/{}.png".format(*tile_at(16, 300, 300))

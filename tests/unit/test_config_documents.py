@@ -104,7 +104,8 @@ def test_every_field_named_like_a_secret_is_declared_secret():
 
 def test_redaction_leaves_no_secret_value(tmp_path):
     secrets = {"hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$UNIQUEHASHVALUE",
-               "digest": "9f" * 32, "dbpass": "s3cr3t-db", "urlpass": "jwks-pw-42", "uripass": "uri-pw-7"}
+               "digest": "9f" * 32, "dbpass": "s3cr3t-db", "urlpass": "jwks-pw-42", "uripass": "uri-pw-7",
+               "s3key": "AKIAEXAMPLEKEY42", "s3secret": "s3-secret-value-9", "s3token": "s3-session-token-3"}
     settings = Settings.model_validate({
         "services": [{"name": "s", "layers": [{"name": "a", "source": str(tmp_path)}]}],
         "catalog": {"backend": "postgis", "dsn": f"host=db user=ogc password='{secrets['dbpass']}' dbname=x"},
@@ -114,12 +115,14 @@ def test_redaction_leaves_no_secret_value(tmp_path):
             "jwt": {"issuer": "i", "audience": "a", "jwks_url": f"https://idp:{secrets['urlpass']}@idp.example/jwks"},
             "grants": [{"to": "group:admins", "actions": ["admin"]}],
         },
+        "storage": {"s3": {"access_key_id": secrets["s3key"], "secret_access_key": secrets["s3secret"],
+                           "session_token": secrets["s3token"]}},
     })
     shown = json.dumps(redacted(settings))
     for value in secrets.values():
         if value != secrets["uripass"]:
             assert value not in shown
-    assert shown.count(REDACTED) == 4
+    assert shown.count(REDACTED) == 7
     assert "host=db user=ogc password=<redacted> dbname=x" in shown  # the rest of the DSN stays readable
     uri = settings.catalog.model_copy(update={"dsn": f"postgresql://ogc:{secrets['uripass']}@db:5432/x"})
     assert redacted(uri)["dsn"] == "postgresql://ogc:<redacted>@db:5432/x"

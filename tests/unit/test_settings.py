@@ -47,6 +47,17 @@ def test_valid_config_loads_and_is_frozen(config_path):
          "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0", "cannot run per item"),
         ("processing:\n- name: t\n  chain: [{function: hillshade}]\n  then: [{function: hillshade}]\n"
          "services:\n- name: a\n  layers:\n  - {name: x, source: .}", "processing.0", "add 'compare'"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: 's3://Bad_Bucket/a.tif'}",
+         "services.0.layers.0.source", "not a valid bucket name"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: 's3://bucket/folder/'}",
+         "services.0.layers.0.source", "must name one object"),
+        ("cache: {store: s3}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}", "cache", "needs a 'bucket'"),
+        ("storage: {s3: {access_key_id: k}}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}",
+         "storage.s3", "both access_key_id and secret_access_key"),
+        ("storage: {s3: {endpoint_url: 'ftp://x'}}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}",
+         "storage.s3.endpoint_url", "should match"),
+        ("storage: {s3: {buckets: [UPPER]}}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}",
+         "storage.s3.buckets", "not a valid bucket name"),
     ],
 )
 def test_problems_name_file_key_and_reason(tmp_path, text, key, reason):
@@ -90,3 +101,15 @@ def test_validate_config_command(config_path, tmp_path):
     run = subprocess.run([sys.executable, "-m", "ogcserver", "validate-config", str(bad)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "services.0.layers.0.source" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_object_sources_stay_urls_and_secrets_stay_hidden(tmp_path):
+    path = write(tmp_path, "storage: {s3: {access_key_id: AKEXAMPLE, secret_access_key: hidden-secret, buckets: [extra]}}\n"
+                           "services:\n- name: a\n  layers:\n  - {name: x, source: 's3://imagery/ortho/a.tif'}\n"
+                           "  - {name: y, source: .}")
+    settings = load_settings(path)
+    assert settings.services[0].layers[0].source == "s3://imagery/ortho/a.tif"  # not folded into a path
+    assert settings.services[0].layers[1].local_source == tmp_path.resolve()
+    assert settings.source_buckets == ("extra", "imagery")
+    for dump in (repr(settings), settings.model_dump_json(), str(settings.model_dump())):
+        assert "hidden-secret" not in dump and "AKEXAMPLE" not in dump

@@ -9,6 +9,7 @@ import pytest
 
 from ogcserver.storage import interfaces
 from ogcserver.storage.cache.directory import DirectoryStore
+from ogcserver.storage.cache.s3_store import S3TileStore
 from ogcserver.storage.cache.sqlite_stores import SqliteTileStore
 from ogcserver.storage.catalogs.postgis import PostgisCatalog
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
@@ -22,6 +23,7 @@ IMPLEMENTATIONS = [
     (interfaces.CatalogStore, PostgisCatalog),
     (interfaces.TileStore, DirectoryStore),
     (interfaces.TileStore, SqliteTileStore),
+    (interfaces.TileStore, S3TileStore),
 ]
 
 

@@ -21,6 +21,7 @@ from affine import Affine
 from ogcserver.model.catalog import ItemSpec, SourceInfo, typed_value
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.geo import BBox
+from ogcserver.model.object_urls import is_object_url
 from ogcserver.storage.catalogs.files import list_source_files
 
 PATH_COLUMNS = ("path", "href", "file", "filename")
@@ -42,6 +43,9 @@ def parse_time(text: str) -> datetime | None:
 def paths_from(arguments: Iterable[str], pattern: str = "*.tif") -> Iterator[str]:
     """Files named by arguments: a file, a folder (searched recursively) or a glob."""
     for argument in arguments:
+        if is_object_url(argument):  # one object: its bucket and format are vetted at ingest
+            yield argument
+            continue
         path = Path(argument)
         if path.is_dir() or path.is_file():
             yield from (p for p, _m, _s in list_source_files(path, pattern))
@@ -58,7 +62,7 @@ def paths_from_list(list_file: Path) -> Iterator[str]:
         for line in lines:
             line = line.strip()
             if line and not line.startswith("#"):
-                yield str((list_file.parent / line).resolve())
+                yield line if is_object_url(line) else str((list_file.parent / line).resolve())
 
 
 # -- metadata tables and sidecars --------------------------------------------------------------

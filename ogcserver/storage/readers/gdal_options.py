@@ -3,8 +3,9 @@
 They are environment variables, so worker processes (forked or spawned) inherit them, and GDAL
 reads them at each use. The safety options are forced, whatever the environment says: a VRT must
 not run Python or read raw bytes of other files, and no source may reach the network (sources are
-local files; see ``vetting.py``, which refuses such sources before GDAL sees them, and these
-options stand behind it). Tuning options keep an operator's own value.
+local files, or objects of the configured buckets; see ``vetting.py``, which refuses anything else
+before GDAL sees it, and these options stand behind it: ``remote.py`` lets one thread reach one
+vetted object while it opens it). Tuning options keep an operator's own value.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.labels import unique_names
 from ogcserver.model.timing import phase
+from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.process_memory import trim_heap
 from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
@@ -211,6 +212,10 @@ class DatasetPool:
     def forget(self, path: str | None = None) -> None:
         """Drop handles of a file that changed, or of every file (another thread's are dropped,
         not closed: that thread may be reading from them)."""
+        if path is None:
+            remote.forget_all()
+        else:
+            remote.forget(path)
         with self._lock:
             for pool in self._all:
                 for key in [k for k in pool if path is None or k[0] == path]:

@@ -19,6 +19,7 @@ from ogcserver.model.budget import check_deadline, current_budget
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import transform_bbox
 from ogcserver.model.image import Grid
+from ogcserver.storage.readers import remote
 
 CHUNK_PIXELS = 1 << 22  # output pixels read at once; the deadline is checked between chunks
 BIG_BLOCK_BYTES = 4 << 20  # handles with blocks above this are closed after each request
@@ -30,7 +31,8 @@ def block_bytes(ds: rasterio.DatasetReader) -> tuple[int, tuple[int, int]]:
     to the row wanted, which costs the whole strip in time: the strip's true shape counts."""
     rows, cols = ds.block_shapes[0]
     if rows == 1 and ds.height > 1 and ds.driver == "GTiff":
-        with rasterio.Env(GDAL_ENABLE_TIFF_SPLIT="NO"), rasterio.open(ds.name, **ds.options) as whole:
+        with rasterio.Env(GDAL_ENABLE_TIFF_SPLIT="NO"), remote.reachable(ds.name) as name, \
+                rasterio.open(name, **ds.options) as whole:
             rows, cols = whole.block_shapes[0]
     bands = ds.count if ds.interleaving is Interleaving.pixel else 1
     return rows * cols * bands * np.dtype(ds.dtypes[0]).itemsize, (rows, cols)

@@ -5,7 +5,8 @@ A raster file can carry instructions. A VRT reads whatever file or URL it names 
 any format it recognises whatever the file is called, so a VRT renamed ``.tif`` passes as a
 GeoTIFF. A tiny TIFF can declare a terapixel image or a tile that inflates to gigabytes. So:
 
-- the path is a local file: no ``/vsi`` file systems, URLs or GDAL connection strings;
+- the path is a local file, or an object ``s3://bucket/key`` in a configured bucket: no ``/vsi``
+  file systems, other URLs or GDAL connection strings (and nothing but local files inside a VRT);
 - the format is identified from the file's first bytes, must be the one its extension names,
   and the file is then opened with that single driver;
 - a VRT is accepted only where the configuration allows it, and then only plain sources
@@ -31,6 +32,8 @@ import numpy as np
 import rasterio
 
 from ogcserver.model.errors import SourceRefused
+from ogcserver.model.object_urls import is_object_url, object_url_problem, split_url
+from ogcserver.storage.readers import remote
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class SourceRules:
     max_block_bytes: int = 64 * 2**20
     max_uncompressed_ratio: float = 16.0
     overviews_required_above: int | None = 16_384
+    buckets: tuple[str, ...] = ()  # object storage buckets whose objects may be published
 
 
 DEFAULT_RULES = SourceRules()
@@ -135,6 +139,29 @@ def _declares_rpcs(path: str) -> bool:
     return RPC_DOMAIN.search(text) is not None and b"<GeoTransform" not in text
 
 
+def file_size(path: str) -> int:
+    """Bytes of a local file or an object (OSError when it cannot be reached)."""
+    return remote.size(path) if is_object_url(path) else os.path.getsize(path)
+
+
+def _read_head(path: str) -> bytes:
+    """The first bytes: a range request for an object, never the whole of it."""
+    if is_object_url(path):
+        return remote.read_head(path, HEAD_BYTES)
+    with open(path, "rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def _check_object_url(url: str, rules: SourceRules) -> None:
+    problem = object_url_problem(url)
+    if problem is not None:
+        raise SourceRefused(_name(url), problem)
+    bucket = split_url(url)[0]
+    if bucket not in rules.buckets:
+        raise SourceRefused(_name(url), f"bucket '{bucket}' is not one the configuration publishes from "
+                                        "(settings: storage.s3.buckets)")
+
+
 def identify(head: bytes) -> SourceFormat | None:
     """The format whose leading bytes the file starts with; for XML, after a byte-order mark,
     blanks, the XML declaration and comments."""
@@ -148,8 +175,11 @@ def identify(head: bytes) -> SourceFormat | None:
 
 
 def source_format(path: str, rules: SourceRules) -> SourceFormat:
-    """The format of a local file, from its extension, confirmed by its content; else refused."""
-    if NOT_A_FILE.match(path):
+    """The format of a local file or a configured object, from its extension, confirmed by its
+    content; else refused."""
+    if is_object_url(path):
+        _check_object_url(path, rules)
+    elif NOT_A_FILE.match(path):
         raise SourceRefused(_name(path), "network, virtual file system and GDAL connection paths are not "
                                          "accepted: sources are local files")
     ext = extension(path)
@@ -160,8 +190,7 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
         raise SourceRefused(_name(path), f"'{ext or 'no extension'}' is not a raster extension ogcserver "
                                          f"publishes ({', '.join(sorted(EXTENSIONS))})")
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
+        head = _read_head(path)
     except OSError as exc:
         raise SourceRefused(_name(path), f"cannot be read ({exc.strerror})") from None
     found = identify(head)
@@ -173,6 +202,8 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
         content = found.name if found is not None else "not a format ogcserver recognises"
         raise SourceRefused(_name(path), f"its content is {content}, not the {expected.name} its extension "
                                          f"'{ext}' says")
+    if expected is VRT and is_object_url(path):
+        raise SourceRefused(_name(path), "a VRT in object storage is not accepted: VRTs must be local files")
     if expected is VRT and not rules.allow_vrt:
         # say at once what enabling VRTs would meet next, rather than one reason per attempt
         also = f"; {RPC_ONLY}" if _declares_rpcs(path) else ""
@@ -192,7 +223,8 @@ def check_source(path: str, rules: SourceRules) -> SourceFormat:
 def open_source(path: str, rules: SourceRules, **options: object) -> rasterio.DatasetReader:
     """Check the file, then open it with its format's driver alone."""
     fmt = check_source(path, rules)
-    return rasterio.open(path, driver=fmt.driver, **options)
+    with remote.reachable(path) as name:
+        return rasterio.open(name, driver=fmt.driver, **options)
 
 
 # -- VRT --------------------------------------------------------------------------------------
@@ -300,7 +332,7 @@ def check_dataset(ds: rasterio.DatasetReader, path: str, rules: SourceRules) -> 
                                   "(settings: sources.max_block_bytes)")
     if ds.driver == "GTiff" and ds.compression is None:
         declared = ds.width * ds.height * ds.count * itemsize
-        actual = os.path.getsize(path)
+        actual = file_size(path)
         if declared > actual * rules.max_uncompressed_ratio:
             raise SourceRefused(name, f"an uncompressed file of {_size(actual)} declares {_size(declared)} of "
                                       f"pixels (more than {rules.max_uncompressed_ratio:g} times its size; "
@@ -318,7 +350,7 @@ def _check_blocks(ds: rasterio.DatasetReader, path: str, name: str) -> None:
     """Every tile or strip lies inside the file: a truncated file, or a broken offset or byte
     count, is refused here instead of reading as a blank image. Beyond MAX_CHECKED_BLOCKS blocks
     an even sample (always with the last block) is checked."""
-    size = os.path.getsize(path)
+    size = file_size(path)
     block_h, block_w = ds.block_shapes[0]
     cols, rows = -(-ds.width // block_w), -(-ds.height // block_h)
     total = cols * rows
