@@ -24,7 +24,9 @@ from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
+from ogcserver.storage.readers.routing import SourceReader
 from ogcserver.storage.readers.vetting import SourceRules, default_roots
+from ogcserver.storage.readers.xarray_reader import XarrayReader
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Core:
     catalog: LayerCatalog
     tiles: TileService
     access: Policy
-    reader: RasterioReader
+    reader: SourceReader
     catalog_store: CatalogStore
     tile_store: TileStore | None
 
@@ -71,15 +73,16 @@ def catalog_store(settings: Settings) -> CatalogStore:
     return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
 
 
-def raster_reader(settings: Settings) -> RasterioReader:
+def raster_reader(settings: Settings) -> SourceReader:
     """The reader with the configured source rules; VRT sources stay inside the configured roots,
     by default the files and folders the layers publish."""
     config = settings.sources
     roots = config.roots or tuple(layer.source for s in settings.services for layer in s.layers if layer.source)
     rules = SourceRules(config.allow_vrt, default_roots(list(roots)), config.max_side, config.max_bands,
                         config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above)
-    return RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
-                          settings.limits.max_request_bytes)
+    rasters = RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
+                             settings.limits.max_request_bytes)
+    return SourceReader(rasters, XarrayReader(max(4, settings.server.open_datasets // 4), rules))
 
 
 def build_core(settings: Settings) -> Core:

@@ -22,13 +22,13 @@ from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.catalog import (
     BandStatistics,
     CatalogItem,
-    ItemRecord,
     LayerInfo,
     Selection,
     SourceInfo,
     StyleInfo,
     TimeRange,
 )
+from ogcserver.model.dimensions import with_defaults
 from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, SourceUnavailable, TooManyItems
 from ogcserver.model.geo import (
     BBox,
@@ -177,17 +177,15 @@ class LayerCatalog:
             (_key_for(root, path), path, mtime, size)
             for path, mtime, size in self.list_files(root, config.pattern)
         ]
-        result = self.store.sync(config.collection_name, rows, self.describe_file)
+        variable = config.variable or ""
+        result = self.store.sync(config.collection_name, rows,
+                                 lambda key, path: describe_file(self.reader, key, path, variable))
         for refusal in result.refused:  # once: a refused file is not examined again until it changes
             log.warning("source refused", extra={"layer": name, "path": refusal.path, "reason": refusal.reason})
         if result.changed:
             log.info("index updated", extra={
                 "layer": name, "added": result.added, "updated": result.updated, "removed": result.removed,
             })
-
-    def describe_file(self, key: str, path: str) -> ItemRecord:
-        """A catalog record for a raster file: its description, valid-data footprint and tags."""
-        return describe_file(self.reader, key, path)
 
     def _tell_caches(self, layer: Layer, generation: int) -> None:
         """Tell the tile caches which areas changed since they were last told (once per change,
@@ -236,8 +234,11 @@ class LayerCatalog:
         resolution = min((i.source.resolution for i in items if i.source.crs == crs), key=lambda r: r[0])
         render_bands = default_render_bands(config, first.count)
         stats = self._statistics(name, collection, items, render_bands) if first.dtype != "uint8" else ()
+        if config.value_range is not None:  # the publisher's colour range instead of the percentiles
+            low, high = config.value_range
+            stats = tuple(BandStatistics(low, high, low, high) for _ in render_bands)
         advertised = self._advertised_crs(service, config, crs)
-        title = config.title or name
+        title = config.title or first.attributes.get("long_name") or name
         is_mosaic = config.collection is not None or Path(config.source).is_dir()
         kind = "mosaic of %d rasters" % summary.count if summary.count > 1 or is_mosaic else "raster"
         # what decides the pixels besides the files (changed files invalidate their own tiles):
@@ -275,6 +276,8 @@ class LayerCatalog:
             time_extent=(summary.first, summary.last) if summary.first and summary.last else None,
             times=tuple(self.store.times(collection, MAX_TIMES + 1)),
             palette=first.palette if render_bands == (1,) else None,
+            dimensions=with_defaults(first.dimensions, config.dimensions),
+            units=first.units,
         )
         levels, stale = self._overview(name, collection, summary.generation)
         return Layer(info, config, render_bands, levels, stale)

@@ -7,6 +7,7 @@ imports settings, so configuration depends on the core and not the reverse.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -98,12 +99,24 @@ class LayerConfig(Frozen):
     blend_width: int = Field(0, ge=0, le=256)  # pixels over which the blend operator feathers edges
     cache: bool = True  # tiles of this layer go through the tile cache
     styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
+    # a netCDF, HDF5 or Zarr source: the variable published (needed when it holds several)
+    variable: str | None = Field(None, min_length=1, max_length=256)
+    # default step per dimension (time, elevation or another axis, by its protocol name)
+    dimensions: dict[str, str] = {}
+    value_range: tuple[float, float] | None = None  # the default style's colour range (min, max)
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerConfig:
         if (self.source is None) == (self.collection is None):
             raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
         return self
+
+    @field_validator("value_range")
+    @classmethod
+    def _value_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
+            raise ValueError("value_range is [min, max] with finite min < max")
+        return value
 
     @field_validator("order")
     @classmethod

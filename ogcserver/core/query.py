@@ -25,6 +25,9 @@ class ItemQuery:
     nearest_time: bool = False  # no item in ``time``: take the closest acquisition time
     ordering: Ordering | None = None
     operator: Operator | None = None
+    # values asked for the layers' dimensions, by name: time (TIME, also in ``time`` above),
+    # elevation (ELEVATION) and others (WMS DIM_<NAME>), as the caller wrote them
+    dimensions: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_default(self) -> bool:

@@ -26,6 +26,7 @@ from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture
 from ogcserver.model.access import UNCONSTRAINED, Constraints
 from ogcserver.model.budget import Budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, SourceInfo
+from ogcserver.model.dimensions import NO_SLICE, Slice, slices_for
 from ogcserver.model.errors import TooManyItems
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
@@ -53,7 +54,8 @@ class ReadRequest:
     resampling: Resampling
     max_items: int
     items: ItemQuery = EVERY_ITEM  # the selection and the mosaic rule
-    # values of a layer's further dimensions (elevation, ...); no layer has any yet, so none is read
+    # values of the layer's dimensions (time, elevation, ...) this read takes, by name; empty:
+    # those ``items`` asks for; each dimension not named is read at its default step
     dimensions: Mapping[str, str] = field(default_factory=lambda: NO_DIMENSIONS)
     constraints: Constraints = UNCONSTRAINED
     template: ProcessingTemplate | None = None  # the chain, per item or on the mosaic, and what to compare with
@@ -64,6 +66,22 @@ class ReadRequest:
     def operator(self) -> Operator:
         """The mosaic rule: the request's, else the layer's."""
         return self.items.operator or self.layer.config.operator
+
+    @property
+    def slice(self) -> Slice:
+        """The one step of each of the layer's dimensions this read takes (InvalidDimensionValue
+        for a value naming none); a range gives its last step."""
+        if not self.layer.info.dimensions:
+            return NO_SLICE
+        asked = self.dimensions or dict(self.items.dimensions)
+        return slices_for(self.layer.info.dimensions, asked, 1, single=True)[0]
+
+
+def at_slice(items: list[CatalogItem], step: Slice) -> list[CatalogItem]:
+    """The items with their sources set to read one step of each dimension."""
+    if not step.steps:
+        return items
+    return [replace(item, source=replace(item.source, slice=step)) for item in items]
 
 
 def choose_level(levels: tuple[SourceInfo, ...], grid: Grid) -> SourceInfo | None:
@@ -123,7 +141,7 @@ class ViewReader:
         more than ``max_items`` is refused."""
         area = (grid or request.grid).bbox
         items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
-        return allowed_items(items, request.constraints)
+        return at_slice(allowed_items(items, request.constraints), request.slice)
 
     def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
         layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints

@@ -26,9 +26,10 @@ from ogcserver.model.tiles import StoredTile, TileKey
 
 
 class RasterReader(Protocol):
-    def describe(self, path: str, own: bool = False) -> SourceInfo:
+    def describe(self, path: str, own: bool = False, variable: str = "") -> SourceInfo:
         """A file's description; SourceRefused when it may not be published (``own``: a file the
-        server wrote, exempt from the limits on published files)."""
+        server wrote, exempt from the limits on published files; ``variable``: the one to read
+        of a multidimensional file)."""
 
     def vet(self, path: str) -> None:
         """SourceRefused for a file that may not be published, checked without opening it as a raster

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from ogcserver.model import errors
-from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
+from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis, dimension_parameter
 from ogcserver.ows.exceptions import wms_exception_report
 
 WMS_130 = COMMON.extended({
@@ -21,6 +21,7 @@ WMS_130 = COMMON.extended({
     errors.ChainError: Rule("InvalidParameterValue", "STYLES"),
     errors.AreaOutsideCoverage: Rule("InvalidParameterValue", "BBOX"),
     errors.InvalidExtent: Rule("InvalidParameterValue", "BBOX"),
+    errors.InvalidDimensionValue: Rule("InvalidDimensionValue", dimension_parameter),
 })
 WMS_111 = WMS_130.extended({
     errors.UnsupportedCrs: Rule("InvalidSRS", "SRS"),

@@ -189,9 +189,8 @@ def _grid(params: Params, version: str) -> Grid:
 
 
 def _items(params: Params) -> ItemQuery:
-    """FILTER, TIME and the mosaic rule; a malformed TIME is an InvalidDimensionValue."""
-    if params.get("ELEVATION") not in (None, ""):
-        raise OwsError("InvalidDimensionValue", "no layer has an ELEVATION dimension", "ELEVATION")
+    """FILTER, TIME, ELEVATION, DIM_<NAME> and the mosaic rule; a malformed TIME is an
+    InvalidDimensionValue."""
     try:
         return parse_item_query(params)
     except InvalidValue as exc:

@@ -236,12 +236,15 @@ class RasterioReader:
     def forget_handles(self) -> None:
         self.pool.forget()
 
-    def describe(self, path: str, own: bool = False) -> SourceInfo:
+    def describe(self, path: str, own: bool = False, variable: str = "") -> SourceInfo:
         """Read a file's description afresh: it is new or has changed, so drop old handles.
 
         A file to publish must be within the configured limits (SourceRefused says why not);
         ``own``: a file the server wrote itself (a mosaic overview level), exempt from them.
         """
+        if variable:
+            raise SourceRefused(os.path.basename(path), f"it has no variables (a variable, '{variable[:40]}', "
+                                                        "applies to netCDF, HDF5 and Zarr sources)")
         self.pool.forget(path)
         with open_checked(path, rules=self.rules) as ds:
             if not own:
