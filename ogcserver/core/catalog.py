@@ -73,7 +73,8 @@ def _key_for(root: Path, path: str) -> str:
     """A folder item's key: its path under the folder without the extension (a single file:
     its name without it), as ``ogcserver catalog add`` names files."""
     try:
-        relative = Path(path).relative_to(root.resolve()) if root.is_dir() else Path(Path(path).name)
+        inside = root.is_dir() and Path(path) != root.resolve()  # not a directory store itself
+        relative = Path(path).relative_to(root.resolve()) if inside else Path(Path(path).name)
     except ValueError:
         relative = Path(Path(path).name)
     return relative.with_suffix("").as_posix()
