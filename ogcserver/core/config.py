@@ -43,6 +43,9 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+DEFAULT_MAX_STEPS = 400  # a daily year, or 30 years of monthly means
+
+
 class Limits(Frozen):
     """Per-request limits, with defaults safe for a public server."""
 
@@ -51,6 +54,9 @@ class Limits(Frozen):
     max_pixels: int = Field(16_777_216, ge=1)
     max_layers: int = Field(16, ge=1, le=1000)
     max_items: int = Field(64, ge=1, le=100_000)
+    # steps of a dimension (time, elevation, ...) one request may read: an aggregate's range, a
+    # point's time series; reduced one step at a time, so this bounds time rather than memory
+    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1, le=100_000)
     render_timeout: float = Field(30.0, gt=0, le=3600)
     max_query_length: int = Field(8192, ge=256, le=1_000_000)
     max_body_bytes: int = Field(1_048_576, ge=1024)

@@ -95,7 +95,8 @@ def read_coverage(
         )
     _check_encoding(query.format, dtype, count, query.geotiff)
     whole = ReadRequest(layer, grid, bands, query.resampling, limits.max_items, query.items,
-                        constraints=constraints, template=template, exact=True, budget=current_budget())
+                        constraints=constraints, template=template, exact=True, max_steps=limits.max_steps,
+                        budget=current_budget())
     writer = CoverageWriter(grid, count, dtype, nodata, names, query.format, query.geotiff)
     try:
         windows = list(writer.windows())

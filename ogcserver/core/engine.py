@@ -18,13 +18,15 @@ from ogcserver.core.config import CoreSettings, Limits, ServiceDefinition
 from ogcserver.core.constraints import allowed_items, point_in_area, sample_point
 from ogcserver.core.coverage import read_coverage
 from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands, with_dataset_statistics
-from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.core.functions.over_dimensions import OverDimensions
+from ogcserver.core.functions.templates import ProcessingTemplate, with_over
 from ogcserver.core.memory import picture_bytes
 from ogcserver.core.query import EVERY_ITEM, CoverageQuery, ItemQuery, ItemSearch, LegendQuery, MapQuery, PointQuery
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture, template_legend
 from ogcserver.core.render.style import composite, render_default, render_processed
+from ogcserver.core.series import StepValue, point_series, series_steps
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, LayerInfo
@@ -47,10 +49,14 @@ from ogcserver.storage.interfaces import RasterReader
 
 @dataclass(frozen=True)
 class ItemHit:
+    """An item's band values at a point; for a query over several steps of the layer's
+    dimensions, its series instead: the first band's value at each step."""
+
     """A raster of a layer with valid values at the queried point."""
 
     item: CatalogItem
     values: list[float]
+    series: tuple[StepValue, ...] = ()
 
 
 @dataclass
@@ -61,6 +67,7 @@ class LayerFeatures:
     y: float
     crs: str
     hits: list[ItemHit] = field(default_factory=list)
+    units: str = ""
 
 
 STATISTICS_SAMPLE = 512  # pixels a side of the whole-layer read behind dataset statistics
@@ -152,7 +159,7 @@ class Engine:
             picture: RGBAImage | None = None
             for (layer, constraints), ref in zip(layers, query.layers):
                 rendered = self._render_layer(layer, grid, query.resampling, limits, constraints, ref.style,
-                                              query.rendering, query.items)
+                                              query.rendering, query.items, query.over)
                 if rendered is not None:
                     picture = composite(picture, rendered)
         if picture is None:
@@ -170,20 +177,24 @@ class Engine:
         style: str = "",
         rendering: ProcessingTemplate | None = None,
         want: ItemQuery = EVERY_ITEM,
+        over: OverDimensions | None = None,
     ) -> RGBAImage | None:
-        """One layer's picture on a grid: its read (see core/read.py), then its style."""
+        """One layer's picture on a grid: its read (see core/read.py), then its style; ``over``:
+        the request's function over the layer's dimensions, before the style's chain."""
         template = rendering or self.settings.template(style or layer.info.default_style)
+        if over is not None:
+            template = with_over(template, over)
         if template is not None:
             template = self.with_statistics(layer, template, limits)
         request = ReadRequest(
             layer, grid, read_bands(template, layer.info.band_count) if template else layer.render_bands,
             resampling or Resampling(self.settings.rendering.default_resampling), limits.max_items, want,
-            constraints=constraints, template=template, budget=current_budget(),
+            constraints=constraints, template=template, max_steps=limits.max_steps, budget=current_budget(),
         )
         raster = self.views.read_view(request)
         if raster is None or isinstance(raster, RGBAImage):
             return raster  # nothing there, or too many items and no overview: their footprints, drawn
-        if template:
+        if template and template.chain:
             return render_processed(raster)
         return render_default(raster, layer.info.statistics, layer.info.palette)
 
@@ -271,7 +282,14 @@ class Engine:
             sx, sy = sample_point(grid, query.col, query.row, layer.info.crs, constraints)
             pixel = Grid.from_bbox(BBox(sx - px, sy - py, sx + px, sy + py, grid.crs), 1, 1)
             request = ReadRequest(layer, pixel, (), Resampling.NEAREST, limits.max_items, query.items,
-                                  constraints=constraints)
+                                  constraints=constraints, max_steps=limits.max_steps)
+            steps = series_steps(request)
+            if steps:
+                features.units = layer.info.units
+                found = point_series(self.views, request, steps, (sx, sy))
+                if found is not None:
+                    features.hits.append(ItemHit(found[0], [], found[1]))
+                continue
             for item in self.views.select(request):
                 try:
                     values = self.reader.sample(item.source, sx, sy, grid.crs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ogcserver.core.functions.over_dimensions import OverDimensions
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.access import ANONYMOUS, Principal
 from ogcserver.model.catalog import TimeRange
@@ -57,6 +58,7 @@ class MapQuery:
     principal: Principal = ANONYMOUS
     rendering: ProcessingTemplate | None = None  # an ad-hoc chain instead of the styles
     items: ItemQuery = EVERY_ITEM
+    over: OverDimensions | None = None  # a function over the layers' dimensions (AGGREGATE) before the style
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.config import DEFAULT_MAX_STEPS
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item
+from ogcserver.core.functions.over_dimensions import StepValues, reduce_over
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import mosaic_bytes
 from ogcserver.core.mosaic import mosaic
@@ -59,6 +61,7 @@ class ReadRequest:
     dimensions: Mapping[str, str] = field(default_factory=lambda: NO_DIMENSIONS)
     constraints: Constraints = UNCONSTRAINED
     template: ProcessingTemplate | None = None  # the chain, per item or on the mosaic, and what to compare with
+    max_steps: int = DEFAULT_MAX_STEPS  # steps a template's function over the dimensions may read
     exact: bool = False
     budget: Budget | None = field(default=None, compare=False)
 
@@ -73,8 +76,12 @@ class ReadRequest:
         for a value naming none); a range gives its last step."""
         if not self.layer.info.dimensions:
             return NO_SLICE
-        asked = self.dimensions or dict(self.items.dimensions)
-        return slices_for(self.layer.info.dimensions, asked, 1, single=True)[0]
+        return slices_for(self.layer.info.dimensions, self.asked, 1, single=True)[0]
+
+    @property
+    def asked(self) -> Mapping[str, str]:
+        """The dimension values this read was asked for, by dimension name."""
+        return self.dimensions or dict(self.items.dimensions)
 
 
 def at_slice(items: list[CatalogItem], step: Slice) -> list[CatalogItem]:
@@ -154,7 +161,7 @@ class ViewReader:
         compared = template is not None and template.compare is not None
         with holding(f"layer '{layer.info.name}' on {read_grid.width}x{read_grid.height} pixels",
                      size * (2 if compared else 1)):
-            raster = self._mosaic(request, read_grid, request.items)
+            raster = self._input(request, read_grid)
             if not isinstance(raster, Raster):
                 return raster
             if template is not None:
@@ -170,6 +177,20 @@ class ViewReader:
         if factor > 1:
             raster = upsample(raster, grid, factor)
         return mask_outside_area(raster, constraints)
+
+    def _input(self, request: ReadRequest, grid: Grid) -> Raster | RGBAImage | None:
+        """What the chain runs on: the mosaic of the step asked for, or the template's function
+        over the layer's dimensions, reduced from the mosaic of each step it names."""
+        over = request.template.over if request.template is not None else None
+        if over is None:
+            return self._mosaic(request, grid, request.items)
+
+        def read_step(values: StepValues) -> Raster | None:
+            found = self._mosaic(replace(request, dimensions=values), grid, request.items)
+            return found if isinstance(found, Raster) else None  # a drawing of footprints has no values
+
+        return reduce_over(over, request.layer.info.dimensions, request.asked, request.max_steps, read_step,
+                           grid, max(1, len(request.bands)))
 
     def _mosaic(self, request: ReadRequest, grid: Grid, want: ItemQuery) -> Raster | RGBAImage | None:
         """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse

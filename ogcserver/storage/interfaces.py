@@ -19,6 +19,7 @@ from ogcserver.model.catalog import (
     SourceInfo,
     SyncResult,
 )
+from ogcserver.model.dimensions import Slice
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
@@ -42,6 +43,10 @@ class RasterReader(Protocol):
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         """Band values at a point, or None where the source has no valid data."""
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        """The first band's value at a point at each step (NaN where a step has none), read in
+        as few chunk reads as the format allows; None where the point is off the source."""
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]: ...
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 
+from ogcserver.core.functions.over_dimensions import STATISTICS, OverDimensions
 from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import ImageFormat, Resampling
@@ -47,7 +48,7 @@ KML_FORMATS = {
 }
 ADVERTISED_MAP_FORMATS = ("image/png", "image/png; mode=8bit", "image/jpeg", "image/tiff",
                           "application/vnd.google-earth.kml+xml", "application/vnd.google-earth.kmz")
-INFO_FORMATS = ("text/plain", "application/json", "text/xml", "text/html")
+INFO_FORMATS = ("text/plain", "application/json", "text/xml", "text/html", "text/csv")
 EXCEPTION_FORMATS = {
     "xml": "xml", "application/vnd.ogc.se_xml": "xml", "text/xml": "xml",
     "inimage": "inimage", "application/vnd.ogc.se_inimage": "inimage",
@@ -199,6 +200,17 @@ def _items(params: Params) -> ItemQuery:
         raise
 
 
+def _over(params: Params) -> OverDimensions | None:
+    """AGGREGATE=mean|min|max|sum|std (a vendor parameter): that statistic of every step TIME,
+    ELEVATION and DIM_<NAME> name, drawn in the layer's style."""
+    text = (params.get("AGGREGATE") or "").strip().lower()
+    if not text:
+        return None
+    if text not in STATISTICS:
+        raise OwsError("InvalidParameterValue", f"AGGREGATE must be one of {', '.join(STATISTICS)}", "AGGREGATE")
+    return OverDimensions(statistic=text)
+
+
 def parse_getmap(params: Params, version: str, service: str | None) -> GetMap:
     mode = exceptions_mode(params)
     layers = _layers(params)
@@ -207,6 +219,7 @@ def parse_getmap(params: Params, version: str, service: str | None) -> GetMap:
     query = MapQuery(
         items=_items(params),
         rendering=parse_rendering_rule(params.get("RENDERINGRULE")),
+        over=_over(params),
         layers=layers,
         grid=grid,
         format=fmt,

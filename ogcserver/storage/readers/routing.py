@@ -3,10 +3,12 @@ Zarr variables, chosen by the source's path, so the core sees a single ``RasterR
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import BinaryIO
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
+from ogcserver.model.dimensions import Slice
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
 from ogcserver.storage.interfaces import RasterReader
@@ -46,6 +48,12 @@ class SourceReader:
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         return self._for(source.path).sample(source, x, y, crs)
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        if is_multidim(source.path):
+            return self.cubes.series(source, x, y, crs, steps)
+        values = self.rasters.sample(source, x, y, crs)  # a raster has one step: its value at each
+        return [values[0] if values else math.nan for _ in steps]
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
         return self._for(source.path).statistics(source, bands)

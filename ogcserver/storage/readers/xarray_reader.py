@@ -16,7 +16,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -27,6 +27,7 @@ from affine import Affine
 
 from ogcserver.model.budget import current_budget
 from ogcserver.model.catalog import BandStatistics, SourceInfo
+from ogcserver.model.dimensions import Slice
 from ogcserver.model.errors import SourceRefused, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import WGS84, BBox, transform_bbox, transform_point
@@ -323,17 +324,52 @@ class XarrayReader:
         data = np.repeat(out[None], len(bands), axis=0) if len(bands) > 1 else out[None]
         return Raster(data, valid, grid, tuple(source.band_names[0] for _ in bands))
 
-    def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
-        opened = self._opened(source.path, source.variable)
-        layout = opened.layout
+    @staticmethod
+    def _cell(layout: GridLayout, x: float, y: float, crs: str) -> tuple[int, int] | None:
+        """(row, col) of the north-up grid's cell under a point; None off the grid."""
         sx, sy = transform_point(x, y, crs, layout.crs)
         if not (math.isfinite(sx) and math.isfinite(sy)):
             return None
         col, row = (math.floor(v) for v in ~layout.transform @ (sx, sy))
         if not (0 <= row < layout.height and 0 <= col < layout.width):
             return None
+        return row, col
+
+    def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
+        opened = self._opened(source.path, source.variable)
+        cell = self._cell(opened.layout, x, y, crs)
+        if cell is None:
+            return None
+        row, col = cell
         value = float(self._values(opened, self._steps(source, opened), (row, row + 1, col, col + 1))[0, 0])
         return None if math.isnan(value) else [value]
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        """The values of one cell at each step, from one read of the cell's column over the
+        span of steps asked (the backend reads each chunk under it once), not one read a step."""
+        opened = self._opened(source.path, source.variable)
+        layout, data = opened.layout, opened.variable
+        cell = self._cell(layout, x, y, crs)
+        if cell is None:
+            return None
+        row, col = cell
+        wanted = [self._steps(replace(source, slice=step), opened) for step in steps]
+        axes = [str(d) for d in data.dims[:-2]]
+        spans = {a: (min(w[a] for w in wanted), max(w[a] for w in wanted) + 1) for a in axes}
+        budget = current_budget()
+        if budget is not None:
+            cells = math.prod(high - low for low, high in spans.values())
+            budget.check_read(f"variable '{data.name}' at one point", cells * data.dtype.itemsize * 2)
+        where = {**{a: slice(low, high) for a, (low, high) in spans.items()},
+                 layout.y: layout.rows(row, row + 1).start, layout.x: layout.column_runs(col, col + 1)[0].start}
+        try:
+            column = np.asarray(data.isel(where).values, np.result_type(data.dtype, np.float32))
+        except Exception as exc:
+            raise SourceUnavailable(f"source '{os.path.basename(source.path.rstrip('/'))}' cannot be read: "
+                                    f"its data is damaged") from exc
+        low, high = _valid_range(data)
+        column = np.where((column < low) | (column > high), np.nan, column)
+        return [float(column[tuple(w[a] - spans[a][0] for a in axes)]) for w in wanted]
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
         """Percentiles of the default step, from every n-th cell (about 1024 a side)."""
