@@ -275,7 +275,7 @@ class Engine:
         results = []
         for name in query.layers:
             layer, constraints = self.resolve(name, "", query.service, query.principal, Action.QUERY, "feature_info")
-            features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs)
+            features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs, units=layer.info.units)
             results.append(features)
             if not point_in_area(x, y, grid.crs, constraints):
                 continue
@@ -285,7 +285,6 @@ class Engine:
                                   constraints=constraints, max_steps=limits.max_steps)
             steps = series_steps(request)
             if steps:
-                features.units = layer.info.units
                 found = point_series(self.views, request, steps, (sx, sy))
                 if found is not None:
                     features.hits.append(ItemHit(found[0], [], found[1]))
