@@ -26,6 +26,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
+from ogcserver.model.dimensions import Slice
 from ogcserver.model.errors import SourceRefused, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
@@ -410,6 +411,11 @@ class RasterioReader:
         if not valid.any():
             return None
         return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        """A raster has one step: its value at each."""
+        values = self.sample(source, x, y, crs)
+        return None if values is None else [values[0] for _ in steps]
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         ds = self._open_for_read(source)

@@ -3,7 +3,6 @@ Zarr variables, chosen by the source's path, so the core sees a single ``RasterR
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -50,10 +49,7 @@ class SourceReader:
         return self._for(source.path).sample(source, x, y, crs)
 
     def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
-        if is_multidim(source.path):
-            return self.cubes.series(source, x, y, crs, steps)
-        values = self.rasters.sample(source, x, y, crs)  # a raster has one step: its value at each
-        return [values[0] if values else math.nan for _ in steps]
+        return self._for(source.path).series(source, x, y, crs, steps)
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
         return self._for(source.path).statistics(source, bands)
