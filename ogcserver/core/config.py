@@ -61,6 +61,9 @@ class Limits(Frozen):
     # accumulators, the chain's intermediates, the input window at the chosen overview and the
     # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
     max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+    # Steps of a multidimensional layer one request may take (a WCS trim over time becomes one
+    # band per step): a year of daily data, refused beyond before anything is read.
+    max_steps: int = Field(366, ge=1, le=100_000)
 
     def merged(self, override: Limits | None) -> Limits:
         """These limits, tightened or loosened by a service's own block."""

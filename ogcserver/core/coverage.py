@@ -26,6 +26,7 @@ from ogcserver.core.render.coverage_encode import CoverageWriter
 from ogcserver.model.access import Constraints
 from ogcserver.model.budget import current_budget, holding
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
+from ogcserver.model.dimensions import Dimension, Slice, slices_for
 from ogcserver.model.errors import (
     CompressionRefused,
     FormatRefused,
@@ -77,6 +78,7 @@ def read_coverage(
     join without seams)."""
     info = layer.info
     grid = output_grid(info, query)
+    steps = slices_for(info.dimensions, dict(query.items.dimensions), limits.max_steps, single=False)
     if template is None:
         bands = _bands(layer, query)
         dtype, count, nodata = info.dtype, len(bands), info.nodata
@@ -87,6 +89,9 @@ def read_coverage(
         produced = chain_output(template, given)
         dtype, count, names = produced.dtype, produced.count, produced.names
         nodata = None  # processed values have no nodata value of their own: a mask band marks gaps
+    if info.dimensions:  # each step's bands in turn, named by their step
+        names = tuple(f"{name} {step.label(info.dimensions)}" for step in steps for name in names)
+        count = len(names)
     size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
         raise ResourceLimitExceeded(
@@ -105,11 +110,32 @@ def read_coverage(
             piece = grid.subgrid(window)
             with holding(f"a {piece.width}x{piece.height} piece of the coverage",
                          raster_bytes(piece.width * piece.height, count, dtype)):
-                raster = views.read_values(replace(whole, grid=piece))
-                writer.write(window, None if raster is None else raster.data, None if raster is None else raster.valid)
+                data, valid = _read_steps(views, replace(whole, grid=piece), info.dimensions, steps)
+                writer.write(window, data, valid)
         return writer.finish()
     finally:
         writer.close()
+
+
+def _read_steps(views: ViewReader, request: ReadRequest, dimensions: tuple[Dimension, ...],
+                steps: list[Slice]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One piece's values at every step, bands of each step in turn (None: nothing there); the
+    validity is per pixel, so a pixel is valid where any step has a value (nodata marks the rest)."""
+    if not dimensions:
+        raster = views.read_values(request)
+        return (None, None) if raster is None else (raster.data, raster.valid)
+    rasters = [views.read_values(replace(request, dimensions=step.values(dimensions))) for step in steps]
+    if all(r is None for r in rasters):
+        return None, None
+    count, shape = len(request.bands), (request.grid.height, request.grid.width)
+    nodata = np.nan if request.layer.info.nodata is None else request.layer.info.nodata
+    data = np.full((count * len(steps), *shape), nodata, np.dtype(request.layer.info.dtype))
+    valid = np.zeros(shape, bool)
+    for i, raster in enumerate(rasters):
+        if raster is not None:
+            data[i * count:(i + 1) * count] = np.where(raster.valid, raster.data, data[i * count:(i + 1) * count])
+            valid |= raster.valid
+    return data, valid
 
 
 def _check_item_count(views: ViewReader, whole: ReadRequest) -> None:

@@ -1,0 +1,104 @@
+"""Multidimensional layers over WCS: values on the native grid equal xarray's decoded values bit
+for bit (with nodata), a slice takes one step, a trim one band per step named by its step,
+limits.max_steps bounds a trim, WCS 1.0.0 takes TIME and ELEVATION, and GDAL's WCS driver reads a
+time slice from a live server."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+from lxml import etree
+
+from ogcserver.app import create_app
+from ogcserver.settings import load_settings
+from tests.conftest import serving
+from tests.support import cubes
+
+OWS = "{http://www.opengis.net/ows/2.0}"
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wcs-cubes")
+    cube = cubes.four_d(folder / "cube.nc")
+    store = cubes.zarr_store(folder / "obs.zarr", zarr_format=3)
+    path = folder / "ogcserver.yaml"
+    path.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(folder / "state")}, "limits": {"max_steps": 6},
+        "services": [{"name": "cubes", "layers": [{"name": "ta", "source": str(cube), "variable": "ta"},
+                                                   {"name": "tas", "source": str(store)}]}]}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(config):
+    return create_app(load_settings(config)).test_client()
+
+
+def coverage(client, query: str):
+    r = client.get("/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&FORMAT=image/tiff&" + query)
+    assert r.status_code == 200, r.data[:400]
+    with rasterio.open(io.BytesIO(r.data)) as ds:
+        return ds.read(), ds.descriptions, ds.transform, ds.nodata
+
+
+@pytest.mark.parametrize("subsets, steps", [
+    ("", [(3, 2)]),  # defaults: the latest time, the level nearest the surface
+    ('&SUBSET=time("2001-01-31T00:00:00Z")&SUBSET=elevation(500)', [(1, 0)]),
+    ('&SUBSET=time("2001-01-01","2001-03-31")&SUBSET=elevation(850)', [(0, 1), (1, 1), (2, 1)]),
+    ('&SUBSET=ansi("2001-03-02")&SUBSET=elevation(500,1000)', [(2, 0), (2, 1), (2, 2)]),
+])
+def test_native_grid_values_equal_xarray_bit_for_bit(client, config, subsets, steps):
+    data, names, transform, nodata = coverage(client, "COVERAGEID=ta" + subsets)
+    truth = cubes.decoded(config.parent / "cube.nc", "ta")
+    assert np.isnan(nodata) and transform == rasterio.Affine(5, 0, -180, 0, -5, 90)
+    assert len(data) == len(steps)
+    for band, (t, z), name in zip(data, steps, names):
+        expected = truth.isel(time=t, level=z)
+        np.testing.assert_array_equal(band, expected.values)  # NaN (nodata) exactly where xarray has NaN
+        assert name == f"ta time={truth.time.values[t].strftime('%Y-%m-%dT%H:%M:%SZ')}, elevation={cubes.LEVELS[::-1][z]:g}"
+
+
+def test_a_zarr_v3_store_and_a_window(client, config):
+    data, names, transform, _ = coverage(client, 'COVERAGEID=tas&SUBSET=Lat(41,43)&SUBSET=Long(6,9)&SUBSET=time("2020-01-02")')
+    truth = cubes.decoded(config.parent / "obs.zarr", "tas").isel(time=1).sel(lat=slice(43, 41), lon=slice(6, 9))
+    np.testing.assert_array_equal(data[0], truth.values)
+    assert names == ("tas time=2020-01-02T00:00:00Z",)
+
+
+@pytest.mark.parametrize("subsets, message", [
+    ('SUBSET=time("1999-01-01")', b"is not a time of this layer"),
+    ('SUBSET=elevation(700)', b"is not a elevation of this layer"),
+    ('SUBSET=time("2001-01-01","2001-04-01")&SUBSET=elevation(500,1000)', b"names 12 steps; at most 6 (limits.max_steps)"),
+    ('SUBSET=time("2001-04-01","2001-01-01")', b"ends before it starts"),
+])
+def test_subsets_naming_no_step_or_too_many_are_invalid_subsetting(client, subsets, message):
+    r = client.get("/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=ta&" + subsets)
+    assert r.status_code == 404
+    exception = etree.fromstring(r.data).find(f"{OWS}Exception")
+    assert exception.get("exceptionCode") == "InvalidSubsetting" and message in r.data
+
+
+def test_wcs_100_takes_time_and_elevation(client, config):
+    truth = cubes.decoded(config.parent / "cube.nc", "ta")
+    r = client.get("/wcs?SERVICE=WCS&VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=ta&CRS=EPSG:4326&BBOX=-180,-90,180,90"
+                   "&WIDTH=72&HEIGHT=36&FORMAT=GeoTIFF&TIME=2001-01-31&ELEVATION=850")
+    assert r.status_code == 200, r.data[:300]
+    with rasterio.open(io.BytesIO(r.data)) as ds:
+        np.testing.assert_array_equal(ds.read(1), truth.isel(time=1, level=1).values)
+    bad = client.get("/wcs?SERVICE=WCS&VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=ta&CRS=EPSG:4326"
+                     "&BBOX=-180,-90,180,90&WIDTH=72&HEIGHT=36&FORMAT=GeoTIFF&TIME=1999")
+    assert bad.status_code == 400 and b'locator="TIME"' in bad.data
+
+
+def test_gdal_wcs_driver_reads_a_time_slice(config, tmp_path):
+    truth = cubes.decoded(config.parent / "cube.nc", "ta")
+    with serving(["-c", str(config)], config.parent, workers=1) as (url, _log), rasterio.Env(GDAL_HTTP_TIMEOUT=20):
+        for version, extra in (("1.0.0", "&time=2001-01-31T00:00:00Z"), ("2.0.1", "&subset=time(%222001-03-02%22)")):
+            with rasterio.open(f"WCS:{url}/wcs?version={version}&coverage=ta{extra}", cache=str(tmp_path / version)) as ds:
+                expected = truth.isel(time=1 if version == "1.0.0" else 2, level=2).values
+                np.testing.assert_array_equal(ds.read(1), expected)
