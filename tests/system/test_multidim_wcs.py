@@ -17,6 +17,8 @@ from ogcserver.app import create_app
 from ogcserver.settings import load_settings
 from tests.conftest import serving
 from tests.support import cubes
+from tests.support.schemas import assert_valid
+from tests.system.test_wcs_documents import wcs_schema
 
 OWS = "{http://www.opengis.net/ows/2.0}"
 
@@ -102,3 +104,21 @@ def test_gdal_wcs_driver_reads_a_time_slice(config, tmp_path):
             with rasterio.open(f"WCS:{url}/wcs?version={version}&coverage=ta{extra}", cache=str(tmp_path / version)) as ds:
                 expected = truth.isel(time=1 if version == "1.0.0" else 2, level=2).values
                 np.testing.assert_array_equal(ds.read(1), expected)
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.1"])
+def test_descriptions_list_the_extra_axes_and_are_valid(client, ogc_schemas, version):
+    key = "COVERAGE" if version == "1.0.0" else "COVERAGEID"
+    r = client.get(f"/wcs?SERVICE=WCS&VERSION={version}&REQUEST=DescribeCoverage&{key}=ta")
+    assert r.status_code == 200
+    assert_valid(wcs_schema(ogc_schemas, version), r.data)
+    root = etree.fromstring(r.data)
+    if version == "1.0.0":
+        times = [e.text for e in root.iter("{http://www.opengis.net/gml}timePosition")]
+        assert times == ["2001-01-01T00:00:00Z", "2001-01-31T00:00:00Z", "2001-03-02T00:00:00Z", "2001-04-01T00:00:00Z"]
+        return
+    axes = {d.get("name"): (d.get("units"), d.get("default"), [v.text for v in d])
+            for d in root.iter("{urn:ogcserver:wcs:dimensions}Dimension")}
+    assert axes == {"time": ("ISO8601", "2001-04-01T00:00:00Z", ["2001-01-01T00:00:00Z", "2001-01-31T00:00:00Z",
+                                                                  "2001-03-02T00:00:00Z", "2001-04-01T00:00:00Z"]),
+                    "elevation": ("hPa", "1000", ["500", "850", "1000"])}
