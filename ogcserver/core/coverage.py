@@ -34,6 +34,7 @@ from ogcserver.model.errors import (
     PredictorRefused,
     ResourceLimitExceeded,
 )
+from ogcserver.storage.interfaces import CubeEncoder
 
 
 def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
@@ -46,6 +47,8 @@ def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
 
 def _check_encoding(fmt: CoverageFormat, dtype: str, count: int, options: GeoTiffOptions) -> None:
     """Refuse what the encoding cannot hold rather than silently changing the values."""
+    if fmt is CoverageFormat.NETCDF:
+        return
     if fmt is not CoverageFormat.GEOTIFF:
         if dtype != "uint8":
             message = f"{fmt.value} holds 8-bit values only; this coverage is {dtype}: use image/tiff"
@@ -72,6 +75,7 @@ def read_coverage(
     limits: Limits,
     constraints: Constraints,
     template: ProcessingTemplate | None = None,
+    cubes: CubeEncoder | None = None,
 ) -> EncodedCoverage:
     """The coverage's values piece by piece, each one read (see core/read.py); with a processing
     template, the chain's values (read with context around each piece, as maps are, so pieces
@@ -99,9 +103,13 @@ def read_coverage(
             f"at most {limits.max_coverage_bytes} are served"
         )
     _check_encoding(query.format, dtype, count, query.geotiff)
+    netcdf = query.format is CoverageFormat.NETCDF
+    if netcdf and (cubes is None or not info.dimensions):
+        raise FormatRefused("application/netcdf is offered for multidimensional coverages; use image/tiff")
     whole = ReadRequest(layer, grid, bands, query.resampling, limits.max_items, query.items,
                         constraints=constraints, template=template, exact=True, budget=current_budget())
-    writer = CoverageWriter(grid, count, dtype, nodata, names, query.format, query.geotiff)
+    fmt = CoverageFormat.GEOTIFF if netcdf else query.format  # netCDF: the GeoTIFF's bands, re-encoded
+    writer = CoverageWriter(grid, count, dtype, nodata, names, fmt, query.geotiff)
     try:
         windows = list(writer.windows())
         if len(windows) > 1:
@@ -112,7 +120,10 @@ def read_coverage(
                          raster_bytes(piece.width * piece.height, count, dtype)):
                 data, valid = _read_steps(views, replace(whole, grid=piece), info.dimensions, steps)
                 writer.write(window, data, valid)
-        return writer.finish()
+        encoded = writer.finish()
+        if netcdf and cubes is not None:
+            return cubes.encode(encoded, info.dimensions, steps, info.band_names[0], info.units)
+        return encoded
     finally:
         writer.close()
 

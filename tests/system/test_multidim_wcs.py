@@ -127,3 +127,26 @@ def test_descriptions_list_the_extra_axes_and_are_valid(client, ogc_schemas, ver
     assert axes == {"time": ("ISO8601", "2001-04-01T00:00:00Z", ["2001-01-01T00:00:00Z", "2001-01-31T00:00:00Z",
                                                                   "2001-03-02T00:00:00Z", "2001-04-01T00:00:00Z"]),
                     "elevation": ("hPa", "1000", ["500", "850", "1000"])}
+
+
+def test_a_trim_as_cf_netcdf_holds_the_cube(client, config, tmp_path):
+    """FORMAT=application/netcdf: one variable over (time, level, lat, lon) with the steps' coordinates
+    in the source's calendar, values equal to xarray's decoding, nodata as _FillValue."""
+    import xarray as xr
+
+    r = client.get('/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=ta&FORMAT=application/netcdf'
+                   '&SUBSET=time("2001-01-01","2001-03-31")&SUBSET=elevation(500,850)&SUBSET=Lat(-40,40)')
+    assert r.status_code == 200 and r.mimetype == "application/netcdf", r.data[:300]
+    path = tmp_path / "cube.nc"
+    path.write_bytes(r.data)
+    truth = cubes.decoded(config.parent / "cube.nc", "ta").isel(time=[0, 1, 2], level=[0, 1]).sel(lat=slice(40, -40))
+    with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
+        got = ds["ta"].load()
+        assert got.dims == ("time", "level", "lat", "lon") and ds.attrs["Conventions"] == "CF-1.8"
+        assert [t.strftime("%Y-%m-%d") for t in got.time.values] == ["2001-01-01", "2001-01-31", "2001-03-02"]
+        assert got.time.values[0].calendar == "noleap" and got.level.values.tolist() == [500.0, 850.0]
+        np.testing.assert_array_equal(got.values, truth.values)
+        np.testing.assert_array_equal(got.lat.values, truth.lat.values)
+        assert ds["crs"].attrs["grid_mapping_name"] == "latitude_longitude"
+    r = client.get("/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=ta&FORMAT=image/gif")
+    assert r.status_code == 400 and b"application/netcdf for multidimensional coverages" in r.data
