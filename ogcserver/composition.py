@@ -20,6 +20,7 @@ from ogcserver.storage.cache.directory import DirectoryStore
 from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
+from ogcserver.storage.cube_encoder import NetcdfEncoder
 from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
@@ -94,6 +95,7 @@ def build_core(settings: Settings) -> Core:
     catalog = LayerCatalog(settings, store, reader, list_source_files)
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)
+    engine.cubes = NetcdfEncoder()
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
     catalog.refresh(force=True)  # after the tile cache listens: it hears what changed while down
     reader.pool.close_all()  # workers open their own handles after fork

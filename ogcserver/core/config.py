@@ -43,7 +43,7 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-DEFAULT_MAX_STEPS = 400  # a daily year, or 30 years of monthly means
+DEFAULT_MAX_STEPS = 366  # a year of daily steps
 
 
 class Limits(Frozen):
@@ -54,9 +54,6 @@ class Limits(Frozen):
     max_pixels: int = Field(16_777_216, ge=1)
     max_layers: int = Field(16, ge=1, le=1000)
     max_items: int = Field(64, ge=1, le=100_000)
-    # steps of a dimension (time, elevation, ...) one request may read: an aggregate's range, a
-    # point's time series; reduced one step at a time, so this bounds time rather than memory
-    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1, le=100_000)
     render_timeout: float = Field(30.0, gt=0, le=3600)
     max_query_length: int = Field(8192, ge=256, le=1_000_000)
     max_body_bytes: int = Field(1_048_576, ge=1024)
@@ -67,6 +64,10 @@ class Limits(Frozen):
     # accumulators, the chain's intermediates, the input window at the chosen overview and the
     # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
     max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+    # Steps of a multidimensional layer one request may take (a WCS trim over time becomes one
+    # band per step; an aggregate's range, reduced a step at a time; a point's series): a year
+    # of daily data, refused beyond before anything is read.
+    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1, le=100_000)
 
     def merged(self, override: Limits | None) -> Limits:
         """These limits, tightened or loosened by a service's own block."""

@@ -44,7 +44,7 @@ from ogcserver.model.errors import (
 from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster, RGBAImage
-from ogcserver.storage.interfaces import RasterReader
+from ogcserver.storage.interfaces import CubeEncoder, RasterReader
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class Engine:
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
         self._bound: dict[tuple, ProcessingTemplate] = {}  # templates with dataset statistics, per layer state
         self.clock: Callable[[], float] = time.monotonic  # of every request's deadline
+        self.cubes: CubeEncoder | None = None  # multidimensional coverages as netCDF (set by the composition)
 
     @property
     def catalog(self) -> LayerCatalog:
@@ -252,7 +253,7 @@ class Engine:
             with request_budget(budget):
                 if template is not None:
                     template = self.with_statistics(layer, template, limits)
-                coverage = read_coverage(self.views, layer, query, limits, constraints, template)
+                coverage = read_coverage(self.views, layer, query, limits, constraints, template, self.cubes)
         finally:
             self._finish(budget)
         return replace(coverage, skipped=len(budget.skipped))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ogcserver.core.functions.over_dimensions import values_of
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.model.catalog import CatalogItem
 from ogcserver.model.dimensions import Slice, slices_for
@@ -43,7 +42,7 @@ def point_series(views: ViewReader, request: ReadRequest, steps: list[Slice],
             continue
         if values is None or all(v != v for v in values):  # off the source, or NaN at every step
             continue
-        series = tuple(StepValue(tuple(values_of(dimensions, step).items()), value)
+        series = tuple(StepValue(tuple(step.values(dimensions).items()), value)
                        for step, value in zip(steps, values))
         return item, series
     return None

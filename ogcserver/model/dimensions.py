@@ -128,8 +128,12 @@ class Slice:
 
     def label(self, dimensions: tuple[Dimension, ...]) -> str:
         """The steps as text, e.g. ``time=2014-02-24T00:00:00Z`` (band descriptions)."""
+        return ", ".join(f"{name}={value}" for name, value in self.values(dimensions).items())
+
+    def values(self, dimensions: tuple[Dimension, ...]) -> dict[str, str]:
+        """The steps as request values, by dimension name (each names exactly its step)."""
         by_axis = {d.axis: d for d in dimensions}
-        return ", ".join(f"{by_axis[a].name}={by_axis[a].values[i]}" for a, i in self.steps if a in by_axis)
+        return {by_axis[a].name: by_axis[a].values[i] for a, i in self.steps if a in by_axis}
 
 
 NO_SLICE = Slice()

@@ -125,6 +125,12 @@ class DimensionView:
     listed: tuple[str, ...]
     nearest: bool
 
+    @property
+    def identifier(self) -> str:
+        """WMTS's name for it, as its KVP parameter and its {template} variable: Time,
+        Elevation, else DIM_<NAME> (the WMS parameter of the same dimension)."""
+        return self.name.capitalize() if self.name in ("time", "elevation") else f"DIM_{self.name.upper()}"
+
 
 def dimension_views(info: LayerInfo) -> list[DimensionView]:
     """A mosaic's TIME (its items' acquisition times), or a multidimensional source's axes."""

@@ -19,6 +19,12 @@ from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
 
 PARAMETERS = ("FILTER", "TIME", "MOSAICORDER", "MOSAICOPERATOR")
+
+
+def is_item_parameter(name: str) -> bool:
+    """A parameter that picks items or dimension steps: the above, ELEVATION or DIM_<NAME>."""
+    upper = name.upper()
+    return upper in PARAMETERS or upper == "ELEVATION" or (upper.startswith("DIM_") and len(upper) > 4)
 MAX_RULE_DEPTH = 32  # nesting of JSON arrays and objects in a RENDERINGRULE
 
 

@@ -19,7 +19,8 @@ from ogcserver.model.catalog import (
     SourceInfo,
     SyncResult,
 )
-from ogcserver.model.dimensions import Slice
+from ogcserver.model.coverage import EncodedCoverage
+from ogcserver.model.dimensions import Dimension, Slice
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
@@ -72,6 +73,13 @@ class RasterWriter(Protocol):
     def write(self, window: tuple[int, int, int, int], data: np.ndarray, valid: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
+
+
+class CubeEncoder(Protocol):
+    """Encodes a finished GeoTIFF coverage whose bands are steps as one multidimensional file."""
+
+    def encode(self, coverage: EncodedCoverage, dimensions: tuple[Dimension, ...], steps: Sequence[Slice],
+               variable: str, units: str) -> EncodedCoverage: ...
 
 
 class CatalogStore(Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -205,3 +206,26 @@ def test_owslib_sees_the_dimensions_and_fetches_two_steps(config):
                                       size=(72, 36), format="image/png", time=t).read())
                     for t in layer.timepositions[:2]]
         assert (pictures[0] != pictures[1]).any()
+
+
+def test_kml_of_a_temporal_layer_is_a_time_series_for_the_time_slider(client, ogc_schemas):
+    """GetMap as KML without TIME: one GroundOverlay per step with its TimeSpan (valid KML 2.2),
+    each image the map of its step; with TIME, the one overlay."""
+    kml_ns = "http://www.opengis.net/kml/2.2"
+    query = ("/wms?SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0&LAYERS=ta&STYLES=&CRS=CRS:84&BBOX=-180,-90,180,90"
+             "&WIDTH=72&HEIGHT=36&FORMAT=application/vnd.google-earth.kml%2Bxml")
+    r = client.get(query)
+    assert r.status_code == 200, r.data[:300]
+    assert_valid(schema(ogc_schemas, (kml_ns, "http://schemas.opengis.net/kml/2.2.0/ogckml22.xsd")), r.data)
+    overlays = etree.fromstring(r.data).findall(f".//{{{kml_ns}}}GroundOverlay")
+    spans = [(o.findtext(f"{{{kml_ns}}}TimeSpan/{{{kml_ns}}}begin"), o.findtext(f"{{{kml_ns}}}TimeSpan/{{{kml_ns}}}end"))
+             for o in overlays]
+    assert spans == [("2001-01-01T00:00:00Z", "2001-01-31T00:00:00Z"), ("2001-01-31T00:00:00Z", "2001-03-02T00:00:00Z"),
+                     ("2001-03-02T00:00:00Z", "2001-04-01T00:00:00Z"), ("2001-04-01T00:00:00Z", None)]
+    pictures = []
+    for overlay in overlays[:2]:
+        href = urlparse(overlay.findtext(f"{{{kml_ns}}}Icon/{{{kml_ns}}}href"))
+        pictures.append(decode(client.get(f"{href.path}?{href.query}").data))
+    assert (pictures[0] != pictures[1]).any()
+    one = etree.fromstring(client.get(query + "&TIME=2001-01-31").data)
+    assert len(one.findall(f".//{{{kml_ns}}}GroundOverlay")) == 1

@@ -125,12 +125,6 @@ def _check_names(dimensions: tuple[Dimension, ...], values: StepValues) -> None:
                                               f"(it has: {', '.join(sorted(known)) or 'none'})")
 
 
-def values_of(dimensions: tuple[Dimension, ...], step: Slice) -> dict[str, str]:
-    """A slice as the value of each dimension, as a request would name that one step."""
-    by_axis = {d.axis: d for d in dimensions}
-    return {by_axis[axis].name: by_axis[axis].values[i] for axis, i in step.steps if axis in by_axis}
-
-
 def _reduce(statistic: str, steps: list[Slice], dimensions: tuple[Dimension, ...], read_step: StepReader,
             grid: Grid, count: int) -> Raster | None:
     running = Running(statistic, grid)
@@ -138,7 +132,7 @@ def _reduce(statistic: str, steps: list[Slice], dimensions: tuple[Dimension, ...
                  running_bytes(statistic, grid, count)):
         for step in steps:
             check_deadline()
-            raster = read_step(values_of(dimensions, step))
+            raster = read_step(step.values(dimensions))
             if raster is not None:
                 running.add(raster)
         return running.result()

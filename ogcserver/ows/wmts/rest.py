@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from ogcserver.core.query import EVERY_ITEM, ItemQuery, TileQuery
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
-from ogcserver.ows.items import parse_item_query
+from ogcserver.ows.items import is_item_parameter, parse_item_query
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wmts import parse
 
@@ -73,9 +72,10 @@ def feature_info_request(fields: Mapping[str, str], items: ItemQuery = EVERY_ITE
 
 
 def request_items(pairs: Iterable[tuple[str, str]], time: str | None = None) -> ItemQuery:
-    """FILTER, TIME and mosaic rule from a REST request's query string; TIME also from its path,
-    where "default" and "current" (the dimension's default value) ask for no time."""
-    pairs = [(k, v) for k, v in pairs if k.upper() in ITEM_PARAMETERS]
+    """FILTER, TIME, ELEVATION, DIM_<NAME> and mosaic rule from a REST request's query string;
+    TIME also from its path, where "default" and "current" (the dimension's default value) ask
+    for no time."""
+    pairs = [(k, v) for k, v in pairs if is_item_parameter(k)]
     if time is not None and time.lower() not in ("", "default", "current"):
         pairs = [(k, v) for k, v in pairs if k.upper() != "TIME"] + [("TIME", time)]
     return parse_item_query(Params(pairs)) if pairs else EVERY_ITEM  # most tiles: nothing to parse
