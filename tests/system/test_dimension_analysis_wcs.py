@@ -46,6 +46,20 @@ def test_a_coverage_of_an_aggregate_equals_xarray(client_and_cube, statistic):
     np.testing.assert_allclose(got[~holes], expected[~holes].astype("float32"), rtol=2e-6, atol=1e-4)
 
 
+def test_a_trimmed_time_axis_is_the_aggregates_input_one_band(client_and_cube):
+    """SUBSET=time(...) names the steps the rule aggregates: one band, not one per step."""
+    client, cube = client_and_cube
+    r = get_coverage(client, {"over": {"statistic": "max"}},
+                     SUBSET='time("2001-01-31T00:00:00Z","2001-04-01T00:00:00Z")')
+    assert r.status_code == 200, r.data[:300]
+    with rasterio.open(io.BytesIO(r.data)) as ds:
+        assert ds.count == 1
+        got = ds.read(1)
+    expected = cubes.decoded(cube, "ta").sel(level=1000.0).isel(time=slice(1, 4)).max("time").values
+    valid = np.isfinite(expected)
+    np.testing.assert_array_equal(got[valid], expected[valid].astype("float32"))
+
+
 def test_a_coverage_of_an_anomaly_equals_xarray(client_and_cube):
     client, cube = client_and_cube
     r = get_coverage(client, {"over": {"operation": "anomaly", "steps": {"time": "2001-03/2001-04"},
