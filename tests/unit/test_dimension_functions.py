@@ -19,7 +19,8 @@ from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.query import EVERY_ITEM, PointQuery
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.model.access import ANONYMOUS, Action
-from ogcserver.model.errors import InvalidDimensionValue
+from ogcserver.model.budget import Budget
+from ogcserver.model.errors import InvalidDimensionValue, RenderTimeout
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid
 from ogcserver.settings import load_settings
@@ -222,3 +223,23 @@ def test_the_real_ncep_file_mean_and_series_equal_xarray(core):
     lon, lat = grid.transform @ (20.5, 7.5)
     point = air.sel(time=slice("2014-02-24", "2014-02-28")).sel(lat=lat, lon=lon % 360, method="nearest")
     assert [p.value for p in features.hits[0].series] == pytest.approx(point.values.astype("float32").tolist())
+
+
+def test_the_deadline_stops_a_reduction_between_steps(core, monkeypatch):
+    """A clock that passes the deadline after the second step's read: no further step is read."""
+    reads: list[int] = []
+    original = XarrayReader.read
+
+    def read(self, *args, **kwargs):
+        reads.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(XarrayReader, "read", read)
+    layer = layer_of(core, "ta")
+    template = ProcessingTemplate.model_validate({"name": "t", "over": {"statistic": "mean"}})
+    budget = Budget(deadline=1.5, max_bytes=1 << 30, clock=lambda: float(len(reads)))
+    request = ReadRequest(layer, native(layer), (1,), Resampling.NEAREST, 64, dimensions={"time": "2001"},
+                          template=template, exact=True, budget=budget)
+    with pytest.raises(RenderTimeout):
+        core.engine.views.read_values(request)
+    assert len(reads) == 2
