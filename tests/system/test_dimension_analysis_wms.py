@@ -36,9 +36,10 @@ def config(tmp_path_factory) -> Path:
         ds.write(np.ones((1, 8, 8), "float32"))
     processing = [{"name": "warming", "title": "Change since the first month",
                    "over": {"operation": "anomaly", "reference": {"time": "2001-01-01"}},
-                   "chain": [{"function": "expression", "expression": "b1 + 100"}]}]
+                   "chain": [{"function": "expression", "expression": "b1 + 100"}]},
+                  {"name": "spring_max", "over": {"statistic": "max", "steps": {"time": "2001-01-31/2001-04-01"}}}]
     layers = [{"name": "ta", "source": str(cube), "variable": "ta", "value_range": list(RANGE),
-               "styles": ["warming"]},
+               "styles": ["warming", "spring_max"]},
               {"name": "flat", "source": str(flat)}]
     path = folder / "ogcserver.yaml"
     path.write_text(yaml.safe_dump({"server": {"data_dir": str(folder / "state")}, "limits": {"max_steps": 3},
@@ -96,6 +97,18 @@ def test_a_template_over_the_dimensions_is_a_style(client, config):
     picture = decode(r.data)
     assert (opacity(picture) > 0).tolist() == valid.tolist()
     assert np.abs(np.where(valid, picture[..., 0], 0).astype(int) - expected).max() <= 1
+
+
+def test_a_template_without_a_chain_draws_its_aggregate_as_the_layer(client, config):
+    r = getmap(client, STYLES="spring_max", ELEVATION="500")
+    assert r.status_code == 200, r.data[:300]
+    values = cubes.decoded(config.parent / "cube.nc", "ta").sel(level=500.0).isel(time=slice(1, 4)).max("time").values
+    expected = np.where(np.isfinite(values), default_stretch(np.nan_to_num(values), *RANGE), 0)
+    picture = decode(r.data)
+    np.testing.assert_array_equal(np.where(opacity(picture) > 0, picture[..., 0], 0), expected)
+    legend = client.get("/wms", query_string={"SERVICE": "WMS", "REQUEST": "GetLegendGraphic", "VERSION": "1.3.0",
+                                              "LAYER": "ta", "STYLE": "spring_max", "FORMAT": "image/png"})
+    assert legend.status_code == 200 and legend.content_type == "image/png"
 
 
 @pytest.mark.parametrize("extra, code, locator", [
