@@ -25,12 +25,15 @@ from ogcserver.storage.cache.directory import DirectoryStore
 from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
+from ogcserver.storage.cube_encoder import NetcdfEncoder
 from ogcserver.storage.interfaces import CatalogStore, TileStore
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.storage.readers.remote import configure_buckets
+from ogcserver.storage.readers.routing import SourceReader
 from ogcserver.storage.readers.vetting import SourceRules, default_roots
+from ogcserver.storage.readers.xarray_reader import XarrayReader
 from ogcserver.storage.s3 import Clients, S3Endpoint
 
 
@@ -42,7 +45,7 @@ class Core:
     catalog: LayerCatalog
     tiles: TileService
     access: Policy
-    reader: RasterioReader
+    reader: SourceReader
     catalog_store: CatalogStore
     tile_store: TileStore | None
 
@@ -104,7 +107,7 @@ def s3_endpoint(settings: Settings) -> S3Endpoint:
                       config.read_cache_mb << 20)
 
 
-def raster_reader(settings: Settings) -> RasterioReader:
+def raster_reader(settings: Settings) -> SourceReader:
     """The reader with the configured source rules; VRT sources stay inside the configured roots,
     by default the files and folders the layers publish. GDAL learns how to reach the buckets
     sources may be read from (kept by forked workers)."""
@@ -116,8 +119,9 @@ def raster_reader(settings: Settings) -> RasterioReader:
     rules = SourceRules(config.allow_vrt, default_roots(list(roots)), config.max_side, config.max_bands,
                         config.max_block_bytes, config.max_uncompressed_ratio, config.overviews_required_above,
                         settings.source_buckets)
-    return RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
-                          settings.limits.max_request_bytes)
+    rasters = RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
+                             settings.limits.max_request_bytes)
+    return SourceReader(rasters, XarrayReader(max(4, settings.server.open_datasets // 4), rules))
 
 
 def build_core(settings: Settings) -> Core:
@@ -131,6 +135,7 @@ def build_core(settings: Settings) -> Core:
                            cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)
+    engine.cubes = NetcdfEncoder()
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
     catalog.refresh(force=True)  # after the tile cache listens: it hears what changed while down
     reader.pool.close_all()  # workers open their own handles after fork

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import logging
 import re
 import unicodedata
 from pathlib import Path
@@ -31,9 +32,15 @@ from ogcserver.core.config import (
     ServiceDefinition,
 )
 from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import bucket_problem, is_object_url, split_url
 from ogcserver.model.redaction import Secret
 from ogcserver.model.safe_yaml import DocumentBounds, DocumentRefused, parse_document
+from ogcserver.storage.catalogs.files import list_source_files, multidim_sources
+from ogcserver.storage.readers.multidim_vetting import is_multidim
+from ogcserver.storage.readers.xarray_reader import publishable_variables
+
+log = logging.getLogger(__name__)
 
 # A file on disk is the operator's own, so its bounds are wide (a grant's area may hold tens of
 # thousands of points); they still stop an alias bomb before it is expanded.
@@ -580,13 +587,43 @@ def _unique_name(name: str, used: set[str]) -> str:
     return candidate
 
 
+def variable_layers(path: Path, used: set[str]) -> list[dict]:
+    """A layer per publishable variable of a netCDF, HDF5 or Zarr source, named
+    ``<file>_<variable>`` by the rule of ``layer_name_for`` (``air_temperature.nc``'s ``air``:
+    ``air_temperature_air``), titled by the catalog from the variable's long_name. A file that
+    cannot be opened, or has no such variable, stays one layer without a variable, which the
+    catalog leaves out and logs once with the reason; each variable left out is logged once."""
+    try:
+        found, refused = publishable_variables(str(path))
+    except SourceUnavailable:
+        found, refused = [], {}
+    for variable, reason in refused.items():
+        log.warning("variable left out", extra={"path": str(path), "variable": variable, "reason": reason})
+    if not found:
+        name = _unique_name(layer_name_for(path), used)
+        return [{"name": name, "title": name, "source": str(path.resolve())}]
+    stem = layer_name_for(path.with_suffix(""))
+    return [{"name": _unique_name(layer_name_for(Path(f"{stem}_{variable}.nc"))[:NAME_MAX], used),
+             "source": str(path.resolve()), "variable": variable} for variable in found]
+
+
 def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Settings:
-    """Zero configuration: one service, a layer per file and a mosaic layer per folder."""
-    layers = []
+    """Zero configuration: one service, a layer per file (per variable of a multidimensional
+    file), and for a folder a mosaic layer of its rasters plus a layer per variable of each
+    multidimensional file in it."""
+    layers: list[dict] = []
     used = {"data"}  # the service's name
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: does not exist")
+        if is_multidim(str(path)):
+            layers += variable_layers(path, used)
+            continue
+        cubes = multidim_sources(path) if path.is_dir() else []
+        for cube in cubes:
+            layers += variable_layers(cube, used)
+        if cubes and not list_source_files(path, "*.tif"):
+            continue  # a folder of multidimensional files only: no empty mosaic beside them
         name = _unique_name(layer_name_for(path), used)
         layers.append({"name": name, "title": name, "source": str(path.resolve())})
     raw: dict = {"services": [{"name": "data", "title": "Published data", "layers": layers}]}

@@ -23,13 +23,13 @@ from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.catalog import (
     BandStatistics,
     CatalogItem,
-    ItemRecord,
     LayerInfo,
     Selection,
     SourceInfo,
     StyleInfo,
     TimeRange,
 )
+from ogcserver.model.dimensions import with_defaults
 from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, SourceUnavailable, TooManyItems
 from ogcserver.model.geo import (
     BBox,
@@ -76,7 +76,8 @@ def _key_for(root: Path | str, path: str) -> str:
     if isinstance(root, str):
         return PurePosixPath(PurePosixPath(path).name).with_suffix("").as_posix()
     try:
-        relative = Path(path).relative_to(root.resolve()) if root.is_dir() else Path(Path(path).name)
+        inside = root.is_dir() and Path(path) != root.resolve()  # not a directory store itself
+        relative = Path(path).relative_to(root.resolve()) if inside else Path(Path(path).name)
     except ValueError:
         relative = Path(Path(path).name)
     return relative.with_suffix("").as_posix()
@@ -184,17 +185,15 @@ class LayerCatalog:
             (_key_for(root, path), path, mtime, size)
             for path, mtime, size in self.list_files(root, config.pattern)
         ]
-        result = self.store.sync(config.collection_name, rows, self.describe_file)
+        variable = config.variable or ""
+        result = self.store.sync(config.collection_name, rows,
+                                 lambda key, path: describe_file(self.reader, key, path, variable))
         for refusal in result.refused:  # once: a refused file is not examined again until it changes
             log.warning("source refused", extra={"layer": name, "path": refusal.path, "reason": refusal.reason})
         if result.changed:
             log.info("index updated", extra={
                 "layer": name, "added": result.added, "updated": result.updated, "removed": result.removed,
             })
-
-    def describe_file(self, key: str, path: str) -> ItemRecord:
-        """A catalog record for a raster file: its description, valid-data footprint and tags."""
-        return describe_file(self.reader, key, path)
 
     def _tell_caches(self, layer: Layer, generation: int) -> None:
         """Tell the tile caches which areas changed since they were last told (once per change,
@@ -243,8 +242,11 @@ class LayerCatalog:
         resolution = min((i.source.resolution for i in items if i.source.crs == crs), key=lambda r: r[0])
         render_bands = default_render_bands(config, first.count)
         stats = self._statistics(name, collection, items, render_bands) if first.dtype != "uint8" else ()
+        if config.value_range is not None:  # the publisher's colour range instead of the percentiles
+            low, high = config.value_range
+            stats = tuple(BandStatistics(low, high, low, high) for _ in render_bands)
         advertised = self._advertised_crs(service, config, crs)
-        title = config.title or name
+        title = config.title or first.attributes.get("long_name") or name
         is_mosaic = config.collection is not None or (config.local_source is not None and config.local_source.is_dir())
         kind = "mosaic of %d rasters" % summary.count if summary.count > 1 or is_mosaic else "raster"
         # what decides the pixels besides the files (changed files invalidate their own tiles):
@@ -283,7 +285,8 @@ class LayerCatalog:
             times=tuple(self.store.times(collection, MAX_TIMES + 1)),
             palette=first.palette if render_bands == (1,) else None,
             scalar_styles=scalar_styles(len(render_bands)),
-            units=config.colour_scale.units if config.colour_scale else "",
+            dimensions=with_defaults(first.dimensions, config.dimensions),
+            units=(config.colour_scale.units if config.colour_scale and config.colour_scale.units else first.units),
         )
         levels, stale = self._overview(name, collection, summary.generation)
         return Layer(info, config, render_bands, levels, stale)

@@ -45,6 +45,9 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+DEFAULT_MAX_STEPS = 366  # a year of daily steps
+
+
 class Limits(Frozen):
     """Per-request limits, with defaults safe for a public server."""
 
@@ -63,6 +66,10 @@ class Limits(Frozen):
     # accumulators, the chain's intermediates, the input window at the chosen overview and the
     # largest block to inflate (see core/memory.py). Maps and WCS pieces alike.
     max_request_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+    # Steps of a multidimensional layer one request may take (a WCS trim over time becomes one
+    # band per step; an aggregate's range, reduced a step at a time; a point's series): a year
+    # of daily data, refused beyond before anything is read.
+    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1, le=100_000)
 
     def merged(self, override: Limits | None) -> Limits:
         """These limits, tightened or loosened by a service's own block."""
@@ -126,6 +133,11 @@ class LayerConfig(Frozen):
     cache: bool = True  # tiles of this layer go through the tile cache
     styles: tuple[str, ...] = ()  # processing templates offered as styles, besides "default"
     colour_scale: ColourScaleConfig | None = None  # one band: drawn through a colour scale by default
+    # a netCDF, HDF5 or Zarr source: the variable published (needed when it holds several)
+    variable: str | None = Field(None, min_length=1, max_length=256)
+    # default step per dimension (time, elevation or another axis, by its protocol name)
+    dimensions: dict[str, str] = {}
+    value_range: tuple[float, float] | None = None  # the default style's colour range (min, max)
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerConfig:
@@ -147,6 +159,12 @@ class LayerConfig(Frozen):
     def local_source(self) -> Path | None:
         """The file or folder this layer publishes, when it is on a local disk."""
         return self.source if isinstance(self.source, Path) else None
+    @field_validator("value_range")
+    @classmethod
+    def _value_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
+            raise ValueError("value_range is [min, max] with finite min < max")
+        return value
 
     @field_validator("order")
     @classmethod

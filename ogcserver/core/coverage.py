@@ -26,6 +26,7 @@ from ogcserver.core.render.coverage_encode import CoverageWriter
 from ogcserver.model.access import Constraints
 from ogcserver.model.budget import current_budget, holding
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
+from ogcserver.model.dimensions import Dimension, Slice, slices_for
 from ogcserver.model.errors import (
     CompressionRefused,
     FormatRefused,
@@ -34,6 +35,7 @@ from ogcserver.model.errors import (
     ResourceLimitExceeded,
 )
 from ogcserver.model.timing import phase
+from ogcserver.storage.interfaces import CubeEncoder
 
 
 def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
@@ -46,6 +48,8 @@ def _bands(layer: Layer, query: CoverageQuery) -> tuple[int, ...]:
 
 def _check_encoding(fmt: CoverageFormat, dtype: str, count: int, options: GeoTiffOptions) -> None:
     """Refuse what the encoding cannot hold rather than silently changing the values."""
+    if fmt is CoverageFormat.NETCDF:
+        return
     if fmt is not CoverageFormat.GEOTIFF:
         if dtype != "uint8":
             message = f"{fmt.value} holds 8-bit values only; this coverage is {dtype}: use image/tiff"
@@ -72,12 +76,17 @@ def read_coverage(
     limits: Limits,
     constraints: Constraints,
     template: ProcessingTemplate | None = None,
+    cubes: CubeEncoder | None = None,
 ) -> EncodedCoverage:
     """The coverage's values piece by piece, each one read (see core/read.py); with a processing
     template, the chain's values (read with context around each piece, as maps are, so pieces
     join without seams)."""
     info = layer.info
     grid = output_grid(info, query)
+    # a function over the dimensions takes the steps asked for as its input: one set of bands
+    reduced = template is not None and template.over is not None
+    axes = () if reduced else info.dimensions
+    steps = slices_for(axes, dict(query.items.dimensions), limits.max_steps, single=False)
     if template is None:
         bands = _bands(layer, query)
         dtype, count, nodata = info.dtype, len(bands), info.nodata
@@ -88,6 +97,9 @@ def read_coverage(
         produced = chain_output(template, given)
         dtype, count, names = produced.dtype, produced.count, produced.names
         nodata = None  # processed values have no nodata value of their own: a mask band marks gaps
+    if axes:  # each step's bands in turn, named by their step
+        names = tuple(f"{name} {step.label(info.dimensions)}" for step in steps for name in names)
+        count = len(names)
     size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
         raise ResourceLimitExceeded(
@@ -95,9 +107,14 @@ def read_coverage(
             f"at most {limits.max_coverage_bytes} are served"
         )
     _check_encoding(query.format, dtype, count, query.geotiff)
+    netcdf = query.format is CoverageFormat.NETCDF
+    if netcdf and (cubes is None or not axes):
+        raise FormatRefused("application/netcdf is offered for multidimensional coverages; use image/tiff")
     whole = ReadRequest(layer, grid, bands, query.resampling, limits.max_items, query.items,
-                        constraints=constraints, template=template, exact=True, budget=current_budget())
-    writer = CoverageWriter(grid, count, dtype, nodata, names, query.format, query.geotiff)
+                        constraints=constraints, template=template, exact=True, max_steps=limits.max_steps,
+                        budget=current_budget())
+    fmt = CoverageFormat.GEOTIFF if netcdf else query.format  # netCDF: the GeoTIFF's bands, re-encoded
+    writer = CoverageWriter(grid, count, dtype, nodata, names, fmt, query.geotiff)
     try:
         windows = list(writer.windows())
         if len(windows) > 1:
@@ -106,14 +123,37 @@ def read_coverage(
             piece = grid.subgrid(window)
             with holding(f"a {piece.width}x{piece.height} piece of the coverage",
                          raster_bytes(piece.width * piece.height, count, dtype)):
-                raster = views.read_values(replace(whole, grid=piece))
+                data, valid = _read_steps(views, replace(whole, grid=piece), axes, steps)
                 with phase("encode"):
-                    writer.write(window, None if raster is None else raster.data,
-                                 None if raster is None else raster.valid)
+                    writer.write(window, data, valid)
         with phase("encode"):
-            return writer.finish()
+            encoded = writer.finish()
+            if netcdf and cubes is not None:
+                return cubes.encode(encoded, axes, steps, info.band_names[0], info.units)
+            return encoded
     finally:
         writer.close()
+
+
+def _read_steps(views: ViewReader, request: ReadRequest, dimensions: tuple[Dimension, ...],
+                steps: list[Slice]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One piece's values at every step, bands of each step in turn (None: nothing there); the
+    validity is per pixel, so a pixel is valid where any step has a value (nodata marks the rest)."""
+    if not dimensions:
+        raster = views.read_values(request)
+        return (None, None) if raster is None else (raster.data, raster.valid)
+    rasters = [views.read_values(replace(request, dimensions=step.values(dimensions))) for step in steps]
+    if all(r is None for r in rasters):
+        return None, None
+    count, shape = len(request.bands), (request.grid.height, request.grid.width)
+    nodata = np.nan if request.layer.info.nodata is None else request.layer.info.nodata
+    data = np.full((count * len(steps), *shape), nodata, np.dtype(request.layer.info.dtype))
+    valid = np.zeros(shape, bool)
+    for i, raster in enumerate(rasters):
+        if raster is not None:
+            data[i * count:(i + 1) * count] = np.where(raster.valid, raster.data, data[i * count:(i + 1) * count])
+            valid |= raster.valid
+    return data, valid
 
 
 def _check_item_count(views: ViewReader, whole: ReadRequest) -> None:

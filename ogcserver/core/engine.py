@@ -20,7 +20,8 @@ from ogcserver.core.constraints import allowed_items, point_in_area, sample_poin
 from ogcserver.core.coverage import read_coverage
 from ogcserver.core.functions.chain import needs_dataset_statistics, read_bands, with_dataset_statistics
 from ogcserver.core.functions.library import Colormap
-from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.core.functions.over_dimensions import OverDimensions
+from ogcserver.core.functions.templates import ProcessingTemplate, with_over
 from ogcserver.core.memory import picture_bytes
 from ogcserver.core.query import (
     DEFAULT_SCALE,
@@ -37,6 +38,7 @@ from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.render.encode import encode
 from ogcserver.core.render.legend import legend_picture, message_picture, scale_legend, template_legend
 from ogcserver.core.render.style import composite, render_default, render_processed
+from ogcserver.core.series import StepValue, point_series, series_steps
 from ogcserver.model.access import Action, Constraints, Principal
 from ogcserver.model.budget import Budget, check_deadline, current_budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, LayerInfo
@@ -55,15 +57,19 @@ from ogcserver.model.formats import EncodedImage, ImageFormat, Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster, RGBAImage
 from ogcserver.model.timing import phase
-from ogcserver.storage.interfaces import RasterReader
+from ogcserver.storage.interfaces import CubeEncoder, RasterReader
 
 
 @dataclass(frozen=True)
 class ItemHit:
+    """An item's band values at a point; for a query over several steps of the layer's
+    dimensions, its series instead: the first band's value at each step."""
+
     """A raster of a layer with valid values at the queried point."""
 
     item: CatalogItem
     values: list[float]
+    series: tuple[StepValue, ...] = ()
 
 
 @dataclass
@@ -74,6 +80,7 @@ class LayerFeatures:
     y: float
     crs: str
     hits: list[ItemHit] = field(default_factory=list)
+    units: str = ""
 
 
 STATISTICS_SAMPLE = 512  # pixels a side of the whole-layer read behind dataset statistics
@@ -87,6 +94,7 @@ class Engine:
         self._limits = {s.name: settings.limits_for(s) for s in settings.services}
         self._bound: dict[tuple, ProcessingTemplate] = {}  # templates with dataset statistics, per layer state
         self.clock: Callable[[], float] = time.monotonic  # of every request's deadline
+        self.cubes: CubeEncoder | None = None  # multidimensional coverages as netCDF (set by the composition)
 
     @property
     def catalog(self) -> LayerCatalog:
@@ -170,7 +178,7 @@ class Engine:
             picture: RGBAImage | None = None
             for (layer, constraints), ref in zip(layers, query.layers):
                 rendered = self._render_layer(layer, grid, query.resampling, limits, constraints, ref.style,
-                                              query.rendering, query.items, query.scale)
+                                              query.rendering, query.items, query.scale, query.over)
                 if rendered is not None:
                     picture = composite(picture, rendered)
         if picture is None:
@@ -189,21 +197,25 @@ class Engine:
         rendering: ProcessingTemplate | None = None,
         want: ItemQuery = EVERY_ITEM,
         scale: ColourScale = DEFAULT_SCALE,
+        over: OverDimensions | None = None,
     ) -> RGBAImage | None:
-        """One layer's picture on a grid: its read (see core/read.py), then its style."""
+        """One layer's picture on a grid: its read (see core/read.py), then its style; ``over``:
+        the request's function over the layer's dimensions, before the style's chain."""
         template = self._template(layer, style, rendering, scale)
+        if over is not None:
+            template = with_over(template, over)
         if template is not None:
             template = self.with_statistics(layer, template, limits)
         request = ReadRequest(
             layer, grid, read_bands(template, layer.info.band_count) if template else layer.render_bands,
             resampling or Resampling(self.settings.rendering.default_resampling), limits.max_items, want,
-            constraints=constraints, template=template, budget=current_budget(),
+            constraints=constraints, template=template, max_steps=limits.max_steps, budget=current_budget(),
         )
         raster = self.views.read_view(request)
         if raster is None or isinstance(raster, RGBAImage):
             return raster  # nothing there, or too many items and no overview: their footprints, drawn
         with phase("functions"):  # the style: values to colours
-            if template:
+            if template and template.chain:
                 return render_processed(raster)
             return render_default(raster, layer.info.statistics, layer.info.palette)
 
@@ -273,7 +285,7 @@ class Engine:
             with request_budget(budget):
                 if template is not None:
                     template = self.with_statistics(layer, template, limits)
-                coverage = read_coverage(self.views, layer, query, limits, constraints, template)
+                coverage = read_coverage(self.views, layer, query, limits, constraints, template, self.cubes)
         finally:
             self._finish(budget)
         return replace(coverage, skipped=len(budget.skipped))
@@ -296,14 +308,20 @@ class Engine:
         results = []
         for name in query.layers:
             layer, constraints = self.resolve(name, "", query.service, query.principal, Action.QUERY, "feature_info")
-            features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs)
+            features = LayerFeatures(name, tuple(layer.info.band_names), x, y, grid.crs, units=layer.info.units)
             results.append(features)
             if not point_in_area(x, y, grid.crs, constraints):
                 continue
             sx, sy = sample_point(grid, query.col, query.row, layer.info.crs, constraints)
             pixel = Grid.from_bbox(BBox(sx - px, sy - py, sx + px, sy + py, grid.crs), 1, 1)
             request = ReadRequest(layer, pixel, (), Resampling.NEAREST, limits.max_items, query.items,
-                                  constraints=constraints)
+                                  constraints=constraints, max_steps=limits.max_steps)
+            steps = series_steps(request)
+            if steps:
+                found = point_series(self.views, request, steps, (sx, sy))
+                if found is not None:
+                    features.hits.append(ItemHit(found[0], [], found[1]))
+                continue
             for item in self.views.select(request):
                 try:
                     values = self.reader.sample(item.source, sx, sy, grid.crs)

@@ -37,9 +37,10 @@ class IngestReport:
         return (self.added + self.updated) / self.seconds if self.seconds else 0.0
 
 
-def describe_file(reader: RasterReader, key: str, path: str) -> ItemRecord:
-    """A record for a raster file: its description, traced footprint and GDAL tags."""
-    info = reader.describe(path)
+def describe_file(reader: RasterReader, key: str, path: str, variable: str = "") -> ItemRecord:
+    """A record for a raster file (or one variable of a multidimensional file): its description,
+    traced footprint and tags."""
+    info = reader.describe(path, variable=variable)
     footprint = reader.footprint(info)
     footprint_box(footprint, info)  # raises SourceUnavailable when it cannot be placed in lon/lat
     return ItemRecord(key, info, footprint, {k: typed_value(v) for k, v in info.attributes.items()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ogcserver.core.functions.over_dimensions import OverDimensions
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.model.access import ANONYMOUS, Principal
 from ogcserver.model.catalog import TimeRange
@@ -25,6 +26,9 @@ class ItemQuery:
     nearest_time: bool = False  # no item in ``time``: take the closest acquisition time
     ordering: Ordering | None = None
     operator: Operator | None = None
+    # values asked for the layers' dimensions, by name: time (TIME, also in ``time`` above),
+    # elevation (ELEVATION) and others (WMS DIM_<NAME>), as the caller wrote them
+    dimensions: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_default(self) -> bool:
@@ -76,6 +80,7 @@ class MapQuery:
     rendering: ProcessingTemplate | None = None  # an ad-hoc chain instead of the styles
     items: ItemQuery = EVERY_ITEM
     scale: ColourScale = DEFAULT_SCALE
+    over: OverDimensions | None = None  # a function over the layers' dimensions (AGGREGATE) before the style
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ogcserver.core.catalog import Layer, LayerCatalog
+from ogcserver.core.config import DEFAULT_MAX_STEPS
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item
+from ogcserver.core.functions.over_dimensions import StepValues, reduce_over
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import mosaic_bytes
 from ogcserver.core.mosaic import mosaic
@@ -26,6 +28,7 @@ from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture
 from ogcserver.model.access import UNCONSTRAINED, Constraints
 from ogcserver.model.budget import Budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, SourceInfo
+from ogcserver.model.dimensions import NO_SLICE, Slice, slices_for
 from ogcserver.model.errors import TooManyItems
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
@@ -54,10 +57,12 @@ class ReadRequest:
     resampling: Resampling
     max_items: int
     items: ItemQuery = EVERY_ITEM  # the selection and the mosaic rule
-    # values of a layer's further dimensions (elevation, ...); no layer has any yet, so none is read
+    # values of the layer's dimensions (time, elevation, ...) this read takes, by name; empty:
+    # those ``items`` asks for; each dimension not named is read at its default step
     dimensions: Mapping[str, str] = field(default_factory=lambda: NO_DIMENSIONS)
     constraints: Constraints = UNCONSTRAINED
     template: ProcessingTemplate | None = None  # the chain, per item or on the mosaic, and what to compare with
+    max_steps: int = DEFAULT_MAX_STEPS  # steps a template's function over the dimensions may read
     exact: bool = False
     budget: Budget | None = field(default=None, compare=False)
 
@@ -65,6 +70,26 @@ class ReadRequest:
     def operator(self) -> Operator:
         """The mosaic rule: the request's, else the layer's."""
         return self.items.operator or self.layer.config.operator
+
+    @property
+    def slice(self) -> Slice:
+        """The one step of each of the layer's dimensions this read takes (InvalidDimensionValue
+        for a value naming none); a range gives its last step."""
+        if not self.layer.info.dimensions:
+            return NO_SLICE
+        return slices_for(self.layer.info.dimensions, self.asked, 1, single=True)[0]
+
+    @property
+    def asked(self) -> Mapping[str, str]:
+        """The dimension values this read was asked for, by dimension name."""
+        return self.dimensions or dict(self.items.dimensions)
+
+
+def at_slice(items: list[CatalogItem], step: Slice) -> list[CatalogItem]:
+    """The items with their sources set to read one step of each dimension."""
+    if not step.steps:
+        return items
+    return [replace(item, source=replace(item.source, slice=step)) for item in items]
 
 
 def choose_level(levels: tuple[SourceInfo, ...], grid: Grid) -> SourceInfo | None:
@@ -125,7 +150,7 @@ class ViewReader:
         area = (grid or request.grid).bbox
         with phase("select"):
             items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
-            return allowed_items(items, request.constraints)
+            return at_slice(allowed_items(items, request.constraints), request.slice)
 
     def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
         layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints
@@ -138,7 +163,7 @@ class ViewReader:
         compared = template is not None and template.compare is not None
         with holding(f"layer '{layer.info.name}' on {read_grid.width}x{read_grid.height} pixels",
                      size * (2 if compared else 1)):
-            raster = self._mosaic(request, read_grid, request.items)
+            raster = self._input(request, read_grid)
             if not isinstance(raster, Raster):
                 return raster
             if template is not None:
@@ -155,6 +180,20 @@ class ViewReader:
         if factor > 1:
             raster = upsample(raster, grid, factor)
         return mask_outside_area(raster, constraints)
+
+    def _input(self, request: ReadRequest, grid: Grid) -> Raster | RGBAImage | None:
+        """What the chain runs on: the mosaic of the step asked for, or the template's function
+        over the layer's dimensions, reduced from the mosaic of each step it names."""
+        over = request.template.over if request.template is not None else None
+        if over is None:
+            return self._mosaic(request, grid, request.items)
+
+        def read_step(values: StepValues) -> Raster | None:
+            found = self._mosaic(replace(request, dimensions=values), grid, request.items)
+            return found if isinstance(found, Raster) else None  # a drawing of footprints has no values
+
+        return reduce_over(over, request.layer.info.dimensions, request.asked, request.max_steps, read_step,
+                           grid, max(1, len(request.bands)))
 
     def _mosaic(self, request: ReadRequest, grid: Grid, want: ItemQuery) -> Raster | RGBAImage | None:
         """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse

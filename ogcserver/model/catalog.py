@@ -9,6 +9,7 @@ from typing import Any
 
 import shapely.geometry
 
+from ogcserver.model.dimensions import NO_SLICE, Dimension, Slice
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import WGS84, BBox, lonlat_union, to_lonlat
 from ogcserver.model.mosaic import NEWEST, Ordering
@@ -32,6 +33,12 @@ class SourceInfo:
     attributes: dict[str, str] = field(default_factory=dict)
     alpha_band: int | None = None  # a band GDAL treats as alpha; the warper must be told
     palette: tuple[tuple[int, int, int, int], ...] | None = None  # band 1's colour table
+    # a multidimensional source: the variable read, its axes besides x and y, and the step of
+    # each that a read takes (the core sets it per request; empty: every axis at its default)
+    variable: str = ""
+    dimensions: tuple[Dimension, ...] = ()
+    slice: Slice = NO_SLICE
+    units: str = ""
 
     @property
     def resolution(self) -> tuple[float, float]:
@@ -192,10 +199,11 @@ class LayerInfo:
     time_extent: tuple[datetime, datetime] | None = None
     times: tuple[datetime, ...] = ()  # distinct acquisition times, oldest first (may be cut short)
     palette: tuple[tuple[int, int, int, int], ...] | None = None
+    dimensions: tuple[Dimension, ...] = ()  # axes besides x and y (multidimensional sources)
+    units: str = ""  # of the values: the colour scale's, else what the source says
     version: str = ""  # changes with the layer's rendering (config, bands, statistics): cache keys
     generation: int = 0  # the collection's change counter: bumped by every item change
     scalar_styles: tuple[StyleInfo, ...] = ()  # one band: a colour scale per ramp (never cached as tiles)
-    units: str = ""  # of the values a colour scale shows
 
 
 def lonlat_footprint(info: SourceInfo) -> BBox:

@@ -14,10 +14,11 @@ class CoverageFormat(enum.Enum):
     GEOTIFF = "image/tiff"
     PNG = "image/png"
     JPEG = "image/jpeg"
+    NETCDF = "application/netcdf"  # a multidimensional coverage as CF netCDF
 
     @property
     def extension(self) -> str:
-        return {"image/tiff": "tif", "image/png": "png", "image/jpeg": "jpg"}[self.value]
+        return {"image/tiff": "tif", "image/png": "png", "image/jpeg": "jpg", "application/netcdf": "nc"}[self.value]
 
 
 class Compression(enum.Enum):

@@ -54,6 +54,15 @@ class InvalidValue(OgcServerError):
         self.parameter = parameter
 
 
+class InvalidDimensionValue(InvalidValue):
+    """A dimension value (time, elevation, another axis) that names no step of the layer, is
+    malformed, or names more steps than a request may take; ``dimension`` is its name."""
+
+    def __init__(self, dimension: str, message: str) -> None:
+        super().__init__(None, message)
+        self.dimension = dimension
+
+
 class InvalidPoint(OgcServerError):
     """A query point lies outside the map."""
 

@@ -110,3 +110,33 @@ def time_view(info: LayerInfo) -> TimeView | None:
         listed = tuple(format_time(t) for t in info.times)
         return TimeView(",".join(listed), whole, listed)
     return TimeView(f"{whole}/PT1S", whole, ())
+
+
+@dataclass(frozen=True)
+class DimensionView:
+    """One dimension of a layer as WMS and WMTS capabilities list it. ``nearest``: whether a
+    value between steps is answered with the nearest one (mosaic times) or refused (the steps
+    of a multidimensional source)."""
+
+    name: str
+    units: str
+    default: str
+    values: str
+    listed: tuple[str, ...]
+    nearest: bool
+
+    @property
+    def identifier(self) -> str:
+        """WMTS's name for it, as its KVP parameter and its {template} variable: Time,
+        Elevation, else DIM_<NAME> (the WMS parameter of the same dimension)."""
+        return self.name.capitalize() if self.name in ("time", "elevation") else f"DIM_{self.name.upper()}"
+
+
+def dimension_views(info: LayerInfo) -> list[DimensionView]:
+    """A mosaic's TIME (its items' acquisition times), or a multidimensional source's axes."""
+    views = [DimensionView(d.name, d.units, d.default_value, ",".join(d.values), d.values, False)
+             for d in info.dimensions]
+    time = time_view(info)
+    if time is not None and not any(v.name == "time" for v in views):
+        views.insert(0, DimensionView("time", "ISO8601", time.default, time.values, time.listed, True))
+    return views

@@ -63,6 +63,11 @@ def by_axis(names: Mapping[str, str | None]) -> Callable[[Any], str | None]:
     return lambda exc: names.get(exc.axis)
 
 
+def dimension_parameter(exc: errors.InvalidDimensionValue) -> str:
+    """The KVP parameter of a dimension: TIME, ELEVATION, else DIM_<NAME> (WMS's sample dimensions)."""
+    return exc.dimension.upper() if exc.dimension in ("time", "elevation") else f"DIM_{exc.dimension.upper()}"
+
+
 SERVER_SIDE = Rule("NoApplicableCode", status=503)  # may succeed later: the client did nothing wrong
 
 # What every protocol answers unless its own table says otherwise.
@@ -74,6 +79,7 @@ COMMON = ErrorTable({
     errors.InvalidValue: Rule("InvalidParameterValue", lambda exc: exc.parameter),  # named by its parser
     errors.LimitExceeded: Rule("InvalidParameterValue"),
     errors.BadFilter: Rule("InvalidParameterValue", "FILTER"),
+    errors.InvalidDimensionValue: Rule("InvalidParameterValue", dimension_parameter),
     errors.RenderTimeout: SERVER_SIDE,
     errors.SourceUnavailable: SERVER_SIDE,  # names the file, never its path
     errors.CatalogUnavailable: SERVER_SIDE,

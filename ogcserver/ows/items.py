@@ -16,18 +16,37 @@ from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, parse_ordering
 from ogcserver.model.time import parse_time
 from ogcserver.ows.exceptions import OwsError
+from ogcserver.ows.kvp import Params
 
 PARAMETERS = ("FILTER", "TIME", "MOSAICORDER", "MOSAICOPERATOR")
+
+
+def is_item_parameter(name: str) -> bool:
+    """A parameter that picks items or dimension steps: the above, ELEVATION or DIM_<NAME>."""
+    upper = name.upper()
+    return upper in PARAMETERS or upper == "ELEVATION" or (upper.startswith("DIM_") and len(upper) > 4)
 MAX_RULE_DEPTH = 32  # nesting of JSON arrays and objects in a RENDERINGRULE
 
 
-def parse_item_query(params: Mapping[str, str], time_parameter: str = "TIME") -> ItemQuery:
+def dimension_values(params: Mapping[str, str] | Params, time_parameter: str = "TIME") -> tuple[tuple[str, str], ...]:
+    """Values asked for the layers' dimensions: TIME, ELEVATION and DIM_<NAME> (any other
+    dimension, named case-blind as WMS 1.3.0's sample dimensions are), by dimension name."""
+    names = params.names() if isinstance(params, Params) else list(params)
+    found = {"time": params.get(time_parameter.upper(), ""), "elevation": params.get("ELEVATION", "")}
+    for name in names:
+        if name.upper().startswith("DIM_") and len(name) > 4:
+            found[name[4:].lower()] = params.get(name, "") or ""
+    return tuple((name, (value or "").strip()) for name, value in found.items() if value and value.strip())
+
+
+def parse_item_query(params: Mapping[str, str] | Params, time_parameter: str = "TIME") -> ItemQuery:
     """The item selection a request asks for; EVERY_ITEM when it asks for none."""
-    text_filter = params.get("FILTER", "").strip()
-    text_time = params.get(time_parameter.upper(), "").strip()
-    text_order = params.get("MOSAICORDER", "").strip()
-    text_operator = params.get("MOSAICOPERATOR", "").strip().lower()
-    if not (text_filter or text_time or text_order or text_operator):
+    text_filter = (params.get("FILTER", "") or "").strip()
+    text_time = (params.get(time_parameter.upper(), "") or "").strip()
+    text_order = (params.get("MOSAICORDER", "") or "").strip()
+    text_operator = (params.get("MOSAICOPERATOR", "") or "").strip().lower()
+    dimensions = dimension_values(params, time_parameter)
+    if not (text_filter or text_time or text_order or text_operator or dimensions):
         return EVERY_ITEM
     try:
         ordering = parse_ordering(text_order) if text_order else None
@@ -44,6 +63,7 @@ def parse_item_query(params: Mapping[str, str], time_parameter: str = "TIME") ->
         nearest_time=True,
         ordering=ordering,
         operator=operator,
+        dimensions=dimensions,
     )
 
 

@@ -19,6 +19,8 @@ from ogcserver.model.catalog import (
     SourceInfo,
     SyncResult,
 )
+from ogcserver.model.coverage import EncodedCoverage
+from ogcserver.model.dimensions import Dimension, Slice
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
@@ -26,9 +28,10 @@ from ogcserver.model.tiles import StoredTile, TileKey
 
 
 class RasterReader(Protocol):
-    def describe(self, path: str, own: bool = False) -> SourceInfo:
+    def describe(self, path: str, own: bool = False, variable: str = "") -> SourceInfo:
         """A file's description; SourceRefused when it may not be published (``own``: a file the
-        server wrote, exempt from the limits on published files)."""
+        server wrote, exempt from the limits on published files; ``variable``: the one to read
+        of a multidimensional file)."""
 
     def vet(self, path: str) -> None:
         """SourceRefused for a file that may not be published, checked without opening it as a raster
@@ -41,6 +44,10 @@ class RasterReader(Protocol):
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         """Band values at a point, or None where the source has no valid data."""
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        """The first band's value at a point at each step (NaN where a step has none), read in
+        as few chunk reads as the format allows; None where the point is off the source."""
 
     def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]: ...
 
@@ -66,6 +73,13 @@ class RasterWriter(Protocol):
     def write(self, window: tuple[int, int, int, int], data: np.ndarray, valid: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
+
+
+class CubeEncoder(Protocol):
+    """Encodes a finished GeoTIFF coverage whose bands are steps as one multidimensional file."""
+
+    def encode(self, coverage: EncodedCoverage, dimensions: tuple[Dimension, ...], steps: Sequence[Slice],
+               variable: str, units: str) -> EncodedCoverage: ...
 
 
 class CatalogStore(Protocol):

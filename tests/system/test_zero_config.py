@@ -38,7 +38,6 @@ from tests.support.viewer import drawn, expected_rect, inside_outside, map_pixel
 # Files that cannot be published yet, and what their log line must say.
 GCP = r"\bGCPs?\b|ground control"
 GEOSTATIONARY = r"geostationary|\bgeos\b"
-NETCDF = r"netcdf|multidimensional|subdataset"
 RPC = r"\bRPCs?\b|rational polynomial"
 NO_FILES = r"\*\.tif|pattern|match"  # a folder without a file its pattern matches
 REFUSED = {
@@ -46,18 +45,13 @@ REFUSED = {
     "sentinel1-gcps/cog_gcps.tif": GCP,
     "goes-geostationary": GEOSTATIONARY,
     "goes-geostationary/goes.tif": GEOSTATIONARY,
-    "netcdf-ncep-air": f"{NETCDF}|{NO_FILES}",
-    "netcdf-ncep-air/air_temperature_small.nc": NETCDF,
-    "netcdf-merra2": f"{NETCDF}|{NO_FILES}",
-    "netcdf-merra2/M2T1NXSLV_temporal.nc4": NETCDF,
-    "netcdf-above-albers": f"{NETCDF}|{NO_FILES}",
-    "netcdf-above-albers/ABoVE_TVPRM_bbox.nc4": NETCDF,
     "landsat7-rgb/RGB.byte.rpc.vrt": RPC,
     "dem-srtm-hgt": NO_FILES,  # only N10W110.hgt.zip, which is served when named
 }
 # WCS offers a coverage in its native CRS, which needs an EPSG code: these have none (a WKT with an
-# unknown datum), so WMS and WMTS list them and WCS does not.
-WITHOUT_EPSG_CODE = ("mosaic-landsat7-tiles",)
+# unknown datum; a CF Albers grid mapping), so WMS and WMTS list them and WCS does not.
+WITHOUT_EPSG_CODE = ("mosaic-landsat7-tiles", "netcdf-above-albers")
+MULTIDIMENSIONAL = (".nc", ".nc4")  # each publishes its one variable (netCDF files are one layer per variable)
 NOT_RASTERS = {".txt", ".xml", ".md"}
 
 

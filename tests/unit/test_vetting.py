@@ -86,7 +86,7 @@ def test_the_format_comes_from_the_content_and_must_match_the_extension(tmp_path
     assert "not a format ogcserver recognises" in refusal(reader, text)
     cdf = tmp_path / "air.nc"
     cdf.write_bytes(b"CDF\x01" + bytes(60))
-    assert refusal(reader, cdf) == "netCDF: multidimensional sources are not supported yet"
+    assert refusal(reader, cdf) == "netCDF: a multidimensional source, published per variable, not as one raster"
     assert "not a raster extension" in refusal(reader, tmp_path / "a.exe")
     for path in ("/vsicurl/http://127.0.0.1:9/a.tif", "http://127.0.0.1:9/a.tif", "/vsizip//vsicurl/x.zip/a.tif",
                  "NETCDF:a.nc:air", "MEM:::DATAPOINTER=0x1,PIXELS=1,LINES=1"):

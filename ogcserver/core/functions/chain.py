@@ -26,8 +26,9 @@ def context_pixels(template: ProcessingTemplate) -> int:
 
 def chain_output(template: ProcessingTemplate, given: BandSet) -> BandSet:
     """The data type and bands the template produces from an input holding ``given``, as each
-    function declares them (a comparison is float32, named as its input)."""
-    out = given
+    function declares them (a comparison, and a function over dimensions, is float32, named as
+    its input)."""
+    out = BandSet("float32", given.names) if template.over is not None else given
     for function in template.chain:
         out = function.output(out)
     if template.compare is not None:

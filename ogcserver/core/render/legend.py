@@ -63,7 +63,10 @@ def _colours(colormap: Colormap, values: np.ndarray) -> np.ndarray:
 def template_legend(template: ProcessingTemplate, width: int | None, height: int | None) -> np.ndarray | None:
     """A legend for a processing template that ends in a colormap (a ramp, or one swatch per
     class) or a fixed stretch (a grey ramp); None when its last step has no legend of its own."""
-    last = (template.then or template.chain)[-1]
+    functions = template.then or template.chain
+    if not functions:  # a function over the dimensions alone: drawn as the layer is, with its legend
+        return None
+    last = functions[-1]
     w, h = width or 140, height or 140
     img = Image.new("RGBA", (w, h), (255, 255, 255, 0))
     draw = ImageDraw.Draw(img)

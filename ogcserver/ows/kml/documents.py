@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import zipfile
+from collections.abc import Sequence
 
 from lxml import etree
 
@@ -61,6 +62,24 @@ def ground_overlay(name: str, image_href: str, box: BBox) -> bytes:
     icon = _el(overlay, "Icon")
     _el(icon, "href", image_href)
     _lat_lon_box(overlay, "LatLonBox", box)
+    return _serialize(root)
+
+
+def time_series_overlays(name: str, box: BBox, steps: Sequence[tuple[str, str, str | None]]) -> bytes:
+    """One image per time step over a lon/lat box, each shown from its time to the next one's
+    (a TimeSpan), so Google Earth's time slider plays the series; ``steps``: (time, image href,
+    next time or None for the last)."""
+    root, doc = _document(name)
+    for begin, href, end in steps:
+        overlay = _el(doc, "GroundOverlay")
+        _el(overlay, "name", f"{name} {begin}")
+        span = _el(overlay, "TimeSpan")
+        _el(span, "begin", begin)
+        if end is not None:
+            _el(span, "end", end)
+        icon = _el(overlay, "Icon")
+        _el(icon, "href", href)
+        _lat_lon_box(overlay, "LatLonBox", box)
     return _serialize(root)
 
 

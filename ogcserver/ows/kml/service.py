@@ -89,11 +89,17 @@ class KmlService:
             image = self.engine.render_map(replace(query, grid=grid, format=ImageFormat.PNG, transparent=True))
             kml = documents.ground_overlay(name, "overlay.png", box)
             return OwsResponse(documents.kmz(kml, {"overlay.png": image.body}), documents.KMZ_TYPE)
-        for ref in query.layers:  # the linked image is checked again when fetched; check now too
-            self.engine.resolve(ref.layer, ref.style, query.service, query.principal, Action.VIEW, "kml")
+        resolved = [self.engine.resolve(ref.layer, ref.style, query.service, query.principal, Action.VIEW, "kml")[0]
+                    for ref in query.layers]  # the linked image is checked again when fetched; check now too
         params = {**wms_params, "VERSION": "1.3.0", "CRS": "CRS:84", "FORMAT": "image/png", "TRANSPARENT": "TRUE",
                   "BBOX": f"{box.minx!r},{box.miny!r},{box.maxx!r},{box.maxy!r}"}
         params.pop("SRS", None)
+        times = next((d.values for layer in resolved for d in layer.info.dimensions if d.name == "time"), ())
+        if times and not any(k.upper() == "TIME" for k in params):  # the series, for the time slider
+            times = times[-self.engine.limits(query.service).max_steps:]
+            steps = [(t, f"{endpoint.url}?{urlencode({**params, 'TIME': t})}", after)
+                     for t, after in zip(times, [*times[1:], None])]
+            return OwsResponse(documents.time_series_overlays(name, box, steps), documents.KML_TYPE)
         href = f"{endpoint.url}?{urlencode(params)}"
         return OwsResponse(documents.ground_overlay(name, href, box), documents.KML_TYPE)
 

@@ -24,6 +24,9 @@ FORMATS = {
     "geotiff": CoverageFormat.GEOTIFF,
     "gtiff": CoverageFormat.GEOTIFF,  # GDAL's driver name, as MapServer and the bench write it
     "tiff": CoverageFormat.GEOTIFF,
+    "application/netcdf": CoverageFormat.NETCDF,
+    "application/x-netcdf": CoverageFormat.NETCDF,
+    "netcdf": CoverageFormat.NETCDF,
     "image/png": CoverageFormat.PNG,
     "png": CoverageFormat.PNG,
     "image/jpeg": CoverageFormat.JPEG,
@@ -84,13 +87,16 @@ def coverage_format(raw: str | None, locator: str, code: str = "InvalidFormat") 
     value = (raw or "").strip().lower().replace(" ", "")
     fmt = FORMATS.get(value)
     if fmt is None:
-        message = f"format '{(raw or '')[:60]}' is not offered; use image/tiff, image/png or image/jpeg"
+        message = (f"format '{(raw or '')[:60]}' is not offered; use image/tiff, image/png or image/jpeg "
+                   "(application/netcdf for multidimensional coverages)")
         raise OwsError(code, message, locator)
     return fmt
 
 
 def formats_for(layer: Layer) -> tuple[str, ...]:
     """The media types a coverage can be encoded in without changing its values."""
+    if layer.info.dimensions:
+        return ("image/tiff", "application/netcdf")
     if layer.info.dtype == "uint8" and layer.info.band_count in (1, 3):
         return ("image/tiff", "image/png", "image/jpeg")
     if layer.info.dtype == "uint8" and layer.info.band_count in (2, 4):

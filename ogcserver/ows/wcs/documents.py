@@ -49,7 +49,7 @@ def capabilities_document(version: str, layers: list[Layer], settings: Settings,
 
 
 # WCS 1.0.0 names formats with xs:Name tokens (no media types); requests may use either
-NAMES_10 = {"image/tiff": "GeoTIFF", "image/png": "PNG", "image/jpeg": "JPEG"}
+NAMES_10 = {"image/tiff": "GeoTIFF", "image/png": "PNG", "image/jpeg": "JPEG", "application/netcdf": "NetCDF"}
 
 
 def describe_document(version: str, layers: list[Layer]) -> bytes:

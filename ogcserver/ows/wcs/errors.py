@@ -53,6 +53,7 @@ WCS_201 = WCS.extended({
     errors.LayerNotFound: Rule("NoSuchCoverage", "coverageId", 404, message=_coverage),
     **_area("SUBSET"),
     errors.AreaOutsideCoverage: Rule("InvalidSubsetting", "SUBSET", 404),
+    errors.InvalidDimensionValue: Rule("InvalidSubsetting", "SUBSET", 404),
     errors.NoSuchBand: Rule("NoSuchField", "RANGESUBSET", 404),
     errors.CompressionRefused: Rule("CompressionInvalid", "geotiff:compression", 404),  # GeoTIFF extension
     errors.PredictorRefused: Rule("PredictorInvalid", "geotiff:predictor", 404),

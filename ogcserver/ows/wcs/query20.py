@@ -174,11 +174,40 @@ def _time_subset(request: Request20) -> tuple[Request20, ItemQuery]:
     return replace(request, subsets=spatial), replace(request.items, time=when, nearest_time=False)
 
 
+def dimension_axis(layer: Layer, label: str) -> str | None:
+    """The layer dimension an axis label names: its own name (case-blind), or for time the
+    usual time labels."""
+    name = label.strip().lower()
+    names = {d.name for d in layer.info.dimensions}
+    if name in names:
+        return name
+    return "time" if name in TIME_AXES and "time" in names else None
+
+
+def _dimension_subsets(request: Request20, layer: Layer) -> tuple[Request20, ItemQuery]:
+    """Split the subsets of the layer's dimensions (time, elevation, ...) off the spatial ones: a
+    slice takes one step, a trim every step within it (one band each)."""
+    asked: dict[str, str] = {}
+    for subset in request.subsets:
+        name = dimension_axis(layer, subset.axis)
+        if name is None:
+            continue
+        if name in asked:
+            raise invalid_subsetting(f"the axis '{subset.axis[:20]}' is subset twice")
+        low, high = (v.strip().strip('"') if v else ".." for v in (subset.low, subset.high))
+        asked[name] = low if subset.slice else f"{low}/{high}"
+    spatial = tuple(s for s in request.subsets if dimension_axis(layer, s.axis) is None)
+    return replace(request, subsets=spatial), replace(request.items, dimensions=tuple(asked.items()))
+
+
 def build(request: Request20, layer: Layer, service: str | None) -> GetCoverage:
     native_code = wcs_code(layer)
     if native_code is None:
         raise OwsError("NoSuchCoverage", f"coverage '{layer.info.name}' is not offered", "COVERAGEID", status=404)
-    request, items = _time_subset(request)
+    if layer.info.dimensions:
+        request, items = _dimension_subsets(request, layer)
+    else:
+        request, items = _time_subset(request)
     native = RequestCrs(native_code, native_code, crs_axes(native_code)[0].xy == 1)
     in_subsets = {s.crs for s in request.subsets if s.crs}
     if len(in_subsets) > 1:

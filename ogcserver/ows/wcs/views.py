@@ -13,7 +13,7 @@ import numpy as np
 from ogcserver.core.catalog import Layer
 from ogcserver.core.coverage_grid import native_grid
 from ogcserver.model.geo import BBox, epsg_code, whole_longitudes
-from ogcserver.ows.capabilities import bbox_in
+from ogcserver.ows.capabilities import DimensionView, bbox_in, dimension_views
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wcs.axes import crs_axes, crs_uri, crs_urn
 from ogcserver.ows.wcs.common import field_names, formats_for
@@ -64,6 +64,7 @@ class CoverageView:
     formats: tuple[str, ...]
     crs_codes: tuple[str, ...]          # every CRS a request may use, native first
     boxes: tuple[tuple[str, str, str], ...]  # (crs uri, lower, upper) in CRS axis order
+    dimensions: tuple[DimensionView, ...] = ()  # axes besides x and y (multidimensional layers)
 
 
 def _interval(dtype: str) -> str:
@@ -137,6 +138,7 @@ def coverage_view(layer: Layer, code: str) -> CoverageView:
         formats=formats_for(layer),
         crs_codes=codes,
         boxes=_boxes(info.bounds, codes),
+        dimensions=tuple(d for d in dimension_views(info) if not d.nearest),
     )
 
 

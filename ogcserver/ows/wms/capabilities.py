@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from ogcserver.core.catalog import Layer
 from ogcserver.core.render.legend import SCALE_LEGEND_SIZE
 from ogcserver.model.geo import BBox, lonlat_union, whole_longitudes
-from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
+from ogcserver.ows.capabilities import bbox_in, dimension_views, fmt, ordered, render
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wms.parse import ADVERTISED_MAP_FORMATS, INFO_FORMATS
 from ogcserver.settings import Limits, Settings
@@ -72,7 +72,7 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
         "lonlat": _lonlat(info.lonlat_bounds),
         "boxes": boxes,
         "styles": styles,
-        "time": time_view(info),
+        "dimensions": dimension_views(info),
     }
 
 

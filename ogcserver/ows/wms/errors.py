@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from ogcserver.model import errors
-from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis
+from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule, by_axis, dimension_parameter
 from ogcserver.ows.exceptions import wms_exception_report
 
 WMS_130 = COMMON.extended({
@@ -22,6 +22,7 @@ WMS_130 = COMMON.extended({
     errors.AreaOutsideCoverage: Rule("InvalidParameterValue", "BBOX"),
     errors.InvalidExtent: Rule("InvalidParameterValue", "BBOX"),
     errors.ColourScaleRefused: Rule("InvalidParameterValue", "COLORSCALERANGE"),  # an ncWMS vendor parameter
+    errors.InvalidDimensionValue: Rule("InvalidDimensionValue", dimension_parameter),
 })
 WMS_111 = WMS_130.extended({
     errors.UnsupportedCrs: Rule("InvalidSRS", "SRS"),

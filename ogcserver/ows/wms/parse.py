@@ -10,6 +10,7 @@ import math
 import re
 
 from ogcserver.core.colour_scale import scalar_style_name
+from ogcserver.core.functions.over_dimensions import STATISTICS, OverDimensions
 from ogcserver.core.query import ItemQuery, LayerRef, LegendQuery, MapQuery, PointQuery
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.formats import ImageFormat, Resampling
@@ -49,7 +50,7 @@ KML_FORMATS = {
 }
 ADVERTISED_MAP_FORMATS = ("image/png", "image/png; mode=8bit", "image/jpeg", "image/tiff",
                           "application/vnd.google-earth.kml+xml", "application/vnd.google-earth.kmz")
-INFO_FORMATS = ("text/plain", "application/json", "text/xml", "text/html")
+INFO_FORMATS = ("text/plain", "application/json", "text/xml", "text/html", "text/csv")
 EXCEPTION_FORMATS = {
     "xml": "xml", "application/vnd.ogc.se_xml": "xml", "text/xml": "xml",
     "inimage": "inimage", "application/vnd.ogc.se_inimage": "inimage",
@@ -191,15 +192,25 @@ def _grid(params: Params, version: str) -> Grid:
 
 
 def _items(params: Params) -> ItemQuery:
-    """FILTER, TIME and the mosaic rule; a malformed TIME is an InvalidDimensionValue."""
-    if params.get("ELEVATION") not in (None, ""):
-        raise OwsError("InvalidDimensionValue", "no layer has an ELEVATION dimension", "ELEVATION")
+    """FILTER, TIME, ELEVATION, DIM_<NAME> and the mosaic rule; a malformed TIME is an
+    InvalidDimensionValue."""
     try:
         return parse_item_query(params)
     except InvalidValue as exc:
         if exc.parameter == "TIME":
             raise OwsError("InvalidDimensionValue", exc.message, "TIME") from None
         raise
+
+
+def _over(params: Params) -> OverDimensions | None:
+    """AGGREGATE=mean|min|max|sum|std (a vendor parameter): that statistic of every step TIME,
+    ELEVATION and DIM_<NAME> name, drawn in the layer's style."""
+    text = (params.get("AGGREGATE") or "").strip().lower()
+    if not text:
+        return None
+    if text not in STATISTICS:
+        raise OwsError("InvalidParameterValue", f"AGGREGATE must be one of {', '.join(STATISTICS)}", "AGGREGATE")
+    return OverDimensions(statistic=text)
 
 
 def parse_getmap(params: Params, version: str, service: str | None) -> GetMap:
@@ -210,6 +221,7 @@ def parse_getmap(params: Params, version: str, service: str | None) -> GetMap:
     query = MapQuery(
         items=_items(params),
         rendering=parse_rendering_rule(params.get("RENDERINGRULE")),
+        over=_over(params),
         layers=layers,
         grid=grid,
         format=fmt,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import epsg_code, whole_longitudes
-from ogcserver.ows.capabilities import bbox_in, fmt, ordered, render, time_view
+from ogcserver.ows.capabilities import bbox_in, dimension_views, fmt, ordered, render
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
@@ -60,7 +60,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
             "styles": [{"name": s.name, "title": s.title, "default": s.name == info.default_style} for s in info.styles],
             "boxes": _boxes(layer, matrix_sets),
             "tms": [t.id for t in matrix_sets],
-            "time": time_view(info),
+            "dimensions": dimension_views(info),
         })
     scoped = next((s for s in settings.services if s.name == endpoint.service), None)
     return render(

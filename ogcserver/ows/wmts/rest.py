@@ -13,8 +13,7 @@ from ogcserver.core.query import DEFAULT_SCALE, EVERY_ITEM, ColourScale, ItemQue
 from ogcserver.ows.colour_scale import PARAMETERS as SCALE_PARAMETERS
 from ogcserver.ows.colour_scale import parse_colour_scale
 from ogcserver.ows.exceptions import OwsError
-from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
-from ogcserver.ows.items import parse_item_query
+from ogcserver.ows.items import is_item_parameter, parse_item_query
 from ogcserver.ows.kvp import Params
 from ogcserver.ows.wmts import parse
 
@@ -82,9 +81,10 @@ def request_scale(pairs: Iterable[tuple[str, str]]) -> ColourScale:
 
 
 def request_items(pairs: Iterable[tuple[str, str]], time: str | None = None) -> ItemQuery:
-    """FILTER, TIME and mosaic rule from a REST request's query string; TIME also from its path,
-    where "default" and "current" (the dimension's default value) ask for no time."""
-    pairs = [(k, v) for k, v in pairs if k.upper() in ITEM_PARAMETERS]
+    """FILTER, TIME, ELEVATION, DIM_<NAME> and mosaic rule from a REST request's query string;
+    TIME also from its path, where "default" and "current" (the dimension's default value) ask
+    for no time."""
+    pairs = [(k, v) for k, v in pairs if is_item_parameter(k)]
     if time is not None and time.lower() not in ("", "default", "current"):
         pairs = [(k, v) for k, v in pairs if k.upper() != "TIME"] + [("TIME", time)]
     return parse_item_query(Params(pairs)) if pairs else EVERY_ITEM  # most tiles: nothing to parse

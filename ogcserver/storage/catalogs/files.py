@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import is_object_url
+from ogcserver.storage.readers.multidim_vetting import is_multidim
 from ogcserver.storage.s3 import Clients, head
 
 
@@ -28,6 +29,8 @@ def list_source_files(source: Path | str, pattern: str, objects: Clients | None 
     if source.is_file():
         st = source.stat()
         return [(str(source.resolve()), st.st_mtime, st.st_size)]
+    if is_multidim(str(source)):  # a Zarr store: one source, changed when any of its files is
+        return [store_stamp(source)]
     found = []
     for root, dirs, names in os.walk(source):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -41,3 +44,32 @@ def list_source_files(source: Path | str, pattern: str, objects: Clients | None 
                 continue
             found.append((str(path.resolve()), st.st_mtime, st.st_size))
     return sorted(found)
+
+
+def store_stamp(store: Path) -> tuple[str, float, int]:
+    """(path, latest mtime, total size) of a directory store."""
+    latest, total = store.stat().st_mtime, 0
+    for root, _dirs, names in os.walk(store):
+        for name in names:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            latest, total = max(latest, st.st_mtime), total + st.st_size
+    return str(store.resolve()), latest, total
+
+
+MAX_MULTIDIM_FILES = 1000  # netCDF/HDF5/Zarr sources of one folder published variable by variable
+
+
+def multidim_sources(folder: Path) -> list[Path]:
+    """The netCDF, HDF5 and Zarr sources in a folder (searched recursively, not into stores)."""
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        stores = sorted(d for d in dirs if not d.startswith(".") and is_multidim(d))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in stores)
+        found += [Path(root, n) for n in stores + sorted(names) if not n.startswith(".") and is_multidim(n)
+                  and (n in stores or Path(root, n).is_file())]
+        if len(found) >= MAX_MULTIDIM_FILES:
+            break
+    return sorted(found)[:MAX_MULTIDIM_FILES]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ogcserver.model.catalog import SourceInfo
+from ogcserver.model.dimensions import Dimension
 from ogcserver.model.geo import BBox
 
 
@@ -27,6 +28,9 @@ def info_to_json(info: SourceInfo) -> str:
             "attributes": info.attributes,
             "alpha_band": info.alpha_band,
             "palette": info.palette,
+            "variable": info.variable,
+            "units": info.units,
+            "dimensions": [vars(d) for d in info.dimensions],
         }
     )
 
@@ -48,4 +52,7 @@ def info_from_json(text: str | dict[str, Any]) -> SourceInfo:
         attributes=d["attributes"],
         alpha_band=d.get("alpha_band"),
         palette=tuple(tuple(c) for c in d["palette"]) if d.get("palette") else None,
+        variable=d.get("variable", ""),
+        units=d.get("units", ""),
+        dimensions=tuple(Dimension(**{**x, "values": tuple(x["values"])}) for x in d.get("dimensions", ())),
     )

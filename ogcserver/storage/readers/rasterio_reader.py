@@ -26,6 +26,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
+from ogcserver.model.dimensions import Slice
 from ogcserver.model.errors import SourceRefused, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
@@ -242,12 +243,15 @@ class RasterioReader:
     def forget_handles(self) -> None:
         self.pool.forget()
 
-    def describe(self, path: str, own: bool = False) -> SourceInfo:
+    def describe(self, path: str, own: bool = False, variable: str = "") -> SourceInfo:
         """Read a file's description afresh: it is new or has changed, so drop old handles.
 
         A file to publish must be within the configured limits (SourceRefused says why not);
         ``own``: a file the server wrote itself (a mosaic overview level), exempt from them.
         """
+        if variable:
+            raise SourceRefused(os.path.basename(path), f"it has no variables (a variable, '{variable[:40]}', "
+                                                        "applies to netCDF, HDF5 and Zarr sources)")
         self.pool.forget(path)
         with open_checked(path, rules=self.rules) as ds:
             if not own:
@@ -414,6 +418,11 @@ class RasterioReader:
         if not valid.any():
             return None
         return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        """A raster has one step: its value at each."""
+        values = self.sample(source, x, y, crs)
+        return None if values is None else [values[0] for _ in steps]
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         ds = self._open_for_read(source)

@@ -68,11 +68,13 @@ EXTENSIONS = {
     ".tif": GEOTIFF, ".tiff": GEOTIFF, ".jp2": JPEG2000, ".j2k": JPEG2000, ".vrt": VRT, ".png": PNG,
     ".jpg": JPEG, ".jpeg": JPEG, ".img": ERDAS, ".hgt": SRTM, ".hgt.zip": SRTM_ZIP,
 }
+# Multidimensional formats, read per variable by the xarray reader (``multidim_vetting.py``), not by GDAL
+NETCDF = SourceFormat("netCDF", "", (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n"))
+HDF5 = SourceFormat("HDF5", "", (b"\x89HDF\r\n\x1a\n",))
+ZARR = SourceFormat("Zarr", "", ())
+MULTIDIM_EXTENSIONS = {".nc": NETCDF, ".nc4": NETCDF, ".cdf": NETCDF, ".h5": HDF5, ".hdf5": HDF5, ".zarr": ZARR}
 NOT_YET = {
-    ".nc": "netCDF: multidimensional sources are not supported yet",
-    ".nc4": "netCDF: multidimensional sources are not supported yet",
-    ".h5": "HDF5: multidimensional sources are not supported yet",
-    ".hdf": "HDF: multidimensional sources are not supported yet",
+    ".hdf": "HDF4: not supported yet (HDF5 is: .h5, .hdf5)",
     ".grib": "GRIB: multidimensional sources are not supported yet",
     ".grb2": "GRIB: multidimensional sources are not supported yet",
 }
@@ -185,6 +187,9 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
     ext = extension(path)
     if ext in NOT_YET:
         raise SourceRefused(_name(path), NOT_YET[ext])
+    if ext in MULTIDIM_EXTENSIONS:
+        raise SourceRefused(_name(path), f"{MULTIDIM_EXTENSIONS[ext].name}: a multidimensional source, published "
+                                         "per variable, not as one raster")
     expected = EXTENSIONS.get(ext)
     if expected is None:
         raise SourceRefused(_name(path), f"'{ext or 'no extension'}' is not a raster extension ogcserver "

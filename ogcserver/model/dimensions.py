@@ -1,0 +1,172 @@
+"""A layer's dimensions besides x and y (time, elevation, any other axis of a multidimensional
+source) and how a request's value picks their steps.
+
+Steps are kept as the text protocols write them (times as ``YYYY-MM-DDTHH:MM:SSZ``, numbers in
+their shortest form), so one rule serves every calendar: a 360-day year's ``2001-02-30`` compares
+with other times as text, which is their order, without a Gregorian date standing in for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ogcserver.model.errors import InvalidDimensionValue
+
+TIME = "time"
+ELEVATION = "elevation"
+ISO8601 = "ISO8601"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One axis of a layer besides x and y.
+
+    ``name`` is the protocols' name (``time``, ``elevation``, or the source's own axis name in
+    lower case, which WMS asks for as ``DIM_<NAME>``); ``axis`` the source's name for it;
+    ``values`` every step in the source's order; ``default`` the index of the step a request
+    without a value gets (the latest time, the level nearest the surface, else the first).
+    """
+
+    name: str
+    axis: str
+    units: str
+    values: tuple[str, ...]
+    default: int = 0
+    calendar: str = ""  # the CF calendar of a time axis (standard, noleap, 360_day, ...)
+
+    @property
+    def default_value(self) -> str:
+        return self.values[self.default]
+
+    @property
+    def is_time(self) -> bool:
+        return self.units == ISO8601
+
+
+def format_number(value: float) -> str:
+    """A coordinate value as protocols write it: ``1000``, ``0.5``, ``-12.25``."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.10g}"
+
+
+def _time_key(text: str) -> str:
+    """A time as comparable text: ``2014-02-24T06:00:00Z`` and ``2014-02-24T06:00Z`` alike."""
+    text = text.strip().upper().removesuffix("Z").removesuffix("+00:00").replace(" ", "T")
+    if "T" in text:
+        day, _, clock = text.partition("T")
+        parts = (clock.split(".")[0].split(":") + ["00", "00"])[:3]
+        text = f"{day}T{':'.join(p.zfill(2) for p in parts)}"
+    return text
+
+
+def _in_time_range(value: str, low: str, high: str) -> bool:
+    """A step within [low, high]; a reduced time (``2014``, ``2014-02``) means its whole period."""
+    key = _time_key(value)
+    return (not low or key >= _time_key(low)) and (not high or key[: len(_time_key(high))] <= _time_key(high))
+
+
+def _number(text: str, dimension: Dimension) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a finite number")
+    return number
+
+
+def _matches(dimension: Dimension, text: str) -> list[int]:
+    """Indices of the steps one value or one ``start/end[/period]`` range names."""
+    parts = text.split("/")
+    if len(parts) > 3 or (len(parts) == 3 and not parts[2].strip().upper().startswith("P")):
+        raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a value or a start/end range")
+    if dimension.is_time:
+        if len(parts) == 1:
+            key = _time_key(text)
+            return [i for i, v in enumerate(dimension.values) if _time_key(v)[: len(key)] == key]
+        start, end = ("" if p.strip() == ".." else p.strip() for p in parts[:2])
+        if start and end and _time_key(start) > _time_key(end):
+            raise InvalidDimensionValue(dimension.name, f"the range '{text[:40]}' ends before it starts")
+        return [i for i, v in enumerate(dimension.values) if _in_time_range(v, start, end)]
+    numbers = [float(v) for v in dimension.values]
+    if len(parts) == 1:
+        asked = _number(text, dimension)
+        return [i for i, n in enumerate(numbers) if math.isclose(n, asked, rel_tol=1e-9, abs_tol=1e-12)]
+    low = -math.inf if parts[0].strip() in ("", "..") else _number(parts[0], dimension)
+    high = math.inf if parts[1].strip() in ("", "..") else _number(parts[1], dimension)
+    if low > high:
+        raise InvalidDimensionValue(dimension.name, f"the range '{text[:40]}' ends before it starts")
+    return [i for i, n in enumerate(numbers) if low <= n <= high]
+
+
+def steps_of(dimension: Dimension, text: str | None) -> tuple[int, ...]:
+    """The steps a request's value names, in the source's order: a value, a comma-separated list
+    or ranges; none given (or ``current``/``default``): the default step. A value naming no step
+    is an InvalidDimensionValue (the layers advertise nearestValue="0")."""
+    if text is None or not text.strip() or text.strip().lower() in ("current", "default"):
+        return (dimension.default,)
+    found: set[int] = set()
+    for part in text.split(","):
+        if not part.strip():
+            raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' has an empty value")
+        matched = _matches(dimension, part.strip())
+        if not matched:
+            raise InvalidDimensionValue(
+                dimension.name, f"'{part.strip()[:40]}' is not a {dimension.name} of this layer "
+                                f"({dimension.values[0]} to {dimension.values[-1]})")
+        found.update(matched)
+    return tuple(sorted(found))
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The step of every dimension one 2-D read takes, as (source axis, index) pairs."""
+
+    steps: tuple[tuple[str, int], ...] = ()
+
+    def label(self, dimensions: tuple[Dimension, ...]) -> str:
+        """The steps as text, e.g. ``time=2014-02-24T00:00:00Z`` (band descriptions)."""
+        return ", ".join(f"{name}={value}" for name, value in self.values(dimensions).items())
+
+    def values(self, dimensions: tuple[Dimension, ...]) -> dict[str, str]:
+        """The steps as request values, by dimension name (each names exactly its step)."""
+        by_axis = {d.axis: d for d in dimensions}
+        return {by_axis[a].name: by_axis[a].values[i] for a, i in self.steps if a in by_axis}
+
+
+NO_SLICE = Slice()
+
+
+def slices_for(dimensions: tuple[Dimension, ...], asked: Mapping[str, str], max_steps: int,
+               single: bool) -> list[Slice]:
+    """Every combination of the steps a request names (each dimension's default where it names
+    none); ``single``: one picture is wanted, so a range gives its last step. More than
+    ``max_steps`` slices is an InvalidDimensionValue before anything is read."""
+    per_dimension: list[tuple[str, tuple[int, ...]]] = []
+    for dimension in dimensions:
+        steps = steps_of(dimension, asked.get(dimension.name))
+        per_dimension.append((dimension.axis, steps[-1:] if single else steps))
+    total = math.prod(len(steps) for _axis, steps in per_dimension)
+    if total > max_steps:
+        widest = max(zip(dimensions, per_dimension), key=lambda pair: len(pair[1][1]))[0]
+        raise InvalidDimensionValue(
+            widest.name, f"the request names {total} steps; at most {max_steps} (limits.max_steps)")
+    slices = [NO_SLICE]
+    for axis, steps in per_dimension:
+        slices = [Slice((*s.steps, (axis, i))) for s in slices for i in steps]
+    return slices
+
+
+def with_defaults(dimensions: tuple[Dimension, ...], defaults: Mapping[str, str]) -> tuple[Dimension, ...]:
+    """The dimensions with the configured default steps (the last step a value names); a name
+    or value that fits no dimension is an InvalidDimensionValue, so the layer says why."""
+    known = {d.name for d in dimensions}
+    for name in defaults:
+        if name not in known:
+            raise InvalidDimensionValue(name, f"the layer has no dimension '{name[:40]}' "
+                                              f"(it has: {', '.join(sorted(known)) or 'none'})")
+    return tuple(
+        replace(d, default=steps_of(d, defaults[d.name])[-1]) if d.name in defaults else d for d in dimensions
+    )

@@ -1,0 +1,69 @@
+"""One raster reader for every source: GDAL (rasterio) for rasters, xarray for netCDF, HDF5 and
+Zarr variables, chosen by the source's path, so the core sees a single ``RasterReader``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from ogcserver.model.catalog import BandStatistics, SourceInfo
+from ogcserver.model.dimensions import Slice
+from ogcserver.model.formats import Resampling
+from ogcserver.model.image import Grid, Raster
+from ogcserver.storage.interfaces import RasterReader
+from ogcserver.storage.readers.multidim_vetting import is_multidim
+from ogcserver.storage.readers.rasterio_reader import DatasetPool, RasterioReader
+from ogcserver.storage.readers.vetting import SourceRules
+from ogcserver.storage.readers.xarray_reader import XarrayReader
+
+
+class SourceReader:
+    """Routes each call to the reader of the source's format."""
+
+    def __init__(self, rasters: RasterioReader, cubes: XarrayReader) -> None:
+        self.rasters = rasters
+        self.cubes = cubes
+
+    @property
+    def rules(self) -> SourceRules:
+        return self.rasters.rules
+
+    @property
+    def pool(self) -> DatasetPool:
+        """The GDAL handles (closed in a parent process before it forks workers)."""
+        return self.rasters.pool
+
+    def _for(self, path: str) -> RasterReader:
+        return self.cubes if is_multidim(path) else self.rasters
+
+    def describe(self, path: str, own: bool = False, variable: str = "") -> SourceInfo:
+        return self._for(path).describe(path, own, variable)
+
+    def vet(self, path: str) -> None:
+        self._for(path).vet(path)
+
+    def read(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling) -> Raster | None:
+        return self._for(source.path).read(source, grid, bands, resampling)
+
+    def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
+        return self._for(source.path).sample(source, x, y, crs)
+
+    def series(self, source: SourceInfo, x: float, y: float, crs: str, steps: Sequence[Slice]) -> list[float] | None:
+        return self._for(source.path).series(source, x, y, crs, steps)
+
+    def statistics(self, source: SourceInfo, bands: Sequence[int]) -> tuple[BandStatistics, ...]:
+        return self._for(source.path).statistics(source, bands)
+
+    def release(self) -> None:
+        self.rasters.release()
+        self.cubes.release()
+
+    def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
+        return self._for(source.path).original(source)
+
+    def footprint(self, source: SourceInfo) -> dict | None:
+        return self._for(source.path).footprint(source)
+
+    def forget_handles(self) -> None:
+        self.rasters.forget_handles()
+        self.cubes.forget_handles()

@@ -1,0 +1,174 @@
+"""The xarray reader: netCDF, HDF5 and Zarr variables decoded as CF says, on a north-up grid,
+checked against xarray's own decoding of the same files (tests/support/cubes.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ogcserver.model.dimensions import Slice
+from ogcserver.model.errors import SourceRefused
+from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import BBox
+from ogcserver.model.image import Grid
+from ogcserver.settings import settings_from_paths
+from ogcserver.storage.readers.xarray_reader import XarrayReader
+from tests.support import cubes
+
+
+@pytest.fixture(scope="module")
+def cube(tmp_path_factory):
+    return cubes.four_d(tmp_path_factory.mktemp("cube") / "cube.nc")
+
+
+def native_grid(info) -> Grid:
+    return Grid.from_bbox(info.bounds, info.width, info.height)
+
+
+def test_the_4d_noleap_cube_is_described_with_its_axes(cube):
+    info = XarrayReader().describe(str(cube), variable="ta")
+    assert (info.crs, info.width, info.height, info.count) == ("EPSG:4326", 72, 36, 1)
+    assert info.bounds.as_tuple() == (-180.0, -90.0, 180.0, 90.0)  # 0..360 rolled, south-up flipped
+    time, level = info.dimensions
+    assert (time.name, time.units, time.calendar) == ("time", "ISO8601", "noleap")
+    # day 60 of a noleap year is 2 March; the default is the latest step
+    assert time.values == ("2001-01-01T00:00:00Z", "2001-01-31T00:00:00Z", "2001-03-02T00:00:00Z",
+                           "2001-04-01T00:00:00Z")
+    assert time.default_value == "2001-04-01T00:00:00Z"
+    # levels stored top-down; the default is the one nearest the surface: the highest pressure
+    assert (level.name, level.units, level.values, level.default_value) == ("elevation", "hPa",
+                                                                            ("500", "850", "1000"), "1000")
+    assert info.units == "K" and info.attributes["long_name"] == "Air temperature"
+
+
+@pytest.mark.parametrize("step", [(0, 0), (2, 1), (3, 2)])
+def test_native_grid_values_equal_xarray_decoding_bit_for_bit(cube, step):
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    t, z = step
+    raster = reader.read(replace(info, slice=Slice((("time", t), ("level", z)))), native_grid(info), [1],
+                         Resampling.NEAREST)
+    truth = cubes.decoded(cube, "ta").isel(time=t, level=z).values
+    assert raster.data.shape == (1, 36, 72)
+    np.testing.assert_array_equal(raster.data[0], truth)  # NaN where xarray has NaN, equal elsewhere
+    assert (~raster.valid).sum() == 2  # the _FillValue hole and the value beyond valid_range
+
+
+def test_a_window_reads_only_its_part_and_places_it(cube):
+    """A view of 20x10 degrees around the antimeridian of the rolled grid: columns from both ends
+    of the file's 0..360 longitudes."""
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    grid = Grid.from_bbox(BBox(-10, 20, 10, 30, "EPSG:4326"), 4, 2)
+    raster = reader.read(info, grid, [1], Resampling.NEAREST)
+    truth = cubes.decoded(cube, "ta").isel(time=3, level=2).sel(lon=slice(-10, 10), lat=slice(30, 20)).values
+    np.testing.assert_array_equal(raster.data[0], truth)
+
+
+def test_sample_gives_the_decoded_value_of_the_step(cube):
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    truth = cubes.decoded(cube, "ta")
+    for t in range(cubes.TIMES):
+        value = reader.sample(replace(info, slice=Slice((("time", t),))), 12.4, -41.2, "EPSG:4326")
+        assert value == [float(truth.isel(time=t, level=2).sel(lon=12.5, lat=-42.5).values)]
+    hole_lon, hole_lat = float(cubes.LONS[5]), float(cubes.LATS[3])
+    assert reader.sample(info, hole_lon, hole_lat, "EPSG:4326") is None
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_zarr_stores_of_both_formats(tmp_path, zarr_format):
+    store = cubes.zarr_store(tmp_path / f"v{zarr_format}.zarr", zarr_format)
+    reader = XarrayReader()
+    info = reader.describe(str(store))  # its only variable
+    assert info.variable == "tas" and info.dimensions[0].values[-1] == "2020-01-03T00:00:00Z"
+    raster = reader.read(replace(info, slice=Slice((("time", 1),))), native_grid(info), [1], Resampling.NEAREST)
+    np.testing.assert_array_equal(raster.data[0], cubes.decoded(store, "tas").isel(time=1).values)
+
+
+def test_the_real_files_keep_their_decoded_values(shared_data):
+    reader = XarrayReader()
+    for name, variable in (("netcdf-ncep-air/air_temperature_small.nc", "air"),
+                           ("netcdf-merra2/M2T1NXSLV_temporal.nc4", "PS"),
+                           ("netcdf-above-albers/ABoVE_TVPRM_bbox.nc4", "NEE")):
+        path = shared_data / name
+        info = reader.describe(str(path), variable=variable)
+        last = info.dimensions[0].default
+        raster = reader.read(info, native_grid(info), [1], Resampling.NEAREST)
+        with xr.open_dataset(path) as ds:
+            truth = ds[variable].isel(time=last).load()
+        if "lon" in truth.dims:
+            truth = truth.assign_coords(lon=((truth.lon + 180) % 360) - 180).sortby("lon")
+            truth = truth.sortby("lat", ascending=False)
+        else:
+            truth = truth.sortby("y", ascending=False)
+        np.testing.assert_array_equal(raster.data[0], truth.values.astype(raster.data.dtype), err_msg=name)
+    merra = reader.describe(str(shared_data / "netcdf-merra2/M2T1NXSLV_temporal.nc4"), variable="PS")
+    assert merra.bounds.as_tuple() == (-180.3125, -90.25, 179.6875, 90.25)  # cell centres on the poles and -180
+    outline = reader.footprint(merra)["coordinates"][0]
+    assert min(p[1] for p in outline) == -90 and max(p[0] for p in outline) == 179.6875
+    above = reader.describe(str(shared_data / "netcdf-above-albers/ABoVE_TVPRM_bbox.nc4"), variable="NEE")
+    assert "Albers" in above.crs and above.bounds.as_tuple() == (-2290020.0, 3830000.0, -1690020.0, 4430000.0)
+
+
+def test_zero_configuration_publishes_each_variable(tmp_path, cube):
+    store = cubes.zarr_store(tmp_path / "obs.zarr")
+    two = tmp_path / "two.nc"
+    ds = xr.open_dataset(cube).load()
+    ds["tb"] = ds["ta"] * 2
+    ds.to_netcdf(two)
+    layers = settings_from_paths([cube, store, two]).services[0].layers
+    assert [(layer.name, layer.variable) for layer in layers] == [
+        ("cube_ta", "ta"), ("obs_tas", "tas"), ("two_ta", "ta"), ("two_tb", "tb")]
+    folder = settings_from_paths([tmp_path]).services[0].layers  # a folder of cubes only: no empty mosaic
+    assert {layer.name for layer in folder} == {"obs_tas", "two_ta", "two_tb"}
+
+
+def hostile_store(tmp_path, name: str, change) -> str:
+    store = cubes.zarr_store(tmp_path / name)
+    change(store)
+    return str(store)
+
+
+def test_zarr_stores_that_could_run_code_or_read_other_files_are_refused(tmp_path):
+    reader = XarrayReader()
+
+    def pickle_codec(store):
+        meta = store / "tas" / ".zarray"
+        document = json.loads(meta.read_text())
+        document["compressor"] = {"id": "pickle", "protocol": 4}
+        meta.write_text(json.dumps(document))
+
+    def link(store):
+        chunk = next(p for p in (store / "tas").iterdir() if not p.name.startswith("."))
+        chunk.unlink()
+        chunk.symlink_to("/etc/passwd")
+
+    for name, change, reason in (("pickled.zarr", pickle_codec, "codec 'pickle' is not accepted"),
+                                 ("linked.zarr", link, "symbolic links")):
+        with pytest.raises(SourceRefused) as refused:
+            reader.describe(hostile_store(tmp_path, name, change))
+        assert reason in refused.value.reason
+    fake = tmp_path / "fake.nc"
+    fake.write_bytes(b"II*\x00" + bytes(100))
+    with pytest.raises(SourceRefused, match="not accepted") as refused:
+        reader.describe(str(fake))
+    assert refused.value.reason == "its content is GeoTIFF, not the netCDF its extension '.nc' says"
+    for path in ("/vsicurl/http://127.0.0.1:9/a.nc", "NETCDF:a.nc:air"):
+        with pytest.raises(SourceRefused):
+            reader.vet(path)
+
+
+def test_reads_are_bounded_by_the_request_budget(cube):
+    from ogcserver.model.budget import Budget, request_budget
+    from ogcserver.model.errors import ResourceLimitExceeded
+
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    with request_budget(Budget(math.inf, 1000)), pytest.raises(ResourceLimitExceeded):
+        reader.read(info, native_grid(info), [1], Resampling.NEAREST)
