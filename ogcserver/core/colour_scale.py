@@ -85,6 +85,8 @@ def scalar_template(layer: Layer, style: str, template: ProcessingTemplate | Non
     a requested one, draws the band through a colour scale; a template ending in a ramp takes
     the request's overrides; any other template (or style) is returned as it was."""
     if template is not None:
+        if not template.chain:  # a function over dimensions alone: drawn as the layer is
+            return template
         last = template.chain[-1]
         if scale.is_default or template.compare is not None or not isinstance(last, Colormap) or last.stops:
             return template

@@ -373,7 +373,7 @@ class Engine:
     def _legend_pixels(layer: Layer, template: ProcessingTemplate, query: LegendQuery) -> np.ndarray | None:
         """A colour scale's bar (the scalar styles, and templates ending in a ramp drawn with a
         request's colour scale), else the template's own legend."""
-        last = template.chain[-1] if template.compare is None else None
+        last = template.chain[-1] if template.compare is None and template.chain else None
         if isinstance(last, Colormap) and not last.stops and (template.name == SCALAR or not query.scale.is_default):
             title = layer.info.title if template.name == SCALAR else template.title or template.name
             return scale_legend(last, title, layer.info.units, query.width, query.height, query.bar_only)
