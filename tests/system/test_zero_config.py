@@ -29,6 +29,7 @@ from PIL import Image
 
 from ogcserver.app import core_of, create_app
 from ogcserver.settings import settings_from_paths
+from ogcserver.storage.readers.xarray_reader import XarrayReader
 from ogcserver.web.logs import JsonFormatter
 from tests.conftest import SHARED, serving
 from tests.support import rasters
@@ -299,8 +300,9 @@ BACKGROUND = np.array([238, 238, 238])  # the map's background (#eee)
 def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
     """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
     cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.suffix.lower() in (".tif", *MULTIDIMENSIONAL))
+    if path.suffix.lower() in MULTIDIMENSIONAL or (path.is_dir() and not any(path.rglob("*.tif"))):
+        return multidimensional_lonlat_bounds(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
     lons, lats = [], []
     for f in files:
         with rasterio.open(f) as src:
@@ -322,6 +324,22 @@ def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
     if lons.max() - lons.min() > 180:  # across the antimeridian: continue east of 180
         lons = np.where(lons < 0, lons + 360, lons)
     return float(lons.min()), float(min(lats)), float(lons.max()), float(max(lats))
+
+
+def multidimensional_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
+    """Where the grids of the netCDF files lie in lon/lat, from their coordinates as xarray reads
+    them (GDAL's netCDF driver and the server's HDF5 library do not share one process), within
+    the globe (cell centres on the poles put the grid's edges beyond them)."""
+    lons, lats = [], []
+    for f in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in MULTIDIMENSIONAL):
+        b = XarrayReader().describe(str(f)).bounds
+        edge = np.linspace(0, 1, 33)
+        xs = np.concatenate([b.minx + edge * b.width, np.full(33, b.maxx), b.maxx - edge * b.width, np.full(33, b.minx)])
+        ys = np.concatenate([np.full(33, b.miny), b.miny + edge * b.height, np.full(33, b.maxy), b.maxy - edge * b.height])
+        lon, lat = rasterio.warp.transform(b.crs, "EPSG:4326", xs.tolist(), ys.tolist())
+        lons.extend(lon)
+        lats.extend(lat)
+    return (max(-180.0, min(lons)), max(-90.0, min(lats)), min(180.0, max(lons)), min(90.0, max(lats)))
 
 
 def mercator(lon: float, lat: float) -> tuple[float, float]:

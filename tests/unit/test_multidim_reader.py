@@ -172,3 +172,16 @@ def test_reads_are_bounded_by_the_request_budget(cube):
     info = reader.describe(str(cube), variable="ta")
     with request_budget(Budget(math.inf, 1000)), pytest.raises(ResourceLimitExceeded):
         reader.read(info, native_grid(info), [1], Resampling.NEAREST)
+
+
+def test_a_global_grid_is_not_drawn_again_beyond_the_world(cube):
+    """A Web Mercator view wider than the world: PROJ wraps the longitudes past +-20037508 m, so
+    the warper would draw the globe there again; those pixels stay empty, as for image sources."""
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    grid = Grid.from_bbox(BBox(-25_000_000, -10_000_000, 25_000_000, 10_000_000, "EPSG:3857"), 100, 40)
+    raster = reader.read(info, grid, [1], Resampling.NEAREST)
+    columns = (np.arange(100) + 0.5) * 500_000 - 25_000_000
+    inside = np.abs(columns) < 20_037_508
+    assert not raster.valid[:, ~inside].any()
+    assert raster.valid[:, inside].mean() > 0.99
