@@ -330,7 +330,7 @@ class XarrayReader:
                 return part[None]
 
             out = in_strips(grid.height, grid.width, warp)[0]
-            if layout.crs == WGS84 and layout.width * layout.transform.a >= 359.0:
+            if grid.crs != WGS84 and layout.crs == WGS84 and layout.width * layout.transform.a >= 359.0:
                 out[beyond_the_world(grid)] = np.nan
         valid = ~np.isnan(out)
         if not valid.any():
