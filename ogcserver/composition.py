@@ -138,5 +138,5 @@ def build_core(settings: Settings) -> Core:
     engine.cubes = NetcdfEncoder()
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
     catalog.refresh(force=True)  # after the tile cache listens: it hears what changed while down
-    reader.pool.close_all()  # workers open their own handles after fork
+    reader.close_all()  # workers open their own handles after fork
     return Core(engine, catalog, tiles, access, reader, store, tiles.store)

@@ -114,7 +114,7 @@ def steps_of(dimension: Dimension, text: str | None) -> tuple[int, ...]:
         matched = _matches(dimension, part.strip())
         if not matched:
             raise InvalidDimensionValue(
-                dimension.name, f"'{part.strip()[:40]}' is not a {dimension.name} of this layer "
+                dimension.name, f"'{part.strip()[:40]}' names no {dimension.name} step of this layer "
                                 f"({dimension.values[0]} to {dimension.values[-1]})")
         found.update(matched)
     return tuple(sorted(found))

@@ -11,6 +11,7 @@ import numpy as np
 import rasterio
 import rasterio.warp
 
+from ogcserver.storage.readers.xarray_reader import XarrayReader
 from tests.support.browser import Browser
 
 BACKGROUND = np.array([238, 238, 238])  # the map's background (#eee)
@@ -79,9 +80,14 @@ def inside_outside(shape: tuple[int, ...], rect: tuple[float, float, float, floa
     return inside, outside
 
 
+MULTIDIMENSIONAL = (".nc", ".nc4")  # read through xarray, not GDAL
+
+
 def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
     """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
     cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
+    if path.suffix.lower() in MULTIDIMENSIONAL or (path.is_dir() and not any(path.rglob("*.tif"))):
+        return multidimensional_lonlat_bounds(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
     lons, lats = [], []
     for f in files:
@@ -104,3 +110,19 @@ def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
     if lons_array.max() - lons_array.min() > 180:  # across the antimeridian: continue east of 180
         lons_array = np.where(lons_array < 0, lons_array + 360, lons_array)
     return float(lons_array.min()), float(min(lats)), float(lons_array.max()), float(max(lats))
+
+
+def multidimensional_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
+    """Where the grids of the netCDF files lie in lon/lat, from their coordinates as xarray reads
+    them (GDAL's netCDF driver and the server's HDF5 library do not share one process), within
+    the globe (cell centres on the poles put the grid's edges beyond them)."""
+    lons, lats = [], []
+    for f in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in MULTIDIMENSIONAL):
+        b = XarrayReader().describe(str(f)).bounds
+        edge = np.linspace(0, 1, 33)
+        xs = np.concatenate([b.minx + edge * b.width, np.full(33, b.maxx), b.maxx - edge * b.width, np.full(33, b.minx)])
+        ys = np.concatenate([np.full(33, b.miny), b.miny + edge * b.height, np.full(33, b.maxy), b.maxy - edge * b.height])
+        lon, lat = rasterio.warp.transform(b.crs, "EPSG:4326", xs.tolist(), ys.tolist())
+        lons.extend(lon)
+        lats.extend(lat)
+    return (max(-180.0, min(lons)), max(-90.0, min(lats)), min(180.0, max(lons)), min(90.0, max(lats)))

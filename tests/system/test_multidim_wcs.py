@@ -73,8 +73,8 @@ def test_a_zarr_v3_store_and_a_window(client, config):
 
 
 @pytest.mark.parametrize("subsets, message", [
-    ('SUBSET=time("1999-01-01")', b"is not a time of this layer"),
-    ('SUBSET=elevation(700)', b"is not a elevation of this layer"),
+    ('SUBSET=time("1999-01-01")', b"names no time step of this layer"),
+    ('SUBSET=elevation(700)', b"names no elevation step of this layer"),
     ('SUBSET=time("2001-01-01","2001-04-01")&SUBSET=elevation(500,1000)', b"names 12 steps; at most 6 (limits.max_steps)"),
     ('SUBSET=time("2001-04-01","2001-01-01")', b"ends before it starts"),
 ])

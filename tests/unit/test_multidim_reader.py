@@ -172,3 +172,44 @@ def test_reads_are_bounded_by_the_request_budget(cube):
     info = reader.describe(str(cube), variable="ta")
     with request_budget(Budget(math.inf, 1000)), pytest.raises(ResourceLimitExceeded):
         reader.read(info, native_grid(info), [1], Resampling.NEAREST)
+
+
+def test_a_global_grid_is_not_drawn_again_beyond_the_world(cube):
+    """A Web Mercator view wider than the world: PROJ wraps the longitudes past +-20037508 m, so
+    the warper would draw the globe there again; those pixels stay empty, as for image sources."""
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    grid = Grid.from_bbox(BBox(-25_000_000, -10_000_000, 25_000_000, 10_000_000, "EPSG:3857"), 100, 40)
+    raster = reader.read(info, grid, [1], Resampling.NEAREST)
+    columns = (np.arange(100) + 0.5) * 500_000 - 25_000_000
+    inside = np.abs(columns) < 20_037_508
+    assert not raster.valid[:, ~inside].any()
+    assert raster.valid[:, inside].mean() > 0.99
+
+
+def test_layer_options_are_validated(tmp_path, cube, caplog):
+    """A colour range must be finite min < max; a configured dimension default must name a step,
+    else the layer is left out with the reason, once."""
+    import logging
+
+    import pydantic
+    import yaml
+
+    from ogcserver.app import create_app
+    from ogcserver.core.config import LayerConfig
+    from ogcserver.settings import load_settings
+
+    with pytest.raises(pydantic.ValidationError, match="value_range"):
+        LayerConfig(name="a", source=cube, value_range=(5, 1))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "s")}, "services": [{"name": "s", "layers": [
+        {"name": "good", "source": str(cube), "variable": "ta", "dimensions": {"elevation": "850"}},
+        {"name": "bad", "source": str(cube), "variable": "ta", "dimensions": {"elevation": "700"}},
+        {"name": "nope", "source": str(cube), "variable": "ta", "dimensions": {"depth": "1"}}]}]}))
+    with caplog.at_level(logging.WARNING):
+        client = create_app(load_settings(config)).test_client()
+        body = client.get("/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0").data
+    assert b"<Name>good</Name>" in body and b"<Name>bad</Name>" not in body and b"<Name>nope</Name>" not in body
+    reasons = [r.reason for r in caplog.records if r.getMessage() == "layer left out"]
+    assert any("'700' names no elevation step of this layer" in r for r in reasons)
+    assert any("has no dimension 'depth'" in r for r in reasons)

@@ -30,8 +30,13 @@ class SourceReader:
 
     @property
     def pool(self) -> DatasetPool:
-        """The GDAL handles (closed in a parent process before it forks workers)."""
+        """The GDAL handles of this process."""
         return self.rasters.pool
+
+    def close_all(self) -> None:
+        """Close every handle, GDAL's and HDF5's, e.g. in a parent process before it forks workers."""
+        self.rasters.pool.close_all()
+        self.cubes.forget_handles()
 
     def _for(self, path: str) -> RasterReader:
         return self.cubes if is_multidim(path) else self.rasters

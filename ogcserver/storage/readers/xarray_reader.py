@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import numpy as np
+import pyproj
 import rasterio.enums
 import rasterio.warp
 import xarray as xr
@@ -137,6 +138,18 @@ def _valid_range(variable: xr.DataArray) -> tuple[float, float]:
         s, o = float(scale if scale is not None else 1), float(offset if offset is not None else 0)
         low, high = sorted((low * s + o, high * s + o))
     return low, high
+
+
+def beyond_the_world(grid: Grid) -> np.ndarray:
+    """Pixels of a projected grid past its CRS's world (x beyond +-20037508 m in Web Mercator):
+    PROJ wraps their longitudes, so GDAL would draw a global grid there again; an image source
+    shows nothing there. Found by the round trip: back to x, such a pixel lands a world away."""
+    cols, rows = np.meshgrid(np.arange(grid.width) + 0.5, np.arange(grid.height) + 0.5)
+    xs, ys = grid.transform * (cols, rows)
+    inverse = pyproj.Transformer.from_crs(grid.crs, WGS84, always_xy=True)
+    lon, lat = inverse.transform(xs, ys)
+    x_again, _ = inverse.transform(lon, lat, direction=pyproj.enums.TransformDirection.INVERSE)
+    return np.asarray(np.abs(x_again - xs) > abs(grid.transform.a))
 
 
 class XarrayReader:
@@ -318,6 +331,8 @@ class XarrayReader:
                 return part[None]
 
             out = in_strips(grid.height, grid.width, warp)[0]
+            if grid.crs != WGS84 and layout.crs == WGS84 and layout.width * layout.transform.a >= 359.0:
+                out[beyond_the_world(grid)] = np.nan
         valid = ~np.isnan(out)
         if not valid.any():
             return None
