@@ -1,0 +1,50 @@
+"""The Dask cluster a job runs on, and the core each worker process builds once.
+
+``analysis.cluster: local`` starts a ``LocalCluster`` of worker processes for the job's
+duration; ``tcp://host:port`` connects to a running scheduler whose workers have ogcserver
+installed. Tasks carry the settings as a value; a worker builds its core from them once
+(``build_core``, no web framework) and keeps it for every later task of the same settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from distributed import Client, LocalCluster
+
+from ogcserver.composition import Core, build_core
+from ogcserver.settings import AnalysisConfig, Settings
+
+_cores: dict[str, Core] = {}
+_lock = threading.Lock()
+
+
+def worker_core(settings: Settings) -> Core:
+    """This process's core for these settings, built on first use."""
+    key = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
+    with _lock:
+        core = _cores.get(key)
+        if core is None:
+            _cores.clear()  # other settings: that core is not used again
+            core = _cores[key] = build_core(settings)
+        return core
+
+
+@contextmanager
+def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterator[Client]:
+    """A client of the configured cluster (or of ``address``, overriding it); a local cluster
+    lives as long as the block."""
+    target = address or config.cluster
+    if target != "local":
+        with Client(target, timeout="30s") as client:
+            yield client
+        return
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
+                      memory_limit=config.memory_limit_mb * 2**20, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
