@@ -5,7 +5,10 @@ resumes) and JSON results."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,24 @@ def _json_file(path: str | None, what: str) -> Any:
         raise ValueError(f"the {what} file is not JSON: {exc.msg} (line {exc.lineno})") from None
 
 
+@contextmanager
+def interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C while the block runs asks the job to stop (it cancels its futures at its next
+    check, within a second); a second Ctrl-C interrupts at once."""
+    asked: list[bool] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def analysis_inputs(args: Any) -> dict:
     """The job's inputs from the command line, as a Processes request would give them."""
     return {"template": args.template, "chain": args.chain, "bbox": args.bbox, "crs": args.crs,
@@ -50,8 +71,8 @@ def run_analysis(settings: Settings, args: Any) -> int:
         bar.refresh()
 
     try:
-        with cluster_client(settings.analysis, args.cluster) as client:
-            result = run_product(core, settings, spec, client, args.overwrite, progress)
+        with interrupt_flag() as stopped, cluster_client(settings.analysis, args.cluster) as client:
+            result = run_product(core, settings, spec, client, args.overwrite, progress, stopped)
     except (KeyboardInterrupt, JobCancelled):
         bar.close()
         print(f"\ninterrupted: {bar.n} of {bar.total} chunks written; run the same command again to resume",

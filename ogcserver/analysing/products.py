@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from distributed import Client, as_completed
+from distributed import Client, Future, wait
 
 from ogcserver.analysing.cluster import worker_core
 from ogcserver.composition import Core
@@ -84,22 +84,37 @@ def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Clie
         progress(done, len(plan))
     futures = [client.submit(compute_chunk, settings, spec, c, key=f"chunk-{spec.digest()}-{c.name}") for c in todo]
     try:
-        for future in as_completed(futures):
-            future.result()  # a chunk that failed fails the job, clearly, with nothing registered
+        for _ in finished(futures, stopped):
             done += 1
             if progress:
                 progress(done, len(plan))
-            if stopped():
-                raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume")
-    except BaseException:
-        client.cancel(futures)
-        raise
+    except JobCancelled:
+        raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume") from None
+    finally:
+        client.cancel([f for f in futures if not f.done()])
     path = assemble_cog(folder, grid, {c.name: c.window for c in plan}, bands.dtype, bands.count, bands.nodata,
                         bands.names)
     note = publish_note(settings, spec)
     register(core, spec, str(path), note)
     folder.remove()
     return ProductResult(spec.output, str(path), grid.width, grid.height, len(plan), len(todo), note)
+
+
+def finished(futures: list[Future], stopped: Callable[[], bool], poll: float = 0.5) -> Iterator[Future]:
+    """The futures as they finish (a failed one raises, failing the job clearly); between
+    completions, at least every ``poll`` seconds, ``stopped`` is asked whether to give up."""
+    pending = set(futures)
+    while pending:
+        if stopped():
+            raise JobCancelled("stopped")
+        try:
+            done, left = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            continue
+        for future in done:
+            future.result()
+            yield future
+        pending = set(left)
 
 
 def register(core: Core, spec: AnalysisSpec, path: str, note: dict) -> None:
