@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ogcserver.analysing.jobs import ClusterRunner
 from ogcserver.composition import Core, build_core
+from ogcserver.core.analysis.jobs import Jobs
 from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.kml.service import KmlService
+from ogcserver.ows.processes.service import ProcessesService
 from ogcserver.ows.wcs.service import WcsService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.settings import RateLimits, Settings
+from ogcserver.storage.jobs import JobFiles
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.blueprints import WebContext, install
 from ogcserver.web.fast_tiles import FastTiles
@@ -39,9 +43,11 @@ def create_app(settings: Settings, core: Core | None = None) -> Flask:
     access = settings.access
     limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
     metrics = Metrics()
+    store = JobFiles(settings.products_dir / "jobs")
+    jobs = Jobs(engine, store, ClusterRunner(core, settings, store), settings.analysis)
     install(app, WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
                             CatalogService(engine), AddressList(settings.server.trusted_proxies),
-                            AddressList(settings.server.metrics_allow)))
+                            AddressList(settings.server.metrics_allow), ProcessesService(jobs)))
     rate_limited = access is not None and access.rate_limits != RateLimits()
     if tiles.store is not None and not rate_limited:  # rate limits count every request: keep them on one path
         app.wsgi_app = FastTiles(app.wsgi_app, dispatcher.services["WMTS"], metrics, settings.server.access_log)

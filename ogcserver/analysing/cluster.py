@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from distributed import Client, LocalCluster
 
 from ogcserver.composition import Core, build_core
-from ogcserver.settings import AnalysisConfig, Settings
+from ogcserver.core.config import AnalysisConfig
+from ogcserver.settings import Settings
 
 _cores: dict[str, Core] = {}
 _lock = threading.Lock()
@@ -43,7 +44,7 @@ def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterat
         with Client(target, timeout="30s") as client:
             yield client
         return
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its shutdown notices are not the job's business
     with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
                       memory_limit=config.memory_limit_mb * 2**20, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:

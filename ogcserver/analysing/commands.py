@@ -20,6 +20,7 @@ from ogcserver.analysing.products import JobCancelled, run_product
 from ogcserver.analysing.zonal import run_zonal
 from ogcserver.composition import build_core
 from ogcserver.core.analysis.inputs import spec_from_inputs
+from ogcserver.core.analysis.zonal import zonal_job
 from ogcserver.settings import Settings
 
 
@@ -90,11 +91,10 @@ def run_analysis(settings: Settings, args: Any) -> int:
 def run_zonal_command(settings: Settings, args: Any) -> int:
     core = build_core(settings)
     layer = core.engine.operator_layer(args.layer)
-    inputs = {**analysis_inputs(args), "output": "zonal"}
-    zones = _json_file(args.zones, "zones")
-    bins = args.bins
-    value_range = tuple(float(v) for v in args.range.split(",")) if args.range else None
+    inputs = {**analysis_inputs(args), "zones": _json_file(args.zones, "zones"), "bins": args.bins,
+              "range": args.range.split(",") if args.range else None}
+    job = zonal_job(core.engine, layer, inputs, settings.analysis)
     with cluster_client(settings.analysis, args.cluster) as client:
-        result = run_zonal(core, settings, layer, inputs, zones, bins, value_range, client)
+        result = run_zonal(core, settings, job, client)
     print(json.dumps(result, indent=1))
     return 0

@@ -21,8 +21,7 @@ from distributed import Client, Future, wait
 from ogcserver.analysing.cluster import worker_core
 from ogcserver.composition import Core
 from ogcserver.core.analysis.compute import chunk_values, product_bands
-from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_spec, chunks
-from ogcserver.model.errors import InvalidValue
+from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_new_output, check_spec, chunks
 from ogcserver.settings import Settings
 from ogcserver.storage.products import ProductFolder, assemble_cog, write_chunk
 
@@ -44,7 +43,7 @@ class ProductResult:
     note: dict  # the layer and grants that publish the product
 
     def as_json(self) -> dict:
-        return {"collection": self.name, "path": self.path, "width": self.width, "height": self.height,
+        return {"collection": self.name, "width": self.width, "height": self.height,
                 "chunks": self.chunks, "computed": self.computed, "publish": self.note}
 
 
@@ -71,9 +70,7 @@ def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Clie
     grid = check_spec(spec, settings.analysis.max_output_pixels)
     layer = core.engine.operator_layer(spec.layer)
     bands = product_bands(layer, spec)
-    if not overwrite and product_exists(core, settings, spec.output):
-        raise InvalidValue("out", f"a product or collection named '{spec.output}' exists; choose another name "
-                                   "or overwrite it")
+    check_new_output(spec, product_exists(core, settings, spec.output), overwrite)
     folder = ProductFolder(settings.products_dir, spec.output)
     folder.start({"digest": spec.digest(), "layer": spec.layer, "owner": spec.owner,
                   "width": grid.width, "height": grid.height, "chunk_size": spec.chunk_size})

@@ -29,7 +29,7 @@ def multispectral(path: Path, shape: tuple[int, int]) -> Path:
                          descriptions=("blue", "green", "red", "nir"))
 
 
-def config(folder: Path, dem_path: Path, ms_path: Path | None = None, **analysis) -> Path:
+def config(folder: Path, dem_path: Path, ms_path: Path | None = None, access: dict | None = None, **analysis) -> Path:
     """A configuration publishing the inputs and, on their collections, the products the tests make."""
     layers = [{"name": "dem", "source": str(dem_path), "styles": ["shade"]},
               {"name": "shaded", "collection": "dem_shade"}]
@@ -41,6 +41,8 @@ def config(folder: Path, dem_path: Path, ms_path: Path | None = None, **analysis
         "analysis": {"workers": 2, "chunk_size": 512, "memory_limit_mb": 1024, **analysis},
         "services": [{"name": "demo", "layers": layers}],
     }
+    if access is not None:
+        raw["access"] = access
     path = folder / "ogcserver.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path

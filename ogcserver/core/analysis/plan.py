@@ -74,6 +74,13 @@ def check_spec(spec: AnalysisSpec, max_pixels: int) -> Grid:
     return spec.grid()
 
 
+def check_new_output(spec: AnalysisSpec, existing: bool, overwrite: bool) -> None:
+    """A product never replaces a collection of the same name unless asked to."""
+    if existing and not overwrite:
+        raise InvalidValue("output", f"a product or collection named '{spec.output}' exists; choose another name "
+                                     "or overwrite it")
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One task: a window of the product's grid, named by its position."""

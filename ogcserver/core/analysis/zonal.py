@@ -15,12 +15,16 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ogcserver.core.analysis.compute import chunk_values, pixels_inside
+from ogcserver.core.analysis.compute import chunk_values, pixels_inside, product_bands
+from ogcserver.core.analysis.inputs import spec_from_inputs
 from ogcserver.core.analysis.plan import AnalysisSpec, Chunk
+from ogcserver.core.catalog import Layer
+from ogcserver.core.config import AnalysisConfig
 from ogcserver.core.engine import Engine
 from ogcserver.core.seed import projected
+from ogcserver.model.access import UNCONSTRAINED, Constraints
 from ogcserver.model.errors import InvalidValue
-from ogcserver.model.geo import geojson_polygon
+from ogcserver.model.geo import WGS84, BBox, geojson_polygon, transform_bbox
 from ogcserver.model.image import Grid
 
 MAX_ZONE_POINTS = 100_000
@@ -62,6 +66,54 @@ class Partial:
         counts = None if self.counts is None or other.counts is None else self.counts + other.counts
         return Partial(n, self.mean + delta * other.count / n, self.m2 + other.m2 + delta * delta * self.count * other.count / n,
                        min(self.minimum, other.minimum), max(self.maximum, other.maximum), counts)
+
+
+@dataclass(frozen=True)
+class ZonalJob:
+    """Everything a zonal computation needs, as plain values for the cluster."""
+
+    spec: AnalysisSpec
+    zones: list[Zone]
+    histogram: Histogram | None
+    band_names: tuple[str, ...]
+
+
+def zonal_job(engine: Engine, layer: Layer, inputs: dict, config: AnalysisConfig, owner: str = "operator",
+              constraints: Constraints = UNCONSTRAINED) -> ZonalJob:
+    """The zones, and a grid over their extent (unless a bbox is given) in the output CRS."""
+    zones = parse_zones(inputs.get("zones"), config.max_zones)
+    if inputs.get("bbox") in (None, ""):
+        union = shapely.union_all([geojson_polygon(z.geometry, MAX_ZONE_POINTS) for z in zones])
+        crs = str(inputs.get("crs") or layer.info.crs).upper()
+        box = transform_bbox(BBox.from_bounds(shapely.bounds(union).tolist(), WGS84), crs)
+        inputs = {**inputs, "bbox": box.as_tuple(), "crs": crs}
+    spec = spec_from_inputs(engine, layer, {**inputs, "polygon": None, "output": "zonal"}, owner, constraints,
+                            config.chunk_size)
+    names = product_bands(layer, spec).names
+    histogram = _histogram(layer, spec, inputs.get("bins"), inputs.get("range"), config.histogram_bins, len(names))
+    return ZonalJob(spec, zones, histogram, names)
+
+
+def _histogram(layer: Layer, spec: AnalysisSpec, bins: Any, value_range: Any, max_bins: int,
+               count: int) -> Histogram | None:
+    """Bins over the given range, else over the values' type (8-bit) or the layer's statistics."""
+    if bins in (None, 0):
+        return None
+    if not isinstance(bins, int) or not 1 <= bins <= max_bins:
+        raise InvalidValue("bins", f"give between 1 and {max_bins} bins")
+    if value_range is not None:
+        try:
+            low, high = (float(v) for v in value_range)
+        except (TypeError, ValueError):
+            raise InvalidValue("range", "give the histogram's range as [low, high]") from None
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise InvalidValue("range", "the histogram's range needs low < high")
+        return Histogram(bins, ((low, high),) * count)
+    if product_bands(layer, spec).dtype == "uint8":
+        return Histogram(bins, ((0.0, 256.0),) * count)
+    if spec.template is None and len(layer.info.statistics) == count:
+        return Histogram(bins, tuple((s.minimum, s.maximum) for s in layer.info.statistics))
+    raise InvalidValue("range", "give the histogram's range (low, high) for values of this type")
 
 
 def parse_zones(geojson: Any, max_zones: int) -> list[Zone]:
