@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             from ogcserver.seeding import run_seed
 
             return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.polygon, args.format,
-                            args.workers, args.dry_run)
+                            args.workers, args.dry_run, args.cluster)
         if args.command == "analysis":
             from ogcserver.analysing import commands
 
