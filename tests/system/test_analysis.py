@@ -172,3 +172,35 @@ def test_a_worker_killed_mid_job_changes_nothing(config, inputs):
         want, ok = analysis.hillshade(src.read(1), src.nodata, 10.0)
     with rasterio.open(result.path) as out:
         assert (out.read(1)[ok] == want[ok]).all() and ((out.read_masks(1) > 0) == ok).all()
+
+
+def test_zonal_statistics_on_the_cluster_equal_those_computed_at_once(config, tmp_path):
+    from ogcserver.analysing.zonal import run_zonal
+    from ogcserver.core.analysis.zonal import zonal_job
+    from ogcserver.model.geo import transform_coords
+
+    def ring(x0, y0, x1, y1):
+        xs, ys = transform_coords(np.array([x0, x1, x1, x0, x0], float), np.array([y0, y0, y1, y1, y0], float),
+                                  "EPSG:32632", "EPSG:4326")
+        return {"type": "Polygon", "coordinates": [list(zip(xs.tolist(), ys.tolist()))]}
+
+    # zones across chunk edges (512 px = 5120 m), so partials of several chunks are merged
+    zones = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": 7, "properties": {}, "geometry": ring(502000, 5192000, 509000, 5197500)},
+        {"type": "Feature", "id": 8, "properties": {}, "geometry": ring(500100, 5195000, 501000, 5199900)}]}
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(zones))
+    done = run("analysis", "zonal", "-c", str(config), "--layer", "dem", "--zones", str(path), "--bins", "8",
+               "--range", "200,700")
+    assert done.returncode == 0, done.stderr
+    on_cluster = json.loads(done.stdout)
+    settings = load_settings(config)
+    core = build_core(settings)
+    layer = core.engine.operator_layer("dem")
+    job = zonal_job(core.engine, layer, {"zones": zones, "bins": 8, "range": [200, 700]}, settings.analysis)
+    at_once = run_zonal(core, settings, job, None)
+    for a, b in zip(on_cluster, at_once):
+        x, y = a["bands"][0], b["bands"][0]
+        assert a["id"] == b["id"] and x["count"] == y["count"] > 0 and x["histogram"] == y["histogram"]
+        assert (x["min"], x["max"]) == (y["min"], y["max"])
+        assert x["mean"] == pytest.approx(y["mean"], rel=1e-12) and x["std"] == pytest.approx(y["std"], rel=1e-9)
