@@ -41,9 +41,5 @@ class JobFiles:
 
     def list(self, limit: int) -> list[JobRecord]:
         """The newest jobs first, at most ``limit``."""
-        try:
-            paths = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        except OSError:
-            return []
-        records = (self.load(p.stem) for p in paths[: limit * 4])
-        return [r for r in records if r is not None][:limit]
+        records = [r for r in (self.load(p.stem) for p in self.root.glob("*.json")) if r is not None]
+        return sorted(records, key=lambda r: r.created, reverse=True)[:limit]

@@ -48,6 +48,16 @@ def config(folder: Path, dem_path: Path, ms_path: Path | None = None, access: di
     return path
 
 
+def utm_ring(x0: float, y0: float, x1: float, y1: float) -> dict:
+    """A GeoJSON Polygon in lon/lat through the corners of a box of the test UTM grid (its edges
+    are straight in lon/lat, so they bend by well under a pixel against the grid here)."""
+    from ogcserver.model.geo import transform_coords
+
+    xs, ys = transform_coords(np.array([x0, x1, x1, x0, x0], float), np.array([y0, y0, y1, y1, y0], float),
+                              rasters.UTM, "EPSG:4326")
+    return {"type": "Polygon", "coordinates": [list(zip(xs.tolist(), ys.tolist()))]}
+
+
 def hillshade(values: np.ndarray, nodata: float, res: float, azimuth: float = 315, altitude: float = 45):
     """gdaldem's hillshade (Horn's method); pixels whose 3x3 neighbourhood is not all data are 0
     and invalid. Returns (uint8 values, valid)."""

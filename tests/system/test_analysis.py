@@ -87,11 +87,7 @@ def test_hillshade_product_equals_numpy_is_a_cog_and_is_served(inputs, config):
 
 def test_band_math_over_a_bbox_and_polygon(inputs, config, tmp_path):
     polygon = tmp_path / "area.geojson"
-    # lon/lat ring well inside the scene (UTM 32N, around 9 E 46.9 N)
-    from ogcserver.model.geo import transform_coords
-    xs, ys = transform_coords(np.array([501000.0, 505000.0, 505000.0, 501000.0, 501000.0]),
-                              np.array([5196000.0, 5196000.0, 5199000.0, 5199000.0, 5196000.0]), "EPSG:32632", "EPSG:4326")
-    polygon.write_text(json.dumps({"type": "Polygon", "coordinates": [list(zip(xs.tolist(), ys.tolist()))]}))
+    polygon.write_text(json.dumps(analysis.utm_ring(501000, 5196000, 505000, 5199000)))
     chain = json.dumps({"bands": [1, 2, 3, 4], "chain": [{"function": "normalized_difference", "a": 4, "b": 3}]})
     done = run("analysis", "run", "-c", str(config), "--layer", "ms", "--chain", chain, "--bbox",
                "500000,5194000,506000,5200000", "--res", "10", "--polygon", str(polygon), "--out", "ndvi_product")
@@ -177,17 +173,10 @@ def test_a_worker_killed_mid_job_changes_nothing(config, inputs):
 def test_zonal_statistics_on_the_cluster_equal_those_computed_at_once(config, tmp_path):
     from ogcserver.analysing.zonal import run_zonal
     from ogcserver.core.analysis.zonal import zonal_job
-    from ogcserver.model.geo import transform_coords
-
-    def ring(x0, y0, x1, y1):
-        xs, ys = transform_coords(np.array([x0, x1, x1, x0, x0], float), np.array([y0, y0, y1, y1, y0], float),
-                                  "EPSG:32632", "EPSG:4326")
-        return {"type": "Polygon", "coordinates": [list(zip(xs.tolist(), ys.tolist()))]}
-
     # zones across chunk edges (512 px = 5120 m), so partials of several chunks are merged
     zones = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": 7, "properties": {}, "geometry": ring(502000, 5192000, 509000, 5197500)},
-        {"type": "Feature", "id": 8, "properties": {}, "geometry": ring(500100, 5195000, 501000, 5199900)}]}
+        {"type": "Feature", "id": 7, "properties": {}, "geometry": analysis.utm_ring(502000, 5192000, 509000, 5197500)},
+        {"type": "Feature", "id": 8, "properties": {}, "geometry": analysis.utm_ring(500100, 5195000, 501000, 5199900)}]}
     path = tmp_path / "zones.geojson"
     path.write_text(json.dumps(zones))
     done = run("analysis", "zonal", "-c", str(config), "--layer", "dem", "--zones", str(path), "--bins", "8",

@@ -11,7 +11,6 @@ import pytest
 import rasterio
 import requests
 
-from ogcserver.model.geo import transform_coords
 from ogcserver.web.auth import hash_password
 from tests.conftest import running_server
 from tests.support import analysis
@@ -34,12 +33,6 @@ def server(tmp_path_factory):
     config = analysis.config(root, dem, access=access)
     with running_server(config, workers=1) as url:
         yield url, dem
-
-
-def ring(x0, y0, x1, y1):
-    xs, ys = transform_coords(np.array([x0, x1, x1, x0, x0], float), np.array([y0, y0, y1, y1, y0], float),
-                              "EPSG:32632", "EPSG:4326")
-    return {"type": "Polygon", "coordinates": [list(zip(xs.tolist(), ys.tolist()))]}
 
 
 def test_processes_are_listed_and_described(server):
@@ -108,8 +101,8 @@ def test_async_product_job_with_polling_results_and_the_grant(server):
 def test_sync_zonal_statistics_equal_numpy(server):
     url, dem = server
     zones = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": "west", "properties": {"n": 1}, "geometry": ring(500500, 5194000, 503500, 5198000)},
-        {"type": "Feature", "id": "east", "properties": {}, "geometry": ring(504000, 5195000, 508500, 5199500)}]}
+        {"type": "Feature", "id": "west", "properties": {"n": 1}, "geometry": analysis.utm_ring(500500, 5194000, 503500, 5198000)},
+        {"type": "Feature", "id": "east", "properties": {}, "geometry": analysis.utm_ring(504000, 5195000, 508500, 5199500)}]}
     answer = requests.post(url + "/processes/zonal-statistics/execution", auth=ALICE, timeout=120,
                            json={"inputs": {"layer": "dem", "zones": zones, "bins": 5, "range": [200, 700]}})
     assert answer.status_code == 200, answer.text
