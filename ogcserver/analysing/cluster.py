@@ -15,11 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from distributed import Client, LocalCluster
+from pydantic import ValidationError
 
 from ogcserver.composition import Core, build_core
 from ogcserver.core.config import AnalysisConfig
+from ogcserver.model.errors import InvalidValue
+from ogcserver.model.jobs import ClusterUnavailable
 from ogcserver.settings import Settings
 
+CONNECT_TIMEOUT = "20s"  # to reach a remote scheduler
 _cores: dict[str, Core] = {}
 _lock = threading.Lock()
 
@@ -39,9 +43,16 @@ def worker_core(settings: Settings) -> Core:
 def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterator[Client]:
     """A client of the configured cluster (or of ``address``, overriding it); a local cluster
     lives as long as the block."""
-    target = address or config.cluster
+    try:
+        target = AnalysisConfig(cluster=address).cluster if address else config.cluster
+    except ValidationError:
+        raise InvalidValue("cluster", "give the cluster as local or tcp://host:port") from None
     if target != "local":
-        with Client(target, timeout="30s") as client:
+        try:
+            client = Client(target, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError):
+            raise ClusterUnavailable(f"the Dask scheduler at {target} does not answer") from None
+        with client:
             yield client
         return
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its shutdown notices are not the job's business

@@ -66,3 +66,7 @@ class ResultNotReady(OgcServerError):
     def __init__(self, job: str, status: JobState) -> None:
         super().__init__(f"job '{job[:64]}' is {status.value}: it has no results")
         self.status = status
+
+
+class ClusterUnavailable(OgcServerError):
+    """The Dask scheduler a job was to run on does not answer."""

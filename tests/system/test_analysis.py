@@ -193,3 +193,32 @@ def test_zonal_statistics_on_the_cluster_equal_those_computed_at_once(config, tm
         assert a["id"] == b["id"] and x["count"] == y["count"] > 0 and x["histogram"] == y["histogram"]
         assert (x["min"], x["max"]) == (y["min"], y["max"])
         assert x["mean"] == pytest.approx(y["mean"], rel=1e-12) and x["std"] == pytest.approx(y["std"], rel=1e-9)
+
+
+def test_bad_analysis_inputs_say_what_is_wrong(config):
+    from ogcserver.core.analysis.inputs import spec_from_inputs
+    from ogcserver.model.errors import InvalidValue
+
+    settings = load_settings(config)
+    core = build_core(settings)
+    layer = core.engine.operator_layer("dem")
+    cases = [({"chain": "{not json"}, "not valid JSON"), ({"chain": {"chain": [{"function": "nope"}]}}, "chain"),
+             ({"template": "nope"}, "no processing template"), ({"template": "shade", "bbox": "1,2,3"}, "4 numbers"),
+             ({"template": "shade", "crs": "EPSG:3857"}, "resolution"), ({"output": "1x"}, "output name"),
+             ({"template": "shade", "chain": {"chain": []}}, "not both"), ({"crs": "EPSG:0"}, "CRS")]
+    for given, message in cases:
+        with pytest.raises(InvalidValue, match=message):
+            spec_from_inputs(core.engine, layer, {"output": "x", **given})
+    with pytest.raises(InvalidValue, match="local or tcp"), cluster_client(settings.analysis, "http://elsewhere"):
+        pass
+
+
+def test_bad_analysis_commands_say_what_is_wrong(config):
+    from tests.conftest import reserved_port
+
+    with reserved_port() as port:  # bound, never listening: nothing answers there
+        done = run("analysis", "run", "-c", str(config), "--layer", "dem", "--template", "shade", "--out", "x",
+                   "--cluster", f"tcp://127.0.0.1:{port}")
+    assert done.returncode == 2 and "does not answer" in done.stderr and "Traceback" not in done.stderr
+    missing = run("analysis", "run", "-c", str(config), "--layer", "nope", "--template", "shade", "--out", "x")
+    assert missing.returncode == 2 and "not defined" in missing.stderr and "Traceback" not in missing.stderr

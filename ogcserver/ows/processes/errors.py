@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from ogcserver.model import errors
-from ogcserver.model.jobs import JobNotFound, ProcessNotFound, ResultNotReady
-from ogcserver.ows.error_table import COMMON, ExceptionFormat, Rule
+from ogcserver.model.jobs import ClusterUnavailable, JobNotFound, ProcessNotFound, ResultNotReady
+from ogcserver.ows.error_table import COMMON, SERVER_SIDE, ExceptionFormat, Rule
 from ogcserver.ows.exceptions import OwsError
 
 OGC_TYPES = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
@@ -21,6 +21,7 @@ PROCESSES = COMMON.extended({
     errors.LayerNotFound: Rule("InvalidParameterValue", "layer", 400),
     errors.ProcessingNotAllowed: Rule("InvalidParameterValue", "chain", 400),
     errors.TooManyItems: Rule("InvalidParameterValue", "bbox", 400),
+    ClusterUnavailable: SERVER_SIDE,
 })
 
 
