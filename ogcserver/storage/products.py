@@ -15,12 +15,12 @@ import math
 import os
 import shutil
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import rasterio
 import rasterio.shutil
-from rasterio.windows import Window
 
 from ogcserver.model.image import Grid
 
@@ -28,10 +28,11 @@ COG_BLOCK = 512
 
 
 def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, block: int) -> dict:
+    """A chunk file's: compressed fast (ZSTD level 1), as it lives only until the COG is made."""
     profile: dict = {
         "driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
         "crs": rasterio.crs.CRS.from_user_input(grid.crs), "transform": grid.transform,
-        "compress": "deflate", "predictor": 3 if np.dtype(dtype).kind == "f" else 2, "BIGTIFF": "IF_SAFER",
+        "compress": "zstd", "zstd_level": 1, "BIGTIFF": "IF_SAFER",
         "tiled": True, "blockxsize": block, "blockysize": block,
     }
     if nodata is not None:
@@ -98,26 +99,51 @@ def write_chunk(path: Path, grid: Grid, data: np.ndarray | None, valid: np.ndarr
         tmp.unlink(missing_ok=True)
 
 
+GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+              "int32": "Int32", "float32": "Float32", "float64": "Float64"}
+
+
+def mosaic_vrt(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
+               dtype: str, count: int, nodata: float | None, names: tuple[str, ...]) -> Path:
+    """A VRT placing every chunk file at its window of the product's grid (and their masks, for a
+    product without nodata): the COG is copied from it, with no full-size intermediate file."""
+    root = ET.Element("VRTDataset", rasterXSize=str(grid.width), rasterYSize=str(grid.height))
+    ET.SubElement(root, "SRS").text = rasterio.crs.CRS.from_user_input(grid.crs).to_wkt()
+    t = grid.transform
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+
+    def sources(band: ET.Element, source_band: str) -> None:
+        for name, (row0, row1, col0, col1) in chunk_windows.items():
+            source = ET.SubElement(band, "SimpleSource")
+            ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = f"chunks/{name}.tif"
+            ET.SubElement(source, "SourceBand").text = source_band
+            size = {"xSize": str(col1 - col0), "ySize": str(row1 - row0)}
+            ET.SubElement(source, "SrcRect", xOff="0", yOff="0", **size)
+            ET.SubElement(source, "DstRect", xOff=str(col0), yOff=str(row0), **size)
+
+    for b in range(1, count + 1):
+        band = ET.SubElement(root, "VRTRasterBand", dataType=GDAL_TYPES[dtype], band=str(b))
+        if nodata is not None:
+            ET.SubElement(band, "NoDataValue").text = "nan" if math.isnan(nodata) else repr(nodata)
+        if b <= len(names) and names[b - 1]:
+            ET.SubElement(band, "Description").text = names[b - 1]
+        sources(band, str(b))
+    if nodata is None:
+        sources(ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte"), "mask,1")
+    path = folder.work / "mosaic.vrt"
+    ET.ElementTree(root).write(path, encoding="utf-8")
+    return path
+
+
 def assemble_cog(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
                  dtype: str, count: int, nodata: float | None, names: tuple[str, ...]) -> Path:
     """Every chunk into one COG at ``folder.product`` (replacing it), with overviews down to
     about one block and the bands named."""
-    mosaic = folder.work / "mosaic.tif"
-    profile = _profile(grid, count, dtype, nodata, COG_BLOCK)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(mosaic, "w", **profile) as out:
-        for name, (row0, row1, col0, col1) in chunk_windows.items():
-            window = Window(col0, row0, col1 - col0, row1 - row0)
-            with rasterio.open(folder.chunk_path(name)) as chunk:
-                out.write(chunk.read(), window=window)
-                if nodata is None:
-                    out.write_mask(chunk.read_masks(1), window=window)
-        for band, band_name in enumerate(names, start=1):
-            if band_name:
-                out.set_band_description(band, band_name)
+    mosaic = mosaic_vrt(folder, grid, chunk_windows, dtype, count, nodata, names)
     tmp = folder.root / f".tmp-{uuid.uuid4().hex}.tif"
     levels = max(0, math.ceil(math.log2(max(grid.width, grid.height) / COG_BLOCK)))
     try:
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
             rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="DEFLATE",
                                  predictor="FLOATING_POINT" if np.dtype(dtype).kind == "f" else "YES",
                                  blocksize=COG_BLOCK, overviews="AUTO" if levels else "NONE",
