@@ -117,9 +117,9 @@ def mosaic_vrt(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple
             source = ET.SubElement(band, "SimpleSource")
             ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = f"chunks/{name}.tif"
             ET.SubElement(source, "SourceBand").text = source_band
-            size = {"xSize": str(col1 - col0), "ySize": str(row1 - row0)}
-            ET.SubElement(source, "SrcRect", xOff="0", yOff="0", **size)
-            ET.SubElement(source, "DstRect", xOff=str(col0), yOff=str(row0), **size)
+            width, height = str(col1 - col0), str(row1 - row0)
+            ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=width, ySize=height)
+            ET.SubElement(source, "DstRect", xOff=str(col0), yOff=str(row0), xSize=width, ySize=height)
 
     for b in range(1, count + 1):
         band = ET.SubElement(root, "VRTRasterBand", dataType=GDAL_TYPES[dtype], band=str(b))
