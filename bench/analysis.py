@@ -108,6 +108,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=8192, help="DEM side when the harness has none")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--zoom", default="12-16")
+    parser.add_argument("--skip-analysis", action="store_true", help="only the seeding figures")
     args = parser.parse_args()
     data = args.harness / "work" / "data"
     work = Path(tempfile.mkdtemp(prefix="ogcserver-analysis-bench-"))
@@ -119,15 +120,17 @@ def main() -> int:
             dem = analysis.dem(work / "dem.tif", (args.size, args.size), overviews=(2, 4, 8, 16))
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
         out = [f"# Analysis and cluster seeding, {time.strftime('%Y-%m-%d %H:%M')}", "",
-               f"Load average at the start: {' '.join(load)}.", "",
-               f"## Hillshade of {dem.name} ({rasterio.open(dem).width} px a side) into a COG", ""]
-        out += analysis_figures(dem, work, [int(w) for w in args.workers.split(",")])
+               f"Load average at the start: {' '.join(load)}."]
+        if not args.skip_analysis:
+            out += ["", f"## Hillshade of {dem.name} ({rasterio.open(dem).width} px a side) into a COG", ""]
+            out += analysis_figures(dem, work, [int(w) for w in args.workers.split(",")])
         if (data / "ortho").is_dir():
             out += ["", f"## Seeding the harness orthomosaic, zoom {args.zoom}", ""]
             out += seeding_figures(data / "ortho", work, args.zoom)
         text = "\n".join(out) + "\n"
         print(text)
-        (ROOT / "bench" / "results" / "analysis-latest.md").write_text(text)
+        name = "analysis-seed-latest.md" if args.skip_analysis else "analysis-latest.md"
+        (ROOT / "bench" / "results" / name).write_text(text)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -64,7 +64,7 @@ def run_analysis(settings: Settings, args: Any) -> int:
     core = build_core(settings)
     layer = core.engine.operator_layer(args.layer)
     spec = spec_from_inputs(core.engine, layer, analysis_inputs(args), chunk_size=settings.analysis.chunk_size)
-    bar = tqdm(unit="chunk", file=sys.stderr, dynamic_ncols=True, disable=None)
+    bar = tqdm(unit="chunk", file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
 
     def progress(done: int, total: int) -> None:
         bar.total = total

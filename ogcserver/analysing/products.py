@@ -11,7 +11,6 @@ interrupted or failed job registers nothing and leaves its chunks for the next r
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,20 +140,3 @@ def publish_note(settings: Settings, spec: AnalysisSpec) -> dict:
             grants.append({"to": f"user:{spec.owner}", "service": source_service, "layers": [spec.output],
                            "actions": ["discover", "view", "query", "download", "process"]})
     return {"service": source_service, "layer": {"name": spec.output, "collection": spec.output}, "grants": grants}
-
-
-class RateMeter:
-    """Chunks done, rate and ETA, for progress lines and job status."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.first: int | None = None
-
-    def describe(self, done: int, total: int) -> dict:
-        if self.first is None:
-            self.first = done
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rate = (done - self.first) / elapsed
-        eta = (total - done) / rate if rate > 0 else None
-        return {"done": done, "total": total, "percent": round(100 * done / max(total, 1)),
-                "rate": round(rate, 3), "eta_seconds": None if eta is None else round(eta)}
