@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p_seed.add_argument("--format", default="png", choices=["png", "jpg"])
     p_seed.add_argument("--workers", type=int, default=2)
     p_seed.add_argument("--dry-run", action="store_true", help="only count the tiles")
+    p_seed.add_argument("--cluster", nargs="?", const="", metavar="local|tcp://HOST:PORT",
+                        help="seed on a Dask cluster: this one, or alone, the configuration's analysis.cluster")
     p_cache = sub.add_parser("cache", help="inspect or truncate the tile cache")
     p_cache.add_argument("action", choices=["stats", "truncate"])
     p_cache.add_argument("-c", "--config", required=True)
@@ -162,6 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     p_cat.add_argument("--limit", type=int, help="list/query: at most this many items")
     p_cat.add_argument("--factor", type=int, default=8, help="overviews: level 0 is this many times coarser")
     p_cat.add_argument("--full", action="store_true", help="overviews: rebuild everything, not just changes")
+    p_an = sub.add_parser("analysis", help="analysis jobs on a Dask cluster: products and zonal statistics")
+    p_an.add_argument("action", choices=["run", "zonal"])
+    p_an.add_argument("-c", "--config", required=True)
+    p_an.add_argument("--layer", required=True)
+    p_an.add_argument("--template", help="a processing template of the configuration")
+    p_an.add_argument("--chain", help='an ad-hoc chain as JSON: {"bands": [..], "chain": [{"function": ..}]}')
+    p_an.add_argument("--bbox", help="minx,miny,maxx,maxy in the output CRS (default: the layer's extent)")
+    p_an.add_argument("--crs", help="the output CRS, EPSG:n (default: the layer's)")
+    p_an.add_argument("--res", help="the output resolution in the CRS's units (default: the layer's)")
+    p_an.add_argument("--time", help="a time or start/end range of the items to read (ISO 8601)")
+    p_an.add_argument("--polygon", help="run: a GeoJSON file (lon/lat); pixels outside are nodata")
+    p_an.add_argument("--out", help="run: the product's name (a new catalog collection)")
+    p_an.add_argument("--overwrite", action="store_true", help="run: replace a product of the same name")
+    p_an.add_argument("--zones", help="zonal: a GeoJSON file of polygons (lon/lat)")
+    p_an.add_argument("--bins", type=int, help="zonal: histogram bins per zone and band")
+    p_an.add_argument("--range", help="zonal: the histogram's low,high")
+    p_an.add_argument("--cluster", help="local or tcp://scheduler:port (default: analysis.cluster)")
     sub.add_parser("hash-password", help="read a password from standard input and print its argon2 hash")
     sub.add_parser("hash-key", help="read an API key from standard input and print its SHA-256")
     args = parser.parse_args(argv)
@@ -173,7 +192,18 @@ def main(argv: list[str] | None = None) -> int:
             from ogcserver.seeding import run_seed
 
             return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.polygon, args.format,
-                            args.workers, args.dry_run)
+                            args.workers, args.dry_run, args.cluster)
+        if args.command == "analysis":
+            from ogcserver.analysing import commands
+
+            settings = load_settings(Path(args.config))
+            if args.action == "run":
+                if not args.out:
+                    raise ValueError("give the product's name with --out")
+                return commands.run_analysis(settings, args)
+            if not args.zones:
+                raise ValueError("give the zones with --zones FILE")
+            return commands.run_zonal_command(settings, args)
         if args.command == "cache":
             from ogcserver.seeding import run_cache
 

@@ -1,11 +1,15 @@
 """``ogcserver seed`` and ``ogcserver cache``: fill, inspect and truncate the tile cache.
 
-Seeding runs in local worker processes (each builds its own core, so GDAL handles are never
-shared), shows progress with rate and ETA (ogcserver/progress.py), and resumes: metatiles already cached are skipped.
+Seeding runs in local worker processes, or with ``--cluster`` on the workers of a Dask cluster
+(each process builds its own core, so GDAL handles are never shared; the tile store's metatile
+locks keep one render per metatile across all of them), shows progress with rate and ETA
+(ogcserver/progress.py), and resumes: metatiles already cached are skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import multiprocessing
 import sys
@@ -24,6 +28,7 @@ from ogcserver.progress import Progress
 from ogcserver.settings import Settings, load_settings
 
 _worker = None
+CLUSTER_BATCH = 4  # metatiles per cluster task: enough to amortise the scheduler's overhead per task
 
 
 def _init(config: str) -> None:
@@ -55,8 +60,44 @@ def _seed_polygon(bbox: str | None, polygon: str | None) -> shapely.Geometry | N
         raise ValueError(f"the polygon file is not JSON: {exc.msg} (line {exc.lineno})") from None
 
 
+def _seed_batch(settings: Settings, jobs: list[tuple[str, str, seed.Metatile, str]]) -> tuple[int, int]:
+    """On a cluster worker: some metatiles through this process's core; (written, tiles)."""
+    from ogcserver.analysing.cluster import worker_core
+
+    tiles = worker_core(settings).tiles
+    written = count = 0
+    for layer, tms, meta, fmt in jobs:
+        written += tiles.seed(layer, tms, meta, ImageFormat(fmt))
+        count += meta.tiles
+    return written, count
+
+
+def _on_cluster(settings: Settings, address: str, jobs: Iterator) -> Iterator[tuple[int, int]]:
+    """(written, tiles) per batch of metatiles seeded on the cluster, the plan walked lazily: a
+    few batches per worker thread in flight, so memory stays flat over any number of metatiles."""
+    from distributed import as_completed
+
+    from ogcserver.analysing.cluster import cluster_client
+
+    with cluster_client(settings.analysis, address or None) as client:
+        slots = max(2, 4 * sum(client.nthreads().values()))
+        batches = _batches(jobs, CLUSTER_BATCH)
+        pending = as_completed([client.submit(_seed_batch, settings, b, pure=False)
+                                for b in itertools.islice(batches, slots)])
+        for future in pending:
+            yield future.result()
+            following = next(batches, None)
+            if following is not None:
+                pending.add(client.submit(_seed_batch, settings, following, pure=False))
+
+
+def _batches(jobs: Iterator, size: int) -> Iterator[list]:
+    while batch := list(itertools.islice(jobs, size)):
+        yield batch
+
+
 def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str | None, polygon: str | None,
-             fmt: str, workers: int, dry_run: bool) -> int:
+             fmt: str, workers: int, dry_run: bool, cluster: str | None = None) -> int:
     settings = load_settings(config)
     engine = build_core(settings).engine
     zooms = _zooms(zoom)
@@ -79,8 +120,14 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     started = time.monotonic()
     done = written = 0
     progress = Progress("tiles", tiles)
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(str(config),)) as pool:
-        for wrote, count in pool.imap_unordered(_seed_one, jobs, chunksize=4):
+    with contextlib.ExitStack() as stack:
+        if cluster is not None:
+            results = _on_cluster(settings, cluster, jobs)
+        else:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers, initializer=_init,
+                                                                                 initargs=(str(config),)))
+            results = pool.imap_unordered(_seed_one, jobs, chunksize=4)
+        for wrote, count in results:
             done += count
             written += wrote
             progress.update(done, written=written)

@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from ogcserver.core.config import (
     NAME_MAX,
+    AnalysisConfig,
     CacheConfig,
     Frozen,
     GrantConfig,
@@ -392,6 +393,7 @@ class Settings(Frozen):
     sources: SourcesConfig = SourcesConfig()
     storage: StorageConfig = StorageConfig()
     processing: tuple[ProcessingTemplate, ...] = ()
+    analysis: AnalysisConfig = AnalysisConfig()
     services: tuple[ServiceConfig, ...] = Field(min_length=1)
     access: AccessConfig | None = None
     admin: AdminConfig = AdminConfig()
@@ -456,6 +458,11 @@ class Settings(Frozen):
                  if isinstance(layer.source, str))
         return tuple(dict.fromkeys((*self.storage.s3.buckets, *named)))
 
+    @property
+    def products_dir(self) -> Path:
+        """Where analysis products and job records live."""
+        return self.analysis.output_dir or self.server.data_dir / "products"
+
 
 def _format_error(source: str, exc: ValidationError) -> str:
     lines = [f"{source}: invalid configuration"]
@@ -489,6 +496,9 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         part = raw.get(section)
         if isinstance(part, dict) and isinstance(part.get("path"), str):
             part["path"] = str((base / part["path"]).resolve())
+    analysis = raw.get("analysis")
+    if isinstance(analysis, dict) and isinstance(analysis.get("output_dir"), str):
+        analysis["output_dir"] = str((base / analysis["output_dir"]).resolve())
     sources = raw.get("sources")
     if isinstance(sources, dict) and isinstance(sources.get("roots"), list):
         sources["roots"] = [str((base / r).resolve()) if isinstance(r, str) else r for r in sources["roots"]]

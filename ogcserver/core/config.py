@@ -257,6 +257,25 @@ class CacheConfig(Frozen):
         return self
 
 
+class AnalysisConfig(Frozen):
+    """Where analysis jobs and cluster seeding run: a Dask cluster started for the job on this
+    machine (``local``), or a running scheduler every worker of which has ogcserver installed and
+    reads the same configuration (``tcp://host:port``)."""
+
+    cluster: str = Field("local", pattern=r"^(local|tcp://[A-Za-z0-9.\-\[\]:]+:\d{1,5})$")
+    workers: int = Field(2, ge=1, le=256)  # worker processes of a local cluster
+    threads_per_worker: int = Field(1, ge=1, le=64)
+    memory_limit_mb: int = Field(2048, ge=256)  # per worker process of a local cluster; Dask restarts one past it
+    output_dir: Path | None = None  # products and job records (default: DATA_DIR/products); shared by every node
+    # output pixels a side computed by one task: a multiple of the COG's 512 px tiles, so each
+    # chunk fills whole tiles of the product
+    chunk_size: int = Field(1024, ge=512, le=8192, multiple_of=512)
+    max_output_pixels: int = Field(65_536 * 65_536, ge=1)  # a product larger than this is refused
+    max_zonal_pixels: int = Field(4096 * 4096, ge=1)  # zonal statistics answered at once (sync) up to this
+    max_zones: int = Field(10_000, ge=1, le=1_000_000)
+    histogram_bins: int = Field(256, ge=1, le=65_536)  # the most bins a histogram may ask for
+
+
 class ServiceDefinition(Protocol):
     """What the core reads of a service: its layers, limits and what it allows."""
 

@@ -109,7 +109,7 @@ class Engine:
     def reader(self, reader: RasterReader) -> None:
         self.views.reader = reader
 
-    def _service(self, name: str) -> ServiceDefinition:
+    def service(self, name: str) -> ServiceDefinition:
         return next(s for s in self.settings.services if s.name == name)
 
     def limits(self, service: str | None) -> Limits:
@@ -171,7 +171,7 @@ class Engine:
         layers = [self.resolve(ref.layer, ref.style, query.service, query.principal, action, "map") for ref in query.layers]
         if query.rendering:
             for layer, _ in layers:
-                if not self._service(layer.info.service).allow_processing:
+                if not self.service(layer.info.service).allow_processing:
                     raise ProcessingNotAllowed(layer.info.service)
         grid = query.grid
         with holding(f"a {grid.width}x{grid.height} map", picture_bytes(grid.width * grid.height)):
@@ -275,7 +275,7 @@ class Engine:
             raise StyleNotFound(query.processing, query.coverage)  # colours, not values
         template = self.settings.template(query.processing) if query.processing else None
         if query.rendering is not None:
-            if not self._service(layer.info.service).allow_processing:
+            if not self.service(layer.info.service).allow_processing:
                 raise ProcessingNotAllowed(layer.info.service)
             self.resolve(query.coverage, "", query.service, query.principal, Action.PROCESS, "coverage")
             template = query.rendering
@@ -352,7 +352,7 @@ class Engine:
     def original(self, name: str, key: str, service: str | None, principal: Principal) -> tuple[CatalogItem, BinaryIO, int]:
         """An item's original file, for services that allow downloads, to callers granted them."""
         layer, item = self.item(name, key, service, principal, Action.DOWNLOAD)
-        if not self._service(layer.info.service).allow_download:
+        if not self.service(layer.info.service).allow_download:
             raise DownloadNotOffered(layer.info.service)
         stream, size = self.reader.original(item.source)
         return item, stream, size

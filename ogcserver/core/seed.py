@@ -47,7 +47,7 @@ def plan(tms: tiling.TileMatrixSet, area: BBox, zooms: range, meta_size: int,
     zoom, row by row, aligned and sized exactly like the ones the cache renders on demand (so
     both take the same locks). An area across the antimeridian is walked on each side of it."""
     boxes = _boxes(tms, area)
-    shape = _projected(within, tms.crs) if within is not None else None
+    shape = projected(within, tms.crs) if within is not None else None
     for z in zooms:
         m = tms.tms.matrix(z)
         spans = [s for s in (tms.tiles_over(box, z) for box in boxes) if s is not None]
@@ -86,7 +86,7 @@ def _walks(span: tuple[int, int, int, int], mx: int, my: int, meta_size: int) ->
     return (x0 // meta_size) * meta_size <= mx <= x1 and (y0 // meta_size) * meta_size <= my <= y1
 
 
-def _projected(polygon: shapely.Geometry, crs: str) -> shapely.Geometry:
+def projected(polygon: shapely.Geometry, crs: str) -> shapely.Geometry:
     """The polygon in the tile matrix set's CRS, prepared for many intersection tests."""
     dense = shapely.segmentize(polygon, _SEGMENT_DEGREES)
 

@@ -8,6 +8,7 @@ from ogcserver.ows.catalog.errors import CATALOG_FORMAT
 from ogcserver.ows.error_table import COMMON, ExceptionFormat
 from ogcserver.ows.exceptions import ows_exception_report
 from ogcserver.ows.kml.errors import KML_FORMAT
+from ogcserver.ows.processes.errors import PROCESSES_FORMAT
 from ogcserver.ows.wcs import errors as wcs
 from ogcserver.ows.wms import errors as wms
 from ogcserver.ows.wmts.errors import WMTS_FORMAT, XYZ_FORMAT
@@ -21,6 +22,7 @@ BY_PROTOCOL: dict[str, tuple[dict[str, ExceptionFormat], str]] = {  # each versi
     "XYZ": ({"": XYZ_FORMAT}, ""),
     "KML": ({"": KML_FORMAT}, ""),
     "CATALOG": ({"": CATALOG_FORMAT}, ""),
+    "PROCESSES": ({"": PROCESSES_FORMAT}, ""),
 }
 
 

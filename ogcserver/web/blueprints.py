@@ -22,6 +22,7 @@ from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import PARAMETERS as ITEM_PARAMETERS
 from ogcserver.ows.kml.service import KmlService
 from ogcserver.ows.kvp import Params
+from ogcserver.ows.processes.service import ProcessesService
 from ogcserver.ows.response import OwsResponse
 from ogcserver.ows.viewer import viewer_document
 from ogcserver.ows.wmts import rest
@@ -54,6 +55,7 @@ class WebContext:
     catalog: CatalogService
     proxies: AddressList
     metrics_readers: AddressList
+    processes: ProcessesService | None = None  # OGC API - Processes over the analysis jobs
 
 
 def _principal(ctx: WebContext) -> Principal:
@@ -187,6 +189,15 @@ def _guarded(ctx: WebContext, service_scope: str | None, path: str, answer,  # n
             return _challenge(ctx, _to_flask(errors.response(exc)))
 
 
+def _processes(ctx: WebContext, resource: str, answer) -> Response:  # noqa: ANN001
+    """OGC API - Processes: JSON answers, with the same authentication and limits."""
+    g.ows_service, g.ows_request = "PROCESSES", resource
+    if ctx.processes is None:
+        return Response("Not found\n", status=404, content_type="text/plain")
+    processes = ctx.processes
+    return _guarded(ctx, None, "", lambda endpoint: answer(processes, endpoint), exception_format("PROCESSES"))
+
+
 def _landing_view(ctx: WebContext) -> list[dict]:
     services = []
     layers = ctx.engine.layers(None, _principal(ctx))
@@ -304,6 +315,34 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
     @bp.route("/catalog/<layer>")
     def catalog_collection(layer: str) -> Response:
         return _catalog(ctx, "collection", lambda endpoint: ctx.catalog.collection(layer, endpoint))
+
+    @bp.route("/processes")
+    def process_list() -> Response:
+        return _processes(ctx, "processes", lambda p, endpoint: p.processes(endpoint))
+
+    @bp.route("/processes/<pid>")
+    def process_description(pid: str) -> Response:
+        return _processes(ctx, "process", lambda p, endpoint: p.process(pid, endpoint))
+
+    @bp.route("/processes/<pid>/execution", methods=["POST"])
+    def process_execution(pid: str) -> Response:
+        body = request.get_json(silent=True)
+        prefer = request.headers.get("Prefer", "")
+        return _processes(ctx, "execute", lambda p, endpoint: p.execute(pid, body, prefer, endpoint))
+
+    @bp.route("/jobs")
+    def job_list() -> Response:
+        return _processes(ctx, "jobs", lambda p, endpoint: p.job_list(endpoint))
+
+    @bp.route("/jobs/<job>", methods=["GET", "DELETE"])
+    def job(job: str) -> Response:
+        if request.method == "DELETE":
+            return _processes(ctx, "dismiss", lambda p, endpoint: p.dismiss(job, endpoint))
+        return _processes(ctx, "job", lambda p, endpoint: p.job(job, endpoint))
+
+    @bp.route("/jobs/<job>/results")
+    def job_results(job: str) -> Response:
+        return _processes(ctx, "results", lambda p, endpoint: p.results(job, endpoint))
 
     @bp.route("/")
     def landing() -> str:

@@ -27,7 +27,6 @@ from PIL import Image
 
 from ogcserver.app import core_of, create_app
 from ogcserver.settings import settings_from_paths
-from ogcserver.storage.readers.xarray_reader import XarrayReader
 from ogcserver.web.logs import JsonFormatter
 from tests.conftest import SHARED, serving
 from tests.support import rasters

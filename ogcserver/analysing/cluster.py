@@ -1,0 +1,62 @@
+"""The Dask cluster a job runs on, and the core each worker process builds once.
+
+``analysis.cluster: local`` starts a ``LocalCluster`` of worker processes for the job's
+duration; ``tcp://host:port`` connects to a running scheduler whose workers have ogcserver
+installed. Tasks carry the settings as a value; a worker builds its core from them once
+(``build_core``, no web framework) and keeps it for every later task of the same settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from distributed import Client, LocalCluster
+from pydantic import ValidationError
+
+from ogcserver.composition import Core, build_core
+from ogcserver.core.config import AnalysisConfig
+from ogcserver.model.errors import InvalidValue
+from ogcserver.model.jobs import ClusterUnavailable
+from ogcserver.settings import Settings
+
+CONNECT_TIMEOUT = "20s"  # to reach a remote scheduler
+_cores: dict[str, Core] = {}
+_lock = threading.Lock()
+
+
+def worker_core(settings: Settings) -> Core:
+    """This process's core for these settings, built on first use."""
+    key = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
+    with _lock:
+        core = _cores.get(key)
+        if core is None:
+            _cores.clear()  # other settings: that core is not used again
+            core = _cores[key] = build_core(settings)
+        return core
+
+
+@contextmanager
+def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterator[Client]:
+    """A client of the configured cluster (or of ``address``, overriding it); a local cluster
+    lives as long as the block."""
+    try:
+        target = AnalysisConfig(cluster=address).cluster if address else config.cluster
+    except ValidationError:
+        raise InvalidValue("cluster", "give the cluster as local or tcp://host:port") from None
+    if target != "local":
+        try:
+            client = Client(target, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError):
+            raise ClusterUnavailable(f"the Dask scheduler at {target} does not answer") from None
+        with client:
+            yield client
+        return
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its shutdown notices are not the job's business
+    with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
+                      memory_limit=config.memory_limit_mb * 2**20, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client

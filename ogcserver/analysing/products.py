@@ -1,0 +1,142 @@
+"""Analysis products: a spec cut into chunks, computed on the cluster, assembled into a COG and
+registered in the catalog.
+
+The client plans the chunks, skips those a previous run of the same job wrote (the manifest's
+digest says it is the same job), submits the rest to the cluster as plain values, and counts
+them in as they finish. Only when every chunk is written is the COG assembled and the product
+registered: a collection of one item, with a note of the layer and grants that publish it. An
+interrupted or failed job registers nothing and leaves its chunks for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from distributed import Client, Future, wait
+
+from ogcserver.analysing.cluster import worker_core
+from ogcserver.composition import Core
+from ogcserver.core.analysis.compute import chunk_values, product_bands
+from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_new_output, check_spec, chunks
+from ogcserver.settings import Settings
+from ogcserver.storage.products import ProductFolder, assemble_cog, write_chunk
+
+Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
+
+
+class JobCancelled(Exception):
+    """The job was stopped (Ctrl-C, or dismissed) before every chunk was written."""
+
+
+@dataclass(frozen=True)
+class ProductResult:
+    name: str
+    path: str
+    width: int
+    height: int
+    chunks: int
+    computed: int  # chunks this run computed; the others were written by an earlier run
+    note: dict  # the layer and grants that publish the product
+
+    def as_json(self) -> dict:
+        return {"collection": self.name, "width": self.width, "height": self.height,
+                "chunks": self.chunks, "computed": self.computed, "publish": self.note}
+
+
+def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
+    """On a worker: one chunk, read through this process's core and written to its file."""
+    core = worker_core(settings)
+    layer = core.engine.operator_layer(spec.layer)
+    bands = product_bands(layer, spec)
+    grid = spec.grid()
+    raster = chunk_values(core.engine, spec, grid, chunk)
+    folder = ProductFolder(settings.products_dir, spec.output)
+    write_chunk(folder.chunk_path(chunk.name), grid.subgrid(chunk.window), None if raster is None else raster.data,
+                None if raster is None else raster.valid, bands.dtype, bands.count, bands.nodata)
+    return chunk.name
+
+
+def product_exists(core: Core, settings: Settings, name: str) -> bool:
+    return ProductFolder(settings.products_dir, name).product.exists() or name in core.catalog_store.collections()
+
+
+def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Client, overwrite: bool = False,
+                progress: Progress | None = None, stopped: Callable[[], bool] = lambda: False) -> ProductResult:
+    """Compute, assemble and register one product; resumes a job interrupted with the same spec."""
+    grid = check_spec(spec, settings.analysis.max_output_pixels)
+    layer = core.engine.operator_layer(spec.layer)
+    bands = product_bands(layer, spec)
+    check_new_output(spec, product_exists(core, settings, spec.output), overwrite)
+    folder = ProductFolder(settings.products_dir, spec.output)
+    folder.start({"digest": spec.digest(), "layer": spec.layer, "owner": spec.owner,
+                  "width": grid.width, "height": grid.height, "chunk_size": spec.chunk_size})
+    plan = list(chunks(grid, spec.chunk_size))
+    todo = [c for c in plan if not folder.chunk_done(c.name)]
+    done = len(plan) - len(todo)
+    if progress:
+        progress(done, len(plan))
+    futures = [client.submit(compute_chunk, settings, spec, c, key=f"chunk-{spec.digest()}-{c.name}") for c in todo]
+    try:
+        for _ in finished(futures, stopped):
+            done += 1
+            if progress:
+                progress(done, len(plan))
+    except JobCancelled:
+        raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume") from None
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+    path = assemble_cog(folder, grid, {c.name: c.window for c in plan}, bands.dtype, bands.count, bands.nodata,
+                        bands.names)
+    note = publish_note(settings, spec)
+    register(core, spec, str(path), note)
+    folder.remove()
+    return ProductResult(spec.output, str(path), grid.width, grid.height, len(plan), len(todo), note)
+
+
+def finished(futures: list[Future], stopped: Callable[[], bool], poll: float = 0.5) -> Iterator[Future]:
+    """The futures as they finish (a failed one raises, failing the job clearly); between
+    completions, at least every ``poll`` seconds, ``stopped`` is asked whether to give up."""
+    pending = set(futures)
+    while pending:
+        if stopped():
+            raise JobCancelled("stopped")
+        try:
+            done, left = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            continue
+        for future in done:
+            future.result()
+            yield future
+        pending = set(left)
+
+
+def register(core: Core, spec: AnalysisSpec, path: str, note: dict) -> None:
+    """The product as a catalog collection of one item; hosting nodes whose configuration has a
+    layer on this collection pick it up through the catalog's change detection."""
+    store = core.catalog_store
+    store.create(spec.output)
+    existing = [item.key for item in store.items(spec.output)]
+    if existing:
+        store.remove(spec.output, existing)
+    store.upsert(spec.output, [core.catalog.describe_file(spec.output, path)])
+    record = {**note, "owner": spec.owner, "source_layer": spec.layer, "digest": spec.digest(),
+              "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    store.set_meta(spec.output, "product", json.dumps(record))
+
+
+def publish_note(settings: Settings, spec: AnalysisSpec) -> dict:
+    """The layer entry and grants that publish the product: its grants default to the owner's
+    and to those of the input layer (the same principals, actions and constraints)."""
+    source_service = next(s.name for s in settings.services for lr in s.layers if lr.name == spec.layer)
+    grants: list[dict] = []
+    if settings.access is not None:
+        for grant in settings.access.grants:
+            if grant.service == source_service and (not grant.layers or spec.layer in grant.layers):
+                grants.append({**grant.model_dump(mode="json", exclude_defaults=True), "layers": [spec.output]})
+        if spec.owner != "operator":
+            grants.append({"to": f"user:{spec.owner}", "service": source_service, "layers": [spec.output],
+                           "actions": ["discover", "view", "query", "download", "process"]})
+    return {"service": source_service, "layer": {"name": spec.output, "collection": spec.output}, "grants": grants}

@@ -1,0 +1,126 @@
+"""Jobs as the Processes API sees them: which processes exist, who may run them, and the
+records of jobs started, protocol-free.
+
+A caller needs the ``process`` grant on the input layer (an ad-hoc chain also needs a service
+that allows processing, as renderingRule does); a job is visible only to the principal that
+started it, and to anyone else answers like a job that does not exist. Work runs elsewhere (a
+runner on this node, using the cluster); records live in a store every node reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ogcserver.core.analysis.inputs import spec_from_inputs
+from ogcserver.core.analysis.plan import AnalysisSpec, check_new_output, check_spec
+from ogcserver.core.analysis.zonal import ZonalJob, zonal_job
+from ogcserver.core.config import AnalysisConfig
+from ogcserver.core.engine import Engine
+from ogcserver.model.access import Action, Principal
+from ogcserver.model.errors import InvalidValue, ProcessingNotAllowed
+from ogcserver.model.jobs import JobNotFound, JobRecord, JobState, ProcessNotFound, ResultNotReady, now
+
+PRODUCT = "raster-analysis"
+ZONAL = "zonal-statistics"
+PROCESSES = (PRODUCT, ZONAL)
+MAX_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class ProductJob:
+    spec: AnalysisSpec
+    overwrite: bool
+
+
+Work = ProductJob | ZonalJob
+
+
+class JobStore(Protocol):
+    def save(self, record: JobRecord) -> None: ...
+
+    def load(self, job: str) -> JobRecord | None: ...
+
+    def list(self, limit: int) -> list[JobRecord]: ...
+
+
+class JobRunner(Protocol):
+    def start(self, record: JobRecord, work: Work) -> None:
+        """Run the work in the background, keeping the record up to date in the store."""
+
+    def run_now(self, work: ZonalJob) -> list[dict]:
+        """Small zonal statistics, computed while the caller waits."""
+
+
+def owner_of(principal: Principal) -> str:
+    return principal.name
+
+
+class Jobs:
+    def __init__(self, engine: Engine, store: JobStore, runner: JobRunner, config: AnalysisConfig) -> None:
+        self.engine = engine
+        self.store = store
+        self.runner = runner
+        self.config = config
+
+    def prepare(self, process: str, inputs: dict[str, Any], principal: Principal) -> Work:
+        """The checked work of a request, after the caller's grant on the input layer."""
+        if process not in PROCESSES:
+            raise ProcessNotFound(process)
+        name = inputs.get("layer")
+        if not isinstance(name, str) or not name:
+            raise InvalidValue("layer", "give the input layer's name")
+        layer, constraints = self.engine.resolve(name, "", None, principal, Action.PROCESS, "process")
+        if inputs.get("chain") is not None and not self.engine.service(layer.info.service).allow_processing:
+            raise ProcessingNotAllowed(layer.info.service)
+        owner = owner_of(principal)
+        if process == ZONAL:
+            return zonal_job(self.engine, layer, inputs, self.config, owner, constraints)
+        spec = spec_from_inputs(self.engine, layer, inputs, owner, constraints, self.config.chunk_size)
+        check_spec(spec, self.config.max_output_pixels)
+        overwrite = inputs.get("overwrite") is True
+        check_new_output(spec, spec.output in self.engine.catalog.store.collections(), overwrite)
+        return ProductJob(spec, overwrite)
+
+    def small(self, work: Work) -> bool:
+        """Whether the work may be answered at once (zonal statistics over few pixels)."""
+        if not isinstance(work, ZonalJob):
+            return False
+        grid = work.spec.grid()
+        return grid.width * grid.height <= self.config.max_zonal_pixels
+
+    def execute_now(self, work: ZonalJob) -> list[dict]:
+        return self.runner.run_now(work)
+
+    def submit(self, process: str, inputs: dict[str, Any], principal: Principal, work: Work) -> JobRecord:
+        record = JobRecord(uuid.uuid4().hex, process, owner_of(principal), inputs)
+        self.store.save(record)
+        self.runner.start(record, work)
+        return record
+
+    def get(self, job: str, principal: Principal) -> JobRecord:
+        record = self.store.load(job)
+        if record is None or record.owner != owner_of(principal):
+            raise JobNotFound(job)
+        return record
+
+    def list(self, principal: Principal) -> Sequence[JobRecord]:
+        owner = owner_of(principal)
+        return [r for r in self.store.list(MAX_LISTED) if r.owner == owner]
+
+    def dismiss(self, job: str, principal: Principal) -> JobRecord:
+        """Cancel a job (its runner stops at its next check) or forget a finished one."""
+        record = self.get(job, principal)
+        if record.status is not JobState.DISMISSED:
+            record.status, record.updated = JobState.DISMISSED, now()
+            record.message = "dismissed" if record.finished else "cancelled: the job stops at its next check"
+            self.store.save(record)
+        return record
+
+    def results(self, job: str, principal: Principal) -> dict[str, Any]:
+        record = self.get(job, principal)
+        if record.status is not JobState.SUCCESSFUL or record.results is None:
+            raise ResultNotReady(job, record.status)
+        return record.results

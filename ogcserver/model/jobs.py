@@ -1,0 +1,72 @@
+"""Jobs of the analysis role as records any hosting node can read: who asked for what, where it
+stands, and its results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ogcserver.model.errors import OgcServerError
+
+
+class JobState(str, enum.Enum):
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    DISMISSED = "dismissed"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobState.SUCCESSFUL, JobState.FAILED, JobState.DISMISSED)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class JobRecord:
+    id: str
+    process: str
+    owner: str
+    inputs: dict[str, Any]
+    status: JobState = JobState.ACCEPTED
+    created: str = field(default_factory=now)
+    started: str | None = None
+    finished: str | None = None
+    updated: str = field(default_factory=now)
+    progress: int = 0  # percent of the chunks written
+    message: str = ""
+    results: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> JobRecord:
+        return cls(**{**values, "status": JobState(values["status"])})
+
+
+class ProcessNotFound(OgcServerError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no process '{name[:64]}'")
+
+
+class JobNotFound(OgcServerError):
+    """A job that does not exist, or that the caller may not see (answered alike)."""
+
+    def __init__(self, job: str) -> None:
+        super().__init__(f"there is no job '{job[:64]}'")
+
+
+class ResultNotReady(OgcServerError):
+    def __init__(self, job: str, status: JobState) -> None:
+        super().__init__(f"job '{job[:64]}' is {status.value}: it has no results")
+        self.status = status
+
+
+class ClusterUnavailable(OgcServerError):
+    """The Dask scheduler a job was to run on does not answer."""

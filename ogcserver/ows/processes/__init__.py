@@ -1,0 +1,1 @@
+"""OGC API - Processes - Part 1: Core, over the analysis jobs."""

@@ -1,0 +1,161 @@
+"""Analysis products on disk: a job's chunk files, its manifest, and the finished COG.
+
+Each chunk is written by a worker as its own small GeoTIFF under the job's folder, atomically (a
+temporary name, then a rename), so a chunk file that exists is whole: a re-run counts it done.
+The manifest records the job's parameters digest; a folder with another digest is another job.
+When every chunk exists they are assembled into one cloud-optimized GeoTIFF (tiled, compressed,
+with overviews, nodata or an internal mask, and the grid's exact georeferencing), renamed into
+place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+
+from ogcserver.model.image import Grid
+
+COG_BLOCK = 512
+
+
+def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, block: int) -> dict:
+    """A chunk file's: compressed fast (ZSTD level 1), as it lives only until the COG is made."""
+    profile: dict = {
+        "driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
+        "crs": rasterio.crs.CRS.from_user_input(grid.crs), "transform": grid.transform,
+        "compress": "zstd", "zstd_level": 1, "BIGTIFF": "IF_SAFER",
+        "tiled": True, "blockxsize": block, "blockysize": block,
+    }
+    if nodata is not None:
+        profile["nodata"] = nodata
+    return profile
+
+
+class ProductFolder:
+    """A job's working folder (``<products>/.work/<name>``) and its product (``<products>/<name>.tif``)."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.root = root
+        self.name = name
+        self.work = root / ".work" / name
+        self.product = root / f"{name}.tif"
+
+    def manifest(self) -> dict | None:
+        try:
+            return json.loads((self.work / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def start(self, manifest: dict) -> None:
+        """Begin (or resume) the job: a folder holding another job's chunks is cleared first."""
+        if (self.manifest() or {}).get("digest") != manifest["digest"]:
+            shutil.rmtree(self.work, ignore_errors=True)
+        (self.work / "chunks").mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.work / "manifest.json", json.dumps(manifest, indent=1).encode())
+
+    def chunk_path(self, name: str) -> Path:
+        return self.work / "chunks" / f"{name}.tif"
+
+    def chunk_done(self, name: str) -> bool:
+        return self.chunk_path(name).exists()
+
+    def remove(self) -> None:
+        """Forget the job's chunks (after the product is in place, or when it is discarded)."""
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def write_chunk(path: Path, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None, dtype: str,
+                count: int, nodata: float | None) -> None:
+    """A chunk's values (None: nothing there) as a GeoTIFF, visible only once complete."""
+    if data is None or valid is None:
+        data = np.zeros((count, grid.height, grid.width), dtype=dtype)
+        valid = np.zeros((grid.height, grid.width), dtype=bool)
+    data = data.astype(dtype, copy=True)
+    if nodata is not None:
+        data[:, ~valid] = nodata
+    block = COG_BLOCK if grid.width % COG_BLOCK == 0 and grid.height % COG_BLOCK == 0 else 0
+    profile = _profile(grid, count, dtype, nodata, block or COG_BLOCK)
+    if not block:
+        profile.update(tiled=False)
+        profile.pop("blockxsize")
+        profile.pop("blockysize")
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.tif")
+    try:
+        with rasterio.open(tmp, "w", **profile) as out:
+            out.write(data)
+            if nodata is None:
+                out.write_mask(valid.astype(np.uint8) * 255)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+              "int32": "Int32", "float32": "Float32", "float64": "Float64"}
+
+
+def mosaic_vrt(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
+               dtype: str, count: int, nodata: float | None, names: tuple[str, ...]) -> Path:
+    """A VRT placing every chunk file at its window of the product's grid (and their masks, for a
+    product without nodata): the COG is copied from it, with no full-size intermediate file."""
+    root = ET.Element("VRTDataset", rasterXSize=str(grid.width), rasterYSize=str(grid.height))
+    ET.SubElement(root, "SRS").text = rasterio.crs.CRS.from_user_input(grid.crs).to_wkt()
+    t = grid.transform
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+
+    def sources(band: ET.Element, source_band: str) -> None:
+        for name, (row0, row1, col0, col1) in chunk_windows.items():
+            source = ET.SubElement(band, "SimpleSource")
+            ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = f"chunks/{name}.tif"
+            ET.SubElement(source, "SourceBand").text = source_band
+            width, height = str(col1 - col0), str(row1 - row0)
+            ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=width, ySize=height)
+            ET.SubElement(source, "DstRect", xOff=str(col0), yOff=str(row0), xSize=width, ySize=height)
+
+    for b in range(1, count + 1):
+        band = ET.SubElement(root, "VRTRasterBand", dataType=GDAL_TYPES[dtype], band=str(b))
+        if nodata is not None:
+            ET.SubElement(band, "NoDataValue").text = "nan" if math.isnan(nodata) else repr(nodata)
+        if b <= len(names) and names[b - 1]:
+            ET.SubElement(band, "Description").text = names[b - 1]
+        sources(band, str(b))
+    if nodata is None:
+        sources(ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte"), "mask,1")
+    path = folder.work / "mosaic.vrt"
+    ET.ElementTree(root).write(path, encoding="utf-8")
+    return path
+
+
+def assemble_cog(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
+                 dtype: str, count: int, nodata: float | None, names: tuple[str, ...]) -> Path:
+    """Every chunk into one COG at ``folder.product`` (replacing it), with overviews down to
+    about one block and the bands named."""
+    mosaic = mosaic_vrt(folder, grid, chunk_windows, dtype, count, nodata, names)
+    tmp = folder.root / f".tmp-{uuid.uuid4().hex}.tif"
+    levels = max(0, math.ceil(math.log2(max(grid.width, grid.height) / COG_BLOCK)))
+    try:
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
+            rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="DEFLATE",
+                                 predictor="FLOATING_POINT" if np.dtype(dtype).kind == "f" else "YES",
+                                 blocksize=COG_BLOCK, overviews="AUTO" if levels else "NONE",
+                                 overview_resampling="AVERAGE", bigtiff="IF_SAFER")
+        os.replace(tmp, folder.product)
+    finally:
+        tmp.unlink(missing_ok=True)
+        mosaic.unlink(missing_ok=True)
+    return folder.product
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,91 @@
+"""Seeding and analysis on a Dask cluster reached over TCP: a scheduler and two worker processes
+started here on free local ports. Two seeding clients race over the same metatiles: every
+metatile is rendered exactly once across the workers (renders counted by a worker preload), and
+a re-run writes nothing. The same cluster computes an analysis product equal to a local one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+import rasterio
+from distributed import Client
+
+from tests.conftest import REPO, reserved_port
+from tests.support import analysis
+
+pytestmark = pytest.mark.timeout(400)
+
+
+def ogcserver(*args, **popen):
+    return subprocess.Popen([sys.executable, "-m", "ogcserver", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+@contextmanager
+def dask_cluster(folder, render_log):
+    """``dask scheduler`` and ``dask worker`` (two processes) on reserved local ports; stopped after."""
+    env = {**os.environ, "OGCSERVER_RENDER_LOG": str(render_log)}
+    procs = []
+    try:
+        with reserved_port() as port:
+            address = f"tcp://127.0.0.1:{port}"
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+                 "--no-dashboard"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w")))
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nworkers", "2",
+                 "--nthreads", "1", "--no-dashboard", "--preload", "tests.support.count_renders",
+                 "--local-directory", str(folder / "dask")],
+                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "workers.log", "w")))
+            with Client(address, timeout="60s") as client:
+                client.wait_for_workers(2, timeout=120)
+            yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_cluster_seeding_renders_each_metatile_once_and_computes_products(tmp_path):
+    dem = analysis.dem(tmp_path / "dem.tif", (700, 900))
+    config = analysis.config(tmp_path, dem)
+    render_log = tmp_path / "renders.log"
+    dry = subprocess.run([sys.executable, "-m", "ogcserver", "seed", "-c", str(config), "--layer", "dem", "--zoom",
+                          "12-15", "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    tiles, metatiles = (int(v) for v in dry.stdout.split(": ")[1].replace(" metatiles", "").split(" tiles in "))
+    with dask_cluster(tmp_path, render_log) as address:
+        seeders = [ogcserver("seed", "-c", str(config), "--layer", "dem", "--zoom", "12-15", "--cluster", address)
+                   for _ in range(2)]
+        outputs = [p.communicate(timeout=300) for p in seeders]
+        assert all(p.returncode == 0 for p in seeders), outputs
+        renders = Counter(line.split(" ", 1)[1] for line in render_log.read_text().splitlines())
+        assert len(renders) == metatiles and set(renders.values()) == {1}  # each metatile once, across both runs
+        assert len({line.split()[0] for line in render_log.read_text().splitlines()}) == 2  # on both workers
+        written = sum(int(err.split("done: ")[1].split(" tiles written")[0]) for _out, err in outputs)
+        assert written == tiles
+        again = ogcserver("seed", "-c", str(config), "--layer", "dem", "--zoom", "12-15", "--cluster", address)
+        _out, err = again.communicate(timeout=300)
+        assert "done: 0 tiles written" in err and len(render_log.read_text().splitlines()) == metatiles
+        # an analysis product on the same cluster equals the one a local cluster computes
+        remote = ogcserver("analysis", "run", "-c", str(config), "--layer", "dem", "--template", "shade", "--out",
+                           "dem_shade", "--cluster", address)
+        _out, err = remote.communicate(timeout=300)
+        assert remote.returncode == 0, err
+    products = tmp_path / "state" / "products"
+    os.replace(products / "dem_shade.tif", tmp_path / "remote.tif")
+    local = ogcserver("analysis", "run", "-c", str(config), "--layer", "dem", "--template", "shade", "--out",
+                      "dem_shade", "--overwrite")
+    _out, err = local.communicate(timeout=300)
+    assert local.returncode == 0, err
+    with rasterio.open(tmp_path / "remote.tif") as a, rasterio.open(products / "dem_shade.tif") as b:
+        assert (a.read() == b.read()).all() and (a.read_masks(1) == b.read_masks(1)).all()
+        assert a.transform == b.transform
