@@ -23,6 +23,7 @@ from ogcserver.core.query import EVERY_ITEM, ItemQuery
 from ogcserver.model.catalog import (
     BandStatistics,
     CatalogItem,
+    ItemRecord,
     LayerInfo,
     Selection,
     SourceInfo,
@@ -179,6 +180,11 @@ class LayerCatalog:
             self._refused[name] = reason
             log.warning("layer left out", extra={"layer": name, "reason": reason})
 
+    def describe_file(self, key: str, path: str, variable: str = "") -> ItemRecord:
+        """A catalog record for a raster file (``variable``: of a multidimensional one): its
+        description, valid-data footprint and tags."""
+        return describe_file(self.reader, key, path, variable)
+
     def _sync_folder(self, name: str, config: LayerConfig) -> None:
         root = config.local_source or str(config.source)
         rows = [
@@ -187,7 +193,7 @@ class LayerCatalog:
         ]
         variable = config.variable or ""
         result = self.store.sync(config.collection_name, rows,
-                                 lambda key, path: describe_file(self.reader, key, path, variable))
+                                 lambda key, path: self.describe_file(key, path, variable))
         for refusal in result.refused:  # once: a refused file is not examined again until it changes
             log.warning("source refused", extra={"layer": name, "path": refusal.path, "reason": refusal.reason})
         if result.changed:
