@@ -243,6 +243,7 @@ class LayerCatalog:
             bounds = _union(native, crs)
             lonlat = lonlat_union([i.lonlat_bounds for i in items])
         else:  # the index's extremes: a collection on both sides of the antimeridian spans the globe
+            assert summary.lonlat_bounds is not None  # a collection with items has an extent
             lonlat = normalized_lonlat(summary.lonlat_bounds)
             bounds = transform_bbox(lonlat, crs)
         resolution = min((i.source.resolution for i in items if i.source.crs == crs), key=lambda r: r[0])

@@ -289,6 +289,7 @@ class _Mean(_Method):
 
     def _data(self) -> np.ndarray:
         mean = np.divide(self.total, self.count, out=np.zeros_like(self.total), where=self.valid[None, :, :])
+        assert self.dtype is not None  # set by the first part added
         return _cast(mean, self.dtype)
 
 
@@ -331,6 +332,7 @@ class _Blend(_Method):
         return np.where(valid, distance[w:-w, w:-w] / w, 0.0)
 
     def _data(self) -> np.ndarray:
+        assert self.dtype is not None  # set by the first part added
         return _cast(self.mean, self.dtype)
 
 

@@ -83,10 +83,17 @@ class TileService:
             return False
         return True
 
+    @property
+    def _cache(self) -> TileStore:
+        """The store, on the paths that run only with one (cacheable tiles, seeding, invalidation)."""
+        if self.store is None:
+            raise RuntimeError("this tile service has no cache")
+        return self.store
+
     def _point_current(self, info: LayerInfo) -> None:
         for style in info.styles:
             for tms in tiling.sets_for(info):
-                self.store.point_current(info.name, style.name, tms.id, info.version)
+                self._cache.point_current(info.name, style.name, tms.id, info.version)
 
     def _items_changed(self, info: LayerInfo, areas: tuple[BBox, ...]) -> None:
         """Drop exactly the cached tiles over the areas whose items changed (old and new footprints)."""
@@ -103,7 +110,7 @@ class TileService:
                     if span is None:
                         continue
                     for style in info.styles:
-                        removed += self.store.delete_area(info.name, style.name, tms.id, info.version, z, span)
+                        removed += self._cache.delete_area(info.name, style.name, tms.id, info.version, z, span)
         log.info("tiles invalidated", extra={"layer": info.name, "tiles": removed})
 
     def _lookup(self, q: TileQuery) -> tuple[Layer, Constraints, tiling.TileMatrixSet, TileKey, bool]:
@@ -139,30 +146,37 @@ class TileService:
     def cached(self, q: TileQuery) -> TileResult | None:
         """The tile if the cache has it (after the same access check), else None: nothing rendered."""
         _layer, _constraints, _tms, key, cacheable = self._lookup(q)
-        hit = self.store.get(key) if cacheable else None
+        hit = self._cache.get(key) if cacheable else None
         return self._result(hit, q.format, cached=True) if hit is not None else None
 
     def tile(self, q: TileQuery) -> TileResult:
         layer, constraints, tms, key, cacheable = self._lookup(q)
         style = q.style or layer.info.default_style
         if cacheable:
-            hit = self.store.get(key)
+            hit = self._cache.get(key)
             if hit is not None:
                 return self._result(hit, q.format, cached=True)
         if not self.engine.has_items(layer, tms.tile_bbox(q.z, q.x, q.y), q.items):
             body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
             return TileResult(body, q.format.content_type, f"empty-{layer.info.version}", 0.0, False)
         if not cacheable:
-            tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, style, q.items,
-                                 q.scale)
-            body = tiles[(q.x, q.y)]
-            if body is None:  # nothing valid in this tile (e.g. all nodata)
-                body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
-            return TileResult(body, q.format.content_type, "", time.time(), False)
+            return self._alone(layer, tms, q, constraints, style)
         meta = self._metatile(tms, q.z, q.x, q.y)
         self._fill(layer, tms, key, meta, q.format, style, q.items)
         self._maybe_enforce_quota()
-        return self._result(self.store.get(key), q.format, cached=False)
+        stored = self._cache.get(key)
+        if stored is None:  # the store did not keep it (out of reach, or swept at once): answered all the same
+            return self._alone(layer, tms, q, constraints, style)
+        return self._result(stored, q.format, cached=False)
+
+    def _alone(self, layer: Layer, tms: tiling.TileMatrixSet, q: TileQuery, constraints: Constraints,
+               style: str) -> TileResult:
+        """The tile rendered by itself for this request, not stored."""
+        tiles = self._render(layer, tms, q.z, (q.x, q.y, q.x, q.y), q.format, constraints, 0, style, q.items, q.scale)
+        body = tiles[(q.x, q.y)]
+        if body is None:  # nothing valid in this tile (e.g. all nodata)
+            body = _empty_tile(q.format, tms.tms.matrix(q.z).tileWidth, self.engine.settings.rendering)
+        return TileResult(body, q.format.content_type, "", time.time(), False)
 
     def seed(self, layer_name: str, tms_id: str, meta: Metatile, fmt: ImageFormat) -> int:
         """Render one metatile into the cache unless all its tiles are there; returns tiles written."""
@@ -171,7 +185,7 @@ class TileService:
         style, ext = layer.info.default_style, EXTENSIONS[fmt]
         keys = (TileKey(layer.info.name, style, tms.id, layer.info.version, meta.z, x, y, ext)
                 for y in range(meta.y0, meta.y1 + 1) for x in range(meta.x0, meta.x1 + 1))
-        missing = next((k for k in keys if self.store.get(k) is None), None)
+        missing = next((k for k in keys if self._cache.get(k) is None), None)
         if missing is None:
             return 0
         if not self.engine.has_items(layer, tms.grid(meta.z, meta.x0, meta.y0, meta.x1, meta.y1).bbox):
@@ -199,8 +213,8 @@ class TileService:
         """The one metatile loop of on-demand tiles and seeding: under the metatile's lock (shared
         by every process), look for ``probe`` again (another process may have stored it while this
         one waited), else render the metatile once and store every tile of it; returns tiles stored."""
-        with self.store.lock(f"{probe.layer}/{probe.style}/{probe.tms}/{probe.version}/{probe.z}/{span}"):
-            if self.store.get(probe) is not None:
+        with self._cache.lock(f"{probe.layer}/{probe.style}/{probe.tms}/{probe.version}/{probe.z}/{span}"):
+            if self._cache.get(probe) is not None:
                 return 0
             tiles = self._render(layer, tms, probe.z, span, fmt, UNCONSTRAINED, self.config.meta_buffer, style, want)
             log.info("metatile rendered", extra={"layer": probe.layer, "tms": probe.tms, "z": probe.z, "span": span})
@@ -208,9 +222,9 @@ class TileService:
                 target = replace(probe, x=x, y=y)
                 if body is None:
                     empty = _empty_tile(fmt, tms.tms.matrix(probe.z).tileWidth, self.engine.settings.rendering)
-                    self.store.put_empty(target, empty)
+                    self._cache.put_empty(target, empty)
                 else:
-                    self.store.put(target, body)
+                    self._cache.put(target, body)
                     self._written += len(body)
         return len(tiles)
 

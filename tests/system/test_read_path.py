@@ -141,3 +141,24 @@ def test_a_chain_sees_nothing_outside_the_granted_area(data_dir, tmp_path):
         shown = pictures[0][..., 3] > 0
         assert 0.1 < shown.mean() < 0.9, style  # the area crosses the view
         assert (pictures[0] == pictures[1]).all(), style
+
+
+def test_a_tile_the_store_did_not_keep_is_answered_all_the_same(data_dir, tmp_path):
+    """A cache that drops what it is given (an object store out of reach, a quota sweep at once)
+    still gives the caller the tile, rendered for the request."""
+    config = {"server": {"data_dir": str(tmp_path / "state"), "index_refresh_seconds": 0},
+              "services": [{"name": "s", "layers": [{"name": "parent", "source": str(data_dir / "parent" / "parent.tif")}]}]}
+    path = tmp_path / "ogcserver.yaml"
+    path.write_text(yaml.safe_dump(config))
+    app = create_app(load_settings(path))
+    client = app.test_client()
+    x, y = tile_at(Z)
+    kept = client.get(f"/tiles/parent/WebMercatorQuad/{Z}/{x}/{y}.png")
+    assert kept.status_code == 200
+    store = core_of(app).tiles.store
+    store.put = store.put_empty = lambda *args: None  # from now on nothing is kept
+    x2, y2 = tile_at(Z, dx=2500, dy=2500)
+    assert (x2 // 4, y2 // 4) != (x // 4, y // 4)  # another metatile: rendered now, and not kept
+    dropped = client.get(f"/tiles/parent/WebMercatorQuad/{Z}/{x2}/{y2}.png")
+    assert dropped.status_code == 200, dropped.data[:300]
+    assert decode(dropped.data)[..., :3].any()
