@@ -181,4 +181,10 @@ def test_an_unreachable_bucket_makes_a_cache_that_misses_not_an_error(tmp_path, 
         store.put(tile(0, 0), b"t")
         with store.lock("metatile"):
             pass
+        with pytest.raises(OSError, match="cannot store tiles"):  # and /readyz says so
+            store.check()
     assert any(r.getMessage() == "tile cache unreachable" for r in caplog.records)
+
+
+def test_a_working_store_is_ready(store):
+    store.check()

@@ -74,6 +74,13 @@ class S3TileStore:
     def key(self, key: TileKey) -> str:
         return f"{self.prefix}{key.layer}/{key.style}/{key.tms}/{key.version}/{key.z}/{key.x}/{key.y}.{key.ext}"
 
+    def check(self) -> None:
+        """Raise OSError unless a tile can be stored now: one small object written (readiness)."""
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}.ready", Body=b"", ContentType="text/plain")
+        except Exception as exc:  # noqa: BLE001 - any failure of the client means: not ready
+            raise OSError(f"bucket '{self.bucket}' cannot store tiles: {type(exc).__name__}") from exc
+
     def _unreachable(self, doing: str, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._said > SAY_AGAIN_AFTER:
