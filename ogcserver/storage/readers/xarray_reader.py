@@ -73,13 +73,18 @@ def _engine(path: str) -> str:
     return "h5netcdf" if head == HDF5.magic[0] else "netcdf4"
 
 
-def open_dataset(path: str) -> xr.Dataset:
-    """The file, vetted, opened lazily with CF decoding (every calendar's dates as cftime)."""
+def open_dataset(path: str, chunk_cache: int | None = None) -> xr.Dataset:
+    """The file, vetted, opened lazily with CF decoding (every calendar's dates as cftime).
+
+    ``chunk_cache``: bytes of HDF5's chunk cache of each variable (netCDF-4 and HDF5 files;
+    None: HDF5's default)."""
     engine = _engine(path)
     options: dict = {"engine": engine, "mask_and_scale": True, "cache": False, "chunks": None,
                      "decode_times": xr.coders.CFDatetimeCoder(use_cftime=True), "decode_timedelta": False}
     if engine == "h5netcdf":
         options["phony_dims"] = "sort"
+        if chunk_cache is not None:
+            options["driver_kwds"] = {"rdcc_nbytes": chunk_cache}
     if engine == "zarr":  # consolidated metadata where the store has it (v2), else each array's own
         options["consolidated"] = os.path.isfile(os.path.join(path, ".zmetadata"))
     try:
@@ -122,6 +127,42 @@ def _chunk_bytes(variable: xr.DataArray) -> int:
     return int(math.prod(int(c) for c in sizes) * variable.dtype.itemsize)
 
 
+def compressed(variable: xr.DataArray) -> bool:
+    """Whether the variable's chunks pass through a filter (zlib, szip, blosc, ...) when read."""
+    return any(variable.encoding.get(k) for k in ("zlib", "szip", "bzip2", "blosc", "zstd", "compression"))
+
+
+def chunk_cache_for(variable: xr.DataArray, configured: int) -> int:
+    """HDF5's chunk cache for a variable. Compressed chunks: the configured size, so that the
+    tiles of one step, which share the step's chunks, inflate each chunk once. Uncompressed
+    chunks: none, so HDF5 copies only the cells asked from the file instead of every chunk under
+    them whole (a point series over a year would otherwise read each step's whole chunk)."""
+    return configured if compressed(variable) else 0
+
+
+def decimation(window: tuple[int, int, int, int], grid: Grid) -> tuple[int, int]:
+    """(rows, columns) of source cells per cell read for a view: how many source cells fit in
+    one of the view's pixels along each axis (1 when the view is at the source's resolution or
+    finer). A zoomed-out view is warped from this coarser grid, as GDAL warps from an overview."""
+    row0, row1, col0, col1 = window
+    return max(1, (row1 - row0) // grid.height), max(1, (col1 - col0) // grid.width)
+
+
+def block_mean(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The mean of the valid (non-NaN) values of each block of ``rows`` x ``cols`` cells from the
+    first; the last blocks take the cells there are. NaN where a block has no valid value."""
+    height, width = values.shape
+    out_h, out_w = -(-height // rows), -(-width // cols)
+    padded = np.full((out_h * rows, out_w * cols), np.nan, values.dtype)
+    padded[:height, :width] = values
+    blocks = padded.reshape(out_h, rows, out_w, cols)
+    valid = ~np.isnan(blocks)
+    count = valid.sum(axis=(1, 3))
+    total = np.where(valid, blocks, 0).sum(axis=(1, 3), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(values.dtype)
+
+
 def _valid_range(variable: xr.DataArray) -> tuple[float, float]:
     """CF valid_range / valid_min / valid_max in decoded units (given in packed units when their
     type is the stored one, as CF says)."""
@@ -155,9 +196,11 @@ def beyond_the_world(grid: Grid) -> np.ndarray:
 class XarrayReader:
     """The storage reader for netCDF, HDF5 and Zarr variables (see the module's docstring)."""
 
-    def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES) -> None:
+    def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES,
+                 chunk_cache: int = 16 * 2**20) -> None:
         self.max_open = max_open
         self.rules = rules
+        self.chunk_cache = chunk_cache
         self._open: OrderedDict[tuple[int, str, str], Opened] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -169,11 +212,15 @@ class XarrayReader:
             if found is not None:
                 self._open.move_to_end(key)
                 return found
-        ds = open_dataset(path)
+        ds = open_dataset(path, self.chunk_cache)
         try:
             if variable not in ds.data_vars:
                 raise SourceRefused(os.path.basename(path.rstrip("/")), f"it has no variable '{variable[:60]}'")
             data = ds[variable]
+            if chunk_cache_for(data, self.chunk_cache) != self.chunk_cache and _engine(path) == "h5netcdf":
+                ds.close()  # the cache is set when a file is opened: again, with the variable's own
+                ds = open_dataset(path, chunk_cache_for(data, self.chunk_cache))
+                data = ds[variable]
             dims = spatial_dims(ds, data)
             layout = layout_of(ds, data)
             data = data.transpose(..., *dims) if dims and data.dims[-2:] != dims else data
@@ -308,19 +355,54 @@ class XarrayReader:
             values = np.where((values < low) | (values > high), np.nan, values).astype(dtype, copy=False)
         return np.ascontiguousarray(values)
 
+    @staticmethod
+    def _aligned(layout: GridLayout, grid: Grid) -> tuple[int, int, int, int] | None:
+        """The window of the source's grid that is the view's grid itself (same CRS, cell size
+        and cell edges, inside the source), which is copied rather than warped; else None."""
+        t, g = layout.transform, grid.transform
+        if grid.crs != layout.crs or g.b or g.d or t.b or t.d:
+            return None
+        if not (math.isclose(g.a, t.a, rel_tol=1e-9) and math.isclose(g.e, t.e, rel_tol=1e-9)):
+            return None
+        col, row = (g.c - t.c) / t.a, (g.f - t.f) / t.e
+        col0, row0 = round(col), round(row)
+        if abs(col - col0) > 1e-6 or abs(row - row0) > 1e-6:
+            return None
+        if col0 < 0 or row0 < 0 or col0 + grid.width > layout.width or row0 + grid.height > layout.height:
+            return None
+        return row0, row0 + grid.height, col0, col0 + grid.width
+
+    def _decimated(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int], grid: Grid,
+                   resampling: Resampling) -> tuple[np.ndarray, Affine]:
+        """The window's values at about the view's resolution, and their transform: blocks of
+        source cells averaged (the nearest resampling takes each block's middle cell instead, so
+        classes stay classes); the source's own cells when the view is not coarser."""
+        rows, cols = decimation(window, grid)
+        row0, row1, col0, col1 = window
+        row0, col0 = row0 - row0 % rows, col0 - col0 % cols  # blocks start on the source grid's multiples
+        values = self._values(opened, steps, (row0, row1, col0, col1))
+        if rows > 1 or cols > 1:
+            if resampling is Resampling.NEAREST:
+                height, width = values.shape
+                picked_rows = np.minimum(np.arange(-(-height // rows)) * rows + rows // 2, height - 1)
+                picked_cols = np.minimum(np.arange(-(-width // cols)) * cols + cols // 2, width - 1)
+                values = np.ascontiguousarray(values[np.ix_(picked_rows, picked_cols)])
+            else:
+                values = block_mean(values, rows, cols)
+        return values, opened.layout.transform @ Affine.translation(col0, row0) @ Affine.scale(cols, rows)
+
     def read(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling) -> Raster | None:
         opened = self._opened(source.path, source.variable)
         layout = opened.layout
-        window = self._window(layout, grid)
-        if window is None:
-            return None
-        values = self._values(opened, self._steps(source, opened), window)
-        row0, _row1, col0, _col1 = window
-        transform = layout.transform @ Affine.translation(col0, row0)
-        if grid.crs == layout.crs and grid.transform == transform and (grid.height, grid.width) == values.shape:
-            out = values
+        steps = self._steps(source, opened)
+        aligned = self._aligned(layout, grid)
+        if aligned is not None:
+            out = self._values(opened, steps, aligned)
         else:
-            out = np.full((grid.height, grid.width), np.nan, values.dtype)
+            window = self._window(layout, grid)
+            if window is None:
+                return None
+            values, transform = self._decimated(opened, steps, window, grid, resampling)
 
             def warp(r0: int, r1: int) -> np.ndarray:
                 part = np.full((r1 - r0, grid.width), np.nan, values.dtype)
