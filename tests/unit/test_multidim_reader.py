@@ -254,8 +254,7 @@ def test_a_view_on_the_source_grid_is_copied_not_warped(cube, monkeypatch):
 
 def chunk_cache_of(reader: XarrayReader, path, variable: str) -> int:
     """The bytes of HDF5's chunk cache the file of an open variable was opened with."""
-    store = reader._opened(str(path), variable).dataset._close.__self__
-    return store.ds._h5file.id.get_access_plist().get_cache()[2]
+    return reader._opened(str(path), variable).dataset.encoding["chunk_cache"]
 
 
 def test_the_chunk_cache_is_for_compressed_chunks_only(cube, tmp_path):

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
+import h5netcdf
+import h5py
 import numpy as np
 import pyproj
 import rasterio.enums
@@ -73,18 +75,46 @@ def _engine(path: str) -> str:
     return "h5netcdf" if head == HDF5.magic[0] else "netcdf4"
 
 
+def _open_hdf5(path: str, chunk_cache: int, options: dict) -> xr.Dataset:
+    """A netCDF-4/HDF5 file through an HDF5 handle of our own, whose chunk cache is
+    ``chunk_cache`` bytes a variable. The data variables stay open as long as the dataset: HDF5
+    keeps a variable's chunk cache only while some handle of it is open, and h5netcdf opens
+    a new one for every read, so without them each read would inflate its chunks again."""
+    h5file = h5py.File(path, "r", rdcc_nbytes=chunk_cache)
+    try:
+        store = xr.backends.H5NetCDFStore(h5netcdf.File(h5file, "r", phony_dims="sort"), mode="r")
+        ds = xr.open_dataset(store, **options)
+    except BaseException:
+        h5file.close()
+        raise
+    held = [h5file[str(name)] for name in ds.data_vars if str(name) in h5file]
+
+    def close() -> None:
+        held.clear()
+        store.close()
+        h5file.close()
+
+    ds.set_close(close)
+    ds.encoding["chunk_cache"] = h5file.id.get_access_plist().get_cache()[2]  # as HDF5 took it
+    return ds
+
+
 def open_dataset(path: str, chunk_cache: int | None = None) -> xr.Dataset:
     """The file, vetted, opened lazily with CF decoding (every calendar's dates as cftime).
 
     ``chunk_cache``: bytes of HDF5's chunk cache of each variable (netCDF-4 and HDF5 files;
-    None: HDF5's default)."""
+    None: h5netcdf's default, and no variable held open)."""
     engine = _engine(path)
-    options: dict = {"engine": engine, "mask_and_scale": True, "cache": False, "chunks": None,
+    options: dict = {"mask_and_scale": True, "cache": False, "chunks": None,
                      "decode_times": xr.coders.CFDatetimeCoder(use_cftime=True), "decode_timedelta": False}
+    if engine == "h5netcdf" and chunk_cache is not None:
+        try:
+            return _open_hdf5(path, chunk_cache, options)
+        except Exception as exc:
+            raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read ({type(exc).__name__})") from exc
+    options["engine"] = engine
     if engine == "h5netcdf":
         options["phony_dims"] = "sort"
-        if chunk_cache is not None:
-            options["driver_kwds"] = {"rdcc_nbytes": chunk_cache}
     if engine == "zarr":  # consolidated metadata where the store has it (v2), else each array's own
         options["consolidated"] = os.path.isfile(os.path.join(path, ".zmetadata"))
     try:
