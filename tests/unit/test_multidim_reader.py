@@ -268,6 +268,8 @@ def test_the_chunk_cache_is_for_compressed_chunks_only(cube, tmp_path):
     reader = XarrayReader(chunk_cache=3 << 20)
     assert chunk_cache_of(reader, cube, "ta") == 3 << 20
     assert chunk_cache_of(reader, plain, "v") == 0
+    # read straight from HDF5 (the tests of decoded values above go through this path)
+    assert reader._opened(str(cube), "ta").hdf5 is not None
 
 
 def test_the_chunk_cache_setting_is_validated(tmp_path):
@@ -282,3 +284,14 @@ def test_the_chunk_cache_setting_is_validated(tmp_path):
     settings = settings_from_paths([tmp_path]).model_copy(
         update={"sources": SourcesConfig(multidim_chunk_cache_mb=5)})
     assert raster_reader(settings).cubes.chunk_cache == 5 << 20
+
+
+def test_block_middles_are_read_in_runs():
+    from ogcserver.storage.readers.xarray_reader import middles, runs
+
+    assert middles(0, 10, 1).tolist() == list(range(10))
+    assert middles(3, 15, 4).tolist() == [5, 9, 13]
+    assert middles(0, 11, 4).tolist() == [2, 6, 10]  # the last block (8..10) has its middle
+    assert middles(0, 9, 4).tolist() == [2, 6, 8]  # the last block (8) is its own last index
+    assert runs(np.array([2, 6, 10, 1, 5])) == [slice(2, 11, 4), slice(1, 6, 4)]  # a rolled grid wraps
+    assert runs(np.array([2, 6, 8])) == [slice(2, 7, 4), slice(8, 9, 1)]

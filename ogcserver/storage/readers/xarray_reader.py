@@ -59,6 +59,41 @@ class Opened:
     dataset: xr.Dataset
     variable: xr.DataArray
     layout: GridLayout
+    # the variable's own HDF5 dataset, read directly (see ``raw_reader``); None: read through xarray
+    hdf5: h5py.Dataset | None = None
+
+    def read(self, where: dict[str, int | slice]) -> np.ndarray:
+        """The decoded values of a selection by dimension (as ``isel`` takes it)."""
+        if self.hdf5 is None:
+            return np.asarray(self.variable.isel(where).values)
+        dims = self.variable.dims
+        keys = [where.get(str(d), slice(None)) for d in dims]
+        # strided slices are read whole, then strided: HDF5 copies a strided selection cell by
+        # cell, a hundred times slower than a whole one (which spans the same chunks)
+        whole = tuple(slice(k.start, k.stop) if isinstance(k, slice) else k for k in keys)
+        raw = self.hdf5[whole][tuple(slice(None, None, k.step) for k in keys if isinstance(k, slice))]
+        kept = [d for d in dims if not isinstance(where.get(str(d)), int)]
+        packed = xr.Variable(kept, np.asarray(raw), attrs=packing(self.variable))
+        return np.asarray(xr.conventions.decode_cf_variable(
+            self.variable.name, packed, mask_and_scale=True, decode_times=False, decode_timedelta=False).values)
+
+
+def packing(variable: xr.DataArray) -> dict:
+    """The CF attributes xarray decoded the variable's values with (moved into its encoding)."""
+    return {k: variable.encoding[k] for k in ("_FillValue", "missing_value", "scale_factor", "add_offset",
+                                              "_Unsigned") if k in variable.encoding}
+
+
+def raw_reader(ds: xr.Dataset, name: str, data: xr.DataArray) -> h5py.Dataset | None:
+    """The HDF5 dataset of a variable of a file opened with ``_open_hdf5``, when its dimensions
+    are in the file's order. Reading it directly skips h5netcdf's per-read bookkeeping (it looks
+    every dimension up again, about 10 ms a read, more than reading a tile); the values are
+    decoded by xarray's CF decoding all the same."""
+    h5file = ds.encoding.get("hdf5")
+    if h5file is None or name not in h5file or data.dims != ds[name].dims:
+        return None
+    found = h5file[name]
+    return found if isinstance(found, h5py.Dataset) and found.shape == data.shape else None
 
 
 def _engine(path: str) -> str:
@@ -77,9 +112,10 @@ def _engine(path: str) -> str:
 
 def _open_hdf5(path: str, chunk_cache: int, options: dict) -> xr.Dataset:
     """A netCDF-4/HDF5 file through an HDF5 handle of our own, whose chunk cache is
-    ``chunk_cache`` bytes a variable. The data variables stay open as long as the dataset: HDF5
-    keeps a variable's chunk cache only while some handle of it is open, and h5netcdf opens
-    a new one for every read, so without them each read would inflate its chunks again."""
+    ``chunk_cache`` bytes a variable (the handle is the dataset's encoding's ``hdf5``). HDF5
+    keeps a variable's chunk cache only while some handle of it is open, and h5netcdf opens a
+    new one for every read: the reader holds its variable's (``raw_reader``), so a read of
+    a step's chunk does not inflate it again."""
     h5file = h5py.File(path, "r", rdcc_nbytes=chunk_cache)
     try:
         store = xr.backends.H5NetCDFStore(h5netcdf.File(h5file, "r", phony_dims="sort"), mode="r")
@@ -87,15 +123,14 @@ def _open_hdf5(path: str, chunk_cache: int, options: dict) -> xr.Dataset:
     except BaseException:
         h5file.close()
         raise
-    held = [h5file[str(name)] for name in ds.data_vars if str(name) in h5file]
 
     def close() -> None:
-        held.clear()
         store.close()
-        h5file.close()
+        h5file.close()  # and every dataset of it still open
 
     ds.set_close(close)
     ds.encoding["chunk_cache"] = h5file.id.get_access_plist().get_cache()[2]  # as HDF5 took it
+    ds.encoding["hdf5"] = h5file
     return ds
 
 
@@ -178,6 +213,30 @@ def decimation(window: tuple[int, int, int, int], grid: Grid) -> tuple[int, int]
     return max(1, (row1 - row0) // grid.height), max(1, (col1 - col0) // grid.width)
 
 
+def middles(start: int, stop: int, every: int) -> np.ndarray:
+    """The middle index of each block of ``every`` indices from ``start`` to ``stop``; a last
+    block too short to have one gives its last index."""
+    picks = np.arange(start + every // 2, stop, every)
+    blocks = -(-(stop - start) // every)
+    return picks if picks.size == blocks else np.append(picks, stop - 1)
+
+
+def runs(indices: np.ndarray) -> list[slice]:
+    """Slices that read ``indices`` in their order: ascending runs of one step each."""
+    found, i = [], 0
+    while i < len(indices):
+        j = i + 1
+        step = int(indices[j] - indices[i]) if j < len(indices) else 1
+        if step > 0:
+            while j < len(indices) and indices[j] - indices[j - 1] == step:
+                j += 1
+        else:
+            step = 1
+        found.append(slice(int(indices[i]), int(indices[j - 1]) + 1, step))
+        i = j
+    return found
+
+
 def block_mean(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """The mean of the valid (non-NaN) values of each block of ``rows`` x ``cols`` cells from the
     first; the last blocks take the cells there are. NaN where a block has no valid value."""
@@ -254,7 +313,7 @@ class XarrayReader:
             dims = spatial_dims(ds, data)
             layout = layout_of(ds, data)
             data = data.transpose(..., *dims) if dims and data.dims[-2:] != dims else data
-            opened = Opened(ds, data, layout)
+            opened = Opened(ds, data, layout, raw_reader(ds, variable, data))
         except NotAGrid as exc:
             ds.close()
             raise SourceRefused(os.path.basename(path.rstrip("/")), f"variable '{variable}': {exc}") from None
@@ -362,22 +421,25 @@ class XarrayReader:
             return 0, layout.height, 0, layout.width
         return whole.window_of(box, margin=READ_MARGIN)
 
-    def _values(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int]) -> np.ndarray:
-        """Decoded values of a window of the north-up grid, NaN where there is no valid value."""
+    def _values(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int],
+                every: tuple[int, int] = (1, 1)) -> np.ndarray:
+        """Decoded values of a window of the north-up grid, NaN where there is no valid value;
+        with ``every`` (rows, columns), only the middle cell of each block of that many."""
         layout, data = opened.layout, opened.variable
         row0, row1, col0, col1 = window
         dtype = np.result_type(data.dtype, np.float32)
+        rows, cols = middles(row0, row1, every[0]), middles(col0, col1, every[1])
         budget = current_budget()
         if budget is not None:
             budget.check_read(f"variable '{data.name}' at this scale", (row1 - row0) * (col1 - col0) * dtype.itemsize * 2)
-        rows = layout.rows(row0, row1)
+        file_rows = layout.height - 1 - rows[::-1] if layout.flip else rows  # ascending either way
+        file_cols = (cols + layout.roll) % layout.width  # in the grid's order: one or two ascending runs
         try:
-            parts = [np.asarray(data.isel({**steps, layout.y: rows, layout.x: cols}).values, dtype)
-                     for cols in layout.column_runs(col0, col1)]
+            values = np.block([[np.asarray(opened.read({**steps, layout.y: r, layout.x: c}), dtype)
+                                for c in runs(file_cols)] for r in runs(file_rows)])
         except Exception as exc:
             raise SourceUnavailable(f"source '{os.path.basename(opened.dataset.encoding.get('source', '') or '')}' "
                                     f"cannot be read: its data is damaged") from exc
-        values = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         if layout.flip:
             values = values[::-1]
         low, high = _valid_range(data)
@@ -410,14 +472,12 @@ class XarrayReader:
         rows, cols = decimation(window, grid)
         row0, row1, col0, col1 = window
         row0, col0 = row0 - row0 % rows, col0 - col0 % cols  # blocks start on the source grid's multiples
-        values = self._values(opened, steps, (row0, row1, col0, col1))
-        if rows > 1 or cols > 1:
-            if resampling is Resampling.NEAREST:
-                height, width = values.shape
-                picked_rows = np.minimum(np.arange(-(-height // rows)) * rows + rows // 2, height - 1)
-                picked_cols = np.minimum(np.arange(-(-width // cols)) * cols + cols // 2, width - 1)
-                values = np.ascontiguousarray(values[np.ix_(picked_rows, picked_cols)])
-            else:
+        window = (row0, row1, col0, col1)
+        if resampling is Resampling.NEAREST:
+            values = self._values(opened, steps, window, (rows, cols))  # only the cells kept are read
+        else:
+            values = self._values(opened, steps, window)
+            if rows > 1 or cols > 1:
                 values = block_mean(values, rows, cols)
         return values, opened.layout.transform @ Affine.translation(col0, row0) @ Affine.scale(cols, rows)
 
@@ -490,7 +550,7 @@ class XarrayReader:
         where = {**{a: slice(low, high) for a, (low, high) in spans.items()},
                  layout.y: layout.rows(row, row + 1).start, layout.x: layout.column_runs(col, col + 1)[0].start}
         try:
-            column = np.asarray(data.isel(where).values, np.result_type(data.dtype, np.float32))
+            column = np.asarray(opened.read(where), np.result_type(data.dtype, np.float32))
         except Exception as exc:
             raise SourceUnavailable(f"source '{os.path.basename(source.path.rstrip('/'))}' cannot be read: "
                                     f"its data is damaged") from exc
