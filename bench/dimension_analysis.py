@@ -96,7 +96,7 @@ def main() -> int:
     if args.measure:
         measure(Path(args.measure[0]), Path(args.measure[1]), args.repeat, args.layout)
         return 0
-    cube, cog = generate(args.work, STEPS, args.layout)
+    cube, cog = generate(args.work.resolve(), STEPS, args.layout)  # the config is read from elsewhere
     # measured in a fresh process, so the peak is the server's, not the generator's
     return subprocess.call([sys.executable, __file__, "--repeat", str(args.repeat), "--layout", args.layout,
                             "--measure", str(cube), str(cog)])

@@ -159,7 +159,7 @@ def main() -> None:
                         help="the netCDF's chunks: one zlib step per chunk (step), 1x180x360 zlib (tiles) "
                              "or 1x180x360 uncompressed (tiles-raw)")
     args = parser.parse_args()
-    nc, cog = generate(args.work, args.steps, args.layout)
+    nc, cog = generate(args.work.resolve(), args.steps, args.layout)  # the config lies elsewhere
     workdir = args.work / "run"
     workdir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(measure(nc, cog, args.steps, args.repeat, workdir), indent=1))
