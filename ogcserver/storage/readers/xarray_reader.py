@@ -223,17 +223,20 @@ def middles(start: int, stop: int, every: int) -> np.ndarray:
 
 def runs(indices: np.ndarray) -> list[slice]:
     """Slices that read ``indices`` in their order: ascending runs of one step each."""
-    found, i = [], 0
-    while i < len(indices):
-        j = i + 1
-        step = int(indices[j] - indices[i]) if j < len(indices) else 1
-        if step > 0:
-            while j < len(indices) and indices[j] - indices[j - 1] == step:
+    found: list[slice] = []
+    for part in np.split(indices, np.flatnonzero(np.diff(indices) <= 0) + 1):  # a rolled grid wraps once
+        steps = np.diff(part)
+        if part.size and (steps.size == 0 or (steps == steps[0]).all()):  # the usual case: one run
+            found.append(slice(int(part[0]), int(part[-1]) + 1, int(steps[0]) if steps.size else 1))
+            continue
+        i = 0
+        while i < part.size:
+            j = i + 1
+            step = int(part[j] - part[i]) if j < part.size else 1
+            while j < part.size and part[j] - part[j - 1] == step:
                 j += 1
-        else:
-            step = 1
-        found.append(slice(int(indices[i]), int(indices[j - 1]) + 1, step))
-        i = j
+            found.append(slice(int(part[i]), int(part[j - 1]) + 1, step))
+            i = j
     return found
 
 
