@@ -4,10 +4,10 @@ and, for comparison, a 256 px GetMap of one step from the netCDF and from a COG 
 then the peak resident memory of the measuring process.
 
 The data is bench/multidim.py's (generated there once into ``--work``): a global 0.25 degree grid
-(1440 x 720), 365 daily steps of float32, one zlib-compressed step per chunk. Run from the
-repository root:
+(1440 x 720), 365 daily steps of float32, one zlib-compressed step per chunk, or with ``--layout``
+chunks of 1 x 180 x 360 compressed (tiles) or not (tiles-raw). Run from the repository root:
 
-    .venv/bin/python bench/dimension_analysis.py [--work bench/work/multidim] [--repeat 5]
+    .venv/bin/python bench/dimension_analysis.py [--work bench/work/multidim] [--repeat 5] [--layout step]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from multidim import generate  # noqa: E402 - bench/multidim.py, beside this script
+from multidim import LAYOUTS, generate  # noqa: E402 - bench/multidim.py, beside this script
 
 STEPS = 365
 
@@ -39,7 +39,7 @@ def timed(call, repeat: int) -> tuple[float, float]:
     return times[0], statistics.median(times[1:] or times)
 
 
-def measure(cube: Path, cog: Path, repeat: int) -> None:
+def measure(cube: Path, cog: Path, repeat: int, layout: str) -> None:
     import yaml
 
     from ogcserver.composition import build_core
@@ -76,7 +76,9 @@ def measure(cube: Path, cog: Path, repeat: int) -> None:
             ("365-step time series at one pixel", timed(lambda: engine.feature_info(series), repeat)),
             ("yearly mean (365 steps), 256 px GetMap", timed(getmap("cube", year, OverDimensions()), repeat)),
         ]
-    print(f"\n{cube.name} (zlib, one step per chunk), {repeat} runs\n")
+    chunks, level = LAYOUTS[layout]
+    stored = f"chunks of {'x'.join(map(str, chunks))}, " + (f"zlib level {level}" if level else "uncompressed")
+    print(f"\n{cube.name} ({stored}), {repeat} runs\n")
     print("| operation | first ms | median ms |\n|---|---:|---:|")
     for label, (first, median) in rows:
         print(f"| {label} | {first:.0f} | {median:.0f} |")
@@ -88,14 +90,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=HERE / "work" / "multidim")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step")
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # the fresh process that measures
     args = parser.parse_args()
     if args.measure:
-        measure(Path(args.measure[0]), Path(args.measure[1]), args.repeat)
+        measure(Path(args.measure[0]), Path(args.measure[1]), args.repeat, args.layout)
         return 0
-    cube, cog = generate(args.work, STEPS)
+    cube, cog = generate(args.work.resolve(), STEPS, args.layout)  # the config is read from elsewhere
     # measured in a fresh process, so the peak is the server's, not the generator's
-    return subprocess.call([sys.executable, __file__, "--repeat", str(args.repeat), "--measure", str(cube), str(cog)])
+    return subprocess.call([sys.executable, __file__, "--repeat", str(args.repeat), "--layout", args.layout,
+                            "--measure", str(cube), str(cog)])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 1440, 720  # 0.25 degree, global
+# how the year is stored: (chunk shape, zlib level or None); "step" is the headline case
+LAYOUTS = {"step": ((1, HEIGHT, WIDTH), 1), "tiles": ((1, 180, 360), 1), "tiles-raw": ((1, 180, 360), None)}
 
 
 def field(step: int, rng: np.random.Generator) -> np.ndarray:
@@ -36,15 +38,18 @@ def field(step: int, rng: np.random.Generator) -> np.ndarray:
     return (base + rng.normal(0, 0.5, (HEIGHT, WIDTH)).astype(np.float32)).astype(np.float32)
 
 
-def generate(folder: Path, steps: int) -> tuple[Path, Path]:
-    """The netCDF (written step by step: flat memory) and the COG of its last step."""
+def generate(folder: Path, steps: int, layout: str = "step") -> tuple[Path, Path]:
+    """The netCDF (written step by step: flat memory) stored as ``layout`` says, and the COG of
+    its last step (the same values whatever the layout)."""
     import netCDF4
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.transform import from_origin
 
     folder.mkdir(parents=True, exist_ok=True)
-    nc, cog = folder / f"global_{steps}.nc", folder / f"global_{steps}_last.tif"
+    suffix = "" if layout == "step" else f"_{layout}"
+    nc, cog = folder / f"global_{steps}{suffix}.nc", folder / f"global_{steps}_last.tif"
+    chunks, level = LAYOUTS[layout]
     rng = np.random.default_rng(1)
     if not nc.exists():
         partial = nc.with_suffix(".partial")
@@ -59,8 +64,8 @@ def generate(folder: Path, steps: int) -> tuple[Path, Path]:
             lat.units, lat[:] = "degrees_north", np.linspace(89.875, -89.875, HEIGHT)
             lon = ds.createVariable("lon", "f8", ("lon",))
             lon.units, lon[:] = "degrees_east", np.linspace(-179.875, 179.875, WIDTH)
-            v = ds.createVariable("tas", "f4", ("time", "lat", "lon"), zlib=True, complevel=1,
-                                  chunksizes=(1, HEIGHT, WIDTH), fill_value=np.float32(-9999))
+            v = ds.createVariable("tas", "f4", ("time", "lat", "lon"), zlib=level is not None,
+                                  complevel=level or 0, chunksizes=chunks, fill_value=np.float32(-9999))
             v.units, v.long_name = "K", "Air temperature"
             for step in range(steps):
                 v[step] = field(step, rng)
@@ -150,8 +155,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=365)
     parser.add_argument("--work", type=Path, default=HERE / "work" / "multidim")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step",
+                        help="the netCDF's chunks: one zlib step per chunk (step), 1x180x360 zlib (tiles) "
+                             "or 1x180x360 uncompressed (tiles-raw)")
     args = parser.parse_args()
-    nc, cog = generate(args.work, args.steps)
+    nc, cog = generate(args.work.resolve(), args.steps, args.layout)  # the config lies elsewhere
     workdir = args.work / "run"
     workdir.mkdir(parents=True, exist_ok=True)
     print(json.dumps(measure(nc, cog, args.steps, args.repeat, workdir), indent=1))

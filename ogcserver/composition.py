@@ -121,7 +121,8 @@ def raster_reader(settings: Settings) -> SourceReader:
                         settings.source_buckets)
     rasters = RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
                              settings.limits.max_request_bytes)
-    return SourceReader(rasters, XarrayReader(max(4, settings.server.open_datasets // 4), rules))
+    return SourceReader(rasters, XarrayReader(max(4, settings.server.open_datasets // 4), rules,
+                                              config.multidim_chunk_cache_mb << 20))
 
 
 def build_core(settings: Settings) -> Core:

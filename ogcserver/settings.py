@@ -179,6 +179,9 @@ class SourcesConfig(Frozen):
     max_block_bytes: int = Field(64 * 2**20, ge=1024)  # a tile or strip is decoded whole to read a pixel
     max_uncompressed_ratio: float = Field(16.0, ge=1)  # declared pixel bytes / file size, uncompressed TIFFs
     overviews_required_above: int | None = Field(16_384, ge=256)  # pixels a side; null: never required
+    # HDF5's chunk cache of each open netCDF-4/HDF5 variable with compressed chunks, so the tiles of
+    # one step inflate its chunks once (uncompressed chunks are read without one); held per open file
+    multidim_chunk_cache_mb: int = Field(16, ge=0, le=1024)
 
 
 class S3Config(Frozen):

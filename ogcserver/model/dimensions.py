@@ -8,6 +8,7 @@ with other times as text, which is their order, without a Gregorian date standin
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -51,8 +52,11 @@ def format_number(value: float) -> str:
     return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.10g}"
 
 
+@functools.lru_cache(maxsize=8192)
 def _time_key(text: str) -> str:
-    """A time as comparable text: ``2014-02-24T06:00:00Z`` and ``2014-02-24T06:00Z`` alike."""
+    """A time as comparable text: ``2014-02-24T06:00:00Z`` and ``2014-02-24T06:00Z`` alike.
+    Cached: every request matches its value against each step of the layer (a yearly mean does
+    it once per step it reads)."""
     text = text.strip().upper().removesuffix("Z").removesuffix("+00:00").replace(" ", "T")
     if "T" in text:
         day, _, clock = text.partition("T")

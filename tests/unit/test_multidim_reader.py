@@ -213,3 +213,85 @@ def test_layer_options_are_validated(tmp_path, cube, caplog):
     reasons = [r.reason for r in caplog.records if r.getMessage() == "layer left out"]
     assert any("'700' names no elevation step of this layer" in r for r in reasons)
     assert any("has no dimension 'depth'" in r for r in reasons)
+
+
+def test_a_zoomed_out_view_is_warped_from_block_means(cube):
+    """A world view of 4x4 source cells a pixel is read as the mean of each block's valid cells
+    (as from an average overview), not resampled from the full grid."""
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    grid = Grid.from_bbox(BBox(-180, -90, 180, 90, "EPSG:4326"), 18, 9)
+    raster = reader.read(info, grid, [1], Resampling.BILINEAR)
+    truth = cubes.decoded(cube, "ta").isel(time=3, level=2).coarsen(lat=4, lon=4).mean().values
+    np.testing.assert_allclose(raster.data[0], truth, rtol=1e-6)
+
+
+def test_a_zoomed_out_nearest_view_keeps_source_values(cube):
+    """Nearest resampling of a zoomed-out view gives cells of the source, the ones gdalwarp's
+    nearest picks from the full grid (each block's middle cell)."""
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    grid = Grid.from_bbox(BBox(-180, -90, 180, 90, "EPSG:4326"), 18, 9)
+    raster = reader.read(info, grid, [1], Resampling.NEAREST)
+    truth = cubes.decoded(cube, "ta").isel(time=3, level=2).values[2::4, 2::4]
+    np.testing.assert_array_equal(raster.data[0], truth)
+
+
+def test_a_view_on_the_source_grid_is_copied_not_warped(cube, monkeypatch):
+    import rasterio.warp
+
+    def no_warp(*args, **kwargs):
+        raise AssertionError("warped")
+
+    monkeypatch.setattr(rasterio.warp, "reproject", no_warp)
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    grid = Grid.from_bbox(BBox(-100, -40, 50, 30, "EPSG:4326"), 30, 14)  # 5 degree cells, on the cells' edges
+    raster = reader.read(info, grid, [1], Resampling.BILINEAR)
+    truth = cubes.decoded(cube, "ta").isel(time=3, level=2).sel(lon=slice(-100, 50), lat=slice(30, -40)).values
+    np.testing.assert_array_equal(raster.data[0], truth)
+
+
+def chunk_cache_of(reader: XarrayReader, path, variable: str) -> int:
+    """The bytes of HDF5's chunk cache the file of an open variable was opened with."""
+    return reader._opened(str(path), variable).dataset.encoding["chunk_cache"]
+
+
+def test_the_chunk_cache_is_for_compressed_chunks_only(cube, tmp_path):
+    """Compressed chunks get the configured cache (a step's tiles inflate its chunk once);
+    uncompressed ones none, so HDF5 copies only the cells asked, not each chunk under them."""
+    plain = tmp_path / "plain.nc"
+    xr.Dataset({"v": (("time", "lat", "lon"), np.ones((3, 18, 36), "float32"))},
+               coords={"lat": ("lat", np.arange(85, -90, -10.0), {"units": "degrees_north"}),
+                       "lon": ("lon", np.arange(-175, 180, 10.0), {"units": "degrees_east"})}).to_netcdf(
+        plain, engine="netcdf4", encoding={"v": {"chunksizes": (1, 9, 18), "zlib": False}})
+    reader = XarrayReader(chunk_cache=3 << 20)
+    assert chunk_cache_of(reader, cube, "ta") == 3 << 20
+    assert chunk_cache_of(reader, plain, "v") == 0
+    # read straight from HDF5 (the tests of decoded values above go through this path)
+    assert reader._opened(str(cube), "ta").hdf5 is not None
+
+
+def test_the_chunk_cache_setting_is_validated(tmp_path):
+    import pydantic
+
+    from ogcserver.composition import raster_reader
+    from ogcserver.settings import SourcesConfig
+
+    for wrong in (-1, 4096, "lots"):
+        with pytest.raises(pydantic.ValidationError):
+            SourcesConfig(multidim_chunk_cache_mb=wrong)
+    settings = settings_from_paths([tmp_path]).model_copy(
+        update={"sources": SourcesConfig(multidim_chunk_cache_mb=5)})
+    assert raster_reader(settings).cubes.chunk_cache == 5 << 20
+
+
+def test_block_middles_are_read_in_runs():
+    from ogcserver.storage.readers.xarray_reader import middles, runs
+
+    assert middles(0, 10, 1).tolist() == list(range(10))
+    assert middles(3, 15, 4).tolist() == [5, 9, 13]
+    assert middles(0, 11, 4).tolist() == [2, 6, 10]  # the last block (8..10) has its middle
+    assert middles(0, 9, 4).tolist() == [2, 6, 8]  # the last block (8) is its own last index
+    assert runs(np.array([2, 6, 10, 1, 5])) == [slice(2, 11, 4), slice(1, 6, 4)]  # a rolled grid wraps
+    assert runs(np.array([2, 6, 8])) == [slice(2, 7, 4), slice(8, 9, 1)]

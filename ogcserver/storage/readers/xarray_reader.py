@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
+import h5netcdf
+import h5py
 import numpy as np
 import pyproj
 import rasterio.enums
@@ -57,6 +59,41 @@ class Opened:
     dataset: xr.Dataset
     variable: xr.DataArray
     layout: GridLayout
+    # the variable's own HDF5 dataset, read directly (see ``raw_reader``); None: read through xarray
+    hdf5: h5py.Dataset | None = None
+
+    def read(self, where: dict[str, int | slice]) -> np.ndarray:
+        """The decoded values of a selection by dimension (as ``isel`` takes it)."""
+        if self.hdf5 is None:
+            return np.asarray(self.variable.isel(where).values)
+        dims = self.variable.dims
+        keys = [where.get(str(d), slice(None)) for d in dims]
+        # strided slices are read whole, then strided: HDF5 copies a strided selection cell by
+        # cell, a hundred times slower than a whole one (which spans the same chunks)
+        whole = tuple(slice(k.start, k.stop) if isinstance(k, slice) else k for k in keys)
+        raw = self.hdf5[whole][tuple(slice(None, None, k.step) for k in keys if isinstance(k, slice))]
+        kept = [d for d in dims if not isinstance(where.get(str(d)), int)]
+        packed = xr.Variable(kept, np.asarray(raw), attrs=packing(self.variable))
+        return np.asarray(xr.conventions.decode_cf_variable(
+            self.variable.name, packed, mask_and_scale=True, decode_times=False, decode_timedelta=False).values)
+
+
+def packing(variable: xr.DataArray) -> dict:
+    """The CF attributes xarray decoded the variable's values with (moved into its encoding)."""
+    return {k: variable.encoding[k] for k in ("_FillValue", "missing_value", "scale_factor", "add_offset",
+                                              "_Unsigned") if k in variable.encoding}
+
+
+def raw_reader(ds: xr.Dataset, name: str, data: xr.DataArray) -> h5py.Dataset | None:
+    """The HDF5 dataset of a variable of a file opened with ``_open_hdf5``, when its dimensions
+    are in the file's order. Reading it directly skips h5netcdf's per-read bookkeeping (it looks
+    every dimension up again, about 10 ms a read, more than reading a tile); the values are
+    decoded by xarray's CF decoding all the same."""
+    h5file = ds.encoding.get("hdf5")
+    if h5file is None or name not in h5file or data.dims != ds[name].dims:
+        return None
+    found = h5file[name]
+    return found if isinstance(found, h5py.Dataset) and found.shape == data.shape else None
 
 
 def _engine(path: str) -> str:
@@ -73,11 +110,44 @@ def _engine(path: str) -> str:
     return "h5netcdf" if head == HDF5.magic[0] else "netcdf4"
 
 
-def open_dataset(path: str) -> xr.Dataset:
-    """The file, vetted, opened lazily with CF decoding (every calendar's dates as cftime)."""
+def _open_hdf5(path: str, chunk_cache: int, options: dict) -> xr.Dataset:
+    """A netCDF-4/HDF5 file through an HDF5 handle of our own, whose chunk cache is
+    ``chunk_cache`` bytes a variable (the handle is the dataset's encoding's ``hdf5``). HDF5
+    keeps a variable's chunk cache only while some handle of it is open, and h5netcdf opens a
+    new one for every read: the reader holds its variable's (``raw_reader``), so a read of
+    a step's chunk does not inflate it again."""
+    h5file = h5py.File(path, "r", rdcc_nbytes=chunk_cache)
+    try:
+        store = xr.backends.H5NetCDFStore(h5netcdf.File(h5file, "r", phony_dims="sort"), mode="r")
+        ds = xr.open_dataset(store, **options)
+    except BaseException:
+        h5file.close()
+        raise
+
+    def close() -> None:
+        store.close()
+        h5file.close()  # and every dataset of it still open
+
+    ds.set_close(close)
+    ds.encoding["chunk_cache"] = h5file.id.get_access_plist().get_cache()[2]  # as HDF5 took it
+    ds.encoding["hdf5"] = h5file
+    return ds
+
+
+def open_dataset(path: str, chunk_cache: int | None = None) -> xr.Dataset:
+    """The file, vetted, opened lazily with CF decoding (every calendar's dates as cftime).
+
+    ``chunk_cache``: bytes of HDF5's chunk cache of each variable (netCDF-4 and HDF5 files;
+    None: h5netcdf's default, and no variable held open)."""
     engine = _engine(path)
-    options: dict = {"engine": engine, "mask_and_scale": True, "cache": False, "chunks": None,
+    options: dict = {"mask_and_scale": True, "cache": False, "chunks": None,
                      "decode_times": xr.coders.CFDatetimeCoder(use_cftime=True), "decode_timedelta": False}
+    if engine == "h5netcdf" and chunk_cache is not None:
+        try:
+            return _open_hdf5(path, chunk_cache, options)
+        except Exception as exc:
+            raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read ({type(exc).__name__})") from exc
+    options["engine"] = engine
     if engine == "h5netcdf":
         options["phony_dims"] = "sort"
     if engine == "zarr":  # consolidated metadata where the store has it (v2), else each array's own
@@ -122,6 +192,69 @@ def _chunk_bytes(variable: xr.DataArray) -> int:
     return int(math.prod(int(c) for c in sizes) * variable.dtype.itemsize)
 
 
+def compressed(variable: xr.DataArray) -> bool:
+    """Whether the variable's chunks pass through a filter (zlib, szip, blosc, ...) when read."""
+    return any(variable.encoding.get(k) for k in ("zlib", "szip", "bzip2", "blosc", "zstd", "compression"))
+
+
+def chunk_cache_for(variable: xr.DataArray, configured: int) -> int:
+    """HDF5's chunk cache for a variable. Compressed chunks: the configured size, so that the
+    tiles of one step, which share the step's chunks, inflate each chunk once. Uncompressed
+    chunks: none, so HDF5 copies only the cells asked from the file instead of every chunk under
+    them whole (a point series over a year would otherwise read each step's whole chunk)."""
+    return configured if compressed(variable) else 0
+
+
+def decimation(window: tuple[int, int, int, int], grid: Grid) -> tuple[int, int]:
+    """(rows, columns) of source cells per cell read for a view: how many source cells fit in
+    one of the view's pixels along each axis (1 when the view is at the source's resolution or
+    finer). A zoomed-out view is warped from this coarser grid, as GDAL warps from an overview."""
+    row0, row1, col0, col1 = window
+    return max(1, (row1 - row0) // grid.height), max(1, (col1 - col0) // grid.width)
+
+
+def middles(start: int, stop: int, every: int) -> np.ndarray:
+    """The middle index of each block of ``every`` indices from ``start`` to ``stop``; a last
+    block too short to have one gives its last index."""
+    picks = np.arange(start + every // 2, stop, every)
+    blocks = -(-(stop - start) // every)
+    return picks if picks.size == blocks else np.append(picks, stop - 1)
+
+
+def runs(indices: np.ndarray) -> list[slice]:
+    """Slices that read ``indices`` in their order: ascending runs of one step each."""
+    found: list[slice] = []
+    for part in np.split(indices, np.flatnonzero(np.diff(indices) <= 0) + 1):  # a rolled grid wraps once
+        steps = np.diff(part)
+        if part.size and (steps.size == 0 or (steps == steps[0]).all()):  # the usual case: one run
+            found.append(slice(int(part[0]), int(part[-1]) + 1, int(steps[0]) if steps.size else 1))
+            continue
+        i = 0
+        while i < part.size:
+            j = i + 1
+            step = int(part[j] - part[i]) if j < part.size else 1
+            while j < part.size and part[j] - part[j - 1] == step:
+                j += 1
+            found.append(slice(int(part[i]), int(part[j - 1]) + 1, step))
+            i = j
+    return found
+
+
+def block_mean(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The mean of the valid (non-NaN) values of each block of ``rows`` x ``cols`` cells from the
+    first; the last blocks take the cells there are. NaN where a block has no valid value."""
+    height, width = values.shape
+    out_h, out_w = -(-height // rows), -(-width // cols)
+    padded = np.full((out_h * rows, out_w * cols), np.nan, values.dtype)
+    padded[:height, :width] = values
+    blocks = padded.reshape(out_h, rows, out_w, cols)
+    valid = ~np.isnan(blocks)
+    count = valid.sum(axis=(1, 3))
+    total = np.where(valid, blocks, 0).sum(axis=(1, 3), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(values.dtype)
+
+
 def _valid_range(variable: xr.DataArray) -> tuple[float, float]:
     """CF valid_range / valid_min / valid_max in decoded units (given in packed units when their
     type is the stored one, as CF says)."""
@@ -155,9 +288,11 @@ def beyond_the_world(grid: Grid) -> np.ndarray:
 class XarrayReader:
     """The storage reader for netCDF, HDF5 and Zarr variables (see the module's docstring)."""
 
-    def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES) -> None:
+    def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES,
+                 chunk_cache: int = 16 * 2**20) -> None:
         self.max_open = max_open
         self.rules = rules
+        self.chunk_cache = chunk_cache
         self._open: OrderedDict[tuple[int, str, str], Opened] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -169,15 +304,19 @@ class XarrayReader:
             if found is not None:
                 self._open.move_to_end(key)
                 return found
-        ds = open_dataset(path)
+        ds = open_dataset(path, self.chunk_cache)
         try:
             if variable not in ds.data_vars:
                 raise SourceRefused(os.path.basename(path.rstrip("/")), f"it has no variable '{variable[:60]}'")
             data = ds[variable]
+            if chunk_cache_for(data, self.chunk_cache) != self.chunk_cache and _engine(path) == "h5netcdf":
+                ds.close()  # the cache is set when a file is opened: again, with the variable's own
+                ds = open_dataset(path, chunk_cache_for(data, self.chunk_cache))
+                data = ds[variable]
             dims = spatial_dims(ds, data)
             layout = layout_of(ds, data)
             data = data.transpose(..., *dims) if dims and data.dims[-2:] != dims else data
-            opened = Opened(ds, data, layout)
+            opened = Opened(ds, data, layout, raw_reader(ds, variable, data))
         except NotAGrid as exc:
             ds.close()
             raise SourceRefused(os.path.basename(path.rstrip("/")), f"variable '{variable}': {exc}") from None
@@ -285,22 +424,25 @@ class XarrayReader:
             return 0, layout.height, 0, layout.width
         return whole.window_of(box, margin=READ_MARGIN)
 
-    def _values(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int]) -> np.ndarray:
-        """Decoded values of a window of the north-up grid, NaN where there is no valid value."""
+    def _values(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int],
+                every: tuple[int, int] = (1, 1)) -> np.ndarray:
+        """Decoded values of a window of the north-up grid, NaN where there is no valid value;
+        with ``every`` (rows, columns), only the middle cell of each block of that many."""
         layout, data = opened.layout, opened.variable
         row0, row1, col0, col1 = window
         dtype = np.result_type(data.dtype, np.float32)
+        rows, cols = middles(row0, row1, every[0]), middles(col0, col1, every[1])
         budget = current_budget()
         if budget is not None:
             budget.check_read(f"variable '{data.name}' at this scale", (row1 - row0) * (col1 - col0) * dtype.itemsize * 2)
-        rows = layout.rows(row0, row1)
+        file_rows = layout.height - 1 - rows[::-1] if layout.flip else rows  # ascending either way
+        file_cols = (cols + layout.roll) % layout.width  # in the grid's order: one or two ascending runs
         try:
-            parts = [np.asarray(data.isel({**steps, layout.y: rows, layout.x: cols}).values, dtype)
-                     for cols in layout.column_runs(col0, col1)]
+            values = np.block([[np.asarray(opened.read({**steps, layout.y: r, layout.x: c}), dtype)
+                                for c in runs(file_cols)] for r in runs(file_rows)])
         except Exception as exc:
             raise SourceUnavailable(f"source '{os.path.basename(opened.dataset.encoding.get('source', '') or '')}' "
                                     f"cannot be read: its data is damaged") from exc
-        values = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         if layout.flip:
             values = values[::-1]
         low, high = _valid_range(data)
@@ -308,19 +450,52 @@ class XarrayReader:
             values = np.where((values < low) | (values > high), np.nan, values).astype(dtype, copy=False)
         return np.ascontiguousarray(values)
 
+    @staticmethod
+    def _aligned(layout: GridLayout, grid: Grid) -> tuple[int, int, int, int] | None:
+        """The window of the source's grid that is the view's grid itself (same CRS, cell size
+        and cell edges, inside the source), which is copied rather than warped; else None."""
+        t, g = layout.transform, grid.transform
+        if grid.crs != layout.crs or g.b or g.d or t.b or t.d:
+            return None
+        if not (math.isclose(g.a, t.a, rel_tol=1e-9) and math.isclose(g.e, t.e, rel_tol=1e-9)):
+            return None
+        col, row = (g.c - t.c) / t.a, (g.f - t.f) / t.e
+        col0, row0 = round(col), round(row)
+        if abs(col - col0) > 1e-6 or abs(row - row0) > 1e-6:
+            return None
+        if col0 < 0 or row0 < 0 or col0 + grid.width > layout.width or row0 + grid.height > layout.height:
+            return None
+        return row0, row0 + grid.height, col0, col0 + grid.width
+
+    def _decimated(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int], grid: Grid,
+                   resampling: Resampling) -> tuple[np.ndarray, Affine]:
+        """The window's values at about the view's resolution, and their transform: blocks of
+        source cells averaged (the nearest resampling takes each block's middle cell instead, so
+        classes stay classes); the source's own cells when the view is not coarser."""
+        rows, cols = decimation(window, grid)
+        row0, row1, col0, col1 = window
+        row0, col0 = row0 - row0 % rows, col0 - col0 % cols  # blocks start on the source grid's multiples
+        window = (row0, row1, col0, col1)
+        if resampling is Resampling.NEAREST:
+            values = self._values(opened, steps, window, (rows, cols))  # only the cells kept are read
+        else:
+            values = self._values(opened, steps, window)
+            if rows > 1 or cols > 1:
+                values = block_mean(values, rows, cols)
+        return values, opened.layout.transform @ Affine.translation(col0, row0) @ Affine.scale(cols, rows)
+
     def read(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling) -> Raster | None:
         opened = self._opened(source.path, source.variable)
         layout = opened.layout
-        window = self._window(layout, grid)
-        if window is None:
-            return None
-        values = self._values(opened, self._steps(source, opened), window)
-        row0, _row1, col0, _col1 = window
-        transform = layout.transform @ Affine.translation(col0, row0)
-        if grid.crs == layout.crs and grid.transform == transform and (grid.height, grid.width) == values.shape:
-            out = values
+        steps = self._steps(source, opened)
+        aligned = self._aligned(layout, grid)
+        if aligned is not None:
+            out = self._values(opened, steps, aligned)
         else:
-            out = np.full((grid.height, grid.width), np.nan, values.dtype)
+            window = self._window(layout, grid)
+            if window is None:
+                return None
+            values, transform = self._decimated(opened, steps, window, grid, resampling)
 
             def warp(r0: int, r1: int) -> np.ndarray:
                 part = np.full((r1 - r0, grid.width), np.nan, values.dtype)
@@ -378,7 +553,7 @@ class XarrayReader:
         where = {**{a: slice(low, high) for a, (low, high) in spans.items()},
                  layout.y: layout.rows(row, row + 1).start, layout.x: layout.column_runs(col, col + 1)[0].start}
         try:
-            column = np.asarray(data.isel(where).values, np.result_type(data.dtype, np.float32))
+            column = np.asarray(opened.read(where), np.result_type(data.dtype, np.float32))
         except Exception as exc:
             raise SourceUnavailable(f"source '{os.path.basename(source.path.rstrip('/'))}' cannot be read: "
                                     f"its data is damaged") from exc
