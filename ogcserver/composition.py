@@ -26,14 +26,13 @@ from ogcserver.storage.cache.sqlite_stores import MatrixInfo, SqliteTileStore
 from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
 from ogcserver.storage.cube_encoder import NetcdfEncoder
-from ogcserver.storage.interfaces import CatalogStore, TileStore
+from ogcserver.storage.interfaces import CatalogStore, RasterReader, TileStore
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.storage.readers.remote import configure_buckets
 from ogcserver.storage.readers.routing import SourceReader
 from ogcserver.storage.readers.vetting import SourceRules, default_roots
-from ogcserver.storage.readers.xarray_reader import XarrayReader
 from ogcserver.storage.s3 import Clients, S3Endpoint
 
 
@@ -121,8 +120,13 @@ def raster_reader(settings: Settings) -> SourceReader:
                         settings.source_buckets)
     rasters = RasterioReader(settings.server.open_datasets, settings.rendering.warp_error, rules,
                              settings.limits.max_request_bytes)
-    return SourceReader(rasters, XarrayReader(max(4, settings.server.open_datasets // 4), rules,
-                                              config.multidim_chunk_cache_mb << 20))
+
+    def cubes() -> RasterReader:
+        from ogcserver.storage.readers.xarray_reader import XarrayReader  # heavy: only where needed
+
+        return XarrayReader(max(4, settings.server.open_datasets // 4), rules, config.multidim_chunk_cache_mb << 20)
+
+    return SourceReader(rasters, cubes)
 
 
 def build_core(settings: Settings) -> Core:
@@ -136,7 +140,7 @@ def build_core(settings: Settings) -> Core:
                            cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)
-    engine.cubes = NetcdfEncoder()
+    engine.cubes = NetcdfEncoder()  # imports xarray and dask when it first encodes
     tiles = TileService(engine, tile_store(settings, catalog), settings.cache)
     catalog.refresh(force=True)  # after the tile cache listens: it hears what changed while down
     reader.close_all()  # workers open their own handles after fork

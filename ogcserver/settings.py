@@ -39,7 +39,6 @@ from ogcserver.model.redaction import Secret
 from ogcserver.model.safe_yaml import DocumentBounds, DocumentRefused, parse_document
 from ogcserver.storage.catalogs.files import list_source_files, multidim_sources
 from ogcserver.storage.readers.multidim_vetting import is_multidim
-from ogcserver.storage.readers.xarray_reader import publishable_variables
 
 log = logging.getLogger(__name__)
 
@@ -606,6 +605,8 @@ def variable_layers(path: Path, used: set[str]) -> list[dict]:
     ``air_temperature_air``), titled by the catalog from the variable's long_name. A file that
     cannot be opened, or has no such variable, stays one layer without a variable, which the
     catalog leaves out and logs once with the reason; each variable left out is logged once."""
+    from ogcserver.storage.readers.xarray_reader import publishable_variables  # xarray only where needed
+
     try:
         found, refused = publishable_variables(str(path))
     except SourceUnavailable:

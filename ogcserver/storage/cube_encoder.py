@@ -1,7 +1,9 @@
 """A coverage over steps as CF netCDF, written by xarray: the GeoTIFF the core wrote piece by piece
 (its bands: each step in turn) becomes one variable over (dimensions..., y, x), with the steps'
 coordinates (times in their calendar), CF georeferencing and nodata as _FillValue. The bands are
-read lazily, one at a time, while xarray writes, so memory stays flat whatever the size."""
+read lazily, one at a time, while xarray writes, so memory stays flat whatever the size.
+xarray, dask and cftime are imported when a cube is first written: a worker that never writes
+one does not carry them (about 50 MiB)."""
 
 from __future__ import annotations
 
@@ -10,18 +12,18 @@ import os
 import tempfile
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import cftime
-import dask
-import dask.array
 import numpy as np
 import pyproj
 import rasterio
-import xarray as xr
 
 from ogcserver.model.coverage import CoverageFormat, EncodedCoverage
 from ogcserver.model.dimensions import Dimension, Slice
 from ogcserver.model.geo import WGS84
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 CF_TIME_UNITS = "seconds since 1970-01-01 00:00:00"
 
@@ -37,6 +39,9 @@ def _source_path(coverage: EncodedCoverage, folder: str) -> str:
 
 
 def _coordinate(dimension: Dimension, indices: list[int]) -> xr.Variable:
+    import cftime
+    import xarray as xr
+
     values = [dimension.values[i] for i in indices]
     if dimension.is_time:
         calendar = dimension.calendar or "standard"
@@ -56,6 +61,8 @@ class NetcdfEncoder:
 
     def encode(self, coverage: EncodedCoverage, dimensions: tuple[Dimension, ...], steps: Sequence[Slice],
                variable: str, units: str) -> EncodedCoverage:
+        import dask
+
         with tempfile.TemporaryDirectory(prefix="ogcserver-nc-") as folder:
             source = _source_path(coverage, folder)
             with rasterio.open(source) as ds:
@@ -71,6 +78,10 @@ class NetcdfEncoder:
     @staticmethod
     def _dataset(ds: rasterio.DatasetReader, source: str, dimensions: tuple[Dimension, ...], steps: Sequence[Slice],
                  variable: str, units: str) -> xr.Dataset:
+        import dask
+        import dask.array
+        import xarray as xr
+
         t = ds.transform
         xs = t.c + t.a * (np.arange(ds.width) + 0.5)
         ys = t.f + t.e * (np.arange(ds.height) + 0.5)

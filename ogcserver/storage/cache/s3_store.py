@@ -78,7 +78,7 @@ class S3TileStore:
         """Raise OSError unless a tile can be stored now: one small object written (readiness)."""
         try:
             self._s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}.ready", Body=b"", ContentType="text/plain")
-        except Exception as exc:  # noqa: BLE001 - any failure of the client means: not ready
+        except Exception as exc:
             raise OSError(f"bucket '{self.bucket}' cannot store tiles: {type(exc).__name__}") from exc
 
     def _unreachable(self, doing: str, exc: Exception) -> None:

@@ -1,9 +1,12 @@
 """One raster reader for every source: GDAL (rasterio) for rasters, xarray for netCDF, HDF5 and
-Zarr variables, chosen by the source's path, so the core sees a single ``RasterReader``."""
+Zarr variables, chosen by the source's path, so the core sees a single ``RasterReader``.
+
+The xarray reader is made on first use: xarray, pandas, dask and HDF5 weigh about 50 MiB in
+every worker process, which a server of plain rasters never needs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
@@ -14,15 +17,22 @@ from ogcserver.storage.interfaces import RasterReader
 from ogcserver.storage.readers.multidim_vetting import is_multidim
 from ogcserver.storage.readers.rasterio_reader import DatasetPool, RasterioReader
 from ogcserver.storage.readers.vetting import SourceRules
-from ogcserver.storage.readers.xarray_reader import XarrayReader
 
 
 class SourceReader:
     """Routes each call to the reader of the source's format."""
 
-    def __init__(self, rasters: RasterioReader, cubes: XarrayReader) -> None:
+    def __init__(self, rasters: RasterioReader, make_cubes: Callable[[], RasterReader]) -> None:
         self.rasters = rasters
-        self.cubes = cubes
+        self._make_cubes = make_cubes
+        self._cubes: RasterReader | None = None
+
+    @property
+    def cubes(self) -> RasterReader:
+        """The reader of multidimensional sources, made when the first one is met."""
+        if self._cubes is None:
+            self._cubes = self._make_cubes()
+        return self._cubes
 
     @property
     def rules(self) -> SourceRules:
@@ -36,7 +46,8 @@ class SourceReader:
     def close_all(self) -> None:
         """Close every handle, GDAL's and HDF5's, e.g. in a parent process before it forks workers."""
         self.rasters.pool.close_all()
-        self.cubes.forget_handles()
+        if self._cubes is not None:
+            self._cubes.forget_handles()
 
     def _for(self, path: str) -> RasterReader:
         return self.cubes if is_multidim(path) else self.rasters
@@ -61,7 +72,8 @@ class SourceReader:
 
     def release(self) -> None:
         self.rasters.release()
-        self.cubes.release()
+        if self._cubes is not None:
+            self._cubes.release()
 
     def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
         return self._for(source.path).original(source)
@@ -71,4 +83,5 @@ class SourceReader:
 
     def forget_handles(self) -> None:
         self.rasters.forget_handles()
-        self.cubes.forget_handles()
+        if self._cubes is not None:
+            self._cubes.forget_handles()
