@@ -28,7 +28,7 @@ from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture
 from ogcserver.model.access import UNCONSTRAINED, Constraints
 from ogcserver.model.budget import Budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, SourceInfo
-from ogcserver.model.dimensions import NO_SLICE, Slice, slices_for
+from ogcserver.model.dimensions import NO_SLICE, Dimension, Slice, local_slice, slices_for
 from ogcserver.model.errors import TooManyItems
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
@@ -85,11 +85,17 @@ class ReadRequest:
         return self.dimensions or dict(self.items.dimensions)
 
 
-def at_slice(items: list[CatalogItem], step: Slice) -> list[CatalogItem]:
-    """The items with their sources set to read one step of each dimension."""
+def at_slice(items: list[CatalogItem], step: Slice, dimensions: tuple[Dimension, ...]) -> list[CatalogItem]:
+    """The items holding the step, their sources set to read it on their own axes (a layer
+    spanning several files: each file has its own steps of the layer's ``dimensions``)."""
     if not step.steps:
         return items
-    return [replace(item, source=replace(item.source, slice=step)) for item in items]
+    found = []
+    for item in items:
+        own = local_slice(step, dimensions, item.source.dimensions)
+        if own is not None:
+            found.append(replace(item, source=replace(item.source, slice=own)))
+    return found
 
 
 def choose_level(levels: tuple[SourceInfo, ...], grid: Grid) -> SourceInfo | None:
@@ -147,10 +153,16 @@ class ViewReader:
                grid: Grid | None = None) -> list[CatalogItem]:
         """The items a read over ``grid`` (the request's) takes, in mosaic order, within the grant;
         more than ``max_items`` is refused."""
+        return at_slice(self.candidates(request, want, grid), request.slice, request.layer.info.dimensions)
+
+    def candidates(self, request: ReadRequest, want: ItemQuery | None = None,
+                   grid: Grid | None = None) -> list[CatalogItem]:
+        """The items under the grid within the grant, in mosaic order, whichever steps of the
+        layer's dimensions they hold; more than ``max_items`` is refused."""
         area = (grid or request.grid).bbox
         with phase("select"):
             items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
-            return at_slice(allowed_items(items, request.constraints), request.slice)
+            return allowed_items(items, request.constraints)
 
     def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
         layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints

@@ -9,8 +9,9 @@ with other times as text, which is their order, without a Gregorian date standin
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ogcserver.model.errors import InvalidDimensionValue
 
@@ -170,3 +171,53 @@ def with_defaults(dimensions: tuple[Dimension, ...], defaults: Mapping[str, str]
     return tuple(
         replace(d, default=steps_of(d, defaults[d.name])[-1]) if d.name in defaults else d for d in dimensions
     )
+
+
+def _order_key(dimension: Dimension) -> Callable[[str], Any]:
+    """How a dimension's steps sort: times as their text, numbers by value."""
+    if dimension.is_time:
+        return _time_key
+    return lambda text: (float(text), text) if _is_number(text) else (math.inf, text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def spanning(per_item: list[tuple[Dimension, ...]]) -> tuple[Dimension, ...]:
+    """The dimensions of a layer made of several files (a time step, a model run or a tile per
+    file): each axis the first file has, with the union of every file's steps in order; the
+    default is the latest time, else the first file's default step. An axis a file lacks is
+    left out of that file's reads (``local_slice``), not of the layer."""
+    if not per_item or all(dims == per_item[0] for dims in per_item):
+        return per_item[0] if per_item else ()
+    merged: list[Dimension] = []
+    for first in per_item[0]:
+        values = {v for dims in per_item for d in dims if d.axis == first.axis for v in d.values}
+        ordered = tuple(sorted(values, key=_order_key(first)))
+        default = len(ordered) - 1 if first.is_time else ordered.index(first.default_value)
+        merged.append(replace(first, values=ordered, default=default))
+    return tuple(merged)
+
+
+def local_slice(step: Slice, layer: tuple[Dimension, ...], own: tuple[Dimension, ...]) -> Slice | None:
+    """A step of a layer's dimensions as the indices of one file's own axes; None when the file
+    has no step of that value (a file of other days than the one asked)."""
+    if not step.steps or layer == own:
+        return step
+    by_axis = {d.axis: d for d in layer}
+    own_axes = {d.axis: d for d in own}
+    local: list[tuple[str, int]] = []
+    for axis, index in step.steps:
+        mine, theirs = own_axes.get(axis), by_axis.get(axis)
+        if mine is None or theirs is None:
+            return None
+        value = theirs.values[index]
+        if value not in mine.values:
+            return None
+        local.append((axis, mine.values.index(value)))
+    return Slice(tuple(local))
