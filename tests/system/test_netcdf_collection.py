@@ -14,7 +14,7 @@ import yaml
 from lxml import etree
 
 from ogcserver.app import create_app
-from ogcserver.settings import load_settings
+from ogcserver.settings import load_settings, settings_from_paths
 from tests.support import cubes
 from tests.support.schemas import assert_valid, schema
 
@@ -53,8 +53,8 @@ def test_the_time_axis_spans_the_files_as_a_daily_period(client, ogc_schemas):
                    "values": "2020-03-01T00:00:00Z/2020-03-04T00:00:00Z/P1D"}
 
 
-def coverage(client, subsets: str):
-    r = client.get("/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&FORMAT=image/tiff&COVERAGEID=tas" + subsets)
+def coverage(client, subsets: str, layer: str = "tas"):
+    r = client.get(f"/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&FORMAT=image/tiff&COVERAGEID={layer}{subsets}")
     assert r.status_code == 200, r.data[:400]
     with rasterio.open(io.BytesIO(r.data)) as ds:
         return ds.read(), ds.descriptions, ds.transform
@@ -95,3 +95,21 @@ def test_a_time_outside_or_between_the_files_steps_is_invalid(client, time):
     assert r.status_code == 400
     exception = etree.fromstring(r.data).find("{http://www.opengis.net/ogc}ServiceException")
     assert (exception.get("code"), exception.get("locator")) == ("InvalidDimensionValue", "TIME"), r.data
+
+
+def test_zero_configuration_publishes_a_folder_of_alike_files_as_one_layer_per_variable(folder, tmp_path):
+    settings = settings_from_paths([folder[0] / "daily"], {"data_dir": str(tmp_path / "state")})
+    (layer,) = settings.services[0].layers
+    assert (layer.name, layer.variable, layer.pattern) == ("daily_tas", "tas", "*.nc")
+    client = create_app(settings).test_client()
+    data, _names, _transform = coverage(client, '&SUBSET=time("2020-03-02")', "daily_tas")
+    np.testing.assert_array_equal(data[0], folder[1].isel(time=1).values)
+
+
+def test_files_of_different_variables_stay_a_layer_per_file(tmp_path):
+    cubes.four_d(tmp_path / "cube.nc")
+    cubes.daily_tiles(tmp_path / "daily")
+    (tmp_path / "daily" / "tas_2020-03-01_west.nc").rename(tmp_path / "tiles.nc")
+    settings = settings_from_paths([tmp_path], {"data_dir": str(tmp_path / "state")})
+    names = [layer.name for layer in settings.services[0].layers]
+    assert "cube_ta" in names and "tiles_tas" in names and len(names) == 9  # the seven daily files, one each
