@@ -40,7 +40,7 @@ def point_series(views: ViewReader, request: ReadRequest, steps: list[Slice],
     x, y = point
     values: list[float | None] = [None] * len(steps)
     first: CatalogItem | None = None
-    for item in views.candidates(request):
+    for item in views.candidates(request, steps=steps):
         wanted = [(i, local_slice(step, dimensions, item.source.dimensions)) for i, step in enumerate(steps)
                   if values[i] is None]
         own = [(i, step) for i, step in wanted if step is not None]

@@ -52,7 +52,7 @@ def format_number(value: float) -> str:
     return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.10g}"
 
 
-def _time_key(text: str) -> str:
+def time_key(text: str) -> str:
     """A time as comparable text: ``2014-02-24T06:00:00Z`` and ``2014-02-24T06:00Z`` alike."""
     text = text.strip().upper().removesuffix("Z").removesuffix("+00:00").replace(" ", "T")
     if "T" in text:
@@ -64,8 +64,8 @@ def _time_key(text: str) -> str:
 
 def _in_time_range(value: str, low: str, high: str) -> bool:
     """A step within [low, high]; a reduced time (``2014``, ``2014-02``) means its whole period."""
-    key = _time_key(value)
-    return (not low or key >= _time_key(low)) and (not high or key[: len(_time_key(high))] <= _time_key(high))
+    key = time_key(value)
+    return (not low or key >= time_key(low)) and (not high or key[: len(time_key(high))] <= time_key(high))
 
 
 def _number(text: str, dimension: Dimension) -> float:
@@ -85,10 +85,10 @@ def _matches(dimension: Dimension, text: str) -> list[int]:
         raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a value or a start/end range")
     if dimension.is_time:
         if len(parts) == 1:
-            key = _time_key(text)
-            return [i for i, v in enumerate(dimension.values) if _time_key(v)[: len(key)] == key]
+            key = time_key(text)
+            return [i for i, v in enumerate(dimension.values) if time_key(v)[: len(key)] == key]
         start, end = ("" if p.strip() == ".." else p.strip() for p in parts[:2])
-        if start and end and _time_key(start) > _time_key(end):
+        if start and end and time_key(start) > time_key(end):
             raise InvalidDimensionValue(dimension.name, f"the range '{text[:40]}' ends before it starts")
         return [i for i, v in enumerate(dimension.values) if _in_time_range(v, start, end)]
     numbers = [float(v) for v in dimension.values]
@@ -176,7 +176,7 @@ def with_defaults(dimensions: tuple[Dimension, ...], defaults: Mapping[str, str]
 def _order_key(dimension: Dimension) -> Callable[[str], Any]:
     """How a dimension's steps sort: times as their text, numbers by value."""
     if dimension.is_time:
-        return _time_key
+        return time_key
     return lambda text: (float(text), text) if _is_number(text) else (math.inf, text)
 
 
@@ -221,3 +221,17 @@ def local_slice(step: Slice, layer: tuple[Dimension, ...], own: tuple[Dimension,
             return None
         local.append((axis, mine.values.index(value)))
     return Slice(tuple(local))
+
+
+# catalog properties of a multidimensional item: its first and last time, so that a layer over
+# many files selects those holding the time asked for before it counts them against max_items
+TIME_FIRST, TIME_LAST = "time_first", "time_last"
+
+
+def time_span(dimensions: tuple[Dimension, ...]) -> dict[str, str]:
+    """An item's first and last time step as catalog properties (none without a time axis)."""
+    for dimension in dimensions:
+        if dimension.is_time and dimension.values:
+            ordered = sorted(dimension.values, key=time_key)
+            return {TIME_FIRST: ordered[0], TIME_LAST: ordered[-1]}
+    return {}

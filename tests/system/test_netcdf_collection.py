@@ -113,3 +113,18 @@ def test_files_of_different_variables_stay_a_layer_per_file(tmp_path):
     settings = settings_from_paths([tmp_path], {"data_dir": str(tmp_path / "state")})
     names = [layer.name for layer in settings.services[0].layers]
     assert "cube_ta" in names and "tiles_tas" in names and len(names) == 9  # the seven daily files, one each
+
+
+def test_only_the_files_holding_the_step_count_against_max_items(folder, tmp_path):
+    """Eight files, two per day: with max_items 2 a day's coverage reads its two tiles, and a
+    trim over two days reads each day's two."""
+    layers = [{"name": "tas", "source": str(folder[0] / "daily"), "pattern": "*.nc", "variable": "tas"}]
+    config = tmp_path / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "limits": {"max_items": 2},
+                                      "services": [{"name": "s", "layers": layers}]}))
+    client = create_app(load_settings(config)).test_client()
+    data, _names, _transform = coverage(client, '&SUBSET=time("2020-03-03")')
+    np.testing.assert_array_equal(data[0], folder[1].isel(time=2).values)
+    data, _names, _transform = coverage(client, '&SUBSET=time("2020-03-02","2020-03-03")')  # a read per day
+    np.testing.assert_array_equal(data, folder[1].isel(time=[1, 2]).values)
