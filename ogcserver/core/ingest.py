@@ -58,7 +58,7 @@ def record_for(reader: RasterReader, spec: ItemSpec) -> ItemRecord:
     key = key_for(spec)
     info = spec.source
     if info is None:
-        info = reader.describe(spec.href)
+        info = reader.describe(spec.href, variable=spec.variable)
     else:
         reader.vet(spec.href)
     footprint = spec.footprint if spec.footprint is not None else reader.footprint(info)

@@ -14,6 +14,7 @@ import yaml
 from lxml import etree
 
 from ogcserver.app import create_app
+from ogcserver.cli import main
 from ogcserver.settings import load_settings, settings_from_paths
 from tests.support import cubes
 from tests.support.schemas import assert_valid, schema
@@ -128,3 +129,16 @@ def test_only_the_files_holding_the_step_count_against_max_items(folder, tmp_pat
     np.testing.assert_array_equal(data[0], folder[1].isel(time=2).values)
     data, _names, _transform = coverage(client, '&SUBSET=time("2020-03-02","2020-03-03")')  # a read per day
     np.testing.assert_array_equal(data, folder[1].isel(time=[1, 2]).values)
+
+
+def test_a_catalog_collection_of_netcdf_files_is_one_layer(folder, tmp_path):
+    """``ogcserver catalog add --variable``: the files as items of a collection, one layer."""
+    config = tmp_path / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")}, "services": [
+        {"name": "s", "layers": [{"name": "tas", "collection": "runs"}]}]}))
+    assert main(["catalog", "add", "runs", str(folder[0] / "daily"), "--pattern", "*.nc", "--variable", "tas",
+                 "-c", str(config)]) == 0
+    client = create_app(load_settings(config)).test_client()
+    assert time_dimension(client)["values"] == "2020-03-01T00:00:00Z/2020-03-04T00:00:00Z/P1D"
+    data, _names, _transform = coverage(client, '&SUBSET=time("2020-03-01")')
+    np.testing.assert_array_equal(data[0], folder[1].isel(time=0).values)
