@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 
@@ -34,10 +35,11 @@ LISTED_REFUSALS = 100  # refused files listed by `stats` (all are counted)
 
 
 def _specs(paths: list[str], list_file: str | None, table: str | None, stac: list[str], asset: str | None,
-           pattern: str) -> Iterator[ItemSpec]:
+           pattern: str, variable: str = "") -> Iterator[ItemSpec]:
     files = chain(sources.paths_from(paths, pattern),
                   sources.paths_from_list(Path(list_file)) if list_file else ())
-    yield from sources.specs_for_files(files, sources.read_table(Path(table)) if table else None)
+    for spec in sources.specs_for_files(files, sources.read_table(Path(table)) if table else None):
+        yield replace(spec, variable=variable)
     for location in stac:
         yield from sources.specs_from_stac(Path(location), asset)
 
@@ -114,7 +116,8 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
     if action == "add":
         store.create(collection)
         progress = Progress("items")
-        specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern)
+        specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern,
+                       args.variable or "")
         reader = raster_reader(settings)
         report = ingest(store, reader, collection, specs, lambda done, skipped: progress.update(done, skipped=skipped))
         progress.update(report.added + report.updated, skipped=report.skipped)

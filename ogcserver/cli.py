@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p_cat.add_argument("--stac", action="append", help="add: a STAC Item, ItemCollection or Catalog file")
     p_cat.add_argument("--asset", help="add: the STAC asset to use (default: the first raster data asset)")
     p_cat.add_argument("--pattern", default="*.tif", help="add: file name pattern in folders")
+    p_cat.add_argument("--variable", help="add: the variable of netCDF, HDF5 or Zarr files (one item each)")
     p_cat.add_argument("--bbox", help="list/query: minlon,minlat,maxlon,maxlat")
     p_cat.add_argument("--datetime", help="list/query: a time or start/end range (ISO 8601)")
     p_cat.add_argument("--filter", help="list/query/remove: a CQL2-text filter")

@@ -621,10 +621,31 @@ def variable_layers(path: Path, used: set[str]) -> list[dict]:
              "source": str(path.resolve()), "variable": variable} for variable in found]
 
 
+def collection_layers(folder: Path, cubes: list[Path], used: set[str]) -> list[dict]:
+    """A layer per variable spanning every file of a folder of netCDF (or HDF5) files that all
+    hold the same variables (a file per time step, model run or tile), named
+    ``<folder>_<variable>``; none when the files differ, which then stay a layer per file."""
+    if len(cubes) < 2 or len({c.suffix.lower() for c in cubes}) != 1 or any(c.is_dir() for c in cubes):
+        return []
+    from ogcserver.storage.readers.xarray_reader import publishable_variables  # xarray only where needed
+
+    try:
+        variables = {tuple(publishable_variables(str(c))[0]) for c in cubes}
+    except SourceUnavailable:
+        return []
+    if len(variables) != 1 or not next(iter(variables)):
+        return []
+    stem = layer_name_for(folder)
+    return [{"name": _unique_name(layer_name_for(Path(f"{stem}_{variable}.nc"))[:NAME_MAX], used),
+             "source": str(folder.resolve()), "pattern": f"*{cubes[0].suffix.lower()}", "variable": variable}
+            for variable in next(iter(variables))]
+
+
 def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Settings:
     """Zero configuration: one service, a layer per file (per variable of a multidimensional
     file), and for a folder a mosaic layer of its rasters plus a layer per variable of each
-    multidimensional file in it."""
+    multidimensional file in it, or, when those files all hold the same variables, a layer per
+    variable spanning them all."""
     layers: list[dict] = []
     used = {"data"}  # the service's name
     for path in paths:
@@ -634,7 +655,9 @@ def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Set
             layers += variable_layers(path, used)
             continue
         cubes = multidim_sources(path) if path.is_dir() else []
-        for cube in cubes:
+        spanning = collection_layers(path, cubes, used)
+        layers += spanning
+        for cube in [] if spanning else cubes:
             layers += variable_layers(cube, used)
         if cubes and not list_source_files(path, "*.tif"):
             continue  # a folder of multidimensional files only: no empty mosaic beside them

@@ -30,7 +30,7 @@ from ogcserver.model.catalog import (
     StyleInfo,
     TimeRange,
 )
-from ogcserver.model.dimensions import with_defaults
+from ogcserver.model.dimensions import spanning, with_defaults
 from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, SourceUnavailable, TooManyItems
 from ogcserver.model.geo import (
     BBox,
@@ -292,7 +292,7 @@ class LayerCatalog:
             times=tuple(self.store.times(collection, MAX_TIMES + 1)),
             palette=first.palette if render_bands == (1,) else None,
             scalar_styles=scalar_styles(len(render_bands)),
-            dimensions=with_defaults(first.dimensions, config.dimensions),
+            dimensions=with_defaults(spanning([i.source.dimensions for i in items]), config.dimensions),
             units=(config.colour_scale.units if config.colour_scale and config.colour_scale.units else first.units),
         )
         levels, stale = self._overview(name, collection, summary.generation)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from ogcserver.model.catalog import ItemRecord, ItemSpec, Refusal, footprint_box, typed_value
+from ogcserver.model.dimensions import time_span
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
@@ -43,7 +44,8 @@ def describe_file(reader: RasterReader, key: str, path: str, variable: str = "")
     info = reader.describe(path, variable=variable)
     footprint = reader.footprint(info)
     footprint_box(footprint, info)  # raises SourceUnavailable when it cannot be placed in lon/lat
-    return ItemRecord(key, info, footprint, {k: typed_value(v) for k, v in info.attributes.items()})
+    properties = {k: typed_value(v) for k, v in info.attributes.items()}
+    return ItemRecord(key, info, footprint, {**properties, **time_span(info.dimensions)})
 
 
 def key_for(spec: ItemSpec) -> str:
@@ -56,13 +58,14 @@ def record_for(reader: RasterReader, spec: ItemSpec) -> ItemRecord:
     key = key_for(spec)
     info = spec.source
     if info is None:
-        info = reader.describe(spec.href)
+        info = reader.describe(spec.href, variable=spec.variable)
     else:
         reader.vet(spec.href)
     footprint = spec.footprint if spec.footprint is not None else reader.footprint(info)
     if spec.acquired is not None:
         info = replace(info, acquired=spec.acquired)
     properties = {k: typed_value(v) for k, v in info.attributes.items()} if spec.source is None else {}
+    properties.update(time_span(info.dimensions))
     properties.update(spec.properties)
     footprint_box(footprint, info)
     return ItemRecord(key, info, footprint, properties)

@@ -11,7 +11,7 @@ allows, which items are read and how a chain meets the mosaic are decided in one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -28,8 +28,18 @@ from ogcserver.core.render.footprints import FOOTPRINTS_DRAWN, footprint_picture
 from ogcserver.model.access import UNCONSTRAINED, Constraints
 from ogcserver.model.budget import Budget, holding, request_budget
 from ogcserver.model.catalog import CatalogItem, SourceInfo
-from ogcserver.model.dimensions import NO_SLICE, Slice, slices_for
+from ogcserver.model.dimensions import (
+    NO_SLICE,
+    TIME_FIRST,
+    TIME_LAST,
+    Dimension,
+    Slice,
+    local_slice,
+    slices_for,
+    time_key,
+)
 from ogcserver.model.errors import TooManyItems
+from ogcserver.model.filters import And, Comparison, Filter, IsNull, Or, Property
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
 from ogcserver.model.image import Grid, Raster, RGBAImage
@@ -85,11 +95,33 @@ class ReadRequest:
         return self.dimensions or dict(self.items.dimensions)
 
 
-def at_slice(items: list[CatalogItem], step: Slice) -> list[CatalogItem]:
-    """The items with their sources set to read one step of each dimension."""
+def at_slice(items: list[CatalogItem], step: Slice, dimensions: tuple[Dimension, ...]) -> list[CatalogItem]:
+    """The items holding the step, their sources set to read it on their own axes (a layer
+    spanning several files: each file has its own steps of the layer's ``dimensions``)."""
     if not step.steps:
         return items
-    return [replace(item, source=replace(item.source, slice=step)) for item in items]
+    found = []
+    for item in items:
+        own = local_slice(step, dimensions, item.source.dimensions)
+        if own is not None:
+            found.append(replace(item, source=replace(item.source, slice=own)))
+    return found
+
+
+def holding_times(want: ItemQuery, dimensions: tuple[Dimension, ...], steps: Sequence[Slice]) -> ItemQuery:
+    """The query narrowed to items whose time span meets the steps' times (an item described
+    without its span is kept: it is filtered by its own axes when read)."""
+    time = next((d for d in dimensions if d.is_time), None)
+    if time is None:
+        return want
+    asked = sorted((time.values[i] for step in steps for axis, i in step.steps if axis == time.axis),
+                   key=time_key)
+    if not asked:
+        return want
+    first, last = Property(TIME_FIRST), Property(TIME_LAST)
+    span: Filter = And((Or((IsNull(first), Comparison("<=", first, asked[-1]))),
+                        Or((IsNull(last), Comparison(">=", last, asked[0])))))
+    return replace(want, where=span if want.where is None else And((want.where, span)))
 
 
 def choose_level(levels: tuple[SourceInfo, ...], grid: Grid) -> SourceInfo | None:
@@ -147,10 +179,20 @@ class ViewReader:
                grid: Grid | None = None) -> list[CatalogItem]:
         """The items a read over ``grid`` (the request's) takes, in mosaic order, within the grant;
         more than ``max_items`` is refused."""
+        return at_slice(self.candidates(request, want, grid), request.slice, request.layer.info.dimensions)
+
+    def candidates(self, request: ReadRequest, want: ItemQuery | None = None, grid: Grid | None = None,
+                   steps: Sequence[Slice] = ()) -> list[CatalogItem]:
+        """The items under the grid within the grant, in mosaic order, that may hold the steps
+        (``steps``, else the request's one): a layer over many files counts only those whose
+        times span the steps' against ``max_items``. More is refused."""
         area = (grid or request.grid).bbox
+        wanted = want or request.items
+        if request.layer.info.item_count > 1:
+            wanted = holding_times(wanted, request.layer.info.dimensions, steps or (request.slice,))
         with phase("select"):
-            items = self.catalog.items_for(request.layer, area, request.max_items, want or request.items)
-            return at_slice(allowed_items(items, request.constraints), request.slice)
+            items = self.catalog.items_for(request.layer, area, request.max_items, wanted)
+            return allowed_items(items, request.constraints)
 
     def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
         layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints

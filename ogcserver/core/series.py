@@ -4,11 +4,12 @@ the source per item rather than one read per step."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.model.catalog import CatalogItem
-from ogcserver.model.dimensions import Slice, slices_for
+from ogcserver.model.dimensions import Slice, local_slice, slices_for
 from ogcserver.model.errors import SourceUnavailable
 
 
@@ -32,17 +33,31 @@ def series_steps(request: ReadRequest) -> list[Slice]:
 
 def point_series(views: ViewReader, request: ReadRequest, steps: list[Slice],
                  point: tuple[float, float]) -> tuple[CatalogItem, tuple[StepValue, ...]] | None:
-    """The first item (in mosaic order) with a value at the point at some step, and its series."""
+    """The series at the point: each step's value from the first item (in mosaic order) that
+    holds the step and has a value there (a layer spanning files takes each step from its own
+    file), with the first item that gave a value; None when no item has any."""
     dimensions = request.layer.info.dimensions
     x, y = point
-    for item in views.select(request):
+    values: list[float | None] = [None] * len(steps)
+    first: CatalogItem | None = None
+    for item in views.candidates(request, steps=steps):
+        wanted = [(i, local_slice(step, dimensions, item.source.dimensions)) for i, step in enumerate(steps)
+                  if values[i] is None]
+        own = [(i, step) for i, step in wanted if step is not None]
+        if not own:
+            continue
         try:
-            values = views.reader.series(item.source, x, y, request.grid.crs, steps)
+            found = views.reader.series(item.source, x, y, request.grid.crs, [step for _i, step in own])
         except SourceUnavailable:
             continue
-        if values is None or all(v != v for v in values):  # off the source, or NaN at every step
+        if found is None or all(v != v for v in found):  # off the source, or NaN at every step
             continue
-        series = tuple(StepValue(tuple(step.values(dimensions).items()), value)
-                       for step, value in zip(steps, values))
-        return item, series
-    return None
+        first = first or item
+        for (i, _step), value in zip(own, found):
+            values[i] = value
+        if all(v is not None for v in values):
+            break
+    if first is None:
+        return None
+    return first, tuple(StepValue(tuple(step.values(dimensions).items()), math.nan if value is None else value)
+                        for step, value in zip(steps, values))

@@ -122,6 +122,7 @@ class ItemSpec:
     properties: dict[str, Any] = field(default_factory=dict)
     footprint: dict[str, Any] | None = None
     source: SourceInfo | None = None
+    variable: str = ""  # the variable of a netCDF, HDF5 or Zarr file the item is
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ogcserver.model.errors import InvalidDimensionValue
 
@@ -53,7 +54,7 @@ def format_number(value: float) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
-def _time_key(text: str) -> str:
+def time_key(text: str) -> str:
     """A time as comparable text: ``2014-02-24T06:00:00Z`` and ``2014-02-24T06:00Z`` alike.
     Cached: every request matches its value against each step of the layer (a yearly mean does
     it once per step it reads)."""
@@ -67,8 +68,8 @@ def _time_key(text: str) -> str:
 
 def _in_time_range(value: str, low: str, high: str) -> bool:
     """A step within [low, high]; a reduced time (``2014``, ``2014-02``) means its whole period."""
-    key = _time_key(value)
-    return (not low or key >= _time_key(low)) and (not high or key[: len(_time_key(high))] <= _time_key(high))
+    key = time_key(value)
+    return (not low or key >= time_key(low)) and (not high or key[: len(time_key(high))] <= time_key(high))
 
 
 def _number(text: str, dimension: Dimension) -> float:
@@ -88,10 +89,10 @@ def _matches(dimension: Dimension, text: str) -> list[int]:
         raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a value or a start/end range")
     if dimension.is_time:
         if len(parts) == 1:
-            key = _time_key(text)
-            return [i for i, v in enumerate(dimension.values) if _time_key(v)[: len(key)] == key]
+            key = time_key(text)
+            return [i for i, v in enumerate(dimension.values) if time_key(v)[: len(key)] == key]
         start, end = ("" if p.strip() == ".." else p.strip() for p in parts[:2])
-        if start and end and _time_key(start) > _time_key(end):
+        if start and end and time_key(start) > time_key(end):
             raise InvalidDimensionValue(dimension.name, f"the range '{text[:40]}' ends before it starts")
         return [i for i, v in enumerate(dimension.values) if _in_time_range(v, start, end)]
     numbers = [float(v) for v in dimension.values]
@@ -174,3 +175,67 @@ def with_defaults(dimensions: tuple[Dimension, ...], defaults: Mapping[str, str]
     return tuple(
         replace(d, default=steps_of(d, defaults[d.name])[-1]) if d.name in defaults else d for d in dimensions
     )
+
+
+def _order_key(dimension: Dimension) -> Callable[[str], Any]:
+    """How a dimension's steps sort: times as their text, numbers by value."""
+    if dimension.is_time:
+        return time_key
+    return lambda text: (float(text), text) if _is_number(text) else (math.inf, text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def spanning(per_item: list[tuple[Dimension, ...]]) -> tuple[Dimension, ...]:
+    """The dimensions of a layer made of several files (a time step, a model run or a tile per
+    file): each axis the first file has, with the union of every file's steps in order; the
+    default is the latest time, else the first file's default step. An axis a file lacks is
+    left out of that file's reads (``local_slice``), not of the layer."""
+    if not per_item or all(dims == per_item[0] for dims in per_item):
+        return per_item[0] if per_item else ()
+    merged: list[Dimension] = []
+    for first in per_item[0]:
+        values = {v for dims in per_item for d in dims if d.axis == first.axis for v in d.values}
+        ordered = tuple(sorted(values, key=_order_key(first)))
+        default = len(ordered) - 1 if first.is_time else ordered.index(first.default_value)
+        merged.append(replace(first, values=ordered, default=default))
+    return tuple(merged)
+
+
+def local_slice(step: Slice, layer: tuple[Dimension, ...], own: tuple[Dimension, ...]) -> Slice | None:
+    """A step of a layer's dimensions as the indices of one file's own axes; None when the file
+    has no step of that value (a file of other days than the one asked)."""
+    if not step.steps or layer == own:
+        return step
+    by_axis = {d.axis: d for d in layer}
+    own_axes = {d.axis: d for d in own}
+    local: list[tuple[str, int]] = []
+    for axis, index in step.steps:
+        mine, theirs = own_axes.get(axis), by_axis.get(axis)
+        if mine is None or theirs is None:
+            return None
+        value = theirs.values[index]
+        if value not in mine.values:
+            return None
+        local.append((axis, mine.values.index(value)))
+    return Slice(tuple(local))
+
+
+# catalog properties of a multidimensional item: its first and last time, so that a layer over
+# many files selects those holding the time asked for before it counts them against max_items
+TIME_FIRST, TIME_LAST = "time_first", "time_last"
+
+
+def time_span(dimensions: tuple[Dimension, ...]) -> dict[str, str]:
+    """An item's first and last time step as catalog properties (none without a time axis)."""
+    for dimension in dimensions:
+        if dimension.is_time and dimension.values:
+            ordered = sorted(dimension.values, key=time_key)
+            return {TIME_FIRST: ordered[0], TIME_LAST: ordered[-1]}
+    return {}

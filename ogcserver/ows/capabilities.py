@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ogcserver.model.catalog import LayerInfo
+from ogcserver.model.dimensions import Dimension
 from ogcserver.model.geo import (
     BBox,
     axis_is_yx,
@@ -132,9 +135,38 @@ class DimensionView:
         return self.name.capitalize() if self.name in ("time", "elevation") else f"DIM_{self.name.upper()}"
 
 
+GREGORIAN = ("", "standard", "gregorian", "proleptic_gregorian")
+
+
+def _duration(seconds: int) -> str:
+    """A step as an ISO 8601 period: P1D, PT6H, PT30M, PT10S."""
+    if seconds % 86400 == 0:
+        return f"P{seconds // 86400}D"
+    for unit, size in (("H", 3600), ("M", 60)):
+        if seconds % size == 0:
+            return f"PT{seconds // size}{unit}"
+    return f"PT{seconds}S"
+
+
+def regular_extent(dimension: Dimension) -> str | None:
+    """A time axis of evenly spaced steps (daily, 6-hourly, ...) as ``start/end/period``, the
+    WMS form that stays short however many steps there are; None for other axes (listed value
+    by value). Only in the Gregorian calendar: a client reads the period with Gregorian dates."""
+    if not dimension.is_time or dimension.calendar not in GREGORIAN or len(dimension.values) < 3:
+        return None
+    try:
+        times = [datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ") for v in dimension.values]
+    except ValueError:
+        return None
+    gaps = {int((b - a).total_seconds()) for a, b in pairwise(times)}
+    if len(gaps) != 1 or min(gaps) <= 0:
+        return None
+    return f"{dimension.values[0]}/{dimension.values[-1]}/{_duration(gaps.pop())}"
+
+
 def dimension_views(info: LayerInfo) -> list[DimensionView]:
     """A mosaic's TIME (its items' acquisition times), or a multidimensional source's axes."""
-    views = [DimensionView(d.name, d.units, d.default_value, ",".join(d.values), d.values, False)
+    views = [DimensionView(d.name, d.units, d.default_value, regular_extent(d) or ",".join(d.values), d.values, False)
              for d in info.dimensions]
     time = time_view(info)
     if time is not None and not any(v.name == "time" for v in views):

@@ -80,3 +80,27 @@ def decoded(path: Path, variable: str) -> xr.DataArray:
         low, high = (v * SCALE + OFFSET for v in da.attrs["valid_range"])
         da = da.where((da >= low) & (da <= high))
     return da
+
+
+COLLECTION_DAYS = ("2020-03-01", "2020-03-02", "2020-03-03", "2020-03-04")
+
+
+def daily_tiles(folder: Path) -> xr.DataArray:
+    """A collection of netCDF files, one per day and per half of the globe (west, east), of
+    a float32 ``tas`` on a 10 degree grid, with a NaN hole in every file; the cube they make
+    together (time, lat north-up, lon -180..180) is returned as the truth."""
+    lats, lons = np.arange(85.0, -90, -10.0), np.arange(-175.0, 180, 10.0)
+    rng = np.random.default_rng(11)
+    whole = rng.normal(280, 8, (len(COLLECTION_DAYS), lats.size, lons.size)).astype("float32")
+    whole[:, 5, 7] = np.nan
+    truth = xr.DataArray(whole, dims=("time", "lat", "lon"),
+                         coords={"time": np.array(COLLECTION_DAYS, "datetime64[ns]"), "lat": lats, "lon": lons})
+    folder.mkdir(parents=True, exist_ok=True)
+    for day in COLLECTION_DAYS:
+        for half, columns in (("west", lons < 0), ("east", lons > 0)):
+            part = truth.sel(time=[np.datetime64(day, "ns")]).isel(lon=np.flatnonzero(columns))
+            xr.Dataset({"tas": part.assign_attrs(units="K", long_name="Air temperature")},
+                       coords={"lat": ("lat", lats, {"units": "degrees_north"}),
+                               "lon": ("lon", part.lon.values, {"units": "degrees_east"})}).to_netcdf(
+                folder / f"tas_{day}_{half}.nc", encoding={"tas": {"_FillValue": np.float32(np.nan)}})
+    return truth

@@ -5,7 +5,10 @@ environment: ``QT_QPA_PLATFORM=offscreen python3 qgis_render.py jobs.json result
 names a provider (``wms`` for WMS and WMTS, ``wcs``), a data source URI, the map's CRS, extent and
 size in pixels, and a PNG to write. Each result says whether the layer loaded, its CRS and extent
 as QGIS sees them, the extent QGIS actually rendered (QGIS widens the asked extent to square
-pixels), and the errors the render reported.
+pixels), and the errors the render reported. A job with ``times`` (ISO 8601 instants) is a
+temporal layer: each time is rendered with the map's temporal range set to it, as QGIS's temporal
+controller does, into ``<out>-<index>.png``, and the result says what QGIS's temporal
+properties and its provider's temporal capabilities see.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import sys
 from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
+    QgsDateTimeRange,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
     QgsRasterLayer,
     QgsRectangle,
 )
-from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtCore import QDateTime, QSize, Qt
 from qgis.PyQt.QtGui import QColor
 
 
@@ -40,16 +44,48 @@ def render(job: dict) -> dict:
     settings.setOutputSize(QSize(*job["size"]))
     settings.setExtent(QgsRectangle(*job["extent"]))
     settings.setBackgroundColor(QColor(0, 0, 0, 0))
-    renderer = QgsMapRendererSequentialJob(settings)
-    renderer.start()
-    renderer.waitForFinished()
-    renderer.renderedImage().save(job["out"], "PNG")
+    errors = []
+    for out, instant in outputs(job):
+        if instant is not None:
+            settings.setIsTemporal(True)
+            settings.setTemporalRange(QgsDateTimeRange(instant, instant))
+        renderer = QgsMapRendererSequentialJob(settings)
+        renderer.start()
+        renderer.waitForFinished()
+        renderer.renderedImage().save(out, "PNG")
+        errors += [f"{e.layerID}: {e.message}" for e in renderer.errors()]
     return {
         "valid": True,
         "crs": layer.crs().authid(),
         "extent": corners(layer.extent()),
         "rendered": corners(settings.visibleExtent()),
-        "errors": [f"{e.layerID}: {e.message}" for e in renderer.errors()],
+        "errors": errors,
+        **temporal(layer),
+    }
+
+
+def instant(text: str) -> QDateTime:
+    return QDateTime.fromString(text, Qt.ISODate)
+
+
+def outputs(job: dict) -> list[tuple[str, QDateTime | None]]:
+    """Where each render goes, with the instant it shows (None: not temporal)."""
+    if not job.get("times"):
+        return [(job["out"], None)]
+    stem = job["out"].removesuffix(".png")
+    return [(f"{stem}-{i}.png", instant(t)) for i, t in enumerate(job["times"])]
+
+
+def temporal(layer: QgsRasterLayer) -> dict:
+    """What QGIS sees of the layer's time: its temporal properties and its provider's range."""
+    capabilities = layer.dataProvider().temporalCapabilities()
+    available = capabilities.availableTemporalRange()
+    iso = Qt.ISODate
+    return {
+        "temporal_active": layer.temporalProperties().isActive(),
+        "provider_temporal": capabilities.hasTemporalCapabilities(),
+        "available": [available.begin().toString(iso), available.end().toString(iso)],
+        "ranges": [[r.begin().toString(iso), r.end().toString(iso)] for r in capabilities.allAvailableTemporalRanges()],
     }
 
 

@@ -86,7 +86,7 @@ MULTIDIMENSIONAL = (".nc", ".nc4")  # read through xarray, not GDAL
 def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
     """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
     cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
-    if path.suffix.lower() in MULTIDIMENSIONAL or (path.is_dir() and not any(path.rglob("*.tif"))):
+    if path.suffix.lower() in MULTIDIMENSIONAL or (path.is_dir() and not any(p.suffix.lower() == ".tif" for p in path.rglob("*"))):
         return multidimensional_lonlat_bounds(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
     lons, lats = [], []
