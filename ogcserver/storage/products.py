@@ -23,6 +23,7 @@ import rasterio
 import rasterio.shutil
 
 from ogcserver.model.image import Grid
+from ogcserver.storage.readers.process_memory import roomy_heap
 
 COG_BLOCK = 512
 
@@ -143,7 +144,7 @@ def assemble_cog(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tup
     tmp = folder.root / f".tmp-{uuid.uuid4().hex}.tif"
     levels = max(0, math.ceil(math.log2(max(grid.width, grid.height) / COG_BLOCK)))
     try:
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
+        with roomy_heap(), rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
             rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="DEFLATE",
                                  predictor="FLOATING_POINT" if np.dtype(dtype).kind == "f" else "YES",
                                  blocksize=COG_BLOCK, overviews="AUTO" if levels else "NONE",

@@ -15,7 +15,7 @@ import pytest
 from rasterio.transform import from_origin
 
 from ogcserver.app import core_of
-from ogcserver.core.functions.library import Convolve
+from ogcserver.core.functions.library import Aspect, Convolve, Hillshade, Slope
 from ogcserver.model.budget import Budget, request_budget
 from ogcserver.model.errors import RenderTimeout
 from ogcserver.model.geo import BBox
@@ -47,6 +47,19 @@ def test_a_big_convolution_checks_the_deadline_between_row_strips():
     clock = TickingClock()
     with request_budget(Budget(deadline=3, max_bytes=1 << 30, clock=clock)), pytest.raises(RenderTimeout):
         Convolve(function="convolve", size=31).apply(raster)
+    assert clock.read == 4  # stopped at the first strip past the deadline, long before the end
+
+
+@pytest.mark.parametrize("function", [Hillshade(function="hillshade"), Slope(function="slope"), Aspect(function="aspect")],
+                         ids=lambda f: f.function)
+def test_a_big_terrain_function_checks_the_deadline_between_row_strips(function):
+    size = 1536
+    grid = Grid.from_bbox(BBox(X0, Y0 - size * 10, X0 + size * 10, Y0, rasters.UTM), size, size)
+    dem = rasters.texture((size, size), 1, seed=5, dtype="float32", scale=300)
+    raster = Raster(dem, np.ones((size, size), dtype=bool), grid, ("dem",))
+    clock = TickingClock()
+    with request_budget(Budget(deadline=3, max_bytes=1 << 30, clock=clock)), pytest.raises(RenderTimeout):
+        function.apply(raster)
     assert clock.read == 4  # stopped at the first strip past the deadline, long before the end
 
 

@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
+from pydantic import TypeAdapter
 
 from ogcserver.app import create_app
 from ogcserver.core.functions.expression import Expression
+from ogcserver.core.functions.library import AnyFunction
 from ogcserver.model.errors import InvalidValue
+from ogcserver.model.image import Grid, Raster
 from ogcserver.settings import ConfigError, load_settings
 from tests.support import rasters
 from tests.support.reference import decode, params
@@ -380,3 +383,35 @@ def test_exact_value_classes(processed):
     assert blue.any() and green.any()
     assert (img[..., 2][blue] == 255).all() and (img[..., 3][green] == 0).all()  # class 2 has no colour
     assert ((img[..., 3] == 255) == ~green).all()
+
+
+@pytest.mark.parametrize("spec, mode", [({"function": "hillshade"}, "hillshade"),
+                                        ({"function": "hillshade", "azimuth": 100, "altitude": 30, "z_factor": 3},
+                                         "hillshade -az 100 -alt 30 -z 3"),
+                                        ({"function": "hillshade", "multidirectional": True}, "hillshade -multidirectional"),
+                                        ({"function": "slope"}, "slope"),
+                                        ({"function": "slope", "units": "percent"}, "slope -p"),
+                                        ({"function": "aspect"}, "aspect")])
+def test_terrain_over_many_row_strips_matches_gdaldem(tmp_path, spec, mode):
+    """A view far taller than one strip of the neighbourhood functions, with holes of nodata:
+    gdaldem's values and gdaldem's gaps everywhere, so strips join without seams."""
+    h, w = 700, 300  # STRIP_PIXELS / 302 columns: strips of 217 rows, the last one short
+    dem = rasters.texture((h, w), 1, seed=11, dtype="float32", scale=400)
+    dem[0, 100:140, 50:90] = -9999
+    dem[0, 216:219, 200:210] = -9999  # across a strip boundary
+    src = rasters.write(tmp_path / "dem.tif", dem, rasterio.transform.from_origin(X0, Y0, 10, 10), nodata=-9999)
+    name, *options = mode.split()
+    ref = gdaldem(name, src, tmp_path / "ref.tif", *options)
+    function = TypeAdapter(AnyFunction).validate_python(spec)
+    grid = Grid(rasters.UTM, rasterio.transform.from_origin(X0, Y0, 10, 10), w, h)
+    out = function.apply(Raster(dem, dem[0] != -9999, grid, ("dem",)))
+    gaps = ref == (0 if name == "hillshade" else -9999)
+    assert (out.valid == ~gaps).all()
+    got = out.data[0].astype(float)[~gaps]
+    if name == "hillshade":
+        assert np.abs(got - ref[~gaps]).max() <= 1  # byte rounding
+    elif name == "aspect":
+        turn = np.abs(got - ref[~gaps]) % 360
+        assert np.minimum(turn, 360 - turn).max() < 1e-2  # gdaldem's float32 arctangent on gentle slopes
+    else:
+        np.testing.assert_allclose(got, ref[~gaps], atol=1e-3)

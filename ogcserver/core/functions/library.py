@@ -6,6 +6,7 @@ a Raster."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -298,19 +299,44 @@ def _cell_sizes(raster: Raster) -> tuple[float, float]:
     return ew, ns
 
 
-def _horn(raster: Raster, z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Horn's 3x3 gradients (as gdaldem computes them) and where all 9 neighbours are valid."""
-    d = np.pad(raster.data[0].astype(np.float64), 1, mode="edge")
-    v = np.pad(raster.valid, 1, mode="constant", constant_values=False)
-    win = [d[r:r + raster.valid.shape[0], c:c + raster.valid.shape[1]] for r in range(3) for c in range(3)]
-    ok = np.ones(raster.valid.shape, dtype=bool)
-    for r in range(3):
-        for c in range(3):
-            ok &= v[r:r + raster.valid.shape[0], c:c + raster.valid.shape[1]]
+def _all_neighbours_valid(valid: np.ndarray) -> np.ndarray:
+    """Where a pixel and its 8 neighbours are all valid (the view's edge has no outer
+    neighbours): a 3x3 erosion done as a pass along rows, then one along columns."""
+    v = np.pad(valid, 1, mode="constant", constant_values=False)
+    across = v[:, :-2] & v[:, 1:-1]
+    across &= v[:, 2:]
+    ok = across[:-2] & across[1:-1]
+    ok &= across[2:]
+    return ok
+
+
+def _horn_strips(raster: Raster, z: float) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Horn's 3x3 gradients (as gdaldem computes them), one strip of output rows at a time:
+    (rows, dx, dy), dx growing eastwards, dy southwards (down the rows).
+
+    Horn's kernel is separable (a 1-2-1 smoothing across, a difference along), so each strip costs
+    two smoothing passes and two differences over one edge-padded copy, and a strip's few
+    temporaries stay in the processor's cache; the deadline is checked between strips."""
+    d = np.pad(raster.data[0].astype(np.float64, copy=False), 1, mode="edge")
+    h, w = raster.valid.shape
     ew, ns = _cell_sizes(raster)
-    dx = ((win[2] + 2 * win[5] + win[8]) - (win[0] + 2 * win[3] + win[6])) / (8 * ew) * z
-    dy = ((win[6] + 2 * win[7] + win[8]) - (win[0] + 2 * win[1] + win[2])) / (8 * ns) * z
-    return dx, dy, ok
+    kx, ky = z / (8 * ew), z / (8 * ns)
+    rows = max(1, STRIP_PIXELS // max(w, 1))
+    for r0 in range(0, h, rows):
+        check_deadline()
+        r1 = min(h, r0 + rows)
+        s = d[r0:r1 + 2]
+        down = s[:-2] + s[2:]           # 1-2-1 down the columns: (strip, w + 2)
+        down += s[1:-1]
+        down += s[1:-1]
+        dx = down[:, 2:] - down[:, :-2]
+        dx *= kx
+        across = s[:, :-2] + s[:, 2:]   # 1-2-1 along the rows: (strip + 2, w)
+        across += s[:, 1:-1]
+        across += s[:, 1:-1]
+        dy = across[2:] - across[:-2]
+        dy *= ky
+        yield slice(r0, r1), dx, dy
 
 
 class Hillshade(Function):
@@ -327,17 +353,38 @@ class Hillshade(Function):
         return BandSet("uint8", ("hillshade",))
 
     def apply(self, raster: Raster) -> Raster:
-        dx, dy, ok = _horn(raster, self.z_factor)
         alt = math.radians(self.altitude)
-        if self.multidirectional:
-            shade = _multidirectional(dx, dy, alt)
-        else:
-            az = math.radians(self.azimuth)
-            # as gdaldem: dy here grows southwards (down the rows), the light's vector northwards
-            cang = (math.sin(alt) - (-dy * math.cos(az) + dx * math.sin(az)) * math.cos(alt)) / np.sqrt(1 + dx * dx + dy * dy)
-            shade = np.where(cang <= 0, 1.0, 1.0 + 254.0 * cang)
-        out = np.where(ok, np.floor(shade + 0.5), 0).astype(np.uint8)
+        ok = _all_neighbours_valid(raster.valid)
+        out = np.empty(ok.shape, dtype=np.uint8)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for rows, dx, dy in _horn_strips(raster, self.z_factor):
+                if self.multidirectional:
+                    shade = _multidirectional(dx, dy, alt)
+                else:
+                    shade = _shade(dx, dy, alt, math.radians(self.azimuth))
+                shade += 0.5
+                np.copyto(out[rows], shade, casting="unsafe")  # values are >= 1.5: truncation is floor
+        out[~ok] = 0
         return Raster(out[None], ok, raster.grid, ("hillshade",))
+
+
+def _shade(dx: np.ndarray, dy: np.ndarray, alt: float, az: float) -> np.ndarray:
+    """gdaldem's hillshade 1 + 254 cos(angle to the light), 1 where the light does not reach;
+    dy grows southwards (down the rows), the light's vector northwards. Overwrites dx and dy."""
+    cang = dy * (math.cos(az) * math.cos(alt))
+    dx_part = dx * (math.sin(az) * math.cos(alt))
+    cang -= dx_part
+    cang += math.sin(alt)
+    dx *= dx
+    dy *= dy
+    dx += dy
+    dx += 1
+    np.sqrt(dx, out=dx)
+    cang /= dx
+    np.maximum(cang, 0, out=cang)
+    cang *= 254
+    cang += 1
+    return cang
 
 
 def _multidirectional(dx: np.ndarray, dy: np.ndarray, alt: float) -> np.ndarray:
@@ -357,8 +404,7 @@ def _multidirectional(dx: np.ndarray, dy: np.ndarray, alt: float) -> np.ndarray:
     both = xx + yy
     w225 = 0.5 * both - x * y
     w315 = both - w225
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mixed = (w225 * v225 + xx * v270 + w315 * v315 + yy * v360) / both / np.sqrt(1 + both)
+    mixed = (w225 * v225 + xx * v270 + w315 * v315 + yy * v360) / both / np.sqrt(1 + both)
     return np.where(both == 0, 1 + 254 * sin_alt, 1 + mixed)
 
 
@@ -374,10 +420,20 @@ class Slope(Function):
         return BandSet("float32", ("slope",))
 
     def apply(self, raster: Raster) -> Raster:
-        dx, dy, ok = _horn(raster, self.z_factor)
-        rise = np.sqrt(dx * dx + dy * dy)
-        value = rise * 100 if self.units == "percent" else np.degrees(np.arctan(rise))
-        return _single(raster, np.where(ok, value, np.nan), ok, "slope")
+        ok = _all_neighbours_valid(raster.valid)
+        out = np.empty(ok.shape, dtype=np.float32)
+        with np.errstate(invalid="ignore"):
+            for rows, dx, dy in _horn_strips(raster, self.z_factor):
+                dx *= dx
+                dy *= dy
+                dx += dy
+                rise = np.sqrt(dx, out=dx)
+                if self.units == "percent":
+                    rise *= 100
+                else:
+                    np.degrees(np.arctan(rise, out=rise), out=rise)
+                out[rows] = rise
+        return _terrain(raster, out, ok, "slope")
 
 
 class Aspect(Function):
@@ -390,12 +446,24 @@ class Aspect(Function):
         return BandSet("float32", ("aspect",))
 
     def apply(self, raster: Raster) -> Raster:
-        dx, dy, ok = _horn(raster, 1.0)
-        angle = np.degrees(np.arctan2(dy, -dx))
-        aspect = np.where(angle > 90, 450 - angle, 90 - angle)
-        aspect = np.where(aspect >= 360, aspect - 360, aspect)
-        flat = (dx == 0) & (dy == 0)
-        return _single(raster, np.where(ok & ~flat, aspect, np.nan), ok & ~flat, "aspect")
+        ok = _all_neighbours_valid(raster.valid)
+        out = np.empty(ok.shape, dtype=np.float32)
+        with np.errstate(invalid="ignore"):
+            for rows, dx, dy in _horn_strips(raster, 1.0):
+                flat = (dx == 0) & (dy == 0)
+                angle = np.degrees(np.arctan2(dy, -dx, out=dy), out=dy)  # east 0, counter-clockwise
+                aspect = np.subtract(np.where(angle > 90, 450, 90), angle, out=dx)  # clockwise from north
+                aspect[aspect >= 360] -= 360
+                aspect[flat] = np.nan
+                out[rows] = aspect
+        return _terrain(raster, out, ok, "aspect")
+
+
+def _terrain(raster: Raster, values: np.ndarray, ok: np.ndarray, name: str) -> Raster:
+    """A terrain measure's band: NaN and invalid where the neighbourhood is not all data or the
+    measure is undefined."""
+    values[~ok] = np.nan
+    return Raster(values[None], ok & np.isfinite(values), raster.grid, (name,))
 
 
 class Convolve(Function):

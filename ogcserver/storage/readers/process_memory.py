@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import rasterio.env
 
@@ -11,6 +13,7 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 MMAP_THRESHOLD = 1 << 20  # arrays from this size get pages of their own, returned when freed
 MALLOC_ARENAS = 2
+ROOMY_MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for it on 64-bit systems
 
 
 def bound_process_memory(gdal_cache_bytes: int) -> None:
@@ -19,11 +22,30 @@ def bound_process_memory(gdal_cache_bytes: int) -> None:
     big free (up to 32 MiB), after which rasters are carved from the heap and their memory
     stays with the process; one fixed threshold, and few arenas, keep it returning."""
     rasterio.env.set_gdal_config("GDAL_CACHEMAX", int(gdal_cache_bytes))
+    _thresholds(MMAP_THRESHOLD)
     mallopt = getattr(_libc, "mallopt", None)
     if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        mallopt(M_TRIM_THRESHOLD, 4 * MMAP_THRESHOLD)
         mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+
+
+def _thresholds(mmap_threshold: int) -> None:
+    mallopt = getattr(_libc, "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, mmap_threshold)
+        mallopt(M_TRIM_THRESHOLD, 4 * mmap_threshold)
+
+
+@contextmanager
+def roomy_heap() -> Iterator[None]:
+    """For one long GDAL copy (a COG assembled from a mosaic): its megabyte-sized buffers, each
+    mapped and unmapped afresh under the bounded thresholds, made the copy four times slower;
+    they come from the heap while the block runs, which is then bounded and trimmed again."""
+    _thresholds(ROOMY_MMAP_THRESHOLD)
+    try:
+        yield
+    finally:
+        _thresholds(MMAP_THRESHOLD)
+        trim_heap()
 
 
 def gdal_cache_bytes() -> int:
