@@ -11,6 +11,7 @@ interrupted or failed job registers nothing and leaves its chunks for the next r
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,7 +79,11 @@ def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Clie
     done = len(plan) - len(todo)
     if progress:
         progress(done, len(plan))
-    futures = [client.submit(compute_chunk, settings, spec, c, key=f"chunk-{spec.digest()}-{c.name}") for c in todo]
+    # a key of its own per run: a key just cancelled by an interrupted run can come back cancelled
+    # to the run resuming it while the scheduler is still forgetting it
+    attempt = uuid.uuid4().hex[:8]
+    futures = [client.submit(compute_chunk, settings, spec, c, key=f"chunk-{spec.digest()}-{c.name}-{attempt}")
+               for c in todo]
     try:
         for _ in finished(futures, stopped):
             done += 1
