@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from multidim import timed  # one timing rule for the multidimensional benches (run as a script: bench/ is on the path)
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 360, 180  # 1 degree, global
@@ -60,16 +60,6 @@ def generate(folder: Path, days: int) -> tuple[Path, Path]:
         write(daily / f"tas_{day:03d}.nc", day, fields[day:day + 1])
     write(single, 0, fields)
     return daily, single
-
-
-def timed(call, repeat: int) -> float:
-    call()  # warm: handles open
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def measure(daily: Path, single: Path, days: int, repeat: int, workdir: Path) -> dict:
