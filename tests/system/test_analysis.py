@@ -129,7 +129,9 @@ def test_an_interrupted_job_registers_nothing_and_resumes_without_recomputing(co
         written = {p.name: p.stat().st_mtime_ns for p in chunks.glob("r*.tif")}
         assert 1 <= len(written) <= 6  # stopped after the first; the others may have finished meanwhile
         result = run_product(core, settings, spec, client)
-    assert result.computed == 6 - len(written)  # chunks done before were not computed again
+    # chunks done before were not computed again (a chunk running when the stop came may still
+    # have finished after the listing above: it is then skipped too)
+    assert result.computed <= 6 - len(written)
     assert result.chunks == 6 and "dem_shade" in core.catalog_store.collections()
     assert not chunks.exists()  # assembled, registered, the working files gone
 
