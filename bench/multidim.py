@@ -1,7 +1,7 @@
 """Multidimensional sources: a global 0.25 degree, 365-step float32 netCDF (one step per chunk)
 and the same step as a COG, and the figures of a netCDF layer against its COG twin, in process.
 
-    .venv/bin/python bench/multidim.py [--steps 365] [--work bench/work/multidim] [--repeat 20]
+    .venv/bin/python bench/multidim.py [--steps 365] [--work bench/scratch/multidim] [--repeat 20]
 
 Figures (printed as JSON): the median time of a 256 px GetMap of one step from the netCDF and from
 the COG, and their ratio (at three views: the world, a continent, a region); a 365-step series at
@@ -153,7 +153,7 @@ def measure(nc: Path, cog: Path, steps: int, repeat: int, workdir: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=365)
-    parser.add_argument("--work", type=Path, default=HERE / "work" / "multidim")
+    parser.add_argument("--work", type=Path, default=HERE / "scratch" / "multidim")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step",
                         help="the netCDF's chunks: one zlib step per chunk (step), 1x180x360 zlib (tiles) "

@@ -1,7 +1,7 @@
 """A folder of daily netCDF files as one layer, against the same days in one netCDF file: a
 global 1 degree float32 field, one file per day (one step each), in process.
 
-    .venv/bin/python bench/nc_collection.py [--days 365] [--work bench/work/nc_collection] [--repeat 10]
+    .venv/bin/python bench/nc_collection.py [--days 365] [--work bench/scratch/nc_collection] [--repeat 10]
 
 Figures (printed as JSON): the median time of a 256 px GetMap of one day from the folder and from
 the single file, and their ratio; a GetFeatureInfo time series of every day at one pixel from each
@@ -114,7 +114,7 @@ def measure(daily: Path, single: Path, days: int, repeat: int, workdir: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--work", type=Path, default=HERE / "work" / "nc_collection")
+    parser.add_argument("--work", type=Path, default=HERE / "scratch" / "nc_collection")
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
     daily, single = generate(args.work, args.days)

@@ -127,7 +127,7 @@ def test_an_interrupted_job_registers_nothing_and_resumes_without_recomputing(co
         assert "dem_shade" not in core.catalog_store.collections()
         assert not product(config, "dem_shade").exists()
         written = {p.name: p.stat().st_mtime_ns for p in chunks.glob("r*.tif")}
-        assert 1 <= len(written) <= 6  # stopped after the first; the others may have finished meanwhile
+        assert written  # stopped after the first chunk was written (others may have finished meanwhile)
         result = run_product(core, settings, spec, client)
     # chunks done before were not computed again (a chunk running when the stop came may still
     # have finished after the listing above: it is then skipped too)
