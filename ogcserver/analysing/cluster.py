@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from distributed import Client, LocalCluster
 from pydantic import ValidationError
@@ -59,4 +59,18 @@ def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterat
     with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
                       memory_limit=config.memory_limit_mb * 2**20, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        yield client
+        try:
+            yield client
+        finally:
+            _quiet_before_close(client)
+
+
+def _silence_distributed() -> None:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def _quiet_before_close(client: Client) -> None:
+    """Silence the local workers' logs before the cluster closes: a worker whose heartbeat meets
+    the closing scheduler logs a traceback that says nothing about the job."""
+    with suppress(Exception):  # workers already gone need no silencing
+        client.run(_silence_distributed)

@@ -48,7 +48,6 @@ class Browser:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         to_child_r, from_child_w = _above_four(to_child_r), _above_four(from_child_w)
-        # the pipe protocol reads commands on fd 3 and writes answers on fd 4
         # the pipe protocol reads commands on fd 3 and writes answers on fd 4: a shell puts them there
         redirect = f'exec "$@" 3<&{to_child_r} 4>&{from_child_w} {to_child_r}<&- {from_child_w}>&-'
         self.process = subprocess.Popen(
