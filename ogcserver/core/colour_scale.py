@@ -53,10 +53,8 @@ def is_scalar(info: LayerInfo, style: str) -> bool:
     return bool(info.scalar_styles) and scalar_ramp(style) is not None
 
 
-def _default_range(layer: Layer, config: ColourScaleConfig) -> tuple[float, float]:
-    """The configured range, else the layer's 2nd to 98th percentiles, else 0..255 (bytes)."""
-    if config.range is not None:
-        return config.range
+def _default_range(layer: Layer) -> tuple[float, float]:
+    """The layer's statistics (its ``value_range`` when configured), else 0..255 (bytes)."""
     if layer.info.statistics:
         low, high = layer.info.statistics[0].low, layer.info.statistics[0].high
         return (low, high) if high > low else (low, low + 1)
@@ -97,7 +95,7 @@ def scalar_template(layer: Layer, style: str, template: ProcessingTemplate | Non
     if not layer.info.scalar_styles or (ramp is None and config is None and scale.is_default):
         return None
     config = config or DEFAULTS
-    low, high = _default_range(layer, config)
+    low, high = _default_range(layer)
     base = Colormap(function="colormap", ramp=ramp or config.palette, minimum=low, maximum=max(high, low),
                     fit="fixed", color_bands=config.color_bands, above=config.above, below=config.below)
     colormap = _colormap(base, (low, high), scale if scale.log is not None else replace(scale, log=config.log))

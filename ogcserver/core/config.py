@@ -7,6 +7,7 @@ imports settings, so configuration depends on the core and not the reverse.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # templates are built on Name and Frozen from here
 NAME_MAX = 64
 NAME_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_\-]{{0,{NAME_MAX - 1}}}$"
 CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
+log = logging.getLogger(__name__)
 
 
 def _valid_name(value: str) -> str:
@@ -94,26 +96,16 @@ class Rendering(Frozen):
 
 class ColourScaleConfig(Frozen):
     """A single-band layer's colour scale by default (requests may override each part): its
-    range (default: the layer's 2nd to 98th percentiles), ramp, log scaling, equal colour bands,
-    what values past either end become, and the units its legend names."""
+    ramp, log scaling, equal colour bands, what values past either end become, and the units its
+    legend names. Its range is the layer's ``value_range`` (one range for every way of drawing
+    the layer); ``range`` here is the older spelling of it, moved there when the layer loads."""
 
-    range: tuple[float, float] | None = None
     palette: RampName = "viridis"
     log: bool = False
     color_bands: int | None = Field(None, ge=1, le=255)
     above: OutOfRange = "extend"  # "extend" (the ramp's end colour), "transparent" or "#rrggbb"
     below: OutOfRange = "extend"
     units: str = Field("", max_length=40)
-
-    @model_validator(mode="after")
-    def _range(self) -> ColourScaleConfig:
-        if self.range is not None:
-            low, high = self.range
-            if not (math.isfinite(low) and math.isfinite(high) and high > low):
-                raise ValueError("range must be two finite numbers, the minimum first")
-            if self.log and low <= 0:
-                raise ValueError("a logarithmic scale needs a positive range")
-        return self
 
 
 class LayerConfig(Frozen):
@@ -137,12 +129,36 @@ class LayerConfig(Frozen):
     variable: str | None = Field(None, min_length=1, max_length=256)
     # default step per dimension (time, elevation or another axis, by its protocol name)
     dimensions: dict[str, str] = {}
-    value_range: tuple[float, float] | None = None  # the default style's colour range (min, max)
+    # the range of values drawn from the first colour to the last, by the default stretch and by
+    # colour scales (default: the layer's 2nd to 98th percentiles)
+    value_range: tuple[float, float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _colour_scale_range(cls, data: object) -> object:
+        """``colour_scale.range`` (the older key) becomes ``value_range``, with a notice."""
+        scale = data.get("colour_scale") if isinstance(data, dict) else None
+        if not isinstance(scale, dict) or "range" not in scale:
+            return data
+        assert isinstance(data, dict)
+        if data.get("value_range") is not None:
+            raise ValueError("give the range once, as value_range: colour_scale.range is its older name")
+        log.warning("colour_scale.range is deprecated: write it as the layer's value_range",
+                    extra={"layer": data.get("name"), "value_range": scale["range"]})
+        return {**data, "value_range": scale["range"],
+                "colour_scale": {k: v for k, v in scale.items() if k != "range"}}
 
     @model_validator(mode="after")
     def _one_source(self) -> LayerConfig:
         if (self.source is None) == (self.collection is None):
             raise ValueError(f"layer '{self.name}' needs exactly one of 'source' and 'collection'")
+        return self
+
+    @model_validator(mode="after")
+    def _positive_log_range(self) -> LayerConfig:
+        if self.colour_scale is not None and self.colour_scale.log and self.value_range is not None \
+                and self.value_range[0] <= 0:
+            raise ValueError("a logarithmic colour scale needs a positive value_range")
         return self
 
     @field_validator("source", mode="before")
@@ -163,7 +179,7 @@ class LayerConfig(Frozen):
     @classmethod
     def _value_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
-            raise ValueError("value_range is [min, max] with finite min < max")
+            raise ValueError("value_range must be two finite numbers, the minimum first")
         return value
 
     @field_validator("order")

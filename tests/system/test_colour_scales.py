@@ -58,8 +58,8 @@ def client(dem):
                                                      "minimum": 1600, "maximum": 2000}]}],
         "services": [{"name": "sci", "layers": [
             {"name": "dem", "source": str(path), "styles": ["ramped"]},
-            {"name": "scaled", "source": str(path), "colour_scale": {
-                "range": [1700, 1900], "palette": "plasma", "above": "#ff0000", "below": "transparent",
+            {"name": "scaled", "source": str(path), "value_range": [1700, 1900], "colour_scale": {
+                "palette": "plasma", "above": "#ff0000", "below": "transparent",
                 "units": "m"}},
         ]}],
     }))
@@ -236,7 +236,7 @@ def test_an_unknown_palette_is_an_undefined_style(client, dem):
 
 @pytest.mark.parametrize("text, reason", [
     ({"range": [5, 1]}, "minimum first"), ({"range": [1, 5], "units": "m", "above": "red"}, "'transparent' or a colour"),
-    ({"range": [-1, 5], "log": True}, "positive range"), ({"palette": "nope"}, "colour_scale.palette"),
+    ({"range": [-1, 5], "log": True}, "positive value_range"), ({"palette": "nope"}, "colour_scale.palette"),
     ({"color_bands": 0}, "colour_scale.color_bands"), ({"units": "x" * 41}, "colour_scale.units"),
 ])
 def test_bad_layer_colour_scales_are_refused_when_the_configuration_loads(tmp_path, dem, text, reason):
@@ -246,6 +246,35 @@ def test_bad_layer_colour_scales_are_refused_when_the_configuration_loads(tmp_pa
         {"name": "d", "source": str(path), "colour_scale": text}]}]}))
     with pytest.raises(ConfigError, match=reason):
         load_settings(config)
+
+
+def layer_entry(tmp_path, path, **entry):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"services": [{"name": "s", "layers": [
+        {"name": "d", "source": str(path), **entry}]}]}))
+    return config
+
+
+def test_the_older_colour_scale_range_is_the_layers_value_range_with_a_notice(tmp_path, dem, caplog):
+    _folder, path, *_ = dem
+    old = load_settings(layer_entry(tmp_path, path, colour_scale={"range": [1700, 1900], "palette": "plasma"}))
+    assert "colour_scale.range is deprecated: write it as the layer's value_range" in caplog.text
+    new = load_settings(layer_entry(tmp_path, path, value_range=[1700, 1900], colour_scale={"palette": "plasma"}))
+    assert old.services[0].layers[0] == new.services[0].layers[0]
+    assert new.services[0].layers[0].value_range == (1700, 1900)
+
+
+def test_a_range_given_twice_is_refused_naming_the_key_to_keep(tmp_path, dem):
+    _folder, path, *_ = dem
+    config = layer_entry(tmp_path, path, value_range=[1, 5], colour_scale={"range": [1, 5]})
+    with pytest.raises(ConfigError, match="give the range once, as value_range"):
+        load_settings(config)
+
+
+def test_a_log_scale_needs_a_positive_value_range(tmp_path, dem):
+    _folder, path, *_ = dem
+    with pytest.raises(ConfigError, match="positive value_range"):
+        load_settings(layer_entry(tmp_path, path, value_range=[0, 5], colour_scale={"log": True}))
 
 
 def legend(client, **query):
