@@ -1,7 +1,8 @@
 """Colour scales for one band of values (scientific data): which styles offer one, and the chain
 that draws a layer's band through it.
 
-A scalar style is ``default-scalar/<ramp>``; a request's colour scale (range, log, bands,
+A scalar style is ``default-scalar.<ramp>`` (a name that fits a URL path segment, as WMTS
+RESTful tiles need, and that no processing template can take); a request's colour scale (range, log, bands,
 out-of-range colours) overrides the layer's configured one, which overrides the defaults. The
 chain is an ordinary processing template ending in the library's ``Colormap``, so maps, tiles
 and legends colour values through the one mapping in ``core/functions/ramps.py``; a
@@ -29,7 +30,7 @@ DEFAULTS = ColourScaleConfig()
 
 
 def scalar_style_name(ramp: str) -> str:
-    return f"{SCALAR}/{ramp}"
+    return f"{SCALAR}.{ramp}"
 
 
 def scalar_styles(band_count: int) -> tuple[StyleInfo, ...]:
@@ -44,7 +45,7 @@ def scalar_ramp(style: str) -> str | None:
     """The ramp of a scalar style name (None: not a scalar style; '': the configured ramp)."""
     if style == SCALAR:
         return ""
-    head, _, ramp = style.partition("/")
+    head, _, ramp = style.partition(".")
     return ramp if head == SCALAR and ramp in RAMP_NAMES else None
 
 

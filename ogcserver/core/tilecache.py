@@ -19,7 +19,6 @@ import numpy as np
 
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
-from ogcserver.core.colour_scale import is_scalar
 from ogcserver.core.config import CacheConfig, Rendering
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import DEFAULT_SCALE, EVERY_ITEM, ColourScale, ItemQuery, TileQuery
@@ -91,7 +90,7 @@ class TileService:
         return self.store
 
     def _point_current(self, info: LayerInfo) -> None:
-        for style in info.styles:
+        for style in info.all_styles:
             for tms in tiling.sets_for(info):
                 self._cache.point_current(info.name, style.name, tms.id, info.version)
 
@@ -109,7 +108,7 @@ class TileService:
                     span = tms.tiles_over(box, z)
                     if span is None:
                         continue
-                    for style in info.styles:
+                    for style in info.all_styles:
                         removed += self._cache.delete_area(info.name, style.name, tms.id, info.version, z, span)
         log.info("tiles invalidated", extra={"layer": info.name, "tiles": removed})
 
@@ -128,10 +127,10 @@ class TileService:
             style_key = f"{style}~{hashlib.sha1(repr(q.items).encode()).hexdigest()[:12]}"
             version = f"{version}g{layer.info.generation}"
         key = TileKey(layer.info.name, style_key, tms.id, version, q.z, q.x, q.y, EXTENSIONS[q.format])
-        # a request's own colour scale, or a colour-scale style, is drawn for it and never
-        # cached: ranges are any numbers, so their tiles would only crowd the cache out
+        # a request's own colour scale is drawn for it and never cached: ranges are any numbers,
+        # so their tiles would only crowd the cache out; each style the layer lists is cached
         cacheable = (self.store is not None and constraints.unconstrained and layer.config.cache
-                     and q.scale.is_default and not is_scalar(layer.info, style))
+                     and q.scale.is_default and any(s.name == style for s in layer.info.all_styles))
         return layer, constraints, tms, key, cacheable
 
     def footprints(self, q: TileQuery) -> bytes:

@@ -204,7 +204,12 @@ class LayerInfo:
     units: str = ""  # of the values: the colour scale's, else what the source says
     version: str = ""  # changes with the layer's rendering (config, bands, statistics): cache keys
     generation: int = 0  # the collection's change counter: bumped by every item change
-    scalar_styles: tuple[StyleInfo, ...] = ()  # one band: a colour scale per ramp (never cached as tiles)
+    scalar_styles: tuple[StyleInfo, ...] = ()  # one band: a colour scale per ramp
+
+    @property
+    def all_styles(self) -> tuple[StyleInfo, ...]:
+        """Every style the layer offers by name: its own, then its colour scales."""
+        return self.styles + self.scalar_styles
 
 
 def lonlat_footprint(info: SourceInfo) -> BBox:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from ogcserver.core.colour_scale import scalar_style_name
+from ogcserver.core.colour_scale import SCALAR, scalar_style_name
 from ogcserver.core.query import ColourScale
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params, whole_number
@@ -32,10 +32,14 @@ CLIENT_PALETTES = {
 
 
 def scalar_style(style: str) -> str:
-    """A style as the core names it: the ncWMS and THREDDS palette names clients send become
-    the ramp's own colour-scale style; any other name is kept."""
+    """A style as the core names it: the ncWMS and THREDDS palette names clients send, and
+    ncWMS's own spelling ``default-scalar/<ramp>``, become the ramp's colour-scale style
+    (``default-scalar.<ramp>``); any other name is kept."""
     ramp = CLIENT_PALETTES.get(style)
-    return scalar_style_name(ramp) if ramp else style
+    if ramp:
+        return scalar_style_name(ramp)
+    head, slash, tail = style.partition("/")
+    return scalar_style_name(tail) if slash and head == SCALAR else style
 
 
 def _invalid(name: str, message: str) -> OwsError:

@@ -329,8 +329,8 @@ def test_capabilities_offer_the_colour_scales_with_legends(client, ogc_schemas):
     doc = etree.fromstring(r.data)
     layer = next(e for e in doc.iter(f"{{{WMS_NS}}}Layer") if e.findtext(f"{{{WMS_NS}}}Name") == "dem")
     styles = {s.findtext(f"{{{WMS_NS}}}Name"): s for s in layer.findall(f"{{{WMS_NS}}}Style")}
-    assert {"default", "ramped", "default-scalar/viridis", "default-scalar/plasma"} <= set(styles)
-    url = styles["default-scalar/plasma"].find(f"{{{WMS_NS}}}LegendURL")
+    assert {"default", "ramped", "default-scalar.viridis", "default-scalar.plasma"} <= set(styles)
+    url = styles["default-scalar.plasma"].find(f"{{{WMS_NS}}}LegendURL")
     assert (url.get("width"), url.get("height")) == ("160", "260")
     href = url.find(f"{{{WMS_NS}}}OnlineResource").get("{http://www.w3.org/1999/xlink}href")
     got = client.get(href[href.index("/wms"):])
@@ -413,9 +413,9 @@ def test_owslib_picks_a_colour_scale_and_gets_its_colours(dem, tmp_path):
                                       "services": [{"name": "sci", "layers": [{"name": "dem", "source": str(path)}]}]}))
     with running_server(config, workers=1) as url:
         wms = WebMapService(url + "/wms", version="1.1.1")
-        assert "default-scalar/viridis" in wms["dem"].styles
-        assert "GetLegendGraphic" in wms["dem"].styles["default-scalar/viridis"]["legend"]
-        img = wms.getmap(layers=["dem"], styles=["default-scalar/viridis"], srs="EPSG:2056", bbox=bounds,
+        assert "default-scalar.viridis" in wms["dem"].styles
+        assert "GetLegendGraphic" in wms["dem"].styles["default-scalar.viridis"]["legend"]
+        img = wms.getmap(layers=["dem"], styles=["default-scalar.viridis"], srs="EPSG:2056", bbox=bounds,
                          size=(400, 400), format="image/png", transparent=True,
                          COLORSCALERANGE="1650,1900", ABOVEMAXCOLOR="0xFF0000", NUMCOLORBANDS="20")
         got = np.asarray(Image.open(io.BytesIO(img.read())).convert("RGBA"))
@@ -423,6 +423,66 @@ def test_owslib_picks_a_colour_scale_and_gets_its_colours(dem, tmp_path):
     inside = valid & (values <= 1900)
     assert_colours(got, ramp_colours((values - 1650) / 250, VIRIDIS, 20), inside)
     assert (got[valid & (values > 1900)] == [255, 0, 0, 255]).all()
+
+
+WMTS_NS = "http://www.opengis.net/wmts/1.0"
+OWS_NS = "http://www.opengis.net/ows/1.1"
+
+
+def test_wmts_capabilities_list_the_colour_scales_with_their_legends(client, ogc_schemas):
+    r = client.get("/wmts", query_string={"SERVICE": "WMTS", "REQUEST": "GetCapabilities", "VERSION": "1.0.0"})
+    assert_valid(schema(ogc_schemas, (WMTS_NS, "http://schemas.opengis.net/wmts/1.0/wmts.xsd")), r.data)
+    doc = etree.fromstring(r.data)
+    layer = next(e for e in doc.iter(f"{{{WMTS_NS}}}Layer") if e.findtext(f"{{{OWS_NS}}}Identifier") == "dem")
+    styles = {s.findtext(f"{{{OWS_NS}}}Identifier"): s for s in layer.findall(f"{{{WMTS_NS}}}Style")}
+    assert {"default", "ramped", "default-scalar.viridis", "default-scalar.plasma"} <= set(styles)
+    assert styles["default"].get("isDefault") == "true"
+    url = styles["default-scalar.plasma"].find(f"{{{WMTS_NS}}}LegendURL")
+    href = url.get("{http://www.w3.org/1999/xlink}href")
+    got = client.get(href[href.index("/wms"):])
+    assert got.status_code == 200 and Image.open(io.BytesIO(got.data)).size == (160, 260)
+    assert (url.get("width"), url.get("height"), url.get("format")) == ("160", "260", "image/png")
+
+
+def test_rest_tiles_take_a_colour_scale_style_and_are_cached_per_style(client, dem):
+    """The path-safe style name works in a RESTful tile path; its tiles are cached under their
+    style (a second request hits), apart from the default style's and from other ramps'."""
+    tile, box = _tile_over_dem(dem)
+    def rest(style):
+        return client.get(f"/wmts/1.0.0/dem/{style}/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png")
+    plain, first, again, other = rest("default"), rest("default-scalar.inferno"), rest("default-scalar.inferno"), \
+        rest("default-scalar.rdbu")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["X-Cache"] == "HIT" and again.data == first.data
+    _same_picture(first, _wms_tile(client, box, "default-scalar/inferno", {}))
+    assert len({plain.data, first.data, other.data}) == 3
+    kvp = client.get("/wmts", query_string={
+        "SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": "dem", "STYLE": "default-scalar.inferno",
+        "TILEMATRIXSET": "WebMercatorQuad", "TILEMATRIX": tile.z, "TILEROW": tile.y, "TILECOL": tile.x,
+        "FORMAT": "image/png"})
+    assert kvp.status_code == 200 and kvp.headers["X-Cache"] == "HIT" and kvp.data == first.data
+
+
+def test_owslib_wmts_lists_the_colour_scales_and_fetches_a_tile_in_one(dem, tmp_path):
+    from owslib.wmts import WebMapTileService
+
+    from tests.conftest import running_server
+
+    tile, _box = _tile_over_dem(dem)
+    _folder, path, *_ = dem
+    config = tmp_path / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "sci", "layers": [{"name": "dem", "source": str(path)}]}]}))
+    with running_server(config, workers=1) as url:
+        wmts = WebMapTileService(url + "/wmts")
+        assert "default-scalar.viridis" in wmts["dem"].styles
+        assert wmts["dem"].styles["default"].get("isDefault")
+        tiles = {style: np.asarray(Image.open(io.BytesIO(wmts.gettile(
+            layer="dem", style=style, tilematrixset="WebMercatorQuad", tilematrix=str(tile.z), row=tile.y,
+            column=tile.x, format="image/png").read())).convert("RGBA")) for style in ("default", "default-scalar.viridis")}
+    plain, scaled = tiles["default"], tiles["default-scalar.viridis"]
+    assert (plain[..., 0] == plain[..., 2]).all()  # the default style is grey
+    assert (scaled[..., 3] == 255).all() and (scaled[..., 0] != scaled[..., 2]).mean() > 0.9  # viridis is not
 
 
 @pytest.mark.parametrize("colormap, reason", [
@@ -449,10 +509,12 @@ def test_a_colour_scale_is_no_processing_for_coverages(client):
 
 
 @pytest.mark.parametrize("client_style, ramp", [("default-scalar/psu-viridis", "viridis"),
-                                                 ("default-scalar/seq-Blues", "blues"), ("boxfill/rainbow", "rainbow")])
+                                                 ("default-scalar/seq-Blues", "blues"), ("boxfill/rainbow", "rainbow"),
+                                                 ("default-scalar/rdbu", "rdbu")])
 def test_palette_names_clients_hard_code_are_understood(client, dem, client_style, ramp):
-    """ncWMS 2 and THREDDS palette names draw the ramp they stand for (not in the capabilities)."""
-    ours = getmap(client, dem, style=f"default-scalar/{ramp}", COLORSCALERANGE="1650,1900")
+    """ncWMS 2 and THREDDS palette names, and ncWMS's spelling of ours, draw the ramp they stand for
+    (not in the capabilities)."""
+    ours = getmap(client, dem, style=f"default-scalar.{ramp}", COLORSCALERANGE="1650,1900")
     theirs = getmap(client, dem, style=client_style, COLORSCALERANGE="1650,1900")
     np.testing.assert_array_equal(ours, theirs)
     bar = legend(client, LAYERS="dem", STYLES=client_style, COLORBARONLY="true", WIDTH=4, HEIGHT=50)

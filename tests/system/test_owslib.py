@@ -110,8 +110,8 @@ def test_gdal_wms_client_reads_a_map(live_server, data_dir):
 def test_owslib_sees_processing_templates_and_uses_them(live_server):
     wms = WebMapService(live_server + "/wms", version="1.3.0")
     # one band: its processing templates, and a colour scale per ramp
-    assert {s for s in wms["dem"].styles if not s.startswith("default-scalar/")} == {"default", "shade"}
-    assert "default-scalar/viridis" in wms["dem"].styles
+    assert {s for s in wms["dem"].styles if not s.startswith("default-scalar.")} == {"default", "shade"}
+    assert "default-scalar.viridis" in wms["dem"].styles
     assert wms["dem"].styles["shade"]["title"] == "Hillshade"
     x0, y0 = rasters.ORIGIN
     args = dict(layers=["dem"], srs="EPSG:32632", bbox=(x0, y0 - 2000, x0 + 2000, y0), size=(100, 100), format="image/png")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from ogcserver.core.catalog import Layer
-from ogcserver.core.render.legend import SCALE_LEGEND_SIZE
 from ogcserver.model.geo import BBox, lonlat_union, whole_longitudes
 from ogcserver.ows.capabilities import bbox_in, dimension_views, fmt, ordered, render
 from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.legends import style_views
 from ogcserver.ows.wms.parse import ADVERTISED_MAP_FORMATS, INFO_FORMATS
 from ogcserver.settings import Limits, Settings
 
@@ -44,25 +43,6 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
         res = (fmt(info.resolution[0]), fmt(info.resolution[1])) if same else ("", "")
         boxes.append(BoxView(code, *values, *res))
     crs_list = [b.crs for b in boxes]
-    legend_params = {
-        "SERVICE": "WMS", "VERSION": version, "REQUEST": "GetLegendGraphic",
-        "LAYER": info.name, "FORMAT": "image/png",
-    }
-    scaled = {s.name for s in info.scalar_styles}
-    if layer.config.colour_scale is not None and info.scalar_styles:
-        scaled.add("default")
-    styles = [
-        {
-            "name": s.name, "title": s.title, "abstract": s.abstract,
-            "legend_url": f"{endpoint.url}?{urlencode({**legend_params, 'STYLE': s.name})}",
-            # a colour scale's bar, the default style's legend, or a processing template's (140 x 140)
-            "legend_width": SCALE_LEGEND_SIZE[0] if s.name in scaled else
-            140 if s.name != "default" or len(layer.render_bands) == 3 else 120,
-            "legend_height": SCALE_LEGEND_SIZE[1] if s.name in scaled else
-            66 if s.name == "default" and len(layer.render_bands) == 3 else 140,
-        }
-        for s in (*info.styles, *info.scalar_styles)
-    ]
     return {
         "name": info.name,
         "title": info.title,
@@ -71,7 +51,7 @@ def _layer_view(layer: Layer, endpoint: Endpoint, version: str) -> dict:
         "crs": crs_list,
         "lonlat": _lonlat(info.lonlat_bounds),
         "boxes": boxes,
-        "styles": styles,
+        "styles": style_views(layer, endpoint.url, version),
         "dimensions": dimension_views(info),
     }
 

@@ -7,6 +7,7 @@ from ogcserver.core.catalog import Layer
 from ogcserver.model.geo import epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import bbox_in, dimension_views, fmt, ordered, render
 from ogcserver.ows.endpoint import Endpoint
+from ogcserver.ows.legends import style_views, wms_url
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
 
@@ -57,7 +58,7 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
         views.append({
             "name": info.name, "title": info.title, "abstract": info.abstract,
             "lonlat": (fmt(b.minx), fmt(b.miny), fmt(b.maxx), fmt(b.maxy)),
-            "styles": [{"name": s.name, "title": s.title, "default": s.name == info.default_style} for s in info.styles],
+            "styles": style_views(layer, wms_url(endpoint.url, "/wmts")),
             "boxes": _boxes(layer, matrix_sets),
             "tms": [t.id for t in matrix_sets],
             "dimensions": dimension_views(info),

@@ -55,7 +55,8 @@ def tile_format(value: str) -> ImageFormat:
 def tile_query(layer: str, style: str, tms: str, z: str, row: str, col: str, fmt: ImageFormat,
                service: str | None, items: ItemQuery = EVERY_ITEM, scale: ColourScale = DEFAULT_SCALE) -> TileQuery:
     """The tile asked for; the style "default" (or none) is the layer's default style, and a
-    colour scale's style (``default-scalar/<ramp>``, KVP only) is taken as it is."""
+    colour scale's style (``default-scalar.<ramp>``, or ncWMS's ``default-scalar/<ramp>`` in KVP)
+    is taken as it is."""
     style = scalar_style(style)
     if style in ("", "default"):
         style = ""
