@@ -31,7 +31,13 @@ from ogcserver.model.catalog import (
     TimeRange,
 )
 from ogcserver.model.dimensions import spanning, with_defaults
-from ogcserver.model.errors import CatalogUnavailable, LayerNotFound, SourceUnavailable, TooManyItems
+from ogcserver.model.errors import (
+    CatalogUnavailable,
+    InvalidDimensionValue,
+    LayerNotFound,
+    SourceUnavailable,
+    TooManyItems,
+)
 from ogcserver.model.geo import (
     BBox,
     epsg_code,
@@ -454,6 +460,9 @@ class LayerCatalog:
         """The request's time, or with nearest matching the closest acquisition time when no
         item falls inside it (ties go to the later time)."""
         asked = want.time
+        given = dict(want.dimensions).get("time", "")
+        if asked is None and layer.info.time_extent is not None and given.lower() not in ("", "current", "default"):
+            raise InvalidDimensionValue("time", f"'{given[:40]}' is not a date of the Gregorian calendar")
         if asked is not None and layer.info.time_extent is None:
             return None  # a layer without dates has no TIME dimension: the parameter is ignored
         if asked is None or not want.nearest_time or not layer.info.times:

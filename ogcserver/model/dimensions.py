@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +20,12 @@ from ogcserver.model.errors import InvalidDimensionValue
 TIME = "time"
 ELEVATION = "elevation"
 ISO8601 = "ISO8601"
+DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ]|\s*$)")
+# days of each month in the CF calendars whose months do not follow the Gregorian rule alone
+FIXED_MONTHS = {"360_day": (30,) * 12,
+                "noleap": (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), "365_day": (),
+                "all_leap": (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), "366_day": ()}
+FIXED_MONTHS["365_day"], FIXED_MONTHS["366_day"] = FIXED_MONTHS["noleap"], FIXED_MONTHS["all_leap"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,46 @@ def time_key(text: str) -> str:
     return text
 
 
+def month_days(calendar: str, year: int, month: int) -> int:
+    """Days of a month in a CF calendar (standard, gregorian, proleptic_gregorian, julian,
+    noleap/365_day, all_leap/366_day, 360_day; any other: the Gregorian rule)."""
+    if calendar in FIXED_MONTHS:
+        return FIXED_MONTHS[calendar][month - 1]
+    if month != 2:
+        return FIXED_MONTHS["noleap"][month - 1]
+    julian = calendar == "julian" or (calendar in ("standard", "gregorian", "") and year < 1583)
+    leap = year % 4 == 0 and (julian or year % 100 != 0 or year % 400 == 0)
+    return 29 if leap else 28
+
+
+def names_a_day(text: str) -> bool:
+    """Text starting with a day, ``YYYY-MM-DD`` (whether any calendar has it or not)."""
+    return DATE.match(text) is not None
+
+
+def is_calendar_date(text: str, calendar: str | None = None) -> bool:
+    """Whether text naming a day (``2001-02-30``, ``2001-02-30T06:00Z``) names one of
+    ``calendar`` (None: of any CF calendar, e.g. 30 February of a 360-day year). Text naming no
+    particular day (a year, a month, a number) is not a day of any calendar to refuse: True."""
+    m = DATE.match(text)
+    if not m:
+        return True
+    year, month, day = int(m[1]), int(m[2]), int(m[3])
+    if not 1 <= month <= 12 or day < 1:
+        return False
+    longest = month_days(calendar, year, month) if calendar is not None else \
+        max(month_days(c, year, month) for c in ("standard", "360_day", "all_leap"))
+    return day <= longest
+
+
+def _in_calendar(dimension: Dimension, text: str) -> str:
+    """``text`` when it names a day of the layer's calendar, else an InvalidDimensionValue."""
+    if not is_calendar_date(text, dimension.calendar or "standard"):
+        raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a date of this layer's "
+                                                    f"{dimension.calendar or 'standard'} calendar")
+    return text
+
+
 def _in_time_range(value: str, low: str, high: str) -> bool:
     """A step within [low, high]; a reduced time (``2014``, ``2014-02``) means its whole period."""
     key = time_key(value)
@@ -89,9 +136,9 @@ def _matches(dimension: Dimension, text: str) -> list[int]:
         raise InvalidDimensionValue(dimension.name, f"'{text[:40]}' is not a value or a start/end range")
     if dimension.is_time:
         if len(parts) == 1:
-            key = time_key(text)
+            key = time_key(_in_calendar(dimension, text))
             return [i for i, v in enumerate(dimension.values) if time_key(v)[: len(key)] == key]
-        start, end = ("" if p.strip() == ".." else p.strip() for p in parts[:2])
+        start, end = ("" if p.strip() == ".." else _in_calendar(dimension, p.strip()) for p in parts[:2])
         if start and end and time_key(start) > time_key(end):
             raise InvalidDimensionValue(dimension.name, f"the range '{text[:40]}' ends before it starts")
         return [i for i, v in enumerate(dimension.values) if _in_time_range(v, start, end)]

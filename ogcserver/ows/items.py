@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
+from ogcserver.model.catalog import TimeRange
+from ogcserver.model.dimensions import is_calendar_date, names_a_day
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.mosaic import Operator, parse_ordering
 from ogcserver.model.time import parse_time
@@ -59,12 +61,26 @@ def parse_item_query(params: Mapping[str, str] | Params, time_parameter: str = "
         raise InvalidValue("MOSAICOPERATOR", f"'{text_operator[:20]}' is not one of {names}") from None
     return ItemQuery(
         where=parse_filter(text_filter) if text_filter else None,
-        time=parse_time(text_time, time_parameter.upper()) if text_time and text_time.lower() != "current" else None,
+        time=_acquisition_time(text_time, time_parameter.upper()),
         nearest_time=True,
         ordering=ordering,
         operator=operator,
         dimensions=dimensions,
     )
+
+
+def _acquisition_time(text: str, parameter: str) -> TimeRange | None:
+    """TIME as acquisition times; None for none, ``current``, and a day only other calendars have
+    (30 February of a 360-day year): that picks a step of a time dimension by its text alone."""
+    if not text or text.lower() == "current":
+        return None
+    try:
+        return parse_time(text, parameter)
+    except InvalidValue:
+        ends = [part.strip() for part in text.split("/")[:2] if part.strip() not in ("", "..")]
+        if ends and all(names_a_day(end) and is_calendar_date(end) for end in ends):
+            return None
+        raise
 
 
 def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:

@@ -25,9 +25,10 @@ def values(seed: int = 7) -> np.ndarray:
     return np.round(field + rng.normal(0, 1, field.shape), 2)
 
 
-def four_d(path: Path, calendar: str = "noleap") -> Path:
+def four_d(path: Path, calendar: str = "noleap", days: tuple[float, ...] = (0, 30, 60, 90)) -> Path:
     """The 4-D netCDF: int16 packed (scale_factor, add_offset), a _FillValue hole, values outside
-    valid_range, levels stored top-down (500 hPa first), latitudes south-up, longitudes 0..360."""
+    valid_range, levels stored top-down (500 hPa first), latitudes south-up, longitudes 0..360;
+    its TIMES steps are ``days`` since 2001-01-01 in ``calendar``."""
     physical = values()
     physical[:, :, 3, 5] = np.nan  # one hole in every step: written as _FillValue
     physical[:, :, 4, 6] = (VALID[1] + 500) * SCALE + OFFSET  # one value beyond valid_range
@@ -37,7 +38,7 @@ def four_d(path: Path, calendar: str = "noleap") -> Path:
                 {"long_name": "Air temperature", "units": "K", "standard_name": "air_temperature",
                  "valid_range": np.array(VALID, "int16")})},
         coords={
-            "time": ("time", np.arange(TIMES) * 30.0, {"units": "days since 2001-01-01", "calendar": calendar,
+            "time": ("time", np.array(days, float), {"units": "days since 2001-01-01", "calendar": calendar,
                                                       "standard_name": "time", "axis": "T"}),
             "level": ("level", levels, {"units": "hPa", "positive": "down", "axis": "Z"}),
             "lat": ("lat", LATS, {"units": "degrees_north", "standard_name": "latitude"}),

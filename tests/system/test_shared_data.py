@@ -255,3 +255,12 @@ def test_real_multi_date_tiles_by_time_and_footprint(real, shared_data):
 
     for feature in items:  # about 13% of the 3 x 3 degree tile has data
         assert 0.05 < shape(feature["geometry"]).area / 9.0 < 0.3
+
+
+def test_a_day_the_gregorian_calendar_lacks_is_refused_on_dated_items(real):
+    """30 February names a step of a 360-day axis only: on a layer of dated files it is an
+    InvalidDimensionValue, not ignored as a time on a layer without dates would be."""
+    r = real.get("/wms", query_string={
+        "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "worldcover", "STYLES": "",
+        "CRS": "CRS:84", "BBOX": "0,0,1,1", "WIDTH": 8, "HEIGHT": 8, "FORMAT": "image/png", "TIME": "2021-02-30"})
+    assert r.status_code == 400 and b'code="InvalidDimensionValue"' in r.data and b"Gregorian calendar" in r.data
