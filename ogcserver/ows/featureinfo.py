@@ -46,7 +46,8 @@ def _as_dict(features: LayerFeatures) -> dict[str, object]:
             hits.append({"series": _series(hit), "units": features.units, **_item_fields(hit)})
             continue
         names = _band_names(features, len(hit.values))
-        hits.append({"values": {n: _value(v) for n, v in zip(names, hit.values)}, **_item_fields(hit)})
+        hits.append({"values": {n: _value(v) for n, v in zip(names, hit.values)}, "units": features.units,
+                     **_item_fields(hit)})
     return {"layer": features.layer, "x": features.x, "y": features.y, "crs": features.crs, "features": hits}
 
 

@@ -4,7 +4,9 @@ is computed here from the source values read with rasterio and a ramp written ou
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 
 import numpy as np
 import pytest
@@ -298,6 +300,42 @@ def test_colour_bar_only_shows_the_range_used(client):
     expected = ramp_colours(np.log10(values) / 3, VIRIDIS, bands=3)
     assert np.abs(log_bar[:, 5, :3].astype(int) - expected.astype(int)).max() <= 1
     assert len(np.unique(log_bar[:, 5, :3], axis=0)) == 3
+
+
+def test_a_plain_rasters_band_units_name_its_legend_and_feature_info(dem, tmp_path):
+    """GDAL's band unit type is the layer's units when its colour scale names none: the legend
+    writes it beside the title, and GetFeatureInfo answers it with the values (JSON and CSV)."""
+    _folder, path, values, _nodata, bounds = dem
+    metres = tmp_path / "metres.tif"
+    with rasterio.open(path) as src, rasterio.open(metres, "w", **src.profile) as dst:
+        dst.write(src.read())
+        dst.units = ("metre",)
+    config = tmp_path / "c.yaml"
+    layers = [{"name": "m", "source": str(metres), "title": "DEM"}, {"name": "bare", "source": str(path), "title": "DEM"},
+              {"name": "own", "source": str(metres), "title": "DEM", "colour_scale": {"units": "m a.s.l."}}]
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "s", "layers": layers}]}))
+    client = create_app(load_settings(config)).test_client()
+    bar = {name: legend(client, LAYER=name, STYLE="default-scalar.viridis", COLORSCALERANGE="1700,1900")
+           for name in ("m", "bare")}
+    assert (bar["m"][:16] != bar["bare"][:16]).any() and (bar["m"][16:] == bar["bare"][16:]).all()
+
+    def feature_info(layer, info_format):
+        r = client.get("/wms", query_string={
+            "SERVICE": "WMS", "REQUEST": "GetFeatureInfo", "VERSION": "1.1.1", "LAYERS": layer, "QUERY_LAYERS": layer,
+            "STYLES": "", "SRS": "EPSG:2056", "BBOX": ",".join(map(str, bounds)), "WIDTH": values.shape[1],
+            "HEIGHT": values.shape[0], "X": 10, "Y": 20, "INFO_FORMAT": info_format})
+        assert r.status_code == 200, r.data[:300]
+        return r.data
+
+    def json_units(layer):
+        (found,) = json.loads(feature_info(layer, "application/json"))["layers"][0]["features"]
+        assert found["values"]["band_1"] == pytest.approx(float(values[20, 10]))
+        return found["units"]
+
+    assert (json_units("m"), json_units("bare"), json_units("own")) == ("metre", "", "m a.s.l.")
+    rows = list(csv.reader(io.StringIO(feature_info("m", "text/csv").decode())))
+    assert rows[0][-1] == "units" and rows[1][-1] == "metre"
 
 
 def test_legend_shows_the_out_of_range_colours(client):

@@ -112,6 +112,13 @@ def open_checked(path: str, level: int = -1, pinned: bool = False, rules: Source
     return ds
 
 
+def shared_units(band_units: tuple[str | None, ...]) -> str:
+    """The unit type GDAL gives the bands (``metre``, ``K``...), when those that have one agree:
+    a layer names one unit for its values (legends, GetFeatureInfo); bands that disagree, none."""
+    named = {u.strip() for u in band_units if u and u.strip()}
+    return named.pop()[:64] if len(named) == 1 else ""
+
+
 def palette(ds: rasterio.DatasetReader) -> tuple[tuple[int, int, int, int], ...] | None:
     """Band 1's colour table as 256 RGBA entries, for 8-bit classified rasters."""
     if ds.dtypes[0] != "uint8" or ds.colorinterp[0] is not ColorInterp.palette:
@@ -306,6 +313,7 @@ class RasterioReader:
                 (i for i, ci in enumerate(ds.colorinterp, start=1) if ci is ColorInterp.alpha), None
             ),
             palette=palette(ds),
+            units=shared_units(ds.units),
         )
 
     def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
