@@ -92,6 +92,40 @@ def _axis_of(ds: xr.Dataset, dim: str) -> str:
     return ""
 
 
+def _names_an_axis(name: str, variable: xr.DataArray) -> bool:
+    """A variable that by its name, standard name or units holds longitudes/x or latitudes/y."""
+    return (name.lower() in X_NAMES + Y_NAMES or _attr(variable, "standard_name") in X_STANDARD + Y_STANDARD
+            or _attr(variable, "units") in ("degrees_east", "degree_east", "degrees_north", "degree_north"))
+
+
+def with_sibling_coordinates(ds: xr.Dataset) -> xr.Dataset:
+    """An HDF5 file written without dimension scales has axes without coordinates (h5netcdf's
+    phony dimensions); a 1-D ``lat``/``lon`` dataset beside its grids, alone along one such axis
+    and so of its length, becomes that axis's coordinates (in degrees when named ``lat``/``lon``
+    without units). Two candidates along one axis (a square grid) are ambiguous: the axis is
+    left without, and the variable is refused saying so."""
+    along: dict[str, list[str]] = {}
+    for name, variable in ds.data_vars.items():
+        if variable.ndim == 1 and str(variable.dims[0]) not in ds.variables and _names_an_axis(str(name), variable):
+            along.setdefault(str(variable.dims[0]), []).append(str(name))
+    swaps = {dim: names[0] for dim, names in along.items() if len(names) == 1}
+    if not swaps:
+        return ds
+    swapped = ds.swap_dims(swaps)
+    for name in swaps.values():
+        if not _attr(swapped[name], "units") and name.lower() in ("lon", "longitude", "lat", "latitude"):
+            units = "degrees_east" if name.lower().startswith("lon") else "degrees_north"
+            swapped[name].attrs = {**swapped[name].attrs, "units": units}
+    swapped.encoding = ds.encoding
+    swapped.set_close(ds.close)
+    return swapped
+
+
+def uncoordinated_axes(ds: xr.Dataset, variable: xr.DataArray) -> list[str]:
+    """The variable's dimensions that have no coordinate values in the file."""
+    return [str(d) for d in variable.dims if d not in ds.variables]
+
+
 def is_coordinate_field(ds: xr.Dataset, name: str) -> bool:
     """A data variable that holds coordinates (2-D latitude/longitude named by another variable's
     ``coordinates``, or a latitude/longitude by its standard name), not values to publish."""

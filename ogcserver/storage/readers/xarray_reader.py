@@ -42,6 +42,8 @@ from ogcserver.storage.readers.cf_grid import (
     is_coordinate_field,
     layout_of,
     spatial_dims,
+    uncoordinated_axes,
+    with_sibling_coordinates,
 )
 from ogcserver.storage.readers.multidim_vetting import check_multidim_source
 from ogcserver.storage.readers.read_cost import in_strips
@@ -144,7 +146,7 @@ def open_dataset(path: str, chunk_cache: int | None = None) -> xr.Dataset:
                      "decode_times": xr.coders.CFDatetimeCoder(use_cftime=True), "decode_timedelta": False}
     if engine == "h5netcdf" and chunk_cache is not None:
         try:
-            return _open_hdf5(path, chunk_cache, options)
+            return with_sibling_coordinates(_open_hdf5(path, chunk_cache, options))
         except Exception as exc:
             raise SourceUnavailable(f"source '{os.path.basename(path)}' cannot be read ({type(exc).__name__})") from exc
     options["engine"] = engine
@@ -153,7 +155,7 @@ def open_dataset(path: str, chunk_cache: int | None = None) -> xr.Dataset:
     if engine == "zarr":  # consolidated metadata where the store has it (v2), else each array's own
         options["consolidated"] = os.path.isfile(os.path.join(path, ".zmetadata"))
     try:
-        return xr.open_dataset(path, **options)
+        return with_sibling_coordinates(xr.open_dataset(path, **options))
     except SourceRefused:
         raise
     except Exception as exc:
@@ -168,6 +170,12 @@ def publishable_variables(path: str) -> tuple[list[str], dict[str, str]]:
         found, refused = [], {}
         for name in ds.data_vars:
             variable = ds[name]
+            bare = uncoordinated_axes(ds, variable)  # two or more: a grid's axes (bounds have one: nv)
+            if spatial_dims(ds, variable) is None and len(bare) >= 2:
+                refused[str(name)] = (f"its dimensions {', '.join(bare)} have no coordinates (an HDF5 dataset "
+                                      "without dimension scales needs 1-D 'lat' and 'lon' datasets of its lengths, "
+                                      "one along each axis: a square grid's are ambiguous)")
+                continue
             if spatial_dims(ds, variable) is None or is_coordinate_field(ds, str(name)):
                 continue
             try:
@@ -350,8 +358,10 @@ class XarrayReader:
             found, refused = publishable_variables(path)
             if len(found) != 1:
                 reasons = "; ".join(f"'{k}': {v}" for k, v in list(refused.items())[:4])
-                raise SourceRefused(name, f"a multidimensional file of {len(found)} publishable variables: name "
-                                          f"one as the layer's 'variable'" + (f" (left out: {reasons})" if reasons else ""))
+                problem = ("a multidimensional file of no variable on a grid" if not found else
+                           f"a multidimensional file of {len(found)} publishable variables: name one as the "
+                           "layer's 'variable'")
+                raise SourceRefused(name, problem + (f" (left out: {reasons})" if reasons else ""))
             variable = found[0]
         self.forget_path(path)
         opened = self._opened(path, variable)
