@@ -25,8 +25,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 1440, 720  # 0.25 degree, global
-# how the year is stored: (chunk shape, zlib level or None); "step" is the headline case
-LAYOUTS = {"step": ((1, HEIGHT, WIDTH), 1), "tiles": ((1, 180, 360), 1), "tiles-raw": ((1, 180, 360), None)}
+# how the year is stored: (chunk shape, zlib level or None); "step-raw" (one uncompressed step per
+# chunk) is the headline case, the compressed layouts are kept as figures of what zlib costs
+LAYOUTS = {"step-raw": ((1, HEIGHT, WIDTH), None), "step": ((1, HEIGHT, WIDTH), 1),
+           "tiles": ((1, 180, 360), 1), "tiles-raw": ((1, 180, 360), None)}
 
 
 def field(step: int, rng: np.random.Generator) -> np.ndarray:
