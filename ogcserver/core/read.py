@@ -44,7 +44,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
 from ogcserver.model.image import Grid, Raster, RGBAImage
 from ogcserver.model.mosaic import Operator
-from ogcserver.model.reduction import StepReduction
+from ogcserver.model.reduction import StepReduction, as_statistic
 from ogcserver.model.timing import phase
 from ogcserver.storage.interfaces import RasterReader
 
@@ -259,7 +259,8 @@ class ViewReader:
             own = tuple(local_slice(step, dimensions, items[0].source.dimensions) for step in steps)
             if all(s is not None for s in own):
                 reduction = StepReduction(statistic, tuple(s for s in own if s is not None))
-                return mosaic(self.reader, items, grid, bands, method, request.operator, reduction=reduction)[0]
+                reduced = mosaic(self.reader, items, grid, bands, method, request.operator, reduction=reduction)[0]
+                return None if reduced is None else as_statistic(reduced)
 
         def read_step(step: Slice) -> Raster | None:
             return mosaic(self.reader, at_slice(items, step, dimensions), grid, bands, method, request.operator,

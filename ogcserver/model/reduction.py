@@ -70,8 +70,13 @@ class Running:
             out = mean if self.squares is None else np.sqrt(np.maximum(self.squares / n - mean * mean, 0.0))
         else:
             out = self.value
-        data = np.where(valid, out, np.nan).astype(np.float32)
-        return Raster(data, valid, self.grid, self.names)
+        return as_statistic(Raster(out, valid, self.grid, self.names))
+
+
+def as_statistic(raster: Raster) -> Raster:
+    """A statistic's values as every reduction gives them: float32, NaN where none."""
+    return Raster(np.where(raster.valid, raster.data, np.nan).astype(np.float32), raster.valid, raster.grid,
+                  raster.band_names)
 
 
 def running_bytes(statistic: str, grid: Grid, count: int) -> int:
