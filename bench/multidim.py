@@ -157,9 +157,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=365)
     parser.add_argument("--work", type=Path, default=HERE / "scratch" / "multidim")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step",
-                        help="the netCDF's chunks: one zlib step per chunk (step), 1x180x360 zlib (tiles) "
-                             "or 1x180x360 uncompressed (tiles-raw)")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step-raw",
+                        help="the netCDF's chunks: one uncompressed step per chunk (step-raw), one zlib step per "
+                             "chunk (step), 1x180x360 zlib (tiles) or 1x180x360 uncompressed (tiles-raw)")
     args = parser.parse_args()
     nc, cog = generate(args.work.resolve(), args.steps, args.layout)  # the config lies elsewhere
     workdir = args.work / "run"

@@ -20,7 +20,7 @@ from ogcserver.core.query import EVERY_ITEM, PointQuery
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.model.access import ANONYMOUS, Action
 from ogcserver.model.budget import Budget, current_budget
-from ogcserver.model.dimensions import slices_for
+from ogcserver.model.dimensions import Slice, slices_for
 from ogcserver.model.errors import InvalidDimensionValue, RenderTimeout
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
@@ -233,6 +233,15 @@ def test_the_reader_reduction_equals_the_statistic_of_each_read_step(core, stati
     assert expected is not None and got is not None
     np.testing.assert_array_equal(got.valid, expected.valid)
     np.testing.assert_array_equal(np.where(got.valid, got.data, 0), np.where(expected.valid, expected.data, 0))
+
+
+def test_a_raster_files_steps_are_all_its_one_read(core):
+    layer = layer_of(core, "flat")
+    (item,) = core.catalog.items_for(layer, layer.info.bounds, 10)
+    grid = native(layer)
+    got = core.reader.reduce(item.source, grid, (1,), Resampling.NEAREST, StepReduction("sum", (Slice(), Slice())))
+    assert got is not None and got.valid.all()
+    np.testing.assert_array_equal(got.data, np.full((1, 8, 8), 2.0, "float32"))
 
 
 def test_steps_are_grouped_into_strided_blocks():

@@ -50,7 +50,7 @@ from ogcserver.storage.readers.vetting import DEFAULT_RULES, HDF5, ZARR, SourceR
 
 log = logging.getLogger(__name__)
 
-STEP_BLOCK_BYTES = 32 * 2**20  # read at most this much of a source in one read of several steps
+STEP_BLOCK_BYTES = 16 * 2**20  # read at most this much of a source in one read of several steps
 STATISTICS_SIDE = 1024  # pixels a side of the sample behind a layer's default stretch
 READ_MARGIN = 2  # source pixels read around a view, for resampling kernels
 ATTRIBUTES = ("long_name", "standard_name", "units", "title", "comment", "source", "institution", "history")
