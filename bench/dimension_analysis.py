@@ -4,10 +4,11 @@ and, for comparison, a 256 px GetMap of one step from the netCDF and from a COG 
 then the peak resident memory of the measuring process.
 
 The data is bench/multidim.py's (generated there once into ``--work``): a global 0.25 degree grid
-(1440 x 720), 365 daily steps of float32, one zlib-compressed step per chunk, or with ``--layout``
-chunks of 1 x 180 x 360 compressed (tiles) or not (tiles-raw). Run from the repository root:
+(1440 x 720), 365 daily steps of float32, one uncompressed step per chunk, or with ``--layout``
+one zlib-compressed step per chunk (step), chunks of 1 x 180 x 360 compressed (tiles) or not
+(tiles-raw). Run from the repository root:
 
-    .venv/bin/python bench/dimension_analysis.py [--work bench/scratch/multidim] [--repeat 5] [--layout step]
+    .venv/bin/python bench/dimension_analysis.py [--work bench/scratch/multidim] [--repeat 5] [--layout step-raw]
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=HERE / "scratch" / "multidim")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="step-raw")
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # the fresh process that measures
     args = parser.parse_args()
     if args.measure:

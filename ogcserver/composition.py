@@ -124,7 +124,7 @@ def raster_reader(settings: Settings) -> SourceReader:
     def cubes() -> RasterReader:
         from ogcserver.storage.readers.xarray_reader import XarrayReader  # heavy: only where needed
 
-        return XarrayReader(max(4, settings.server.open_datasets // 4), rules, config.multidim_chunk_cache_mb << 20)
+        return XarrayReader(config.multidim_max_open, rules, config.multidim_chunk_cache_mb << 20)
 
     return SourceReader(rasters, cubes)
 

@@ -181,6 +181,11 @@ class SourcesConfig(Frozen):
     # HDF5's chunk cache of each open netCDF-4/HDF5 variable with compressed chunks, so the tiles of
     # one step inflate its chunks once (uncompressed chunks are read without one); held per open file
     multidim_chunk_cache_mb: int = Field(16, ge=0, le=1024)
+    # netCDF/HDF5/Zarr variables each worker keeps open (least recently used closed first): a
+    # series or reduction over a folder of daily files opens each file once, not once a request
+    # (an open costs ~0.25 s: xarray decodes the coordinates); each holds a file handle and at
+    # most its chunk cache, filled only by the chunks read
+    multidim_max_open: int = Field(128, ge=1, le=4096)
 
 
 class S3Config(Frozen):

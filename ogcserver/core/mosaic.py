@@ -28,6 +28,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import crosses_antimeridian, transform_bbox
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.mosaic import Operator
+from ogcserver.model.reduction import StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.interfaces import RasterReader
 
@@ -45,11 +46,13 @@ def mosaic(
     operator: Operator = Operator.FIRST,
     blend_width: int = 0,
     prepare: Callable[[Raster], Raster] | None = None,
+    reduction: StepReduction | None = None,
 ) -> tuple[Raster | None, list[CatalogItem]]:
     """The mosaic on ``grid`` and the items that contributed pixels to it (top first).
 
     ``prepare`` transforms each item's part before it is combined (a processing chain applied
-    per item, e.g. each scene's NDVI before taking the greatest).
+    per item, e.g. each scene's NDVI before taking the greatest). ``reduction``: each item's part
+    is that statistic of its steps (the reader's ``reduce``) rather than one step's values.
 
     For "first" and "last" those are the items whose pixels show; for the combining operators
     (min, max, mean, blend) every item with a valid pixel, as each takes part in the values it
@@ -66,7 +69,7 @@ def mosaic(
         if window is None or method.covers(window):
             continue
         try:
-            part = _read(reader, item, grid.subgrid(window), bands, resampling)
+            part = _read(reader, item, grid.subgrid(window), bands, resampling, reduction)
         except SourceUnavailable as exc:
             failed.append(exc)
             continue
@@ -101,7 +104,8 @@ def _window(item: CatalogItem, grid: Grid) -> Window | None:
 
 
 def _read(
-    reader: RasterReader, item: CatalogItem, grid: Grid, bands: Sequence[int], resampling: Resampling
+    reader: RasterReader, item: CatalogItem, grid: Grid, bands: Sequence[int], resampling: Resampling,
+    reduction: StepReduction | None = None,
 ) -> Raster | None:
     """The item's part of the view, or None when it has none; SourceUnavailable (recorded in the
     request's budget, and not read again in this request) when it cannot be read."""
@@ -110,6 +114,8 @@ def _read(
     if known is not None:
         raise SourceUnavailable(known)
     try:
+        if reduction is not None:
+            return reader.reduce(item.source, grid, bands, resampling, reduction)
         return reader.read(item.source, grid, bands, resampling)
     except SourceUnavailable as exc:
         # The view is drawn without it rather than failing for every user of the layer.

@@ -19,7 +19,7 @@ from ogcserver.core.catalog import Layer, LayerCatalog
 from ogcserver.core.config import DEFAULT_MAX_STEPS
 from ogcserver.core.constraints import allowed_items, mask_outside_area, resolution_factor, upsample
 from ogcserver.core.functions.chain import apply_chain, context_pixels, per_item
-from ogcserver.core.functions.over_dimensions import StepValues, reduce_over
+from ogcserver.core.functions.over_dimensions import reduce_by_step, reduce_over
 from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import mosaic_bytes
 from ogcserver.core.mosaic import mosaic
@@ -44,6 +44,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import lonlat_intersects
 from ogcserver.model.image import Grid, Raster, RGBAImage
 from ogcserver.model.mosaic import Operator
+from ogcserver.model.reduction import StepReduction, as_statistic
 from ogcserver.model.timing import phase
 from ogcserver.storage.interfaces import RasterReader
 
@@ -229,13 +230,43 @@ class ViewReader:
         over = request.template.over if request.template is not None else None
         if over is None:
             return self._mosaic(request, grid, request.items)
+        return reduce_over(over, request.layer.info.dimensions, request.asked, request.max_steps,
+                           lambda statistic, steps: self._reduced(request, grid, statistic, steps))
 
-        def read_step(values: StepValues) -> Raster | None:
-            found = self._mosaic(replace(request, dimensions=values), grid, request.items)
+    def _reduced(self, request: ReadRequest, grid: Grid, statistic: str, steps: list[Slice]) -> Raster | None:
+        """The statistic of the steps' mosaics on the grid. The items are selected once for all
+        the steps (a layer over many files: those whose times meet them), then each step's
+        mosaic made of those holding it; one item holding every step is reduced by the reader,
+        which reads the steps together. Where the overview or a drawing of footprints would
+        stand for the items, each step is read as any read of it."""
+        dimensions, count = request.layer.info.dimensions, max(1, len(request.bands))
+
+        def read_any(step: Slice) -> Raster | None:
+            found = self._mosaic(replace(request, dimensions=step.values(dimensions)), grid, request.items)
             return found if isinstance(found, Raster) else None  # a drawing of footprints has no values
 
-        return reduce_over(over, request.layer.info.dimensions, request.asked, request.max_steps, read_step,
-                           grid, max(1, len(request.bands)))
+        prepare = per_item(request.template)
+        usable = not request.exact and prepare is None and overview_usable(request.layer, grid, request.items,
+                                                                             request.constraints)
+        if usable and choose_level(request.layer.overview, grid) is not None:
+            return reduce_by_step(statistic, steps, read_any, grid, count)
+        try:
+            items = self.candidates(request, request.items, grid, steps=steps)
+        except TooManyItems:
+            return reduce_by_step(statistic, steps, read_any, grid, count)
+        layer, bands, method = request.layer, request.bands, request.resampling
+        if prepare is None and len(items) == 1 and items[0].source.dimensions and request.operator is not Operator.BLEND:
+            own = tuple(local_slice(step, dimensions, items[0].source.dimensions) for step in steps)
+            if all(s is not None for s in own):
+                reduction = StepReduction(statistic, tuple(s for s in own if s is not None))
+                reduced = mosaic(self.reader, items, grid, bands, method, request.operator, reduction=reduction)[0]
+                return None if reduced is None else as_statistic(reduced)
+
+        def read_step(step: Slice) -> Raster | None:
+            return mosaic(self.reader, at_slice(items, step, dimensions), grid, bands, method, request.operator,
+                          layer.config.blend_width, prepare)[0]
+
+        return reduce_by_step(statistic, steps, read_step, grid, count)
 
     def _mosaic(self, request: ReadRequest, grid: Grid, want: ItemQuery) -> Raster | RGBAImage | None:
         """The mosaic's values on a grid: from the mosaic-level overview when the view is coarse

@@ -24,6 +24,7 @@ from ogcserver.model.dimensions import Dimension, Slice
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid, Raster
+from ogcserver.model.reduction import StepReduction
 from ogcserver.model.tiles import StoredTile, TileKey
 
 
@@ -41,6 +42,11 @@ class RasterReader(Protocol):
         self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling
     ) -> Raster | None:
         """Warp ``bands`` of the source onto ``grid``; None when nothing of it lands there."""
+
+    def reduce(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling,
+               reduction: StepReduction) -> Raster | None:
+        """A statistic of the source's steps on ``grid``, the same values as ``read`` of each step
+        added to a ``Running`` on the grid; None when no step has a value there."""
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         """Band values at a point, or None where the source has no valid data."""

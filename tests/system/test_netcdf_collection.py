@@ -88,6 +88,30 @@ def test_a_points_series_crosses_the_files(client, folder):
     assert [p["value"] for p in hit["series"]] == pytest.approx(truth.isel(lat=4, lon=30).values.tolist())
 
 
+def test_a_mean_over_the_files_selects_the_items_once_and_equals_xarray(client, folder, monkeypatch):
+    """A mean over the four days (eight files): the catalog is asked for the items once, not once
+    a day, and each day's mosaic of its two halves is reduced as xarray reduces the cube."""
+    from ogcserver.app import core_of
+    from ogcserver.core.functions.templates import ProcessingTemplate
+    from ogcserver.core.read import ReadRequest
+    from ogcserver.model.access import ANONYMOUS, Action
+    from ogcserver.model.formats import Resampling
+    from ogcserver.model.image import Grid
+
+    core = core_of(client.application)
+    layer = core.engine.resolve("tas", "", None, ANONYMOUS, Action.DOWNLOAD, "coverage")[0]
+    asked: list[int] = []
+    items_for = core.catalog.items_for
+    monkeypatch.setattr(core.catalog, "items_for", lambda *a, **k: asked.append(1) or items_for(*a, **k))
+    template = ProcessingTemplate.model_validate({"name": "t", "over": {"statistic": "mean"}})
+    request = ReadRequest(layer, Grid.from_bbox(layer.info.bounds, 36, 18), (1,), Resampling.NEAREST, 64,
+                          dimensions={"time": "2020-03-01/2020-03-04"}, template=template, exact=True)
+    raster = core.engine.views.read_values(request)
+    assert raster is not None and len(asked) == 1
+    expected = folder[1].mean("time").values
+    np.testing.assert_allclose(np.where(raster.valid, raster.data[0], np.nan), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("time", ["2020-02-28", "2020-03-02T12:00:00Z"])
 def test_a_time_outside_or_between_the_files_steps_is_invalid(client, time):
     r = client.get("/wms", query_string={

@@ -19,12 +19,16 @@ from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.query import EVERY_ITEM, PointQuery
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.model.access import ANONYMOUS, Action
-from ogcserver.model.budget import Budget
+from ogcserver.model.budget import Budget, current_budget
+from ogcserver.model.dimensions import Slice, slices_for
 from ogcserver.model.errors import InvalidDimensionValue, RenderTimeout
 from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import BBox
 from ogcserver.model.image import Grid
+from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.settings import load_settings
-from ogcserver.storage.readers.xarray_reader import XarrayReader
+from ogcserver.storage.readers import xarray_reader
+from ogcserver.storage.readers.xarray_reader import XarrayReader, step_blocks
 from tests.conftest import SHARED
 from tests.support import cubes
 
@@ -159,23 +163,92 @@ def test_a_layer_without_the_dimension_is_refused(core):
         over(core, "ta", {"over": {"steps": {"depth": "0/10"}}})
 
 
-def test_steps_are_reduced_as_they_are_read(core, cube, monkeypatch):
-    """Never more than one step's values alive at once: each read's array is released before the next."""
+def test_steps_are_read_in_blocks_and_reduced_as_they_are_read(core, cube, monkeypatch):
+    """The steps are read a block at a time (a hyperslab of several steps, not a read a step), the
+    block bounded by ``STEP_BLOCK_BYTES``, and a block is released before the next is read."""
     import weakref
 
+    layer = layer_of(core, "ta")
+    grid = native(layer)
+    two_steps = 2 * grid.width * grid.height * np.dtype(layer.info.dtype).itemsize
+    monkeypatch.setattr(xarray_reader, "STEP_BLOCK_BYTES", two_steps)
     alive: list[weakref.ref] = []
-    original = XarrayReader.read
+    shapes: list[tuple[int, ...]] = []
+    original = XarrayReader._values
 
-    def read(self, *args, **kwargs):
-        raster = original(self, *args, **kwargs)
-        assert sum(ref() is not None for ref in alive) == 0, "an earlier step is still held"
-        if raster is not None:
-            alive.append(weakref.ref(raster.data))
-        return raster
+    def values(self, *args, **kwargs):
+        assert sum(ref() is not None for ref in alive) == 0, "an earlier block is still held"
+        found = original(self, *args, **kwargs)
+        alive.append(weakref.ref(found))
+        shapes.append(found.shape)
+        return found
 
-    monkeypatch.setattr(XarrayReader, "read", read)
+    monkeypatch.setattr(XarrayReader, "_values", values)
     over(core, "ta", {"over": {"statistic": "std"}}, {"time": "2001"})
-    assert len(alive) == 4
+    assert [shape[0] for shape in shapes] == [2, 2]  # the 4 steps of 2001, two a read
+
+
+def test_a_reduction_reserves_its_block_of_steps(core, monkeypatch):
+    """The block of steps read at once counts against the request's memory while it is read:
+    four steps a block hold three steps' bytes more than one step a block."""
+    layer = layer_of(core, "ta")
+    grid = native(layer)
+    template = ProcessingTemplate.model_validate({"name": "t", "over": {"statistic": "mean"}})
+    reserved: list[int] = []
+    original = XarrayReader._values
+
+    def values(self, *args, **kwargs):
+        reserved.append(current_budget().reserved)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(XarrayReader, "_values", values)
+    for block in (1, 1 << 30):
+        monkeypatch.setattr(xarray_reader, "STEP_BLOCK_BYTES", block)
+        request = ReadRequest(layer, grid, (1,), Resampling.NEAREST, 64, dimensions={"time": "2001"},
+                              template=template, exact=True, budget=Budget(deadline=1e9, max_bytes=1 << 30))
+        core.engine.views.read_values(request)
+    assert len(reserved) == 4 + 1
+    assert reserved[-1] - reserved[0] == 3 * grid.width * grid.height * np.dtype(layer.info.dtype).itemsize
+
+
+@pytest.mark.parametrize("resampling", [Resampling.NEAREST, Resampling.BILINEAR])
+@pytest.mark.parametrize("statistic", ["mean", "std", "min"])
+@pytest.mark.parametrize("view", ["native", "mercator", "coarse"])
+def test_the_reader_reduction_equals_the_statistic_of_each_read_step(core, statistic, resampling, view):
+    """``reduce`` (the steps read together, reduced on the source's cells, warped once where the
+    warp only picks cells) gives the values of ``read`` of each step added to a Running on the
+    view, bit for bit: on the source's own grid, warped to Web Mercator, and zoomed out."""
+    layer = layer_of(core, "ta")
+    (item,) = core.catalog.items_for(layer, layer.info.bounds, 10)
+    grid = {"native": native(layer), "coarse": Grid.from_bbox(layer.info.bounds, 17, 9),
+            "mercator": Grid.from_bbox(BBox(-15e6, -7e6, 15e6, 7e6, "EPSG:3857"), 61, 37)}[view]
+    steps = slices_for(layer.info.dimensions, {"time": "2001-01/2001-04", "elevation": "850"}, 400, single=False)
+    running = Running(statistic, grid)
+    for step in steps:
+        raster = core.reader.read(replace(item.source, slice=step), grid, (1,), resampling)
+        if raster is not None:
+            running.add(raster)
+    expected = running.result()
+    got = core.reader.reduce(item.source, grid, (1,), resampling, StepReduction(statistic, tuple(steps)))
+    assert expected is not None and got is not None
+    np.testing.assert_array_equal(got.valid, expected.valid)
+    np.testing.assert_array_equal(np.where(got.valid, got.data, 0), np.where(expected.valid, expected.data, 0))
+
+
+def test_a_raster_files_steps_are_all_its_one_read(core):
+    layer = layer_of(core, "flat")
+    (item,) = core.catalog.items_for(layer, layer.info.bounds, 10)
+    grid = native(layer)
+    got = core.reader.reduce(item.source, grid, (1,), Resampling.NEAREST, StepReduction("sum", (Slice(), Slice())))
+    assert got is not None and got.valid.all()
+    np.testing.assert_array_equal(got.data, np.full((1, 8, 8), 2.0, "float32"))
+
+
+def test_consecutive_steps_are_grouped_into_blocks():
+    steps = [{"time": t, "level": 1} for t in (0, 1, 2, 3, 5, 7)] + [{"time": 7, "level": 2}, {"time": 7, "level": 3}]
+    assert step_blocks(steps, 3) == [{"time": slice(0, 3), "level": 1}, {"time": 3, "level": 1},
+                                     {"time": 5, "level": 1}, {"time": 7, "level": slice(1, 4)}]
+    assert step_blocks([{"time": 4}, {"time": 2}], 8) == [{"time": 4}, {"time": 2}]  # descending: one a read
 
 
 def test_a_point_series_equals_xarray_at_the_nearest_cell(core, cube, monkeypatch):
@@ -225,16 +298,18 @@ def test_the_real_ncep_file_mean_and_series_equal_xarray(core):
     assert [p.value for p in features.hits[0].series] == pytest.approx(point.values.astype("float32").tolist())
 
 
-def test_the_deadline_stops_a_reduction_between_steps(core, monkeypatch):
-    """A clock that passes the deadline after the second step's read: no further step is read."""
+def test_the_deadline_stops_a_reduction_between_blocks(core, monkeypatch):
+    """Blocks of one step; a clock that passes the deadline after the second block's read: no
+    further block is read."""
     reads: list[int] = []
-    original = XarrayReader.read
+    original = XarrayReader._values
 
-    def read(self, *args, **kwargs):
+    def values(self, *args, **kwargs):
         reads.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(XarrayReader, "read", read)
+    monkeypatch.setattr(XarrayReader, "_values", values)
+    monkeypatch.setattr(xarray_reader, "STEP_BLOCK_BYTES", 1)
     layer = layer_of(core, "ta")
     template = ProcessingTemplate.model_validate({"name": "t", "over": {"statistic": "mean"}})
     budget = Budget(deadline=1.5, max_bytes=1 << 30, clock=lambda: float(len(reads)))

@@ -286,6 +286,27 @@ def test_the_chunk_cache_setting_is_validated(tmp_path):
     assert raster_reader(settings).cubes.chunk_cache == 5 << 20
 
 
+def test_open_variables_are_bounded_by_the_setting(tmp_path):
+    """``sources.multidim_max_open`` bounds the variables a reader keeps open: past it, the least
+    recently used is closed (its file handle with it); one used again stays open."""
+    import pydantic
+
+    from ogcserver.composition import raster_reader
+    from ogcserver.settings import SourcesConfig
+
+    for wrong in (0, 5000, "many"):
+        with pytest.raises(pydantic.ValidationError):
+            SourcesConfig(multidim_max_open=wrong)
+    settings = settings_from_paths([tmp_path]).model_copy(update={"sources": SourcesConfig(multidim_max_open=2)})
+    reader = raster_reader(settings).cubes
+    paths = [str(cubes.four_d(tmp_path / f"cube{i}.nc")) for i in range(3)]
+    handles = [reader._opened(path, "ta").dataset.encoding["hdf5"] for path in paths[:2]]
+    reader._opened(paths[0], "ta")  # used again: the second is now the least recent
+    reader._opened(paths[2], "ta")
+    assert [key[1] for key in reader._open] == [paths[0], paths[2]]
+    assert handles[0].id.valid and not handles[1].id.valid  # the second's file is closed
+
+
 def test_block_middles_are_read_in_runs():
     from ogcserver.storage.readers.xarray_reader import middles, runs
 

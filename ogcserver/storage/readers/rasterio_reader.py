@@ -32,6 +32,7 @@ from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import BBox, canonical_crs, transform_point
 from ogcserver.model.image import Grid, Raster
 from ogcserver.model.labels import unique_names
+from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
@@ -431,6 +432,16 @@ class RasterioReader:
         """A raster has one step: its value at each."""
         values = self.sample(source, x, y, crs)
         return None if values is None else [values[0] for _ in steps]
+
+    def reduce(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling,
+               reduction: StepReduction) -> Raster | None:
+        """A raster file has no steps of its own: every step is the same read."""
+        running = Running(reduction.statistic, grid)
+        raster = self.read(source, grid, bands, resampling)
+        if raster is not None:
+            for _step in reduction.steps:
+                running.add(raster)
+        return running.result()
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         ds = self._open_for_read(source)

@@ -13,6 +13,7 @@ from ogcserver.model.catalog import BandStatistics, SourceInfo
 from ogcserver.model.dimensions import Slice
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
+from ogcserver.model.reduction import StepReduction
 from ogcserver.storage.interfaces import RasterReader
 from ogcserver.storage.readers.multidim_vetting import is_multidim
 from ogcserver.storage.readers.rasterio_reader import DatasetPool, RasterioReader
@@ -60,6 +61,10 @@ class SourceReader:
 
     def read(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling) -> Raster | None:
         return self._for(source.path).read(source, grid, bands, resampling)
+
+    def reduce(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling,
+               reduction: StepReduction) -> Raster | None:
+        return self._for(source.path).reduce(source, grid, bands, resampling, reduction)
 
     def sample(self, source: SourceInfo, x: float, y: float, crs: str) -> list[float] | None:
         return self._for(source.path).sample(source, x, y, crs)

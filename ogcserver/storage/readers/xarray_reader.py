@@ -15,7 +15,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
@@ -28,13 +28,14 @@ import rasterio.warp
 import xarray as xr
 from affine import Affine
 
-from ogcserver.model.budget import current_budget
+from ogcserver.model.budget import check_deadline, current_budget, holding
 from ogcserver.model.catalog import BandStatistics, SourceInfo
 from ogcserver.model.dimensions import Slice
 from ogcserver.model.errors import SourceRefused, SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.geo import WGS84, BBox, transform_bbox, transform_point
 from ogcserver.model.image import Grid, Raster
+from ogcserver.model.reduction import Running, StepReduction, running_bytes
 from ogcserver.storage.readers.cf_grid import (
     GridLayout,
     NotAGrid,
@@ -51,6 +52,7 @@ from ogcserver.storage.readers.vetting import DEFAULT_RULES, HDF5, ZARR, SourceR
 
 log = logging.getLogger(__name__)
 
+STEP_BLOCK_BYTES = 16 * 2**20  # read at most this much of a source in one read of several steps
 STATISTICS_SIDE = 1024  # pixels a side of the sample behind a layer's default stretch
 READ_MARGIN = 2  # source pixels read around a view, for resampling kernels
 ATTRIBUTES = ("long_name", "standard_name", "units", "title", "comment", "source", "institution", "history")
@@ -281,6 +283,49 @@ def _valid_range(variable: xr.DataArray) -> tuple[float, float]:
     return low, high
 
 
+@dataclass(frozen=True)
+class ViewPlan:
+    """How a view is read from a source's grid: the ``window`` (row0, row1, col0, col1) read,
+    one cell of every ``every`` (rows, columns) kept, blocks of ``average`` cells averaged, then
+    warped from ``transform`` (None: the window is the view's grid itself, copied)."""
+
+    window: tuple[int, int, int, int]
+    every: tuple[int, int]
+    transform: Affine | None
+    average: tuple[int, int]
+
+
+def step_count(steps: Mapping[str, int | slice]) -> int:
+    """How many steps a selection of the step axes spans."""
+    count = 1
+    for key in steps.values():
+        if isinstance(key, slice):
+            count *= len(range(key.start, key.stop, key.step or 1))
+    return count
+
+
+def step_blocks(wanted: Sequence[dict[str, int]], size: int) -> list[dict[str, int | slice]]:
+    """The steps (an index per step axis each), in their order, as selections of at most
+    ``size`` steps each: a run of consecutive steps along one axis is one slice. Steps apart
+    are read one by one: HDF5 reads a strided selection of steps five times slower than the
+    same steps one read each."""
+    blocks: list[dict[str, int | slice]] = []
+    i = 0
+    while i < len(wanted):
+        first, j, axis = wanted[i], i + 1, ""
+        while j < len(wanted) and j - i < size:
+            moved = [a for a in first if wanted[j][a] != wanted[j - 1][a]]
+            if len(moved) != 1 or wanted[j][moved[0]] - wanted[j - 1][moved[0]] != 1 or axis not in ("", moved[0]):
+                break
+            axis, j = moved[0], j + 1
+        where: dict[str, int | slice] = dict(first)
+        if axis:
+            where[axis] = slice(first[axis], wanted[j - 1][axis] + 1)
+        blocks.append(where)
+        i = j
+    return blocks
+
+
 def beyond_the_world(grid: Grid) -> np.ndarray:
     """Pixels of a projected grid past its CRS's world (x beyond +-20037508 m in Web Mercator):
     PROJ wraps their longitudes, so GDAL would draw a global grid there again; an image source
@@ -434,17 +479,19 @@ class XarrayReader:
             return 0, layout.height, 0, layout.width
         return whole.window_of(box, margin=READ_MARGIN)
 
-    def _values(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int],
+    def _values(self, opened: Opened, steps: Mapping[str, int | slice], window: tuple[int, int, int, int],
                 every: tuple[int, int] = (1, 1)) -> np.ndarray:
         """Decoded values of a window of the north-up grid, NaN where there is no valid value;
-        with ``every`` (rows, columns), only the middle cell of each block of that many."""
+        with ``every`` (rows, columns), only the middle cell of each block of that many. A step
+        axis given as a slice adds a leading axis (several steps in one read)."""
         layout, data = opened.layout, opened.variable
         row0, row1, col0, col1 = window
         dtype = np.result_type(data.dtype, np.float32)
         rows, cols = middles(row0, row1, every[0]), middles(col0, col1, every[1])
         budget = current_budget()
         if budget is not None:
-            budget.check_read(f"variable '{data.name}' at this scale", (row1 - row0) * (col1 - col0) * dtype.itemsize * 2)
+            budget.check_read(f"variable '{data.name}' at this scale",
+                              step_count(steps) * (row1 - row0) * (col1 - col0) * dtype.itemsize * 2)
         file_rows = layout.height - 1 - rows[::-1] if layout.flip else rows  # ascending either way
         file_cols = (cols + layout.roll) % layout.width  # in the grid's order: one or two ascending runs
         try:
@@ -454,7 +501,7 @@ class XarrayReader:
             raise SourceUnavailable(f"source '{os.path.basename(opened.dataset.encoding.get('source', '') or '')}' "
                                     f"cannot be read: its data is damaged") from exc
         if layout.flip:
-            values = values[::-1]
+            values = values[..., ::-1, :]
         low, high = _valid_range(data)
         if math.isfinite(low) or math.isfinite(high):
             values = np.where((values < low) | (values > high), np.nan, values).astype(dtype, copy=False)
@@ -477,52 +524,104 @@ class XarrayReader:
             return None
         return row0, row0 + grid.height, col0, col0 + grid.width
 
-    def _decimated(self, opened: Opened, steps: dict[str, int], window: tuple[int, int, int, int], grid: Grid,
-                   resampling: Resampling) -> tuple[np.ndarray, Affine]:
-        """The window's values at about the view's resolution, and their transform: blocks of
-        source cells averaged (the nearest resampling takes each block's middle cell instead, so
-        classes stay classes); the source's own cells when the view is not coarser."""
+    def _plan(self, layout: GridLayout, grid: Grid, resampling: Resampling) -> ViewPlan | None:
+        """What to read of the source for a view and how to bring it onto the view's grid; None
+        when the view lies off the source. A zoomed-out view reads blocks of source cells (the
+        nearest resampling only each block's middle cell, so classes stay classes; the others
+        every cell, averaged), as GDAL warps from an overview."""
+        aligned = self._aligned(layout, grid)
+        if aligned is not None:
+            return ViewPlan(aligned, (1, 1), None, (1, 1))
+        window = self._window(layout, grid)
+        if window is None:
+            return None
         rows, cols = decimation(window, grid)
         row0, row1, col0, col1 = window
         row0, col0 = row0 - row0 % rows, col0 - col0 % cols  # blocks start on the source grid's multiples
-        window = (row0, row1, col0, col1)
+        transform = layout.transform @ Affine.translation(col0, row0) @ Affine.scale(cols, rows)
         if resampling is Resampling.NEAREST:
-            values = self._values(opened, steps, window, (rows, cols))  # only the cells kept are read
-        else:
-            values = self._values(opened, steps, window)
-            if rows > 1 or cols > 1:
-                values = block_mean(values, rows, cols)
-        return values, opened.layout.transform @ Affine.translation(col0, row0) @ Affine.scale(cols, rows)
+            return ViewPlan((row0, row1, col0, col1), (rows, cols), transform, (1, 1))
+        return ViewPlan((row0, row1, col0, col1), (1, 1), transform, (rows, cols))
 
-    def read(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling) -> Raster | None:
-        opened = self._opened(source.path, source.variable)
-        layout = opened.layout
-        steps = self._steps(source, opened)
-        aligned = self._aligned(layout, grid)
-        if aligned is not None:
-            out = self._values(opened, steps, aligned)
-        else:
-            window = self._window(layout, grid)
-            if window is None:
-                return None
-            values, transform = self._decimated(opened, steps, window, grid, resampling)
+    @staticmethod
+    def _placed(values: np.ndarray, plan: ViewPlan, layout: GridLayout, grid: Grid,
+                resampling: Resampling) -> np.ndarray:
+        """One step's values read as ``plan`` says, on the view's grid (NaN where none)."""
+        if plan.transform is None:
+            return values
+        if plan.average != (1, 1):
+            values = block_mean(values, *plan.average)
 
-            def warp(r0: int, r1: int) -> np.ndarray:
-                part = np.full((r1 - r0, grid.width), np.nan, values.dtype)
-                rasterio.warp.reproject(
-                    values, part, src_transform=transform, src_crs=layout.crs, src_nodata=np.nan,
-                    dst_transform=grid.transform @ Affine.translation(0, r0), dst_crs=grid.crs, dst_nodata=np.nan,
-                    resampling=rasterio.enums.Resampling[resampling.value], init_dest_nodata=True)
-                return part[None]
+        def warp(r0: int, r1: int) -> np.ndarray:
+            part = np.full((r1 - r0, grid.width), np.nan, values.dtype)
+            rasterio.warp.reproject(
+                values, part, src_transform=plan.transform, src_crs=layout.crs, src_nodata=np.nan,
+                dst_transform=grid.transform @ Affine.translation(0, r0), dst_crs=grid.crs, dst_nodata=np.nan,
+                resampling=rasterio.enums.Resampling[resampling.value], init_dest_nodata=True)
+            return part[None]
 
-            out = in_strips(grid.height, grid.width, warp)[0]
-            if grid.crs != WGS84 and layout.crs == WGS84 and layout.width * layout.transform.a >= 359.0:
-                out[beyond_the_world(grid)] = np.nan
+        out = in_strips(grid.height, grid.width, warp)[0]
+        if grid.crs != WGS84 and layout.crs == WGS84 and layout.width * layout.transform.a >= 359.0:
+            out[beyond_the_world(grid)] = np.nan
+        return out
+
+    @staticmethod
+    def _raster(out: np.ndarray, source: SourceInfo, grid: Grid, bands: Sequence[int]) -> Raster | None:
         valid = ~np.isnan(out)
         if not valid.any():
             return None
         data = np.repeat(out[None], len(bands), axis=0) if len(bands) > 1 else out[None]
         return Raster(data, valid, grid, tuple(source.band_names[0] for _ in bands))
+
+    def read(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling) -> Raster | None:
+        opened = self._opened(source.path, source.variable)
+        plan = self._plan(opened.layout, grid, resampling)
+        if plan is None:
+            return None
+        values = self._values(opened, self._steps(source, opened), plan.window, plan.every)
+        return self._raster(self._placed(values, plan, opened.layout, grid, resampling), source, grid, bands)
+
+    def reduce(self, source: SourceInfo, grid: Grid, bands: Sequence[int], resampling: Resampling,
+               reduction: StepReduction) -> Raster | None:
+        """The statistic of the steps, read in blocks of steps (one hyperslab each, at most
+        ``STEP_BLOCK_BYTES``), not a read a step. Where bringing a step onto the view is a copy
+        (the view is the source's grid, or nearest resampling) the steps are reduced on the
+        source's cells and the result is warped once: the same values as reducing the warped
+        steps, as the warp only picks cells. Other resamplings warp each step first, as a read
+        of each would (averaging before a bilinear warp would weigh the cells differently
+        where steps have no value)."""
+        opened = self._opened(source.path, source.variable)
+        layout, data = opened.layout, opened.variable
+        plan = self._plan(layout, grid, resampling)
+        if plan is None:
+            return None
+        row0, row1, col0, col1 = plan.window
+        height, width = len(middles(row0, row1, plan.every[0])), len(middles(col0, col1, plan.every[1]))
+        early = plan.transform is None or resampling is Resampling.NEAREST  # reduce, then place
+        on = Grid(layout.crs, layout.transform, width, height) if early else grid
+        running = Running(reduction.statistic, on)
+        step_bytes = (row1 - row0) * (col1 - col0) * np.result_type(data.dtype, np.float32).itemsize
+        block = max(1, STEP_BLOCK_BYTES // step_bytes)
+        wanted = [self._steps(replace(source, slice=step), opened) for step in reduction.steps]
+        with holding(f"the {reduction.statistic} of {len(wanted)} steps of variable '{data.name}'",
+                     running_bytes(reduction.statistic, on, 1) + min(block, len(wanted)) * step_bytes):
+            for where in step_blocks(wanted, block):
+                check_deadline()
+                # added in a call of its own, so that nothing holds the block when the next is read
+                self._add_steps(running, self._values(opened, where, plan.window, plan.every).reshape(-1, height, width),
+                                None if early else (plan, layout, grid, resampling))
+        reduced = running.result()
+        if reduced is None:
+            return None
+        out = self._placed(reduced.data[0], plan, layout, grid, resampling) if early else reduced.data[0]
+        return self._raster(out, source, grid, bands)
+
+    def _add_steps(self, running: Running, block: np.ndarray,
+                   placing: tuple[ViewPlan, GridLayout, Grid, Resampling] | None) -> None:
+        """Each step of a block into the running statistic: as read, or placed on the view first."""
+        for plane in block:
+            out = plane if placing is None else self._placed(plane, *placing)
+            running.add(Raster(out[None], ~np.isnan(out), running.grid))
 
     @staticmethod
     def _cell(layout: GridLayout, x: float, y: float, crs: str) -> tuple[int, int] | None:
