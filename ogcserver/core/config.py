@@ -267,6 +267,9 @@ class AnalysisConfig(Frozen):
     threads_per_worker: int = Field(1, ge=1, le=64)
     memory_limit_mb: int = Field(2048, ge=256)  # per worker process of a local cluster; Dask restarts one past it
     output_dir: Path | None = None  # products and job records (default: DATA_DIR/products); shared by every node
+    # s3://bucket/prefix: products (chunks and COGs) in a bucket instead of output_dir, which keeps
+    # the job records; workers and hosting nodes on other machines reach them there
+    output_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9._\-/]*)?$")
     # output pixels a side computed by one task: a multiple of the COG's 512 px tiles, so each
     # chunk fills whole tiles of the product
     chunk_size: int = Field(1024, ge=512, le=8192, multiple_of=512)
