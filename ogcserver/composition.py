@@ -126,7 +126,7 @@ def raster_reader(settings: Settings) -> SourceReader:
 
         return XarrayReader(max(4, settings.server.open_datasets // 4), rules, config.multidim_chunk_cache_mb << 20)
 
-    return SourceReader(rasters, cubes)
+    return SourceReader(rasters, cubes, Clients(s3_endpoint(settings)) if settings.source_buckets else None)
 
 
 def build_core(settings: Settings) -> Core:
@@ -135,8 +135,7 @@ def build_core(settings: Settings) -> Core:
     bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
     reader = raster_reader(settings)
     store = catalog_store(settings)
-    objects = Clients(s3_endpoint(settings)) if settings.source_buckets else None
-    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=objects),
+    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=reader.objects),
                            cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)

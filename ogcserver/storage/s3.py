@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from ogcserver.model.object_urls import SCHEME, is_object_url, split_url
@@ -60,6 +60,17 @@ def head(clients: Clients, url: str) -> tuple[float, int]:
     except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
         raise OSError(2, f"no such object, or it cannot be reached ({type(exc).__name__})") from None
     return answer["LastModified"].timestamp(), int(answer["ContentLength"])
+
+
+def open_object(clients: Clients, url: str) -> tuple[BinaryIO, int]:
+    """A stream of the object's bytes (read as it is consumed, so memory stays flat whatever its
+    size) and its size; OSError when it cannot be reached."""
+    bucket, key = split_url(url)
+    try:
+        answer = clients.get().get_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
+        raise OSError(2, f"no such object, or it cannot be reached ({type(exc).__name__})") from None
+    return answer["Body"], int(answer["ContentLength"])
 
 
 class Clients:

@@ -7,6 +7,7 @@ with the configured endpoint, path-style addressing and plain HTTP.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -294,3 +295,29 @@ def test_registering_an_object_reads_its_header_not_the_object(published, s3_end
     result = json.loads(done.stdout.strip().splitlines()[-1])
     downloaded = result["stats"]["methods"]["GET"]["downloaded_bytes"]
     assert result["width"] == 2048 and 0 < downloaded < big.stat().st_size / 50
+
+
+def test_an_item_in_a_bucket_downloads_as_the_object_to_callers_granted_it(published, s3_endpoint, tmp_path):
+    config, bucket, urls = published
+    key_hash = hashlib.sha256(b"download-key").hexdigest()
+    settings = tmp_path / "ogcserver.yaml"
+    settings.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(tmp_path / "state"), "index_refresh_seconds": 0},
+        "storage": s3.storage_section(s3_endpoint),
+        "services": [{"name": "objects", "allow_download": True, "layers": [{"name": "dem", "source": urls["dem"]}]}],
+        "access": {
+            "api_keys": [{"name": "fetcher", "key_sha256": key_hash, "groups": ["fetchers"]}],
+            "grants": [{"to": "anonymous", "service": "objects", "actions": ["discover", "view", "query"]},
+                       {"to": "group:fetchers", "service": "objects", "actions": ["discover", "query", "download"]}],
+        },
+    }))
+    want = (Path(config).parent / "dem.tif").read_bytes()
+    with running_server(settings) as url:
+        refused = requests.get(f"{url}/catalog/dem/items/dem/download", timeout=60)
+        got = requests.get(f"{url}/catalog/dem/items/dem/download", headers={"X-API-Key": "download-key"},
+                           timeout=60, stream=True)
+        body = got.raw.read()
+    assert refused.status_code in (401, 403) and want[:4] not in refused.content
+    assert got.status_code == 200, got.text
+    assert int(got.headers["Content-Length"]) == len(want) and body == want
+    assert 'filename="dem.tif"' in got.headers["Content-Disposition"]
