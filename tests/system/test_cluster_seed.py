@@ -9,14 +9,13 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
 import rasterio
-from distributed import Client
 
-from tests.conftest import REPO, reserved_port
+from tests.conftest import REPO
 from tests.support import analysis
+from tests.support.dask_cluster import dask_cluster
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -24,35 +23,6 @@ pytestmark = pytest.mark.timeout(400)
 def ogcserver(*args, **popen):
     return subprocess.Popen([sys.executable, "-m", "ogcserver", *args], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **popen)
-
-
-@contextmanager
-def dask_cluster(folder, render_log):
-    """``dask scheduler`` and ``dask worker`` (two processes) on reserved local ports; stopped after."""
-    env = {**os.environ, "OGCSERVER_RENDER_LOG": str(render_log)}
-    procs = []
-    try:
-        with reserved_port() as port:
-            address = f"tcp://127.0.0.1:{port}"
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-dashboard"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w")))
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nworkers", "2",
-                 "--nthreads", "1", "--no-dashboard", "--preload", "tests.support.count_renders",
-                 "--local-directory", str(folder / "dask")],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "workers.log", "w")))
-            with Client(address, timeout="60s") as client:
-                client.wait_for_workers(2, timeout=120)
-            yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_cluster_seeding_renders_each_metatile_once_and_computes_products(tmp_path):
