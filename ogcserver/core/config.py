@@ -18,7 +18,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ogcserver.core.functions.ramps import OutOfRange, RampName
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
-from ogcserver.model.object_urls import BUCKET, is_object_url, object_url_problem
+from ogcserver.model.object_urls import (
+    BUCKET,
+    is_object_url,
+    is_prefix_url,
+    object_url_problem,
+    prefix_url_problem,
+)
 
 if TYPE_CHECKING:  # templates are built on Name and Frozen from here
     from ogcserver.core.functions.templates import ProcessingTemplate
@@ -150,7 +156,8 @@ class LayerConfig(Frozen):
     def _file_or_object(cls, value: object) -> object:
         """An ``s3://`` URL stays a URL (a path would fold its '//'); anything else is a path."""
         if isinstance(value, str) and is_object_url(value):
-            if (problem := object_url_problem(value)) is not None:
+            check = prefix_url_problem if is_prefix_url(value) else object_url_problem
+            if (problem := check(value)) is not None:
                 raise ValueError(problem)
             return value
         return Path(value) if isinstance(value, str) else value

@@ -9,6 +9,7 @@ read them. Secrets are kept out of ``repr`` so that no log line or dump can carr
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import threading
 from dataclasses import dataclass, field
@@ -71,6 +72,25 @@ def open_object(clients: Clients, url: str) -> tuple[BinaryIO, int]:
     except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
         raise OSError(2, f"no such object, or it cannot be reached ({type(exc).__name__})") from None
     return answer["Body"], int(answer["ContentLength"])
+
+
+def list_objects(clients: Clients, url: str, pattern: str) -> list[tuple[str, float, int]]:
+    """(URL, modification time, size) of every object under the prefix ``url`` whose name matches
+    ``pattern`` (case-insensitive), sorted, hidden names (a dot first) left out as in a folder;
+    OSError when the store cannot be reached."""
+    bucket, prefix = split_url(url)
+    found = []
+    try:
+        for page in clients.get().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                parts = entry["Key"].removeprefix(prefix).split("/")
+                if any(p.startswith(".") for p in parts) or not fnmatch.fnmatch(parts[-1].lower(), pattern.lower()):
+                    continue
+                found.append((f"{SCHEME}{bucket}/{entry['Key']}", entry["LastModified"].timestamp(),
+                              int(entry["Size"])))
+    except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
+        raise OSError(2, f"the objects cannot be listed ({type(exc).__name__})") from None
+    return sorted(found)
 
 
 class Clients:
