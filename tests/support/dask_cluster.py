@@ -13,7 +13,7 @@ from pathlib import Path
 
 from distributed import Client
 
-from tests.conftest import REPO, reserved_port
+from tests.conftest import REPO, reserved_port, stop_process
 
 
 @contextmanager
@@ -37,9 +37,4 @@ def dask_cluster(folder: Path, render_log: Path) -> Iterator[str]:
             yield address
     finally:
         for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 30)
