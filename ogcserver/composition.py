@@ -27,6 +27,7 @@ from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
 from ogcserver.storage.cube_encoder import NetcdfEncoder
 from ogcserver.storage.interfaces import CatalogStore, RasterReader, TileStore
+from ogcserver.storage.jobs import JobFiles, ObjectJobFiles
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
@@ -92,6 +93,13 @@ def catalog_store(settings: Settings) -> CatalogStore:
 
         return PostgisCatalog(config.dsn or "")
     return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
+
+
+def job_store(settings: Settings) -> JobFiles | ObjectJobFiles:
+    """Where job records live: beside the products, in their bucket when they are kept in one."""
+    if settings.analysis.output_url:
+        return ObjectJobFiles(Clients(s3_endpoint(settings)), settings.analysis.output_url)
+    return JobFiles(settings.products_dir / "jobs")
 
 
 def s3_endpoint(settings: Settings) -> S3Endpoint:

@@ -3,8 +3,8 @@ catalog, one S3-compatible object store (sources, tiles and analysis products), 
 with two worker processes, and two hosting nodes (``ogcserver serve``) on different ports, all
 reading one configuration.
 
-An analysis job submitted through node A's Processes API runs on the cluster and its product is
-served by node B (WMS and WCS equal to numpy's hillshade of the source); a layer seeded through
+An analysis job submitted through node A's Processes API runs on the cluster, is followed
+through node B (job records are kept in the products' bucket), and its product is served by node B (WMS and WCS equal to numpy's hillshade of the source); a layer seeded through
 the cluster is rendered once per metatile and served from the shared cache by both nodes; an
 item changed on node A's side drops exactly its tiles for node B.
 """
@@ -91,17 +91,19 @@ def _over(key: str, spans: dict[int, tuple[int, int, int, int]]) -> bool:
     return span[0] <= x <= span[2] and span[1] <= y <= span[3]
 
 
-def _submit_shade(node: str, output: str) -> dict:
+def _submit_shade(node: str, other: str, output: str) -> tuple[str, dict]:
+    """Submit the job to ``node``, follow it and fetch its results through ``other``; (id, results)."""
     started = requests.post(node + "/processes/raster-analysis/execution", headers={"Prefer": "respond-async"},
                             json={"inputs": {"layer": "dem", "template": "shade", "output": output}}, timeout=30)
     assert started.status_code == 201, started.text
-    location, status = started.headers["Location"], started.json()
+    status = started.json()
+    location = other + "/jobs/" + status["jobID"]
     deadline = time.monotonic() + 240  # a guard against a hang, not a speed check
     while status["status"] in ("accepted", "running") and time.monotonic() < deadline:
         time.sleep(0.5)
         status = requests.get(location, timeout=30).json()
     assert status["status"] == "successful", status
-    return requests.get(location + "/results", timeout=30).json()
+    return status["jobID"], requests.get(location + "/results", timeout=30).json()
 
 
 def test_two_hosting_nodes_one_cluster_one_catalog_one_object_store(tmp_path, postgis_dsn, s3_endpoint):
@@ -124,9 +126,11 @@ def test_two_hosting_nodes_one_cluster_one_catalog_one_object_store(tmp_path, po
         with serving(["-c", str(config)], tmp_path, 1) as (a, _log_a), \
                 serving(["-c", str(config)], tmp_path, 1) as (b, log_b):
             # 1. an analysis job through node A, computed on the cluster, its product in the bucket
-            results = _submit_shade(a, f"dem_shade_{suffix}")
+            job, results = _submit_shade(a, b, f"dem_shade_{suffix}")
             assert results["product"]["chunks"] == 4
-            assert s3.keys(s3_endpoint, buckets["products"]) == [f"products/dem_shade_{suffix}.tif"]
+            # the product and the job's record in the bucket, nothing else (the chunks are gone)
+            assert s3.keys(s3_endpoint, buckets["products"]) == [f"products/dem_shade_{suffix}.tif",
+                                                                 f"products/jobs/{job}.json"]
             with rasterio.open(dem_path) as src:
                 want, ok = analysis.hillshade(src.read(1), src.nodata, 10.0)
             coverage = requests.get(b + "/wcs", timeout=60, params={
