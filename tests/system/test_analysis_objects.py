@@ -14,8 +14,9 @@ import yaml
 
 from ogcserver.analysing.cluster import cluster_client
 from ogcserver.analysing.products import JobCancelled, run_product
-from ogcserver.composition import build_core
+from ogcserver.composition import build_core, job_store
 from ogcserver.core.analysis.inputs import spec_from_inputs
+from ogcserver.model.jobs import JobRecord, JobState
 from ogcserver.settings import load_settings
 from tests.conftest import running_server
 from tests.support import analysis, s3
@@ -100,3 +101,19 @@ def test_a_job_stopped_midway_resumes_from_the_chunks_in_the_bucket(dem, tmp_pat
     assert result.chunks == 4 and result.computed <= 4 - len(written)  # 700 x 600 px in 512 px chunks: 2 x 2
     assert "dem_shade" in core.catalog_store.collections()
     assert s3.keys(s3_endpoint, bucket) == ["products/dem_shade.tif"]
+
+
+def test_job_records_in_the_bucket_are_read_back_by_any_node(s3_endpoint, tmp_path):
+    bucket = s3.new_bucket(s3_endpoint, "products")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    dem_path = analysis.dem(tmp_path / "dem.tif", (100, 100))
+    nodes = [job_store(in_bucket(analysis.config(tmp_path / name, dem_path), s3_endpoint, bucket)) for name in "ab"]
+    older = JobRecord("a" * 32, "raster-analysis", "alice", {}, created="2026-01-01T00:00:00+00:00")
+    newer = JobRecord("b" * 32, "raster-analysis", "bob", {}, status=JobState.FAILED, created="2026-01-02T00:00:00+00:00",
+                      message="the Dask scheduler does not answer", error="ClusterUnavailable")
+    for record in (older, newer):
+        nodes[0].save(record)
+    assert nodes[1].load(newer.id) == newer and nodes[1].load("c" * 32) is None and nodes[1].load("../x") is None
+    assert [r.id for r in nodes[1].list(10)] == [newer.id, older.id] and [r.id for r in nodes[1].list(1)] == [newer.id]
+    assert s3.keys(s3_endpoint, bucket) == [f"products/jobs/{older.id}.json", f"products/jobs/{newer.id}.json"]
