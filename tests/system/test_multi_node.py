@@ -123,7 +123,7 @@ def test_two_hosting_nodes_one_cluster_one_catalog_one_object_store(tmp_path, po
     with dask_cluster(tmp_path, render_log) as address:
         config = _config(tmp_path, postgis_dsn, s3_endpoint, buckets, dem_url, suffix, address)
         assert main(["catalog", "add", f"scenes_{suffix}", *scene_urls, "-c", str(config)]) == 0
-        with serving(["-c", str(config)], tmp_path, 1) as (a, _log_a), \
+        with serving(["-c", str(config)], tmp_path, 1) as (a, log_a), \
                 serving(["-c", str(config)], tmp_path, 1) as (b, log_b):
             # 1. an analysis job through node A, computed on the cluster, its product in the bucket
             job, results = _submit_shade(a, b, f"dem_shade_{suffix}")
@@ -179,3 +179,5 @@ def test_two_hosting_nodes_one_cluster_one_catalog_one_object_store(tmp_path, po
     invalidated = [yaml.safe_load(line) for line in log_b.read_text().splitlines() if "tiles invalidated" in line]
     assert [entry.get("tiles") for entry in invalidated] == [len(east_keys)]
     assert np.count_nonzero(ok) > 0.9 * ok.size  # the comparison above covered nearly every pixel
+    for log in (log_a, log_b, tmp_path / "workers.log", tmp_path / "scheduler.log"):
+        assert s3.SECRET_KEY not in log.read_text()  # credentials never logged, by any role
