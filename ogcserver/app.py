@@ -9,7 +9,7 @@ from flask import Flask
 
 from ogcserver.admin.operations import Administration
 from ogcserver.analysing.jobs import ClusterRunner
-from ogcserver.composition import Core, build_core
+from ogcserver.composition import Core, build_core, job_store
 from ogcserver.core.analysis.jobs import Jobs
 from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
@@ -19,7 +19,6 @@ from ogcserver.ows.wcs.service import WcsService
 from ogcserver.ows.wms.service import WmsService
 from ogcserver.ows.wmts.service import WmtsService
 from ogcserver.settings import RateLimits, Settings
-from ogcserver.storage.jobs import JobFiles
 from ogcserver.web.admin import install_admin
 from ogcserver.web.auth import Authenticator
 from ogcserver.web.blueprints import WebContext, install
@@ -52,7 +51,7 @@ def create_app(settings: Settings, core: Core | None = None, config_file: Path |
     limiter = RateLimiter(access.rate_limits if access else RateLimits(), settings.server.client_share)
     metrics = Metrics(layers=frozenset(layer.name for service in settings.services for layer in service.layers),
                       shared_dir=os.environ.get(MULTIPROC_ENV))  # set by `serve` for its workers
-    store = JobFiles(settings.products_dir / "jobs")
+    store = job_store(settings)
     jobs = Jobs(engine, store, ClusterRunner(core, settings, store), settings.analysis)
     context = WebContext(settings, dispatcher, engine, metrics, Authenticator(access), limiter, kml,
                          CatalogService(engine), AddressList(settings.server.trusted_proxies),

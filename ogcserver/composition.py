@@ -27,6 +27,7 @@ from ogcserver.storage.catalogs.files import list_source_files
 from ogcserver.storage.catalogs.sqlite import SqliteCatalog
 from ogcserver.storage.cube_encoder import NetcdfEncoder
 from ogcserver.storage.interfaces import CatalogStore, RasterReader, TileStore
+from ogcserver.storage.jobs import JobFiles, ObjectJobFiles
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
 from ogcserver.storage.readers.process_memory import bound_process_memory
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
@@ -94,6 +95,13 @@ def catalog_store(settings: Settings) -> CatalogStore:
     return SqliteCatalog(config.path or settings.server.data_dir / "catalog.sqlite")
 
 
+def job_store(settings: Settings) -> JobFiles | ObjectJobFiles:
+    """Where job records live: beside the products, in their bucket when they are kept in one."""
+    if settings.analysis.output_url:
+        return ObjectJobFiles(Clients(s3_endpoint(settings)), settings.analysis.output_url)
+    return JobFiles(settings.products_dir / "jobs")
+
+
 def s3_endpoint(settings: Settings) -> S3Endpoint:
     """The object store's address and credentials, secrets unwrapped only here."""
     config = settings.storage.s3
@@ -126,7 +134,7 @@ def raster_reader(settings: Settings) -> SourceReader:
 
         return XarrayReader(config.multidim_max_open, rules, config.multidim_chunk_cache_mb << 20)
 
-    return SourceReader(rasters, cubes)
+    return SourceReader(rasters, cubes, Clients(s3_endpoint(settings)) if settings.source_buckets else None)
 
 
 def build_core(settings: Settings) -> Core:
@@ -135,8 +143,7 @@ def build_core(settings: Settings) -> Core:
     bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
     reader = raster_reader(settings)
     store = catalog_store(settings)
-    objects = Clients(s3_endpoint(settings)) if settings.source_buckets else None
-    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=objects),
+    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=reader.objects),
                            cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)

@@ -463,7 +463,8 @@ class Settings(Frozen):
         """Buckets whose objects may be published: the configured ones and those layers name."""
         named = (split_url(layer.source)[0] for s in self.services for layer in s.layers
                  if isinstance(layer.source, str))
-        return tuple(dict.fromkeys((*self.storage.s3.buckets, *named)))
+        products = (split_url(self.analysis.output_url)[0],) if self.analysis.output_url else ()
+        return tuple(dict.fromkeys((*self.storage.s3.buckets, *named, *products)))
 
     @property
     def products_dir(self) -> Path:

@@ -157,12 +157,18 @@ def serving(args: list[str], folder: Path, workers: int = 2):
                 time.sleep(0.2)
             yield url, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, 10)
             log.close()
+
+
+def stop_process(proc: subprocess.Popen, grace: float) -> None:
+    """Ask a process to end; killed if it has not within ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

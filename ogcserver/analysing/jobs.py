@@ -73,7 +73,7 @@ class ClusterRunner:
         except JobCancelled:
             return  # dismissed: the record says so already
         except OgcServerError as exc:
-            self._update(job, status=JobState.FAILED, finished=now(), message=exc.message)
+            self._update(job, status=JobState.FAILED, finished=now(), message=exc.message, error=type(exc).__name__)
             return
         except Exception as exc:
             log.exception("job failed", extra={"job": job})

@@ -10,6 +10,7 @@ interrupted or failed job registers nothing and leaves its chunks for the next r
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,11 +20,13 @@ from datetime import UTC, datetime
 from distributed import Client, Future, wait
 
 from ogcserver.analysing.cluster import worker_core
-from ogcserver.composition import Core
+from ogcserver.composition import Core, s3_endpoint
 from ogcserver.core.analysis.compute import chunk_values, product_bands
 from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_new_output, check_spec, chunks
 from ogcserver.settings import Settings
-from ogcserver.storage.products import ProductFolder, assemble_cog, write_chunk
+from ogcserver.storage.object_products import ObjectProductFolder
+from ogcserver.storage.products import ProductFolder, ProductStore
+from ogcserver.storage.s3 import Clients, S3Endpoint
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
 
@@ -47,21 +50,33 @@ class ProductResult:
                 "chunks": self.chunks, "computed": self.computed, "publish": self.note}
 
 
+@functools.cache
+def _clients(endpoint: S3Endpoint) -> Clients:
+    return Clients(endpoint)  # one per process and endpoint: every chunk of a worker shares its connections
+
+
+def product_store(settings: Settings, name: str) -> ProductStore:
+    """Where the product ``name`` and its chunks live: ``analysis.output_url``'s bucket, else the folder."""
+    if settings.analysis.output_url:
+        return ObjectProductFolder(_clients(s3_endpoint(settings)), settings.analysis.output_url, name)
+    return ProductFolder(settings.products_dir, name)
+
+
 def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
     """On a worker: one chunk, read through this process's core and written to its file."""
     core = worker_core(settings)
     layer = core.engine.operator_layer(spec.layer)
-    bands = product_bands(layer, spec)
+    form = product_bands(layer, spec)
     grid = spec.grid()
     raster = chunk_values(core.engine, spec, grid, chunk)
-    folder = ProductFolder(settings.products_dir, spec.output)
-    write_chunk(folder.chunk_path(chunk.name), grid.subgrid(chunk.window), None if raster is None else raster.data,
-                None if raster is None else raster.valid, bands.dtype, bands.count, bands.nodata)
+    product_store(settings, spec.output).save_chunk(
+        chunk.name, grid.subgrid(chunk.window), None if raster is None else raster.data,
+        None if raster is None else raster.valid, form)
     return chunk.name
 
 
 def product_exists(core: Core, settings: Settings, name: str) -> bool:
-    return ProductFolder(settings.products_dir, name).product.exists() or name in core.catalog_store.collections()
+    return product_store(settings, name).exists() or name in core.catalog_store.collections()
 
 
 def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Client, overwrite: bool = False,
@@ -71,11 +86,12 @@ def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Clie
     layer = core.engine.operator_layer(spec.layer)
     bands = product_bands(layer, spec)
     check_new_output(spec, product_exists(core, settings, spec.output), overwrite)
-    folder = ProductFolder(settings.products_dir, spec.output)
+    folder = product_store(settings, spec.output)
     folder.start({"digest": spec.digest(), "layer": spec.layer, "owner": spec.owner,
                   "width": grid.width, "height": grid.height, "chunk_size": spec.chunk_size})
     plan = list(chunks(grid, spec.chunk_size))
-    todo = [c for c in plan if not folder.chunk_done(c.name)]
+    written = folder.done_chunks()
+    todo = [c for c in plan if c.name not in written]
     done = len(plan) - len(todo)
     if progress:
         progress(done, len(plan))
@@ -93,12 +109,11 @@ def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Clie
         raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume") from None
     finally:
         client.cancel([f for f in futures if not f.done()])
-    path = assemble_cog(folder, grid, {c.name: c.window for c in plan}, bands.dtype, bands.count, bands.nodata,
-                        bands.names)
+    path = folder.assemble(grid, {c.name: c.window for c in plan}, bands)
     note = publish_note(settings, spec)
-    register(core, spec, str(path), note)
+    register(core, spec, path, note)
     folder.remove()
-    return ProductResult(spec.output, str(path), grid.width, grid.height, len(plan), len(todo), note)
+    return ProductResult(spec.output, path, grid.width, grid.height, len(plan), len(todo), note)
 
 
 def finished(futures: list[Future], stopped: Callable[[], bool], poll: float = 0.5) -> Iterator[Future]:

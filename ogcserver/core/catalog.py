@@ -48,6 +48,7 @@ from ogcserver.model.geo import (
     transform_bbox,
 )
 from ogcserver.model.mosaic import BY_NAME
+from ogcserver.model.object_urls import is_prefix_url
 from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ def _key_for(root: Path | str, path: str) -> str:
     """A folder item's key: its path under the folder without the extension (a single file or
     object: its name without it), as ``ogcserver catalog add`` names files."""
     if isinstance(root, str):
-        return PurePosixPath(PurePosixPath(path).name).with_suffix("").as_posix()
+        under = path.removeprefix(root) if is_prefix_url(root) else PurePosixPath(path).name
+        return PurePosixPath(under).with_suffix("").as_posix()
     try:
         inside = root.is_dir() and Path(path) != root.resolve()  # not a directory store itself
         relative = Path(path).relative_to(root.resolve()) if inside else Path(Path(path).name)
@@ -260,7 +262,8 @@ class LayerCatalog:
             stats = tuple(BandStatistics(low, high, low, high) for _ in render_bands)
         advertised = self._advertised_crs(service, config, crs)
         title = config.title or first.attributes.get("long_name") or name
-        is_mosaic = config.collection is not None or (config.local_source is not None and config.local_source.is_dir())
+        is_mosaic = config.collection is not None or (config.local_source is not None and config.local_source.is_dir()) \
+            or (isinstance(config.source, str) and is_prefix_url(config.source))
         kind = "mosaic of %d rasters" % summary.count if summary.count > 1 or is_mosaic else "raster"
         # what decides the pixels besides the files (changed files invalidate their own tiles):
         # the layer's entry, the chains of the templates it offers as styles, the rendering settings

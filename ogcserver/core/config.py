@@ -19,7 +19,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ogcserver.core.functions.ramps import OutOfRange, RampName
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
-from ogcserver.model.object_urls import BUCKET, is_object_url, object_url_problem
+from ogcserver.model.object_urls import (
+    BUCKET,
+    is_object_url,
+    is_prefix_url,
+    object_url_problem,
+    prefix_url_problem,
+)
 
 if TYPE_CHECKING:  # templates are built on Name and Frozen from here
     from ogcserver.core.functions.templates import ProcessingTemplate
@@ -166,7 +172,8 @@ class LayerConfig(Frozen):
     def _file_or_object(cls, value: object) -> object:
         """An ``s3://`` URL stays a URL (a path would fold its '//'); anything else is a path."""
         if isinstance(value, str) and is_object_url(value):
-            if (problem := object_url_problem(value)) is not None:
+            check = prefix_url_problem if is_prefix_url(value) else object_url_problem
+            if (problem := check(value)) is not None:
                 raise ValueError(problem)
             return value
         return Path(value) if isinstance(value, str) else value
@@ -283,6 +290,9 @@ class AnalysisConfig(Frozen):
     threads_per_worker: int = Field(1, ge=1, le=64)
     memory_limit_mb: int = Field(2048, ge=256)  # per worker process of a local cluster; Dask restarts one past it
     output_dir: Path | None = None  # products and job records (default: DATA_DIR/products); shared by every node
+    # s3://bucket/prefix: products (chunks and COGs) in a bucket instead of output_dir, which keeps
+    # the job records; workers and hosting nodes on other machines reach them there
+    output_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9._\-/]*)?$")
     # output pixels a side computed by one task: a multiple of the COG's 512 px tiles, so each
     # chunk fills whole tiles of the product
     chunk_size: int = Field(1024, ge=512, le=8192, multiple_of=512)

@@ -41,6 +41,7 @@ class JobRecord:
     progress: int = 0  # percent of the chunks written
     message: str = ""
     results: dict[str, Any] | None = None
+    error: str = ""  # a failed job's cause: the name of the domain error that stopped it ("" unforeseen)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "status": self.status.value}
@@ -66,6 +67,25 @@ class ResultNotReady(OgcServerError):
     def __init__(self, job: str, status: JobState) -> None:
         super().__init__(f"job '{job[:64]}' is {status.value}: it has no results")
         self.status = status
+
+
+class JobFailed(OgcServerError):
+    """The results of a job that failed: its message, and the domain error that failed it (None:
+    an unforeseen failure), so each protocol words it as it would have worded that error."""
+
+    def __init__(self, job: str, message: str, cause: type[OgcServerError] | None) -> None:
+        super().__init__(message or f"job '{job[:64]}' failed")
+        self.cause = cause
+
+
+def error_named(name: str, base: type[OgcServerError] = OgcServerError) -> type[OgcServerError] | None:
+    """The domain error class of this name among ``base`` and its subclasses (None: no such class)."""
+    if base.__name__ == name:
+        return base
+    for sub in base.__subclasses__():
+        if (found := error_named(name, sub)) is not None:
+            return found
+    return None
 
 
 class ClusterUnavailable(OgcServerError):

@@ -1,4 +1,5 @@
-"""Names of rasters in S3-compatible object storage: ``s3://bucket/key``."""
+"""Names of rasters in S3-compatible object storage: ``s3://bucket/key``, and of folders of them:
+``s3://bucket/prefix/`` (every object under the prefix, as a folder source is every file in it)."""
 
 from __future__ import annotations
 
@@ -31,4 +32,19 @@ def object_url_problem(url: str) -> str | None:
         return problem
     if not key or key.endswith("/") or any(c in key for c in "?#\\") or any(ord(c) < 32 for c in key):
         return "the URL must name one object: s3://bucket/key"
+    return None
+
+
+def is_prefix_url(path: str) -> bool:
+    """``s3://bucket/prefix/``: a folder of objects, not one object."""
+    return is_object_url(path) and path.endswith("/")
+
+
+def prefix_url_problem(url: str) -> str | None:
+    """Why ``url`` is not the name of a folder of objects, or None when it is."""
+    bucket, prefix = split_url(url)
+    if (problem := bucket_problem(bucket)) is not None:
+        return problem
+    if "//" in prefix or any(c in prefix for c in "?#\\*") or any(ord(c) < 32 for c in prefix):
+        return "a folder of objects is named s3://bucket/prefix/"
     return None

@@ -31,7 +31,7 @@ class Rule:
     (its axis, whether the caller authenticated); ``status`` None is OWS Common's for the code;
     ``message`` rewords the error where the protocol has its own noun for it (a coverage)."""
 
-    code: str
+    code: str | Callable[[Any], str]
     locator: Locator = None
     status: int | Callable[[Any], int] | None = None
     message: Callable[[Any], str] | None = None
@@ -48,14 +48,18 @@ class ErrorTable:
         return ErrorTable({**self.rules, **rules})
 
     def rule(self, exc: errors.OgcServerError) -> Rule:
-        return next(self.rules[cls] for cls in type(exc).__mro__ if cls in self.rules)
+        return self.rule_for(type(exc))
+
+    def rule_for(self, kind: type[errors.OgcServerError]) -> Rule:
+        return next(self.rules[cls] for cls in kind.__mro__ if cls in self.rules)
 
     def to_ows(self, exc: errors.OgcServerError) -> OwsError:
         rule = self.rule(exc)
         locator = rule.locator(exc) if callable(rule.locator) else rule.locator
         status = rule.status(exc) if callable(rule.status) else rule.status
         message = rule.message(exc) if rule.message else exc.message
-        return OwsError(rule.code, message, locator, status)
+        code = rule.code(exc) if callable(rule.code) else rule.code
+        return OwsError(code, message, locator, status)
 
 
 def by_axis(names: Mapping[str, str | None]) -> Callable[[Any], str | None]:

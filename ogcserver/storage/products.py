@@ -1,4 +1,4 @@
-"""Analysis products on disk: a job's chunk files, its manifest, and the finished COG.
+"""Analysis products on disk (``ProductFolder``; ``object_products.py`` keeps them in a bucket): a job's chunk files, its manifest, and the finished COG.
 
 Each chunk is written by a worker as its own small GeoTIFF under the job's folder, atomically (a
 temporary name, then a rename), so a chunk file that exists is whole: a re-run counts it done.
@@ -17,6 +17,7 @@ import shutil
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import rasterio
@@ -26,6 +27,43 @@ from ogcserver.model.image import Grid
 from ogcserver.storage.readers.process_memory import roomy_heap
 
 COG_BLOCK = 512
+
+
+class BandForm(Protocol):
+    """The bands every chunk and the product have in common (the core's ``ProductBands``)."""
+
+    @property
+    def dtype(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def nodata(self) -> float | None: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+
+class ProductStore(Protocol):
+    """Where one job's chunks and its product live: a folder, or a bucket prefix."""
+
+    def manifest(self) -> dict | None: ...
+
+    def start(self, manifest: dict) -> None: ...
+
+    def exists(self) -> bool: ...
+
+    def done_chunks(self) -> set[str]: ...
+
+    def save_chunk(self, name: str, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None,
+                   form: BandForm) -> None: ...
+
+    def assemble(self, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm) -> str:
+        """The product from every chunk; returns its location, as catalog items name it."""
+        ...
+
+    def remove(self) -> None: ...
 
 
 def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, block: int) -> dict:
@@ -68,6 +106,20 @@ class ProductFolder:
 
     def chunk_done(self, name: str) -> bool:
         return self.chunk_path(name).exists()
+
+    def exists(self) -> bool:
+        return self.product.exists()
+
+    def done_chunks(self) -> set[str]:
+        """The chunks a run of this job wrote already."""
+        return {p.stem for p in (self.work / "chunks").glob("*.tif") if not p.name.startswith(".tmp-")}
+
+    def save_chunk(self, name: str, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None,
+                   form: BandForm) -> None:
+        write_chunk(self.chunk_path(name), grid, data, valid, form.dtype, form.count, form.nodata)
+
+    def assemble(self, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm) -> str:
+        return str(assemble_cog(self, grid, chunk_windows, form.dtype, form.count, form.nodata, form.names))
 
     def remove(self) -> None:
         """Forget the job's chunks (after the product is in place, or when it is discarded)."""

@@ -9,10 +9,11 @@ read them. Secrets are kept out of ``repr`` so that no log line or dump can carr
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from ogcserver.model.object_urls import SCHEME, is_object_url, split_url
@@ -60,6 +61,36 @@ def head(clients: Clients, url: str) -> tuple[float, int]:
     except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
         raise OSError(2, f"no such object, or it cannot be reached ({type(exc).__name__})") from None
     return answer["LastModified"].timestamp(), int(answer["ContentLength"])
+
+
+def open_object(clients: Clients, url: str) -> tuple[BinaryIO, int]:
+    """A stream of the object's bytes (read as it is consumed, so memory stays flat whatever its
+    size) and its size; OSError when it cannot be reached."""
+    bucket, key = split_url(url)
+    try:
+        answer = clients.get().get_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
+        raise OSError(2, f"no such object, or it cannot be reached ({type(exc).__name__})") from None
+    return answer["Body"], int(answer["ContentLength"])
+
+
+def list_objects(clients: Clients, url: str, pattern: str) -> list[tuple[str, float, int]]:
+    """(URL, modification time, size) of every object under the prefix ``url`` whose name matches
+    ``pattern`` (case-insensitive), sorted, hidden names (a dot first) left out as in a folder;
+    OSError when the store cannot be reached."""
+    bucket, prefix = split_url(url)
+    found = []
+    try:
+        for page in clients.get().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                parts = entry["Key"].removeprefix(prefix).split("/")
+                if any(p.startswith(".") for p in parts) or not fnmatch.fnmatch(parts[-1].lower(), pattern.lower()):
+                    continue
+                found.append((f"{SCHEME}{bucket}/{entry['Key']}", entry["LastModified"].timestamp(),
+                              int(entry["Size"])))
+    except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
+        raise OSError(2, f"the objects cannot be listed ({type(exc).__name__})") from None
+    return sorted(found)
 
 
 class Clients:

@@ -6,17 +6,23 @@ a re-run writes nothing. The same cluster computes an analysis product equal to 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
 import rasterio
-from distributed import Client
+import yaml
 
-from tests.conftest import REPO, reserved_port
-from tests.support import analysis
+from ogcserver.analysing.cluster import cluster_client
+from ogcserver.analysing.products import run_product
+from ogcserver.composition import build_core
+from ogcserver.core.analysis.inputs import spec_from_inputs
+from ogcserver.settings import load_settings
+from tests.conftest import REPO
+from tests.support import analysis, s3
+from tests.support.dask_cluster import dask_cluster
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -24,35 +30,6 @@ pytestmark = pytest.mark.timeout(400)
 def ogcserver(*args, **popen):
     return subprocess.Popen([sys.executable, "-m", "ogcserver", *args], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **popen)
-
-
-@contextmanager
-def dask_cluster(folder, render_log):
-    """``dask scheduler`` and ``dask worker`` (two processes) on reserved local ports; stopped after."""
-    env = {**os.environ, "OGCSERVER_RENDER_LOG": str(render_log)}
-    procs = []
-    try:
-        with reserved_port() as port:
-            address = f"tcp://127.0.0.1:{port}"
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-dashboard"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w")))
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nworkers", "2",
-                 "--nthreads", "1", "--no-dashboard", "--preload", "tests.support.count_renders",
-                 "--local-directory", str(folder / "dask")],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "workers.log", "w")))
-            with Client(address, timeout="60s") as client:
-                client.wait_for_workers(2, timeout=120)
-            yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_cluster_seeding_renders_each_metatile_once_and_computes_products(tmp_path):
@@ -89,3 +66,34 @@ def test_cluster_seeding_renders_each_metatile_once_and_computes_products(tmp_pa
     with rasterio.open(tmp_path / "remote.tif") as a, rasterio.open(products / "dem_shade.tif") as b:
         assert (a.read() == b.read()).all() and (a.read_masks(1) == b.read_masks(1)).all()
         assert a.transform == b.transform
+
+
+def test_a_worker_killed_mid_job_on_the_tcp_cluster_changes_nothing(tmp_path, s3_endpoint):
+    """Its chunks are computed again by the worker its nanny restarts, or by the other one; the
+    product, kept in a bucket as machines without a shared disk need, is the same."""
+    dem = analysis.dem(tmp_path / "dem.tif", (700, 900))
+    bucket = s3.new_bucket(s3_endpoint, "products")
+    config = analysis.config(tmp_path, dem, output_url=f"s3://{bucket}/products")
+    raw = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**raw, "storage": s3.storage_section(s3_endpoint)}))
+    settings = load_settings(config)
+    core = build_core(settings)
+    spec = spec_from_inputs(core.engine, core.engine.operator_layer("dem"), {"template": "shade", "output": "dem_shade"},
+                            chunk_size=settings.analysis.chunk_size)
+    with dask_cluster(tmp_path, tmp_path / "renders.log") as address, cluster_client(settings.analysis, address) as client:
+        pids = client.run(os.getpid)
+        killed: list[int] = []
+
+        def kill_one(done: int, total: int) -> None:
+            if done >= 1 and not killed:
+                killed.append(next(iter(pids.values())))
+                os.kill(killed[0], signal.SIGKILL)
+
+        result = run_product(core, settings, spec, client, progress=kill_one)
+    assert killed and result.chunks == 4 and result.path == f"s3://{bucket}/products/dem_shade.tif"
+    assert s3.keys(s3_endpoint, bucket) == ["products/dem_shade.tif"]
+    s3.client(s3_endpoint).download_file(bucket, "products/dem_shade.tif", str(tmp_path / "product.tif"))
+    with rasterio.open(dem) as src:
+        want, ok = analysis.hillshade(src.read(1), src.nodata, 10.0)
+    with rasterio.open(tmp_path / "product.tif") as out:
+        assert (out.read(1)[ok] == want[ok]).all() and ((out.read_masks(1) > 0) == ok).all()

@@ -7,6 +7,7 @@ with the configured endpoint, path-style addressing and plain HTTP.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -294,3 +295,60 @@ def test_registering_an_object_reads_its_header_not_the_object(published, s3_end
     result = json.loads(done.stdout.strip().splitlines()[-1])
     downloaded = result["stats"]["methods"]["GET"]["downloaded_bytes"]
     assert result["width"] == 2048 and 0 < downloaded < big.stat().st_size / 50
+
+
+def test_an_item_in_a_bucket_downloads_as_the_object_to_callers_granted_it(published, s3_endpoint, tmp_path):
+    config, bucket, urls = published
+    key_hash = hashlib.sha256(b"download-key").hexdigest()
+    settings = tmp_path / "ogcserver.yaml"
+    settings.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(tmp_path / "state"), "index_refresh_seconds": 0},
+        "storage": s3.storage_section(s3_endpoint),
+        "services": [{"name": "objects", "allow_download": True, "layers": [{"name": "dem", "source": urls["dem"]}]}],
+        "access": {
+            "api_keys": [{"name": "fetcher", "key_sha256": key_hash, "groups": ["fetchers"]}],
+            "grants": [{"to": "anonymous", "service": "objects", "actions": ["discover", "view", "query"]},
+                       {"to": "group:fetchers", "service": "objects", "actions": ["discover", "query", "download"]}],
+        },
+    }))
+    want = (Path(config).parent / "dem.tif").read_bytes()
+    with running_server(settings) as url:
+        refused = requests.get(f"{url}/catalog/dem/items/dem/download", timeout=60)
+        got = requests.get(f"{url}/catalog/dem/items/dem/download", headers={"X-API-Key": "download-key"},
+                           timeout=60, stream=True)
+        body = got.raw.read()
+    assert refused.status_code in (401, 403) and want[:4] not in refused.content
+    assert got.status_code == 200, got.text
+    assert int(got.headers["Content-Length"]) == len(want) and body == want
+    assert 'filename="dem.tif"' in got.headers["Content-Disposition"]
+
+
+def test_a_bucket_prefix_is_a_folder_source_served_like_the_folder(data_dir, s3_endpoint, tmp_path):
+    """Every object under ``s3://bucket/prefix/`` is an item of the layer's mosaic, keyed by its
+    name under the prefix; hidden names and other patterns are left out, as in a folder."""
+    bucket = s3.new_bucket(s3_endpoint, "mosaic")
+    folder = data_dir / "tiles"
+    for path in sorted(folder.glob("*.tif")):
+        s3.upload(s3_endpoint, bucket, path, f"scenes/{path.name}")
+    s3.upload(s3_endpoint, bucket, folder / "tile_0.tif", "scenes/.hidden.tif")
+    s3.upload(s3_endpoint, bucket, folder / "tile_0.tif", "elsewhere/tile_9.tif")
+    config = tmp_path / "ogcserver.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"data_dir": str(tmp_path / "state"), "index_refresh_seconds": 0},
+        "storage": s3.storage_section(s3_endpoint),
+        "services": [{"name": "objects", "layers": [{"name": "folder", "source": str(folder)},
+                                                    {"name": "prefix", "source": f"s3://{bucket}/scenes/"}]}],
+    }))
+    with rasterio.open(folder / "tile_0.tif") as ds:
+        left, top = ds.bounds.left, ds.bounds.top
+    bbox = f"{left + 500},{top - 4500},{left + 5500},{top - 500}"  # across the four tiles' overlaps
+    with running_server(config) as url:
+        items = {name: requests.get(f"{url}/catalog/{name}/items", timeout=60).json() for name in ("folder", "prefix")}
+        maps = [requests.get(f"{url}/wms", params={**MAP, "CRS": "EPSG:32632", "LAYERS": name, "BBOX": bbox},
+                             timeout=60) for name in ("folder", "prefix")]
+    keys = {name: sorted(f["id"] for f in found["features"]) for name, found in items.items()}
+    assert keys["prefix"] == keys["folder"] == ["tile_0", "tile_1", "tile_2", "tile_3"]
+    assert [m.status_code for m in maps] == [200, 200], maps[1].text
+    from_folder, from_prefix = (decode(m.content) for m in maps)
+    assert (from_folder[..., -1] > 0).all()  # the view is all data
+    np.testing.assert_array_equal(from_prefix, from_folder)

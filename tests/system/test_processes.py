@@ -4,6 +4,7 @@ statistics against numpy, dismissal, and the process grant enforced."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import numpy as np
@@ -131,3 +132,26 @@ def test_sync_zonal_statistics_equal_numpy(server):
                         json={"inputs": {"layer": "dem", "zones": {"type": "Point", "coordinates": [9, 46]}}})
     assert bad.status_code == 400 and "zone" in bad.json()["detail"]
     assert requests.get(url + "/jobs/0123456789abcdef0123456789abcdef", auth=ALICE, timeout=30).status_code == 404
+
+
+def test_a_failed_jobs_results_are_the_exception_that_failed_it(tmp_path):
+    dem = analysis.dem(tmp_path / "dem.tif", (300, 300))
+    with socket.socket() as closed:  # bound, never listening: the scheduler address refuses connections
+        closed.bind(("127.0.0.1", 0))
+        scheduler = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+        with running_server(analysis.config(tmp_path, dem, cluster=scheduler), workers=1) as url:
+            started = requests.post(url + "/processes/raster-analysis/execution", headers={"Prefer": "respond-async"},
+                                    json={"inputs": {"layer": "dem", "template": "shade", "output": "dem_shade"}},
+                                    timeout=30)
+            assert started.status_code == 201, started.text
+            location = started.headers["Location"]
+            status = started.json()
+            deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
+            while status["status"] in ("accepted", "running") and time.monotonic() < deadline:
+                time.sleep(0.5)
+                status = requests.get(location, timeout=30).json()
+            results = requests.get(location + "/results", timeout=30)
+    assert status["status"] == "failed" and scheduler in status["message"]
+    # /req/core/job-results-failed: an error status and the exception that made the job fail
+    assert results.status_code == 503 and results.headers["Content-Type"] == "application/json"
+    assert results.json()["title"] == "NoApplicableCode" and results.json()["detail"] == status["message"]

@@ -12,6 +12,7 @@ from lxml import etree
 
 from ogcserver.model import errors
 from ogcserver.model.access import AccessDenied
+from ogcserver.model.jobs import ClusterUnavailable, JobFailed, error_named
 from ogcserver.ows.exception_format import exception_format
 from ogcserver.ows.exceptions import OwsError
 from tests.support.schemas import assert_valid, assert_valid_dtd, schema
@@ -208,3 +209,24 @@ def test_the_format_follows_the_protocol_and_version():
     assert exception_format("WMS", None).error(ERRORS["crs"]).code == "InvalidCRS"  # newest
     assert exception_format("WCS", "9.9.9").error(ERRORS["layer"]).code == "NoSuchCoverage"
     assert b"ows/2.0" in exception_format(None).response(ERRORS["layer"]).body  # no known service
+
+
+@pytest.mark.parametrize(("cause", "code", "status"), [
+    (errors.InvalidValue("bbox", "the area has no pixel of the layer"), "InvalidParameterValue", 400),
+    (ClusterUnavailable("the Dask scheduler at tcp://127.0.0.1:1 does not answer"), "NoApplicableCode", 503),
+    (errors.SourceUnavailable("source 'dem.tif' cannot be read"), "NoApplicableCode", 503),
+    (AccessDenied("dem", authenticated=True), "AccessDenied", 500),  # the caller of /results is not the cause
+    (None, "NoApplicableCode", 500),  # unforeseen: the job's message alone says what happened
+])
+def test_a_failed_jobs_results_answer_with_the_exception_that_failed_it(cause, code, status):
+    failed = JobFailed("0" * 32, cause.message if cause else "the job failed (KeyError)", type(cause) if cause else None)
+    body, _ = exception_format("PROCESSES").report(exception_format("PROCESSES").error(failed))
+    document = json.loads(body)
+    assert (document["title"], document["status"]) == (code, status)
+    assert document["detail"] == failed.message
+
+
+def test_a_failed_jobs_cause_is_found_again_by_its_name():
+    assert error_named("ClusterUnavailable") is ClusterUnavailable
+    assert error_named("InvalidValue") is errors.InvalidValue
+    assert error_named("NoSuchError") is None

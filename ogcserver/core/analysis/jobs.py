@@ -21,7 +21,16 @@ from ogcserver.core.config import AnalysisConfig
 from ogcserver.core.engine import Engine
 from ogcserver.model.access import Action, Principal
 from ogcserver.model.errors import InvalidValue, ProcessingNotAllowed
-from ogcserver.model.jobs import JobNotFound, JobRecord, JobState, ProcessNotFound, ResultNotReady, now
+from ogcserver.model.jobs import (
+    JobFailed,
+    JobNotFound,
+    JobRecord,
+    JobState,
+    ProcessNotFound,
+    ResultNotReady,
+    error_named,
+    now,
+)
 
 PRODUCT = "raster-analysis"
 ZONAL = "zonal-statistics"
@@ -121,6 +130,8 @@ class Jobs:
 
     def results(self, job: str, principal: Principal) -> dict[str, Any]:
         record = self.get(job, principal)
+        if record.status is JobState.FAILED:  # OGC API - Processes /req/core/job-results-failed
+            raise JobFailed(job, record.message, error_named(record.error) if record.error else None)
         if record.status is not JobState.SUCCESSFUL or record.results is None:
             raise ResultNotReady(job, record.status)
         return record.results

@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 
 from ogcserver.model import errors
-from ogcserver.model.jobs import ClusterUnavailable, JobNotFound, ProcessNotFound, ResultNotReady
+from ogcserver.model.errors import OgcServerError
+from ogcserver.model.jobs import ClusterUnavailable, JobFailed, JobNotFound, ProcessNotFound, ResultNotReady
 from ogcserver.ows.error_table import COMMON, SERVER_SIDE, ExceptionFormat, Rule
 from ogcserver.ows.exceptions import OwsError
 
 OGC_TYPES = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 STANDARD = ("no-such-process", "no-such-job", "result-not-ready")
 
-PROCESSES = COMMON.extended({
+_CAUSES = COMMON.extended({
     ProcessNotFound: Rule("no-such-process", status=404),
     JobNotFound: Rule("no-such-job", status=404),
     ResultNotReady: Rule("result-not-ready", status=404),
@@ -23,6 +24,20 @@ PROCESSES = COMMON.extended({
     errors.TooManyItems: Rule("InvalidParameterValue", "bbox", 400),
     ClusterUnavailable: SERVER_SIDE,
 })
+
+
+def _cause(exc: JobFailed) -> Rule:
+    return _CAUSES.rule_for(exc.cause or OgcServerError)
+
+
+def _cause_status(exc: JobFailed) -> int | None:
+    """The status the cause would have had (one that depends on the caller's request: 500)."""
+    status = _cause(exc).status
+    return 500 if callable(status) else status
+
+
+# a failed job's results answer with the exception that failed it (/req/core/job-results-failed)
+PROCESSES = _CAUSES.extended({JobFailed: Rule(lambda exc: _cause(exc).code, status=_cause_status)})
 
 
 def json_report(error: OwsError) -> tuple[bytes, str]:

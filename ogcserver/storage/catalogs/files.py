@@ -8,15 +8,22 @@ import os
 from pathlib import Path
 
 from ogcserver.model.errors import SourceUnavailable
-from ogcserver.model.object_urls import is_object_url
+from ogcserver.model.object_urls import is_object_url, is_prefix_url
 from ogcserver.storage.readers.multidim_vetting import is_multidim
-from ogcserver.storage.s3 import Clients, head
+from ogcserver.storage.s3 import Clients, head, list_objects
 
 
 def list_source_files(source: Path | str, pattern: str, objects: Clients | None = None
                       ) -> list[tuple[str, float, int]]:
     """(path, mtime, size) of every file of the source, sorted; hidden files are skipped. An
     object's time and size come from the object store (a changed object is described afresh)."""
+    if isinstance(source, str) and is_prefix_url(source):
+        if objects is None:
+            raise SourceUnavailable(f"folder '{source[:200]}': no object storage is configured (settings: storage.s3)")
+        try:
+            return list_objects(objects, source, pattern)
+        except OSError as exc:
+            raise SourceUnavailable(f"folder '{source[:200]}' cannot be listed ({exc.strerror})") from None
     if isinstance(source, str) and is_object_url(source):
         if objects is None:
             raise SourceUnavailable(f"object '{source[:200]}': no object storage is configured (settings: storage.s3)")

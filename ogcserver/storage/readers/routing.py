@@ -11,20 +11,25 @@ from typing import BinaryIO
 
 from ogcserver.model.catalog import BandStatistics, SourceInfo
 from ogcserver.model.dimensions import Slice
+from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.formats import Resampling
 from ogcserver.model.image import Grid, Raster
+from ogcserver.model.object_urls import is_object_url
 from ogcserver.model.reduction import StepReduction
 from ogcserver.storage.interfaces import RasterReader
 from ogcserver.storage.readers.multidim_vetting import is_multidim
 from ogcserver.storage.readers.rasterio_reader import DatasetPool, RasterioReader
-from ogcserver.storage.readers.vetting import SourceRules
+from ogcserver.storage.readers.vetting import SourceRules, check_object_url
+from ogcserver.storage.s3 import Clients, open_object
 
 
 class SourceReader:
     """Routes each call to the reader of the source's format."""
 
-    def __init__(self, rasters: RasterioReader, make_cubes: Callable[[], RasterReader]) -> None:
+    def __init__(self, rasters: RasterioReader, make_cubes: Callable[[], RasterReader],
+                 objects: Clients | None = None) -> None:
         self.rasters = rasters
+        self.objects = objects  # the object store's client, when buckets are configured
         self._make_cubes = make_cubes
         self._cubes: RasterReader | None = None
 
@@ -81,7 +86,18 @@ class SourceReader:
             self._cubes.release()
 
     def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
-        return self._for(source.path).original(source)
+        """The source's own bytes; an object is streamed from its bucket, as GDAL's /vsis3/ reads
+        ranges, not whole files."""
+        if not is_object_url(source.path):
+            return self._for(source.path).original(source)
+        check_object_url(source.path, self.rules)
+        name = source.path.rsplit("/", 1)[-1]
+        if self.objects is None:
+            raise SourceUnavailable(f"source '{name}' cannot be read: no object store is configured")
+        try:
+            return open_object(self.objects, source.path)
+        except OSError:
+            raise SourceUnavailable(f"source '{name}' cannot be read") from None
 
     def footprint(self, source: SourceInfo) -> dict | None:
         return self._for(source.path).footprint(source)

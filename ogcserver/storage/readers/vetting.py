@@ -154,7 +154,7 @@ def _read_head(path: str) -> bytes:
         return handle.read(HEAD_BYTES)
 
 
-def _check_object_url(url: str, rules: SourceRules) -> None:
+def check_object_url(url: str, rules: SourceRules) -> None:
     problem = object_url_problem(url)
     if problem is not None:
         raise SourceRefused(_name(url), problem)
@@ -180,7 +180,7 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
     """The format of a local file or a configured object, from its extension, confirmed by its
     content; else refused."""
     if is_object_url(path):
-        _check_object_url(path, rules)
+        check_object_url(path, rules)
     elif NOT_A_FILE.match(path):
         raise SourceRefused(_name(path), "network, virtual file system and GDAL connection paths are not "
                                          "accepted: sources are local files")
