@@ -78,9 +78,10 @@ def _acquisition_time(text: str, parameter: str) -> TimeRange | None:
         return parse_time(text, parameter)
     except InvalidValue:
         ends = [part.strip() for part in text.split("/")[:2] if part.strip() not in ("", "..")]
-        if ends and all(names_a_day(end) and is_calendar_date(end) for end in ends):
+        other_calendars = all(names_a_day(end) and is_calendar_date(end) for end in ends)
+        if ends and other_calendars and not all(is_calendar_date(end, "standard") for end in ends):
             return None
-        raise
+        raise  # Gregorian days refused for another reason (a time past year 9999 in UTC, ...)
 
 
 def parse_rendering_rule(raw: str | None) -> ProcessingTemplate | None:
