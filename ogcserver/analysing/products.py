@@ -25,7 +25,7 @@ from ogcserver.core.analysis.compute import chunk_values, product_bands
 from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_new_output, check_spec, chunks
 from ogcserver.settings import Settings
 from ogcserver.storage.object_products import ObjectProductFolder
-from ogcserver.storage.products import ProductFolder, ProductStore
+from ogcserver.storage.products import ProductFolder, ProductStore, overview_levels
 from ogcserver.storage.s3 import Clients, S3Endpoint
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
@@ -71,7 +71,7 @@ def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
     raster = chunk_values(core.engine, spec, grid, chunk)
     product_store(settings, spec.output).save_chunk(
         chunk.name, grid.subgrid(chunk.window), None if raster is None else raster.data,
-        None if raster is None else raster.valid, form)
+        None if raster is None else raster.valid, form, overview_levels(grid.width, grid.height))
     return chunk.name
 
 

@@ -76,10 +76,10 @@ class ObjectProductFolder:
         return {key.removeprefix(chunks).removesuffix(".tif") for key in self._keys(chunks)}
 
     def save_chunk(self, name: str, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None,
-                   form: BandForm) -> None:
+                   form: BandForm, levels: int) -> None:
         with tempfile.TemporaryDirectory(prefix="ogcserver-chunk-") as scratch:
             path = Path(scratch) / f"{name}.tif"
-            write_chunk(path, grid, data, valid, form.dtype, form.count, form.nodata)
+            write_chunk(path, grid, data, valid, form.dtype, form.count, form.nodata, levels)
             self.clients.get().upload_file(str(path), self.bucket, self._chunk_key(name), Config=TRANSFER)
 
     def assemble(self, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm) -> str:
