@@ -58,8 +58,9 @@ def _clients(endpoint: S3Endpoint) -> Clients:
 def product_store(settings: Settings, name: str) -> ProductStore:
     """Where the product ``name`` and its chunks live: ``analysis.output_url``'s bucket, else the folder."""
     if settings.analysis.output_url:
-        return ObjectProductFolder(_clients(s3_endpoint(settings)), settings.analysis.output_url, name)
-    return ProductFolder(settings.products_dir, name)
+        return ObjectProductFolder(_clients(s3_endpoint(settings)), settings.analysis.output_url, name,
+                                   settings.analysis.deflate_level)
+    return ProductFolder(settings.products_dir, name, settings.analysis.deflate_level)
 
 
 def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:

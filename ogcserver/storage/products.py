@@ -32,6 +32,7 @@ from ogcserver.model.image import Grid
 from ogcserver.storage.readers.process_memory import roomy_heap
 
 COG_BLOCK = 512
+DEFLATE_LEVEL = 6  # zlib's default; lower levels compress faster into a larger file
 
 
 class BandForm(Protocol):
@@ -87,9 +88,10 @@ def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, block: in
 class ProductFolder:
     """A job's working folder (``<products>/.work/<name>``) and its product (``<products>/<name>.tif``)."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, deflate_level: int = DEFLATE_LEVEL) -> None:
         self.root = root
         self.name = name
+        self.deflate_level = deflate_level  # the product's: the assembly's compression is most of its time
         self.work = root / ".work" / name
         self.product = root / f"{name}.tif"
 
@@ -239,7 +241,7 @@ def assemble_cog(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tup
     tmp = folder.root / f".tmp-{uuid.uuid4().hex}.tif"
     try:
         with roomy_heap(), rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
-            rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="DEFLATE",
+            rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="DEFLATE", level=folder.deflate_level,
                                  predictor="FLOATING_POINT" if np.dtype(dtype).kind == "f" else "YES",
                                  blocksize=COG_BLOCK, overviews="AUTO" if levels else "NONE",
                                  overview_resampling="AVERAGE", bigtiff="IF_SAFER")
