@@ -1,7 +1,8 @@
 """The Dask cluster a job runs on, and the core each worker process builds once.
 
 ``analysis.cluster: local`` starts a ``LocalCluster`` of worker processes for the job's
-duration; ``tcp://host:port`` connects to a running scheduler whose workers have ogcserver
+duration, without Dask's statistical profiler (it samples every thread's stack a hundred times a
+second for a dashboard a local cluster does not serve, a tenth of a seeding worker's time); ``tcp://host:port`` connects to a running scheduler whose workers have ogcserver
 installed. Tasks carry the settings as a value; a worker builds its core from them once
 (``build_core``, no web framework) and keeps it for every later task of the same settings.
 """
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+import dask.config
 from distributed import Client, LocalCluster
 from pydantic import ValidationError
 
@@ -56,7 +58,8 @@ def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterat
             yield client
         return
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its shutdown notices are not the job's business
-    with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
                       memory_limit=config.memory_limit_mb * 2**20, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         try:

@@ -25,7 +25,7 @@ from ogcserver.core.analysis.compute import chunk_values, product_bands
 from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_new_output, check_spec, chunks
 from ogcserver.settings import Settings
 from ogcserver.storage.object_products import ObjectProductFolder
-from ogcserver.storage.products import ProductFolder, ProductStore
+from ogcserver.storage.products import ProductFolder, ProductStore, overview_levels
 from ogcserver.storage.s3 import Clients, S3Endpoint
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
@@ -58,8 +58,9 @@ def _clients(endpoint: S3Endpoint) -> Clients:
 def product_store(settings: Settings, name: str) -> ProductStore:
     """Where the product ``name`` and its chunks live: ``analysis.output_url``'s bucket, else the folder."""
     if settings.analysis.output_url:
-        return ObjectProductFolder(_clients(s3_endpoint(settings)), settings.analysis.output_url, name)
-    return ProductFolder(settings.products_dir, name)
+        return ObjectProductFolder(_clients(s3_endpoint(settings)), settings.analysis.output_url, name,
+                                   settings.analysis.deflate_level)
+    return ProductFolder(settings.products_dir, name, settings.analysis.deflate_level)
 
 
 def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
@@ -71,7 +72,7 @@ def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
     raster = chunk_values(core.engine, spec, grid, chunk)
     product_store(settings, spec.output).save_chunk(
         chunk.name, grid.subgrid(chunk.window), None if raster is None else raster.data,
-        None if raster is None else raster.valid, form)
+        None if raster is None else raster.valid, form, overview_levels(grid.width, grid.height))
     return chunk.name
 
 

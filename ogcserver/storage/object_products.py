@@ -21,7 +21,7 @@ from boto3.s3.transfer import TransferConfig
 
 from ogcserver.model.image import Grid
 from ogcserver.model.object_urls import SCHEME, split_url
-from ogcserver.storage.products import BandForm, ProductFolder, write_chunk
+from ogcserver.storage.products import DEFLATE_LEVEL, BandForm, ProductFolder, write_chunk
 from ogcserver.storage.s3 import Clients
 
 # parts of 64 MiB from 64 MiB on: a product of the largest allowed size stays under S3's 10,000 parts
@@ -31,8 +31,9 @@ TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 <
 class ObjectProductFolder:
     """One job's chunks and product under a bucket prefix; the same contract as ``ProductFolder``."""
 
-    def __init__(self, clients: Clients, url: str, name: str) -> None:
+    def __init__(self, clients: Clients, url: str, name: str, deflate_level: int = DEFLATE_LEVEL) -> None:
         self.clients = clients
+        self.deflate_level = deflate_level
         self.bucket, prefix = split_url(url.rstrip("/"))
         self.prefix = f"{prefix}/" if prefix else ""
         self.name = name
@@ -76,15 +77,15 @@ class ObjectProductFolder:
         return {key.removeprefix(chunks).removesuffix(".tif") for key in self._keys(chunks)}
 
     def save_chunk(self, name: str, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None,
-                   form: BandForm) -> None:
+                   form: BandForm, levels: int) -> None:
         with tempfile.TemporaryDirectory(prefix="ogcserver-chunk-") as scratch:
             path = Path(scratch) / f"{name}.tif"
-            write_chunk(path, grid, data, valid, form.dtype, form.count, form.nodata)
+            write_chunk(path, grid, data, valid, form.dtype, form.count, form.nodata, levels)
             self.clients.get().upload_file(str(path), self.bucket, self._chunk_key(name), Config=TRANSFER)
 
     def assemble(self, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm) -> str:
         with tempfile.TemporaryDirectory(prefix="ogcserver-product-") as scratch:
-            local = ProductFolder(Path(scratch), self.name)
+            local = ProductFolder(Path(scratch), self.name, self.deflate_level)
             (local.work / "chunks").mkdir(parents=True)
             for name in chunk_windows:
                 self.clients.get().download_file(self.bucket, self._chunk_key(name), str(local.chunk_path(name)),
