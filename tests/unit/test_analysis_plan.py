@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ogcserver.core.analysis import plan
 from ogcserver.core.analysis.plan import AnalysisSpec, check_spec, chunks
 from ogcserver.core.analysis.zonal import Partial, parse_zones
 from ogcserver.core.config import AnalysisConfig
@@ -97,3 +98,10 @@ def test_too_many_zones_are_refused():
     square = {"type": "Polygon", "coordinates": [[[9, 46], [9.1, 46], [9.1, 46.1], [9, 46]]]}
     with pytest.raises(InvalidValue, match="at most 2"):
         parse_zones({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": square}] * 3}, 2)
+
+
+def test_chunks_of_another_format_are_another_job(monkeypatch):
+    # a run never resumes from chunks written in another format (e.g. without their overview levels)
+    before = spec().digest()
+    monkeypatch.setattr(plan, "CHUNK_FORMAT", plan.CHUNK_FORMAT + 1)
+    assert spec().digest() != before

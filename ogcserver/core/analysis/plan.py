@@ -22,6 +22,9 @@ from ogcserver.model.errors import InvalidValue, ResourceLimitExceeded
 from ogcserver.model.image import Grid
 
 Window = tuple[int, int, int, int]  # row0, row1, col0, col1 of the product's grid
+# How chunks are written; part of the digest, so a run never resumes from chunks of another
+# format. 2: each chunk carries its share of the product's overview levels.
+CHUNK_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class AnalysisSpec:
         values.pop("owner")
         values["template"] = self.template.model_dump(mode="json") if self.template else None
         values["constraints"] = repr(self.constraints)
+        values["chunk_format"] = CHUNK_FORMAT
         text = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
