@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pyproj
 import shapely
 import shapely.geometry
@@ -25,6 +26,7 @@ from ogcserver.model.errors import UnsupportedCrs
 
 WGS84 = "EPSG:4326"
 WEB_MERCATOR = "EPSG:3857"
+SAMPLED_STEPS = 401  # points a side sampled to bound a box whose edges leave a projection's domain
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,29 @@ def transform_bbox(bbox: BBox, dst_crs: str, densify: int = 21) -> BBox:
     minx, miny, maxx, maxy = _transformer(bbox.crs, dst_crs).transform_bounds(
         *bbox.as_tuple(), densify_pts=densify
     )
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        return _sampled_bbox(bbox, dst_crs)
     return BBox(minx, miny, maxx, maxy, dst_crs)
+
+
+@lru_cache(maxsize=256)
+def _sampled_bbox(bbox: BBox, dst_crs: str, steps: int = SAMPLED_STEPS) -> BBox:
+    """The box of the points of ``bbox`` that have a place in ``dst_crs``.
+
+    PROJ bounds a box by its edges, so one whose edges lie partly outside the projection's
+    domain (a geostationary view's corners are in space) has no bounds that way. Its edges and
+    interior are sampled on a dense grid instead and the points that transform are kept; the
+    box stays non-finite when none does (callers treat it as not expressible).
+    """
+    xs = np.linspace(bbox.minx, bbox.maxx, steps)
+    ys = np.linspace(bbox.miny, bbox.maxy, steps)
+    gx, gy = np.meshgrid(xs, ys)
+    tx, ty = _transformer(bbox.crs, dst_crs).transform(gx.ravel(), gy.ravel(), errcheck=False)
+    tx, ty = np.asarray(tx), np.asarray(ty)
+    ok = np.isfinite(tx) & np.isfinite(ty)
+    if not ok.any():
+        return BBox(math.inf, math.inf, -math.inf, -math.inf, dst_crs)
+    return BBox(float(tx[ok].min()), float(ty[ok].min()), float(tx[ok].max()), float(ty[ok].max()), dst_crs)
 
 
 def normalized_lonlat(box: BBox) -> BBox:

@@ -36,6 +36,7 @@ from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
+from ogcserver.storage.readers.georeferencing import by_gcps, pixel_at, placement
 from ogcserver.storage.readers.process_memory import trim_heap
 from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
 from ogcserver.storage.readers.vetting import (
@@ -284,6 +285,9 @@ class RasterioReader:
         name = os.path.basename(source.path)
         try:
             with open_checked(source.path, rules=self.rules) as ds:
+                if by_gcps(ds):  # traced on the raster as gdalwarp maps it
+                    with WarpedVRT(ds, tolerance=self.tolerance) as vrt:
+                        return valid_footprint(vrt)
                 return valid_footprint(ds)
         except NoValidPixel:
             raise SourceUnavailable(f"source '{name}' has no valid pixel") from None
@@ -291,18 +295,23 @@ class RasterioReader:
             raise SourceUnavailable(f"the valid area of '{name}' cannot be read") from exc
 
     def _describe(self, path: str, ds: rasterio.DatasetReader) -> SourceInfo:
-        if ds.crs is None:
+        if by_gcps(ds):  # published on the grid gdalwarp gives it, in the GCPs' CRS
+            place = placement(ds)
+            crs, bounds, width, height = place.crs, place.bounds, place.width, place.height
+        elif ds.crs is None:
             raise SourceUnavailable(f"source '{os.path.basename(path)}' has no CRS")
-        crs = canonical_crs(ds.crs.to_wkt())
-        b = ds.bounds
+        else:
+            crs = canonical_crs(ds.crs.to_wkt())
+            b = ds.bounds
+            bounds, width, height = BBox(b.left, b.bottom, b.right, b.top, crs), ds.width, ds.height
         tags = ds.tags()
         names = band_names(ds)
         return SourceInfo(
             path=path,
             crs=crs,
-            bounds=BBox(b.left, b.bottom, b.right, b.top, crs),
-            width=ds.width,
-            height=ds.height,
+            bounds=bounds,
+            width=width,
+            height=height,
             count=ds.count,
             dtype=ds.dtypes[0],
             nodata=ds.nodata,
@@ -448,7 +457,10 @@ class RasterioReader:
         sx, sy = transform_point(x, y, crs, source.crs)
         if not (math.isfinite(sx) and math.isfinite(sy)):
             return None
-        row, col = ds.index(sx, sy)
+        pixel = pixel_at(ds, sx, sy) if by_gcps(ds) else ds.index(sx, sy)
+        if pixel is None:
+            return None
+        row, col = pixel
         if not (0 <= row < ds.height and 0 <= col < ds.width):
             return None
         try:

@@ -20,6 +20,7 @@ from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import transform_bbox
 from ogcserver.model.image import Grid
 from ogcserver.storage.readers import remote
+from ogcserver.storage.readers.georeferencing import by_gcps, window_size
 
 CHUNK_PIXELS = 1 << 22  # output pixels read at once; the deadline is checked between chunks
 BIG_BLOCK_BYTES = 4 << 20  # handles with blocks above this are closed after each request
@@ -57,6 +58,8 @@ def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int) -
     b = ds.bounds
     if box is None or not box.is_valid():
         width, height = ds.width, ds.height
+    elif by_gcps(ds):
+        width, height = window_size(ds, box)
     else:
         width = max(0.0, min(box.maxx, b.right) - max(box.minx, b.left)) / abs(ds.transform.a) + 1
         height = max(0.0, min(box.maxy, b.top) - max(box.miny, b.bottom)) / abs(ds.transform.e) + 1

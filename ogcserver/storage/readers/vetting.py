@@ -13,8 +13,8 @@ GeoTIFF. A tiny TIFF can declare a terapixel image or a tile that inflates to gi
   (no raw bands, no pixel functions, no warped or processed datasets) inside the data roots,
   checked recursively through nested VRTs; checked when the file is registered and at every open;
 - the opened dataset is within the configured sizes (sides, bands, block size, the declared size
-  of an uncompressed file against its real size), has a usable geotransform, and has overviews
-  when it is large.
+  of an uncompressed file against its real size), has a usable geotransform (or at least three
+  GCPs with their CRS), and has overviews when it is large.
 
 Each refusal says why, so the catalog can record and log it once.
 """
@@ -34,6 +34,7 @@ import rasterio
 from ogcserver.model.errors import SourceRefused
 from ogcserver.model.object_urls import is_object_url, object_url_problem, split_url
 from ogcserver.storage.readers import remote
+from ogcserver.storage.readers.georeferencing import MIN_GCPS, by_gcps
 
 
 @dataclass(frozen=True)
@@ -374,8 +375,10 @@ def _check_blocks(ds: rasterio.DatasetReader, path: str, name: str) -> None:
 
 def _check_georeferencing(ds: rasterio.DatasetReader, name: str) -> None:
     t = ds.transform
-    if t.is_identity and len(ds.gcps[0]) >= 3:  # GDAL turns a lone tie point without a scale into one GCP
-        raise SourceRefused(name, "no geotransform (georeferenced by GCPs only; not supported yet)")
+    if by_gcps(ds):  # read through GDAL's GCP transformer (georeferencing.py)
+        return
+    if t.is_identity and len(ds.gcps[0]) >= MIN_GCPS:  # GDAL turns a lone tie point without a scale into one GCP
+        raise SourceRefused(name, "no geotransform, and GCPs without a CRS")
     if t.is_identity and ds.rpcs is not None:
         raise SourceRefused(name, RPC_ONLY)
     coefficients = (t.a, t.b, t.c, t.d, t.e, t.f)
@@ -384,9 +387,6 @@ def _check_georeferencing(ds: rasterio.DatasetReader, name: str) -> None:
                                   "infinite or not a number)")
     if ds.crs is None:
         raise SourceRefused(name, "no CRS")
-    if ds.crs.to_dict().get("proj") == "geos":
-        raise SourceRefused(name, "a geostationary view (+proj=geos): its corners lie off the Earth; "
-                                  "not supported yet")
 
 
 def default_roots(paths: list[Path]) -> tuple[str, ...]:
