@@ -2,22 +2,34 @@
 
 A satellite scene as delivered (a Sentinel-1 GRD, say) often carries only GCPs: pixel positions
 with their lon/lat. GDAL maps such a raster through its GCP transformer (a polynomial fitted to
-the points), as ``gdalwarp`` does by default, and its warper accepts the dataset as it is. So the
-reader publishes the raster on the grid ``gdalwarp`` would give it, in the GCPs' CRS, warps every
-read through that transformer, and asks the same transformer which source pixels a view needs.
+the points), as ``gdalwarp`` does by default. So the reader publishes the raster on the grid
+``gdalwarp`` would give it, in the GCPs' CRS, reads every view through that transformer, and asks
+the same transformer which source pixels a view needs.
+
+rasterio's ``WarpedVRT`` ignores GCPs once it is given a target grid (it builds its transformer
+from the source's geotransform), and ``reproject`` lands a fraction of a pixel away from
+``gdalwarp``; nearest neighbour is therefore computed here, each output pixel centre taking the
+source pixel GDAL's inverse GCP transform names, which is exactly what ``gdalwarp -r near`` gives.
+Other kernels go through ``reproject``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import rasterio
+import rasterio.enums
 from rasterio.transform import GCPTransformer
-from rasterio.warp import calculate_default_transform
+from rasterio.warp import calculate_default_transform, reproject
+from rasterio.windows import Window
 
-from ogcserver.model.geo import BBox, canonical_crs
+from ogcserver.model.budget import check_deadline
+from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import BBox, canonical_crs, transform_coords
+from ogcserver.model.image import Grid
 
 MIN_GCPS = 3  # fewer cannot fit even a first-order polynomial
 WINDOW_SAMPLES = 21  # points a side of a view whose source pixels are looked up
@@ -34,10 +46,17 @@ class Placement:
     height: int
 
 
-def by_gcps(ds: rasterio.DatasetReader) -> bool:
-    """Whether the dataset is placed by GCPs alone (it has no geotransform of its own)."""
+def has_gcps(ds: rasterio.DatasetReader) -> bool:
+    """Whether the dataset carries enough GCPs, with their CRS, to be placed by them."""
     gcps, crs = ds.gcps
-    return ds.transform.is_identity and len(gcps) >= MIN_GCPS and crs is not None
+    return len(gcps) >= MIN_GCPS and crs is not None
+
+
+def by_gcps(ds: rasterio.DatasetReader) -> bool:
+    """Whether the dataset is placed by GCPs alone (it has no geotransform of its own). Only for a
+    dataset opened without an overview level: one opened at a level (or pinned to the full image)
+    shows rasterio an uninitialised geotransform instead of the identity."""
+    return ds.transform.is_identity and has_gcps(ds)
 
 
 def placement(ds: rasterio.DatasetReader) -> Placement:
@@ -81,3 +100,44 @@ def pixel_at(ds: rasterio.DatasetReader, x: float, y: float) -> tuple[int, int] 
     if not (math.isfinite(rows[0]) and math.isfinite(cols[0])):
         return None
     return int(rows[0]), int(cols[0])
+
+
+def warp_by_gcps(ds: rasterio.DatasetReader, crs: str, grid: Grid, bands: Sequence[int], resampling: Resampling,
+                 rows_at_once: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values, valid) of ``grid`` from ``ds`` (the full image or an overview level, whose GCPs
+    GDAL scales to it), ``crs`` being the GCPs' CRS."""
+    if resampling is not Resampling.NEAREST:
+        out = np.zeros((len(bands) + 1, grid.height, grid.width), dtype=ds.dtypes[0])
+        check_deadline()
+        reproject(rasterio.band(ds, list(bands)), out, dst_transform=grid.transform, dst_crs=grid.crs,
+                  dst_alpha=len(bands) + 1, resampling=rasterio.enums.Resampling[resampling.value])
+        return out[:-1], out[-1] > 0
+    values = np.zeros((len(bands), grid.height, grid.width), dtype=ds.dtypes[0])
+    valid = np.zeros((grid.height, grid.width), dtype=bool)
+    t = grid.transform
+    cols = t.c + (np.arange(grid.width) + 0.5) * t.a
+    for r0 in range(0, grid.height, rows_at_once):
+        check_deadline()
+        r1 = min(grid.height, r0 + rows_at_once)
+        xs, ys = np.meshgrid(cols, t.f + (np.arange(r0, r1) + 0.5) * t.e)
+        xs, ys = transform_coords(xs.ravel(), ys.ravel(), grid.crs, crs)
+        rows, cols_at = _pixels(ds, np.asarray(xs, dtype="float64"), np.asarray(ys, dtype="float64"))
+        with np.errstate(invalid="ignore"):
+            inside = (rows >= 0) & (rows < ds.height) & (cols_at >= 0) & (cols_at < ds.width)
+        if not inside.any():
+            continue
+        src_r, src_c = rows[inside].astype(np.int64), cols_at[inside].astype(np.int64)
+        window = Window(int(src_c.min()), int(src_r.min()), int(src_c.max() - src_c.min()) + 1,
+                        int(src_r.max() - src_r.min()) + 1)
+        data = ds.read(list(bands), window=window)
+        mask = ds.dataset_mask(window=window) > 0
+        src_r -= int(window.row_off)
+        src_c -= int(window.col_off)
+        strip_valid = np.zeros(inside.shape, dtype=bool)
+        strip_valid[inside] = mask[src_r, src_c]
+        strip_values = np.zeros((len(bands), inside.size), dtype=values.dtype)
+        strip_values[:, inside] = data[:, src_r, src_c]
+        strip_values[:, ~strip_valid] = 0
+        values[:, r0:r1] = strip_values.reshape(len(bands), r1 - r0, grid.width)
+        valid[r0:r1] = strip_valid.reshape(r1 - r0, grid.width)
+    return values, valid

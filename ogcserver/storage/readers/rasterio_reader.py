@@ -36,9 +36,9 @@ from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
-from ogcserver.storage.readers.georeferencing import by_gcps, pixel_at, placement
+from ogcserver.storage.readers.georeferencing import by_gcps, has_gcps, pixel_at, placement, warp_by_gcps
 from ogcserver.storage.readers.process_memory import trim_heap
-from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
+from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, CHUNK_PIXELS, block_bytes, check_blocks, check_window, in_strips
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES,
     EXTENSIONS,
@@ -248,6 +248,7 @@ class RasterioReader:
         # pixel edge would depend on how a view is split between mosaic items or tiles.
         self.tolerance = tolerance
         self._factors: dict[str, tuple[int, ...]] = {}
+        self._gcps: dict[str, bool] = {}  # files with GCPs: placed by them alone?
 
     def forget_handles(self) -> None:
         self.pool.forget()
@@ -262,6 +263,7 @@ class RasterioReader:
             raise SourceRefused(os.path.basename(path), f"it has no variables (a variable, '{variable[:40]}', "
                                                         "applies to netCDF, HDF5 and Zarr sources)")
         self.pool.forget(path)
+        self._gcps.pop(path, None)
         with open_checked(path, rules=self.rules) as ds:
             if not own:
                 check_dataset(ds, path, self.rules)
@@ -372,7 +374,10 @@ class RasterioReader:
         with phase("read"):
             level, scale = self._plan(source, grid)
             ds = self._open_for_read(source, level)
-            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path))
+            gcps = self._placed_by_gcps(source.path, ds)
+            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path), gcps)
+            if gcps:
+                return self._read_by_gcps(ds, source, grid, bands, resampling)
             window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
             if window is not None:
                 return self._read_window(ds, window, source, grid, bands)
@@ -403,6 +408,30 @@ class RasterioReader:
         if not valid.any():
             return None
         return Raster(out[:-1], valid, grid, tuple(source.band_names[b - 1] for b in bands))
+
+    def _placed_by_gcps(self, path: str, ds: rasterio.DatasetReader) -> bool:
+        """Whether the file is placed by GCPs alone; ``ds`` is a pooled handle, whose geotransform
+        rasterio cannot tell apart from none, so a file with GCPs is looked at once, unpinned."""
+        if not has_gcps(ds):
+            return False
+        known = self._gcps.get(path)
+        if known is None:
+            with open_checked(path, rules=self.rules) as plain:
+                known = self._gcps[path] = by_gcps(plain)
+        return known
+
+    @staticmethod
+    def _read_by_gcps(ds: rasterio.DatasetReader, source: SourceInfo, grid: Grid, bands: Sequence[int],
+                      resampling: Resampling) -> Raster | None:
+        try:
+            with phase("warp"):
+                data, valid = warp_by_gcps(ds, source.crs, grid, bands, resampling,
+                                           max(1, CHUNK_PIXELS // max(grid.width, 1)))
+        except READ_ERRORS as exc:
+            raise unreadable(source.path) from exc
+        if not valid.any():
+            return None
+        return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
 
     @staticmethod
     def _read_window(
@@ -457,7 +486,7 @@ class RasterioReader:
         sx, sy = transform_point(x, y, crs, source.crs)
         if not (math.isfinite(sx) and math.isfinite(sy)):
             return None
-        pixel = pixel_at(ds, sx, sy) if by_gcps(ds) else ds.index(sx, sy)
+        pixel = pixel_at(ds, sx, sy) if self._placed_by_gcps(source.path, ds) else ds.index(sx, sy)
         if pixel is None:
             return None
         row, col = pixel
