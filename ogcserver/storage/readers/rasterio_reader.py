@@ -38,7 +38,14 @@ from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.georeferencing import by_gcps, has_gcps, pixel_at, placement, warp_by_gcps
 from ogcserver.storage.readers.process_memory import trim_heap
-from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, CHUNK_PIXELS, block_bytes, check_blocks, check_window, in_strips
+from ogcserver.storage.readers.read_cost import (
+    BIG_BLOCK_BYTES,
+    CHUNK_PIXELS,
+    block_bytes,
+    check_blocks,
+    check_window,
+    in_strips,
+)
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES,
     EXTENSIONS,
