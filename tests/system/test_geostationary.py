@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lxml import etree
 
 from ogcserver.app import create_app
 from ogcserver.settings import settings_from_paths
 from tests.support.clients import Grid, needs_gdal, warp_reference
-from tests.support.reference import decode, params
 from tests.support.schemas import assert_valid, schema
+from tests.system.test_gcps import WMS, capabilities_layer, getmap
 
-WMS = "http://www.opengis.net/wms"
 # Debian's GDAL and the server's differ in version (and in their JPEG decoders):
 EXTRA_PIXELS = 0.03  # share of the data area the server may fill beyond gdalwarp's (limb pixels)
 JPEG_DELTA = 2  # value difference between two GDAL builds' JPEG decoding of the same tiles
@@ -29,19 +27,6 @@ def app(shared_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(app):
     return app.test_client()
-
-
-def getmap(client, layer: str, grid: Grid) -> np.ndarray:
-    """The GetMap picture as (bands, rows, cols) with alpha last (WMS 1.3.0, x/y order in CRS:84
-    terms: EPSG:4326 is asked with CRS:84 so the bbox is lon/lat)."""
-    crs = "CRS:84" if grid.crs == "EPSG:4326" else grid.crs
-    r = client.get("/wms", query_string=params(LAYERS=layer, CRS=crs, BBOX=",".join(map(repr, grid.bounds)),
-                                               WIDTH=grid.width, HEIGHT=grid.height, TRANSPARENT="TRUE"))
-    assert r.status_code == 200 and r.mimetype == "image/png", r.data[:300]
-    img = decode(r.data)
-    if img.shape[2] == 3:
-        img = np.concatenate([img, np.full((*img.shape[:2], 1), 255, np.uint8)], axis=2)
-    return np.moveaxis(img, 2, 0)
 
 
 def assert_same_map(got: np.ndarray, want: np.ndarray) -> None:
@@ -65,13 +50,6 @@ def test_goes_getmap_in_lonlat_equals_gdalwarp(client, shared_data, tmp_path):
     want = warp_reference(source, grid, tmp_path)
     assert_same_map(got, want)
     assert (got[-1] == 0).any(), "the view reaches past the disk"
-
-
-def capabilities_layer(client, name: str):
-    r = client.get("/wms", query_string={"SERVICE": "WMS", "REQUEST": "GetCapabilities", "VERSION": "1.3.0"})
-    assert r.status_code == 200
-    doc = etree.fromstring(r.data)
-    return next(lr for lr in doc.iter(f"{{{WMS}}}Layer") if lr.findtext(f"{{{WMS}}}Name") == name)
 
 
 def test_goes_capabilities_validate_with_a_sane_box(client, shared_data, ogc_schemas):
