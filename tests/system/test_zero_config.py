@@ -36,10 +36,10 @@ from tests.support.reference import exact_nearest
 from tests.support.viewer import drawn, expected_rect, inside_outside, map_pixels, open_viewer, true_lonlat_bounds
 
 # Files that cannot be published yet, and what their log line must say.
-RPC = r"\bRPCs?\b|rational polynomial"
+VRT_RULES = r"VRT sources are not enabled"
 NO_FILES = r"\*\.tif|pattern|match"  # a folder without a file its pattern matches
 REFUSED = {
-    "landsat7-rgb/RGB.byte.rpc.vrt": RPC,
+    "landsat7-rgb/RGB.byte.rpc.vrt": VRT_RULES,
     "dem-srtm-hgt": NO_FILES,  # only N10W110.hgt.zip, which is served when named
 }
 # WCS offers a coverage in its native CRS, which needs an EPSG code: these have none (a WKT with an

@@ -8,7 +8,7 @@ import rasterio
 from rasterio.transform import GCPTransformer
 
 from ogcserver.model.geo import BBox
-from ogcserver.storage.readers.georeferencing import by_gcps, placement, window_size
+from ogcserver.storage.readers.georeferencing import by_ground_model, placement, window_size
 from tests.system.test_gcps import GCP_SHAPE, gcp_scene
 
 
@@ -22,7 +22,7 @@ def test_window_holds_every_pixel_placed_in_the_view(scene, part):
     """The estimate covers every source pixel whose centre the GCP polynomial places in the box,
     and not much more (the margin is two pixels a side)."""
     with rasterio.open(scene) as ds:
-        assert by_gcps(ds)
+        assert by_ground_model(ds)
         whole = placement(ds).bounds
         box = BBox(whole.minx + part[0] * whole.width, whole.miny + part[1] * whole.height,
                    whole.minx + part[2] * whole.width, whole.miny + part[3] * whole.height, whole.crs)

@@ -49,9 +49,9 @@ def check_blocks(ds: rasterio.DatasetReader, name: str, default_limit: int) -> N
                                 f"{size >> 20} MiB each, more than the {limit >> 20} MiB a request may hold")
 
 
-def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, gcps: bool = False) -> int:
+def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, modelled: bool = False) -> int:
     """Bytes of the source window under ``grid``, at the resolution of ``ds`` (an overview level);
-    ``gcps``: ``ds`` is placed by GCPs (``crs`` theirs), so the window comes from their transform."""
+    ``modelled``: ``ds`` is placed by GCPs or RPCs, so the window comes from their transform."""
     try:
         box = transform_bbox(grid.bbox, crs)
     except Exception:  # noqa: BLE001 - not expressible in the source's CRS: count the whole source
@@ -59,7 +59,7 @@ def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, g
     b = ds.bounds
     if box is None or not box.is_valid():
         width, height = ds.width, ds.height
-    elif gcps:
+    elif modelled:
         width, height = window_size(ds, box)
     else:
         width = max(0.0, min(box.maxx, b.right) - max(box.minx, b.left)) / abs(ds.transform.a) + 1
@@ -68,11 +68,12 @@ def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, g
     return math.ceil(width) * math.ceil(height) * bands * np.dtype(ds.dtypes[0]).itemsize
 
 
-def check_window(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, name: str, gcps: bool = False) -> None:
+def check_window(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, name: str,
+                 modelled: bool = False) -> None:
     """Refuse a read whose input window does not fit what is left of the request's budget."""
     budget = current_budget()
     if budget is not None:
-        budget.check_read(f"source '{name}' at this scale", window_bytes(ds, grid, crs, bands, gcps))
+        budget.check_read(f"source '{name}' at this scale", window_bytes(ds, grid, crs, bands, modelled))
 
 
 def strips(height: int, width: int) -> Iterator[tuple[int, int]]:
