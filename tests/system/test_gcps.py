@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,23 +29,34 @@ AT_MOST_DIFFERENT = 0.01
 GCP_SHAPE = (300, 400)  # rows, cols of the generated scene
 
 
-def gcp_scene(path: Path) -> Path:
-    """A 3-band uint8 GeoTIFF placed by 16 GCPs alone (rotated, slightly curved), with overviews."""
-    rows, cols = GCP_SHAPE
+def write_scene(path: Path, shape: tuple[int, int], place: Callable[[Any], None], overviews: list[int]) -> Path:
+    """A 3-band uint8 tiled GeoTIFF of a sharp-edged texture, placed on the Earth by ``place``
+    (which sets its GCPs or RPCs), with overviews."""
+    rows, cols = shape
     r, c = np.mgrid[0:rows, 0:cols]
     bands = np.stack([(c * 7 + r * 3) % 251 + 1, (r * 5 + c // 3) % 251 + 1, ((r // 4) * (c // 4)) % 251 + 1]).astype("uint8")
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=3, dtype="uint8",
+                       tiled=True, blockxsize=128, blockysize=128, compress="deflate") as ds:
+        place(ds)
+        ds.write(bands)
+        ds.build_overviews(overviews, Resampling.nearest)
+    return path
+
+
+def gcp_scene(path: Path) -> Path:
+    """The texture placed by 16 GCPs alone (rotated, slightly curved), with overviews."""
+    rows, cols = GCP_SHAPE
     gcps = []
     for i, row in enumerate(np.linspace(0, rows, 4)):
         for j, col in enumerate(np.linspace(0, cols, 4)):
             lon = 10.0 + col * 0.005 + row * 0.0015 + (col / cols) ** 2 * 0.02
             lat = 46.5 - row * 0.004 + col * 0.001
             gcps.append(GroundControlPoint(row=row, col=col, x=lon, y=lat, id=f"{i}{j}"))
-    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": 3, "dtype": "uint8",
-               "tiled": True, "blockxsize": 128, "blockysize": 128, "compress": "deflate"}
-    with rasterio.open(path, "w", **profile) as ds:
+
+    def place(ds: Any) -> None:
         ds.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
-        ds.write(bands)
-        ds.build_overviews([2, 4], Resampling.nearest)
+
+    write_scene(path, GCP_SHAPE, place, [2, 4])
     with rasterio.open(path) as ds:
         assert ds.transform.is_identity and len(ds.gcps[0]) == 16 and ds.overviews(1) == [2, 4]
     return path

@@ -4,28 +4,25 @@ RPCs are centred on (HEIGHT_OFF)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
 import rasterio
-from rasterio.enums import Resampling
 from rasterio.rpc import RPC
 
 from ogcserver.app import create_app
 from ogcserver.settings import settings_from_paths
 from tests.support.clients import Grid, gdal, needs_gdal
-from tests.system.test_gcps import WMS, assert_same_map, capabilities_layer, getmap
+from tests.system.test_gcps import WMS, assert_same_map, capabilities_layer, getmap, write_scene
 
 SHAPE = (300, 400)  # rows, cols
 HEIGHT_OFF = 500.0
 
 
 def rpc_scene(path: Path) -> Path:
-    """A 3-band uint8 GeoTIFF with RPCs (skewed, slightly curved, height-dependent) and no
-    geotransform, with a 1/2 overview."""
+    """The texture placed by RPCs (skewed, slightly curved, height-dependent) and no geotransform,
+    with a 1/2 overview."""
     rows, cols = SHAPE
-    r, c = np.mgrid[0:rows, 0:cols]
-    bands = np.stack([(c * 7 + r * 3) % 251 + 1, (r * 5 + c // 3) % 251 + 1, ((r // 4) * (c // 4)) % 251 + 1]).astype("uint8")
     # RPC00B terms: 1, L, P, H, LP, LH, PH, L2, P2, H2, ...
     line, samp, den = [0.0] * 20, [0.0] * 20, [1.0] + [0.0] * 19
     line[1], line[2], line[3], line[8] = 0.1, -1.0, 0.05, 0.02
@@ -33,11 +30,11 @@ def rpc_scene(path: Path) -> Path:
     rpcs = RPC(height_off=HEIGHT_OFF, height_scale=500, lat_off=46.0, lat_scale=0.3, line_den_coeff=den,
                line_num_coeff=line, line_off=rows / 2, line_scale=rows / 2, long_off=10.5, long_scale=0.5,
                samp_den_coeff=den, samp_num_coeff=samp, samp_off=cols / 2, samp_scale=cols / 2)
-    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=3, dtype="uint8",
-                       tiled=True, blockxsize=128, blockysize=128, compress="deflate") as ds:
+
+    def place(ds: Any) -> None:
         ds.rpcs = rpcs
-        ds.write(bands)
-        ds.build_overviews([2], Resampling.nearest)
+
+    write_scene(path, SHAPE, place, [2])
     with rasterio.open(path) as ds:
         assert ds.transform.is_identity and ds.rpcs is not None and not ds.gcps[0]
     return path
