@@ -26,7 +26,8 @@ from ogcserver.model.errors import UnsupportedCrs
 
 WGS84 = "EPSG:4326"
 WEB_MERCATOR = "EPSG:3857"
-SAMPLED_STEPS = 401  # points a side sampled to bound a box whose edges leave a projection's domain
+SAMPLED_STEPS = 201  # points a side sampled to bound a box whose edges leave a projection's domain
+EDGE_BISECTIONS = 24  # halvings of the step across that domain's edge (to 1/16M of a step)
 
 
 @dataclass(frozen=True)
@@ -129,15 +130,33 @@ def _sampled_bbox(bbox: BBox, dst_crs: str, steps: int = SAMPLED_STEPS) -> BBox:
     interior are sampled on a dense grid instead and the points that transform are kept; the
     box stays non-finite when none does (callers treat it as not expressible).
     """
-    xs = np.linspace(bbox.minx, bbox.maxx, steps)
-    ys = np.linspace(bbox.miny, bbox.maxy, steps)
-    gx, gy = np.meshgrid(xs, ys)
-    tx, ty = _transformer(bbox.crs, dst_crs).transform(gx.ravel(), gy.ravel(), errcheck=False)
-    tx, ty = np.asarray(tx), np.asarray(ty)
-    ok = np.isfinite(tx) & np.isfinite(ty)
+    transformer = _transformer(bbox.crs, dst_crs)
+
+    def place(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tx, ty = transformer.transform(x, y, errcheck=False)
+        tx, ty = np.asarray(tx, dtype="float64"), np.asarray(ty, dtype="float64")
+        return tx, ty, np.isfinite(tx) & np.isfinite(ty)
+
+    gx, gy = np.meshgrid(np.linspace(bbox.minx, bbox.maxx, steps), np.linspace(bbox.miny, bbox.maxy, steps))
+    tx, ty, ok = place(gx, gy)
     if not ok.any():
         return BBox(math.inf, math.inf, -math.inf, -math.inf, dst_crs)
-    return BBox(float(tx[ok].min()), float(ty[ok].min()), float(tx[ok].max()), float(ty[ok].max()), dst_crs)
+    # The domain's edge (a disk's limb) lies between neighbouring samples of which one transforms:
+    # bisected, so that the box reaches it rather than the last sample inside.
+    inner, outer = [], []
+    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+        for i, o in ((a, b), (b, a)):
+            edge = ok[i] & ~ok[o]
+            inner.append(np.stack([gx[i][edge], gy[i][edge]]))
+            outer.append(np.stack([gx[o][edge], gy[o][edge]]))
+    good, bad = np.concatenate(inner, axis=1), np.concatenate(outer, axis=1)
+    for _ in range(EDGE_BISECTIONS):
+        mid = (good + bad) / 2
+        placed = place(mid[0], mid[1])[2]
+        good, bad = np.where(placed, mid, good), np.where(placed, bad, mid)
+    ex, ey, edge_ok = place(good[0], good[1])
+    xs, ys = np.concatenate([tx[ok], ex[edge_ok]]), np.concatenate([ty[ok], ey[edge_ok]])
+    return BBox(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()), dst_crs)
 
 
 def normalized_lonlat(box: BBox) -> BBox:

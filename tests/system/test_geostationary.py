@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -61,9 +63,11 @@ def test_goes_capabilities_validate_with_a_sane_box(client, shared_data, ogc_sch
     box = layer.find(f"{{{WMS}}}EX_GeographicBoundingBox")
     west, east, south, north = (float(box.findtext(f"{{{WMS}}}{k}")) for k in
                                 ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude"))
-    # the disk reaches about 81.3 degrees of great circle from the sub-satellite point (75 W)
-    assert -75 - 82 < west < -75 - 79 and -75 + 79 < east < -75 + 82
-    assert -82 < south < -78 and 78 < north < 82
+    # the disk reaches the limb, arccos(R / (R + h)) = 81.3 degrees of arc from the sub-satellite point
+    # (75 W): the extent is bisected out to it, not left at the last sample that transforms
+    limb = math.degrees(math.acos(6378137 / (6378137 + 35786023)))
+    assert (west, east) == pytest.approx((-75 - limb, -75 + limb), abs=0.3)
+    assert (south, north) == pytest.approx((-limb, limb), abs=0.3)
     # a CRS without an EPSG code has no name WMS clients take: the layer offers the usual ones
     codes = [c.text for c in layer.findall(f"{{{WMS}}}CRS")]
     assert codes and all(c.startswith(("EPSG:", "CRS:")) for c in codes)
