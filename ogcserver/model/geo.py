@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pyproj
 import shapely
 import shapely.geometry
@@ -25,6 +26,8 @@ from ogcserver.model.errors import UnsupportedCrs
 
 WGS84 = "EPSG:4326"
 WEB_MERCATOR = "EPSG:3857"
+SAMPLED_STEPS = 201  # points a side sampled to bound a box whose edges leave a projection's domain
+EDGE_BISECTIONS = 24  # halvings of the step across that domain's edge (to 1/16M of a step)
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,47 @@ def transform_bbox(bbox: BBox, dst_crs: str, densify: int = 21) -> BBox:
     minx, miny, maxx, maxy = _transformer(bbox.crs, dst_crs).transform_bounds(
         *bbox.as_tuple(), densify_pts=densify
     )
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        return _sampled_bbox(bbox, dst_crs)
     return BBox(minx, miny, maxx, maxy, dst_crs)
+
+
+@lru_cache(maxsize=256)
+def _sampled_bbox(bbox: BBox, dst_crs: str, steps: int = SAMPLED_STEPS) -> BBox:
+    """The box of the points of ``bbox`` that have a place in ``dst_crs``.
+
+    PROJ bounds a box by its edges, so one whose edges lie partly outside the projection's
+    domain (a geostationary view's corners are in space) has no bounds that way. Its edges and
+    interior are sampled on a dense grid instead and the points that transform are kept; the
+    box stays non-finite when none does (callers treat it as not expressible).
+    """
+    transformer = _transformer(bbox.crs, dst_crs)
+
+    def place(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tx, ty = transformer.transform(x, y, errcheck=False)
+        tx, ty = np.asarray(tx, dtype="float64"), np.asarray(ty, dtype="float64")
+        return tx, ty, np.isfinite(tx) & np.isfinite(ty)
+
+    gx, gy = np.meshgrid(np.linspace(bbox.minx, bbox.maxx, steps), np.linspace(bbox.miny, bbox.maxy, steps))
+    tx, ty, ok = place(gx, gy)
+    if not ok.any():
+        return BBox(math.inf, math.inf, -math.inf, -math.inf, dst_crs)
+    # The domain's edge (a disk's limb) lies between neighbouring samples of which one transforms:
+    # bisected, so that the box reaches it rather than the last sample inside.
+    inner, outer = [], []
+    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+        for i, o in ((a, b), (b, a)):
+            edge = ok[i] & ~ok[o]
+            inner.append(np.stack([gx[i][edge], gy[i][edge]]))
+            outer.append(np.stack([gx[o][edge], gy[o][edge]]))
+    good, bad = np.concatenate(inner, axis=1), np.concatenate(outer, axis=1)
+    for _ in range(EDGE_BISECTIONS):
+        mid = (good + bad) / 2
+        placed = place(mid[0], mid[1])[2]
+        good, bad = np.where(placed, mid, good), np.where(placed, bad, mid)
+    ex, ey, edge_ok = place(good[0], good[1])
+    xs, ys = np.concatenate([tx[ok], ex[edge_ok]]), np.concatenate([ty[ok], ey[edge_ok]])
+    return BBox(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()), dst_crs)
 
 
 def normalized_lonlat(box: BBox) -> BBox:

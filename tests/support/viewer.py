@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyproj
 import rasterio
 import rasterio.warp
 
@@ -98,14 +99,24 @@ def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
             rows, cols = np.nonzero(valid)
             corners = [(rows + dr) * step for dr in (0, 1)], [(cols + dc) * step for dc in (0, 1)]
             xs, ys = [], []
+            by_gcps = src.transform.is_identity and len(src.gcps[0]) >= 3
             for r in corners[0]:
                 for c in corners[1]:
-                    x, y = src.transform * (np.minimum(c, src.width), np.minimum(r, src.height))
-                    xs.extend(x)
-                    ys.extend(y)
-            lon, lat = rasterio.warp.transform(src.crs, "EPSG:4326", xs, ys)
-        lons.extend(lon)
-        lats.extend(lat)
+                    r, c = np.minimum(r, src.height), np.minimum(c, src.width)
+                    if by_gcps:  # placed by GDAL's GCP polynomial, as gdalwarp places it
+                        with rasterio.transform.GCPTransformer(src.gcps[0]) as gcps:
+                            x, y = gcps.xy(r, c, offset="ul")
+                    else:
+                        x, y = src.transform * (c, r)
+                    xs.extend(np.atleast_1d(x))
+                    ys.extend(np.atleast_1d(y))
+            crs = src.gcps[1] if by_gcps else src.crs
+            # points that have no lon/lat (a geostationary view's corners lie in space) are left out
+            lon, lat = pyproj.Transformer.from_crs(crs.to_wkt(), "EPSG:4326", always_xy=True).transform(
+                np.asarray(xs), np.asarray(ys), errcheck=False)
+            finite = np.isfinite(lon) & np.isfinite(lat)
+        lons.extend(np.asarray(lon)[finite])
+        lats.extend(np.asarray(lat)[finite])
     lons_array = np.asarray(lons)
     if lons_array.max() - lons_array.min() > 180:  # across the antimeridian: continue east of 180
         lons_array = np.where(lons_array < 0, lons_array + 360, lons_array)

@@ -36,21 +36,15 @@ from tests.support.reference import exact_nearest
 from tests.support.viewer import drawn, expected_rect, inside_outside, map_pixels, open_viewer, true_lonlat_bounds
 
 # Files that cannot be published yet, and what their log line must say.
-GCP = r"\bGCPs?\b|ground control"
-GEOSTATIONARY = r"geostationary|\bgeos\b"
-RPC = r"\bRPCs?\b|rational polynomial"
+VRT_RULES = r"VRT sources are not enabled"
 NO_FILES = r"\*\.tif|pattern|match"  # a folder without a file its pattern matches
 REFUSED = {
-    "sentinel1-gcps": GCP,
-    "sentinel1-gcps/cog_gcps.tif": GCP,
-    "goes-geostationary": GEOSTATIONARY,
-    "goes-geostationary/goes.tif": GEOSTATIONARY,
-    "landsat7-rgb/RGB.byte.rpc.vrt": RPC,
+    "landsat7-rgb/RGB.byte.rpc.vrt": VRT_RULES,
     "dem-srtm-hgt": NO_FILES,  # only N10W110.hgt.zip, which is served when named
 }
 # WCS offers a coverage in its native CRS, which needs an EPSG code: these have none (a WKT with an
-# unknown datum; a CF Albers grid mapping), so WMS and WMTS list them and WCS does not.
-WITHOUT_EPSG_CODE = ("mosaic-landsat7-tiles", "netcdf-above-albers")
+# unknown datum; a CF Albers grid mapping; a geostationary view), so WMS and WMTS list them and WCS does not.
+WITHOUT_EPSG_CODE = ("mosaic-landsat7-tiles", "netcdf-above-albers", "goes-geostationary")
 MULTIDIMENSIONAL = (".nc", ".nc4")  # each publishes its one variable (netCDF files are one layer per variable)
 NOT_RASTERS = {".txt", ".xml", ".md"}
 

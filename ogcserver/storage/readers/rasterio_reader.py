@@ -36,8 +36,22 @@ from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
+from ogcserver.storage.readers.georeferencing import (
+    by_ground_model,
+    has_ground_model,
+    pixel_at,
+    placement,
+    warp_by_model,
+)
 from ogcserver.storage.readers.process_memory import trim_heap
-from ogcserver.storage.readers.read_cost import BIG_BLOCK_BYTES, block_bytes, check_blocks, check_window, in_strips
+from ogcserver.storage.readers.read_cost import (
+    BIG_BLOCK_BYTES,
+    CHUNK_PIXELS,
+    block_bytes,
+    check_blocks,
+    check_window,
+    in_strips,
+)
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES,
     EXTENSIONS,
@@ -247,6 +261,7 @@ class RasterioReader:
         # pixel edge would depend on how a view is split between mosaic items or tiles.
         self.tolerance = tolerance
         self._factors: dict[str, tuple[int, ...]] = {}
+        self._modelled: dict[str, bool] = {}  # files with GCPs or RPCs: placed by them alone?
 
     def forget_handles(self) -> None:
         self.pool.forget()
@@ -261,6 +276,7 @@ class RasterioReader:
             raise SourceRefused(os.path.basename(path), f"it has no variables (a variable, '{variable[:40]}', "
                                                         "applies to netCDF, HDF5 and Zarr sources)")
         self.pool.forget(path)
+        self._modelled.pop(path, None)
         with open_checked(path, rules=self.rules) as ds:
             if not own:
                 check_dataset(ds, path, self.rules)
@@ -284,6 +300,11 @@ class RasterioReader:
         name = os.path.basename(source.path)
         try:
             with open_checked(source.path, rules=self.rules) as ds:
+                if by_ground_model(ds):
+                    if ds.rpcs is not None and not ds.gcps[0]:
+                        return None  # GDAL's default warped VRT does not take RPCs: the extent
+                    with WarpedVRT(ds, tolerance=self.tolerance) as vrt:  # as gdalwarp maps it
+                        return valid_footprint(vrt)
                 return valid_footprint(ds)
         except NoValidPixel:
             raise SourceUnavailable(f"source '{name}' has no valid pixel") from None
@@ -291,18 +312,23 @@ class RasterioReader:
             raise SourceUnavailable(f"the valid area of '{name}' cannot be read") from exc
 
     def _describe(self, path: str, ds: rasterio.DatasetReader) -> SourceInfo:
-        if ds.crs is None:
+        if by_ground_model(ds):  # published on the grid gdalwarp gives it, in the GCPs' CRS or lon/lat
+            place = placement(ds)
+            crs, bounds, width, height = place.crs, place.bounds, place.width, place.height
+        elif ds.crs is None:
             raise SourceUnavailable(f"source '{os.path.basename(path)}' has no CRS")
-        crs = canonical_crs(ds.crs.to_wkt())
-        b = ds.bounds
+        else:
+            crs = canonical_crs(ds.crs.to_wkt())
+            b = ds.bounds
+            bounds, width, height = BBox(b.left, b.bottom, b.right, b.top, crs), ds.width, ds.height
         tags = ds.tags()
         names = band_names(ds)
         return SourceInfo(
             path=path,
             crs=crs,
-            bounds=BBox(b.left, b.bottom, b.right, b.top, crs),
-            width=ds.width,
-            height=ds.height,
+            bounds=bounds,
+            width=width,
+            height=height,
             count=ds.count,
             dtype=ds.dtypes[0],
             nodata=ds.nodata,
@@ -363,7 +389,10 @@ class RasterioReader:
         with phase("read"):
             level, scale = self._plan(source, grid)
             ds = self._open_for_read(source, level)
-            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path))
+            modelled = self._placed_by_model(source.path, ds)
+            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path), modelled)
+            if modelled:
+                return self._read_by_model(ds, source, grid, bands, resampling)
             window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
             if window is not None:
                 return self._read_window(ds, window, source, grid, bands)
@@ -394,6 +423,30 @@ class RasterioReader:
         if not valid.any():
             return None
         return Raster(out[:-1], valid, grid, tuple(source.band_names[b - 1] for b in bands))
+
+    def _placed_by_model(self, path: str, ds: rasterio.DatasetReader) -> bool:
+        """Whether the file is placed by GCPs or RPCs alone; ``ds`` is a pooled handle, whose
+        geotransform rasterio cannot tell apart from none, so such a file is looked at once, unpinned."""
+        if not has_ground_model(ds):
+            return False
+        known = self._modelled.get(path)
+        if known is None:
+            with open_checked(path, rules=self.rules) as plain:
+                known = self._modelled[path] = by_ground_model(plain)
+        return known
+
+    @staticmethod
+    def _read_by_model(ds: rasterio.DatasetReader, source: SourceInfo, grid: Grid, bands: Sequence[int],
+                      resampling: Resampling) -> Raster | None:
+        try:
+            with phase("warp"):
+                data, valid = warp_by_model(ds, source.crs, grid, bands, resampling,
+                                           max(1, CHUNK_PIXELS // max(grid.width, 1)))
+        except READ_ERRORS as exc:
+            raise unreadable(source.path) from exc
+        if not valid.any():
+            return None
+        return Raster(data, valid, grid, tuple(source.band_names[b - 1] for b in bands))
 
     @staticmethod
     def _read_window(
@@ -448,7 +501,10 @@ class RasterioReader:
         sx, sy = transform_point(x, y, crs, source.crs)
         if not (math.isfinite(sx) and math.isfinite(sy)):
             return None
-        row, col = ds.index(sx, sy)
+        pixel = pixel_at(ds, sx, sy) if self._placed_by_model(source.path, ds) else ds.index(sx, sy)
+        if pixel is None:
+            return None
+        row, col = pixel
         if not (0 <= row < ds.height and 0 <= col < ds.width):
             return None
         try:

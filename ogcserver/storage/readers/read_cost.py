@@ -20,6 +20,7 @@ from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.geo import transform_bbox
 from ogcserver.model.image import Grid
 from ogcserver.storage.readers import remote
+from ogcserver.storage.readers.georeferencing import window_size
 
 CHUNK_PIXELS = 1 << 22  # output pixels read at once; the deadline is checked between chunks
 BIG_BLOCK_BYTES = 4 << 20  # handles with blocks above this are closed after each request
@@ -48,8 +49,9 @@ def check_blocks(ds: rasterio.DatasetReader, name: str, default_limit: int) -> N
                                 f"{size >> 20} MiB each, more than the {limit >> 20} MiB a request may hold")
 
 
-def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int) -> int:
-    """Bytes of the source window under ``grid``, at the resolution of ``ds`` (an overview level)."""
+def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, modelled: bool = False) -> int:
+    """Bytes of the source window under ``grid``, at the resolution of ``ds`` (an overview level);
+    ``modelled``: ``ds`` is placed by GCPs or RPCs, so the window comes from their transform."""
     try:
         box = transform_bbox(grid.bbox, crs)
     except Exception:  # noqa: BLE001 - not expressible in the source's CRS: count the whole source
@@ -57,6 +59,8 @@ def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int) -
     b = ds.bounds
     if box is None or not box.is_valid():
         width, height = ds.width, ds.height
+    elif modelled:
+        width, height = window_size(ds, box)
     else:
         width = max(0.0, min(box.maxx, b.right) - max(box.minx, b.left)) / abs(ds.transform.a) + 1
         height = max(0.0, min(box.maxy, b.top) - max(box.miny, b.bottom)) / abs(ds.transform.e) + 1
@@ -64,11 +68,12 @@ def window_bytes(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int) -
     return math.ceil(width) * math.ceil(height) * bands * np.dtype(ds.dtypes[0]).itemsize
 
 
-def check_window(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, name: str) -> None:
+def check_window(ds: rasterio.DatasetReader, grid: Grid, crs: str, bands: int, name: str,
+                 modelled: bool = False) -> None:
     """Refuse a read whose input window does not fit what is left of the request's budget."""
     budget = current_budget()
     if budget is not None:
-        budget.check_read(f"source '{name}' at this scale", window_bytes(ds, grid, crs, bands))
+        budget.check_read(f"source '{name}' at this scale", window_bytes(ds, grid, crs, bands, modelled))
 
 
 def strips(height: int, width: int) -> Iterator[tuple[int, int]]:

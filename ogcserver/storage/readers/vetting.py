@@ -13,8 +13,8 @@ GeoTIFF. A tiny TIFF can declare a terapixel image or a tile that inflates to gi
   (no raw bands, no pixel functions, no warped or processed datasets) inside the data roots,
   checked recursively through nested VRTs; checked when the file is registered and at every open;
 - the opened dataset is within the configured sizes (sides, bands, block size, the declared size
-  of an uncompressed file against its real size), has a usable geotransform, and has overviews
-  when it is large.
+  of an uncompressed file against its real size), has a usable geotransform (or at least three
+  GCPs with their CRS, or RPCs), and has overviews when it is large.
 
 Each refusal says why, so the catalog can record and log it once.
 """
@@ -34,6 +34,7 @@ import rasterio
 from ogcserver.model.errors import SourceRefused
 from ogcserver.model.object_urls import is_object_url, object_url_problem, split_url
 from ogcserver.storage.readers import remote
+from ogcserver.storage.readers.georeferencing import MIN_GCPS, by_ground_model
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,6 @@ NOT_YET = {
 NOT_A_FILE = re.compile(r"^(/vsi[a-z0-9_]*(/|$)|[A-Za-z][A-Za-z0-9+.\-]*:)")
 HEAD_BYTES = 1024
 MAX_VRT_BYTES = 16 * 2**20  # a VRT larger than this is refused (parsed in memory)
-RPC_ONLY = "no geotransform (georeferenced by RPCs only; not supported yet)"
-RPC_DOMAIN = re.compile(rb"<Metadata\s[^>]*domain\s*=\s*[\"']RPC[\"']")
 MAX_VRT_DEPTH = 8  # VRTs within VRTs
 MAX_CHECKED_BLOCKS = 16_384  # tiles or strips whose place in the file is checked; beyond, a sample
 # VRT constructs that make GDAL do more than read pixels of a plain source
@@ -129,16 +128,6 @@ def _name(path: str) -> str:
 def extension(path: str) -> str:
     lower = path.lower()
     return ".hgt.zip" if lower.endswith(".hgt.zip") else os.path.splitext(lower)[1]
-
-
-def _declares_rpcs(path: str) -> bool:
-    """Whether a VRT carries RPC metadata and no geotransform (read as text, never opened)."""
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read(MAX_VRT_BYTES)
-    except OSError:
-        return False
-    return RPC_DOMAIN.search(text) is not None and b"<GeoTransform" not in text
 
 
 def file_size(path: str) -> int:
@@ -210,9 +199,7 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
     if expected is VRT and is_object_url(path):
         raise SourceRefused(_name(path), "a VRT in object storage is not accepted: VRTs must be local files")
     if expected is VRT and not rules.allow_vrt:
-        # say at once what enabling VRTs would meet next, rather than one reason per attempt
-        also = f"; {RPC_ONLY}" if _declares_rpcs(path) else ""
-        raise SourceRefused(_name(path), f"VRT sources are not enabled (settings: sources.allow_vrt){also}")
+        raise SourceRefused(_name(path), "VRT sources are not enabled (settings: sources.allow_vrt)")
     return expected
 
 
@@ -374,19 +361,16 @@ def _check_blocks(ds: rasterio.DatasetReader, path: str, name: str) -> None:
 
 def _check_georeferencing(ds: rasterio.DatasetReader, name: str) -> None:
     t = ds.transform
-    if t.is_identity and len(ds.gcps[0]) >= 3:  # GDAL turns a lone tie point without a scale into one GCP
-        raise SourceRefused(name, "no geotransform (georeferenced by GCPs only; not supported yet)")
-    if t.is_identity and ds.rpcs is not None:
-        raise SourceRefused(name, RPC_ONLY)
+    if by_ground_model(ds):  # read through GDAL's GCP or RPC transformer (georeferencing.py)
+        return
+    if t.is_identity and len(ds.gcps[0]) >= MIN_GCPS:  # GDAL turns a lone tie point without a scale into one GCP
+        raise SourceRefused(name, "no geotransform, and GCPs without a CRS")
     coefficients = (t.a, t.b, t.c, t.d, t.e, t.f)
     if t.is_identity or not all(math.isfinite(v) for v in coefficients) or t.a * t.e - t.b * t.d == 0:
         raise SourceRefused(name, f"no usable geotransform (pixel size {t.a:g} x {t.e:g}: missing, zero, "
                                   "infinite or not a number)")
     if ds.crs is None:
         raise SourceRefused(name, "no CRS")
-    if ds.crs.to_dict().get("proj") == "geos":
-        raise SourceRefused(name, "a geostationary view (+proj=geos): its corners lie off the Earth; "
-                                  "not supported yet")
 
 
 def default_roots(paths: list[Path]) -> tuple[str, ...]:
