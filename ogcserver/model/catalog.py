@@ -39,6 +39,7 @@ class SourceInfo:
     dimensions: tuple[Dimension, ...] = ()
     slice: Slice = NO_SLICE
     units: str = ""
+    placed_by_model: bool = False  # no geotransform: placed by its GCPs or RPCs (read through them)
 
     @property
     def resolution(self) -> tuple[float, float]:

@@ -38,7 +38,6 @@ from ogcserver.storage.readers import remote
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.georeferencing import (
     by_ground_model,
-    has_ground_model,
     pixel_at,
     placement,
     warp_by_model,
@@ -261,7 +260,6 @@ class RasterioReader:
         # pixel edge would depend on how a view is split between mosaic items or tiles.
         self.tolerance = tolerance
         self._factors: dict[str, tuple[int, ...]] = {}
-        self._modelled: dict[str, bool] = {}  # files with GCPs or RPCs: placed by them alone?
 
     def forget_handles(self) -> None:
         self.pool.forget()
@@ -276,7 +274,6 @@ class RasterioReader:
             raise SourceRefused(os.path.basename(path), f"it has no variables (a variable, '{variable[:40]}', "
                                                         "applies to netCDF, HDF5 and Zarr sources)")
         self.pool.forget(path)
-        self._modelled.pop(path, None)
         with open_checked(path, rules=self.rules) as ds:
             if not own:
                 check_dataset(ds, path, self.rules)
@@ -312,7 +309,8 @@ class RasterioReader:
             raise SourceUnavailable(f"the valid area of '{name}' cannot be read") from exc
 
     def _describe(self, path: str, ds: rasterio.DatasetReader) -> SourceInfo:
-        if by_ground_model(ds):  # published on the grid gdalwarp gives it, in the GCPs' CRS or lon/lat
+        modelled = by_ground_model(ds)
+        if modelled:  # published on the grid gdalwarp gives it, in the GCPs' CRS or lon/lat
             place = placement(ds)
             crs, bounds, width, height = place.crs, place.bounds, place.width, place.height
         elif ds.crs is None:
@@ -341,6 +339,7 @@ class RasterioReader:
             ),
             palette=palette(ds),
             units=shared_units(ds.units),
+            placed_by_model=modelled,
         )
 
     def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
@@ -389,9 +388,9 @@ class RasterioReader:
         with phase("read"):
             level, scale = self._plan(source, grid)
             ds = self._open_for_read(source, level)
-            modelled = self._placed_by_model(source.path, ds)
-            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path), modelled)
-            if modelled:
+            check_window(ds, grid, source.crs, len(bands) + 1, os.path.basename(source.path),
+                         source.placed_by_model)
+            if source.placed_by_model:
                 return self._read_by_model(ds, source, grid, bands, resampling)
             window = inner_window(ds, grid) if resampling is Resampling.NEAREST and grid.crs == source.crs else None
             if window is not None:
@@ -423,17 +422,6 @@ class RasterioReader:
         if not valid.any():
             return None
         return Raster(out[:-1], valid, grid, tuple(source.band_names[b - 1] for b in bands))
-
-    def _placed_by_model(self, path: str, ds: rasterio.DatasetReader) -> bool:
-        """Whether the file is placed by GCPs or RPCs alone; ``ds`` is a pooled handle, whose
-        geotransform rasterio cannot tell apart from none, so such a file is looked at once, unpinned."""
-        if not has_ground_model(ds):
-            return False
-        known = self._modelled.get(path)
-        if known is None:
-            with open_checked(path, rules=self.rules) as plain:
-                known = self._modelled[path] = by_ground_model(plain)
-        return known
 
     @staticmethod
     def _read_by_model(ds: rasterio.DatasetReader, source: SourceInfo, grid: Grid, bands: Sequence[int],
@@ -501,7 +489,7 @@ class RasterioReader:
         sx, sy = transform_point(x, y, crs, source.crs)
         if not (math.isfinite(sx) and math.isfinite(sy)):
             return None
-        pixel = pixel_at(ds, sx, sy) if self._placed_by_model(source.path, ds) else ds.index(sx, sy)
+        pixel = pixel_at(ds, sx, sy) if source.placed_by_model else ds.index(sx, sy)
         if pixel is None:
             return None
         row, col = pixel
