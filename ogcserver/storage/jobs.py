@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ogcserver.model.jobs import JobRecord
 from ogcserver.model.object_urls import split_url
-from ogcserver.storage.s3 import Clients
+from ogcserver.storage.s3 import Clients, listed
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -73,8 +73,7 @@ class ObjectJobFiles:
 
     def list(self, limit: int) -> list[JobRecord]:
         """The newest jobs first, at most ``limit``."""
-        pages = self.clients.get().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-        ids = [o["Key"].removeprefix(self.prefix).removesuffix(".json") for page in pages
-               for o in page.get("Contents", [])]
+        ids = [o["Key"].removeprefix(self.prefix).removesuffix(".json")
+               for o in listed(self.clients.get(), self.bucket, self.prefix)]
         records = [r for r in (self.load(job) for job in ids) if r is not None]
         return sorted(records, key=lambda r: r.created, reverse=True)[:limit]

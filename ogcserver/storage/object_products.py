@@ -22,7 +22,7 @@ from boto3.s3.transfer import TransferConfig
 from ogcserver.model.image import Grid
 from ogcserver.model.object_urls import SCHEME, split_url
 from ogcserver.storage.products import DEFLATE_LEVEL, BandForm, ProductFolder, write_chunk
-from ogcserver.storage.s3 import Clients
+from ogcserver.storage.s3 import Clients, listed
 
 # parts of 64 MiB from 64 MiB on: a product of the largest allowed size stays under S3's 10,000 parts
 TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=4)
@@ -48,8 +48,7 @@ class ObjectProductFolder:
         return f"{self.work}chunks/{name}.tif"
 
     def _keys(self, prefix: str) -> list[str]:
-        pages = self.clients.get().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+        return [o["Key"] for o in listed(self.clients.get(), self.bucket, prefix)]
 
     def manifest(self) -> dict | None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -74,6 +75,12 @@ def open_object(clients: Clients, url: str) -> tuple[BinaryIO, int]:
     return answer["Body"], int(answer["ContentLength"])
 
 
+def listed(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every object entry (Key, Size, LastModified) under a prefix, a thousand per request."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
 def list_objects(clients: Clients, url: str, pattern: str) -> list[tuple[str, float, int]]:
     """(URL, modification time, size) of every object under the prefix ``url`` whose name matches
     ``pattern`` (case-insensitive), sorted, hidden names (a dot first) left out as in a folder;
@@ -81,13 +88,11 @@ def list_objects(clients: Clients, url: str, pattern: str) -> list[tuple[str, fl
     bucket, prefix = split_url(url)
     found = []
     try:
-        for page in clients.get().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                parts = entry["Key"].removeprefix(prefix).split("/")
-                if any(p.startswith(".") for p in parts) or not fnmatch.fnmatch(parts[-1].lower(), pattern.lower()):
-                    continue
-                found.append((f"{SCHEME}{bucket}/{entry['Key']}", entry["LastModified"].timestamp(),
-                              int(entry["Size"])))
+        for entry in listed(clients.get(), bucket, prefix):
+            parts = entry["Key"].removeprefix(prefix).split("/")
+            if any(p.startswith(".") for p in parts) or not fnmatch.fnmatch(parts[-1].lower(), pattern.lower()):
+                continue
+            found.append((f"{SCHEME}{bucket}/{entry['Key']}", entry["LastModified"].timestamp(), int(entry["Size"])))
     except Exception as exc:  # noqa: BLE001 - botocore's errors: missing, forbidden, unreachable
         raise OSError(2, f"the objects cannot be listed ({type(exc).__name__})") from None
     return sorted(found)

@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.storage.cache.directory import ATIME_RESOLUTION
-from ogcserver.storage.s3 import Clients
+from ogcserver.storage.s3 import Clients, listed
 
 # A render stops at its deadline (limits.render_timeout, 30 s by default); a lock older than twice
 # that belongs to a process that died.
@@ -183,9 +183,7 @@ class S3TileStore:
     # -- listing and batched deletes --------------------------------------------------------------
     def _list(self, prefix: str) -> Iterator[dict[str, Any]]:
         """Every object under a prefix (ListObjectsV2, a thousand at a time)."""
-        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        for page in pages:
-            yield from page.get("Contents", [])
+        return listed(self._s3, self.bucket, prefix)
 
     def _delete_keys(self, names: Iterable[str]) -> int:
         removed, batch = 0, []
