@@ -168,7 +168,7 @@ class SourcesConfig(Frozen):
     recorded with its reason and logged once) and, for its format and VRT sources, at every open."""
 
     allow_vrt: bool = False  # VRTs name other files; even allowed, only plain sources inside `roots`
-    roots: tuple[Path, ...] = ()  # where VRT sources may point (default: the layers' files and folders)
+    roots: tuple[Path, ...] = ()  # where VRT sources may point (default: the layers' files and folders; a VRT file's folder)
     # 2^18: beyond any single file of public products (WorldCover tiles 36,000, GEBCO 86,400);
     # larger data is published as a folder of tiles
     max_side: int = Field(262_144, ge=1, le=2**31 - 1)

@@ -16,7 +16,7 @@ from ogcserver.model.labels import unique_names
 from ogcserver.storage.readers import rasterio_reader
 from ogcserver.storage.readers.gdal_options import SAFETY, apply_gdal_options
 from ogcserver.storage.readers.rasterio_reader import RasterioReader, band_names
-from ogcserver.storage.readers.vetting import SourceRules
+from ogcserver.storage.readers.vetting import SourceRules, default_roots
 from tests.support.hostile_files import SECRET, canary, good_tiff, raw_band_vrt, simple_vrt, write_hostile_folder
 
 
@@ -141,6 +141,20 @@ def test_vrt_sources_are_plain_local_files_inside_the_roots(tmp_path):
     assert "source 'inner.vrt': VRTRawRasterBand" in refusal(reader, vrt("outer.vrt", simple_vrt("inner.vrt", relative=True)))
     vrt("b.vrt", simple_vrt("a.vrt", relative=True))
     assert "names itself" in refusal(reader, vrt("a.vrt", simple_vrt("b.vrt", relative=True)))
+
+
+def test_a_vrt_layer_may_name_the_files_beside_it_by_default(tmp_path):
+    data = tmp_path / "data"
+    good_tiff(data / "good.tif")
+    vrt = data / "beside.vrt"
+    vrt.write_text(simple_vrt("good.tif", relative=True))
+    elsewhere = good_tiff(tmp_path / "elsewhere" / "other.tif")
+    assert default_roots([vrt, elsewhere]) == (str(data.resolve()), str(elsewhere.resolve()))
+    reader = RasterioReader(rules=SourceRules(allow_vrt=True, roots=default_roots([vrt])))
+    assert reader.describe(str(vrt)).width == 64
+    outside = data / "outside.vrt"
+    outside.write_text(simple_vrt(str(tmp_path / "elsewhere" / "other.tif")))
+    assert "lies outside the data roots" in refusal(reader, outside)
 
 
 def test_a_file_changed_into_a_hostile_one_is_refused_when_opened(tmp_path, caplog):

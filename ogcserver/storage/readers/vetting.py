@@ -374,5 +374,8 @@ def _check_georeferencing(ds: rasterio.DatasetReader, name: str) -> None:
 
 
 def default_roots(paths: list[Path]) -> tuple[str, ...]:
-    """Resolved data roots: the folders and files a configuration publishes."""
-    return tuple(dict.fromkeys(os.path.realpath(p) for p in paths))
+    """Resolved data roots: the folders and files a configuration publishes; for a VRT file, the
+    folder holding it, where the files it names usually lie beside it."""
+    real = (os.path.realpath(p) for p in paths)
+    return tuple(dict.fromkeys(os.path.dirname(r) if r.lower().endswith(".vrt") and os.path.isfile(r) else r
+                               for r in real))
