@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ogcserver.model.image import Grid
+from ogcserver.model.image import Grid, alpha_of
 
 PROFILE = {"driver": "GTiff", "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
            "predictor": 2, "bigtiff": "IF_SAFER"}
@@ -44,7 +44,7 @@ class GeoTiffWriter:
             raise RuntimeError("write() before begin()")
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
             self._ds.write(data, window=w)
-            self._ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=w)
+            self._ds.write_mask(alpha_of(valid), window=w)
 
     def close(self) -> None:
         if self._ds is not None:

@@ -20,7 +20,7 @@ from ogcserver.core.functions.ramps import OutOfRange, RampName, banded, positio
 from ogcserver.model.budget import check_deadline
 from ogcserver.model.errors import ChainError
 from ogcserver.model.geo import WGS84, geojson_polygon, is_geographic, transform_coords
-from ogcserver.model.image import Raster
+from ogcserver.model.image import Raster, alpha_of
 
 METRES_PER_DEGREE = 111_120.0  # gdaldem's scale for metres over lon/lat
 STRIP_PIXELS = 1 << 16  # output pixels a neighbourhood function computes between deadline checks
@@ -255,7 +255,7 @@ class Colormap(Function):
         else:
             for c in range(3):
                 out[c] = np.nan_to_num(np.interp(band, values, colours[:, c])).astype(np.uint8)
-        out[3] = np.where(valid, 255, 0)
+        out[3] = alpha_of(valid)
         return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
 
     def range_for(self, band: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
@@ -285,7 +285,7 @@ class Colormap(Function):
                 valid = valid & ~past
             elif rule != "extend":
                 out[:3, past] = np.array(rgb(rule), dtype=np.uint8)[:, None]
-        out[3] = np.where(valid, 255, 0)
+        out[3] = alpha_of(valid)
         return Raster(out, valid, raster.grid, ("red", "green", "blue", "alpha"))
 
 

@@ -25,7 +25,7 @@ from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
-from ogcserver.model.image import Grid
+from ogcserver.model.image import Grid, alpha_of
 
 IN_MEMORY_BYTES = 32 << 20  # outputs up to this size are encoded in memory
 PIECE_PIXELS = 1 << 22      # pixels per band read and written at once
@@ -144,7 +144,7 @@ class CoverageWriter:
                     full = np.full((r1 - r0, c1 - c0), 255, np.uint8)
                     self.dataset.write_mask(full, window=Window(c0, r0, c1 - c0, r1 - r0))
             r0, r1, c0, c1 = window
-            mask = np.where(valid, 255, 0).astype(np.uint8)
+            mask = alpha_of(valid)
             self.dataset.write_mask(mask, window=Window(c0, r0, c1 - c0, r1 - r0))
 
     def finish(self) -> EncodedCoverage:

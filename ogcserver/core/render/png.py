@@ -19,7 +19,7 @@ from ogcserver.model.budget import check_deadline
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type: grey, grey+alpha, RGB, RGBA
 UP = 2  # PNG filter type 2: each byte minus the byte above it
-ROWS_BYTES = 4 << 20  # filtered bytes compressed between deadline checks
+ROWS_BYTES = 4 << 20  # filtered bytes made and compressed at once, between deadline checks
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -36,16 +36,17 @@ def encode_png(pixels: np.ndarray, level: int, strategy: int) -> bytes:
     if channels not in COLOR_TYPES or not height or not width:
         raise ValueError(f"cannot write a PNG of shape {pixels.shape}")
     rows = pixels.reshape(height, width * channels)
-    filtered = np.empty((height, width * channels + 1), dtype=np.uint8)
-    filtered[:, 0] = UP
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG's
     compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS, 8, strategy)
-    rows_at_once = max(1, ROWS_BYTES // filtered.shape[1])
+    rows_at_once = max(1, ROWS_BYTES // (width * channels + 1))
     parts = []
-    for r0 in range(0, height, rows_at_once):  # in pieces, checking the request's deadline between them
-        check_deadline()
-        parts.append(compressor.compress(filtered[r0:r0 + rows_at_once].data))
+    for r0 in range(0, height, rows_at_once):  # in strips: no filtered copy of the whole picture
+        check_deadline()  # between strips: the request's deadline
+        r1 = min(height, r0 + rows_at_once)
+        filtered = np.empty((r1 - r0, width * channels + 1), dtype=np.uint8)
+        filtered[:, 0] = UP
+        above = rows[r0 - 1:r1 - 1] if r0 else np.vstack((np.zeros_like(rows[:1]), rows[:r1 - 1]))
+        np.subtract(rows[r0:r1], above, out=filtered[:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG's
+        parts.append(compressor.compress(filtered.data))
     data = b"".join(parts) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, COLOR_TYPES[channels], 0, 0, 0)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")

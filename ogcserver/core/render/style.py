@@ -8,18 +8,26 @@ import numpy as np
 from PIL import Image
 
 from ogcserver.model.catalog import BandStatistics
-from ogcserver.model.image import Raster, RGBAImage
+from ogcserver.model.image import Raster, RGBAImage, alpha_of
+
+STRIP_ROWS = 256  # rows stretched at once: a float32 copy of a whole 2048 px band would be 16 MiB
 
 
-def _to_byte(band: np.ndarray, stats: BandStatistics | None) -> np.ndarray:
+def _bytes_into(out: np.ndarray, band: np.ndarray, stats: BandStatistics | None) -> None:
+    """``band`` as bytes in ``out`` (one channel of the picture): 8-bit data as is, other types
+    stretched between the statistics (or the band's own range) a strip of rows at a time, so a
+    big map holds no whole-band float copy."""
     if band.dtype == np.uint8 and stats is None:
-        return band
+        out[...] = band
+        return
     low, high = (stats.low, stats.high) if stats else (float(np.nanmin(band)), float(np.nanmax(band)))
     if not high > low:
         high = low + 1.0
-    scaled = (band.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
-    np.clip(scaled, 0, 255, out=scaled)
-    return np.nan_to_num(scaled, nan=0.0, copy=False).astype(np.uint8)  # in place: a 2048 px band is 16 MiB
+    scale = np.float32(255.0 / (high - low))
+    for r0 in range(0, band.shape[0], STRIP_ROWS):
+        scaled = (band[r0:r0 + STRIP_ROWS].astype(np.float32) - np.float32(low)) * scale
+        np.clip(scaled, 0, 255, out=scaled)
+        out[r0:r0 + STRIP_ROWS] = np.nan_to_num(scaled, nan=0.0, copy=False)  # truncated, as astype(uint8)
 
 
 def render_palette(raster: Raster, palette: Sequence[tuple[int, int, int, int]]) -> RGBAImage:
@@ -42,17 +50,14 @@ def render_default(
     valid = raster.valid
     if raster.data.dtype.kind == "f":
         valid = valid & np.isfinite(raster.data).all(axis=0)
-    bands = [
-        _to_byte(raster.data[i], stats[i] if i < len(stats) else None) for i in range(raster.count)
-    ]
-    if len(bands) == 1:
-        bands = bands * 3
     opaque = bool(valid.all())
     pixels = np.empty(valid.shape + ((3,) if opaque else (4,)), dtype=np.uint8)
-    for i in range(3):
-        pixels[..., i] = bands[i]
+    for i in range(1 if raster.count == 1 else 3):
+        _bytes_into(pixels[..., i], raster.data[i], stats[i] if i < len(stats) else None)
+    if raster.count == 1:
+        pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
     if not opaque:
-        pixels[..., 3] = np.where(valid, 255, 0)
+        pixels[..., 3] = alpha_of(valid)
     return RGBAImage(pixels, raster.grid)
 
 
