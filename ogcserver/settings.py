@@ -228,9 +228,10 @@ MIB = 1024 * 1024
 WORKER_MEMORY_DEFAULT = 256 * MIB
 MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take about this much
 # The part of a worker's share GDAL's block cache may hold: the rest is for the requests' own
-# arrays (a 2048 px processed map holds several float32 copies of its view). At 1/8, workers of the
-# default share peaked just above 300 MiB under the mixed load of tests/system/test_worker_memory.py.
-GDAL_CACHE_SHARE = 16
+# arrays (a 2048 px map holds its bands and its picture). At 1/8 (32 MiB of the default share),
+# workers peak at 250-260 MiB under the mixed load of tests/system/test_worker_memory.py; at 1/16
+# the peer benchmark's mosaic maps were 5-14% slower.
+GDAL_CACHE_SHARE = 8
 
 
 # A serialized origin (Fetch standard): scheme "://" host, an optional port, nothing else.

@@ -15,7 +15,7 @@ MIB = 1 << 20
 def test_by_default_each_worker_has_256_mib():
     server = ServerConfig(workers=16)
     assert server.worker_memory_bytes == 256 * MIB
-    assert server.gdal_cache_bytes == 16 * MIB
+    assert server.gdal_cache_bytes == 32 * MIB  # an eighth
     assert server.open_datasets == 64
 
 
@@ -40,4 +40,4 @@ def test_the_app_bounds_gdal_block_cache(tmp_path, data_dir):
     path.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state"), "workers": 2, "memory_mb": 1024},
                                     "services": [{"name": "s", "layers": [{"name": "d", "source": str(data_dir / "dem.tif")}]}]}))
     create_app(load_settings(path))
-    assert gdal_cache_bytes() == 32 * MIB  # a sixteenth of 512 MiB
+    assert gdal_cache_bytes() == 64 * MIB  # an eighth of 512 MiB

@@ -109,7 +109,8 @@ def without_alpha(rgba: np.ndarray) -> np.ndarray:
 
 
 def flatten(image: RGBAImage, background: tuple[int, int, int]) -> np.ndarray:
-    """An RGB array of the image over an opaque background colour.
+    """An RGB array of the image over an opaque background colour, made a strip of rows at a time
+    (a 2048 px picture holds no whole-size temporaries besides its result).
 
     Transparent pixels take the background as whole 32-bit words, and only the few partly
     transparent ones are blended: 2.5 ms for 512 x 512 against 20 ms blending by masks.
@@ -118,10 +119,17 @@ def flatten(image: RGBAImage, background: tuple[int, int, int]) -> np.ndarray:
     if pixels.shape[2] == 3:
         return pixels
     pixels = np.ascontiguousarray(pixels)
-    alpha = pixels[..., 3]
-    if alpha.min() == 255:
+    if pixels[..., 3].min() == 255:
         return without_alpha(pixels)
     opaque_background = np.frombuffer(bytes((*background, 255)), dtype=np.uint32)[0]
+    out = np.empty(pixels.shape[:2] + (3,), dtype=np.uint8)
+    for r0 in range(0, pixels.shape[0], STRIP_ROWS):
+        out[r0:r0 + STRIP_ROWS] = _flatten_strip(pixels[r0:r0 + STRIP_ROWS], opaque_background, background)
+    return out
+
+
+def _flatten_strip(pixels: np.ndarray, opaque_background: np.uint32, background: tuple[int, int, int]) -> np.ndarray:
+    alpha = pixels[..., 3]
     out = np.where(alpha == 0, opaque_background, pixels.view(np.uint32)[..., 0])[..., None].view(np.uint8)
     partial = (alpha > 0) & (alpha < 255)
     if partial.any():  # rounded like (value * a + background * (255 - a)) / 255
