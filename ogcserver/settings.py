@@ -11,6 +11,7 @@ core and never the reverse.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import ipaddress
 import logging
 import re
@@ -37,7 +38,7 @@ from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import bucket_problem, is_object_url, split_url
 from ogcserver.model.redaction import Secret
 from ogcserver.model.safe_yaml import DocumentBounds, DocumentRefused, parse_document
-from ogcserver.storage.catalogs.files import list_source_files, multidim_sources
+from ogcserver.storage.catalogs.files import list_source_files, multidim_sources, raster_kinds
 from ogcserver.storage.readers.multidim_vetting import is_multidim
 
 log = logging.getLogger(__name__)
@@ -648,6 +649,43 @@ def collection_layers(folder: Path, cubes: list[Path], used: set[str]) -> list[d
             for variable in next(iter(variables))]
 
 
+# the raster files a zero-configuration folder layer takes, the first of these that any file matches
+FOLDER_PATTERNS = ("*.tif", "*.tiff", "*.jp2", "*.img", "*.hgt", "*.hgt.zip", "*.dt1", "*.dt2")
+
+
+def folder_pattern(folder: Path) -> tuple[str, list[Path]]:
+    """The file pattern of a zero-configuration folder layer and the files it matches: GeoTIFFs,
+    else the first other raster format found (a folder of SRTM ``.hgt.zip`` tiles)."""
+    for pattern in FOLDER_PATTERNS:
+        files = [Path(path) for path, _mtime, _size in list_source_files(folder, pattern)]
+        if files:
+            return pattern, files
+    return FOLDER_PATTERNS[0], []
+
+
+def folder_layers(folder: Path, used: set[str]) -> list[dict]:
+    """A folder whose rasters are of one kind (band count and data type) is one mosaic layer. A
+    folder mixing kinds, such as a data folder holding dem/, ortho/ and landcover/, is a layer per
+    subfolder and per raster beside them, each by the same rule: rasters that cannot be drawn as
+    one picture are never made one mosaic."""
+    pattern, files = folder_pattern(folder)
+    if len(raster_kinds(files)) <= 1:
+        name = _unique_name(layer_name_for(folder), used)
+        return [{"name": name, "title": name, "source": str(folder.resolve()),
+                 **({"pattern": pattern} if pattern != FOLDER_PATTERNS[0] else {})}]
+    log.info("folder of several kinds of rasters: a layer per subfolder and file", extra={"path": str(folder)})
+    layers: list[dict] = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith(".") or is_multidim(str(child)):
+            continue
+        if child.is_dir() and folder_pattern(child)[1]:
+            layers += folder_layers(child, used)
+        elif child.is_file() and any(fnmatch.fnmatch(child.name.lower(), p) for p in FOLDER_PATTERNS):
+            name = _unique_name(layer_name_for(child), used)
+            layers.append({"name": name, "title": name, "source": str(child.resolve())})
+    return layers
+
+
 def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Settings:
     """Zero configuration: one service, a layer per file (per variable of a multidimensional
     file), and for a folder a mosaic layer of its rasters plus a layer per variable of each
@@ -666,8 +704,11 @@ def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Set
         layers += spanning
         for cube in [] if spanning else cubes:
             layers += variable_layers(cube, used)
-        if cubes and not list_source_files(path, "*.tif"):
+        if cubes and not folder_pattern(path)[1]:
             continue  # a folder of multidimensional files only: no empty mosaic beside them
+        if path.is_dir():
+            layers += folder_layers(path, used)  # an empty folder too: the catalog says why it is left out
+            continue
         name = _unique_name(layer_name_for(path), used)
         layers.append({"name": name, "title": name, "source": str(path.resolve())})
     raw: dict = {"services": [{"name": "data", "title": "Published data", "layers": layers}]}

@@ -12,6 +12,7 @@ import pyproj
 import rasterio
 import rasterio.warp
 
+from ogcserver.settings import folder_pattern
 from ogcserver.storage.readers.xarray_reader import XarrayReader
 from tests.support.browser import Browser
 
@@ -87,9 +88,9 @@ MULTIDIMENSIONAL = (".nc", ".nc4")  # read through xarray, not GDAL
 def true_lonlat_bounds(path: Path) -> tuple[float, float, float, float]:
     """Where the source's valid pixels lie in lon/lat, from its files' masks (read at most 256
     cells a side, so within a cell); east past 180 when it crosses the antimeridian."""
-    if path.suffix.lower() in MULTIDIMENSIONAL or (path.is_dir() and not any(p.suffix.lower() == ".tif" for p in path.rglob("*"))):
+    files = [path] if path.is_file() else folder_pattern(path)[1]  # a folder: the rasters its layer takes
+    if path.suffix.lower() in MULTIDIMENSIONAL or not files:
         return multidimensional_lonlat_bounds(path)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() == ".tif")
     lons, lats = [], []
     for f in files:
         with rasterio.open(f) as src:

@@ -37,10 +37,8 @@ from tests.support.viewer import drawn, expected_rect, inside_outside, map_pixel
 
 # Files that cannot be published yet, and what their log line must say.
 VRT_RULES = r"VRT sources are not enabled"
-NO_FILES = r"\*\.tif|pattern|match"  # a folder without a file its pattern matches
 REFUSED = {
     "landsat7-rgb/RGB.byte.rpc.vrt": VRT_RULES,
-    "dem-srtm-hgt": NO_FILES,  # only N10W110.hgt.zip, which is served when named
 }
 # WCS offers a coverage in its native CRS, which needs an EPSG code: these have none (a WKT with an
 # unknown datum; a CF Albers grid mapping; a geostationary view), so WMS and WMTS list them and WCS does not.

@@ -7,6 +7,8 @@ import fnmatch
 import os
 from pathlib import Path
 
+import rasterio
+
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import is_object_url, is_prefix_url
 from ogcserver.storage.readers.multidim_vetting import is_multidim
@@ -80,3 +82,21 @@ def multidim_sources(folder: Path) -> list[Path]:
         if len(found) >= MAX_MULTIDIM_FILES:
             break
     return sorted(found)[:MAX_MULTIDIM_FILES]
+
+
+MAX_KIND_CHECKS = 1000  # files of a folder opened to tell whether they are of one kind
+
+
+def raster_kinds(paths: list[Path]) -> set[tuple[int, str]]:
+    """The (band count, data type) pairs of the rasters, read from at most MAX_KIND_CHECKS of them
+    spread over the list (headers only); files that do not open are left to the catalog, which
+    refuses them with the reason."""
+    step = max(1, -(-len(paths) // MAX_KIND_CHECKS))
+    kinds = set()
+    for path in paths[::step]:
+        try:
+            with rasterio.open(path) as ds:
+                kinds.add((ds.count, ds.dtypes[0]))
+        except (rasterio.errors.RasterioError, OSError):
+            continue
+    return kinds
