@@ -152,6 +152,13 @@ def overview_usable(layer: Layer, grid: Grid, want: ItemQuery, constraints: Cons
     return True
 
 
+def of_the_layers_kind(items: list[CatalogItem], layer: Layer) -> list[CatalogItem]:
+    """The items whose data type is the layer's. An unlike file in a folder (a 16-bit scene among
+    byte tiles) cannot be drawn with the layer's statistics and colours, nor share its arrays; the
+    catalog names such items once when it describes the layer."""
+    return [item for item in items if item.source.dtype == layer.info.dtype]
+
+
 class ViewReader:
     """Reads ``ReadRequest``s from a layer catalog's items through a raster reader."""
 
@@ -193,7 +200,7 @@ class ViewReader:
             wanted = holding_times(wanted, request.layer.info.dimensions, steps or (request.slice,))
         with phase("select"):
             items = self.catalog.items_for(request.layer, area, request.max_items, wanted)
-            return allowed_items(items, request.constraints)
+            return allowed_items(of_the_layers_kind(items, request.layer), request.constraints)
 
     def _read(self, request: ReadRequest) -> Raster | RGBAImage | None:
         layer, grid, template, constraints = request.layer, request.grid, request.template, request.constraints

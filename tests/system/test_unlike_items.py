@@ -1,0 +1,46 @@
+"""A configured folder mosaic holding a file of another data type: the file is left out of every
+read and named once in the log, and the layer answers as the files of its own kind draw it
+(before, a WCS GetCoverage over a float file among byte tiles failed with a 500)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import rasterio
+import yaml
+from rasterio.io import MemoryFile
+from rasterio.transform import from_origin
+
+from ogcserver.app import create_app
+from ogcserver.settings import load_settings
+
+
+def _raster(path, count: int, dtype: str, west: float, value: float) -> None:
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=count, dtype=dtype, crs="EPSG:4326",
+                       transform=from_origin(west, 10, 0.1, 0.1), nodata=0) as ds:
+        ds.write(np.full((count, 64, 64), value, dtype=dtype))
+
+
+def test_a_file_of_another_data_type_is_left_out_and_named(tmp_path, caplog):
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    _raster(folder / "a.tif", 1, "uint8", 0.0, 7)
+    _raster(folder / "b.tif", 1, "float32", 6.4, 300.5)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "s", "layers": [{"name": "m", "source": str(folder)}]}]}))
+    with caplog.at_level(logging.WARNING):
+        client = create_app(load_settings(config)).test_client()
+        response = client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
+                                                     "COVERAGEID": "m", "FORMAT": "image/tiff"})
+    assert response.status_code == 200, response.data[:300]
+    with MemoryFile(response.data) as memfile, memfile.open() as ds:
+        assert ds.dtypes[0] == "uint8"
+        values = ds.read(1, masked=True)
+        west = ds.transform * (0, 0)
+    columns = np.arange(values.shape[1]) * 0.1 + west[0] + 0.05
+    assert (values[:, columns < 6.4] == 7).all()  # a.tif as it is
+    assert values[:, columns > 6.4].mask.all()  # b.tif nowhere, not cast into bytes
+    named = [r for r in caplog.records if "data type is not the layer's" in r.getMessage()]
+    assert len(named) == 1 and "b.tif (1 band(s) of float32)" in named[0].items
