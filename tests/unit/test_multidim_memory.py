@@ -12,7 +12,7 @@ import xarray as xr
 
 from ogcserver.composition import raster_reader
 from ogcserver.settings import ServerConfig, SourcesConfig, settings_from_paths
-from ogcserver.storage.readers.open_variables import HANDLE_BYTES, chunks_under, to_close
+from ogcserver.storage.readers.open_variables import chunks_under, to_close
 from ogcserver.storage.readers.xarray_reader import XarrayReader
 
 MIB = 1 << 20
