@@ -132,7 +132,9 @@ def raster_reader(settings: Settings) -> SourceReader:
     def cubes() -> RasterReader:
         from ogcserver.storage.readers.xarray_reader import XarrayReader  # heavy: only where needed
 
-        return XarrayReader(config.multidim_max_open, rules, config.multidim_chunk_cache_mb << 20)
+        server = settings.server
+        return XarrayReader(server.multidim_open(config.multidim_max_open), rules,
+                            server.multidim_chunk_cache(config.multidim_chunk_cache_mb << 20), server.multidim_memory)
 
     return SourceReader(rasters, cubes, Clients(s3_endpoint(settings)) if settings.source_buckets else None)
 

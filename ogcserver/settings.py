@@ -40,6 +40,7 @@ from ogcserver.model.redaction import Secret
 from ogcserver.model.safe_yaml import DocumentBounds, DocumentRefused, parse_document
 from ogcserver.storage.catalogs.files import list_source_files, multidim_sources, raster_kinds
 from ogcserver.storage.readers.multidim_vetting import is_multidim
+from ogcserver.storage.readers.open_variables import HANDLE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,9 @@ class SourcesConfig(Frozen):
     # netCDF/HDF5/Zarr variables each worker keeps open (least recently used closed first): a
     # series or reduction over a folder of daily files opens each file once, not once a request
     # (an open costs ~0.25 s: xarray decodes the coordinates); each holds a file handle and at
-    # most its chunk cache, filled only by the chunks read
+    # most its chunk cache, filled only by the chunks read. Both are maxima: the open variables
+    # and their caches together hold at most an eighth of a worker's memory share (server.memory_mb),
+    # about 1 MiB a variable plus the chunks read (32 variables of the default 256 MiB share)
     multidim_max_open: int = Field(128, ge=1, le=4096)
 
 
@@ -233,6 +236,10 @@ MIN_WORKER_MEMORY_MB = 64  # a worker's interpreter and libraries alone take abo
 # workers peak at 250-260 MiB under the mixed load of tests/system/test_worker_memory.py; at 1/16
 # the peer benchmark's mosaic maps were 5-14% slower.
 GDAL_CACHE_SHARE = 8
+# The part of a worker's share its open netCDF/HDF5/Zarr variables may hold together (each an
+# estimated HANDLE_BYTES plus the chunks its reads left in its chunk cache): 32 MiB of the
+# default share, as much as GDAL's block cache
+MULTIDIM_SHARE = 8
 
 
 # A serialized origin (Fetch standard): scheme "://" host, an optional port, nothing else.
@@ -317,7 +324,8 @@ class ServerConfig(Frozen):
     concurrent_per_client: int | None = Field(None, ge=0, le=4096)
     # Memory for all workers together (MiB); unset: 256 MiB per worker. Each worker's share
     # bounds GDAL's block cache (a sixteenth of it, at least 16 MiB; otherwise 5% of the machine's
-    # RAM in every process) and its open datasets (one per 4 MiB, split over its threads).
+    # RAM in every process), its open datasets (one per 4 MiB, split over its threads) and its open
+    # netCDF/HDF5/Zarr variables with their chunk caches (an eighth of it).
     memory_mb: int | None = Field(None, ge=64)
     # Who gets a Server-Timing header (select, read, warp, functions, encode) on rendered answers:
     # off by default for anonymous callers, since phase times tell an outsider about the sources.
@@ -368,6 +376,20 @@ class ServerConfig(Frozen):
         """Handles each thread's pool keeps open: the configured maximum, within the memory share."""
         by_memory = self.worker_memory_bytes // (4 * MIB) // self.threads
         return max(4, min(self.max_open_datasets, by_memory))
+
+    @property
+    def multidim_memory(self) -> int:
+        """What the netCDF/HDF5/Zarr variables a worker keeps open may hold together."""
+        return self.worker_memory_bytes // MULTIDIM_SHARE
+
+    def multidim_open(self, configured: int) -> int:
+        """Variables a worker keeps open: the configured maximum, within its memory for them."""
+        return max(1, min(configured, self.multidim_memory // HANDLE_BYTES))
+
+    def multidim_chunk_cache(self, configured: int) -> int:
+        """One variable's chunk cache: the configured size, within half the memory for them all,
+        so one variable's cache never closes every other."""
+        return min(configured, self.multidim_memory // 2)
 
 
 class AdminConfig(Frozen):

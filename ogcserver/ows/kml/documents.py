@@ -65,18 +65,19 @@ def ground_overlay(name: str, image_href: str, box: BBox) -> bytes:
     return _serialize(root)
 
 
-def time_series_overlays(name: str, box: BBox, steps: Sequence[tuple[str, str, str | None]]) -> bytes:
+def time_series_overlays(name: str, box: BBox, steps: Sequence[tuple[str, str, str | None, str | None]]) -> bytes:
     """One image per time step over a lon/lat box, each shown from its time to the next one's
     (a TimeSpan), so Google Earth's time slider plays the series; ``steps``: (time, image href,
-    next time or None for the last)."""
+    its instant on the slider, the next one's; None: none, see ``slider_times.py``)."""
     root, doc = _document(name)
-    for begin, href, end in steps:
+    for step, href, begin, end in steps:
         overlay = _el(doc, "GroundOverlay")
-        _el(overlay, "name", f"{name} {begin}")
-        span = _el(overlay, "TimeSpan")
-        _el(span, "begin", begin)
-        if end is not None:
-            _el(span, "end", end)
+        _el(overlay, "name", f"{name} {step}")
+        if begin is not None:
+            span = _el(overlay, "TimeSpan")
+            _el(span, "begin", begin)
+            if end is not None:
+                _el(span, "end", end)
         icon = _el(overlay, "Icon")
         _el(icon, "href", href)
         _lat_lon_box(overlay, "LatLonBox", box)

@@ -17,6 +17,7 @@ from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kml import documents
 from ogcserver.ows.kml.errors import KML_FORMAT
+from ogcserver.ows.kml.slider_times import slider_time
 from ogcserver.ows.response import OwsResponse
 
 MAX_FOOTPRINTS = 10_000
@@ -94,11 +95,12 @@ class KmlService:
         params = {**wms_params, "VERSION": "1.3.0", "CRS": "CRS:84", "FORMAT": "image/png", "TRANSPARENT": "TRUE",
                   "BBOX": f"{box.minx!r},{box.miny!r},{box.maxx!r},{box.maxy!r}"}
         params.pop("SRS", None)
-        times = next((d.values for layer in resolved for d in layer.info.dimensions if d.name == "time"), ())
-        if times and not any(k.upper() == "TIME" for k in params):  # the series, for the time slider
-            times = times[-self.engine.limits(query.service).max_steps:]
-            steps = [(t, f"{endpoint.url}?{urlencode({**params, 'TIME': t})}", after)
-                     for t, after in zip(times, [*times[1:], None])]
+        time = next((d for layer in resolved for d in layer.info.dimensions if d.name == "time"), None)
+        if time and not any(k.upper() == "TIME" for k in params):  # the series, for the time slider
+            times = time.values[-self.engine.limits(query.service).max_steps:]
+            instants = [slider_time(t, time.calendar) for t in times]
+            steps = [(t, f"{endpoint.url}?{urlencode({**params, 'TIME': t})}", begin, end)
+                     for t, begin, end in zip(times, instants, [*instants[1:], None])]
             return OwsResponse(documents.time_series_overlays(name, box, steps), documents.KML_TYPE)
         href = f"{endpoint.url}?{urlencode(params)}"
         return OwsResponse(documents.ground_overlay(name, href, box), documents.KML_TYPE)

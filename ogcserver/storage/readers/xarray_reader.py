@@ -47,6 +47,7 @@ from ogcserver.storage.readers.cf_grid import (
     with_sibling_coordinates,
 )
 from ogcserver.storage.readers.multidim_vetting import check_multidim_source
+from ogcserver.storage.readers.open_variables import HANDLE_BYTES, chunks_under, to_close
 from ogcserver.storage.readers.read_cost import in_strips
 from ogcserver.storage.readers.vetting import DEFAULT_RULES, HDF5, ZARR, SourceRules
 
@@ -58,13 +59,20 @@ READ_MARGIN = 2  # source pixels read around a view, for resampling kernels
 ATTRIBUTES = ("long_name", "standard_name", "units", "title", "comment", "source", "institution", "history")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Opened:
     dataset: xr.Dataset
     variable: xr.DataArray
     layout: GridLayout
     # the variable's own HDF5 dataset, read directly (see ``raw_reader``); None: read through xarray
     hdf5: h5py.Dataset | None = None
+    cache: int = 0  # bytes of the chunk cache kept between reads (that of ``hdf5``, when chunked)
+    held: int = 0  # bytes the reads may have left in it: the chunks they touched, at most ``cache``
+
+    @property
+    def cost(self) -> int:
+        """The memory this open variable holds, at most."""
+        return HANDLE_BYTES + self.held
 
     def read(self, where: dict[str, int | slice]) -> np.ndarray:
         """The decoded values of a selection by dimension (as ``isel`` takes it)."""
@@ -76,6 +84,9 @@ class Opened:
         # cell, a hundred times slower than a whole one (which spans the same chunks)
         whole = tuple(slice(k.start, k.stop) if isinstance(k, slice) else k for k in keys)
         raw = self.hdf5[whole][tuple(slice(None, None, k.step) for k in keys if isinstance(k, slice))]
+        if self.cache and self.hdf5.chunks:
+            touched = chunks_under(self.hdf5.shape, self.hdf5.chunks, whole) * math.prod(self.hdf5.chunks)
+            self.held = min(self.cache, self.held + touched * self.hdf5.dtype.itemsize)
         kept = [d for d in dims if not isinstance(where.get(str(d)), int)]
         packed = xr.Variable(kept, np.asarray(raw), attrs=packing(self.variable))
         return np.asarray(xr.conventions.decode_cf_variable(
@@ -342,10 +353,11 @@ class XarrayReader:
     """The storage reader for netCDF, HDF5 and Zarr variables (see the module's docstring)."""
 
     def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES,
-                 chunk_cache: int = 16 * 2**20) -> None:
+                 chunk_cache: int = 16 * 2**20, memory: int = 256 * 2**20) -> None:
         self.max_open = max_open
         self.rules = rules
         self.chunk_cache = chunk_cache
+        self.memory = memory  # what the open variables may hold together (handles and chunk caches)
         self._open: OrderedDict[tuple[int, str, str], Opened] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -356,6 +368,7 @@ class XarrayReader:
             found = self._open.get(key)
             if found is not None:
                 self._open.move_to_end(key)
+                self._close_beyond_bounds()
                 return found
         ds = open_dataset(path, self.chunk_cache)
         try:
@@ -369,7 +382,9 @@ class XarrayReader:
             dims = spatial_dims(ds, data)
             layout = layout_of(ds, data)
             data = data.transpose(..., *dims) if dims and data.dims[-2:] != dims else data
-            opened = Opened(ds, data, layout, raw_reader(ds, variable, data))
+            raw = raw_reader(ds, variable, data)
+            cache = int(ds.encoding.get("chunk_cache", 0)) if raw is not None and raw.chunks else 0
+            opened = Opened(ds, data, layout, raw, cache)
         except NotAGrid as exc:
             ds.close()
             raise SourceRefused(os.path.basename(path.rstrip("/")), f"variable '{variable}': {exc}") from None
@@ -378,9 +393,16 @@ class XarrayReader:
             raise
         with self._lock:
             self._open[key] = opened
-            while len(self._open) > self.max_open:
-                self._open.popitem(last=False)[1].dataset.close()
+            self._close_beyond_bounds()
         return opened
+
+    def _close_beyond_bounds(self) -> None:
+        """Closes the least recently used variables beyond the count and memory bounds (the lock
+        held); the one just used counts with its whole chunk cache, which its read may fill."""
+        *others, (last, newest) = self._open.items()
+        costs = [(k, o.cost) for k, o in others] + [(last, HANDLE_BYTES + newest.cache)]
+        for key in to_close(costs, self.max_open, self.memory):
+            self._open.pop(key).dataset.close()
 
     def forget_handles(self) -> None:
         with self._lock:
