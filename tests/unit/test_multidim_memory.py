@@ -89,3 +89,20 @@ def test_a_point_over_many_compressed_files_stays_within_the_bound(tmp_path):
         assert len(reader._open) <= 8 and len(open_files) <= 8
         assert sum(o.cost for o in reader._open.values()) <= 8 * MIB
     assert (resident_bytes() - before) < 20 * MIB  # unbounded: 47 caches of 1 MiB and 47 handles
+
+
+def test_a_variable_dropped_from_the_pool_stays_open_for_a_read_still_holding_it(tmp_path):
+    """Another thread's open may push a variable out of the pool while a read holds it: the read
+    still reads it, and its file closes once the read lets it go."""
+    paths = [str(compressed_day(tmp_path / f"day{d}.nc", d)) for d in range(3)]
+    reader = XarrayReader(max_open=1, chunk_cache=MIB, memory=8 * MIB)
+    held = reader._opened(paths[0], "v")  # as a read in progress holds it
+    reader._opened(paths[1], "v")  # one variable at most: the first leaves the pool
+    assert (paths[0], "v") not in {k[1:] for k in reader._open}
+    truth = xr.open_dataset(paths[0]).v.isel(time=0, lat=3, lon=4).item()
+    assert held.read({"time": 0, "lat": 3, "lon": 4}).item() == truth
+    file_id = held.dataset.encoding["hdf5"].id
+    assert file_id.valid
+    del held
+    gc.collect()
+    assert not file_id.valid  # closed

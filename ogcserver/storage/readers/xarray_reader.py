@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -385,6 +386,9 @@ class XarrayReader:
             raw = raw_reader(ds, variable, data)
             cache = int(ds.encoding.get("chunk_cache", 0)) if raw is not None and raw.chunks else 0
             opened = Opened(ds, data, layout, raw, cache)
+            # closed when the last reference goes: a variable dropped from the pool while another
+            # thread still reads it stays open for that read
+            weakref.finalize(opened, ds.close)
         except NotAGrid as exc:
             ds.close()
             raise SourceRefused(os.path.basename(path.rstrip("/")), f"variable '{variable}': {exc}") from None
@@ -402,14 +406,11 @@ class XarrayReader:
         *others, (last, newest) = self._open.items()
         costs = [(k, o.cost) for k, o in others] + [(last, HANDLE_BYTES + newest.cache)]
         for key in to_close(costs, self.max_open, self.memory):
-            self._open.pop(key).dataset.close()
+            del self._open[key]  # closed once no read holds it (the finalizer set in _opened)
 
     def forget_handles(self) -> None:
         with self._lock:
-            mine = [k for k in self._open if k[0] == os.getpid()]
-            for key in mine:
-                self._open.pop(key).dataset.close()
-            self._open.clear()  # a parent's handles are not used after fork
+            self._open.clear()  # each closed once no read holds it; a parent's are not used after fork
 
     def release(self) -> None:
         """Nothing is held past a request: xarray keeps no decoded arrays (``cache=False``)."""
@@ -459,9 +460,7 @@ class XarrayReader:
     def forget_path(self, path: str) -> None:
         with self._lock:
             for key in [k for k in self._open if k[1] == path]:
-                opened = self._open.pop(key)
-                if key[0] == os.getpid():
-                    opened.dataset.close()
+                del self._open[key]  # closed once no read holds it
 
     def footprint(self, source: SourceInfo) -> dict | None:
         """Lon/lat grids: their box within the globe (cell centres on the poles or at -180 put
