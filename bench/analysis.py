@@ -18,6 +18,8 @@ bench/results/analysis-latest.md.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
 import re
 import resource
 import shutil
@@ -35,8 +37,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> None:
+    """Become the parent of every orphaned descendant (a local cluster's fork server and its
+    workers outlive the command for a moment), so their CPU time is counted when reaped."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap_orphans() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def children_cpu() -> float:
-    """CPU seconds (user + system) of every finished child process and their waited-for descendants."""
+    """CPU seconds (user + system) of every reaped descendant."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -46,6 +65,7 @@ def timed(command: list[str], **kwargs) -> tuple[float, float, subprocess.Comple
     started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **kwargs)
     elapsed = time.perf_counter() - started
+    reap_orphans()
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:6])}... failed:\n{done.stderr[-2000:]}")
     return elapsed, children_cpu() - cpu, done
@@ -120,6 +140,7 @@ def main() -> int:
     parser.add_argument("--zoom", default="12-16")
     parser.add_argument("--skip-analysis", action="store_true", help="only the seeding figures")
     args = parser.parse_args()
+    adopt_orphans()
     data = args.harness / "work" / "data"
     work = Path(tempfile.mkdtemp(prefix="ogcserver-analysis-bench-"))
     try:
