@@ -3,17 +3,17 @@
 ``analysis.cluster: local`` starts a ``LocalCluster`` of worker processes for the job's
 duration, without Dask's statistical profiler (it samples every thread's stack a hundred times a
 second for a dashboard a local cluster does not serve, a tenth of a seeding worker's time); its
-workers are forked from a server process that imported the task modules once (spawned, each
-imported them itself before its first task: about 1.5 s of CPU per worker, and a slower close);
-``tcp://host:port`` connects to a running scheduler whose workers have ogcserver installed. Tasks carry the settings as a value; a worker builds its core from them once
-(``build_core``, no web framework) and keeps it for every later task of the same settings.
+workers are forked from a server process that imported the task modules once (``worker_server``;
+spawned, each imported them itself before its first task, and closed slower);
+``tcp://host:port`` connects to a running scheduler whose workers have ogcserver installed.
+Tasks carry the settings as a value; a worker builds its core from them once (``build_core``, no
+web framework) and keeps it for every later task of the same settings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -23,6 +23,7 @@ from distributed import Client, LocalCluster
 from distributed.utils import get_mp_context
 from pydantic import ValidationError
 
+from ogcserver.analysing.worker_server import preload_worker_modules
 from ogcserver.composition import Core, build_core
 from ogcserver.core.config import AnalysisConfig
 from ogcserver.model.errors import InvalidValue
@@ -30,9 +31,6 @@ from ogcserver.model.jobs import ClusterUnavailable
 from ogcserver.settings import Settings
 
 CONNECT_TIMEOUT = "20s"  # to reach a remote scheduler
-# what a local worker runs: imported once by the fork server, so every worker starts with them
-WORKER_MODULES = ["distributed", "ogcserver.composition", "ogcserver.analysing.products",
-                  "ogcserver.analysing.zonal", "ogcserver.seeding"]
 _cores: dict[str, Core] = {}
 _lock = threading.Lock()
 
@@ -67,7 +65,8 @@ def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterat
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its shutdown notices are not the job's business
     with dask.config.set({"distributed.worker.profile.enabled": False,
                           "distributed.worker.multiprocessing-method": "forkserver"}):
-        _preload_worker_modules()
+        get_mp_context()  # Dask sets its own list of modules to preload on first use: ours replaces it
+        preload_worker_modules()
         with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
                           memory_limit=config.memory_limit_mb * 2**20, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
@@ -75,13 +74,6 @@ def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterat
                 yield client
             finally:
                 _quiet_before_close(client)
-
-
-def _preload_worker_modules() -> None:
-    """Have the fork server (started with the first local cluster, kept for the process's life)
-    import ``WORKER_MODULES``; Dask sets its own list on first use, so it is asked first."""
-    get_mp_context()
-    multiprocessing.get_context("forkserver").set_forkserver_preload(WORKER_MODULES)
 
 
 def _silence_distributed() -> None:
