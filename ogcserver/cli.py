@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ogcserver.analysing.worker_server import start_worker_server
 from ogcserver.model.errors import OgcServerError
 from ogcserver.settings import ConfigError, Settings, load_settings, settings_from_paths
 from ogcserver.storage.readers.gdal_options import apply_gdal_options
@@ -190,14 +191,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("hash-password", "hash-key"):
             return _print_hash(args.command)
         if args.command == "seed":
+            if args.cluster is not None and (args.cluster or load_settings(Path(args.config)).analysis.cluster) == "local":
+                start_worker_server()  # its imports run alongside this process's planning
             from ogcserver.seeding import run_seed
 
             return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.polygon, args.format,
                             args.workers, args.dry_run, args.cluster)
         if args.command == "analysis":
+            settings = load_settings(Path(args.config))
+            if (args.cluster or settings.analysis.cluster) == "local":
+                start_worker_server()  # its imports run alongside this process's planning
             from ogcserver.analysing import commands
 
-            settings = load_settings(Path(args.config))
             if args.action == "run":
                 if not args.out:
                     raise ValueError("give the product's name with --out")

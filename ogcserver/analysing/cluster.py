@@ -2,9 +2,12 @@
 
 ``analysis.cluster: local`` starts a ``LocalCluster`` of worker processes for the job's
 duration, without Dask's statistical profiler (it samples every thread's stack a hundred times a
-second for a dashboard a local cluster does not serve, a tenth of a seeding worker's time); ``tcp://host:port`` connects to a running scheduler whose workers have ogcserver
-installed. Tasks carry the settings as a value; a worker builds its core from them once
-(``build_core``, no web framework) and keeps it for every later task of the same settings.
+second for a dashboard a local cluster does not serve, a tenth of a seeding worker's time); its
+workers are forked from a server process that imported the task modules once (``worker_server``;
+spawned, each imported them itself before its first task, and closed slower);
+``tcp://host:port`` connects to a running scheduler whose workers have ogcserver installed.
+Tasks carry the settings as a value; a worker builds its core from them once (``build_core``, no
+web framework) and keeps it for every later task of the same settings.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from contextlib import contextmanager, suppress
 
 import dask.config
 from distributed import Client, LocalCluster
+from distributed.utils import get_mp_context
 from pydantic import ValidationError
 
+from ogcserver.analysing.worker_server import preload_worker_modules
 from ogcserver.composition import Core, build_core
 from ogcserver.core.config import AnalysisConfig
 from ogcserver.model.errors import InvalidValue
@@ -58,14 +63,17 @@ def cluster_client(config: AnalysisConfig, address: str | None = None) -> Iterat
             yield client
         return
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its shutdown notices are not the job's business
-    with dask.config.set({"distributed.worker.profile.enabled": False}), \
-            LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
-                      memory_limit=config.memory_limit_mb * 2**20, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        try:
-            yield client
-        finally:
-            _quiet_before_close(client)
+    with dask.config.set({"distributed.worker.profile.enabled": False,
+                          "distributed.worker.multiprocessing-method": "forkserver"}):
+        get_mp_context()  # Dask sets its own list of modules to preload on first use: ours replaces it
+        preload_worker_modules()
+        with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
+                          memory_limit=config.memory_limit_mb * 2**20, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            try:
+                yield client
+            finally:
+                _quiet_before_close(client)
 
 
 def _silence_distributed() -> None:
