@@ -12,6 +12,7 @@ import rasterio
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import is_object_url, is_prefix_url
 from ogcserver.storage.readers.multidim_vetting import is_multidim
+from ogcserver.storage.readers.vetting import DEFAULT_RULES, SourceRules, check_dataset, open_source
 from ogcserver.storage.s3 import Clients, head, list_objects
 
 
@@ -87,16 +88,17 @@ def multidim_sources(folder: Path) -> list[Path]:
 MAX_KIND_CHECKS = 1000  # files of a folder opened to tell whether they are of one kind
 
 
-def raster_kinds(paths: list[Path]) -> set[tuple[int, str]]:
+def raster_kinds(paths: list[Path], rules: SourceRules = DEFAULT_RULES) -> set[tuple[int, str]]:
     """The (band count, data type) pairs of the rasters, read from at most MAX_KIND_CHECKS of them
-    spread over the list (headers only); files that do not open are left to the catalog, which
-    refuses them with the reason."""
+    spread over the list (headers only). Each file is checked as every source is before GDAL opens
+    it; files refused or unreadable are left to the catalog, which refuses them with the reason."""
     step = max(1, -(-len(paths) // MAX_KIND_CHECKS))
     kinds = set()
     for path in paths[::step]:
         try:
-            with rasterio.open(path) as ds:
+            with open_source(str(path), rules) as ds:
+                check_dataset(ds, str(path), rules)
                 kinds.add((ds.count, ds.dtypes[0]))
-        except (rasterio.errors.RasterioError, OSError):
+        except (SourceUnavailable, rasterio.errors.RasterioError, OSError):
             continue
     return kinds
