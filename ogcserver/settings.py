@@ -685,12 +685,12 @@ def folder_pattern(folder: Path) -> tuple[str, list[Path]]:
     return FOLDER_PATTERNS[0], []
 
 
-def folder_layers(folder: Path, used: set[str]) -> list[dict]:
+def folder_layers(folder: Path, used: set[str], found: tuple[str, list[Path]] | None = None) -> list[dict]:
     """A folder whose rasters are of one kind (band count and data type) is one mosaic layer. A
     folder mixing kinds, such as a data folder holding dem/, ortho/ and landcover/, is a layer per
     subfolder and per raster beside them, each by the same rule: rasters that cannot be drawn as
-    one picture are never made one mosaic."""
-    pattern, files = folder_pattern(folder)
+    one picture are never made one mosaic. ``found``: the folder's ``folder_pattern``, when known."""
+    pattern, files = found or folder_pattern(folder)
     if len(raster_kinds(files)) <= 1:
         name = _unique_name(layer_name_for(folder), used)
         return [{"name": name, "title": name, "source": str(folder.resolve()),
@@ -700,8 +700,9 @@ def folder_layers(folder: Path, used: set[str]) -> list[dict]:
     for child in sorted(folder.iterdir()):
         if child.name.startswith(".") or is_multidim(str(child)):
             continue
-        if child.is_dir() and folder_pattern(child)[1]:
-            layers += folder_layers(child, used)
+        if child.is_dir():
+            inside = folder_pattern(child)
+            layers += folder_layers(child, used, inside) if inside[1] else []
         elif child.is_file() and any(fnmatch.fnmatch(child.name.lower(), p) for p in FOLDER_PATTERNS):
             name = _unique_name(layer_name_for(child), used)
             layers.append({"name": name, "title": name, "source": str(child.resolve())})
@@ -726,10 +727,10 @@ def settings_from_paths(paths: list[Path], overrides: dict | None = None) -> Set
         layers += spanning
         for cube in [] if spanning else cubes:
             layers += variable_layers(cube, used)
-        if cubes and not folder_pattern(path)[1]:
-            continue  # a folder of multidimensional files only: no empty mosaic beside them
         if path.is_dir():
-            layers += folder_layers(path, used)  # an empty folder too: the catalog says why it is left out
+            found = folder_pattern(path)
+            if found[1] or not cubes:  # a folder of multidimensional files only: no empty mosaic beside them
+                layers += folder_layers(path, used, found)  # an empty folder too: the catalog says why it is left out
             continue
         name = _unique_name(layer_name_for(path), used)
         layers.append({"name": name, "title": name, "source": str(path.resolve())})
