@@ -79,7 +79,7 @@ class ObjectProductFolder:
                    form: BandForm, levels: int) -> None:
         with tempfile.TemporaryDirectory(prefix="ogcserver-chunk-") as scratch:
             path = Path(scratch) / f"{name}.tif"
-            write_chunk(path, grid, data, valid, form.dtype, form.count, form.nodata, levels)
+            write_chunk(path, grid, data, valid, form.dtype, form.count, form.nodata, levels, self.deflate_level)
             self.clients.get().upload_file(str(path), self.bucket, self._chunk_key(name), Config=TRANSFER)
 
     def assemble(self, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm) -> str:

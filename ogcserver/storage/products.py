@@ -5,10 +5,11 @@ temporary name, then a rename), so a chunk file that exists is whole: a re-run c
 The worker also builds the chunk's share of the product's overviews (chunks start on multiples of
 512 px, so every overview factor up to 512 cuts them on the same pixel edges as the whole product),
 and the assembly takes them as they are instead of reading every pixel again to reduce it.
+Chunks are encoded exactly as the product's tiles (DEFLATE at ``analysis.deflate_level``, the
+type's predictor, 512 px tiles), so when every chunk exists the cloud-optimized GeoTIFF (tiled,
+compressed, with overviews, nodata or an internal mask, and the grid's exact georeferencing) is
+stitched from their compressed tiles (``cog_stitch.py``) and renamed into place only when complete.
 The manifest records the job's parameters digest; a folder with another digest is another job.
-When every chunk exists they are assembled into one cloud-optimized GeoTIFF (tiled, compressed,
-with overviews, nodata or an internal mask, and the grid's exact georeferencing), renamed into
-place only when complete.
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from ogcserver.model.image import Grid
+from ogcserver.storage.cog_stitch import Part, stitch_cog
 from ogcserver.storage.readers.process_memory import roomy_heap
 
 COG_BLOCK = 512
 # the fastest: compressing is most of the assembly's time, and level 1 takes about half of zlib's
 # default 6 for a file some 15% larger (hillshade of a DEM)
 DEFLATE_LEVEL = 1
+# past this many bytes of tiles the COG is a BigTIFF: classic TIFF offsets end at 4 GiB (kept clear of it)
+CLASSIC_TIFF_BYTES = 2**32 - 2**28
 
 
 class BandForm(Protocol):
@@ -74,17 +78,22 @@ class ProductStore(Protocol):
     def remove(self) -> None: ...
 
 
-def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, block: int) -> dict:
-    """A chunk file's: compressed fast (ZSTD level 1), as it lives only until the COG is made."""
+def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, deflate_level: int) -> dict:
+    """A chunk file's: encoded exactly as the product's tiles (``cog_stitch`` copies them into it)."""
     profile: dict = {
         "driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
         "crs": rasterio.crs.CRS.from_user_input(grid.crs), "transform": grid.transform,
-        "compress": "zstd", "zstd_level": 1, "BIGTIFF": "IF_SAFER",
-        "tiled": True, "blockxsize": block, "blockysize": block,
+        "compress": "deflate", "zlevel": deflate_level, "predictor": _predictor(dtype), "interleave": "pixel",
+        "BIGTIFF": "IF_SAFER", "tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK,
     }
     if nodata is not None:
         profile["nodata"] = nodata
     return profile
+
+
+def _predictor(dtype: str) -> int:
+    """TIFF's predictor for the type: differences of floating point bytes, or of integers."""
+    return 3 if np.dtype(dtype).kind == "f" else 2
 
 
 class ProductFolder:
@@ -125,10 +134,11 @@ class ProductFolder:
 
     def save_chunk(self, name: str, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None,
                    form: BandForm, levels: int) -> None:
-        write_chunk(self.chunk_path(name), grid, data, valid, form.dtype, form.count, form.nodata, levels)
+        write_chunk(self.chunk_path(name), grid, data, valid, form.dtype, form.count, form.nodata, levels,
+                    self.deflate_level)
 
     def assemble(self, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm) -> str:
-        return str(assemble_cog(self, grid, chunk_windows, form.dtype, form.count, form.nodata, form.names))
+        return str(assemble_cog(self, grid, chunk_windows, form))
 
     def remove(self) -> None:
         """Forget the job's chunks (after the product is in place, or when it is discarded)."""
@@ -145,7 +155,7 @@ def overview_factors(levels: int) -> list[int]:
 
 
 def write_chunk(path: Path, grid: Grid, data: np.ndarray | None, valid: np.ndarray | None, dtype: str,
-                count: int, nodata: float | None, levels: int) -> None:
+                count: int, nodata: float | None, levels: int, deflate_level: int = DEFLATE_LEVEL) -> None:
     """A chunk's values (None: nothing there) as a GeoTIFF with its share of the product's
     ``levels`` overview levels (averaged, as the COG's), visible only once complete."""
     if data is None or valid is None:
@@ -154,15 +164,10 @@ def write_chunk(path: Path, grid: Grid, data: np.ndarray | None, valid: np.ndarr
     data = data.astype(dtype, copy=True)
     if nodata is not None:
         data[:, ~valid] = nodata
-    block = COG_BLOCK if grid.width % COG_BLOCK == 0 and grid.height % COG_BLOCK == 0 else 0
-    profile = _profile(grid, count, dtype, nodata, block or COG_BLOCK)
-    if not block:
-        profile.update(tiled=False)
-        profile.pop("blockxsize")
-        profile.pop("blockysize")
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.tif")
     try:
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tmp, "w", **profile) as out:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
+                rasterio.open(tmp, "w", **_profile(grid, count, dtype, nodata, deflate_level)) as out:
             out.write(data)
             if nodata is None:
                 out.write_mask(valid.astype(np.uint8) * 255)
@@ -177,24 +182,11 @@ GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int
               "int32": "Int32", "float32": "Float32", "float64": "Float64"}
 
 
-def mosaic_vrt(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
-               dtype: str, count: int, nodata: float | None, names: tuple[str, ...], levels: int) -> Path:
-    """A VRT placing every chunk file at its window of the product's grid (and their masks, for a
-    product without nodata), with one VRT per overview level placing the chunks' own overviews:
-    the COG is copied from it, with no full-size intermediate file and no second reduction."""
-    for level, factor in enumerate(overview_factors(levels)):
-        _level_vrt(grid, chunk_windows, dtype, count, nodata, names, factor, level,
-                   folder.work / f"mosaic-{factor}.vrt", 0)
-    path = folder.work / "mosaic.vrt"
-    _level_vrt(grid, chunk_windows, dtype, count, nodata, names, 1, None, path, levels)
-    return path
-
-
-def _level_vrt(grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], dtype: str, count: int,
-               nodata: float | None, names: tuple[str, ...], factor: int, level: int | None, path: Path,
-               levels: int) -> None:
+def _level_vrt(grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm, factor: int,
+               level: int | None, path: Path, overviews: list[str]) -> None:
     """The product's mosaic at 1/``factor`` of its resolution, from the chunks' overview ``level``
-    (None: their full resolution); ``levels`` names the overview VRTs written beside it."""
+    (None: their full resolution; no chunks: an empty product of the same form), listing the VRTs
+    ``overviews`` (beside it) as its overviews."""
     width, height = -(-grid.width // factor), -(-grid.height // factor)
     root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
     ET.SubElement(root, "SRS").text = rasterio.crs.CRS.from_user_input(grid.crs).to_wkt()
@@ -213,46 +205,92 @@ def _level_vrt(grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], 
             ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=w, ySize=h)
             ET.SubElement(source, "DstRect", xOff=str(col0 // factor), yOff=str(row0 // factor), xSize=w, ySize=h)
 
-    def overviews(band: ET.Element, source_band: str) -> None:
-        for factor in overview_factors(levels):
+    def overview_list(band: ET.Element, source_band: str) -> None:
+        for name in overviews:
             overview = ET.SubElement(band, "Overview")
-            ET.SubElement(overview, "SourceFilename", relativeToVRT="1").text = f"mosaic-{factor}.vrt"
+            ET.SubElement(overview, "SourceFilename", relativeToVRT="1").text = name
             ET.SubElement(overview, "SourceBand").text = source_band
 
-    for b in range(1, count + 1):
-        band = ET.SubElement(root, "VRTRasterBand", dataType=GDAL_TYPES[dtype], band=str(b))
-        if nodata is not None:
-            ET.SubElement(band, "NoDataValue").text = "nan" if math.isnan(nodata) else repr(nodata)
-        if b <= len(names) and names[b - 1]:
-            ET.SubElement(band, "Description").text = names[b - 1]
+    for b in range(1, form.count + 1):
+        band = ET.SubElement(root, "VRTRasterBand", dataType=GDAL_TYPES[form.dtype], band=str(b))
+        if form.nodata is not None:
+            ET.SubElement(band, "NoDataValue").text = "nan" if math.isnan(form.nodata) else repr(form.nodata)
+        if b <= len(form.names) and form.names[b - 1]:
+            ET.SubElement(band, "Description").text = form.names[b - 1]
         sources(band, str(b))
-        overviews(band, str(b))
-    if nodata is None:
+        overview_list(band, str(b))
+    if form.nodata is None:
         mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte")
         sources(mask, "mask,1")
-        overviews(mask, "mask,1")
+        overview_list(mask, "mask,1")
     ET.ElementTree(root).write(path, encoding="utf-8")
 
 
+def chunk_levels(grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], levels: int) -> int:
+    """How many of the product's levels (its full resolution first) are made of the chunks' own
+    tiles: those at which every chunk starts on a tile's edge and ends on one or on the product's."""
+    def on_tiles(window: tuple[int, int, int, int], k: int) -> bool:
+        row0, row1, col0, col1 = window
+        span = COG_BLOCK << k
+        return (row0 % span == 0 and col0 % span == 0 and (row1 == grid.height or (row1 - row0) % span == 0)
+                and (col1 == grid.width or (col1 - col0) % span == 0))
+
+    k = 0
+    while k <= levels and all(on_tiles(window, k) for window in chunk_windows.values()):
+        k += 1
+    return k
+
+
 def assemble_cog(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
-                 dtype: str, count: int, nodata: float | None, names: tuple[str, ...]) -> Path:
+                 form: BandForm) -> Path:
     """Every chunk into one COG at ``folder.product`` (replacing it), with overviews down to
-    about one block and the bands named."""
+    about one block and the bands named. The levels made of the chunks' tiles are copied as they
+    are; a coarser level, whose tiles span several chunks, is encoded from the chunks' overviews."""
     levels = overview_levels(grid.width, grid.height)
-    mosaic = mosaic_vrt(folder, grid, chunk_windows, dtype, count, nodata, names, levels)
-    tmp = folder.root / f".tmp-{uuid.uuid4().hex}.tif"
+    copied = chunk_levels(grid, chunk_windows, levels)
+    parts: list[list[Part]] = [
+        [Part(folder.chunk_path(name), k, window[2] // (COG_BLOCK << k), window[0] // (COG_BLOCK << k))
+         for name, window in chunk_windows.items()] for k in range(copied)]
     try:
         with roomy_heap(), rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
-            rasterio.shutil.copy(mosaic, tmp, driver="COG", compress="DEFLATE", level=folder.deflate_level,
-                                 predictor="FLOATING_POINT" if np.dtype(dtype).kind == "f" else "YES",
-                                 blocksize=COG_BLOCK, overviews="AUTO" if levels else "NONE",
-                                 overview_resampling="AVERAGE", bigtiff="IF_SAFER")
-        os.replace(tmp, folder.product)
+            for k in range(copied, levels + 1):
+                parts.append([Part(_encoded_level(folder, grid, chunk_windows, form, k), 0, 0, 0)])
+            size = sum(p.path.stat().st_size for level in parts for p in level)
+            stitch_cog(_skeleton(folder, grid, form, levels, size), parts, folder.product)
     finally:
-        tmp.unlink(missing_ok=True)
-        for vrt in folder.work.glob("mosaic*.vrt"):
-            vrt.unlink()
+        for scratch in [*folder.work.glob("*.vrt"), *folder.work.glob("level-*.tif"), folder.work / "skeleton.tif"]:
+            scratch.unlink(missing_ok=True)
     return folder.product
+
+
+def _creation(form: BandForm, deflate_level: int) -> dict:
+    return {"compress": "DEFLATE", "level": deflate_level, "blocksize": COG_BLOCK,
+            "predictor": "FLOATING_POINT" if _predictor(form.dtype) == 3 else "STANDARD"}
+
+
+def _encoded_level(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]],
+                   form: BandForm, k: int) -> Path:
+    """The product's level ``k`` (1/2**k of its resolution) as one tiled GeoTIFF encoded like the
+    chunks, from the chunks' own overviews (a chunk's level k is its overview k - 1)."""
+    vrt, path = folder.work / f"level-{k}.vrt", folder.work / f"level-{k}.tif"
+    _level_vrt(grid, chunk_windows, form, 1 << k, k - 1 if k else None, vrt, [])
+    rasterio.shutil.copy(vrt, path, driver="GTiff", tiled=True, blockxsize=COG_BLOCK, blockysize=COG_BLOCK,
+                         compress="DEFLATE", zlevel=folder.deflate_level, predictor=_predictor(form.dtype),
+                         interleave="pixel", bigtiff="IF_SAFER")
+    return path
+
+
+def _skeleton(folder: ProductFolder, grid: Grid, form: BandForm, levels: int, size: int) -> Path:
+    """The product COG as GDAL writes it with no tiles: its georeferencing, bands, IFDs and layout."""
+    factors = overview_factors(levels)
+    for factor in factors:
+        _level_vrt(grid, {}, form, factor, None, folder.work / f"empty-{factor}.vrt", [])
+    empty, path = folder.work / "empty.vrt", folder.work / "skeleton.tif"
+    _level_vrt(grid, {}, form, 1, None, empty, [f"empty-{factor}.vrt" for factor in factors])
+    rasterio.shutil.copy(empty, path, driver="COG", sparse_ok=True, **_creation(form, folder.deflate_level),
+                         overviews="FORCE_USE_EXISTING" if levels else "NONE",
+                         bigtiff="YES" if size > CLASSIC_TIFF_BYTES else "IF_SAFER")
+    return path
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

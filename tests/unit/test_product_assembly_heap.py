@@ -8,9 +8,12 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
+from ogcserver.core.analysis.compute import ProductBands
 from ogcserver.model.image import Grid
 from ogcserver.storage import products
 from ogcserver.storage.readers import process_memory
+
+FORM = ProductBands("uint8", ("v",), None)
 
 
 class RecordingLibc:
@@ -48,7 +51,7 @@ def test_the_cog_copy_runs_with_a_roomy_heap_and_the_bounds_come_back(tmp_path, 
     folder.start({"digest": "d"})
     values = np.arange(512 * 512, dtype=np.uint32).reshape(1, 512, 512).astype(np.uint8)
     products.write_chunk(folder.chunk_path("r0c0"), grid, values, np.ones((512, 512), bool), "uint8", 1, None, 0)
-    path = products.assemble_cog(folder, grid, {"r0c0": (0, 512, 0, 512)}, "uint8", 1, None, ("v",))
+    path = products.assemble_cog(folder, grid, {"r0c0": (0, 512, 0, 512)}, FORM)
     assert during == [process_memory.ROOMY_MMAP_THRESHOLD]
     assert libc.mmap_threshold == process_memory.MMAP_THRESHOLD and libc.trims >= 1
     with rasterio.open(path) as out:

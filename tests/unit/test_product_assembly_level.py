@@ -6,8 +6,11 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
+from ogcserver.core.analysis.compute import ProductBands
 from ogcserver.model.image import Grid
 from ogcserver.storage import products
+
+FORM = ProductBands("uint8", ("v",), None)
 
 
 def _assembled(root, level: int) -> int:
@@ -17,8 +20,8 @@ def _assembled(root, level: int) -> int:
     y, x = np.mgrid[0:1024, 0:1024]
     values = ((np.sin(x / 37.0) * np.cos(y / 23.0) + 1) * 120 + (x * y) % 7).astype(np.uint8)[None]
     products.write_chunk(folder.chunk_path("r0c0"), grid, values, np.ones((1024, 1024), bool), "uint8", 1, None,
-                         products.overview_levels(1024, 1024))
-    path = products.assemble_cog(folder, grid, {"r0c0": (0, 1024, 0, 1024)}, "uint8", 1, None, ("v",))
+                         products.overview_levels(1024, 1024), deflate_level=level)
+    path = products.assemble_cog(folder, grid, {"r0c0": (0, 1024, 0, 1024)}, FORM)
     with rasterio.open(path) as out:
         assert (out.read() == values).all()
         assert out.compression.name == "deflate"

@@ -10,10 +10,13 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 
+from ogcserver.core.analysis.compute import ProductBands
 from ogcserver.model.image import Grid
 from ogcserver.storage import products
 
 CHUNK = 512
+
+FORM = ProductBands("uint8", ("v",), None)
 
 
 def _windows(width: int, height: int) -> dict[str, tuple[int, int, int, int]]:
@@ -36,7 +39,7 @@ def _product(tmp_path, width: int, height: int, dtype: str, nodata: float | None
         sub = Grid(grid.crs, grid.transform @ rasterio.Affine.translation(c0, r0), c1 - c0, r1 - r0)
         products.write_chunk(folder.chunk_path(name), sub, values[:, r0:r1, c0:c1], valid[r0:r1, c0:c1],
                              dtype, 1, nodata, levels)
-    path = products.assemble_cog(folder, grid, windows, dtype, 1, nodata, ("v",))
+    path = products.assemble_cog(folder, grid, windows, ProductBands(dtype, ("v",), nodata))
     return path, grid, values, valid, levels
 
 
@@ -88,7 +91,7 @@ def test_the_assembly_takes_the_chunks_overviews_as_they_are(tmp_path):
                              np.ones((r1 - r0, c1 - c0), bool), "uint8", 1, None, 1)
     with rasterio.open(folder.chunk_path("r0c0"), "r+", OVERVIEW_LEVEL=0) as marked:
         marked.write(np.full((1, 256, 256), 99, np.uint8))  # a mark the full resolution cannot produce
-    path = products.assemble_cog(folder, grid, windows, "uint8", 1, None, ("v",))
+    path = products.assemble_cog(folder, grid, windows, FORM)
     with rasterio.open(path, OVERVIEW_LEVEL=0) as overview:
         level = overview.read(1)
     assert level.shape == (512, 512)
