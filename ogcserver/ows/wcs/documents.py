@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from ogcserver.core.catalog import Layer
 from ogcserver.ows.capabilities import render
 from ogcserver.ows.endpoint import Endpoint
@@ -53,7 +55,27 @@ NAMES_10 = {"image/tiff": "GeoTIFF", "image/png": "PNG", "image/jpeg": "JPEG", "
 
 
 def describe_document(version: str, layers: list[Layer]) -> bytes:
-    return render(TEMPLATES[version][1], coverages=offered(layers), urn=crs_urn, names=NAMES_10)
+    return render(TEMPLATES[version][1], coverages=offered(layers), urn=crs_urn, names=NAMES_10,
+                  positions=time_positions)
+
+
+def time_positions(steps: tuple[str, ...]) -> tuple[str, ...]:
+    """A time axis's steps as WCS 1.0.0's ``gml:timePosition`` can hold them. Its types are
+    xsd's dates and times, which have no 30 February of a 360-day year; a date-only position
+    stays valid (the type's ``anyURI`` member takes it) and is a form TIME accepts, so an axis of
+    whole days holding a day the Gregorian calendar lacks is listed by its dates."""
+    days = [s.removesuffix("T00:00:00Z") for s in steps]
+    if any(len(d) == len(s) for d, s in zip(days, steps, strict=True)) or all(_gregorian(d) for d in days):
+        return steps
+    return tuple(days)
+
+
+def _gregorian(day: str) -> bool:
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 def coverages_document(title: str, identifier: str, content_id: str, media_type: str) -> bytes:
