@@ -1,5 +1,6 @@
 """Seeding speed: ``ogcserver seed`` against MapProxy's seeder on the peer harness's orthomosaic,
-same area, zoom levels, metatile size and number of parallel workers, in one run.
+same area, zoom levels, metatile size and number of parallel workers, in one run; ``ogcserver seed``
+both with its worker processes and on a local Dask cluster of as many workers.
 
 MapProxy cannot read rasters itself; its usual deployment seeds from a WMS, here the harness's
 MapServer adapter over the same 16 COGs. Both seeders write PNG tiles to a fresh file cache.
@@ -101,10 +102,12 @@ coverages:
 """
 
 
-def ogcserver_config(data: Path, state: Path, png_level: int) -> str:
+def ogcserver_config(data: Path, state: Path, png_level: int, workers: int) -> str:
     return f"""server:
   data_dir: {state}
   access_log: false
+analysis:
+  workers: {workers}
 rendering:
   png_compression: {png_level}
 services:
@@ -138,15 +141,16 @@ def run_mapproxy(harness: Path, work: Path, zooms: range, workers: int, env: dic
 
 
 def run_ogcserver(harness: Path, work: Path, zooms: range, workers: int, env: dict[str, str],
-                  png_level: int) -> tuple[int, float]:
-    folder = work / "ogcserver"
+                  png_level: int, cluster: bool = False) -> tuple[int, float]:
+    """``ogcserver seed`` with ``workers`` processes, or on a local Dask cluster of as many workers."""
+    folder = work / ("ogcserver-cluster" if cluster else "ogcserver")
     folder.mkdir()
     config = folder / "ogcserver.yaml"
-    config.write_text(ogcserver_config(harness / "work" / "data", folder / "state", png_level))
+    config.write_text(ogcserver_config(harness / "work" / "data", folder / "state", png_level, workers))
     minx, miny, maxx, maxy = area_in("EPSG:4326")
     command = [str(ROOT / ".venv" / "bin" / "ogcserver"), "seed", "-c", str(config), "--layer", "ortho",
                "--zoom", f"{zooms.start}-{zooms.stop - 1}", f"--bbox={minx},{miny},{maxx},{maxy}",
-               "--workers", str(workers)]
+               *(["--cluster", "local"] if cluster else ["--workers", str(workers)])]
     # the index is built on first use; build it before the clock starts, as a running service has it
     subprocess.run([*command, "--dry-run"], check=True, env=env, stdout=subprocess.DEVNULL)
     seconds = timed(command, env)
@@ -168,15 +172,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="seed-bench-"))
     try:
         rows = [("MapProxy seeder (MapServer WMS source)", *run_mapproxy(harness, work, zooms, args.workers, env)),
-                ("ogcserver seed", *run_ogcserver(harness, work, zooms, args.workers, env, args.png_level))]
+                ("ogcserver seed", *run_ogcserver(harness, work, zooms, args.workers, env, args.png_level)),
+                ("ogcserver seed --cluster local", *run_ogcserver(harness, work, zooms, args.workers, env,
+                                                                  args.png_level, cluster=True))]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [f"Seeding the harness orthomosaic, zoom {args.zoom}, {args.workers} workers, 4x4 metatiles, PNG, "
              f"on a {os.cpu_count()}-core machine ({time.strftime('%Y-%m-%d')})", "",
              "| seeder | tiles | seconds | tiles/s |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {tiles} | {seconds:.1f} | {tiles / seconds:.1f} |" for name, tiles, seconds in rows]
-    ratio = (rows[1][1] / rows[1][2]) / (rows[0][1] / rows[0][2])
-    lines += ["", f"ogcserver / MapProxy: {ratio:.2f}x tiles per second"]
+    mapproxy = rows[0][1] / rows[0][2]
+    lines += [""] + [f"{name} / MapProxy: {(tiles / seconds) / mapproxy:.2f}x tiles per second"
+                     for name, tiles, seconds in rows[1:]]
     text = "\n".join(lines) + "\n"
     print(text)
     results = ROOT / "bench" / "results"
