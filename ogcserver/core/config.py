@@ -297,8 +297,8 @@ class AnalysisConfig(Frozen):
     # chunk fills whole tiles of the product
     chunk_size: int = Field(1024, ge=512, le=8192, multiple_of=512)
     max_output_pixels: int = Field(65_536 * 65_536, ge=1)  # a product larger than this is refused
-    # the product COG's DEFLATE level: compressing is most of the assembly's time; level 1 takes
-    # about half the time of 6 for a file some 15% larger
+    # the product COG's DEFLATE level, at which the workers encode its chunks' tiles (the COG is
+    # stitched from them): level 1 takes about half the time of 6 for a file some 15% larger
     deflate_level: int = Field(1, ge=1, le=9)
     max_zonal_pixels: int = Field(4096 * 4096, ge=1)  # zonal statistics answered at once (sync) up to this
     max_zones: int = Field(10_000, ge=1, le=1_000_000)

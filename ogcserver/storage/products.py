@@ -34,7 +34,7 @@ from ogcserver.storage.cog_stitch import Part, stitch_cog
 from ogcserver.storage.readers.process_memory import roomy_heap
 
 COG_BLOCK = 512
-# the fastest: compressing is most of the assembly's time, and level 1 takes about half of zlib's
+# the fastest: encoding is most of a chunk's writing, and level 1 takes about half of zlib's
 # default 6 for a file some 15% larger (hillshade of a DEM)
 DEFLATE_LEVEL = 1
 # past this many bytes of tiles the COG is a BigTIFF: classic TIFF offsets end at 4 GiB (kept clear of it)
