@@ -48,6 +48,7 @@ from ogcserver.storage.readers.cf_grid import (
     with_sibling_coordinates,
 )
 from ogcserver.storage.readers.multidim_vetting import check_multidim_source
+from ogcserver.storage.readers.nearest import pick_nearest
 from ogcserver.storage.readers.open_variables import HANDLE_BYTES, chunks_under, to_close
 from ogcserver.storage.readers.read_cost import in_strips
 from ogcserver.storage.readers.vetting import DEFAULT_RULES, HDF5, ZARR, SourceRules
@@ -572,6 +573,10 @@ class XarrayReader:
             return values
         if plan.average != (1, 1):
             values = block_mean(values, *plan.average)
+        if resampling is Resampling.NEAREST:
+            picked = pick_nearest(values, plan.transform, layout.crs, grid)
+            if picked is not None:
+                return picked
 
         def warp(r0: int, r1: int) -> np.ndarray:
             part = np.full((r1 - r0, grid.width), np.nan, values.dtype)
