@@ -16,13 +16,13 @@ import threading
 import h5py
 import numpy as np
 
-SCRATCH_BYTES = 8 << 20  # a thread's buffer at most: a global 0.25 degree float64 step fits
+READ_BUFFER_BYTES = 8 << 20  # a thread's buffer at most: a global 0.25 degree float64 step fits
 
 
 class ReadBuffers:
     """One reusable read buffer per thread, at most ``max_bytes`` each (grown as reads need)."""
 
-    def __init__(self, max_bytes: int = SCRATCH_BYTES) -> None:
+    def __init__(self, max_bytes: int = READ_BUFFER_BYTES) -> None:
         self.max_bytes = max_bytes
         self._local = threading.local()
 

@@ -4,8 +4,9 @@ A variable is one source: its values decoded as CF says (scale_factor/add_offset
 and missing_value, valid_range), on the north-up grid ``cf_grid.py`` derives. Reads are lazy:
 only the hyperslab of the requested steps and window is read (the backends read just the
 chunks under it), after its size is checked against the request's budget; the slice is then
-warped onto the requested grid by GDAL's warper (as every other source), or copied where the
-grid is the source's own.
+warped onto the requested grid by GDAL's warper (as every other source), copied where the grid
+is the source's own, or, for a nearest view wholly inside it, given the cells GDAL's nearest
+warp would pick (``nearest.py``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from ogcserver.storage.readers.multidim_vetting import check_multidim_source
 from ogcserver.storage.readers.nearest import pick_nearest
 from ogcserver.storage.readers.open_variables import HANDLE_BYTES, chunks_under, to_close
 from ogcserver.storage.readers.read_cost import in_strips
-from ogcserver.storage.readers.strided_reads import SCRATCH_BYTES, ReadBuffers, read_strided
+from ogcserver.storage.readers.strided_reads import READ_BUFFER_BYTES, ReadBuffers, read_strided
 from ogcserver.storage.readers.vetting import DEFAULT_RULES, HDF5, ZARR, SourceRules
 
 log = logging.getLogger(__name__)
@@ -357,7 +358,7 @@ class XarrayReader:
     """The storage reader for netCDF, HDF5 and Zarr variables (see the module's docstring)."""
 
     def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES,
-                 chunk_cache: int = 16 * 2**20, memory: int = 256 * 2**20, read_buffer: int = SCRATCH_BYTES) -> None:
+                 chunk_cache: int = 16 * 2**20, memory: int = 256 * 2**20, read_buffer: int = READ_BUFFER_BYTES) -> None:
         self.max_open = max_open
         self.rules = rules
         self.chunk_cache = chunk_cache
