@@ -53,4 +53,7 @@ def pick_nearest(values: np.ndarray, transform: Affine, crs: str, grid: Grid) ->
     rows = axis_picks(t.f, t.e, grid.height, transform.f, transform.e, height)
     if cols is None or rows is None:
         return None
-    return values.take(rows, axis=-2).take(cols, axis=-1)  # whole rows, then columns: a third of a 2-D gather
+    # one axis, then the other (a third of a 2-D gather's time), the smaller intermediate first
+    if rows.size * width <= height * cols.size:
+        return values.take(rows, axis=-2).take(cols, axis=-1)
+    return values.take(cols, axis=-1).take(rows, axis=-2)
