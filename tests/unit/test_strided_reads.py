@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import threading
 import tracemalloc
+from dataclasses import replace
 
 import h5py
 import numpy as np
 import pytest
 
+from ogcserver.model.dimensions import Slice
+from ogcserver.model.formats import Resampling
+from ogcserver.model.geo import BBox
+from ogcserver.model.image import Grid
 from ogcserver.storage.readers.strided_reads import ReadBuffers, read_strided
+from ogcserver.storage.readers.xarray_reader import XarrayReader
+from tests.support import cubes
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +89,71 @@ def test_a_window_beyond_the_buffer_is_read_as_before(steps):
         got = read_strided(f["v"], (0, slice(0, 300), slice(0, 400)), (slice(None, None, 2), slice(None, None, 2)),
                            ReadBuffers(max_bytes=1024))
     np.testing.assert_array_equal(got, values[0, ::2, ::2])
+
+
+def counting_reads(monkeypatch) -> list:
+    """Every window h5py reads through ``read_direct`` from now on."""
+    reads: list = []
+    original = h5py.Dataset.read_direct
+
+    def read_direct(self, dest, source_sel=None, dest_sel=None):
+        reads.append(source_sel)
+        return original(self, dest, source_sel, dest_sel)
+
+    monkeypatch.setattr(h5py.Dataset, "read_direct", read_direct)
+    return reads
+
+
+def test_the_same_window_again_is_taken_from_the_buffer(steps, monkeypatch):
+    path, values = steps
+    reads = counting_reads(monkeypatch)
+    buffers = ReadBuffers()
+    whole, strides = (1, slice(0, 300), slice(0, 400)), (slice(None, None, 2), slice(None, None, 5))
+    with h5py.File(path, "r") as f:
+        dataset = f["v"]  # one handle, as an open variable keeps it
+        first = read_strided(dataset, whole, strides, buffers)
+        again = read_strided(dataset, whole, strides, buffers)
+        assert len(reads) == 1
+        other_strides = read_strided(dataset, whole, (slice(None, None, 3), slice(None, None, 3)), buffers)
+        assert len(reads) == 1  # the same window, kept otherwise
+        np.testing.assert_array_equal(other_strides, values[1, ::3, ::3])
+        other_step = read_strided(dataset, (2, slice(0, 300), slice(0, 400)), strides, buffers)
+        assert len(reads) == 2
+    np.testing.assert_array_equal(first, values[1, ::2, ::5])
+    np.testing.assert_array_equal(again, values[1, ::2, ::5])
+    np.testing.assert_array_equal(other_step, values[2, ::2, ::5])
+
+
+def test_another_handle_of_the_dataset_reads_the_file(steps, monkeypatch):
+    """A variable closed and opened again (a file replaced, or evicted from the open variables)
+    is a new handle: its windows are read afresh, never taken from what the old one left."""
+    path, values = steps
+    buffers = ReadBuffers()
+    whole, strides = (0, slice(0, 300), slice(0, 400)), (slice(None, None, 4), slice(None, None, 4))
+    with h5py.File(path, "r") as f:
+        read_strided(f["v"], whole, strides, buffers)
+    changed = path.with_name("changed.h5")
+    with h5py.File(changed, "w") as f:
+        f.create_dataset("v", data=values[::-1], chunks=(1, 300, 400))
+    reads = counting_reads(monkeypatch)
+    with h5py.File(changed, "r") as f:
+        got = read_strided(f["v"], whole, strides, buffers)
+    assert len(reads) == 1
+    np.testing.assert_array_equal(got, values[2, ::4, ::4])
+
+
+def test_the_readers_maps_follow_the_step_and_the_reopened_file(tmp_path):
+    """Zoomed-out nearest maps of one step, another, the first again, and the first once the
+    file is opened again are each the step's own cells (the block middles)."""
+    cube = cubes.four_d(tmp_path / "cube.nc")
+    reader = XarrayReader()
+    info = reader.describe(str(cube), variable="ta")
+    world = Grid.from_bbox(BBox(-180, -90, 180, 90, "EPSG:4326"), 18, 9)
+    truth = cubes.decoded(cube, "ta")
+    for time in (3, 1, 3):
+        raster = reader.read(replace(info, slice=Slice((("time", time), ("level", 0)))), world, [1],
+                             Resampling.NEAREST)
+        np.testing.assert_array_equal(raster.data[0], truth.isel(time=time, level=0).values[2::4, 2::4])
+    reader.forget_path(str(cube))
+    raster = reader.read(replace(info, slice=Slice((("time", 3), ("level", 0)))), world, [1], Resampling.NEAREST)
+    np.testing.assert_array_equal(raster.data[0], truth.isel(time=3, level=0).values[2::4, 2::4])
