@@ -17,6 +17,7 @@ import io
 import json
 import resource
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the checkout's server, not whichever one is installed
 WIDTH, HEIGHT = 1440, 720  # 0.25 degree, global
 # how the year is stored: (chunk shape, zlib level or None); "step-raw" (one uncompressed step per
 # chunk) is the headline case, the compressed layouts are kept as figures of what zlib costs

@@ -134,7 +134,8 @@ def raster_reader(settings: Settings) -> SourceReader:
 
         server = settings.server
         return XarrayReader(server.multidim_open(config.multidim_max_open), rules,
-                            server.multidim_chunk_cache(config.multidim_chunk_cache_mb << 20), server.multidim_memory)
+                            server.multidim_chunk_cache(config.multidim_chunk_cache_mb << 20), server.multidim_memory,
+                            server.multidim_read_buffer(config.multidim_read_buffer_mb << 20))
 
     return SourceReader(rasters, cubes, Clients(s3_endpoint(settings)) if settings.source_buckets else None)
 

@@ -190,6 +190,11 @@ class SourcesConfig(Frozen):
     # and their caches together hold at most an eighth of a worker's memory share (server.memory_mb),
     # about 1 MiB a variable plus the chunks read (32 variables of the default 256 MiB share)
     multidim_max_open: int = Field(128, ge=1, le=4096)
+    # a buffer each worker thread keeps for strided reads of netCDF-4/HDF5 windows (a zoomed-out
+    # view reads its window whole and keeps every n-th cell): reading into a new array instead maps
+    # fresh pages every request, which cost as much as the read; 0: no buffer. Within a quarter of
+    # the open variables' memory, shared by the worker's threads
+    multidim_read_buffer_mb: int = Field(8, ge=0, le=256)
 
 
 class S3Config(Frozen):
@@ -385,6 +390,11 @@ class ServerConfig(Frozen):
     def multidim_open(self, configured: int) -> int:
         """Variables a worker keeps open: the configured maximum, within its memory for them."""
         return max(1, min(configured, self.multidim_memory // HANDLE_BYTES))
+
+    def multidim_read_buffer(self, configured: int) -> int:
+        """A thread's buffer for strided reads: the configured size, the threads' buffers within
+        a quarter of the memory for open variables."""
+        return min(configured, self.multidim_memory // 4 // self.threads)
 
     def multidim_chunk_cache(self, configured: int) -> int:
         """One variable's chunk cache: the configured size, within half the memory for them all,

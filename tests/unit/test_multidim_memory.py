@@ -8,6 +8,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pydantic
+import pytest
 import xarray as xr
 
 from ogcserver.composition import raster_reader
@@ -106,3 +108,17 @@ def test_a_variable_dropped_from_the_pool_stays_open_for_a_read_still_holding_it
     del held
     gc.collect()
     assert not file_id.valid  # closed
+
+
+def test_the_read_buffer_is_a_setting_within_the_share(tmp_path):
+    """``sources.multidim_read_buffer_mb``: each thread's buffer for strided reads, the threads'
+    together within a quarter of the open variables' memory."""
+    for wrong in (-1, 257, "lots"):
+        with pytest.raises(pydantic.ValidationError):
+            SourcesConfig(multidim_read_buffer_mb=wrong)
+    assert ServerConfig().multidim_read_buffer(8 * MIB) == 8 * MIB
+    assert ServerConfig(workers=1, memory_mb=256, threads=4).multidim_read_buffer(8 * MIB) == 2 * MIB
+    settings = settings_from_paths([tmp_path]).model_copy(update={
+        "server": ServerConfig(workers=1, memory_mb=2048, data_dir=tmp_path / "state"),
+        "sources": SourcesConfig(multidim_read_buffer_mb=3)})
+    assert raster_reader(settings).cubes.buffers.max_bytes == 3 * MIB

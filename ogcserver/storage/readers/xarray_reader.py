@@ -4,8 +4,9 @@ A variable is one source: its values decoded as CF says (scale_factor/add_offset
 and missing_value, valid_range), on the north-up grid ``cf_grid.py`` derives. Reads are lazy:
 only the hyperslab of the requested steps and window is read (the backends read just the
 chunks under it), after its size is checked against the request's budget; the slice is then
-warped onto the requested grid by GDAL's warper (as every other source), or copied where the
-grid is the source's own.
+warped onto the requested grid by GDAL's warper (as every other source), copied where the grid
+is the source's own, or, for a nearest view wholly inside it, given the cells GDAL's nearest
+warp would pick (``nearest.py``).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ from ogcserver.storage.readers.cf_grid import (
     with_sibling_coordinates,
 )
 from ogcserver.storage.readers.multidim_vetting import check_multidim_source
+from ogcserver.storage.readers.nearest import pick_nearest
 from ogcserver.storage.readers.open_variables import HANDLE_BYTES, chunks_under, to_close
 from ogcserver.storage.readers.read_cost import in_strips
+from ogcserver.storage.readers.strided_reads import READ_BUFFER_BYTES, ReadBuffers, read_strided
 from ogcserver.storage.readers.vetting import DEFAULT_RULES, HDF5, ZARR, SourceRules
 
 log = logging.getLogger(__name__)
@@ -75,16 +78,17 @@ class Opened:
         """The memory this open variable holds, at most."""
         return HANDLE_BYTES + self.held
 
-    def read(self, where: dict[str, int | slice]) -> np.ndarray:
-        """The decoded values of a selection by dimension (as ``isel`` takes it)."""
+    def read(self, where: dict[str, int | slice], buffers: ReadBuffers | None = None) -> np.ndarray:
+        """The decoded values of a selection by dimension (as ``isel`` takes it); a strided one
+        read through ``buffers`` (see ``read_strided``)."""
         if self.hdf5 is None:
             return np.asarray(self.variable.isel(where).values)
         dims = self.variable.dims
         keys = [where.get(str(d), slice(None)) for d in dims]
-        # strided slices are read whole, then strided: HDF5 copies a strided selection cell by
-        # cell, a hundred times slower than a whole one (which spans the same chunks)
+        # strided slices are read whole, then strided (see ``read_strided``)
         whole = tuple(slice(k.start, k.stop) if isinstance(k, slice) else k for k in keys)
-        raw = self.hdf5[whole][tuple(slice(None, None, k.step) for k in keys if isinstance(k, slice))]
+        raw = read_strided(self.hdf5, whole, tuple(slice(None, None, k.step) for k in keys if isinstance(k, slice)),
+                           buffers)
         if self.cache and self.hdf5.chunks:
             touched = chunks_under(self.hdf5.shape, self.hdf5.chunks, whole) * math.prod(self.hdf5.chunks)
             self.held = min(self.cache, self.held + touched * self.hdf5.dtype.itemsize)
@@ -354,13 +358,14 @@ class XarrayReader:
     """The storage reader for netCDF, HDF5 and Zarr variables (see the module's docstring)."""
 
     def __init__(self, max_open: int = 16, rules: SourceRules = DEFAULT_RULES,
-                 chunk_cache: int = 16 * 2**20, memory: int = 256 * 2**20) -> None:
+                 chunk_cache: int = 16 * 2**20, memory: int = 256 * 2**20, read_buffer: int = READ_BUFFER_BYTES) -> None:
         self.max_open = max_open
         self.rules = rules
         self.chunk_cache = chunk_cache
         self.memory = memory  # what the open variables may hold together (handles and chunk caches)
         self._open: OrderedDict[tuple[int, str, str], Opened] = OrderedDict()
         self._lock = threading.Lock()
+        self.buffers = ReadBuffers(read_buffer)  # each thread's buffer for strided reads
 
     # -- handles -------------------------------------------------------------------------------
     def _opened(self, path: str, variable: str) -> Opened:
@@ -516,7 +521,7 @@ class XarrayReader:
         file_rows = layout.height - 1 - rows[::-1] if layout.flip else rows  # ascending either way
         file_cols = (cols + layout.roll) % layout.width  # in the grid's order: one or two ascending runs
         try:
-            values = np.block([[np.asarray(opened.read({**steps, layout.y: r, layout.x: c}), dtype)
+            values = np.block([[np.asarray(opened.read({**steps, layout.y: r, layout.x: c}, self.buffers), dtype)
                                 for c in runs(file_cols)] for r in runs(file_rows)])
         except Exception as exc:
             raise SourceUnavailable(f"source '{os.path.basename(opened.dataset.encoding.get('source', '') or '')}' "
@@ -572,6 +577,10 @@ class XarrayReader:
             return values
         if plan.average != (1, 1):
             values = block_mean(values, *plan.average)
+        if resampling is Resampling.NEAREST:
+            picked = pick_nearest(values, plan.transform, layout.crs, grid)
+            if picked is not None:
+                return picked
 
         def warp(r0: int, r1: int) -> np.ndarray:
             part = np.full((r1 - r0, grid.width), np.nan, values.dtype)
