@@ -79,7 +79,8 @@ def _on_cluster(settings: Settings, address: str, jobs: Iterator) -> Iterator[tu
 
     from ogcserver.analysing.cluster import cluster_client
 
-    with cluster_client(settings.analysis, address or None) as client:
+    # a local cluster's workers are forked from this process, which has imported and built all they need
+    with cluster_client(settings.analysis, address or None, start_method="fork") as client:
         slots = max(2, 4 * sum(client.nthreads().values()))
         batches = _batches(jobs, CLUSTER_BATCH)
         pending = as_completed([client.submit(_seed_batch, settings, b, pure=False)

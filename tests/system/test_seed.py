@@ -166,3 +166,19 @@ def test_seed_stats_truncate_and_quota_in_a_bucket(data_dir, tmp_path, s3_endpoi
     store = tile_store(load_settings(config), None)  # an s3 store needs no layer catalog
     store.enforce_quota(quota)
     assert store.stats()["mosaic"]["bytes"] <= 0.9 * quota
+
+
+def test_seeding_on_a_local_cluster_writes_the_process_pool_s_tiles_and_resumes(data_dir, tmp_path):
+    """The local cluster's workers are forked from the seeding command (no fork server): they
+    write the tiles the process pool writes, byte for byte, and a re-run writes nothing."""
+    caches = {}
+    for how in (["--workers", "2"], ["--cluster", "local"]):
+        (tmp_path / how[0].strip("-")).mkdir()
+        config = write_config(data_dir, tmp_path / how[0].strip("-") / "c.yaml")
+        seeded = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-15", *how, timeout=300)
+        assert seeded.returncode == 0 and "Traceback" not in seeded.stderr, seeded.stderr
+        cache = config.parent / "state" / "tiles"
+        caches[how[0]] = {p.relative_to(cache): p.read_bytes() for p in tiles_in(cache)}
+    assert caches["--cluster"] and caches["--cluster"] == caches["--workers"]
+    again = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-15", "--cluster", "local", timeout=300)
+    assert again.returncode == 0 and "done: 0 tiles written" in again.stderr, again.stderr
