@@ -48,6 +48,9 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.admin.system-monitor.interval": "2s",
     # tasks are few and queued on the scheduler until a worker is free: nothing to steal
     "distributed.scheduler.work-stealing": False,
+    # the nannies and workers read each worker's memory twice a second rather than ten times: a
+    # worker past its limit is still restarted, within half a second
+    "distributed.worker.memory.monitor-interval": "500ms",
 }
 _cores: dict[str, Core] = {}
 _lock = threading.Lock()

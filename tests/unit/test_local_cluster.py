@@ -35,13 +35,15 @@ def test_the_local_cluster_runs_tasks_without_the_statistical_profiler():
 def test_the_local_cluster_keeps_dask_housekeeping_to_what_a_job_needs():
     """Its scheduler and workers share the job's cores: no metrics route (it imported
     prometheus_client in every worker), no work stealing (queued tasks have nothing to steal), the
-    event-loop health tick once a second instead of fifty times, and the system monitor slowed."""
+    event-loop health tick once a second instead of fifty times, the system and memory monitors
+    slowed (the memory limit still holds, checked twice a second)."""
     with cluster_client(AnalysisConfig(workers=1, memory_limit_mb=512)) as client:
         (worker,) = client.run(lambda dask_worker: (dask_worker.periodic_callbacks["tick"].callback_time,
                                                      dask_worker.periodic_callbacks["monitor"].callback_time,
+                                                     dask_worker.periodic_callbacks["memory_monitor"].callback_time,
                                                      "prometheus_client" in sys.modules)).values()
         stealing = client.run_on_scheduler(lambda dask_scheduler: "stealing" in dask_scheduler.extensions)
-    assert worker == (1000, 2000, False)
+    assert worker == (1000, 2000, 500, False)
     assert stealing is False
 
 
