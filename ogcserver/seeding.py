@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import multiprocessing
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ BATCHES_AHEAD = 4  # per worker thread: a batch is this share of what remains fo
 
 def _init(config: str) -> None:
     global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
     _worker = build_core(load_settings(Path(config))).tiles
 
 
@@ -135,17 +137,21 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     started = time.monotonic()
     done = written = 0
     progress = Progress("tiles", tiles)
-    with contextlib.ExitStack() as stack:
-        if cluster is not None:
-            results = _on_cluster(settings, cluster, jobs, metatiles)
-        else:
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers, initializer=_init,
-                                                                                 initargs=(str(config),)))
-            results = pool.imap_unordered(_seed_one, jobs, chunksize=4)
-        for wrote, count in results:
-            done += count
-            written += wrote
-            progress.update(done, written=written)
+    try:
+        with contextlib.ExitStack() as stack:
+            if cluster is not None:
+                results = stack.enter_context(contextlib.closing(_on_cluster(settings, cluster, jobs, metatiles)))
+            else:
+                pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers, initializer=_init,
+                                                                                     initargs=(str(config),)))
+                results = pool.imap_unordered(_seed_one, jobs, chunksize=4)
+            for wrote, count in results:
+                done += count
+                written += wrote
+                progress.update(done, written=written)
+    except KeyboardInterrupt:
+        progress.close(f"interrupted: {written} tiles written; a re-run resumes where this one stopped")
+        return 130
     progress.close(f"done: {written} tiles written, {tiles - written} already cached or empty, "
                    f"{time.monotonic() - started:.1f} s")
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -91,13 +92,30 @@ def cluster_client(config: AnalysisConfig, address: str | None = None,
         if start_method == "forkserver":
             get_mp_context()  # Dask sets its own list of modules to preload on first use: ours replaces it
             preload_worker_modules()
-        with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
-                          memory_limit=config.memory_limit_mb * 2**20, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with _ctrl_c_held(start_method == "fork"):
+            cluster = LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
+                                   memory_limit=config.memory_limit_mb * 2**20, processes=True,
+                                   dashboard_address=None)
+        with cluster, Client(cluster) as client:
             try:
                 yield client
             finally:
                 _quiet_before_close(client)
+
+
+@contextmanager
+def _ctrl_c_held(forking: bool) -> Iterator[None]:
+    """Fork the workers with SIGINT blocked, which they keep: a Ctrl-C reaches this process
+    alone, which closes the cluster and its workers, instead of each worker dying on it with a
+    traceback. One pressed meanwhile is delivered when the block ends."""
+    if not forking or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _silence_distributed() -> None:

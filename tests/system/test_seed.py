@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from PIL import Image
 
 from tests.conftest import write_config
@@ -182,3 +183,36 @@ def test_seeding_on_a_local_cluster_writes_the_process_pool_s_tiles_and_resumes(
     assert caches["--cluster"] and caches["--cluster"] == caches["--workers"]
     again = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-15", "--cluster", "local", timeout=300)
     assert again.returncode == 0 and "done: 0 tiles written" in again.stderr, again.stderr
+
+
+@pytest.mark.parametrize("how", [["--workers", "2"], ["--cluster", "local"]])
+def test_ctrl_c_stops_seeding_without_tracebacks_and_a_re_run_resumes(data_dir, tmp_path, how):
+    """Ctrl-C (SIGINT to the terminal's whole process group, workers included) is handled by the
+    command alone: it closes its workers, says how far it got, and leaves no process behind."""
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    cache = tmp_path / "state" / "tiles"
+    proc = subprocess.Popen([sys.executable, "-m", "ogcserver", "seed", "-c", str(config), "--layer", "mosaic",
+                             "--zoom", "12-17", *how], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
+    while not (cache.exists() and tiles_in(cache)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the seed run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted: " in err and "Traceback" not in err, err[-3000:]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("a worker of the interrupted run is still alive")
+    kept = {path: path.stat().st_ino for path in tiles_in(cache)}
+    assert kept
+    again = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-17", *how, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert {path: path.stat().st_ino for path in kept} == kept  # resumed: those tiles were not made again
+    assert len(tiles_in(cache)) > len(kept)
