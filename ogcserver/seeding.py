@@ -33,7 +33,7 @@ _worker = None
 # the worker, a metatile about 0.2 s; batches shrink as the plan runs out so that no worker
 # finishes long before the others
 MAX_CLUSTER_BATCH = 8
-BATCHES_AHEAD = 4  # per worker thread: a batch is this share of what remains for each
+BATCHES_AHEAD = 2  # a batch is at most 1/BATCHES_AHEAD of what remains per worker thread
 
 
 def _init(config: str) -> None:
