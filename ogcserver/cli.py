@@ -191,8 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("hash-password", "hash-key"):
             return _print_hash(args.command)
         if args.command == "seed":
-            if args.cluster is not None and (args.cluster or load_settings(Path(args.config)).analysis.cluster) == "local":
-                start_worker_server()  # its imports run alongside this process's planning
             from ogcserver.seeding import run_seed
 
             return run_seed(Path(args.config), args.layer, args.tms, args.zoom, args.bbox, args.polygon, args.format,

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import multiprocessing
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -28,11 +29,16 @@ from ogcserver.progress import Progress
 from ogcserver.settings import Settings, load_settings
 
 _worker = None
-CLUSTER_BATCH = 4  # metatiles per cluster task: enough to amortise the scheduler's overhead per task
+# metatiles per cluster task: each task costs some 20 ms of CPU in the scheduler, the client and
+# the worker, a metatile about 0.2 s; batches shrink as the plan runs out so that no worker
+# finishes long before the others
+MAX_CLUSTER_BATCH = 8
+BATCHES_AHEAD = 2  # a batch is at most 1/BATCHES_AHEAD of what remains per worker thread
 
 
 def _init(config: str) -> None:
     global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
     _worker = build_core(load_settings(Path(config))).tiles
 
 
@@ -72,16 +78,18 @@ def _seed_batch(settings: Settings, jobs: list[tuple[str, str, seed.Metatile, st
     return written, count
 
 
-def _on_cluster(settings: Settings, address: str, jobs: Iterator) -> Iterator[tuple[int, int]]:
+def _on_cluster(settings: Settings, address: str, jobs: Iterator, metatiles: int) -> Iterator[tuple[int, int]]:
     """(written, tiles) per batch of metatiles seeded on the cluster, the plan walked lazily: a
     few batches per worker thread in flight, so memory stays flat over any number of metatiles."""
     from distributed import as_completed
 
     from ogcserver.analysing.cluster import cluster_client
 
-    with cluster_client(settings.analysis, address or None) as client:
-        slots = max(2, 4 * sum(client.nthreads().values()))
-        batches = _batches(jobs, CLUSTER_BATCH)
+    # a local cluster's workers are forked from this process, which has imported and built all they need
+    with cluster_client(settings.analysis, address or None, start_method="fork") as client:
+        threads = sum(client.nthreads().values())
+        slots = max(2, 4 * threads)
+        batches = cluster_batches(jobs, metatiles, threads)
         pending = as_completed([client.submit(_seed_batch, settings, b, pure=False)
                                 for b in itertools.islice(batches, slots)])
         for future in pending:
@@ -91,9 +99,17 @@ def _on_cluster(settings: Settings, address: str, jobs: Iterator) -> Iterator[tu
                 pending.add(client.submit(_seed_batch, settings, following, pure=False))
 
 
-def _batches(jobs: Iterator, size: int) -> Iterator[list]:
-    while batch := list(itertools.islice(jobs, size)):
+def cluster_batches(jobs: Iterator, metatiles: int, threads: int) -> Iterator[list]:
+    """Guided batches: large while much remains (fewer tasks to schedule), down to one metatile
+    at the end (the workers finish together)."""
+    remaining = metatiles
+    while batch := list(itertools.islice(jobs, _batch_size(remaining, threads))):
+        remaining -= len(batch)
         yield batch
+
+
+def _batch_size(remaining: int, threads: int) -> int:
+    return max(1, min(MAX_CLUSTER_BATCH, remaining // (BATCHES_AHEAD * max(1, threads))))
 
 
 def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str | None, polygon: str | None,
@@ -103,7 +119,7 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     zooms = _zooms(zoom)
     meta_size = settings.cache.meta_size
     within = _seed_polygon(bbox, polygon)
-    plans, tiles = [], 0
+    plans, tiles, metatiles = [], 0, 0
     for layer in layers:
         info = engine.operator_layer(layer).info
         tms = tiling.for_layer(info, tms_id)
@@ -112,6 +128,7 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
         print(f"{layer} {tms.id} zoom {zooms.start}-{zooms.stop - 1}: {count} tiles in {metas} metatiles", flush=True)
         plans.append((layer, tms, area))
         tiles += count
+        metatiles += metas
     if dry_run:
         return 0
     image = ImageFormat.JPEG if fmt in ("jpg", "jpeg") else ImageFormat.PNG
@@ -120,17 +137,21 @@ def run_seed(config: Path, layers: list[str], tms_id: str, zoom: str, bbox: str 
     started = time.monotonic()
     done = written = 0
     progress = Progress("tiles", tiles)
-    with contextlib.ExitStack() as stack:
-        if cluster is not None:
-            results = _on_cluster(settings, cluster, jobs)
-        else:
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers, initializer=_init,
-                                                                                 initargs=(str(config),)))
-            results = pool.imap_unordered(_seed_one, jobs, chunksize=4)
-        for wrote, count in results:
-            done += count
-            written += wrote
-            progress.update(done, written=written)
+    try:
+        with contextlib.ExitStack() as stack:
+            if cluster is not None:
+                results = stack.enter_context(contextlib.closing(_on_cluster(settings, cluster, jobs, metatiles)))
+            else:
+                pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers, initializer=_init,
+                                                                                     initargs=(str(config),)))
+                results = pool.imap_unordered(_seed_one, jobs, chunksize=4)
+            for wrote, count in results:
+                done += count
+                written += wrote
+                progress.update(done, written=written)
+    except KeyboardInterrupt:
+        progress.close(f"interrupted: {written} tiles written; a re-run resumes where this one stopped")
+        return 130
     progress.close(f"done: {written} tiles written, {tiles - written} already cached or empty, "
                    f"{time.monotonic() - started:.1f} s")
     return 0

@@ -1,7 +1,8 @@
 """The server a local cluster's worker processes are forked from, which imported the task
 modules once: each worker starts with them instead of importing ogcserver, rasterio and Dask
-itself (about 1.5 s of CPU per worker). A command that will run on a local cluster starts it
-first thing, so that its imports run alongside the command's own start-up."""
+itself (about 1.5 s of CPU per worker). An analysis command that will run on a local cluster
+starts it first thing, so that its imports run alongside the command's own start-up (seeding
+forks its workers from its own process instead, which has imported them by then)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from PIL import Image
 
 from tests.conftest import write_config
@@ -22,6 +23,21 @@ def tiles_in(root):
     return [p for p in root.rglob("*.png") if not p.name.startswith((".tmp-", "empty."))]
 
 
+META_TILES = 16  # tiles of a metatile (the default 4 x 4)
+
+
+def seeding_midway(config, cache, *how, tiles: int = 1) -> subprocess.Popen:
+    """A seed run of zoom 12-17 in its own process group, once ``tiles`` tiles are in the cache."""
+    proc = subprocess.Popen([sys.executable, "-m", "ogcserver", "seed", "-c", str(config), "--layer", "mosaic",
+                             "--zoom", "12-17", *how], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
+    while not (cache.exists() and len(tiles_in(cache)) >= tiles) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the seed run ended before its first tiles were seen"
+    return proc
+
+
 def test_seed_count_resume_and_truncate(data_dir, tmp_path):
     config = write_config(data_dir, tmp_path / "c.yaml")
     cache = tmp_path / "state" / "tiles"
@@ -32,15 +48,9 @@ def test_seed_count_resume_and_truncate(data_dir, tmp_path):
     # kill -9 in the middle of a longer run: no partial tile becomes visible
     longer = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-17", "--dry-run")
     total = int(longer.stdout.split(": ")[1].split(" tiles")[0])
-    proc = subprocess.Popen([sys.executable, "-m", "ogcserver", "seed", "-c", str(config), "--layer", "mosaic",
-                             "--zoom", "12-17", "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
-    while not (cache.exists() and tiles_in(cache)) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the seed run ended before it could be killed"
+    proc = seeding_midway(config, cache, "--workers", "2")
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     written = tiles_in(cache)
     assert 0 < len(written) < total  # killed mid-run: some tiles, not all
     for path in written:
@@ -166,3 +176,48 @@ def test_seed_stats_truncate_and_quota_in_a_bucket(data_dir, tmp_path, s3_endpoi
     store = tile_store(load_settings(config), None)  # an s3 store needs no layer catalog
     store.enforce_quota(quota)
     assert store.stats()["mosaic"]["bytes"] <= 0.9 * quota
+
+
+def test_seeding_on_a_local_cluster_writes_the_process_pool_s_tiles_and_resumes(data_dir, tmp_path):
+    """The local cluster's workers are forked from the seeding command (no fork server): they
+    write the tiles the process pool writes, byte for byte, and a re-run writes nothing."""
+    caches = {}
+    for how in (["--workers", "2"], ["--cluster", "local"]):
+        (tmp_path / how[0].strip("-")).mkdir()
+        config = write_config(data_dir, tmp_path / how[0].strip("-") / "c.yaml")
+        seeded = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-15", *how, timeout=300)
+        assert seeded.returncode == 0 and "Traceback" not in seeded.stderr, seeded.stderr
+        cache = config.parent / "state" / "tiles"
+        caches[how[0]] = {p.relative_to(cache): p.read_bytes() for p in tiles_in(cache)}
+    assert caches["--cluster"] and caches["--cluster"] == caches["--workers"]
+    again = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-15", "--cluster", "local", timeout=300)
+    assert again.returncode == 0 and "done: 0 tiles written" in again.stderr, again.stderr
+
+
+@pytest.mark.parametrize("how", [["--workers", "2"], ["--cluster", "local"]])
+def test_ctrl_c_stops_seeding_without_tracebacks_and_a_re_run_resumes(data_dir, tmp_path, how):
+    """Ctrl-C (SIGINT to the terminal's whole process group, workers included) is handled by the
+    command alone: it closes its workers, says how far it got, and leaves no process behind."""
+    config = write_config(data_dir, tmp_path / "c.yaml")
+    cache = tmp_path / "state" / "tiles"
+    proc = seeding_midway(config, cache, *how, tiles=3 * META_TILES)  # a whole metatile among them
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted: " in err and "Traceback" not in err, err[-3000:]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("a worker of the interrupted run is still alive")
+    kept = {path: path.stat().st_ino for path in tiles_in(cache)}
+    assert kept
+    again = run("seed", "-c", str(config), "--layer", "mosaic", "--zoom", "12-17", *how, timeout=300)
+    assert again.returncode == 0, again.stderr
+    # resumed: only the metatile each of the two workers was in the middle of is made again
+    remade = [path for path, inode in kept.items() if path.stat().st_ino != inode]
+    assert len(remade) <= 2 * (META_TILES - 1) and len(kept) > len(remade)
+    assert len(tiles_in(cache)) > len(kept)

@@ -32,6 +32,30 @@ def test_the_local_cluster_runs_tasks_without_the_statistical_profiler():
         assert client.profile()["count"] == 0
 
 
+def test_the_local_cluster_keeps_dask_housekeeping_to_what_a_job_needs():
+    """Its scheduler and workers share the job's cores: no metrics route (it imported
+    prometheus_client in every worker), no work stealing (queued tasks have nothing to steal), the
+    event-loop health tick once a second instead of fifty times, the system and memory monitors
+    slowed (the memory limit still holds, checked twice a second)."""
+    with cluster_client(AnalysisConfig(workers=1, memory_limit_mb=512)) as client:
+        (worker,) = client.run(lambda dask_worker: (dask_worker.periodic_callbacks["tick"].callback_time,
+                                                     dask_worker.periodic_callbacks["monitor"].callback_time,
+                                                     dask_worker.periodic_callbacks["memory_monitor"].callback_time,
+                                                     "prometheus_client" in sys.modules)).values()
+        stealing = client.run_on_scheduler(lambda dask_scheduler: "stealing" in dask_scheduler.extensions)
+    assert worker == (1000, 2000, 500, False)
+    assert stealing is False
+
+
+def test_workers_forked_from_this_process_need_no_server():
+    """Seeding's start: the workers are this process's children, with what it imported."""
+    with cluster_client(AnalysisConfig(workers=2, memory_limit_mb=512), start_method="fork") as client:
+        parents = client.run(os.getppid)
+        imported = client.run(lambda: "tests.unit.test_local_cluster" in sys.modules)
+    assert set(parents.values()) == {os.getpid()}
+    assert set(imported.values()) == {True}
+
+
 def test_local_workers_start_with_the_task_modules_imported():
     """Asked before any task: a spawned worker has imported none of ogcserver."""
     loaded = lambda: sorted(m for m in ("ogcserver.composition", "ogcserver.seeding",  # noqa: E731
