@@ -7,7 +7,8 @@ with the rest of Dask's housekeeping slowed down (``LOCAL_CLUSTER_CONFIG``). Its
 forked either from a server process that imported the task modules once (``worker_server``;
 spawned, each imported them itself before its first task, and closed slower), or, for a command
 whose own process has imported them and built a core by the time the cluster starts (seeding),
-from that process itself, which spares the server's imports. ``tcp://host:port`` connects to a running scheduler whose workers have ogcserver installed.
+from that process itself, which spares the server's imports. ``tcp://host:port`` connects to a
+running scheduler whose workers have ogcserver installed.
 Tasks carry the settings as a value; a worker builds its core from them once (``build_core``, no
 web framework) and keeps it for every later task of the same settings.
 """

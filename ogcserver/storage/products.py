@@ -255,7 +255,7 @@ def assemble_cog(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, tup
         with roomy_heap(), rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_TIFF_INTERNAL_MASK=True):
             for k in range(copied, levels + 1):
                 parts.append([Part(_encoded_level(folder, grid, chunk_windows, form, k), 0, 0, 0)])
-            size = sum(p.path.stat().st_size for level in parts for p in level)
+            size = sum(path.stat().st_size for path in {part.path for level in parts for part in level})
             stitch_cog(_skeleton(folder, grid, form, levels, size), parts, folder.product)
     finally:
         for scratch in [*folder.work.glob("*.vrt"), *folder.work.glob("level-*.tif"), folder.work / "skeleton.tif"]:
