@@ -80,6 +80,17 @@ class TileMatrixSet:
             return None
         return x0, y0, x1, y1
 
+    def tile_at(self, x: float, y: float, z: int) -> tuple[int, int]:
+        """(x, y) of the tile of zoom z holding a point in this set's CRS, clamped to the matrix.
+        A point on a tile edge (a global layer's centre lies on one at every zoom) belongs to the
+        tile east or south of it; a box around the point cannot say, as no offset below the
+        coordinates' precision moves it off the edge."""
+        m = self.tms.matrix(z)
+        ox, oy = self.tms._matrix_origin(m)
+        col = math.floor((x - ox) / (m.cellSize * m.tileWidth))
+        row = math.floor((oy - y) / (m.cellSize * m.tileHeight))
+        return min(max(col, 0), m.matrixWidth - 1), min(max(row, 0), m.matrixHeight - 1)
+
 
 @lru_cache(maxsize=4)
 def well_known(name: str) -> TileMatrixSet:
@@ -142,12 +153,9 @@ def native_zoom(info: LayerInfo, tms: TileMatrixSet) -> int:
     zooms only magnify. KML pyramids stop there; TileJSON gives it as maxzoom."""
     box = transform_bbox(info.bounds, tms.crs)
     cx, cy = (box.minx + box.maxx) / 2, (box.miny + box.maxy) / 2
-    centre = BBox(cx, cy, cx + 1e-9, cy + 1e-9, tms.crs)
     for z in range(tms.minzoom, tms.maxzoom + 1):
-        span = tms.tiles_over(centre, z)
-        if span is None:
-            continue
-        size = tms.grid(z, span[0], span[1], span[0], span[1]).pixel_size_in(info.crs)
+        x, y = tms.tile_at(cx, cy, z)
+        size = tms.grid(z, x, y, x, y).pixel_size_in(info.crs)
         if size is not None and max(size) <= min(info.resolution) * 1.0001:
             return z
     return tms.maxzoom

@@ -14,6 +14,7 @@ import rasterio
 import requests
 from rasterio.warp import transform_bounds
 
+from tests.conftest import serving
 from tests.support.clients import Grid, agreement, gdal, needs_gdal, read_tif, warp_reference
 from tests.support.rasters import CLIENT_LAYERS
 
@@ -152,3 +153,36 @@ def test_gdal_wcs_reads_the_native_grid_and_a_window_bit_exact(client_server, cl
     picture, grid = read_tif(window)
     np.testing.assert_array_equal(picture, data[:, 30:120, 40:160])
     assert_same_grid(grid, Grid(want.crs, want.transform @ want.transform.translation(40, 30), 120, 90))
+
+
+# -- the shared real-world rasters, served with no configuration -----------------------------------
+
+SHARED_SOURCES = ("global-relief-4326/world.rgb.tif",)
+
+
+@pytest.fixture(scope="module")
+def shared_server(shared_data, tmp_path_factory):
+    """``ogcserver serve`` on some of the shared rasters, a layer each named after its file."""
+    folder = tmp_path_factory.mktemp("shared-clients")
+    with serving([*(str(shared_data / s) for s in SHARED_SOURCES), "--data-dir", str(folder / "state")], folder) as (url, _):
+        yield url
+
+
+def test_gdal_wmts_opens_a_global_layer_at_its_native_zoom(shared_server, shared_data, tmp_path):
+    """A layer whose centre is the origin lies on a tile edge at every zoom: the TileJSON's maxzoom
+    is still the first zoom as fine as the data (WebMercatorQuad's zoom 1 for 0.703 deg pixels),
+    not the set's last (GDAL would open a picture of 10^18 pixels), and GDAL's WMTS driver reads
+    the world at it where gdalwarp puts it."""
+    source = shared_data / SHARED_SOURCES[0]
+    zoom = finest_zoom(shared_server, "world_rgb", "WebMercatorQuad")
+    assert zoom == 1
+    name = (f"WMTS:{shared_server}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities,layer=world_rgb,"
+            f"tilematrixset=WebMercatorQuad,zoom_level={zoom}")
+    info = json.loads(gdal("gdalinfo", "-json", name, cache=tmp_path))
+    assert info["size"][0] == 512 and info["geoTransform"][1] == pytest.approx(2 * 20037508.342789244 / 512)
+    out = tmp_path / "wmts.tif"
+    gdal("gdal_translate", "-q", name, str(out), cache=tmp_path)
+    picture, grid = read_tif(out)
+    reference = warp_reference(source, grid, tmp_path)
+    both = (picture[3] > 0) & (reference[3] > 0)
+    assert both.mean() > 0.95 and (picture[:3, both] == reference[:3, both]).all(axis=0).mean() > 0.9
