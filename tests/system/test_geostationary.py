@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from tests.support.clients import Grid, needs_gdal, warp_reference
 from tests.support.schemas import assert_valid, schema
 from tests.system.test_gcps import WMS, capabilities_layer, getmap
 
+WMTS = "http://www.opengis.net/wmts/1.0"
+OWS = "http://www.opengis.net/ows/1.1"
 # Debian's GDAL and the server's differ in version (and in their JPEG decoders):
 EXTRA_PIXELS = 0.03  # share of the data area the server may fill beyond gdalwarp's (limb pixels)
 JPEG_DELTA = 2  # value difference between two GDAL builds' JPEG decoding of the same tiles
@@ -72,3 +75,13 @@ def test_goes_capabilities_validate_with_a_sane_box(client, shared_data, ogc_sch
     codes = [c.text for c in layer.findall(f"{{{WMS}}}CRS")]
     assert codes and all(c.startswith(("EPSG:", "CRS:")) for c in codes)
     assert "EPSG:4326" in codes and "EPSG:3857" in codes
+
+
+def test_goes_wmts_capabilities_validate_and_offer_sets_named_by_uri(client, ogc_schemas):
+    """WMTS names a set's CRS by a URI (SupportedCRS is an xs:anyURI): the geostationary view has
+    none, so the layer is offered in the well-known sets, and the document stays valid."""
+    r = client.get("/wmts", query_string={"SERVICE": "WMTS", "REQUEST": "GetCapabilities"})
+    assert_valid(schema(ogc_schemas, (WMTS, "http://schemas.opengis.net/wmts/1.0/wmts.xsd")), r.data)
+    doc = ET.fromstring(r.data)
+    layer = next(e for e in doc.iter(f"{{{WMTS}}}Layer") if e.findtext(f"{{{OWS}}}Identifier") == "goes")
+    assert [s.text for s in layer.iter(f"{{{WMTS}}}TileMatrixSet")] == ["WebMercatorQuad", "WorldCRS84Quad"]

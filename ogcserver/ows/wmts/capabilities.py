@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ogcserver.core import tiling
 from ogcserver.core.catalog import Layer
+from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import bbox_in, dimension_views, fmt, ordered, render
 from ogcserver.ows.endpoint import Endpoint
@@ -14,11 +15,19 @@ from ogcserver.settings import Settings
 WKSS = {"WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible", "WorldCRS84Quad": "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad"}
 
 
-def _crs_urn(t: tiling.TileMatrixSet) -> str:
+def _crs_urn(t: tiling.TileMatrixSet) -> str | None:
+    """The set's SupportedCRS, a URI; None for a CRS without an EPSG code, which has none."""
     if t.id == "WorldCRS84Quad":
         return "urn:ogc:def:crs:OGC:1.3:CRS84"
     code = epsg_code(t.crs)
-    return f"urn:ogc:def:crs:EPSG::{code}" if code else t.crs
+    return f"urn:ogc:def:crs:EPSG::{code}" if code else None
+
+
+def _offered(info: LayerInfo) -> list[tiling.TileMatrixSet]:
+    """The layer's sets whose CRS a URI names. SupportedCRS is a URI (xs:anyURI): a native set
+    in a CRS that only WKT describes (a geostationary view, an unnamed datum) would make the
+    document invalid, and QGIS, which cannot read its CRS, draws its tiles in the wrong place."""
+    return [t for t in tiling.sets_for(info) if _crs_urn(t) is not None]
 
 
 def _matrix_set_view(t: tiling.TileMatrixSet) -> dict:
@@ -43,15 +52,17 @@ def _boxes(layer: Layer, matrix_sets: list[tiling.TileMatrixSet]) -> list[dict]:
         box = bbox_in(layer.info.bounds, f"EPSG:{code}")
         if box is not None:
             minx, miny, maxx, maxy = ordered(box, f"EPSG:{code}", yx_allowed=True)
-            boxes[_crs_urn(t)] = {"crs": _crs_urn(t), "lower": f"{minx} {miny}", "upper": f"{maxx} {maxy}"}
+            urn = f"urn:ogc:def:crs:EPSG::{code}"
+            boxes[urn] = {"crs": urn, "lower": f"{minx} {miny}", "upper": f"{maxx} {maxy}"}
     return list(boxes.values())
 
 
 def capabilities_document(layers: list[Layer], settings: Settings, endpoint: Endpoint, rest: str) -> bytes:
-    views, sets = [], {}
+    views: list[dict] = []
+    sets: dict[str, tiling.TileMatrixSet] = {}
     for layer in layers:
         info = layer.info
-        matrix_sets = tiling.sets_for(info)
+        matrix_sets = _offered(info)
         for t in matrix_sets:
             sets.setdefault(t.id, t)
         b = whole_longitudes(info.lonlat_bounds)  # WGS84BoundingBox: GDAL and QGIS take west < east
