@@ -157,7 +157,8 @@ def test_gdal_wcs_reads_the_native_grid_and_a_window_bit_exact(client_server, cl
 
 # -- the shared real-world rasters, served with no configuration -----------------------------------
 
-SHARED_SOURCES = ("global-relief-4326/world.rgb.tif",)
+SHARED_SOURCES = ("global-relief-4326/world.rgb.tif", "dem-srtm-hgt/N10W110.hgt.zip",
+                  "landsat8-antimeridian-utm/cog_dateline.tif", "sentinel1-gcps/cog_gcps.tif")
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +187,46 @@ def test_gdal_wmts_opens_a_global_layer_at_its_native_zoom(shared_server, shared
     reference = warp_reference(source, grid, tmp_path)
     both = (picture[3] > 0) & (reference[3] > 0)
     assert both.mean() > 0.95 and (picture[:3, both] == reference[:3, both]).all(axis=0).mean() > 0.9
+
+
+# layer name: how GDAL opens its source (pixel-is-point rasters are shifted half a pixel by GDAL)
+SHARED_GRIDS = {"world_rgb": "global-relief-4326/world.rgb.tif", "N10W110_hgt": "/vsizip/{}/dem-srtm-hgt/N10W110.hgt.zip/N10W110.hgt",
+                "cog_dateline": "landsat8-antimeridian-utm/cog_dateline.tif"}
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.1", "2.0.1"])
+@pytest.mark.parametrize("layer", list(SHARED_GRIDS))
+def test_gdal_wcs_reads_shared_rasters_on_their_own_grid(shared_server, shared_data, layer, version, tmp_path):
+    """Real rasters with a georeferencing GDAL adjusts (pixel-is-point SRTM in a zip, a
+    pixel-is-point UTM scene across the antimeridian) and a global one: GDAL's WCS driver sees
+    the grid GDAL reads the file on, and a window of it holds the file's values."""
+    rel = SHARED_GRIDS[layer]
+    source = rel.format(shared_data) if rel.startswith("/vsizip/") else str(shared_data / rel)
+    name = f"WCS:{shared_server}/wcs?version={version}&coverage={layer}"
+    out = tmp_path / "window.tif"
+    gdal("gdal_translate", "-q", "-oo", f"CACHE={tmp_path / 'wcs-cache'}", "-srcwin", "40", "30", "120", "90", name, str(out))
+    picture, grid = read_tif(out)
+    with rasterio.open(source) as src:
+        want = Grid(f"EPSG:{src.crs.to_epsg()}", src.transform * src.transform.translation(40, 30), 120, 90)
+        data = src.read(window=((30, 120), (40, 160)))
+    assert_same_grid(grid, want, tolerance=1e-6)
+    np.testing.assert_array_equal(picture, data)
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.1"])
+def test_gdal_wcs_reads_a_gcp_scene_as_gdalwarp_rectifies_it(shared_server, shared_data, version, tmp_path):
+    """A scene placed by GCPs only is a coverage on the grid GDAL's warper suggests for it (in
+    the GCPs' CRS), with the values gdalwarp puts there. (Around the scene the server's GeoTIFF
+    has a mask, as the scene has no nodata value; GDAL's WCS driver does not pass masks on.)"""
+    name = f"WCS:{shared_server}/wcs?version={version}&coverage=cog_gcps"
+    out = tmp_path / "whole.tif"
+    gdal("gdal_translate", "-q", "-oo", f"CACHE={tmp_path / 'wcs-cache'}", name, str(out))
+    picture, grid = read_tif(out)
+    assert grid.crs == "EPSG:4326" and picture.shape == (1, 1071, 1417)
+    reference = tmp_path / "reference.tif"
+    gdal("gdalwarp", "-q", "-r", "near", "-et", "0", "-dstalpha", "-t_srs", grid.crs, "-te", *map(repr, grid.bounds),
+         "-ts", str(grid.width), str(grid.height), str(shared_data / "sentinel1-gcps" / "cog_gcps.tif"), str(reference))
+    with rasterio.open(reference) as ref:
+        want, inside = ref.read(1), ref.read(2) > 0
+    assert 0.6 < inside.mean() < 0.8
+    np.testing.assert_array_equal(picture[0][inside], want[inside])
