@@ -266,7 +266,7 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     def feature_info(**fields: str) -> Response:
         return _rest(ctx, fields.get("service"), lambda wmts, endpoint: wmts.feature_info(
-            rest.feature_info_request(fields, _request_items()), endpoint))
+            rest.feature_info_request(fields, _request_items(fields.get("time"))), endpoint))
 
     def footprints(**fields: str) -> Response:
         return _rest(ctx, None, lambda wmts, endpoint: wmts.footprints(

@@ -8,7 +8,9 @@ as QGIS sees them, the extent QGIS actually rendered (QGIS widens the asked exte
 pixels), and the errors the render reported. A job with ``times`` (ISO 8601 instants) is a
 temporal layer: each time is rendered with the map's temporal range set to it, as QGIS's temporal
 controller does, into ``<out>-<index>.png``, and the result says what QGIS's temporal
-properties and its provider's temporal capabilities see.
+properties and its provider's temporal capabilities see. A job with ``identify`` (a point in the
+map's CRS) also asks the provider for the values there as text, as QGIS's Identify tool does, and
+the result gives the text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from qgis.core import (
     QgsDateTimeRange,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
+    QgsPointXY,
+    QgsRaster,
     QgsRasterLayer,
     QgsRectangle,
 )
@@ -61,7 +65,19 @@ def render(job: dict) -> dict:
         "rendered": corners(settings.visibleExtent()),
         "errors": errors,
         **temporal(layer),
+        **identified(layer, job, settings),
     }
+
+
+def identified(layer: QgsRasterLayer, job: dict, settings: QgsMapSettings) -> dict:
+    """The provider's text answer at the job's ``identify`` point, on the map's extent and size."""
+    if "identify" not in job:
+        return {}
+    size = settings.outputSize()
+    found = layer.dataProvider().identify(QgsPointXY(*job["identify"]), QgsRaster.IdentifyFormatText,
+                                          settings.visibleExtent(), size.width(), size.height())
+    return {"identified": "\n".join(str(v) for v in found.results().values()) if found.isValid() else "",
+            "identify_error": found.error().message()}
 
 
 def instant(text: str) -> QDateTime:

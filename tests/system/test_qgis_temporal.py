@@ -7,6 +7,7 @@ map QGIS renders at two steps differ, each the server's own map of that step."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -104,3 +105,41 @@ def test_qgis_renders_two_steps_differently_each_the_servers_map(server, rendere
         assert (picture == served).all(axis=2).mean() > 0.98, f"{layer} at {time}: not the server's map of that step"
         pictures.append(picture)
     assert (pictures[0] != pictures[1]).any(axis=2).mean() > 0.1
+
+
+def wmts_uri(url: str, layer: str, tms: str, time: str) -> str:
+    """A WMTS data source as QGIS's dialog writes it for a layer with a Time dimension."""
+    return (f"contextualWMSLegend=0&crs=EPSG:4326&dpiMode=7&featureCount=10&format=image/png&layers={layer}"
+            f"&styles=default&tileDimensions=Time%3D{time}&tileMatrixSet={tms}"
+            f"&url={url}/wmts?SERVICE%3DWMTS%26REQUEST%3DGetCapabilities")
+
+
+def air_at(text: str) -> float:
+    found = re.search(r"^\s*air = (\S+)$", text, re.M)
+    assert found, text
+    return float(found.group(1))
+
+
+@pytest.mark.skipif(not NCEP.exists(), reason="the shared NCEP air temperature file is not present")
+def test_qgis_identify_on_a_wmts_layer_answers_for_the_step_it_shows(server, tmp_path):
+    """QGIS's Identify tool on a WMTS layer asks a RESTful FeatureInfo resource in a format it
+    reads (text, not the JSON it would parse as GML), with the layer's time in the path: each
+    step answers its own value, the one WMS GetFeatureInfo gives for that step."""
+    url, _ = server
+    layer, steps, point = "air_temperature_small_air", ["2014-02-24T00:00:00Z", "2014-02-28T18:00:00Z"], (-100.0, 40.0)
+    jobs = [{"id": step, "name": layer, "provider": "wms", "uri": wmts_uri(url, layer, f"{layer}_native", step),
+             "crs": "EPSG:4326", "extent": [-161.25, 13.75, -28.75, 76.25], "size": [265, 125],
+             "identify": list(point), "out": str(tmp_path / f"{i}.png")} for i, step in enumerate(steps)]
+    results = run_qgis(jobs, tmp_path)
+    values = []
+    for step in steps:
+        result = results[step]
+        assert result["valid"] and not result["errors"], result
+        x, y = point
+        wms = requests.get(f"{url}/wms", timeout=60, params={
+            "SERVICE": "WMS", "REQUEST": "GetFeatureInfo", "VERSION": "1.3.0", "LAYERS": layer, "QUERY_LAYERS": layer,
+            "STYLES": "", "CRS": "CRS:84", "BBOX": f"{x - 0.5},{y - 0.5},{x + 0.5},{y + 0.5}", "WIDTH": 1, "HEIGHT": 1,
+            "I": 0, "J": 0, "INFO_FORMAT": "text/plain", "TIME": step})
+        assert air_at(result["identified"]) == air_at(wms.text), (step, result)
+        values.append(air_at(wms.text))
+    assert values[0] != values[1]

@@ -12,6 +12,8 @@ from ogcserver.ows.legends import style_views, wms_url
 from ogcserver.ows.wmts.parse import ADVERTISED_TILE_FORMATS, INFO_FORMATS
 from ogcserver.settings import Settings
 
+# every feature info format as a RESTful resource: QGIS asks for text or HTML, which it can read
+INFO_RESOURCE_FORMATS = [("application/json", "json"), ("text/html", "html"), ("text/plain", "txt"), ("text/xml", "xml")]
 WKSS = {"WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible", "WorldCRS84Quad": "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad"}
 
 
@@ -88,5 +90,6 @@ def capabilities_document(layers: list[Layer], settings: Settings, endpoint: End
         formats=ADVERTISED_TILE_FORMATS,
         info_formats=sorted(set(INFO_FORMATS.values())),
         resource_formats=[("image/png", "png"), ("image/jpeg", "jpg")],
+        info_resource_formats=INFO_RESOURCE_FORMATS,
         matrix_sets=[_matrix_set_view(t) for t in sets.values()],
     )

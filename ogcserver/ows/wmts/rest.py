@@ -27,7 +27,12 @@ TILES = (  # the first two are the most asked for: the short path tries them fir
     WMTS + "/{time}" + TILE + ".{ext}",
     SCOPED + "/{time}" + TILE + ".{ext}",
 )
-FEATURE_INFO = (WMTS + TILE + "/{j}/{i}.{ext}", SCOPED + TILE + "/{j}/{i}.{ext}")
+FEATURE_INFO = (
+    WMTS + TILE + "/{j}/{i}.{ext}",
+    SCOPED + TILE + "/{j}/{i}.{ext}",
+    WMTS + "/{time}" + TILE + "/{j}/{i}.{ext}",
+    SCOPED + "/{time}" + TILE + "/{j}/{i}.{ext}",
+)
 FOOTPRINTS = ("/tiles/{layer}/{tms}/{z}/{col}/{row}.mvt", "/tiles/{layer}/{tms}/{z}/{col}/{row}.pbf")
 FIELD = re.compile(r"\{(\w+)\}")
 

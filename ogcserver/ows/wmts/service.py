@@ -102,7 +102,7 @@ class WmtsService:
             grid = tms.grid(q.z, q.x, q.y, q.x, q.y)
             if not (request.i < grid.width and request.j < grid.height):
                 raise OwsError("PointIJOutOfRange", "I/J is outside the tile", "I")
-            point = PointQuery((q.layer,), grid, request.i, request.j, 1, q.service, endpoint.principal)
+            point = PointQuery((q.layer,), grid, request.i, request.j, 1, q.service, endpoint.principal, q.items)
             body, content_type = format_feature_info(self.engine.feature_info(point), request.info_format)
         except (OgcServerError, OwsError) as exc:
             return WMTS_FORMAT.response(exc)
