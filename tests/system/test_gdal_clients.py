@@ -207,7 +207,7 @@ def test_gdal_wcs_reads_shared_rasters_on_their_own_grid(shared_server, shared_d
     gdal("gdal_translate", "-q", "-oo", f"CACHE={tmp_path / 'wcs-cache'}", "-srcwin", "40", "30", "120", "90", name, str(out))
     picture, grid = read_tif(out)
     with rasterio.open(source) as src:
-        want = Grid(f"EPSG:{src.crs.to_epsg()}", src.transform * src.transform.translation(40, 30), 120, 90)
+        want = Grid(f"EPSG:{src.crs.to_epsg()}", src.transform @ src.transform.translation(40, 30), 120, 90)
         data = src.read(window=((30, 120), (40, 160)))
     assert_same_grid(grid, want, tolerance=1e-6)
     np.testing.assert_array_equal(picture, data)
