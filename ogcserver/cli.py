@@ -50,10 +50,11 @@ def serve(args: argparse.Namespace) -> int:
         from ogcserver.app import create_app
         from ogcserver.web.logs import configure_logging
         from ogcserver.web.reload import RESTART_ONLY, ReloadableApp
-        from ogcserver.web.servers import SERVERS
+        from ogcserver.web.servers import SERVERS, check_port_free
 
         configure_logging()
         settings = _settings(args)
+        check_port_free(settings.server.host, settings.server.port)  # before the catalog is indexed
         config_file = Path(args.config) if args.config else None
 
         def build() -> Callable:

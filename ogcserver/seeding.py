@@ -27,6 +27,7 @@ from ogcserver.model.geo import WGS84, BBox
 from ogcserver.model.tiles import TileKey
 from ogcserver.progress import Progress
 from ogcserver.settings import Settings, load_settings
+from ogcserver.storage.readers.process_memory import keep_heap_for_batch_work
 
 _worker = None
 # metatiles per cluster task: each task costs some 20 ms of CPU in the scheduler, the client and
@@ -40,6 +41,7 @@ def _init(config: str) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
     _worker = build_core(load_settings(Path(config))).tiles
+    keep_heap_for_batch_work()
 
 
 def _seed_one(job: tuple[str, str, seed.Metatile, str]) -> tuple[int, int]:

@@ -34,6 +34,7 @@ from ogcserver.core.config import AnalysisConfig
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.jobs import ClusterUnavailable
 from ogcserver.settings import Settings
+from ogcserver.storage.readers.process_memory import keep_heap_for_batch_work
 
 CONNECT_TIMEOUT = "20s"  # to reach a remote scheduler
 # A local cluster's Dask settings. Its scheduler, nannies and workers share the job's cores: the
@@ -59,13 +60,15 @@ _lock = threading.Lock()
 
 
 def worker_core(settings: Settings) -> Core:
-    """This process's core for these settings, built on first use."""
+    """This process's core for these settings, built on first use; the process is a batch
+    worker from then on (``process_memory.keep_heap_for_batch_work``)."""
     key = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
     with _lock:
         core = _cores.get(key)
         if core is None:
             _cores.clear()  # other settings: that core is not used again
             core = _cores[key] = build_core(settings)
+            keep_heap_for_batch_work()
         return core
 
 

@@ -65,7 +65,11 @@ def product_store(settings: Settings, name: str) -> ProductStore:
 
 def compute_chunk(settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
     """On a worker: one chunk, read through this process's core and written to its file."""
-    core = worker_core(settings)
+    return write_chunk_with(worker_core(settings), settings, spec, chunk)
+
+
+def write_chunk_with(core: Core, settings: Settings, spec: AnalysisSpec, chunk: Chunk) -> str:
+    """One chunk computed through ``core`` and written to its file."""
     layer = core.engine.operator_layer(spec.layer)
     form = product_bands(layer, spec)
     grid = spec.grid()

@@ -11,10 +11,26 @@ gunicorn's 0.9 ms (sync workers, measured with wrk on the demo; see the README).
 from __future__ import annotations
 
 import os
+import socket
 
 from ogcserver.settings import Settings
 from ogcserver.web.metrics import MULTIPROC_ENV, forget_exited_workers
 from ogcserver.web.reload import ReloadableApp
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on. granian listens with SO_REUSEPORT, so a second
+    server started on a port in use would not fail: the kernel would share the port between the
+    two, handing each connection to one of them at random. A probe bound with SO_REUSEADDR alone
+    fails on a listening socket and passes over connections lingering in TIME_WAIT."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another server "
+                             "running there? set server.port or --port)") from None
 
 
 def serve_granian(app: ReloadableApp, settings: Settings) -> None:
