@@ -9,6 +9,7 @@ runner on this node, using the cluster); records live in a store every node read
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,8 +91,21 @@ class Jobs:
         spec = spec_from_inputs(self.engine, layer, inputs, owner, constraints, self.config.chunk_size)
         check_spec(spec, self.config.max_output_pixels)
         overwrite = inputs.get("overwrite") is True
-        check_new_output(spec, spec.output in self.engine.catalog.store.collections(), overwrite)
+        existing = spec.output in self.engine.catalog.store.collections()
+        if existing and overwrite and not self._owns_product(spec.output, owner):
+            raise InvalidValue("output", f"'{spec.output}' is not a product of yours to overwrite; choose another name")
+        check_new_output(spec, existing, overwrite)
         return ProductJob(spec, overwrite)
+
+    def _owns_product(self, collection: str, owner: str) -> bool:
+        """Whether the collection is a product this caller made: a request may replace only that,
+        never the index of a configured folder or file, a catalog collection or another caller's
+        product (each would lose data its owner cannot rebuild from here)."""
+        note = self.engine.catalog.store.get_meta(collection, "product")
+        try:
+            return note is not None and json.loads(note).get("owner") == owner
+        except (ValueError, AttributeError):
+            return False
 
     def small(self, work: Work) -> bool:
         """Whether the work may be answered at once (zonal statistics over few pixels)."""

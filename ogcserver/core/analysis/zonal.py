@@ -16,8 +16,8 @@ import numpy as np
 import shapely
 
 from ogcserver.core.analysis.compute import chunk_values, pixels_inside, product_bands
-from ogcserver.core.analysis.inputs import spec_from_inputs
-from ogcserver.core.analysis.plan import AnalysisSpec, Chunk
+from ogcserver.core.analysis.inputs import output_crs, spec_from_inputs
+from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_spec
 from ogcserver.core.catalog import Layer
 from ogcserver.core.config import AnalysisConfig
 from ogcserver.core.engine import Engine
@@ -84,11 +84,12 @@ def zonal_job(engine: Engine, layer: Layer, inputs: dict, config: AnalysisConfig
     zones = parse_zones(inputs.get("zones"), config.max_zones)
     if inputs.get("bbox") in (None, ""):
         union = shapely.union_all([geojson_polygon(z.geometry, MAX_ZONE_POINTS) for z in zones])
-        crs = str(inputs.get("crs") or layer.info.crs).upper()
+        crs = output_crs(inputs.get("crs"), layer.info.crs)
         box = transform_bbox(BBox.from_bounds(shapely.bounds(union).tolist(), WGS84), crs)
         inputs = {**inputs, "bbox": box.as_tuple(), "crs": crs}
     spec = spec_from_inputs(engine, layer, {**inputs, "polygon": None, "output": "zonal"}, owner, constraints,
                             config.chunk_size)
+    check_spec(spec, config.max_output_pixels)  # refused now, not by the job that would run it
     names = product_bands(layer, spec).names
     histogram = _histogram(layer, spec, inputs.get("bins"), inputs.get("range"), config.histogram_bins, len(names))
     return ZonalJob(spec, zones, histogram, names)

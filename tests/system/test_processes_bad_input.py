@@ -1,0 +1,109 @@
+"""Hostile executions of OGC API - Processes: bodies that are not JSON, nested past the parser,
+too large or holding NaN; zonal statistics over grids that cannot be computed; products that would
+replace data their caller does not own. Each is a JSON exception with a 4xx status, refused
+before any job starts, and nothing stored is lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ogcserver.app import core_of, create_app
+from ogcserver.core.analysis.jobs import Jobs, ProductJob
+from ogcserver.model.access import ANONYMOUS
+from ogcserver.settings import load_settings
+from tests.support import analysis
+
+ZONAL = "/processes/zonal-statistics/execution"
+PRODUCT = "/processes/raster-analysis/execution"
+
+
+@pytest.fixture(scope="module")
+def dem(tmp_path_factory):
+    root = tmp_path_factory.mktemp("processes-bad-input")
+    return analysis.dem(root / "dem.tif", (300, 300))
+
+
+@pytest.fixture(scope="module")
+def app(dem):
+    return create_app(load_settings(analysis.config(dem.parent, dem)))
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def zone(app):
+    bounds = core_of(app).engine.operator_layer("dem").info.bounds
+    x0, y0, x1, y1 = bounds.minx, bounds.miny, bounds.maxx, bounds.maxy
+    return analysis.utm_ring(x0 + 100, y0 + 100, (x0 + x1) / 2, (y0 + y1) / 2)
+
+
+def refused(response, status: int = 400) -> dict:
+    assert response.status_code == status, (response.status_code, response.data[:300])
+    assert response.mimetype == "application/json", response.data[:300]
+    return response.get_json()
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"inputs": ' * 5_000 + b"{}" + b"}" * 5_000,
+    b'{"inputs": {"layer": "dem", "zones": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}",
+])
+def test_json_nested_past_the_parser_is_a_json_client_error(client, body):
+    answer = refused(client.post(ZONAL, data=body, content_type="application/json"))
+    assert answer["title"] == "InvalidParameterValue" and "nested too deeply" in answer["detail"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_numbers_json_does_not_have_are_refused(client, zone, number):
+    text = json.dumps({"inputs": {"layer": "dem", "zones": zone, "bbox": [0, 0, 1, 1]}})
+    body = text.replace("[0, 0, 1, 1]", f"[{number}, 0, 1, 1]")
+    answer = refused(client.post(ZONAL, data=body, content_type="application/json"))
+    assert number.lstrip("-") in answer["detail"] and answer["instance"] == "body"
+
+
+def test_a_body_past_the_size_limit_is_a_json_413(client, app):
+    limit = core_of(app).engine.settings.limits.max_body_bytes
+    body = json.dumps({"inputs": {"layer": "dem", "pad": "x" * limit}})
+    answer = refused(client.post(ZONAL, data=body, content_type="application/json"), 413)
+    assert answer["status"] == 413
+
+
+@pytest.mark.parametrize("inputs, locator", [
+    ({"bbox": "nan,nan,inf,inf"}, "bbox"),
+    ({"crs": "EPSG:999999"}, "crs"),
+    ({"crs": ["EPSG:4326"]}, "crs"),
+    ({"crs": "EPSG:4326", "resolution": 1e-9}, None),  # an area of 10^13 pixels: refused now, not by a job
+])
+def test_zonal_grids_that_cannot_be_computed_are_refused_before_a_job(client, zone, inputs, locator):
+    body = {"inputs": {"layer": "dem", "zones": zone, **inputs}}
+    answer = refused(client.post(ZONAL, json=body, headers={"Prefer": "respond-async"}))
+    assert answer["title"] == "InvalidParameterValue" and answer.get("instance") == locator, answer
+    assert client.get("/jobs").get_json()["jobs"] == []
+
+
+def test_a_product_never_replaces_what_its_caller_does_not_own(client, app, dem):
+    store = core_of(app).engine.catalog.store
+    store.create("scenes")  # a catalog collection (ogcserver catalog add): not a product
+    store.upsert("scenes", [core_of(app).catalog.describe_file("one", str(dem))])
+    store.create("theirs")
+    store.set_meta("theirs", "product", json.dumps({"owner": "someone-else"}))
+    for output in ("dem", "scenes", "theirs"):  # a file layer's index, a collection, another caller's product
+        body = {"inputs": {"layer": "dem", "output": output, "overwrite": True}}
+        answer = refused(client.post(PRODUCT, json=body, headers={"Prefer": "respond-async"}))
+        assert answer["instance"] == "output" and "not a product of yours" in answer["detail"], answer
+    assert [item.key for item in store.items("scenes")] == ["one"]
+    assert client.get("/jobs").get_json()["jobs"] == []
+
+
+def test_a_caller_may_replace_their_own_product(app):
+    core = core_of(app)
+    core.engine.catalog.store.create("mine")
+    core.engine.catalog.store.set_meta("mine", "product", json.dumps({"owner": ANONYMOUS.name}))
+    jobs = Jobs(core.engine, store=None, runner=None, config=core.engine.settings.analysis)  # type: ignore[arg-type]
+    work = jobs.prepare("raster-analysis", {"layer": "dem", "output": "mine", "overwrite": True}, ANONYMOUS)
+    assert isinstance(work, ProductJob) and work.overwrite
