@@ -6,12 +6,15 @@ before any job starts, and nothing stored is lost."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
 from ogcserver.app import core_of, create_app
+from ogcserver.composition import job_store
 from ogcserver.core.analysis.jobs import Jobs, ProductJob
 from ogcserver.model.access import ANONYMOUS
+from ogcserver.model.jobs import JobRecord
 from ogcserver.settings import load_settings
 from tests.support import analysis
 
@@ -40,6 +43,10 @@ def zone(app):
     bounds = core_of(app).engine.operator_layer("dem").info.bounds
     x0, y0, x1, y1 = bounds.minx, bounds.miny, bounds.maxx, bounds.maxy
     return analysis.utm_ring(x0 + 100, y0 + 100, (x0 + x1) / 2, (y0 + y1) / 2)
+
+
+def jobs_stored(client) -> set[str]:
+    return {r.id for r in job_store(core_of(client.application).engine.settings).list(100)}
 
 
 def refused(response, status: int = 400) -> dict:
@@ -80,10 +87,11 @@ def test_a_body_past_the_size_limit_is_a_json_413(client, app):
     ({"crs": "EPSG:4326", "resolution": 1e-9}, None),  # an area of 10^13 pixels: refused now, not by a job
 ])
 def test_zonal_grids_that_cannot_be_computed_are_refused_before_a_job(client, zone, inputs, locator):
+    before = jobs_stored(client)
     body = {"inputs": {"layer": "dem", "zones": zone, **inputs}}
     answer = refused(client.post(ZONAL, json=body, headers={"Prefer": "respond-async"}))
     assert answer["title"] == "InvalidParameterValue" and answer.get("instance") == locator, answer
-    assert client.get("/jobs").get_json()["jobs"] == []
+    assert jobs_stored(client) == before
 
 
 def test_a_product_never_replaces_what_its_caller_does_not_own(client, app, dem):
@@ -92,12 +100,13 @@ def test_a_product_never_replaces_what_its_caller_does_not_own(client, app, dem)
     store.upsert("scenes", [core_of(app).catalog.describe_file("one", str(dem))])
     store.create("theirs")
     store.set_meta("theirs", "product", json.dumps({"owner": "someone-else"}))
+    before = jobs_stored(client)
     for output in ("dem", "scenes", "theirs"):  # a file layer's index, a collection, another caller's product
         body = {"inputs": {"layer": "dem", "output": output, "overwrite": True}}
         answer = refused(client.post(PRODUCT, json=body, headers={"Prefer": "respond-async"}))
         assert answer["instance"] == "output" and "not a product of yours" in answer["detail"], answer
     assert [item.key for item in store.items("scenes")] == ["one"]
-    assert client.get("/jobs").get_json()["jobs"] == []
+    assert jobs_stored(client) == before
 
 
 def test_a_caller_may_replace_their_own_product(app):
@@ -107,3 +116,13 @@ def test_a_caller_may_replace_their_own_product(app):
     jobs = Jobs(core.engine, store=None, runner=None, config=core.engine.settings.analysis)  # type: ignore[arg-type]
     work = jobs.prepare("raster-analysis", {"layer": "dem", "output": "mine", "overwrite": True}, ANONYMOUS)
     assert isinstance(work, ProductJob) and work.overwrite
+
+
+def test_anonymous_callers_are_not_listed_each_others_jobs(client):
+    """Every anonymous caller is the same principal: listing jobs would hand each one the ids of
+    all the others' jobs, to read or dismiss. A job stays reachable through the id it was given."""
+    settings = core_of(client.application).engine.settings
+    record = JobRecord(uuid.uuid4().hex, "zonal-statistics", ANONYMOUS.name, {"layer": "dem"})
+    job_store(settings).save(record)
+    assert client.get("/jobs").get_json()["jobs"] == []
+    assert client.get(f"/jobs/{record.id}").get_json()["jobID"] == record.id

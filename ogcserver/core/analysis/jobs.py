@@ -130,6 +130,11 @@ class Jobs:
         return record
 
     def list(self, principal: Principal) -> Sequence[JobRecord]:
+        """The caller's jobs. Anonymous callers are all one principal, so none is listed to them:
+        each reaches their job through the id its execution answered (a random 128-bit id), and
+        no caller learns, or can dismiss, another's."""
+        if not principal.authenticated:
+            return []
         owner = owner_of(principal)
         return [r for r in self.store.list(MAX_LISTED) if r.owner == owner]
 
