@@ -126,3 +126,41 @@ def test_anonymous_callers_are_not_listed_each_others_jobs(client):
     job_store(settings).save(record)
     assert client.get("/jobs").get_json()["jobs"] == []
     assert client.get(f"/jobs/{record.id}").get_json()["jobID"] == record.id
+
+
+def test_many_small_zones_cost_what_they_cover_not_zones_times_chunks(app, monkeypatch):
+    """A 1 MiB body holds thousands of zones. Each chunk used to parse, project and mask every
+    zone over the whole chunk (6500 zones over 16 chunks: a 27 s synchronous request); a chunk now
+    takes only the zones whose lon/lat bounds reach it, each over its own window, with the same
+    figures as a mask of the whole chunk."""
+    from ogcserver.core.analysis import zonal
+    from ogcserver.core.analysis.compute import pixels_inside
+    from ogcserver.core.analysis.plan import chunks
+
+    core = core_of(app)
+    layer = core.engine.operator_layer("dem")
+    b = layer.info.bounds
+    step = (b.maxx - b.minx) / 12
+    rings = [analysis.utm_ring(b.minx + (i + 0.2) * step, b.miny + (j + 0.2) * step,
+                               b.minx + (i + 0.7) * step, b.miny + (j + 0.6) * step) for i in range(12) for j in range(12)]
+    zones = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": r} for r in rings]}
+    settings = core.engine.settings
+    job = zonal.zonal_job(core.engine, layer, {"layer": "dem", "zones": zones}, settings.analysis.model_copy(
+        update={"chunk_size": 512}))
+    grid = job.spec.grid()
+    plan = list(chunks(grid, 128))
+    assert len(plan) >= 4
+    projected = []
+    original = zonal.projected
+    monkeypatch.setattr(zonal, "projected", lambda shape, crs: projected.append(1) or original(shape, crs))
+    for chunk in plan:
+        got = zonal.chunk_partials(core.engine, job.spec, grid, chunk, job.zones, None)
+        raster = zonal.chunk_values(core.engine, job.spec, grid, chunk)
+        for index, zone in enumerate(job.zones):  # the same pixels as a mask of the whole chunk
+            shape = original(zonal.geojson_polygon(zone.geometry, 10**5), raster.grid.crs)
+            whole = pixels_inside(shape, raster.grid) & raster.valid
+            assert (index in got) == bool(whole.any()), (index, chunk)
+            if whole.any():
+                values = raster.data[0][whole].astype(float)
+                assert got[index][0].count == values.size and got[index][0].mean == pytest.approx(values.mean())
+    assert len(projected) < len(rings) * len(plan) / 2, (len(projected), len(rings), len(plan))
