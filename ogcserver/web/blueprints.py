@@ -43,6 +43,7 @@ UNAVAILABLE_RETRY_AFTER = 5.0  # seconds a client waits after a 503 (catalog dow
 UNLIMITED_PARALLEL = 6  # requests a viewer page runs at once when the server sets no per-client limit
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+JSON_APIS = {"processes": "PROCESSES", "jobs": "PROCESSES", "catalog": "CATALOG"}  # first path segment -> protocol
 
 
 @dataclass
@@ -478,7 +479,19 @@ def install(app: Flask, ctx: WebContext) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        return Response(f"{exc.name}\n", status=exc.code or 400, content_type="text/plain")
+        """Routing errors (no such path, a method the path does not take): the JSON APIs' own
+        exception document under their paths, plain text elsewhere; a 405 names the methods the
+        path takes (Allow), as HTTP requires."""
+        protocol = JSON_APIS.get(request.path.split("/")[1])
+        if protocol is None:
+            response = Response(f"{exc.name}\n", status=exc.code or 400, content_type="text/plain")
+        else:
+            error = OwsError(exc.name.replace(" ", ""), exc.name, status=exc.code or 400)
+            response = _to_flask(exception_format(protocol).response(error))
+        allow = dict(exc.get_headers()).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

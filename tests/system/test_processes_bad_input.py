@@ -164,3 +164,19 @@ def test_many_small_zones_cost_what_they_cover_not_zones_times_chunks(app, monke
                 values = raster.data[0][whole].astype(float)
                 assert got[index][0].count == values.size and got[index][0].mean == pytest.approx(values.mean())
     assert len(projected) < len(rings) * len(plan) / 2, (len(projected), len(rings), len(plan))
+
+
+@pytest.mark.parametrize("method, path, status, allow", [
+    ("PUT", "/processes", 405, "GET"),
+    ("GET", "/processes/zonal-statistics/execution", 405, "POST"),
+    ("POST", "/jobs", 405, "GET"),
+    ("PATCH", "/jobs/0123", 405, "DELETE"),
+    ("GET", "/jobs/0123/results/more", 404, None),
+    ("DELETE", "/catalog/dem/items", 405, "GET"),
+])
+def test_routing_errors_of_the_json_apis_are_json(client, method, path, status, allow):
+    r = client.open(path, method=method)
+    assert r.status_code == status and r.mimetype == "application/json", (r.status_code, r.data[:200])
+    assert r.get_json()["title" if path.startswith(("/processes", "/jobs")) else "code"]
+    if allow:
+        assert allow in r.headers["Allow"]
