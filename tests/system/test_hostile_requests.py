@@ -149,3 +149,15 @@ def test_boxes_narrower_than_a_float_can_divide_are_client_errors(null_island, b
            "SCALESIZE": f"Lat({width}),Long(32)"}
     r = null_island.get("/wcs", query_string=wcs)
     assert r.status_code in (200, 400, 404) and b"NoApplicableCode" not in r.data, (r.status_code, r.data[:300])
+
+
+@pytest.mark.parametrize("service", ["WMS", "WCS"])
+def test_a_clip_to_a_polygon_without_a_ring_is_an_invalid_parameter_value(processing, service):
+    rule = json.dumps({"chain": [{"function": "clip", "geometry": {"type": "Polygon", "coordinates": []}}]})
+    if service == "WMS":
+        query = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "",
+                 "CRS": "EPSG:32632", "BBOX": BOX, "WIDTH": "16", "HEIGHT": "16", "FORMAT": "image/png"}
+    else:
+        query = {**WCS20, "FORMAT": "image/tiff"}
+    r = processing.get(f"/services/demo/{service.lower()}", query_string={**query, "RENDERINGRULE": rule})
+    assert r.status_code == 400 and b"InvalidParameterValue" in r.data and b"RENDERINGRULE" in r.data, r.data[:300]

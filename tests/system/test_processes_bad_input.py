@@ -180,3 +180,13 @@ def test_routing_errors_of_the_json_apis_are_json(client, method, path, status, 
     assert r.get_json()["title" if path.startswith(("/processes", "/jobs")) else "code"]
     if allow:
         assert allow in r.headers["Allow"]
+
+
+@pytest.mark.parametrize("empty", [{"type": "Polygon", "coordinates": []}, {"type": "MultiPolygon", "coordinates": []}])
+def test_zones_without_a_ring_are_refused(client, zone, empty):
+    """GEOS finds an empty polygon valid: it was computed as a zone of no pixels (and, as an
+    analysis mask, erased the whole product)."""
+    body = {"inputs": {"layer": "dem", "zones": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": zone}, {"type": "Feature", "geometry": empty}]}}}
+    answer = refused(client.post(ZONAL, json=body))
+    assert answer["instance"] == "zones" and "zone 1" in answer["detail"] and "ring" in answer["detail"], answer
