@@ -29,6 +29,7 @@ from ogcserver.model.jobs import (
     JobState,
     ProcessNotFound,
     ResultNotReady,
+    TooManyJobs,
     error_named,
     now,
 )
@@ -57,8 +58,15 @@ class JobStore(Protocol):
 
 
 class JobRunner(Protocol):
+    def reserve(self) -> bool:
+        """Take one of this process's job slots for a job about to start; False when all are taken."""
+
+    def release(self) -> None:
+        """Give back a slot reserved for a job that was not started."""
+
     def start(self, record: JobRecord, work: Work) -> None:
-        """Run the work in the background, keeping the record up to date in the store."""
+        """Run the work in the background, keeping the record up to date in the store; the slot
+        reserved for it is given back when it ends."""
 
     def run_now(self, work: ZonalJob) -> list[dict]:
         """Small zonal statistics, computed while the caller waits."""
@@ -118,9 +126,16 @@ class Jobs:
         return self.runner.run_now(work)
 
     def submit(self, process: str, inputs: dict[str, Any], principal: Principal, work: Work) -> JobRecord:
+        """Start the work as a job, if this process has a slot for it (each job may start a cluster)."""
+        if not self.runner.reserve():
+            raise TooManyJobs(self.config.max_jobs)
         record = JobRecord(uuid.uuid4().hex, process, owner_of(principal), inputs)
-        self.store.save(record)
-        self.runner.start(record, work)
+        try:
+            self.store.save(record)
+            self.runner.start(record, work)
+        except BaseException:
+            self.runner.release()
+            raise
         return record
 
     def get(self, job: str, principal: Principal) -> JobRecord:
