@@ -24,9 +24,22 @@ class ClusterRunner:
         self.core = core
         self.settings = settings
         self.store = store
+        self._slots = threading.BoundedSemaphore(settings.analysis.max_jobs)
+
+    def reserve(self) -> bool:
+        return self._slots.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._slots.release()
 
     def start(self, record: JobRecord, work: Work) -> None:
-        threading.Thread(target=self._run, args=(record.id, work), name=f"job-{record.id[:8]}", daemon=True).start()
+        threading.Thread(target=self._slotted, args=(record.id, work), name=f"job-{record.id[:8]}", daemon=True).start()
+
+    def _slotted(self, job: str, work: Work) -> None:
+        try:
+            self._run(job, work)
+        finally:
+            self.release()
 
     def run_now(self, work: ZonalJob) -> list[dict]:
         from ogcserver.analysing.zonal import run_zonal  # Dask is imported by the nodes that run jobs only

@@ -303,6 +303,9 @@ class AnalysisConfig(Frozen):
     max_zonal_pixels: int = Field(4096 * 4096, ge=1)  # zonal statistics answered at once (sync) up to this
     max_zones: int = Field(10_000, ge=1, le=1_000_000)
     histogram_bins: int = Field(256, ge=1, le=65_536)  # the most bins a histogram may ask for
+    # jobs each server worker process runs at once (each a thread, and with a local cluster its
+    # own worker processes); more are refused (503) until one ends
+    max_jobs: int = Field(2, ge=1, le=256)
 
 
 class ServiceDefinition(Protocol):

@@ -293,6 +293,8 @@ def geojson_polygon(geometry: object, max_points: int) -> shapely.Geometry:
         raise ValueError("geometry must be a GeoJSON Polygon or MultiPolygon") from None
     if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
         raise ValueError("geometry must be a valid GeoJSON Polygon or MultiPolygon")
+    if shape.is_empty:  # no rings: valid to GEOS, but it has no bounds and covers nothing
+        raise ValueError("geometry must be a Polygon or MultiPolygon with at least one ring")
     if len(shapely.get_coordinates(shape)) > max_points:
         raise ValueError(f"geometry has more than {max_points} points")
     return shape

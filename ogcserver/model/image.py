@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
 
+from ogcserver.model.errors import InvalidExtent
 from ogcserver.model.geo import BBox, transform_point
 
 
@@ -22,6 +25,13 @@ class Grid:
 
     @classmethod
     def from_bbox(cls, bbox: BBox, width: int, height: int) -> Grid:
+        """A north-up grid over the box. Pixels smaller than the smallest normal float (a box of
+        1e-320 degrees) are refused: their sizes lose their precision, or round to zero, and
+        dividing by them overflows."""
+        if not bbox.width / width >= sys.float_info.min:
+            raise InvalidExtent("x", "too small to divide into pixels")
+        if not bbox.height / height >= sys.float_info.min:
+            raise InvalidExtent("y", "too small to divide into pixels")
         transform = Affine(
             bbox.width / width, 0.0, bbox.minx, 0.0, -bbox.height / height, bbox.maxy
         )
@@ -77,12 +87,10 @@ class Grid:
         Only for north-up grids, which every map request has.
         """
         t = self.transform
-        col0 = math.floor((box.minx - t.c) / t.a) - margin
-        col1 = math.ceil((box.maxx - t.c) / t.a) + margin
-        row0 = math.floor((box.maxy - t.f) / t.e) - margin
-        row1 = math.ceil((box.miny - t.f) / t.e) + margin
-        col0, row0 = max(col0, 0), max(row0, 0)
-        col1, row1 = min(col1, self.width), min(row1, self.height)
+        col0 = _clamped(math.floor, (box.minx - t.c) / t.a - margin, self.width)
+        col1 = _clamped(math.ceil, (box.maxx - t.c) / t.a + margin, self.width)
+        row0 = _clamped(math.floor, (box.maxy - t.f) / t.e - margin, self.height)
+        row1 = _clamped(math.ceil, (box.miny - t.f) / t.e + margin, self.height)
         if col0 >= col1 or row0 >= row1:
             return None
         return row0, row1, col0, col1
@@ -91,6 +99,12 @@ class Grid:
         """The part of this grid a window covers, with the same pixel alignment."""
         row0, row1, col0, col1 = window
         return Grid(self.crs, self.transform * Affine.translation(col0, row0), col1 - col0, row1 - row0)
+
+
+def _clamped(rounding: Callable[[float], int], pixels: float, size: int) -> int:
+    """A pixel offset within 0..size, clamped before rounding: a box far outside a grid of tiny
+    pixels is more pixels away than an integer conversion of a float can hold."""
+    return rounding(min(max(pixels, 0.0), float(size)))
 
 
 @dataclass

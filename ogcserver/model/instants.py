@@ -7,7 +7,10 @@ here, so such text is refused like any other bad date.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+CALENDAR_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(.)")  # the character after a calendar date
 
 
 def as_utc(value: datetime) -> datetime:
@@ -21,9 +24,15 @@ def as_utc(value: datetime) -> datetime:
 
 
 def parse_utc(text: str) -> datetime:
-    """An ISO 8601 date or date-time as an aware UTC datetime; ValueError for anything else."""
+    """An ISO 8601 date or date-time as an aware UTC datetime; ValueError for anything else.
+    ``fromisoformat`` also takes digits of other scripts (2014 in Arabic-Indic digits) and any
+    character between a date and its time (``2014-02-24%00``): ISO 8601 has neither."""
+    stripped = text.strip()
+    separator = CALENDAR_DATE.match(stripped)
+    if not stripped.isascii() or (separator is not None and separator[1] not in "Tt "):
+        raise ValueError(f"'{text[:40]}' is not an ISO 8601 date or time")
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"'{text[:40]}' is not an ISO 8601 date or time") from None
     return as_utc(value)

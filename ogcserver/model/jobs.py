@@ -90,3 +90,11 @@ def error_named(name: str, base: type[OgcServerError] = OgcServerError) -> type[
 
 class ClusterUnavailable(OgcServerError):
     """The Dask scheduler a job was to run on does not answer."""
+
+
+class TooManyJobs(OgcServerError):
+    """The server process runs as many jobs as it may at once; another can start when one ends."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this server process runs {limit} analysis jobs at once already; submit the job again "
+                         "later")

@@ -18,7 +18,7 @@ from ogcserver.model.instants import parse_utc
 
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
-REDUCED = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+REDUCED = re.compile(r"^([0-9]{4})(?:-([0-9]{2}))?(?:-([0-9]{2}))?$")  # ASCII digits: ISO 8601 has no others
 
 
 def _instant(text: str, parameter: str | None) -> TimeRange:

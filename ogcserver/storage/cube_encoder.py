@@ -1,7 +1,9 @@
 """A coverage over steps as CF netCDF, written by xarray: the GeoTIFF the core wrote piece by piece
 (its bands: each step in turn) becomes one variable over (dimensions..., y, x), with the steps'
 coordinates (times in their calendar), CF georeferencing and nodata as _FillValue. The bands are
-read lazily, one at a time, while xarray writes, so memory stays flat whatever the size.
+read lazily, in strips of rows of at most STRIP_BYTES that are also the file's chunks, while xarray
+writes, so memory stays flat whatever the size (a whole band of an 8192 x 8192 float32 coverage is
+256 MiB, and xarray and netCDF4 held about three copies of it).
 xarray, dask and cftime are imported when a cube is first written: a worker that never writes
 one does not carry them (about 50 MiB)."""
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 CF_TIME_UNITS = "seconds since 1970-01-01 00:00:00"
+STRIP_BYTES = 4 << 20  # the rows of one band read, compressed and written at a time
 
 
 def _source_path(coverage: EncodedCoverage, folder: str) -> str:
@@ -87,11 +90,19 @@ class NetcdfEncoder:
         ys = t.f + t.e * (np.arange(ds.height) + 0.5)
         dtype = np.dtype(ds.dtypes[0])
 
-        def band(index: int) -> np.ndarray:
-            with rasterio.open(source) as again:
-                return again.read(index)
+        rows = strip_rows(ds.width, dtype)
 
-        bands = [dask.array.from_delayed(dask.delayed(band)(i + 1), (ds.height, ds.width), dtype) for i in range(ds.count)]
+        def strip(index: int, row0: int, row1: int) -> np.ndarray:
+            with rasterio.open(source) as again:
+                return again.read(index, window=((row0, row1), (0, ds.width)))
+
+        def band(index: int) -> dask.array.Array:
+            return dask.array.concatenate([
+                dask.array.from_delayed(dask.delayed(strip)(index, row0, min(row0 + rows, ds.height)),
+                                        (min(row0 + rows, ds.height) - row0, ds.width), dtype)
+                for row0 in range(0, ds.height, rows)])
+
+        bands = [band(i + 1) for i in range(ds.count)]
         axes = [d for d in dimensions if d.axis in {a for a, _ in steps[0].steps}]
         picked = [sorted({dict(s.steps)[d.axis] for s in steps}) for d in axes]
         shape = [len(p) for p in picked]
@@ -112,10 +123,15 @@ class NetcdfEncoder:
         mapping = xr.DataArray(np.int32(0), attrs=pyproj.CRS.from_user_input(ds.crs.to_wkt()).to_cf())
         encoding = {variable: {"_FillValue": nodata if nodata is not None and not math.isnan(nodata) else np.nan,
                                "zlib": True, "complevel": 1,
-                               "chunksizes": (*[1] * len(axes), ds.height, ds.width)}}
+                               "chunksizes": (*[1] * len(axes), min(rows, ds.height), ds.width)}}
         for dimension in axes:
             encoding[dimension.axis] = {"dtype": "float64"}
         return _with_encoding(xr.Dataset({variable: data, "crs": mapping}, attrs={"Conventions": "CF-1.8"}), encoding)
+
+
+def strip_rows(width: int, dtype: np.dtype) -> int:
+    """Rows of a strip: as many as STRIP_BYTES hold, at least one."""
+    return max(1, STRIP_BYTES // (width * dtype.itemsize))
 
 
 def _with_encoding(dataset: xr.Dataset, encoding: dict) -> xr.Dataset:

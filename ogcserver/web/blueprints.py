@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -12,7 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ogcserver.core.engine import Engine
 from ogcserver.core.query import ItemQuery
 from ogcserver.model.access import AuthenticationFailed, Principal
-from ogcserver.model.errors import CatalogUnavailable, OgcServerError
+from ogcserver.model.errors import CatalogUnavailable, InvalidValue, OgcServerError
 from ogcserver.ows.catalog.service import CatalogService
 from ogcserver.ows.dispatch import Dispatcher
 from ogcserver.ows.endpoint import Endpoint
@@ -41,6 +43,7 @@ UNAVAILABLE_RETRY_AFTER = 5.0  # seconds a client waits after a 503 (catalog dow
 UNLIMITED_PARALLEL = 6  # requests a viewer page runs at once when the server sets no per-client limit
 log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+JSON_APIS = {"processes": "PROCESSES", "jobs": "PROCESSES", "catalog": "CATALOG"}  # first path segment -> protocol
 
 
 @dataclass
@@ -198,6 +201,24 @@ def _processes(ctx: WebContext, resource: str, answer) -> Response:  # noqa: ANN
     return _guarded(ctx, None, "", lambda endpoint: answer(processes, endpoint), exception_format("PROCESSES"))
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_body() -> Any:
+    """A JSON request body as plain values (None when it is not sent as JSON). Read inside the
+    API's error handling, so a body too large, not JSON, holding NaN or Infinity (which JSON does not
+    have, and which would pass every range check) or nested past the parser's depth is that API's
+    client error."""
+    if not request.is_json:
+        return None
+    try:
+        return json.loads(request.get_data(cache=False), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise InvalidValue("body", f"the request body is not valid JSON: {reason}") from None
+
+
 def _landing_view(ctx: WebContext) -> list[dict]:
     services = []
     layers = ctx.engine.layers(None, _principal(ctx))
@@ -326,9 +347,8 @@ def create_blueprint(ctx: WebContext) -> Blueprint:
 
     @bp.route("/processes/<pid>/execution", methods=["POST"])
     def process_execution(pid: str) -> Response:
-        body = request.get_json(silent=True)
         prefer = request.headers.get("Prefer", "")
-        return _processes(ctx, "execute", lambda p, endpoint: p.execute(pid, body, prefer, endpoint))
+        return _processes(ctx, "execute", lambda p, endpoint: p.execute(pid, _json_body(), prefer, endpoint))
 
     @bp.route("/jobs")
     def job_list() -> Response:
@@ -450,19 +470,37 @@ def install(app: Flask, ctx: WebContext) -> None:
 
     @app.errorhandler(CatalogUnavailable)
     def _catalog_unavailable(exc: CatalogUnavailable) -> Response:  # pages outside the OGC services
-        return _to_flask(ctx.dispatcher.error(exc, None))
+        return _to_flask(ctx.dispatcher.error(exc, _protocol()))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:
         error = OwsError("InvalidParameterValue", "the request body is too large", status=413)
-        return _to_flask(ctx.dispatcher.error(error, None))
+        return _to_flask(ctx.dispatcher.error(error, _protocol()))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        return Response(f"{exc.name}\n", status=exc.code or 400, content_type="text/plain")
+        """Routing errors (no such path, a method the path does not take): the JSON APIs' own
+        exception document under their paths, plain text elsewhere; a 405 names the methods the
+        path takes (Allow), as HTTP requires."""
+        protocol = JSON_APIS.get(request.path.split("/")[1])
+        if protocol is None:
+            response = Response(f"{exc.name}\n", status=exc.code or 400, content_type="text/plain")
+        else:
+            error = OwsError(exc.name.replace(" ", ""), exc.name, status=exc.code or 400)
+            response = _to_flask(exception_format(protocol).response(error))
+        allow = dict(exc.get_headers()).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unexpected error", extra={"path": request.path})
         error = OwsError("NoApplicableCode", "the server could not answer this request", status=500)
-        return _to_flask(ctx.dispatcher.error(error, None))
+        return _to_flask(ctx.dispatcher.error(error, _protocol()))
+
+
+def _protocol() -> str | None:
+    """The protocol of the route answering (its errors' format): set by the route before it reads
+    the body, so a JSON API's errors raised outside its own handling are still JSON."""
+    return g.get("ows_service")

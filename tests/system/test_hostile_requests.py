@@ -113,3 +113,51 @@ def test_control_characters_quoted_back_still_give_an_exception_report(client, p
     r = client.get(path, query_string=query)
     assert 400 <= r.status_code < 502 and b"NoApplicableCode" not in r.data, r.data[:300]
     assert etree.fromstring(r.data).tag.endswith("ExceptionReport")  # well-formed, the character replaced
+
+
+@pytest.fixture(scope="module")
+def null_island(tmp_path_factory):
+    """A lon/lat raster across (0, 0), where a box can be narrower than any pixel a float can
+    hold and still overlap the data."""
+    from affine import Affine
+
+    from ogcserver.app import create_app
+    from ogcserver.settings import settings_from_document
+
+    root = tmp_path_factory.mktemp("null-island")
+    source = rasters.write(root / "island.tif", rasters.texture((64, 64), 3, seed=5),
+                           Affine(0.5, 0, -16, 0, -0.5, 16), crs="EPSG:4326")
+    document = {"server": {"data_dir": str(root / "state"), "index_refresh_seconds": 0},
+                "services": [{"name": "demo", "layers": [{"name": "island", "source": str(source)}]}]}
+    return create_app(settings_from_document(document, "test", root)).test_client()
+
+
+TINY = "-1e-320,-1e-320,1e-320,1e-320"  # pixels of about 1e-322 degrees: subnormal
+SMALL = "-1e-306,-1e-306,1e-306,1e-306"  # normal pixels, but the item's edge is 1e307 of them away
+
+
+@pytest.mark.parametrize("box", [TINY, SMALL])
+@pytest.mark.parametrize("width", ["64", "4096"])
+def test_boxes_narrower_than_a_float_can_divide_are_client_errors(null_island, box, width):
+    query = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "island", "STYLES": "",
+             "CRS": "CRS:84", "BBOX": box, "WIDTH": width, "HEIGHT": "32", "FORMAT": "image/png"}
+    r = null_island.get("/wms", query_string=query)
+    assert r.status_code == 200 or (r.status_code == 400 and b'locator="BBOX"' in r.data), (r.status_code, r.data[:300])
+    low, high = box.split(",")[0], box.split(",")[2]
+    wcs = {"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage", "COVERAGEID": "island",
+           "FORMAT": "image/tiff", "SUBSET": [f"Lat({low},{high})", f"Long({low},{high})"],
+           "SCALESIZE": f"Lat({width}),Long(32)"}
+    r = null_island.get("/wcs", query_string=wcs)
+    assert r.status_code in (200, 400, 404) and b"NoApplicableCode" not in r.data, (r.status_code, r.data[:300])
+
+
+@pytest.mark.parametrize("service", ["WMS", "WCS"])
+def test_a_clip_to_a_polygon_without_a_ring_is_an_invalid_parameter_value(processing, service):
+    rule = json.dumps({"chain": [{"function": "clip", "geometry": {"type": "Polygon", "coordinates": []}}]})
+    if service == "WMS":
+        query = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "",
+                 "CRS": "EPSG:32632", "BBOX": BOX, "WIDTH": "16", "HEIGHT": "16", "FORMAT": "image/png"}
+    else:
+        query = {**WCS20, "FORMAT": "image/tiff"}
+    r = processing.get(f"/services/demo/{service.lower()}", query_string={**query, "RENDERINGRULE": rule})
+    assert r.status_code == 400 and b"InvalidParameterValue" in r.data and b"RENDERINGRULE" in r.data, r.data[:300]

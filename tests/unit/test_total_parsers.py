@@ -36,6 +36,21 @@ def test_times_at_the_calendar_edges_in_utc_still_parse():
     assert shifted.start == datetime(1, 1, 1, 1, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("text", ["\u0662\u0660\u0661\u0664-02-24", "2014-0\uff12-24", "2014-02-24%00", "2014-02-24x06:00",
+                                  "2014-02-24%00/2014-03-01", "\u0662\u0660\u0661\u0664"])
+def test_times_iso_8601_does_not_have_are_invalid_values(text):
+    """Python's parsers take digits of any script and any character between a date and its
+    time; a request time holding them named a period it does not write (a map, a catalog search)."""
+    with pytest.raises(InvalidValue, match="not an ISO 8601 date or time"):
+        parse_time(text)
+
+
+@pytest.mark.parametrize("text", ["2014-02-24 06:00:00", "2014-02-24t06:00:00Z", "2014-02-24T06", "2014-W09-1",
+                                  "20140224"])
+def test_iso_8601_forms_python_reads_still_parse(text):
+    assert parse_time(text).start.date().isoformat() == "2014-02-24"
+
+
 @pytest.mark.parametrize("text", [f"closest:datetime:{t}" for t in EDGE_TIMES])
 def test_a_closest_date_ordering_outside_the_calendar_is_refused(text):
     with pytest.raises(ValueError, match="outside the years 1 to 9999"):

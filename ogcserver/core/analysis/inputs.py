@@ -66,7 +66,8 @@ def _numbers(value: Any, count: int, name: str) -> tuple[float, ...]:
     return numbers
 
 
-def _crs(value: Any, default: str) -> str:
+def output_crs(value: Any, default: str) -> str:
+    """The output CRS as EPSG:n, one PROJ knows (``default`` when none is given)."""
     if value in (None, ""):
         return default
     text = str(value).strip()
@@ -88,7 +89,7 @@ def spec_from_inputs(engine: Engine, layer: Layer, inputs: Mapping[str, Any], ow
         raise InvalidValue("output", "the output name must start with a letter or '_' and hold only letters, "
                                      "digits, '_' and '-'")
     info = layer.info
-    crs = _crs(inputs.get("crs"), info.crs)
+    crs = output_crs(inputs.get("crs"), info.crs)
     if inputs.get("bbox") not in (None, ""):
         bounds = _numbers(inputs["bbox"], 4, "bbox")
     else:

@@ -9,6 +9,7 @@ runner on this node, using the cluster); records live in a store every node read
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ogcserver.model.jobs import (
     JobState,
     ProcessNotFound,
     ResultNotReady,
+    TooManyJobs,
     error_named,
     now,
 )
@@ -56,8 +58,15 @@ class JobStore(Protocol):
 
 
 class JobRunner(Protocol):
+    def reserve(self) -> bool:
+        """Take one of this process's job slots for a job about to start; False when all are taken."""
+
+    def release(self) -> None:
+        """Give back a slot reserved for a job that was not started."""
+
     def start(self, record: JobRecord, work: Work) -> None:
-        """Run the work in the background, keeping the record up to date in the store."""
+        """Run the work in the background, keeping the record up to date in the store; the slot
+        reserved for it is given back when it ends."""
 
     def run_now(self, work: ZonalJob) -> list[dict]:
         """Small zonal statistics, computed while the caller waits."""
@@ -90,8 +99,21 @@ class Jobs:
         spec = spec_from_inputs(self.engine, layer, inputs, owner, constraints, self.config.chunk_size)
         check_spec(spec, self.config.max_output_pixels)
         overwrite = inputs.get("overwrite") is True
-        check_new_output(spec, spec.output in self.engine.catalog.store.collections(), overwrite)
+        existing = spec.output in self.engine.catalog.store.collections()
+        if existing and overwrite and not self._owns_product(spec.output, owner):
+            raise InvalidValue("output", f"'{spec.output}' is not a product of yours to overwrite; choose another name")
+        check_new_output(spec, existing, overwrite)
         return ProductJob(spec, overwrite)
+
+    def _owns_product(self, collection: str, owner: str) -> bool:
+        """Whether the collection is a product this caller made: a request may replace only that,
+        never the index of a configured folder or file, a catalog collection or another caller's
+        product (each would lose data its owner cannot rebuild from here)."""
+        note = self.engine.catalog.store.get_meta(collection, "product")
+        try:
+            return note is not None and json.loads(note).get("owner") == owner
+        except (ValueError, AttributeError):
+            return False
 
     def small(self, work: Work) -> bool:
         """Whether the work may be answered at once (zonal statistics over few pixels)."""
@@ -104,9 +126,16 @@ class Jobs:
         return self.runner.run_now(work)
 
     def submit(self, process: str, inputs: dict[str, Any], principal: Principal, work: Work) -> JobRecord:
+        """Start the work as a job, if this process has a slot for it (each job may start a cluster)."""
+        if not self.runner.reserve():
+            raise TooManyJobs(self.config.max_jobs)
         record = JobRecord(uuid.uuid4().hex, process, owner_of(principal), inputs)
-        self.store.save(record)
-        self.runner.start(record, work)
+        try:
+            self.store.save(record)
+            self.runner.start(record, work)
+        except BaseException:
+            self.runner.release()
+            raise
         return record
 
     def get(self, job: str, principal: Principal) -> JobRecord:
@@ -116,6 +145,11 @@ class Jobs:
         return record
 
     def list(self, principal: Principal) -> Sequence[JobRecord]:
+        """The caller's jobs. Anonymous callers are all one principal, so none is listed to them:
+        each reaches their job through the id its execution answered (a random 128-bit id), and
+        no caller learns, or can dismiss, another's."""
+        if not principal.authenticated:
+            return []
         owner = owner_of(principal)
         return [r for r in self.store.list(MAX_LISTED) if r.owner == owner]
 

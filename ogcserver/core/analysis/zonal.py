@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ogcserver.core.analysis.compute import chunk_values, pixels_inside, product_bands
-from ogcserver.core.analysis.inputs import spec_from_inputs
-from ogcserver.core.analysis.plan import AnalysisSpec, Chunk
+from ogcserver.core.analysis.compute import chunk_values, product_bands, window_inside
+from ogcserver.core.analysis.inputs import output_crs, spec_from_inputs
+from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_spec
 from ogcserver.core.catalog import Layer
 from ogcserver.core.config import AnalysisConfig
 from ogcserver.core.engine import Engine
@@ -32,11 +32,13 @@ MAX_ZONE_POINTS = 100_000
 
 @dataclass(frozen=True)
 class Zone:
-    """A polygon (GeoJSON in lon/lat) with the id and properties it came with."""
+    """A polygon (GeoJSON in lon/lat) with the id and properties it came with, and its lon/lat
+    bounds, which tell the chunks it cannot touch before it is parsed and projected there."""
 
     id: Any
     properties: dict
     geometry: dict
+    bounds: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,12 @@ def zonal_job(engine: Engine, layer: Layer, inputs: dict, config: AnalysisConfig
     zones = parse_zones(inputs.get("zones"), config.max_zones)
     if inputs.get("bbox") in (None, ""):
         union = shapely.union_all([geojson_polygon(z.geometry, MAX_ZONE_POINTS) for z in zones])
-        crs = str(inputs.get("crs") or layer.info.crs).upper()
+        crs = output_crs(inputs.get("crs"), layer.info.crs)
         box = transform_bbox(BBox.from_bounds(shapely.bounds(union).tolist(), WGS84), crs)
         inputs = {**inputs, "bbox": box.as_tuple(), "crs": crs}
     spec = spec_from_inputs(engine, layer, {**inputs, "polygon": None, "output": "zonal"}, owner, constraints,
                             config.chunk_size)
+    check_spec(spec, config.max_output_pixels)  # refused now, not by the job that would run it
     names = product_bands(layer, spec).names
     histogram = _histogram(layer, spec, inputs.get("bins"), inputs.get("range"), config.histogram_bins, len(names))
     return ZonalJob(spec, zones, histogram, names)
@@ -144,7 +147,7 @@ def parse_zones(geojson: Any, max_zones: int) -> list[Zone]:
         if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
             raise InvalidValue("zones", f"zone {i} is not in longitude/latitude (EPSG:4326)")
         properties = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
-        zones.append(Zone(feature.get("id", i), properties or {}, feature["geometry"]))
+        zones.append(Zone(feature.get("id", i), properties or {}, feature["geometry"], (minx, miny, maxx, maxy)))
     return zones
 
 
@@ -155,15 +158,21 @@ def chunk_partials(engine: Engine, spec: AnalysisSpec, grid: Grid, chunk: Chunk,
     if raster is None:
         return {}
     piece = raster.grid
+    reach = _lonlat_reach(piece)
     out: dict[int, list[Partial]] = {}
     for index, zone in enumerate(zones):
-        shape = projected(geojson_polygon(zone.geometry, MAX_ZONE_POINTS), piece.crs)
-        inside = pixels_inside(shape, piece) & raster.valid
+        if reach is not None and not reach.intersects(BBox.from_bounds(zone.bounds, WGS84)):
+            continue
+        found = window_inside(projected(geojson_polygon(zone.geometry, MAX_ZONE_POINTS), piece.crs), piece)
+        if found is None:
+            continue
+        (r0, r1, c0, c1), part = found
+        inside = part & raster.valid[r0:r1, c0:c1]
         if not inside.any():
             continue
         partials = []
         for band in range(raster.count):
-            values = raster.data[band][inside].astype(np.float64)
+            values = raster.data[band][r0:r1, c0:c1][inside].astype(np.float64)
             values = values[np.isfinite(values)]
             if values.size == 0:
                 partials.append(Partial(counts=_empty_counts(histogram)))
@@ -177,6 +186,16 @@ def chunk_partials(engine: Engine, spec: AnalysisSpec, grid: Grid, chunk: Chunk,
                                     float(values.min()), float(values.max()), counts))
         out[index] = partials
     return out
+
+
+def _lonlat_reach(grid: Grid) -> BBox | None:
+    """The lon/lat bounds of the grid with two pixels to spare (a zone outside them has no pixel
+    centre in it), or None where they cannot be told."""
+    try:
+        box = transform_bbox(grid.expanded(2).bbox, WGS84)
+    except Exception:  # noqa: BLE001 - PROJ's errors vary: test every zone then
+        return None
+    return box if box.is_valid() else None
 
 
 def _empty_counts(histogram: Histogram | None) -> np.ndarray | None:

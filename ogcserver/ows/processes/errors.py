@@ -8,7 +8,14 @@ import json
 
 from ogcserver.model import errors
 from ogcserver.model.errors import OgcServerError
-from ogcserver.model.jobs import ClusterUnavailable, JobFailed, JobNotFound, ProcessNotFound, ResultNotReady
+from ogcserver.model.jobs import (
+    ClusterUnavailable,
+    JobFailed,
+    JobNotFound,
+    ProcessNotFound,
+    ResultNotReady,
+    TooManyJobs,
+)
 from ogcserver.ows.error_table import COMMON, SERVER_SIDE, ExceptionFormat, Rule
 from ogcserver.ows.exceptions import OwsError
 
@@ -23,6 +30,7 @@ _CAUSES = COMMON.extended({
     errors.ProcessingNotAllowed: Rule("InvalidParameterValue", "chain", 400),
     errors.TooManyItems: Rule("InvalidParameterValue", "bbox", 400),
     ClusterUnavailable: SERVER_SIDE,
+    TooManyJobs: Rule("ServerBusy", status=503),
 })
 
 
