@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
+from owslib.wcs import WebCoverageService
 from PIL import Image
 
 from ogcserver.app import core_of, create_app
 from ogcserver.settings import load_settings, settings_from_paths
+from tests.conftest import serving
+from tests.support.clients import gdal, needs_gdal, read_tif
 from tests.support.wcs import read_coverage
 
 SCENE = "LC08_L2SP_008059_20191201_20200825_02_T1"
@@ -130,3 +133,23 @@ def test_the_publisher_chooses_the_bands_and_their_order_or_none(configured, ban
         np.testing.assert_array_equal(c.read(1), bands["B5"])
     with rasterio.open(io.BytesIO(configured.get("/wcs", query_string={**query, "COVERAGEID": "files"}).data)) as c:
         assert c.count == 1  # four one-band items of one mosaic, as before band files were recognised
+
+
+@pytest.fixture(scope="module")
+def live(scene, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("live")
+    with serving([str(scene), "--data-dir", str(folder / "state")], folder, workers=1) as (url, _):
+        yield url
+
+
+@needs_gdal
+def test_gdal_and_owslib_read_the_four_bands(live, bands, tmp_path):
+    out = tmp_path / "gdal.tif"
+    gdal("gdal_translate", "-q", "-oo", f"CACHE={tmp_path / 'cache'}", f"WCS:{live}/wcs?version=2.0.1&coverage=landsat8",
+         str(out))
+    picture, _grid = read_tif(out)
+    np.testing.assert_array_equal(picture, np.stack([bands[b] for b in BANDS]))
+    coverage = WebCoverageService(f"{live}/wcs", version="2.0.1").getCoverage(identifier="landsat8", format="image/tiff")
+    with rasterio.open(io.BytesIO(coverage.read())) as c:
+        assert c.descriptions == BANDS
+        np.testing.assert_array_equal(c.read(), picture)
