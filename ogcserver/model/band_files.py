@@ -74,7 +74,7 @@ def band_stacks(paths: Iterable[str], tokens: Sequence[str] | None = None) -> tu
     alone: list[str] = []
     for path in paths:
         folder, name = os.path.split(path)
-        if (found := pattern.match(name)) is None:
+        if (found := pattern.match(name)) is None or "{" in path or "}" in path:  # braces: not nameable as a stack
             alone.append(path)
             continue
         key = (folder, found["head"], found["tail"])

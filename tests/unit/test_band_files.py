@@ -45,7 +45,8 @@ def test_files_that_do_not_fit_stay_alone():
     paths = ["/a/scene_B2.tif", "/b/scene_B3.tif",  # another folder
              "/a/other_B4.tif",  # no partner
              "/a/ortho.tif", "/a/tile_B13.tif", "/a/tile_B14.tif",  # no band token
-             "/a/LAB1.tif", "/a/LAB2.tif"]  # a token inside a word
+             "/a/LAB1.tif", "/a/LAB2.tif",  # a token inside a word
+             "/a{1}/x_B1.tif", "/a{1}/x_B2.tif", "/a/y{_B1.tif", "/a/y{_B2.tif"]  # braces: a stack path cannot name them
     stacks, alone = band_stacks(paths)
     assert not stacks
     assert sorted(alone) == sorted(paths)
