@@ -24,10 +24,6 @@ from ogcserver.storage.readers import vetting
 MAX_MTL_BYTES = 1 << 20
 
 
-def _name(stack: BandStack) -> str:
-    return stack.name
-
-
 def open_members(stack: BandStack, rules: vetting.SourceRules, check: bool = True) -> list[rasterio.DatasetReader]:
     """The stack's files opened, each vetted as a source (``vetting.open_source``); refused unless
     they are single-band rasters on one grid (CRS, transform, size) of one data type."""
@@ -40,7 +36,7 @@ def open_members(stack: BandStack, rules: vetting.SourceRules, check: bool = Tru
                 vetting.check_dataset(ds, path, rules)
         problem = grid_problem(opened)
         if problem:
-            raise SourceRefused(_name(stack), problem)
+            raise SourceRefused(stack.name, problem)
     except BaseException:
         for ds in opened:
             ds.close()
@@ -67,7 +63,7 @@ def stack_vrt(stack: BandStack, datasets: Sequence[rasterio.DatasetReader]) -> s
     dtype = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
              "int32": "Int32", "float32": "Float32", "float64": "Float64"}.get(first.dtypes[0])
     if dtype is None:
-        raise SourceRefused(_name(stack), f"band files of {first.dtypes[0]} are not supported")
+        raise SourceRefused(stack.name, f"band files of {first.dtypes[0]} are not supported")
     t = first.transform
     nodata = "" if first.nodata is None else f"<NoDataValue>{first.nodata!r}</NoDataValue>"
     block_h, block_w = first.block_shapes[0]
