@@ -146,7 +146,7 @@ def build_core(settings: Settings) -> Core:
     bound_process_memory(settings.server.gdal_cache_bytes)  # inherited by the workers forked from here
     reader = raster_reader(settings)
     store = catalog_store(settings)
-    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=reader.objects),
+    catalog = LayerCatalog(settings, store, reader, functools.partial(list_source_files, objects=reader.objects, rules=reader.rules),
                            cache_scope(settings))
     access = Policy(settings.access)
     engine = Engine(settings, catalog, reader, access)

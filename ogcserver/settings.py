@@ -34,6 +34,7 @@ from ogcserver.core.config import (
     ServiceDefinition,
 )
 from ogcserver.core.functions.templates import ProcessingTemplate
+from ogcserver.model.band_files import band_stacks
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import bucket_problem, is_object_url, split_url
 from ogcserver.model.redaction import Secret
@@ -707,13 +708,18 @@ def folder_layers(folder: Path, used: set[str], found: tuple[str, list[Path]] | 
                  **({"pattern": pattern} if pattern != FOLDER_PATTERNS[0] else {})}]
     log.info("folder of several kinds of rasters: a layer per subfolder and file", extra={"path": str(folder)})
     layers: list[dict] = []
-    for child in sorted(folder.iterdir()):
-        if child.name.startswith(".") or is_multidim(str(child)):
-            continue
+    children = [c for c in sorted(folder.iterdir()) if not c.name.startswith(".") and not is_multidim(str(c))]
+    rasters = [str(c) for c in children if c.is_file() and any(fnmatch.fnmatch(c.name.lower(), p) for p in FOLDER_PATTERNS)]
+    stacks, alone = band_stacks(rasters)
+    for stack in stacks:  # a scene's band files beside other rasters: a layer of their own, read as one raster
+        name = _unique_name(layer_name_for(Path(f"{stack.name}.tif")), used)
+        pattern = "".join(f"[{c}]" if c in "*?[]" else c for c in stack.head) + "*" + stack.tail
+        layers.append({"name": name, "title": name, "source": str(folder.resolve()), "pattern": pattern})
+    for child in children:
         if child.is_dir():
             inside = folder_pattern(child)
             layers += folder_layers(child, used, inside) if inside[1] else []
-        elif child.is_file() and any(fnmatch.fnmatch(child.name.lower(), p) for p in FOLDER_PATTERNS):
+        elif str(child) in alone:
             name = _unique_name(layer_name_for(child), used)
             layers.append({"name": name, "title": name, "source": str(child.resolve())})
     return layers

@@ -20,6 +20,7 @@ from ogcserver.core.colour_scale import scalar_styles
 from ogcserver.core.config import CoreSettings, LayerConfig
 from ogcserver.core.ingest import describe_file
 from ogcserver.core.query import EVERY_ITEM, ItemQuery
+from ogcserver.model.band_files import natural_colour, parse_stack_path, stack_key
 from ogcserver.model.catalog import (
     BandStatistics,
     CatalogItem,
@@ -53,7 +54,8 @@ from ogcserver.storage.interfaces import CatalogStore, RasterReader
 
 log = logging.getLogger(__name__)
 
-ListFiles = Callable[[Path | str, str], list[tuple[str, float, int]]]
+# (source, pattern, band_files) -> (path, mtime, size) of its files, a scene's band files as one
+ListFiles = Callable[..., list[tuple[str, float, int]]]
 STATS_SAMPLE_ITEMS = 8
 EXACT_EXTENT_ITEMS = 2000  # larger collections are described from the index and a sample
 SAMPLE_ITEMS = 64
@@ -80,7 +82,10 @@ def _union(boxes: Sequence[BBox], crs: str) -> BBox:
 
 def _key_for(root: Path | str, path: str) -> str:
     """A folder item's key: its path under the folder without the extension (a single file or
-    object: its name without it), as ``ogcserver catalog add`` names files."""
+    object: its name without it), as ``ogcserver catalog add`` names files; a scene's band files:
+    their name without the band token."""
+    if (stack := parse_stack_path(path)) is not None:
+        return stack_key(stack, str(root.resolve()) if isinstance(root, Path) else "")
     if isinstance(root, str):
         under = path.removeprefix(root) if is_prefix_url(root) else PurePosixPath(path).name
         return PurePosixPath(under).with_suffix("").as_posix()
@@ -92,10 +97,16 @@ def _key_for(root: Path | str, path: str) -> str:
     return relative.with_suffix("").as_posix()
 
 
-def default_render_bands(config: LayerConfig, count: int) -> tuple[int, ...]:
+def default_render_bands(config: LayerConfig, first: SourceInfo) -> tuple[int, ...]:
+    """The publisher's bands, else natural colour for a scene's band files where the sensor's red,
+    green and blue are known, else the first three bands, else the first."""
     if config.bands:
-        return tuple(b for b in config.bands if b <= count) or (1,)
-    return (1, 2, 3) if count >= 3 else (1,)
+        return tuple(b for b in config.bands if b <= first.count) or (1,)
+    stack = parse_stack_path(first.path)
+    colour = natural_colour(stack) if stack is not None else None
+    if colour is not None and max(colour) <= first.count:
+        return colour
+    return (1, 2, 3) if first.count >= 3 else (1,)
 
 
 UNREADABLE_PROPERTY = "ogcserver:unreadable"
@@ -197,7 +208,7 @@ class LayerCatalog:
         root = config.local_source or str(config.source)
         rows = [
             (_key_for(root, path), path, mtime, size)
-            for path, mtime, size in self.list_files(root, config.pattern)
+            for path, mtime, size in self.list_files(root, config.pattern, band_files=config.band_files)
         ]
         variable = config.variable or ""
         result = self.store.sync(config.collection_name, rows,
@@ -260,7 +271,7 @@ class LayerCatalog:
             log.warning("items left out: their data type is not the layer's", extra={
                 "layer": name, "dtype": first.dtype, "left_out": len(unlike),
                 "items": [f"{i.name} ({i.source.count} band(s) of {i.source.dtype})" for i in unlike[:10]]})
-        render_bands = default_render_bands(config, first.count)
+        render_bands = default_render_bands(config, first)
         stats = self._statistics(name, collection, items, render_bands) if first.dtype != "uint8" else ()
         if config.value_range is not None:  # the publisher's colour range instead of the percentiles
             low, high = config.value_range

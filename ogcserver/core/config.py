@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ogcserver.core.functions.ramps import OutOfRange, RampName
+from ogcserver.model.band_files import TOKEN_CHARACTERS
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 from ogcserver.model.object_urls import (
     BUCKET,
@@ -138,6 +139,10 @@ class LayerConfig(Frozen):
     # the range of values drawn from the first colour to the last, by the default stretch and by
     # colour scales (default: the layer's 2nd to 98th percentiles)
     value_range: tuple[float, float] | None = None
+    # a scene delivered as a file per band (``scene_B4.tif``): "auto" makes files named alike but for
+    # a band token (B1..B12, B8A, B04) one multiband item, "off" leaves every file an item, a list
+    # names the tokens that are bands, in band order (``[red, green, blue]`` for ``scene_red.tif``...)
+    band_files: Literal["auto", "off"] | tuple[str, ...] = "auto"
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +187,14 @@ class LayerConfig(Frozen):
     def local_source(self) -> Path | None:
         """The file or folder this layer publishes, when it is on a local disk."""
         return self.source if isinstance(self.source, Path) else None
+    @field_validator("band_files")
+    @classmethod
+    def _band_tokens(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        if isinstance(value, tuple) and (not value or len(set(value)) != len(value) or len(value) > 256
+                                         or not all(TOKEN_CHARACTERS.match(t) and len(t) <= 32 for t in value)):
+            raise ValueError("band_files lists distinct band tokens of letters and digits, at least one")
+        return value
+
     @field_validator("value_range")
     @classmethod
     def _value_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:

@@ -45,6 +45,8 @@ REFUSED = {
 WITHOUT_EPSG_CODE = ("mosaic-landsat7-tiles", "netcdf-above-albers", "goes-geostationary")
 MULTIDIMENSIONAL = (".nc", ".nc4")  # each publishes its one variable (netCDF files are one layer per variable)
 NOT_RASTERS = {".txt", ".xml", ".md"}
+# folders of a scene delivered as a file per band: one layer whose bands are the files, in band order
+BAND_FILES = {"shared/landsat8-sr-16bit": ["B2", "B3", "B4", "B5"]}
 
 
 def shared_sources() -> list[str]:
@@ -228,6 +230,15 @@ def test_serve_alone(alone, resolve, source):
         assert not served.records, served.records
     else:
         assert_logged_once_with_reason(served.records, served.name, path, reason)
+
+
+@pytest.mark.parametrize("source", sorted(BAND_FILES))
+def test_serve_alone_a_scene_of_band_files_is_one_layer_of_its_bands(alone, source, shared_data):
+    served = alone(source)
+    status, body = served.get(f"/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID={served.name}")
+    assert status == 200, body[:300]
+    assert re.findall(r'<swe:field name="([^"]+)"', body.decode()) == BAND_FILES[source]
+    assert not served.records, served.records
 
 
 # -- all at once: one live server, as ``ogcserver serve PATH PATH ...`` ---------------------------

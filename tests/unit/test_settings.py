@@ -62,6 +62,12 @@ def test_valid_config_loads_and_is_frozen(config_path):
          "storage.s3.endpoint_url", "should match"),
         ("storage: {s3: {buckets: [UPPER]}}\nservices:\n- name: a\n  layers:\n  - {name: x, source: .}",
          "storage.s3.buckets", "not a valid bucket name"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: ., band_files: [B4, B4]}",
+         "services.0.layers.0.band_files", "distinct band tokens"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: ., band_files: ['B{4}']}",
+         "services.0.layers.0.band_files", "letters and digits"),
+        ("services:\n- name: a\n  layers:\n  - {name: x, source: ., band_files: sometimes}",
+         "services.0.layers.0.band_files", "'auto' or 'off'"),
     ],
 )
 def test_problems_name_file_key_and_reason(tmp_path, text, key, reason):

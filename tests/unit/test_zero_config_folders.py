@@ -11,6 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from ogcserver.settings import settings_from_paths
+from ogcserver.storage.catalogs.files import list_source_files
 
 
 def _raster(path: Path, count: int, dtype: str, driver: str = "GTiff") -> None:
@@ -55,3 +56,17 @@ def test_a_folder_without_geotiffs_takes_its_raster_format(tmp_path):
     _raster(data / "a.img", 1, "int16", driver="HFA")
     _raster(data / "b.img", 1, "int16", driver="HFA")
     assert _layers(data) == {"erdas": ("erdas", "*.img")}
+
+
+def test_a_scenes_band_files_beside_other_rasters_are_one_layer(tmp_path):
+    data = tmp_path / "imagery"
+    _raster(data / "dem" / "dem.tif", 1, "float32")
+    for band in ("B2", "B3", "B4"):
+        _raster(data / f"LC08_L2SP_008059_20191201_SR_{band}.TIF", 1, "uint16")
+    _raster(data / "LC08_L2SP_008059_20191201_ST_B10.TIF", 1, "uint16")  # another product of the scene
+    _raster(data / "rgb.tif", 3, "uint8")
+    layers = {layer.name: layer for layer in settings_from_paths([data]).services[0].layers}
+    assert set(layers) == {"dem", "LC08_L2SP_008059_20191201_SR", "LC08_L2SP_008059_20191201_ST_B10", "rgb"}
+    scene = layers["LC08_L2SP_008059_20191201_SR"]
+    [(path, _mtime, _size)] = list_source_files(scene.source, scene.pattern, band_files=scene.band_files)
+    assert path == f"bands:{data}/LC08_L2SP_008059_20191201_SR_{{B2,B3,B4}}.TIF"

@@ -9,17 +9,20 @@ from pathlib import Path
 
 import rasterio
 
+from ogcserver.model.band_files import BandFiles
 from ogcserver.model.errors import SourceUnavailable
 from ogcserver.model.object_urls import is_object_url, is_prefix_url
+from ogcserver.storage.catalogs.band_stacks import with_band_stacks
 from ogcserver.storage.readers.multidim_vetting import is_multidim
 from ogcserver.storage.readers.vetting import DEFAULT_RULES, SourceRules, check_dataset, open_source
 from ogcserver.storage.s3 import Clients, head, list_objects
 
 
-def list_source_files(source: Path | str, pattern: str, objects: Clients | None = None
-                      ) -> list[tuple[str, float, int]]:
+def list_source_files(source: Path | str, pattern: str, objects: Clients | None = None, band_files: BandFiles = "off",
+                      rules: SourceRules = DEFAULT_RULES) -> list[tuple[str, float, int]]:
     """(path, mtime, size) of every file of the source, sorted; hidden files are skipped. An
-    object's time and size come from the object store (a changed object is described afresh)."""
+    object's time and size come from the object store (a changed object is described afresh).
+    ``band_files``: whether a folder's single-band files of one scene are one source (one row)."""
     if isinstance(source, str) and is_prefix_url(source):
         if objects is None:
             raise SourceUnavailable(f"folder '{source[:200]}': no object storage is configured (settings: storage.s3)")
@@ -53,7 +56,7 @@ def list_source_files(source: Path | str, pattern: str, objects: Clients | None 
             except OSError:
                 continue
             found.append((str(path.resolve()), st.st_mtime, st.st_size))
-    return sorted(found)
+    return with_band_stacks(sorted(found), band_files, rules)
 
 
 def store_stamp(store: Path) -> tuple[str, float, int]:

@@ -25,6 +25,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from ogcserver.model.band_files import parse_stack_path
 from ogcserver.model.catalog import BandStatistics, SourceInfo
 from ogcserver.model.dimensions import Slice
 from ogcserver.model.errors import SourceRefused, SourceUnavailable
@@ -35,6 +36,7 @@ from ogcserver.model.labels import unique_names
 from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
+from ogcserver.storage.readers.band_stack import scene_time
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.georeferencing import (
     by_ground_model,
@@ -331,7 +333,7 @@ class RasterioReader:
             dtype=ds.dtypes[0],
             nodata=ds.nodata,
             band_names=names,
-            acquired=acquisition_time(tags, os.path.basename(path)),
+            acquired=self._acquired(path, tags),
             overview_factors=tuple(ds.overviews(1)),
             attributes={k: v for k, v in tags.items() if len(v) < 256},
             alpha_band=next(
@@ -341,6 +343,13 @@ class RasterioReader:
             units=shared_units(ds.units),
             placed_by_model=modelled,
         )
+
+    @staticmethod
+    def _acquired(path: str, tags: dict[str, str]) -> datetime | None:
+        """The time a tag or the file's name gives; for a band stack, its scene's MTL first."""
+        stack = parse_stack_path(path)
+        found = scene_time(stack) if stack is not None else None
+        return found or acquisition_time(tags, os.path.basename(path))
 
     def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
         """Overview level to read (-1: full resolution) and the output/source pixel-size ratio.

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from ogcserver.model.band_files import parse_stack_path
 from ogcserver.model.errors import SourceRefused
 from ogcserver.model.object_urls import is_object_url, object_url_problem, split_url
 from ogcserver.storage.readers import remote
@@ -203,9 +204,19 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
     return expected
 
 
+BAND_STACK = SourceFormat("band stack", "VRT", ())  # files of one band each, read as one raster (band_stack.py)
+
+
 def check_source(path: str, rules: SourceRules) -> SourceFormat:
     """Everything that can be checked before GDAL opens the file: its path, its format and, for a
-    VRT, every source it names (recursively)."""
+    VRT, every source it names (recursively); for a band stack, each of its files."""
+    stack = parse_stack_path(path)
+    if stack is not None:
+        for member in stack.files:
+            if source_format(member, rules) is not GEOTIFF and extension(member) not in (".jp2", ".j2k", ".img"):
+                raise SourceRefused(stack.name, f"'{_name(member)}': band files are GeoTIFF, JPEG 2000 or "
+                                                "Erdas Imagine files")
+        return BAND_STACK
     fmt = source_format(path, rules)
     if fmt is VRT:
         _check_vrt(path, rules, depth=0, seen=frozenset())
@@ -213,8 +224,13 @@ def check_source(path: str, rules: SourceRules) -> SourceFormat:
 
 
 def open_source(path: str, rules: SourceRules, **options: object) -> rasterio.DatasetReader:
-    """Check the file, then open it with its format's driver alone."""
+    """Check the file, then open it with its format's driver alone (a band stack: its files, as
+    one in-memory VRT naming them alone)."""
     fmt = check_source(path, rules)
+    if fmt is BAND_STACK:
+        from ogcserver.storage.readers.band_stack import open_stack  # it opens each band file through here
+
+        return open_stack(parse_stack_path(path), rules, **options)  # type: ignore[arg-type]
     with remote.reachable(path) as name:
         return rasterio.open(name, driver=fmt.driver, **options)
 

@@ -1,0 +1,137 @@
+"""Open a scene delivered as one single-band file per band as one multiband dataset.
+
+The dataset is a VRT that ogcserver writes in memory, never to disk: one plain ``SimpleSource``
+per band, naming only the stack's own files, each vetted and checked exactly as a source of its
+own before (``sources.allow_vrt`` is about VRT files a publisher or user supplies, which may name
+any file or URL; this one names nothing but files already accepted). Its bands are named after
+the files' band tokens. A Landsat ``_MTL.txt`` beside the files gives the scene's time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+import rasterio
+
+from ogcserver.model.band_files import BandStack
+from ogcserver.model.errors import SourceRefused
+from ogcserver.storage.readers import vetting
+
+MAX_MTL_BYTES = 1 << 20
+
+
+def open_members(stack: BandStack, rules: vetting.SourceRules, check: bool = True) -> list[rasterio.DatasetReader]:
+    """The stack's files opened, each vetted as a source (``vetting.open_source``); refused unless
+    they are single-band rasters on one grid (CRS, transform, size) of one data type."""
+    opened: list[rasterio.DatasetReader] = []
+    try:
+        for path in stack.files:
+            ds = vetting.open_source(path, rules)
+            opened.append(ds)
+            if check:
+                vetting.check_dataset(ds, path, rules)
+        problem = grid_problem(opened)
+        if problem:
+            raise SourceRefused(stack.name, problem)
+    except BaseException:
+        for ds in opened:
+            ds.close()
+        raise
+    return opened
+
+
+def grid_problem(datasets: Sequence[rasterio.DatasetReader]) -> str | None:
+    """Why the files cannot be bands of one raster, None when they can."""
+    first = datasets[0]
+    for ds in datasets:
+        if ds.count != 1:
+            return f"'{os.path.basename(ds.name)}' has {ds.count} bands: band files hold one band each"
+        if (ds.crs, ds.transform, ds.width, ds.height, ds.dtypes[0]) != \
+                (first.crs, first.transform, first.width, first.height, first.dtypes[0]):
+            return f"'{os.path.basename(ds.name)}' differs from '{os.path.basename(first.name)}' in CRS, " \
+                   "grid or data type"
+    return None
+
+
+def stack_vrt(stack: BandStack, datasets: Sequence[rasterio.DatasetReader]) -> str:
+    """The in-memory VRT of the stack: one plain source per band, bands named by their tokens."""
+    first = datasets[0]
+    dtype = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+             "int32": "Int32", "float32": "Float32", "float64": "Float64"}.get(first.dtypes[0])
+    if dtype is None:
+        raise SourceRefused(stack.name, f"band files of {first.dtypes[0]} are not supported")
+    t = first.transform
+    nodata = "" if first.nodata is None else f"<NoDataValue>{first.nodata!r}</NoDataValue>"
+    block_h, block_w = first.block_shapes[0]
+    bands = []
+    for i, (token, path) in enumerate(zip(stack.tokens, stack.files, strict=True), start=1):
+        bands.append(
+            f'<VRTRasterBand dataType="{dtype}" band="{i}"><Description>{escape(token)}</Description>{nodata}'
+            f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(os.path.abspath(path))}</SourceFilename>'
+            f"<SourceBand>1</SourceBand>"
+            f'<SourceProperties RasterXSize="{first.width}" RasterYSize="{first.height}" DataType="{dtype}" '
+            f'BlockXSize="{block_w}" BlockYSize="{block_h}"/>'
+            f'<SrcRect xOff="0" yOff="0" xSize="{first.width}" ySize="{first.height}"/>'
+            f'<DstRect xOff="0" yOff="0" xSize="{first.width}" ySize="{first.height}"/>'
+            f"</SimpleSource></VRTRasterBand>")
+    return (f'<VRTDataset rasterXSize="{first.width}" rasterYSize="{first.height}">'
+            f"<SRS>{escape(first.crs.to_wkt())}</SRS>"
+            f"<GeoTransform>{t.c!r}, {t.a!r}, {t.b!r}, {t.f!r}, {t.d!r}, {t.e!r}</GeoTransform>"
+            f"{''.join(bands)}</VRTDataset>")
+
+
+def open_stack(stack: BandStack, rules: vetting.SourceRules, **options: object) -> rasterio.DatasetReader:
+    """The stack as one dataset (options as ``rasterio.open`` takes them: overview levels)."""
+    members = open_members(stack, rules)
+    try:
+        xml = stack_vrt(stack, members)
+    finally:
+        for ds in members:
+            ds.close()
+    return rasterio.open(xml, driver="VRT", **options)
+
+
+def same_grid(stack: BandStack, rules: vetting.SourceRules) -> bool:
+    """Whether the stack's files can be one raster (headers only; refusals are left to the catalog,
+    which gives each file's reason when the files stay single items)."""
+    try:
+        for ds in open_members(stack, rules, check=False):
+            ds.close()
+    except (SourceRefused, rasterio.errors.RasterioError, OSError):
+        return False
+    return True
+
+
+MTL_FIELD = re.compile(r'^\s*(DATE_ACQUIRED|SCENE_CENTER_TIME)\s*=\s*"?([^"\s]+)"?\s*$', re.MULTILINE)
+
+
+def scene_time(stack: BandStack) -> datetime | None:
+    """The acquisition time (``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``) of the Landsat ``_MTL.txt``
+    of the stack's scene: the file beside it whose product id begins the files' names."""
+    try:
+        names = sorted(n for n in os.listdir(stack.folder) if n.upper().endswith("_MTL.TXT"))
+    except OSError:
+        return None
+    for name in names:
+        if not stack.head.startswith(name[: -len("_MTL.txt")] + "_"):
+            continue
+        try:
+            with open(os.path.join(stack.folder, name), encoding="ascii", errors="replace") as handle:
+                fields = dict(MTL_FIELD.findall(handle.read(MAX_MTL_BYTES)))
+        except OSError:
+            return None
+        try:
+            day = datetime.strptime(fields["DATE_ACQUIRED"], "%Y-%m-%d")
+        except (KeyError, ValueError):
+            return None
+        clock = re.match(r"^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", fields.get("SCENE_CENTER_TIME", ""))
+        if clock is None:
+            return day.replace(tzinfo=UTC)
+        hours, minutes, seconds, fraction = clock.groups()
+        return day.replace(hour=int(hours), minute=int(minutes), second=int(seconds),
+                           microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
+    return None
