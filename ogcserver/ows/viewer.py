@@ -17,7 +17,7 @@ from ogcserver.core.engine import Engine
 from ogcserver.model.access import Action
 from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import normalized_lonlat
-from ogcserver.ows.capabilities import time_view
+from ogcserver.ows.capabilities import dimension_views
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.response import OwsResponse
 
@@ -25,17 +25,18 @@ MERCATOR_LIMIT = 85.0511  # Web Mercator's latitude limit: a layer past it is vi
 
 
 def dimensions(info: LayerInfo) -> list[dict[str, Any]]:
-    """The layer's dimensions in one shape for every kind: name, the WMS parameter that selects
-    a value, the values (or start, end and period), units and the default (what a map without the
-    parameter shows)."""
+    """The layer's dimensions in one shape for every kind (a mosaic's item times, a
+    multidimensional source's time, elevation and other axes, as capabilities list them): name,
+    the WMS parameter that selects a value, the values (or start, end and period), units and the
+    default (what a map without the parameter shows)."""
     found = []
-    time = time_view(info)
-    if time is not None:
-        entry: dict[str, Any] = {"name": "time", "parameter": "TIME", "units": "ISO8601", "default": time.default}
-        if time.listed:
-            entry["values"] = list(time.listed)
+    for view in dimension_views(info):
+        entry: dict[str, Any] = {"name": view.name, "parameter": view.identifier.upper(), "units": view.units,
+                                 "default": view.default}
+        if view.listed:
+            entry["values"] = list(view.listed)
         else:
-            start, _, end = time.default.partition("/")
+            start, _, end = view.default.partition("/")
             entry.update(start=start, end=end, period=None)
         found.append(entry)
     return found

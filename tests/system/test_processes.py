@@ -73,7 +73,7 @@ def test_async_product_job_with_polling_results_and_the_grant(server):
         status = requests.get(location, auth=ALICE, timeout=30).json()
         seen.add(status["status"])
         assert 0 <= status["progress"] <= 100
-    assert status["status"] == "successful", status
+    assert status["status"] == "successful", (status.get("message"), requests.get(location + "/results", auth=ALICE, timeout=30).text)
     assert early.status_code == 404 and early.json()["type"].endswith("/result-not-ready")
     assert status["progress"] == 100 and any(link["href"].endswith("/results") for link in status["links"])
     results = requests.get(location + "/results", auth=ALICE, timeout=30).json()

@@ -291,15 +291,16 @@ def test_items_link_their_original_file_only_to_callers_granted_the_download(ser
 
 ANTIMERIDIAN = ("worldcover-antimeridian", "landsat8-antimeridian-utm/cog_dateline.tif")
 TWO_DATES = "worldcover-2020-2021"
+CUBE = "netcdf-ncep-air/air_temperature_small.nc"  # 20 six-hourly steps
 
 
 @pytest.fixture(scope="module")
 def shared_server(shared_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("viewer-shared")
-    paths = [shared_data / s for s in (*ANTIMERIDIAN, TWO_DATES)]
+    paths = [shared_data / s for s in (*ANTIMERIDIAN, TWO_DATES, CUBE)]
     names = [layer.name for layer in settings_from_paths(paths).services[0].layers]
     with serving([*map(str, paths), "--data-dir", str(folder / "state")], folder) as (url, _log):
-        yield url, dict(zip((*ANTIMERIDIAN, TWO_DATES), names))
+        yield url, dict(zip((*ANTIMERIDIAN, TWO_DATES, CUBE), names))
 
 
 def source_values(path: Path, lon: float, lat: float) -> set[float]:
@@ -379,6 +380,22 @@ def test_the_time_slider_changes_a_real_collection(shared_server, browser):
     assert differing(1, 2) > 0.001  # 2020 and 2021 differ
     # every date (the default), the newest on top: 2021's picture but where it has no data
     assert differing(0, 2) < differing(0, 1) / 2
+
+
+def test_a_netcdf_cube_gets_a_slider_over_its_steps(shared_server, browser):
+    """The cube's own time axis (20 six-hourly steps, the latest the default), as WMS lists it."""
+    url, names = shared_server
+    open_viewer(browser, f"{url}/preview/{names[CUBE]}")
+    assert browser.evaluate("document.getElementById('dim-time').max") == "19"
+    assert browser.evaluate("document.getElementById('dim-time').value") == "19"
+    pictures = {}
+    for position in (0, 19):
+        redraw_after(browser, f"(() => {{ const s = document.getElementById('dim-time'); s.value = {position}; "
+                              "s.dispatchEvent(new Event('change')); })()")
+        pictures[position] = map_pixels(browser).astype(int)
+    assert float((np.abs(pictures[0] - pictures[19]) > 8).any(axis=2).mean()) > 0.05
+    assert any("TIME=2014-02-24T00%3A00%3A00Z" in u or "TIME=2014-02-24T00:00:00Z" in u
+               for u in browser.requests), browser.requests
 
 
 def test_tiles_the_map_let_go_before_their_turn_are_never_asked_for(server, anonymous):

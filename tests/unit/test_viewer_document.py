@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ogcserver.model.catalog import LayerInfo
+from ogcserver.model.dimensions import ISO8601, Dimension
 from ogcserver.model.geo import BBox
 from ogcserver.ows.capabilities import MAX_LISTED_TIMES
 from ogcserver.ows.viewer import dimensions, view_crs
@@ -49,3 +50,17 @@ def test_layers_past_web_mercators_latitudes_are_seen_in_plate_carree():
     assert view_crs(replace(INFO, lonlat_bounds=BBox(0, 60, 90, 89, WGS84))) == "EPSG:4326"
     assert view_crs(replace(INFO, lonlat_bounds=BBox(0, -88, 90, -60, WGS84))) == "EPSG:4326"
     assert view_crs(replace(INFO, lonlat_bounds=BBox(177, 66, 180, 69, WGS84))) == "EPSG:3857"
+
+
+def test_a_multidimensional_layer_gets_a_control_per_axis_with_its_wms_parameter():
+    axes = (Dimension("time", "time", ISO8601, ("2014-02-24T00:00:00Z", "2014-02-24T06:00:00Z"), default=1),
+            Dimension("elevation", "level", "hPa", ("1000", "850", "500")),
+            Dimension("member", "member", "", ("0", "1")))
+    info = replace(INFO, is_mosaic=False, dimensions=axes)
+    assert dimensions(info) == [
+        {"name": "time", "parameter": "TIME", "units": ISO8601, "default": "2014-02-24T06:00:00Z",
+         "values": ["2014-02-24T00:00:00Z", "2014-02-24T06:00:00Z"]},
+        {"name": "elevation", "parameter": "ELEVATION", "units": "hPa", "default": "1000",
+         "values": ["1000", "850", "500"]},
+        {"name": "member", "parameter": "DIM_MEMBER", "units": "", "default": "0", "values": ["0", "1"]},
+    ]
