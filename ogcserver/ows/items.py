@@ -70,9 +70,10 @@ def parse_item_query(params: Mapping[str, str] | Params, time_parameter: str = "
 
 
 def _acquisition_time(text: str, parameter: str) -> TimeRange | None:
-    """TIME as acquisition times; None for none, ``current``, and a day only other calendars have
-    (30 February of a 360-day year): that picks a step of a time dimension by its text alone."""
-    if not text or text.lower() == "current":
+    """TIME as acquisition times; None for none, ``current`` and ``default`` (the dimension's
+    default, as WMTS's REST paths name it), and a day only other calendars have (30 February of a
+    360-day year): that picks a step of a time dimension by its text alone."""
+    if not text or text.lower() in ("current", "default"):
         return None
     try:
         return parse_time(text, parameter)

@@ -65,6 +65,8 @@ def test_each_step_is_cached_as_its_own_tile(client):
         np.testing.assert_array_equal(seen, wms)
     default = tile(client, "/wmts/1.0.0/ta/default/default/WorldCRS84Quad/0/0/1.png")
     np.testing.assert_array_equal(default, tile(client, REST.format(time="2001-04-01T00:00:00Z", elevation="1000")))
+    for word in ("default", "current", "DEFAULT"):  # the dimension's default by KVP as by REST
+        np.testing.assert_array_equal(default, tile(client, KVP.format(time=word, elevation="1000")))
 
 
 def test_a_step_outside_the_dimension_is_refused(client):
