@@ -75,16 +75,20 @@ def processing(processing_app):
     return processing_app.test_client()
 
 
-@pytest.mark.parametrize("expression", ["1" + "0" * 400, "b1 * 1e400", "b1 ** 1e400", "-" * 400 + "b1"])
-@pytest.mark.parametrize("service", ["WMS", "WCS"])
-def test_rendering_rule_numbers_past_float32_are_invalid_parameter_values(processing, service, expression):
-    rule = json.dumps({"chain": [{"function": "expression", "expression": expression}]})
+def _with_rendering_rule(client, service: str, rule: dict):
+    """A small WMS GetMap or WCS 2.0 GetCoverage of the DEM with ``rule`` as its RENDERINGRULE."""
     if service == "WMS":
         query = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "",
                  "CRS": "EPSG:32632", "BBOX": BOX, "WIDTH": "16", "HEIGHT": "16", "FORMAT": "image/png"}
     else:
         query = {**WCS20, "FORMAT": "image/tiff"}
-    r = processing.get(f"/services/demo/{service.lower()}", query_string={**query, "RENDERINGRULE": rule})
+    return client.get(f"/services/demo/{service.lower()}", query_string={**query, "RENDERINGRULE": json.dumps(rule)})
+
+
+@pytest.mark.parametrize("expression", ["1" + "0" * 400, "b1 * 1e400", "b1 ** 1e400", "-" * 400 + "b1"])
+@pytest.mark.parametrize("service", ["WMS", "WCS"])
+def test_rendering_rule_numbers_past_float32_are_invalid_parameter_values(processing, service, expression):
+    r = _with_rendering_rule(processing, service, {"chain": [{"function": "expression", "expression": expression}]})
     assert r.status_code == 400 and b"InvalidParameterValue" in r.data, r.data[:300]
     assert b"RENDERINGRULE" in r.data
 
@@ -153,11 +157,6 @@ def test_boxes_narrower_than_a_float_can_divide_are_client_errors(null_island, b
 
 @pytest.mark.parametrize("service", ["WMS", "WCS"])
 def test_a_clip_to_a_polygon_without_a_ring_is_an_invalid_parameter_value(processing, service):
-    rule = json.dumps({"chain": [{"function": "clip", "geometry": {"type": "Polygon", "coordinates": []}}]})
-    if service == "WMS":
-        query = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "dem", "STYLES": "",
-                 "CRS": "EPSG:32632", "BBOX": BOX, "WIDTH": "16", "HEIGHT": "16", "FORMAT": "image/png"}
-    else:
-        query = {**WCS20, "FORMAT": "image/tiff"}
-    r = processing.get(f"/services/demo/{service.lower()}", query_string={**query, "RENDERINGRULE": rule})
+    r = _with_rendering_rule(processing, service,
+                             {"chain": [{"function": "clip", "geometry": {"type": "Polygon", "coordinates": []}}]})
     assert r.status_code == 400 and b"InvalidParameterValue" in r.data and b"RENDERINGRULE" in r.data, r.data[:300]
