@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # templates are built on Name and Frozen from here
 # CoverageId (an NCName: no leading digit, '-' or '.', no colon), KML and URL path segments.
 NAME_MAX = 64
 NAME_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_\-]{{0,{NAME_MAX - 1}}}$"
-CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$")
+CRS_PATTERN = re.compile(r"^(EPSG:\d{1,6}|CRS:84)$", re.A)
 log = logging.getLogger(__name__)
 
 

@@ -20,7 +20,7 @@ from ogcserver.model.errors import InvalidDimensionValue
 TIME = "time"
 ELEVATION = "elevation"
 ISO8601 = "ISO8601"
-DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ]|\s*$)")
+DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ]|\s*$)", re.A)
 # days of each month in the CF calendars whose months do not follow the Gregorian rule alone
 FIXED_MONTHS = {"360_day": (30,) * 12,
                 "noleap": (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), "365_day": (),

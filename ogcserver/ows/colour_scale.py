@@ -15,7 +15,7 @@ from ogcserver.core.query import ColourScale
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params, whole_number
 
-NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?\s*$")
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?\s*$", re.A)
 COLOUR = re.compile(r"^(0x|#)([0-9a-fA-F]{6})$")
 MAX_COLOR_BANDS = 255
 PARAMETERS = ("COLORSCALERANGE", "LOGSCALE", "NUMCOLORBANDS", "ABOVEMAXCOLOR", "BELOWMINCOLOR")

@@ -10,9 +10,9 @@ from ogcserver.model.errors import UnsupportedCrs
 from ogcserver.model.geo import axis_is_yx, crs_object
 
 PATTERNS = [
-    re.compile(r"^EPSG:(\d{1,6})$", re.I),
-    re.compile(r"^urn:ogc:def:crs:EPSG:[\d.]*:(\d{1,6})$", re.I),
-    re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d{1,6})$", re.I),
+    re.compile(r"^EPSG:(\d{1,6})$", re.I | re.A),
+    re.compile(r"^urn:ogc:def:crs:EPSG:[\d.]*:(\d{1,6})$", re.I | re.A),
+    re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d{1,6})$", re.I | re.A),
 ]
 CRS84 = re.compile(r"^(CRS:84|urn:ogc:def:crs:OGC:1\.3:CRS84|https?://www\.opengis\.net/def/crs/OGC/1\.3/CRS84)$", re.I)
 

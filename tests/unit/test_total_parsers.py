@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 
 from ogcserver.core.functions.expression import Expression
-from ogcserver.model.errors import InvalidValue
+from ogcserver.model.dimensions import names_a_day
+from ogcserver.model.errors import ChainError, InvalidValue, UnsupportedCrs
 from ogcserver.model.mosaic import parse_ordering
 from ogcserver.model.time import parse_time
+from ogcserver.ows.crs import parse_crs
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.items import parse_rendering_rule
 from ogcserver.ows.kvp import Params
+from ogcserver.ows.wms.parse import parse_bbox
 
 EDGE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
 
@@ -102,3 +105,29 @@ def test_ordinary_integers_still_parse():
     assert Params([("WIDTH", "-3")]).int("WIDTH") == -3
     assert Params([("WIDTH", "999999999")]).int("WIDTH") == 999_999_999
     assert json.loads("1")  # keep json imported for the rule texts above
+
+
+ARABIC_3857 = "\u0663\u0668\u0665\u0667"
+
+
+@pytest.mark.parametrize("text", [f"EPSG:{ARABIC_3857}", f"urn:ogc:def:crs:EPSG::{ARABIC_3857}",
+                                  f"http://www.opengis.net/def/crs/EPSG/0/{ARABIC_3857}", "EPSG:\u00b3857"])
+def test_crs_codes_are_ascii_digits(text):
+    with pytest.raises(UnsupportedCrs):
+        parse_crs(text)
+    assert parse_crs("EPSG:3857").code == "EPSG:3857"
+
+
+@pytest.mark.parametrize("bbox", ["\u0660,0,1,1", "0,0,1,\u0661", "0,0,\uff11,1"])
+def test_bbox_numbers_are_ascii_digits(bbox):
+    with pytest.raises(OwsError) as raised:
+        parse_bbox(Params([("BBOX", bbox)]), parse_crs("CRS:84"), "1.3.0")
+    assert raised.value.locator == "BBOX"
+    assert parse_bbox(Params([("BBOX", "0,0,1,1")]), parse_crs("CRS:84"), "1.3.0").maxx == 1
+
+
+def test_dimension_days_and_band_names_are_ascii_digits():
+    assert not names_a_day("\u0662\u0660\u0660\u0661-01-01") and names_a_day("2001-01-01")
+    with pytest.raises(ChainError):
+        Expression("b\u0661 * 2")
+    assert Expression("b1 * 2")

@@ -22,7 +22,7 @@ MAX_NODES = 200
 MAX_DEPTH = 24
 MAX_EXPONENT = 8
 LARGEST = float(np.finfo(np.float32).max)
-BAND = re.compile(r"^b([1-9]\d?)$")
+BAND = re.compile(r"^b([1-9]\d?)$", re.A)
 FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "where": (3, np.where), "min": (2, np.minimum), "max": (2, np.maximum), "abs": (1, np.abs),
     "sqrt": (1, np.sqrt), "log": (1, np.log), "clip": (3, np.clip),

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from ogcserver.model.dimensions import month_days
 
 MAPPED = frozenset({"360_day", "all_leap", "366_day", "julian"})  # calendars with days Gregorian lacks
-STEP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})")
+STEP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", re.A)
 
 
 def slider_time(step: str, calendar: str) -> str | None:

@@ -45,7 +45,7 @@ INTERPOLATIONS = {
 LISTED_FIELDS = 20  # field names an error message lists
 # per layer description (by identity): its field names and their band numbers
 _FIELDS: dict[int, tuple[LayerInfo, tuple[tuple[str, ...], dict[str, int]]]] = {}
-NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$", re.A)
 NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 

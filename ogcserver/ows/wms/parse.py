@@ -62,7 +62,7 @@ REQUEST_NAMES = {
     "getfeatureinfo": "GetFeatureInfo", "feature_info": "GetFeatureInfo",
     "getlegendgraphic": "GetLegendGraphic",
 }
-NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$", re.A)
 
 
 def negotiate_version(requested: str | None) -> str:
