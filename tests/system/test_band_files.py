@@ -19,6 +19,8 @@ from owslib.wcs import WebCoverageService
 from PIL import Image
 
 from ogcserver.app import core_of, create_app
+from ogcserver.cli import main
+from ogcserver.composition import catalog_store
 from ogcserver.settings import load_settings, settings_from_paths
 from tests.conftest import serving
 from tests.support.clients import gdal, needs_gdal, read_tif
@@ -153,3 +155,44 @@ def test_gdal_and_owslib_read_the_four_bands(live, bands, tmp_path):
     with rasterio.open(io.BytesIO(coverage.read())) as c:
         assert c.descriptions == BANDS
         np.testing.assert_array_equal(c.read(), picture)
+
+
+def _catalog_config(folder: Path) -> Path:
+    config = folder / "catalog.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(folder / "state")}, "services": [
+        {"name": "s", "allow_download": True, "layers": [{"name": "added", "collection": "added"}]}]}))
+    return config
+
+
+@pytest.mark.parametrize("named", ["folder", "files"])
+def test_catalog_add_makes_one_item_per_scene(scene, tmp_path, named):
+    config = _catalog_config(tmp_path)
+    paths = [str(scene)] if named == "folder" else [str(p) for p in sorted(scene.glob("*.TIF"))]  # a shell's *.TIF
+    assert main(["catalog", "add", "added", *paths, "-c", str(config)]) == 0
+    [item] = catalog_store(load_settings(config)).items("added")
+    assert item.key == f"{SCENE}_SR"
+    assert (item.source.count, item.source.band_names) == (4, BANDS)
+    assert item.acquired.isoformat().startswith("2019-12-01T15:13:51")
+
+
+def test_catalog_add_can_keep_band_files_apart(scene, tmp_path):
+    config = _catalog_config(tmp_path)
+    assert main(["catalog", "add", "added", str(scene), "--band-files", "off", "-c", str(config)]) == 0
+    items = catalog_store(load_settings(config)).items("added")
+    assert sorted(i.key for i in items) == [f"{SCENE}_SR_{band}" for band in BANDS]
+    assert main(["catalog", "add", "added", str(scene), "--band-files", "B5,../B4", "-c", str(config)]) == 2
+
+
+def test_catalog_add_of_a_stac_item_of_band_assets_adds_the_asset_named(scene, tmp_path, bands):
+    config = _catalog_config(tmp_path)
+    b = bands["bounds"]
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "scene", "bbox": [0, 0, 1, 1], "geometry": None,
+            "properties": {"datetime": "2019-12-01T15:13:51Z"}, "links": [],
+            "assets": {band: {"href": str(scene / f"{SCENE}_SR_{band}.TIF"), "type": "image/tiff; application=geotiff",
+                              "roles": ["data"]} for band in BANDS}}
+    stac = tmp_path / "item.json"
+    stac.write_text(json.dumps(item))
+    assert main(["catalog", "add", "added", "--stac", str(stac), "--asset", "B4", "-c", str(config)]) == 0
+    [added] = catalog_store(load_settings(config)).items("added")
+    assert (added.key, added.source.path, added.source.count) == ("scene", str(scene / f"{SCENE}_SR_B4.TIF"), 1)
+    assert added.source.bounds.minx == b.left
