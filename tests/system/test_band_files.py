@@ -9,6 +9,7 @@ import io
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +197,21 @@ def test_catalog_add_of_a_stac_item_of_band_assets_adds_the_asset_named(scene, t
     [added] = catalog_store(load_settings(config)).items("added")
     assert (added.key, added.source.path, added.source.count) == ("scene", str(scene / f"{SCENE}_SR_B4.TIF"), 1)
     assert added.source.bounds.minx == b.left
+
+
+def test_the_original_of_a_scene_is_a_zip_of_its_files_and_mtl(scene, tmp_path):
+    config = _catalog_config(tmp_path)
+    assert main(["catalog", "add", "added", str(scene), "-c", str(config)]) == 0
+    client = _client(load_settings(config))
+    own = f"/catalog/added/items/{SCENE}_SR"
+    [enclosure] = [link for link in client.get(own).get_json()["links"] if link["rel"] == "enclosure"]
+    assert enclosure["type"] == "application/zip"
+    r = client.get(f"{own}/download")
+    assert r.status_code == 200, r.data[:300]
+    assert r.mimetype == "application/zip" and f'filename="{SCENE}_SR.zip"' in r.headers["Content-Disposition"]
+    assert int(r.headers["Content-Length"]) == len(r.data)
+    with zipfile.ZipFile(io.BytesIO(r.data)) as zipped:
+        names = zipped.namelist()
+        assert names == [f"{SCENE}_SR_{band}.TIF" for band in BANDS] + [f"{SCENE}_MTL.txt"]
+        for name in names:
+            assert zipped.read(name) == (scene / name).read_bytes()

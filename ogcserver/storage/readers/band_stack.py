@@ -106,32 +106,47 @@ def same_grid(stack: BandStack, rules: vetting.SourceRules) -> bool:
     return True
 
 
-MTL_FIELD = re.compile(r'^\s*(DATE_ACQUIRED|SCENE_CENTER_TIME)\s*=\s*"?([^"\s]+)"?\s*$', re.MULTILINE)
+MTL_FIELD = re.compile(r'^\s*([A-Z][A-Z0-9_]*)\s*=\s*"?([^"\r\n]*?)"?\s*$', re.MULTILINE)
 
 
-def scene_time(stack: BandStack) -> datetime | None:
-    """The acquisition time (``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``) of the Landsat ``_MTL.txt``
-    of the stack's scene: the file beside it whose product id begins the files' names."""
+def mtl_file(stack: BandStack) -> str | None:
+    """The Landsat ``_MTL.txt`` of the stack's scene: the file beside it whose product id begins
+    the files' names; None when there is none."""
     try:
         names = sorted(n for n in os.listdir(stack.folder) if n.upper().endswith("_MTL.TXT"))
     except OSError:
         return None
-    for name in names:
-        if not stack.head.startswith(name[: -len("_MTL.txt")] + "_"):
-            continue
-        try:
-            with open(os.path.join(stack.folder, name), encoding="ascii", errors="replace") as handle:
-                fields = dict(MTL_FIELD.findall(handle.read(MAX_MTL_BYTES)))
-        except OSError:
-            return None
-        try:
-            day = datetime.strptime(fields["DATE_ACQUIRED"], "%Y-%m-%d")
-        except (KeyError, ValueError):
-            return None
-        clock = re.match(r"^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", fields.get("SCENE_CENTER_TIME", ""))
-        if clock is None:
-            return day.replace(tzinfo=UTC)
-        hours, minutes, seconds, fraction = clock.groups()
-        return day.replace(hour=int(hours), minute=int(minutes), second=int(seconds),
-                           microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
-    return None
+    name = next((n for n in names if stack.head.startswith(n[: -len("_MTL.txt")] + "_")), None)
+    return None if name is None else os.path.join(stack.folder, name)
+
+
+def mtl_fields(stack: BandStack) -> dict[str, str]:
+    """The fields of the scene's MTL (``NAME = value``, the first of each name; groups are not
+    kept apart, their field names differ), empty without one; at most its first MiB is read."""
+    path = mtl_file(stack)
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            text = handle.read(MAX_MTL_BYTES)
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for name, value in MTL_FIELD.findall(text):
+        fields.setdefault(name, value)
+    return fields
+
+
+def scene_time(stack: BandStack) -> datetime | None:
+    """The acquisition time of the scene: its MTL's ``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``."""
+    fields = mtl_fields(stack)
+    try:
+        day = datetime.strptime(fields["DATE_ACQUIRED"], "%Y-%m-%d")
+    except (KeyError, ValueError):
+        return None
+    clock = re.match(r"^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", fields.get("SCENE_CENTER_TIME", ""))
+    if clock is None:
+        return day.replace(tzinfo=UTC)
+    hours, minutes, seconds, fraction = clock.groups()
+    return day.replace(hour=int(hours), minute=int(minutes), second=int(seconds),
+                       microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)

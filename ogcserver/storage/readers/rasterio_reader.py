@@ -53,6 +53,7 @@ from ogcserver.storage.readers.read_cost import (
     check_window,
     in_strips,
 )
+from ogcserver.storage.readers.scene_archive import scene_archive
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES,
     EXTENSIONS,
@@ -287,7 +288,11 @@ class RasterioReader:
         check_source(path, self.rules)
 
     def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
-        """The source file itself, opened for reading, and its size (item downloads)."""
+        """The source file itself, opened for reading, and its size (item downloads); a scene of
+        one file per band: its files in a zip (scene_archive.py)."""
+        if (stack := parse_stack_path(source.path)) is not None:
+            check_source(source.path, self.rules)
+            return scene_archive(stack)
         try:
             handle = open(source.path, "rb")  # noqa: SIM115 - the caller streams and closes it
             return handle, os.fstat(handle.fileno()).st_size
