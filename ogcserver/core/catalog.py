@@ -303,6 +303,8 @@ class LayerCatalog:
             band_count=first.count,
             dtype=first.dtype,
             band_names=first.band_names,
+            scales=first.scales,
+            offsets=first.offsets,
             nodata=first.nodata,
             item_count=summary.count,
             is_mosaic=is_mosaic,

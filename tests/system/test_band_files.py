@@ -71,6 +71,8 @@ def test_one_layer_of_four_named_bands_at_the_scenes_time(zero_config):
     assert re.search(r'<Dimension name="time"[^>]*>2019-12-01T15:13:51Z</Dimension>', caps), caps
     described = zero_config.get("/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=landsat8")
     assert re.findall(r'<swe:field name="([^"]+)"', described.data.decode()) == list(BANDS)
+    assert re.findall(r"<swe:description>([^<]+)</swe:description>", described.data.decode()) == [
+        f"{b}: stored values; value * 2.75e-05 + -0.2 is the physical value (scale and offset)" for b in BANDS]
 
 
 def test_the_default_picture_is_natural_colour(zero_config, bands):
@@ -100,6 +102,8 @@ def test_wcs_gives_the_four_files_and_feature_info_their_four_values(zero_config
                            "&I=100&J=200&INFO_FORMAT=application/json")
     [feature] = json.loads(info.data)["layers"][0]["features"]
     assert feature["values"] == {band: int(bands[band][200, 100]) for band in BANDS}
+    # the MTL's surface reflectance factors: reflectance = value * 2.75e-05 - 0.2
+    assert (feature["scale"], feature["offset"]) == (dict.fromkeys(BANDS, 2.75e-05), dict.fromkeys(BANDS, -0.2))
     assert feature["acquired"].startswith("2019-12-01T15:13:51")
 
 

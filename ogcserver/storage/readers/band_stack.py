@@ -9,6 +9,7 @@ the files' band tokens. A Landsat ``_MTL.txt`` beside the files gives the scene'
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -150,3 +151,26 @@ def scene_time(stack: BandStack) -> datetime | None:
     hours, minutes, seconds, fraction = clock.groups()
     return day.replace(hour=int(hours), minute=int(minutes), second=int(seconds),
                        microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
+
+
+def mtl_scaling(stack: BandStack) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Each band's scale and offset from the scene's MTL, 1 and 0 where it gives none: the
+    reflectance factors of band n (``REFLECTANCE_MULT_BAND_n``, ``REFLECTANCE_ADD_BAND_n``), the
+    temperature factors of a surface temperature file (``..._ST_B10``:
+    ``TEMPERATURE_MULT_BAND_ST_B10``). A Collection 2 Level-2 MTL lists its surface reflectance
+    factors (2.75e-05, -0.2) before the Level-1 top-of-atmosphere ones, and the first field of a
+    name is the one kept, so surface reflectance files get theirs."""
+    fields = mtl_fields(stack)
+    temperature = stack.head.upper().endswith("ST_")
+    scales, offsets = [], []
+    for token in stack.tokens:
+        band = f"ST_{token.upper()}" if temperature else re.sub(r"^B0*", "", token.upper())
+        kind = "TEMPERATURE" if temperature else "REFLECTANCE"
+        try:
+            scale, offset = float(fields[f"{kind}_MULT_BAND_{band}"]), float(fields[f"{kind}_ADD_BAND_{band}"])
+        except (KeyError, ValueError):
+            scale, offset = 1.0, 0.0
+        ok = math.isfinite(scale) and math.isfinite(offset) and scale != 0
+        scales.append(scale if ok else 1.0)
+        offsets.append(offset if ok else 0.0)
+    return tuple(scales), tuple(offsets)

@@ -36,7 +36,7 @@ from ogcserver.model.labels import unique_names
 from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
-from ogcserver.storage.readers.band_stack import scene_time
+from ogcserver.storage.readers.band_stack import mtl_scaling, scene_time
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.georeferencing import (
     by_ground_model,
@@ -134,6 +134,12 @@ def shared_units(band_units: tuple[str | None, ...]) -> str:
     a layer names one unit for its values (legends, GetFeatureInfo); bands that disagree, none."""
     named = {u.strip() for u in band_units if u and u.strip()}
     return named.pop()[:64] if len(named) == 1 else ""
+
+
+def band_scaling(scales: Sequence[float], offsets: Sequence[float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The bands' scales and offsets (GDAL's band metadata), both empty when every band's are 1 and 0."""
+    identity = all(s == 1 for s in scales) and all(o == 0 for o in offsets)
+    return ((), ()) if identity else (tuple(map(float, scales)), tuple(map(float, offsets)))
 
 
 def palette(ds: rasterio.DatasetReader) -> tuple[tuple[int, int, int, int], ...] | None:
@@ -328,6 +334,8 @@ class RasterioReader:
             bounds, width, height = BBox(b.left, b.bottom, b.right, b.top, crs), ds.width, ds.height
         tags = ds.tags()
         names = band_names(ds)
+        stack = parse_stack_path(path)  # a scene of band files: its MTL's factors, the files having none
+        scales, offsets = band_scaling(*(mtl_scaling(stack) if stack is not None else (ds.scales, ds.offsets)))
         return SourceInfo(
             path=path,
             crs=crs,
@@ -346,6 +354,8 @@ class RasterioReader:
             ),
             palette=palette(ds),
             units=shared_units(ds.units),
+            scales=scales,
+            offsets=offsets,
             placed_by_model=modelled,
         )
 
