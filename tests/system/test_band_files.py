@@ -95,6 +95,7 @@ def test_wcs_gives_the_four_files_and_feature_info_their_four_values(zero_config
     assert r.status_code == 200, r.data[:300]
     with rasterio.open(io.BytesIO(r.data)) as coverage:
         assert coverage.descriptions == BANDS and coverage.transform == bands["transform"]
+        assert coverage.scales == (2.75e-05,) * 4 and coverage.offsets == (-0.2,) * 4  # GDAL unscales with them
         for i, band in enumerate(BANDS, start=1):
             np.testing.assert_array_equal(coverage.read(i), bands[band])
     info = zero_config.get(f"/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=landsat8"
