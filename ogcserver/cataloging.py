@@ -19,6 +19,7 @@ from ogcserver.core.catalog import UNREADABLE_PROPERTY, with_unreadable_marks
 from ogcserver.core.filters import parse_filter
 from ogcserver.core.ingest import ingest
 from ogcserver.core.overviews import OverviewBuilder
+from ogcserver.model.band_files import BandFiles, band_files_argument
 from ogcserver.model.catalog import CatalogItem, ItemSpec, Selection, TimeRange
 from ogcserver.model.geo import WGS84, BBox, geojson_bbox, normalized_lonlat
 from ogcserver.model.mosaic import BY_NAME, parse_ordering
@@ -28,6 +29,7 @@ from ogcserver.progress import Progress
 from ogcserver.settings import Settings
 from ogcserver.storage.catalogs import sources
 from ogcserver.storage.interfaces import CatalogStore
+from ogcserver.storage.readers.vetting import DEFAULT_RULES, SourceRules
 from ogcserver.storage.writers import GeoTiffWriter, remove_builds
 
 PAGE = 1000
@@ -35,8 +37,9 @@ LISTED_REFUSALS = 100  # refused files listed by `stats` (all are counted)
 
 
 def _specs(paths: list[str], list_file: str | None, table: str | None, stac: list[str], asset: str | None,
-           pattern: str, variable: str = "") -> Iterator[ItemSpec]:
-    files = chain(sources.paths_from(paths, pattern),
+           pattern: str, variable: str = "", band_files: BandFiles = "auto",
+           rules: SourceRules = DEFAULT_RULES) -> Iterator[ItemSpec]:
+    files = chain(sources.paths_from(paths, pattern, band_files, rules),
                   sources.paths_from_list(Path(list_file)) if list_file else ())
     for spec in sources.specs_for_files(files, sources.read_table(Path(table)) if table else None):
         yield replace(spec, variable=variable)
@@ -114,11 +117,16 @@ def run_catalog(settings: Settings, action: str, collection: str | None, args) -
     if action == "overviews":
         return _overviews(settings, collection, args.factor, args.full)
     if action == "add":
+        try:
+            band_files = band_files_argument(args.band_files)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         store.create(collection)
         progress = Progress("items")
-        specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern,
-                       args.variable or "")
         reader = raster_reader(settings)
+        specs = _specs(args.paths, args.list, args.metadata, args.stac or [], args.asset, args.pattern,
+                       args.variable or "", "off" if args.variable else band_files, reader.rules)
         report = ingest(store, reader, collection, specs, lambda done, skipped: progress.update(done, skipped=skipped))
         progress.update(report.added + report.updated, skipped=report.skipped)
         progress.close()

@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p_cat.add_argument("--asset", help="add: the STAC asset to use (default: the first raster data asset)")
     p_cat.add_argument("--pattern", default="*.tif", help="add: file name pattern in folders")
     p_cat.add_argument("--variable", help="add: the variable of netCDF, HDF5 or Zarr files (one item each)")
+    p_cat.add_argument("--band-files", default="auto",
+                       help="add: a scene's single-band files as one item: auto (default), off, or tokens (B5,B4,B3)")
     p_cat.add_argument("--bbox", help="list/query: minlon,minlat,maxlon,maxlat")
     p_cat.add_argument("--datetime", help="list/query: a time or start/end range (ISO 8601)")
     p_cat.add_argument("--filter", help="list/query/remove: a CQL2-text filter")

@@ -266,10 +266,10 @@ class LayerCatalog:
             lonlat = normalized_lonlat(summary.lonlat_bounds)
             bounds = transform_bbox(lonlat, crs)
         resolution = min((i.source.resolution for i in items if i.source.crs == crs), key=lambda r: r[0])
-        unlike = [i for i in items if i.source.dtype != first.dtype]
+        unlike = [i for i in items if (i.source.dtype, i.source.count) != (first.dtype, first.count)]
         if unlike:  # left out of every read (core/read.py: of_the_layers_kind)
-            log.warning("items left out: their data type is not the layer's", extra={
-                "layer": name, "dtype": first.dtype, "left_out": len(unlike),
+            log.warning("items left out: their data type or band count is not the layer's", extra={
+                "layer": name, "dtype": first.dtype, "bands": first.count, "left_out": len(unlike),
                 "items": [f"{i.name} ({i.source.count} band(s) of {i.source.dtype})" for i in unlike[:10]]})
         render_bands = default_render_bands(config, first)
         stats = self._statistics(name, collection, items, render_bands) if first.dtype != "uint8" else ()
@@ -303,6 +303,8 @@ class LayerCatalog:
             band_count=first.count,
             dtype=first.dtype,
             band_names=first.band_names,
+            scales=first.scales,
+            offsets=first.offsets,
             nodata=first.nodata,
             item_count=summary.count,
             is_mosaic=is_mosaic,

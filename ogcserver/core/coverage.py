@@ -22,7 +22,7 @@ from ogcserver.core.functions.templates import ProcessingTemplate
 from ogcserver.core.memory import raster_bytes
 from ogcserver.core.query import CoverageQuery
 from ogcserver.core.read import ReadRequest, ViewReader
-from ogcserver.core.render.coverage_encode import CoverageWriter
+from ogcserver.core.render.coverage_encode import CoverageWriter, Scaling
 from ogcserver.model.access import Constraints
 from ogcserver.model.budget import current_budget, holding
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
@@ -87,10 +87,13 @@ def read_coverage(
     reduced = template is not None and template.over is not None
     axes = () if reduced else info.dimensions
     steps = slices_for(axes, dict(query.items.dimensions), limits.max_steps, single=False)
+    scaling: Scaling = ((), ())
     if template is None:
         bands = _bands(layer, query)
         dtype, count, nodata = info.dtype, len(bands), info.nodata
         names = tuple(info.band_names[b - 1] for b in bands)
+        if info.scales:  # the stored values, with how they become physical ones
+            scaling = (tuple(info.scales[b - 1] for b in bands), tuple(info.offsets[b - 1] for b in bands))
     else:
         bands = read_bands(template, info.band_count)
         given = BandSet(info.dtype, tuple(info.band_names[i - 1] if i <= len(info.band_names) else "" for i in bands))
@@ -100,6 +103,7 @@ def read_coverage(
     if axes:  # each step's bands in turn, named by their step
         names = tuple(f"{name} {step.label(info.dimensions)}" for step in steps for name in names)
         count = len(names)
+        scaling = (scaling[0] * len(steps), scaling[1] * len(steps))
     size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
         raise ResourceLimitExceeded(
@@ -114,7 +118,7 @@ def read_coverage(
                         constraints=constraints, template=template, exact=True, max_steps=limits.max_steps,
                         budget=current_budget())
     fmt = CoverageFormat.GEOTIFF if netcdf else query.format  # netCDF: the GeoTIFF's bands, re-encoded
-    writer = CoverageWriter(grid, count, dtype, nodata, names, fmt, query.geotiff)
+    writer = CoverageWriter(grid, count, dtype, nodata, names, fmt, query.geotiff, scaling)
     try:
         windows = list(writer.windows())
         if len(windows) > 1:

@@ -153,10 +153,12 @@ def overview_usable(layer: Layer, grid: Grid, want: ItemQuery, constraints: Cons
 
 
 def of_the_layers_kind(items: list[CatalogItem], layer: Layer) -> list[CatalogItem]:
-    """The items whose data type is the layer's. An unlike file in a folder (a 16-bit scene among
-    byte tiles) cannot be drawn with the layer's statistics and colours, nor share its arrays; the
-    catalog names such items once when it describes the layer."""
-    return [item for item in items if item.source.dtype == layer.info.dtype]
+    """The items whose data type and band count are the layer's. An unlike file in a folder (a
+    16-bit scene among byte tiles, a scene delivered with other bands than the layer's) cannot be
+    drawn with the layer's statistics, colours and bands, nor share its arrays; the catalog names
+    such items once when it describes the layer."""
+    kind = (layer.info.dtype, layer.info.band_count)
+    return [item for item in items if (item.source.dtype, item.source.count) == kind]
 
 
 class ViewReader:

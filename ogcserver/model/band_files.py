@@ -130,6 +130,18 @@ def natural_colour(stack: BandStack) -> tuple[int, int, int] | None:
 BandFiles = str | tuple[str, ...]
 
 
+def band_files_argument(text: str) -> BandFiles:
+    """``auto``, ``off`` or comma-separated band tokens in band order (the command line's
+    counterpart of a layer's ``band_files``); ValueError for anything else."""
+    if text in ("auto", "off"):
+        return text
+    tokens = tuple(t.strip() for t in text.split(","))
+    if len(set(tokens)) != len(tokens) or len(tokens) > 256 or \
+            not all(TOKEN_CHARACTERS.match(t) and len(t) <= 32 for t in tokens):
+        raise ValueError("band files: auto, off or distinct band tokens of letters and digits, comma-separated")
+    return tokens
+
+
 def stack_key(stack: BandStack, root: str) -> str:
     """A stack's catalog key, as a folder item's: its folder under the layer's and its name."""
     folder = os.path.relpath(stack.folder, root) if root and stack.folder.startswith(root) else ""

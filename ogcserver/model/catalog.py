@@ -39,6 +39,10 @@ class SourceInfo:
     dimensions: tuple[Dimension, ...] = ()
     slice: Slice = NO_SLICE
     units: str = ""
+    # each band's stored value x scale + offset is its physical value (GDAL's band scale/offset, a
+    # Landsat MTL's reflectance factors); empty when every band's values are physical already
+    scales: tuple[float, ...] = ()
+    offsets: tuple[float, ...] = ()
     placed_by_model: bool = False  # no geotransform: placed by its GCPs or RPCs (read through them)
 
     @property
@@ -203,6 +207,8 @@ class LayerInfo:
     palette: tuple[tuple[int, int, int, int], ...] | None = None
     dimensions: tuple[Dimension, ...] = ()  # axes besides x and y (multidimensional sources)
     units: str = ""  # of the values: the colour scale's, else what the source says
+    scales: tuple[float, ...] = ()  # the first item's (SourceInfo.scales)
+    offsets: tuple[float, ...] = ()
     version: str = ""  # changes with the layer's rendering (config, bands, statistics): cache keys
     generation: int = 0  # the collection's change counter: bumped by every item change
     scalar_styles: tuple[StyleInfo, ...] = ()  # one band: a colour scale per ramp

@@ -35,6 +35,16 @@ def _item_fields(hit: ItemHit) -> dict[str, object]:
     }
 
 
+def _scaling(hit: ItemHit, names: list[str]) -> dict[str, dict[str, float]]:
+    """Each band's scale and offset where the item's stored values are not physical ones (value x
+    scale + offset is: a Landsat scene's reflectance); nothing where they are."""
+    source = hit.item.source
+    if not source.scales or len(source.scales) != len(names):
+        return {}
+    return {"scale": dict(zip(names, source.scales, strict=True)),
+            "offset": dict(zip(names, source.offsets, strict=True))}
+
+
 def _series(hit: ItemHit) -> list[dict[str, object]]:
     return [{**dict(point.step), "value": _value(point.value)} for point in hit.series]
 
@@ -47,7 +57,7 @@ def _as_dict(features: LayerFeatures) -> dict[str, object]:
             continue
         names = _band_names(features, len(hit.values))
         hits.append({"values": {n: _value(v) for n, v in zip(names, hit.values)}, "units": features.units,
-                     **_item_fields(hit)})
+                     **_scaling(hit, names), **_item_fields(hit)})
     return {"layer": features.layer, "x": features.x, "y": features.y, "crs": features.crs, "features": hits}
 
 

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from owslib.wcs import WebCoverageService
 from PIL import Image
 
 from ogcserver.app import core_of, create_app
+from ogcserver.cli import main
+from ogcserver.composition import catalog_store
 from ogcserver.settings import load_settings, settings_from_paths
 from tests.conftest import serving
 from tests.support.clients import gdal, needs_gdal, read_tif
@@ -68,6 +71,8 @@ def test_one_layer_of_four_named_bands_at_the_scenes_time(zero_config):
     assert re.search(r'<Dimension name="time"[^>]*>2019-12-01T15:13:51Z</Dimension>', caps), caps
     described = zero_config.get("/wcs?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=landsat8")
     assert re.findall(r'<swe:field name="([^"]+)"', described.data.decode()) == list(BANDS)
+    assert re.findall(r"<swe:description>([^<]+)</swe:description>", described.data.decode()) == [
+        f"{b}: stored values; value * 2.75e-05 + -0.2 is the physical value (scale and offset)" for b in BANDS]
 
 
 def test_the_default_picture_is_natural_colour(zero_config, bands):
@@ -90,6 +95,7 @@ def test_wcs_gives_the_four_files_and_feature_info_their_four_values(zero_config
     assert r.status_code == 200, r.data[:300]
     with rasterio.open(io.BytesIO(r.data)) as coverage:
         assert coverage.descriptions == BANDS and coverage.transform == bands["transform"]
+        assert coverage.scales == (2.75e-05,) * 4 and coverage.offsets == (-0.2,) * 4  # GDAL unscales with them
         for i, band in enumerate(BANDS, start=1):
             np.testing.assert_array_equal(coverage.read(i), bands[band])
     info = zero_config.get(f"/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=landsat8"
@@ -97,6 +103,8 @@ def test_wcs_gives_the_four_files_and_feature_info_their_four_values(zero_config
                            "&I=100&J=200&INFO_FORMAT=application/json")
     [feature] = json.loads(info.data)["layers"][0]["features"]
     assert feature["values"] == {band: int(bands[band][200, 100]) for band in BANDS}
+    # the MTL's surface reflectance factors: reflectance = value * 2.75e-05 - 0.2
+    assert (feature["scale"], feature["offset"]) == (dict.fromkeys(BANDS, 2.75e-05), dict.fromkeys(BANDS, -0.2))
     assert feature["acquired"].startswith("2019-12-01T15:13:51")
 
 
@@ -153,3 +161,62 @@ def test_gdal_and_owslib_read_the_four_bands(live, bands, tmp_path):
     with rasterio.open(io.BytesIO(coverage.read())) as c:
         assert c.descriptions == BANDS
         np.testing.assert_array_equal(c.read(), picture)
+
+
+def _catalog_config(folder: Path) -> Path:
+    config = folder / "catalog.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(folder / "state")}, "services": [
+        {"name": "s", "allow_download": True, "layers": [{"name": "added", "collection": "added"}]}]}))
+    return config
+
+
+@pytest.mark.parametrize("named", ["folder", "files"])
+def test_catalog_add_makes_one_item_per_scene(scene, tmp_path, named):
+    config = _catalog_config(tmp_path)
+    paths = [str(scene)] if named == "folder" else [str(p) for p in sorted(scene.glob("*.TIF"))]  # a shell's *.TIF
+    assert main(["catalog", "add", "added", *paths, "-c", str(config)]) == 0
+    [item] = catalog_store(load_settings(config)).items("added")
+    assert item.key == f"{SCENE}_SR"
+    assert (item.source.count, item.source.band_names) == (4, BANDS)
+    assert item.acquired.isoformat().startswith("2019-12-01T15:13:51")
+
+
+def test_catalog_add_can_keep_band_files_apart(scene, tmp_path):
+    config = _catalog_config(tmp_path)
+    assert main(["catalog", "add", "added", str(scene), "--band-files", "off", "-c", str(config)]) == 0
+    items = catalog_store(load_settings(config)).items("added")
+    assert sorted(i.key for i in items) == [f"{SCENE}_SR_{band}" for band in BANDS]
+    assert main(["catalog", "add", "added", str(scene), "--band-files", "B5,../B4", "-c", str(config)]) == 2
+
+
+def test_catalog_add_of_a_stac_item_of_band_assets_adds_the_asset_named(scene, tmp_path, bands):
+    config = _catalog_config(tmp_path)
+    b = bands["bounds"]
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "scene", "bbox": [0, 0, 1, 1], "geometry": None,
+            "properties": {"datetime": "2019-12-01T15:13:51Z"}, "links": [],
+            "assets": {band: {"href": str(scene / f"{SCENE}_SR_{band}.TIF"), "type": "image/tiff; application=geotiff",
+                              "roles": ["data"]} for band in BANDS}}
+    stac = tmp_path / "item.json"
+    stac.write_text(json.dumps(item))
+    assert main(["catalog", "add", "added", "--stac", str(stac), "--asset", "B4", "-c", str(config)]) == 0
+    [added] = catalog_store(load_settings(config)).items("added")
+    assert (added.key, added.source.path, added.source.count) == ("scene", str(scene / f"{SCENE}_SR_B4.TIF"), 1)
+    assert added.source.bounds.minx == b.left
+
+
+def test_the_original_of_a_scene_is_a_zip_of_its_files_and_mtl(scene, tmp_path):
+    config = _catalog_config(tmp_path)
+    assert main(["catalog", "add", "added", str(scene), "-c", str(config)]) == 0
+    client = _client(load_settings(config))
+    own = f"/catalog/added/items/{SCENE}_SR"
+    [enclosure] = [link for link in client.get(own).get_json()["links"] if link["rel"] == "enclosure"]
+    assert enclosure["type"] == "application/zip"
+    r = client.get(f"{own}/download")
+    assert r.status_code == 200, r.data[:300]
+    assert r.mimetype == "application/zip" and f'filename="{SCENE}_SR.zip"' in r.headers["Content-Disposition"]
+    assert int(r.headers["Content-Length"]) == len(r.data)
+    with zipfile.ZipFile(io.BytesIO(r.data)) as zipped:
+        names = zipped.namelist()
+        assert names == [f"{SCENE}_SR_{band}.TIF" for band in BANDS] + [f"{SCENE}_MTL.txt"]
+        for name in names:
+            assert zipped.read(name) == (scene / name).read_bytes()

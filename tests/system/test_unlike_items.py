@@ -42,5 +42,35 @@ def test_a_file_of_another_data_type_is_left_out_and_named(tmp_path, caplog):
     columns = np.arange(values.shape[1]) * 0.1 + west[0] + 0.05
     assert (values[:, columns < 6.4] == 7).all()  # a.tif as it is
     assert values[:, columns > 6.4].mask.all()  # b.tif nowhere, not cast into bytes
-    named = [r for r in caplog.records if "data type is not the layer's" in r.getMessage()]
+    named = [r for r in caplog.records if "data type or band count is not the layer's" in r.getMessage()]
     assert len(named) == 1 and "b.tif (1 band(s) of float32)" in named[0].items
+
+
+def test_a_scene_of_other_bands_is_left_out_and_named(tmp_path, caplog):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for band in ("B2", "B3", "B4", "B5"):  # the first scene by name: four bands
+        _raster(folder / f"LC08_A_SR_{band}.tif", 1, "uint16", 0.0, 1000)
+    for band in ("B2", "B3", "B4"):  # delivered without B5: three bands of the same data type
+        _raster(folder / f"LC08_B_SR_{band}.tif", 1, "uint16", 6.4, 2000)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
+                                      "services": [{"name": "s", "layers": [{"name": "m", "source": str(folder)}]}]}))
+    with caplog.at_level(logging.WARNING):
+        client = create_app(load_settings(config)).test_client()
+        response = client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
+                                                     "COVERAGEID": "m", "FORMAT": "image/tiff"})
+        picture = client.get("/wms", query_string={
+            "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "m", "STYLES": "", "CRS": "CRS:84",
+            "BBOX": "0,3.6,12.8,10", "WIDTH": "128", "HEIGHT": "64", "FORMAT": "image/png"})
+    assert response.status_code == 200, response.data[:300]
+    assert picture.status_code == 200 and picture.mimetype == "image/png", picture.data[:300]
+    with MemoryFile(response.data) as memfile, memfile.open() as ds:
+        assert ds.count == 4
+        values = ds.read(masked=True)
+        west = ds.transform * (0, 0)
+    columns = np.arange(values.shape[2]) * 0.1 + west[0] + 0.05
+    assert (values[:, :, columns < 6.4] == 1000).all()
+    assert values[:, :, columns > 6.4].mask.all()  # the three-band scene nowhere
+    named = [r for r in caplog.records if "band count is not the layer's" in r.getMessage()]
+    assert len(named) == 1 and named[0].items == ["LC08_B_SR_{B2,B3,B4}.tif (3 band(s) of uint16)"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ogcserver.model.band_files import (
     BandStack,
+    band_files_argument,
     band_sort_key,
     band_stacks,
     natural_colour,
@@ -109,3 +110,11 @@ def test_any_scene_is_one_stack_whose_path_names_its_files(head, tail, ext, toke
     assert sorted(stack.files) == sorted(paths)
     assert [band_sort_key(t) for t in stack.tokens] == sorted(band_sort_key(t) for t in stack.tokens)
     assert parse_stack_path(stack.path) == stack
+
+
+def test_the_command_lines_band_files():
+    assert band_files_argument("auto") == "auto" and band_files_argument("off") == "off"
+    assert band_files_argument("B5,B4, B3") == ("B5", "B4", "B3")
+    for bad in ("B5,B5", "B5,../x", "", "B5,,B4"):
+        with pytest.raises(ValueError, match="band files"):
+            band_files_argument(bad)

@@ -13,8 +13,10 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from ogcserver.model.band_files import BandStack
 from ogcserver.model.errors import SourceRefused
 from ogcserver.storage.catalogs.files import list_source_files
+from ogcserver.storage.readers.band_stack import mtl_scaling
 from ogcserver.storage.readers.rasterio_reader import RasterioReader
 from ogcserver.storage.readers.vetting import DEFAULT_RULES, check_source
 
@@ -23,6 +25,22 @@ MTL = """GROUP = LANDSAT_METADATA_FILE
     DATE_ACQUIRED = 2019-12-01
     SCENE_CENTER_TIME = "15:13:51.8610990Z"
   END_GROUP = IMAGE_ATTRIBUTES
+  GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS
+    REFLECTANCE_MULT_BAND_2 = 2.75e-05
+    REFLECTANCE_MULT_BAND_3 = 2.75e-05
+    REFLECTANCE_MULT_BAND_4 = 2.75e-05
+    REFLECTANCE_ADD_BAND_2 = -0.2
+    REFLECTANCE_ADD_BAND_3 = -0.2
+    REFLECTANCE_ADD_BAND_4 = -0.2
+  END_GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS
+  GROUP = LEVEL2_SURFACE_TEMPERATURE_PARAMETERS
+    TEMPERATURE_MULT_BAND_ST_B10 = 0.00341802
+    TEMPERATURE_ADD_BAND_ST_B10 = 149.0
+  END_GROUP = LEVEL2_SURFACE_TEMPERATURE_PARAMETERS
+  GROUP = LEVEL1_RADIOMETRIC_RESCALING
+    REFLECTANCE_MULT_BAND_2 = 2.0000E-05
+    REFLECTANCE_ADD_BAND_2 = -0.100000
+  END_GROUP = LEVEL1_RADIOMETRIC_RESCALING
 END_GROUP = LANDSAT_METADATA_FILE
 """
 
@@ -99,3 +117,28 @@ def test_a_stack_names_only_vetted_raster_files(tmp_path):
         with pytest.raises(SourceRefused) as refused:
             check_source(f"bands:{head}/{name}{{B1,B2}}", DEFAULT_RULES)
         assert reason in refused.value.reason
+
+
+def test_the_mtl_gives_each_band_its_scale_and_offset_and_the_values_stay(scene):
+    [path] = _paths(scene)
+    info = RasterioReader().describe(path)
+    # B5 has no factors in this MTL; B2 takes the surface reflectance ones, listed before Level-1's
+    assert info.scales == (2.75e-05, 2.75e-05, 2.75e-05, 1.0) and info.offsets == (-0.2, -0.2, -0.2, 0.0)
+    assert RasterioReader().sample(info, 500_045, 199_955, "EPSG:32618") == [1000, 2000, 3000, 4000]
+
+
+def test_a_surface_temperature_file_takes_the_temperature_factors(scene):
+    stack = BandStack(str(scene), "LC08_L2SP_008059_20191201_20200825_02_T1_ST_", ".TIF", ("B10",))
+    assert mtl_scaling(stack) == ((0.00341802,), (149.0,))
+    (scene / "LC08_L2SP_008059_20191201_20200825_02_T1_MTL.txt").unlink()
+    assert mtl_scaling(stack) == ((1.0,), (0.0,))
+
+
+def test_files_without_scale_or_offset_publish_none(tmp_path):
+    _band(tmp_path / "plain.tif", 7)
+    info = RasterioReader().describe(str(tmp_path / "plain.tif"))
+    assert (info.scales, info.offsets) == ((), ())
+    with rasterio.open(tmp_path / "plain.tif", "r+") as ds:
+        ds.scales, ds.offsets = (0.01,), (-5.0,)
+    info = RasterioReader().describe(str(tmp_path / "plain.tif"))
+    assert (info.scales, info.offsets) == ((0.01,), (-5.0,))

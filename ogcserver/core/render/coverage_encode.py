@@ -34,6 +34,7 @@ SMALL = 1024               # outputs no larger than this on either side are writ
 WIDEST_STRIPS = 1 << 16    # wider outputs are tiled even when strips are asked for (a strip is a row)
 
 Window4 = tuple[int, int, int, int]  # row0, row1, col0, col1
+Scaling = tuple[tuple[float, ...], tuple[float, ...]]  # each band's scale and offset; empty: none
 
 
 def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, options: GeoTiffOptions) -> dict:
@@ -69,6 +70,7 @@ class CoverageWriter:
         band_names: tuple[str, ...],
         fmt: CoverageFormat,
         options: GeoTiffOptions,
+        scaling: Scaling = ((), ()),
     ) -> None:
         self.grid = grid
         self.fmt = fmt
@@ -94,6 +96,8 @@ class CoverageWriter:
         for i, name in enumerate(band_names, start=1):
             if name:
                 self.dataset.set_band_description(i, name)
+        if scaling[0]:  # the bands' scale and offset, as GDAL keeps them (readers unscale with them)
+            self.dataset.scales, self.dataset.offsets = scaling
 
     def _memfile(self, ext: str) -> MemoryFile:
         memfile = MemoryFile(ext=ext)

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 
 import shapely
 
+from ogcserver.model.band_files import parse_stack_path
 from ogcserver.model.catalog import CatalogItem, LayerInfo
 from ogcserver.model.geo import geojson_bbox, lonlat_shape
 from ogcserver.model.time import format_time
@@ -16,6 +17,18 @@ def _geometry(item: CatalogItem) -> dict[str, Any]:
     if item.footprint is not None:
         return item.footprint
     return shapely.geometry.mapping(lonlat_shape(item.lonlat_bounds))  # cut at 180, as GeoJSON wants
+
+
+GEOTIFF = "image/tiff; application=geotiff"
+
+
+def original_form(item: CatalogItem) -> tuple[str, str, str]:
+    """The file name, media type and title of an item's original download: a scene of one file
+    per band is a zip of its files (storage/readers/scene_archive.py)."""
+    stack = parse_stack_path(item.source.path)
+    if stack is not None:
+        return f"{stack.name}.zip", "application/zip", "The original band files and metadata of the scene"
+    return item.source.path.rsplit("/", 1)[-1], GEOTIFF, "The original file"
 
 
 def item_links(info: LayerInfo, item: CatalogItem, base_url: str, download: bool) -> list[dict[str, str]]:
@@ -34,8 +47,8 @@ def item_links(info: LayerInfo, item: CatalogItem, base_url: str, download: bool
         {"rel": "preview", "href": f"{base_url}/wms?{alone}", "type": "image/png", "title": "This item alone"},
     ]
     if download:
-        links.append({"rel": "enclosure", "href": f"{own}/download", "type": "image/tiff; application=geotiff",
-                      "title": "The original file"})
+        _name, media, title = original_form(item)
+        links.append({"rel": "enclosure", "href": f"{own}/download", "type": media, "title": title})
     return links
 
 
@@ -66,7 +79,7 @@ def item_feature(info: LayerInfo, item: CatalogItem, base_url: str, download: bo
         "properties": feature["properties"],
         "links": item_links(info, item, base_url, download),
         "assets": {"data": {"href": f"{base_url}/catalog/{quote(info.name)}/items/{quote(item.key, safe='')}/download",
-                            "type": "image/tiff; application=geotiff", "roles": ["data"]}} if download else {},
+                            "type": original_form(item)[1], "roles": ["data"]}} if download else {},
     }
 
 

@@ -19,7 +19,7 @@ from ogcserver.model.geo import WGS84, BBox, geojson_bbox
 from ogcserver.model.mosaic import ATTRIBUTE, Ordering
 from ogcserver.model.time import format_time, parse_time
 from ogcserver.ows.catalog.errors import CATALOG_FORMAT
-from ogcserver.ows.catalog.features import feature_collection, item_feature
+from ogcserver.ows.catalog.features import feature_collection, item_feature, original_form
 from ogcserver.ows.endpoint import Endpoint
 from ogcserver.ows.exceptions import OwsError
 from ogcserver.ows.kvp import Params
@@ -130,8 +130,9 @@ class CatalogService:
             item, stream, size = self.engine.original(layer, key, endpoint.service, endpoint.principal)
         except OgcServerError as exc:
             return CATALOG_FORMAT.response(exc)
-        name = item.source.path.rsplit("/", 1)[-1].replace('"', "")
-        return OwsResponse(b"", "application/octet-stream", headers={
+        name, media, _title = original_form(item)
+        name = name.replace('"', "")
+        return OwsResponse(b"", "application/zip" if media == "application/zip" else "application/octet-stream", headers={
             "Content-Disposition": f'attachment; filename="{name}"'}, stream=_chunks(stream), length=size)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ogcserver.core.catalog import Layer
 from ogcserver.core.coverage_grid import native_grid
+from ogcserver.model.catalog import LayerInfo
 from ogcserver.model.geo import BBox, epsg_code, whole_longitudes
 from ogcserver.ows.capabilities import DimensionView, bbox_in, dimension_views
 from ogcserver.ows.endpoint import Endpoint
@@ -24,6 +25,15 @@ def exact(value: float) -> str:
     """The shortest text that reads back to the same float."""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def _field_description(info: LayerInfo, band: int, name: str) -> str:
+    """The band's name, and how its stored values become physical ones where they differ."""
+    label = info.band_names[band] or name
+    if band >= len(info.scales):
+        return label
+    return f"{label}: stored values; value * {exact(info.scales[band])} + {exact(info.offsets[band])} " \
+           "is the physical value (scale and offset)"
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def coverage_view(layer: Layer, code: str) -> CoverageView:
     names = field_names(layer)
     nodata = "" if info.nodata is None else ("NaN" if info.nodata != info.nodata else exact(info.nodata))
     fields = tuple(
-        FieldView(name, info.band_names[i] or name, info.dtype, nodata, _interval(info.dtype))
+        FieldView(name, _field_description(info, i, name), info.dtype, nodata, _interval(info.dtype))
         for i, name in enumerate(names)
     )
     codes = tuple(dict.fromkeys([code, *info.advertised_crs]))

@@ -30,6 +30,8 @@ def info_to_json(info: SourceInfo) -> str:
             "palette": info.palette,
             "variable": info.variable,
             "units": info.units,
+            "scales": info.scales,
+            "offsets": info.offsets,
             "placed_by_model": info.placed_by_model,
             "dimensions": [vars(d) for d in info.dimensions],
         }
@@ -55,6 +57,8 @@ def info_from_json(text: str | dict[str, Any]) -> SourceInfo:
         palette=tuple(tuple(c) for c in d["palette"]) if d.get("palette") else None,
         variable=d.get("variable", ""),
         units=d.get("units", ""),
+        scales=tuple(d.get("scales", ())),
+        offsets=tuple(d.get("offsets", ())),
         placed_by_model=d.get("placed_by_model", False),
         dimensions=tuple(Dimension(**{**x, "values": tuple(x["values"])}) for x in d.get("dimensions", ())),
     )

@@ -18,11 +18,14 @@ from typing import Any
 import pystac
 from affine import Affine
 
+from ogcserver.model.band_files import BandFiles, parse_stack_path
 from ogcserver.model.catalog import ItemSpec, SourceInfo, typed_value
 from ogcserver.model.errors import InvalidValue
 from ogcserver.model.geo import BBox
 from ogcserver.model.object_urls import is_object_url
+from ogcserver.storage.catalogs.band_stacks import with_band_stacks
 from ogcserver.storage.catalogs.files import list_source_files
+from ogcserver.storage.readers.vetting import DEFAULT_RULES, SourceRules
 
 PATH_COLUMNS = ("path", "href", "file", "filename")
 ID_COLUMNS = ("id", "key")
@@ -40,20 +43,34 @@ def parse_time(text: str) -> datetime | None:
 
 
 # -- files --------------------------------------------------------------------------------------
-def paths_from(arguments: Iterable[str], pattern: str = "*.tif") -> Iterator[str]:
-    """Files named by arguments: a file, a folder (searched recursively) or a glob."""
+def paths_from(arguments: Iterable[str], pattern: str = "*.tif", band_files: BandFiles = "auto",
+               rules: SourceRules = DEFAULT_RULES) -> Iterator[str]:
+    """Files named by arguments: a file, a folder (searched recursively) or a glob. The band files
+    of one scene are one source, as in a layer's folder: within a folder, and among the files
+    named one by one or by globs (a shell's ``scene/*.TIF``), which follow the folders."""
+    named: list[tuple[str, float, int]] = []
     for argument in arguments:
         if is_object_url(argument):  # one object: its bucket and format are vetted at ingest
             yield argument
             continue
         path = Path(argument)
-        if path.is_dir() or path.is_file():
-            yield from (p for p, _m, _s in list_source_files(path, pattern))
+        if path.is_dir():
+            yield from (p for p, _m, _s in list_source_files(path, pattern, band_files=band_files, rules=rules))
             continue
-        matches = sorted(glob.glob(argument, recursive=True))
+        matches = [path] if path.is_file() else [Path(m) for m in sorted(glob.glob(argument, recursive=True))]
         if not matches:
             raise InvalidValue("path", f"'{argument}' matches no file")
-        yield from (str(Path(m).resolve()) for m in matches if Path(m).is_file())
+        named += (row for m in matches if (row := _stamp(m)) is not None)
+    yield from (p for p, _m, _s in with_band_stacks(named, band_files, rules))
+
+
+def _stamp(path: Path) -> tuple[str, float, int] | None:
+    """(path, mtime, size) of a file; None for anything else."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_mtime, st.st_size) if path.is_file() else None
 
 
 def paths_from_list(list_file: Path) -> Iterator[str]:
@@ -109,10 +126,16 @@ def spec_from_row(path: str, row: dict[str, Any]) -> ItemSpec:
 
 
 def specs_for_files(paths: Iterable[str], table: dict[str, dict[str, Any]] | None = None) -> Iterator[ItemSpec]:
+    """Items of files, with the metadata the table or a sidecar gives; a scene of band files is
+    named (and looked up in the table) by the scene's name, as a layer's folder names it."""
     for path in paths:
-        row = dict(_sidecar(path))
+        stack = parse_stack_path(path)
+        row = dict(_sidecar(path)) if stack is None else {}
         if table:
-            row.update(table.get(Path(path).name) or table.get(Path(path).stem) or {})
+            names = (stack.name,) if stack is not None else (Path(path).name, Path(path).stem)
+            row.update(next((table[n] for n in names if n in table), {}))
+        if stack is not None:
+            row = {"id": stack.name, **row}
         yield spec_from_row(path, row)
 
 

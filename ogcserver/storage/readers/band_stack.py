@@ -9,6 +9,7 @@ the files' band tokens. A Landsat ``_MTL.txt`` beside the files gives the scene'
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -106,32 +107,70 @@ def same_grid(stack: BandStack, rules: vetting.SourceRules) -> bool:
     return True
 
 
-MTL_FIELD = re.compile(r'^\s*(DATE_ACQUIRED|SCENE_CENTER_TIME)\s*=\s*"?([^"\s]+)"?\s*$', re.MULTILINE)
+MTL_FIELD = re.compile(r'^\s*([A-Z][A-Z0-9_]*)\s*=\s*"?([^"\r\n]*?)"?\s*$', re.MULTILINE)
 
 
-def scene_time(stack: BandStack) -> datetime | None:
-    """The acquisition time (``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``) of the Landsat ``_MTL.txt``
-    of the stack's scene: the file beside it whose product id begins the files' names."""
+def mtl_file(stack: BandStack) -> str | None:
+    """The Landsat ``_MTL.txt`` of the stack's scene: the file beside it whose product id begins
+    the files' names; None when there is none."""
     try:
         names = sorted(n for n in os.listdir(stack.folder) if n.upper().endswith("_MTL.TXT"))
     except OSError:
         return None
-    for name in names:
-        if not stack.head.startswith(name[: -len("_MTL.txt")] + "_"):
-            continue
+    name = next((n for n in names if stack.head.startswith(n[: -len("_MTL.txt")] + "_")), None)
+    return None if name is None else os.path.join(stack.folder, name)
+
+
+def mtl_fields(stack: BandStack) -> dict[str, str]:
+    """The fields of the scene's MTL (``NAME = value``, the first of each name; groups are not
+    kept apart, their field names differ), empty without one; at most its first MiB is read."""
+    path = mtl_file(stack)
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            text = handle.read(MAX_MTL_BYTES)
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for name, value in MTL_FIELD.findall(text):
+        fields.setdefault(name, value)
+    return fields
+
+
+def scene_time(stack: BandStack) -> datetime | None:
+    """The acquisition time of the scene: its MTL's ``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``."""
+    fields = mtl_fields(stack)
+    try:
+        day = datetime.strptime(fields["DATE_ACQUIRED"], "%Y-%m-%d")
+    except (KeyError, ValueError):
+        return None
+    clock = re.match(r"^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", fields.get("SCENE_CENTER_TIME", ""))
+    if clock is None:
+        return day.replace(tzinfo=UTC)
+    hours, minutes, seconds, fraction = clock.groups()
+    return day.replace(hour=int(hours), minute=int(minutes), second=int(seconds),
+                       microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
+
+
+def mtl_scaling(stack: BandStack) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Each band's scale and offset from the scene's MTL, 1 and 0 where it gives none: the
+    reflectance factors of band n (``REFLECTANCE_MULT_BAND_n``, ``REFLECTANCE_ADD_BAND_n``), the
+    temperature factors of a surface temperature file (``..._ST_B10``:
+    ``TEMPERATURE_MULT_BAND_ST_B10``). A Collection 2 Level-2 MTL lists its surface reflectance
+    factors (2.75e-05, -0.2) before the Level-1 top-of-atmosphere ones, and the first field of a
+    name is the one kept, so surface reflectance files get theirs."""
+    fields = mtl_fields(stack)
+    temperature = stack.head.upper().endswith("ST_")
+    scales, offsets = [], []
+    for token in stack.tokens:
+        band = f"ST_{token.upper()}" if temperature else re.sub(r"^B0*", "", token.upper())
+        kind = "TEMPERATURE" if temperature else "REFLECTANCE"
         try:
-            with open(os.path.join(stack.folder, name), encoding="ascii", errors="replace") as handle:
-                fields = dict(MTL_FIELD.findall(handle.read(MAX_MTL_BYTES)))
-        except OSError:
-            return None
-        try:
-            day = datetime.strptime(fields["DATE_ACQUIRED"], "%Y-%m-%d")
+            scale, offset = float(fields[f"{kind}_MULT_BAND_{band}"]), float(fields[f"{kind}_ADD_BAND_{band}"])
         except (KeyError, ValueError):
-            return None
-        clock = re.match(r"^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", fields.get("SCENE_CENTER_TIME", ""))
-        if clock is None:
-            return day.replace(tzinfo=UTC)
-        hours, minutes, seconds, fraction = clock.groups()
-        return day.replace(hour=int(hours), minute=int(minutes), second=int(seconds),
-                           microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
-    return None
+            scale, offset = 1.0, 0.0
+        ok = math.isfinite(scale) and math.isfinite(offset) and scale != 0
+        scales.append(scale if ok else 1.0)
+        offsets.append(offset if ok else 0.0)
+    return tuple(scales), tuple(offsets)

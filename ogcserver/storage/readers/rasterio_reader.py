@@ -36,7 +36,7 @@ from ogcserver.model.labels import unique_names
 from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
-from ogcserver.storage.readers.band_stack import scene_time
+from ogcserver.storage.readers.band_stack import mtl_scaling, scene_time
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.georeferencing import (
     by_ground_model,
@@ -53,6 +53,7 @@ from ogcserver.storage.readers.read_cost import (
     check_window,
     in_strips,
 )
+from ogcserver.storage.readers.scene_archive import scene_archive
 from ogcserver.storage.readers.vetting import (
     DEFAULT_RULES,
     EXTENSIONS,
@@ -133,6 +134,12 @@ def shared_units(band_units: tuple[str | None, ...]) -> str:
     a layer names one unit for its values (legends, GetFeatureInfo); bands that disagree, none."""
     named = {u.strip() for u in band_units if u and u.strip()}
     return named.pop()[:64] if len(named) == 1 else ""
+
+
+def band_scaling(scales: Sequence[float], offsets: Sequence[float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The bands' scales and offsets (GDAL's band metadata), both empty when every band's are 1 and 0."""
+    identity = all(s == 1 for s in scales) and all(o == 0 for o in offsets)
+    return ((), ()) if identity else (tuple(map(float, scales)), tuple(map(float, offsets)))
 
 
 def palette(ds: rasterio.DatasetReader) -> tuple[tuple[int, int, int, int], ...] | None:
@@ -287,7 +294,11 @@ class RasterioReader:
         check_source(path, self.rules)
 
     def original(self, source: SourceInfo) -> tuple[BinaryIO, int]:
-        """The source file itself, opened for reading, and its size (item downloads)."""
+        """The source file itself, opened for reading, and its size (item downloads); a scene of
+        one file per band: its files in a zip (scene_archive.py)."""
+        if (stack := parse_stack_path(source.path)) is not None:
+            check_source(source.path, self.rules)
+            return scene_archive(stack)
         try:
             handle = open(source.path, "rb")  # noqa: SIM115 - the caller streams and closes it
             return handle, os.fstat(handle.fileno()).st_size
@@ -323,6 +334,8 @@ class RasterioReader:
             bounds, width, height = BBox(b.left, b.bottom, b.right, b.top, crs), ds.width, ds.height
         tags = ds.tags()
         names = band_names(ds)
+        stack = parse_stack_path(path)  # a scene of band files: its MTL's factors, the files having none
+        scales, offsets = band_scaling(*(mtl_scaling(stack) if stack is not None else (ds.scales, ds.offsets)))
         return SourceInfo(
             path=path,
             crs=crs,
@@ -341,6 +354,8 @@ class RasterioReader:
             ),
             palette=palette(ds),
             units=shared_units(ds.units),
+            scales=scales,
+            offsets=offsets,
             placed_by_model=modelled,
         )
 
