@@ -79,7 +79,7 @@ class ClusterRunner:
             with cluster_client(self.settings.analysis) as client:
                 if isinstance(work, ProductJob):
                     product = run_product(self.core, self.settings, work.spec, client, work.overwrite, progress,
-                                          lambda: self._dismissed(job))
+                                          lambda: self._dismissed(job), job)
                     results: dict = {"product": product.as_json()}
                 else:
                     results = {"statistics": run_zonal(self.core, self.settings, work, client)}
