@@ -46,6 +46,13 @@ class ClusterRunner:
 
         return run_zonal(self.core, self.settings, work, None)
 
+    def check_product_free(self, name: str) -> None:
+        from ogcserver.analysing.products import product_store
+
+        holder = product_store(self.settings, name).holder()
+        if holder is not None and not holder.expired(self.settings.analysis.claim_expiry_seconds):
+            raise holder.busy(name)
+
     def _update(self, job: str, **changes: object) -> bool:
         """Apply changes to the stored record unless it was dismissed meanwhile (False then)."""
         record = self.store.load(job)

@@ -61,7 +61,7 @@ class ObjectProductFolder:
     def _keys(self, prefix: str) -> list[str]:
         return [o["Key"] for o in listed(self.clients.get(), self.bucket, prefix)]
 
-    def _holder(self) -> tuple[Claim | None, str] | None:
+    def _found(self) -> tuple[Claim | None, str] | None:
         """The claim in the bucket and its ETag; None when there is none."""
         try:
             answer = self.clients.get().get_object(Bucket=self.bucket, Key=self.claim_key)
@@ -71,11 +71,15 @@ class ObjectProductFolder:
             raise
         return Claim.decode(answer["Body"].read()), answer["ETag"]
 
+    def holder(self) -> Claim | None:
+        found = self._found()
+        return None if found is None else found[0]
+
     def claim(self, claim: Claim, expiry: float) -> None:
         """Put the claim if there is none (``If-None-Match: *``), or in place of an expired one
         only if it is still that one (``If-Match`` its ETag): of two jobs racing, one wins."""
         for _ in range(5):
-            found = self._holder()
+            found = self._found()
             try:
                 if found is None:
                     answer = self.clients.get().put_object(Bucket=self.bucket, Key=self.claim_key,
@@ -92,7 +96,7 @@ class ObjectProductFolder:
                 raise
             self._etag = answer["ETag"]
             return
-        found = self._holder()
+        found = self._found()
         if found is not None and found[0] is not None:
             raise found[0].busy(self.name)
         raise ProductBusy(self.name, "just now", "another node")

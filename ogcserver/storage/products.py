@@ -69,6 +69,10 @@ class ProductStore(Protocol):
         ``expiry`` seconds (``ProductBusy`` then)."""
         ...
 
+    def holder(self) -> Claim | None:
+        """The claim on the product's name, live or expired; None when no job holds it."""
+        ...
+
     def renew(self, claim: Claim) -> bool:
         """The claim's heartbeat; False when it is no longer this job's (it expired and was taken)."""
         ...
@@ -136,7 +140,7 @@ class ProductFolder:
         finally:
             os.close(fd)
 
-    def _holder(self) -> Claim | None:
+    def holder(self) -> Claim | None:
         try:
             return Claim.decode(self.claim_path.read_bytes())
         except OSError:
@@ -144,14 +148,14 @@ class ProductFolder:
 
     def claim(self, claim: Claim, expiry: float) -> None:
         with self._claim_lock():
-            holder = self._holder()
+            holder = self.holder()
             if holder is not None and holder.job != claim.job and not holder.expired(expiry):
                 raise holder.busy(self.name)
             _write_atomic(self.claim_path, claim.encode())
 
     def renew(self, claim: Claim) -> bool:
         with self._claim_lock():
-            holder = self._holder()
+            holder = self.holder()
             if holder is None or holder.job != claim.job:
                 return False
             _write_atomic(self.claim_path, claim.renewed().encode())
@@ -159,7 +163,7 @@ class ProductFolder:
 
     def release(self, claim: Claim) -> None:
         with self._claim_lock():
-            holder = self._holder()
+            holder = self.holder()
             if holder is not None and holder.job == claim.job:
                 self.claim_path.unlink(missing_ok=True)
 

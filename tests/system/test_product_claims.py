@@ -199,7 +199,7 @@ def _wait(url, job, states=("successful", "failed", "dismissed")):
     raise AssertionError(f"job {job} did not end")
 
 
-def test_the_processes_api_fails_the_second_job_with_409_and_frees_the_name_on_dismissal(dem, tmp_path):
+def test_the_processes_api_refuses_a_second_job_with_409_and_frees_the_name_on_dismissal(dem, tmp_path):
     access = {"users": [{"name": "alice", "password_hash": hash_password(ALICE[1])}],
               "grants": [{"to": "user:alice", "service": "demo", "actions": ["discover", "view", "process"]}]}
     config = configured(tmp_path, dem, access=access, max_jobs=2)
@@ -216,14 +216,39 @@ def test_the_processes_api_fails_the_second_job_with_409_and_frees_the_name_on_d
             time.sleep(0.1)
         second = requests.post(url + "/processes/raster-analysis/execution", json=body, auth=ALICE, timeout=60,
                                headers={"Prefer": "respond-async"})
-        assert second.status_code == 201, second.text
-        failed = _wait(url, second.json()["jobID"])
-        assert failed["status"] == "failed", failed
-        assert "product dem_shade is being computed by another job (started " in failed["message"]
-        results = requests.get(f"{url}/jobs/{second.json()['jobID']}/results", auth=ALICE, timeout=30)
-        assert results.status_code == 409 and results.json()["title"] == "ProductBusy", results.text
+        assert second.status_code == 409, second.text  # refused at submission: no job is started
+        assert second.headers["Content-Type"].startswith("application/json")
+        refusal = second.json()
+        assert refusal["title"] == "ProductBusy"
+        assert refusal["detail"].startswith("product dem_shade is being computed by another job (started ")
         assert requests.delete(f"{url}/jobs/{first_job}", auth=ALICE, timeout=30).status_code == 200
         deadline = time.monotonic() + 120
         while (products / ".work" / "dem_shade.claim").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not (products / ".work" / "dem_shade.claim").exists()  # the cancelled job gave the name back
+        third = requests.post(url + "/processes/raster-analysis/execution", json=body, auth=ALICE, timeout=60,
+                              headers={"Prefer": "respond-async"})
+        assert third.status_code == 201, third.text
+
+
+def test_a_job_refused_while_running_fails_and_its_results_answer_409(dem, tmp_path):
+    """Two submissions at once both pass the check at submission; the second to claim the name
+    then fails, and its results say why with the status the refusal would have had."""
+    from ogcserver.analysing.jobs import ClusterRunner
+    from ogcserver.composition import job_store
+    from ogcserver.core.analysis.jobs import ProductJob
+    from ogcserver.model.jobs import JobFailed, JobRecord, JobState, error_named
+    from ogcserver.ows.processes.errors import PROCESSES
+
+    settings = load_settings(configured(tmp_path, dem))
+    core = build_core(settings)
+    store = job_store(settings)
+    product_store(settings, "dem_shade").claim(Claim.new("elsewhere"), 60)
+    record = JobRecord("a" * 32, "raster-analysis", "operator", {})
+    store.save(record)
+    ClusterRunner(core, settings, store)._run(record.id, ProductJob(shade(core, settings), False))
+    failed = store.load(record.id)
+    assert failed.status is JobState.FAILED and failed.error == "ProductBusy"
+    assert failed.message.startswith("product dem_shade is being computed by another job (started ")
+    answer = PROCESSES.to_ows(JobFailed(record.id, failed.message, error_named(failed.error)))
+    assert answer.status == 409 and answer.code == "ProductBusy"
