@@ -252,3 +252,83 @@ def test_a_job_refused_while_running_fails_and_its_results_answer_409(dem, tmp_p
     assert failed.message.startswith("product dem_shade is being computed by another job (started ")
     answer = PROCESSES.to_ows(JobFailed(record.id, failed.message, error_named(failed.error)))
     assert answer.status == 409 and answer.code == "ProductBusy"
+
+
+ROUNDS = 30
+
+
+def _claim_in_rounds(root: str, job: str, start, results) -> None:
+    """In each round, all racers at once: claim the name in that round's folder."""
+    from pathlib import Path
+
+    from ogcserver.storage.products import ProductFolder
+
+    for round_ in range(ROUNDS):
+        start.wait()
+        try:
+            ProductFolder(Path(root) / f"round-{round_}", "dem_shade").claim(Claim.new(job), 60)
+            results.put((round_, job))
+        except ProductBusy:
+            results.put((round_, None))
+
+
+def test_of_many_processes_claiming_one_name_at_once_exactly_one_wins(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(6), context.Queue()
+    racers = [context.Process(target=_claim_in_rounds, args=(str(tmp_path), f"job-{n}", start, results))
+              for n in range(6)]
+    for racer in racers:
+        racer.start()
+    answers = [results.get(timeout=60) for _ in range(ROUNDS * len(racers))]
+    for racer in racers:
+        racer.join(timeout=60)
+    winners = [sum(1 for round_, job in answers if round_ == r and job) for r in range(ROUNDS)]
+    assert winners == [1] * ROUNDS
+
+
+def test_of_many_nodes_claiming_one_name_in_a_bucket_at_once_exactly_one_wins(dem, tmp_path, s3_endpoint):
+    from ogcserver.composition import s3_endpoint as endpoint_of
+    from ogcserver.storage.object_products import ObjectProductFolder
+    from ogcserver.storage.s3 import Clients
+
+    settings = load_settings(configured(tmp_path, dem, s3_endpoint))
+    start, won = threading.Barrier(6), []
+
+    def race(n: int) -> None:
+        store = ObjectProductFolder(Clients(endpoint_of(settings)), settings.analysis.output_url, "dem_shade")
+        start.wait()
+        try:
+            store.claim(Claim.new(f"job-{n}"), 60)
+            won.append(n)
+        except ProductBusy:
+            pass
+
+    racers = [threading.Thread(target=race, args=(n,)) for n in range(6)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    assert len(won) == 1
+
+
+def test_a_job_whose_claim_was_taken_stops_and_registers_nothing(dem, tmp_path):
+    from ogcserver.model.jobs import ClaimLost
+
+    settings = load_settings(configured(tmp_path, dem, claim_expiry_seconds=1))
+    core = build_core(settings)
+    spec = shade(core, settings, resolution=5)
+    taken: list[bool] = []
+
+    def take_over(done: int, total: int) -> None:
+        if done >= 1 and not taken:  # as if this job had stalled past the expiry and another took the name
+            claim = settings.products_dir / ".work" / "dem_shade.claim"
+            claim.write_bytes(Claim.new("the-other-job").encode())
+            taken.append(True)
+
+    with cluster_client(settings.analysis) as client, pytest.raises(ClaimLost):
+        run_product(core, settings, spec, client, progress=take_over)
+    assert taken and "dem_shade" not in core.catalog_store.collections()
+    assert not (settings.products_dir / "dem_shade.tif").exists()
+    assert Claim.decode((settings.products_dir / ".work" / "dem_shade.claim").read_bytes()).job == "the-other-job"
