@@ -159,9 +159,15 @@ class HeldClaim:
         return self._lost
 
     def release(self) -> None:
+        """Give the name up; a store out of reach leaves the claim to expire rather than hiding
+        how the job ended."""
         with self._lock:
-            if not self._lost:
+            if self._lost:
+                return
+            try:
                 self.folder.release(self.claim)
+            except Exception:  # the claim expires on its own
+                log.warning("could not release the product claim of job %s", self.claim.job, exc_info=True)
 
 
 @contextmanager
