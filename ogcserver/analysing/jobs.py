@@ -46,6 +46,13 @@ class ClusterRunner:
 
         return run_zonal(self.core, self.settings, work, None)
 
+    def check_product_free(self, name: str) -> None:
+        from ogcserver.analysing.products import product_store
+
+        holder = product_store(self.settings, name).holder()
+        if holder is not None and not holder.expired(self.settings.analysis.claim_expiry_seconds):
+            raise holder.busy(name)
+
     def _update(self, job: str, **changes: object) -> bool:
         """Apply changes to the stored record unless it was dismissed meanwhile (False then)."""
         record = self.store.load(job)
@@ -79,7 +86,7 @@ class ClusterRunner:
             with cluster_client(self.settings.analysis) as client:
                 if isinstance(work, ProductJob):
                     product = run_product(self.core, self.settings, work.spec, client, work.overwrite, progress,
-                                          lambda: self._dismissed(job))
+                                          lambda: self._dismissed(job), job)
                     results: dict = {"product": product.as_json()}
                 else:
                     results = {"statistics": run_zonal(self.core, self.settings, work, client)}

@@ -6,14 +6,21 @@ digest says it is the same job), submits the rest to the cluster as plain values
 them in as they finish. Only when every chunk is written is the COG assembled and the product
 registered: a collection of one item, with a note of the layer and grants that publish it. An
 interrupted or failed job registers nothing and leaves its chunks for the next run.
+
+A job holds a claim on its product's name from before it looks at the store until it ends, and
+renews it from a thread of its own, so a second job of that name (here or on another node)
+is refused instead of writing into the same folder; a job that loses its claim stops.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,12 +30,15 @@ from ogcserver.analysing.cluster import worker_core
 from ogcserver.composition import Core, s3_endpoint
 from ogcserver.core.analysis.compute import chunk_values, product_bands
 from ogcserver.core.analysis.plan import AnalysisSpec, Chunk, check_new_output, check_spec, chunks
+from ogcserver.model.jobs import ClaimLost
 from ogcserver.settings import Settings
 from ogcserver.storage.object_products import ObjectProductFolder
+from ogcserver.storage.product_claims import Claim
 from ogcserver.storage.products import ProductFolder, ProductStore, overview_levels
 from ogcserver.storage.s3 import Clients, S3Endpoint
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
+log = logging.getLogger(__name__)
 
 
 class JobCancelled(Exception):
@@ -85,40 +95,104 @@ def product_exists(core: Core, settings: Settings, name: str) -> bool:
 
 
 def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Client, overwrite: bool = False,
-                progress: Progress | None = None, stopped: Callable[[], bool] = lambda: False) -> ProductResult:
-    """Compute, assemble and register one product; resumes a job interrupted with the same spec."""
+                progress: Progress | None = None, stopped: Callable[[], bool] = lambda: False,
+                job: str | None = None) -> ProductResult:
+    """Compute, assemble and register one product; resumes a job interrupted with the same spec.
+    ``job`` names the job in its claim on the product (a new id when not given)."""
     grid = check_spec(spec, settings.analysis.max_output_pixels)
     layer = core.engine.operator_layer(spec.layer)
     bands = product_bands(layer, spec)
-    check_new_output(spec, product_exists(core, settings, spec.output), overwrite)
     folder = product_store(settings, spec.output)
-    folder.start({"digest": spec.digest(), "layer": spec.layer, "owner": spec.owner,
-                  "width": grid.width, "height": grid.height, "chunk_size": spec.chunk_size})
-    plan = list(chunks(grid, spec.chunk_size))
-    written = folder.done_chunks()
-    todo = [c for c in plan if c.name not in written]
-    done = len(plan) - len(todo)
-    if progress:
-        progress(done, len(plan))
-    # a key of its own per run: a key just cancelled by an interrupted run can come back cancelled
-    # to the run resuming it while the scheduler is still forgetting it
-    attempt = uuid.uuid4().hex[:8]
-    futures = [client.submit(compute_chunk, settings, spec, c, key=f"chunk-{spec.digest()}-{c.name}-{attempt}")
-               for c in todo]
-    try:
-        for _ in finished(futures, stopped):
-            done += 1
-            if progress:
-                progress(done, len(plan))
-    except JobCancelled:
-        raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume") from None
-    finally:
-        client.cancel([f for f in futures if not f.done()])
-    path = folder.assemble(grid, {c.name: c.window for c in plan}, bands)
-    note = publish_note(settings, spec)
-    register(core, spec, path, note)
-    folder.remove()
+    with claimed(folder, Claim.new(job or uuid.uuid4().hex), settings.analysis.claim_expiry_seconds) as held:
+        check_new_output(spec, product_exists(core, settings, spec.output), overwrite)
+        folder.start({"digest": spec.digest(), "layer": spec.layer, "owner": spec.owner,
+                      "width": grid.width, "height": grid.height, "chunk_size": spec.chunk_size})
+        plan = list(chunks(grid, spec.chunk_size))
+        written = folder.done_chunks()
+        todo = [c for c in plan if c.name not in written]
+        done = len(plan) - len(todo)
+        if progress:
+            progress(done, len(plan))
+        # a key of its own per run: a key just cancelled by an interrupted run can come back cancelled
+        # to the run resuming it while the scheduler is still forgetting it
+        attempt = uuid.uuid4().hex[:8]
+        futures = [client.submit(compute_chunk, settings, spec, c, key=f"chunk-{spec.digest()}-{c.name}-{attempt}")
+                   for c in todo]
+        try:
+            for _ in finished(futures, lambda: stopped() or held.lost()):
+                done += 1
+                if progress:
+                    progress(done, len(plan))
+        except JobCancelled:
+            if held.lost():
+                raise ClaimLost(spec.output) from None
+            raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume") from None
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+        path = folder.assemble(grid, {c.name: c.window for c in plan}, bands)
+        if not held.renew():  # still this job's name: no other job took it while the COG was assembled
+            raise ClaimLost(spec.output)
+        note = publish_note(settings, spec)
+        register(core, spec, path, note)
+        folder.remove()
     return ProductResult(spec.output, path, grid.width, grid.height, len(plan), len(todo), note)
+
+
+class HeldClaim:
+    """A job's claim on its product's name, renewed from a thread of its own; once lost (not
+    renewed in time, and taken by another job) it stays lost."""
+
+    def __init__(self, folder: ProductStore, claim: Claim) -> None:
+        self.folder = folder
+        self.claim = claim
+        self._lock = threading.Lock()  # one renewal at a time: each is conditional on the one before
+        self._lost = False
+
+    def renew(self) -> bool:
+        """Renew the claim now; False when it is lost."""
+        with self._lock:
+            if not self._lost and not self.folder.renew(self.claim):
+                self._lost = True
+            return not self._lost
+
+    def lost(self) -> bool:
+        return self._lost
+
+    def release(self) -> None:
+        """Give the name up; a store out of reach leaves the claim to expire rather than hiding
+        how the job ended."""
+        with self._lock:
+            if self._lost:
+                return
+            try:
+                self.folder.release(self.claim)
+            except Exception:  # the claim expires on its own
+                log.warning("could not release the product claim of job %s", self.claim.job, exc_info=True)
+
+
+@contextmanager
+def claimed(folder: ProductStore, claim: Claim, expiry: float) -> Iterator[HeldClaim]:
+    """The product's name reserved for this job while the block runs (``ProductBusy`` when another
+    job holds it), renewed every third of ``expiry`` and released at the end, however it ends."""
+    folder.claim(claim, expiry)
+    held, stop = HeldClaim(folder, claim), threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(expiry / 3):
+            try:
+                if not held.renew():
+                    return
+            except Exception:  # a store briefly unreachable: the next beat tries again
+                log.warning("could not renew the product claim of job %s", claim.job, exc_info=True)
+
+    beat = threading.Thread(target=heartbeat, name=f"claim-{claim.job[:8]}", daemon=True)
+    beat.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        beat.join()
+        held.release()
 
 
 def finished(futures: list[Future], stopped: Callable[[], bool], poll: float = 0.5) -> Iterator[Future]:

@@ -319,6 +319,9 @@ class AnalysisConfig(Frozen):
     # jobs each server worker process runs at once (each a thread, and with a local cluster its
     # own worker processes); more are refused (503) until one ends
     max_jobs: int = Field(2, ge=1, le=256)
+    # a running job renews its claim on its product's name every third of this; a claim not renewed
+    # for this long belongs to a job that crashed, and another job (or its own re-run) may take it
+    claim_expiry_seconds: int = Field(120, ge=1, le=86_400)
 
 
 class ServiceDefinition(Protocol):

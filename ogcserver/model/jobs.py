@@ -98,3 +98,20 @@ class TooManyJobs(OgcServerError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"this server process runs {limit} analysis jobs at once already; submit the job again "
                          "later")
+
+
+class ProductBusy(OgcServerError):
+    """Another running job holds the claim on the product's name: two jobs never write one product."""
+
+    def __init__(self, name: str, started: str, host: str) -> None:
+        super().__init__(f"product {name} is being computed by another job (started {started}, on {host})")
+        self.name = name
+
+
+class ClaimLost(OgcServerError):
+    """The job's claim on its product was not renewed in time and another job took the name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the claim of this job on product {name} expired and another job took it; nothing was "
+                         "registered")
+        self.name = name

@@ -18,14 +18,23 @@ from pathlib import Path
 
 import numpy as np
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from ogcserver.model.image import Grid
+from ogcserver.model.jobs import ProductBusy
 from ogcserver.model.object_urls import SCHEME, split_url
+from ogcserver.storage.product_claims import Claim
 from ogcserver.storage.products import DEFLATE_LEVEL, BandForm, ProductFolder, write_chunk
 from ogcserver.storage.s3 import Clients, listed
 
 # parts of 64 MiB from 64 MiB on: a product of the largest allowed size stays under S3's 10,000 parts
 TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=4)
+# a conditional request that lost: the object is not (or no longer) the one the condition named
+LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404"}
+
+
+def _lost_race(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in LOST_RACE
 
 
 class ObjectProductFolder:
@@ -39,6 +48,8 @@ class ObjectProductFolder:
         self.name = name
         self.work = f"{self.prefix}.work/{name}/"
         self.product = f"{self.prefix}{name}.tif"
+        self.claim_key = f"{self.prefix}.work/{name}.claim"
+        self._etag: str | None = None  # the claim object this job last wrote: each change is conditional on it
 
     @property
     def url(self) -> str:
@@ -49,6 +60,70 @@ class ObjectProductFolder:
 
     def _keys(self, prefix: str) -> list[str]:
         return [o["Key"] for o in listed(self.clients.get(), self.bucket, prefix)]
+
+    def _found(self) -> tuple[Claim | None, str] | None:
+        """The claim in the bucket and its ETag; None when there is none."""
+        try:
+            answer = self.clients.get().get_object(Bucket=self.bucket, Key=self.claim_key)
+        except ClientError as exc:
+            if _lost_race(exc):
+                return None
+            raise
+        return Claim.decode(answer["Body"].read()), answer["ETag"]
+
+    def holder(self) -> Claim | None:
+        found = self._found()
+        return None if found is None else found[0]
+
+    def claim(self, claim: Claim, expiry: float) -> None:
+        """Put the claim if there is none (``If-None-Match: *``), or in place of an expired one
+        only if it is still that one (``If-Match`` its ETag): of two jobs racing, one wins."""
+        for _ in range(5):
+            found = self._found()
+            try:
+                if found is None:
+                    answer = self.clients.get().put_object(Bucket=self.bucket, Key=self.claim_key,
+                                                           Body=claim.encode(), IfNoneMatch="*")
+                else:
+                    holder, etag = found
+                    if holder is not None and holder.job != claim.job and not holder.expired(expiry):
+                        raise holder.busy(self.name)
+                    answer = self.clients.get().put_object(Bucket=self.bucket, Key=self.claim_key,
+                                                           Body=claim.encode(), IfMatch=etag)
+            except ClientError as exc:
+                if _lost_race(exc):
+                    continue  # another job changed the claim meanwhile: look again
+                raise
+            self._etag = answer["ETag"]
+            return
+        found = self._found()
+        if found is not None and found[0] is not None:
+            raise found[0].busy(self.name)
+        raise ProductBusy(self.name, "just now", "another node")
+
+    def renew(self, claim: Claim) -> bool:
+        if self._etag is None:
+            return False
+        try:
+            answer = self.clients.get().put_object(Bucket=self.bucket, Key=self.claim_key,
+                                                   Body=claim.renewed().encode(), IfMatch=self._etag)
+        except ClientError as exc:
+            if _lost_race(exc):
+                self._etag = None
+                return False
+            raise
+        self._etag = answer["ETag"]
+        return True
+
+    def release(self, claim: Claim) -> None:
+        if self._etag is None:
+            return
+        try:
+            self.clients.get().delete_object(Bucket=self.bucket, Key=self.claim_key, IfMatch=self._etag)
+        except ClientError as exc:
+            if not _lost_race(exc):
+                raise
+        self._etag = None
 
     def manifest(self) -> dict | None:
         try:

@@ -14,12 +14,15 @@ The manifest records the job's parameters digest; a folder with another digest i
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import shutil
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +34,7 @@ from rasterio.enums import Resampling
 
 from ogcserver.model.image import Grid
 from ogcserver.storage.cog_stitch import Part, stitch_cog
+from ogcserver.storage.product_claims import Claim
 from ogcserver.storage.readers.process_memory import roomy_heap
 
 COG_BLOCK = 512
@@ -59,6 +63,23 @@ class BandForm(Protocol):
 
 class ProductStore(Protocol):
     """Where one job's chunks and its product live: a folder, or a bucket prefix."""
+
+    def claim(self, claim: Claim, expiry: float) -> None:
+        """Reserve the product's name for the job, unless another job's claim is younger than
+        ``expiry`` seconds (``ProductBusy`` then)."""
+        ...
+
+    def holder(self) -> Claim | None:
+        """The claim on the product's name, live or expired; None when no job holds it."""
+        ...
+
+    def renew(self, claim: Claim) -> bool:
+        """The claim's heartbeat; False when it is no longer this job's (it expired and was taken)."""
+        ...
+
+    def release(self, claim: Claim) -> None:
+        """Give the name up, if the claim is still this job's."""
+        ...
 
     def manifest(self) -> dict | None: ...
 
@@ -105,6 +126,46 @@ class ProductFolder:
         self.deflate_level = deflate_level  # the product's: the assembly's compression is most of its time
         self.work = root / ".work" / name
         self.product = root / f"{name}.tif"
+        self.claim_path = root / ".work" / f"{name}.claim"
+
+    @contextmanager
+    def _claim_lock(self) -> Iterator[None]:
+        """Exclusive between processes (and machines sharing the folder over NFS) while a claim is
+        read and replaced; a crashed holder's lock goes with its process."""
+        self.claim_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.claim_path.with_name(f"{self.name}.claim.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def holder(self) -> Claim | None:
+        try:
+            return Claim.decode(self.claim_path.read_bytes())
+        except OSError:
+            return None
+
+    def claim(self, claim: Claim, expiry: float) -> None:
+        with self._claim_lock():
+            holder = self.holder()
+            if holder is not None and holder.job != claim.job and not holder.expired(expiry):
+                raise holder.busy(self.name)
+            _write_atomic(self.claim_path, claim.encode())
+
+    def renew(self, claim: Claim) -> bool:
+        with self._claim_lock():
+            holder = self.holder()
+            if holder is None or holder.job != claim.job:
+                return False
+            _write_atomic(self.claim_path, claim.renewed().encode())
+            return True
+
+    def release(self, claim: Claim) -> None:
+        with self._claim_lock():
+            holder = self.holder()
+            if holder is not None and holder.job == claim.job:
+                self.claim_path.unlink(missing_ok=True)
 
     def manifest(self) -> dict | None:
         try:

@@ -71,6 +71,10 @@ class JobRunner(Protocol):
     def run_now(self, work: ZonalJob) -> list[dict]:
         """Small zonal statistics, computed while the caller waits."""
 
+    def check_product_free(self, name: str) -> None:
+        """Raise ``ProductBusy`` when a running job holds the product's name (a job started now
+        would be refused; checking first lets the request be refused instead)."""
+
 
 def owner_of(principal: Principal) -> str:
     return principal.name
@@ -126,7 +130,10 @@ class Jobs:
         return self.runner.run_now(work)
 
     def submit(self, process: str, inputs: dict[str, Any], principal: Principal, work: Work) -> JobRecord:
-        """Start the work as a job, if this process has a slot for it (each job may start a cluster)."""
+        """Start the work as a job, if this process has a slot for it (each job may start a cluster)
+        and no running job computes a product of the same name."""
+        if isinstance(work, ProductJob):
+            self.runner.check_product_free(work.spec.output)
         if not self.runner.reserve():
             raise TooManyJobs(self.config.max_jobs)
         record = JobRecord(uuid.uuid4().hex, process, owner_of(principal), inputs)

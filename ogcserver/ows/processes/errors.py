@@ -9,10 +9,12 @@ import json
 from ogcserver.model import errors
 from ogcserver.model.errors import OgcServerError
 from ogcserver.model.jobs import (
+    ClaimLost,
     ClusterUnavailable,
     JobFailed,
     JobNotFound,
     ProcessNotFound,
+    ProductBusy,
     ResultNotReady,
     TooManyJobs,
 )
@@ -31,6 +33,8 @@ _CAUSES = COMMON.extended({
     errors.TooManyItems: Rule("InvalidParameterValue", "bbox", 400),
     ClusterUnavailable: SERVER_SIDE,
     TooManyJobs: Rule("ServerBusy", status=503),
+    ProductBusy: Rule("ProductBusy", "output", 409),
+    ClaimLost: Rule("ProductBusy", "output", 409),
 })
 
 
