@@ -22,11 +22,9 @@ def _raster(path, count: int, dtype: str, west: float, value: float) -> None:
         ds.write(np.full((count, 64, 64), value, dtype=dtype))
 
 
-def test_a_file_of_another_data_type_is_left_out_and_named(tmp_path, caplog):
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    _raster(folder / "a.tif", 1, "uint8", 0.0, 7)
-    _raster(folder / "b.tif", 1, "float32", 6.4, 300.5)
+def _coverage_of_folder(tmp_path, folder, caplog):
+    """A server of one layer ``m`` over the folder (built while warnings are recorded) and its whole
+    WCS 2.0.1 GeoTIFF coverage."""
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
                                       "services": [{"name": "s", "layers": [{"name": "m", "source": str(folder)}]}]}))
@@ -34,6 +32,15 @@ def test_a_file_of_another_data_type_is_left_out_and_named(tmp_path, caplog):
         client = create_app(load_settings(config)).test_client()
         response = client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
                                                      "COVERAGEID": "m", "FORMAT": "image/tiff"})
+    return client, response
+
+
+def test_a_file_of_another_data_type_is_left_out_and_named(tmp_path, caplog):
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    _raster(folder / "a.tif", 1, "uint8", 0.0, 7)
+    _raster(folder / "b.tif", 1, "float32", 6.4, 300.5)
+    _client, response = _coverage_of_folder(tmp_path, folder, caplog)
     assert response.status_code == 200, response.data[:300]
     with MemoryFile(response.data) as memfile, memfile.open() as ds:
         assert ds.dtypes[0] == "uint8"
@@ -53,13 +60,8 @@ def test_a_scene_of_other_bands_is_left_out_and_named(tmp_path, caplog):
         _raster(folder / f"LC08_A_SR_{band}.tif", 1, "uint16", 0.0, 1000)
     for band in ("B2", "B3", "B4"):  # delivered without B5: three bands of the same data type
         _raster(folder / f"LC08_B_SR_{band}.tif", 1, "uint16", 6.4, 2000)
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"server": {"data_dir": str(tmp_path / "state")},
-                                      "services": [{"name": "s", "layers": [{"name": "m", "source": str(folder)}]}]}))
+    client, response = _coverage_of_folder(tmp_path, folder, caplog)
     with caplog.at_level(logging.WARNING):
-        client = create_app(load_settings(config)).test_client()
-        response = client.get("/wcs", query_string={"SERVICE": "WCS", "VERSION": "2.0.1", "REQUEST": "GetCoverage",
-                                                     "COVERAGEID": "m", "FORMAT": "image/tiff"})
         picture = client.get("/wms", query_string={
             "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "m", "STYLES": "", "CRS": "CRS:84",
             "BBOX": "0,3.6,12.8,10", "WIDTH": "128", "HEIGHT": "64", "FORMAT": "image/png"})
