@@ -24,7 +24,7 @@ from ogcserver.core.query import CoverageQuery
 from ogcserver.core.read import ReadRequest, ViewReader
 from ogcserver.core.render.coverage_encode import CoverageWriter, Scaling
 from ogcserver.model.access import Constraints
-from ogcserver.model.budget import current_budget, holding
+from ogcserver.model.budget import current_budget, holding, readable_size
 from ogcserver.model.coverage import Compression, CoverageFormat, EncodedCoverage, GeoTiffOptions
 from ogcserver.model.dimensions import Dimension, Slice, slices_for
 from ogcserver.model.errors import (
@@ -107,8 +107,8 @@ def read_coverage(
     size = raster_bytes(grid.width * grid.height, count, dtype)
     if size > limits.max_coverage_bytes:
         raise ResourceLimitExceeded(
-            f"the coverage would be {size} bytes ({grid.width}x{grid.height}x{count} {dtype}); "
-            f"at most {limits.max_coverage_bytes} are served"
+            f"the coverage would be {readable_size(size)} ({_side(grid.width)}x{_side(grid.height)}x{count} "
+            f"{dtype}); at most {readable_size(limits.max_coverage_bytes)} are served"
         )
     _check_encoding(query.format, dtype, count, query.geotiff)
     netcdf = query.format is CoverageFormat.NETCDF
@@ -167,3 +167,7 @@ def _check_item_count(views: ViewReader, whole: ReadRequest) -> None:
     views.select(whole, grid=around)
     if whole.template is not None and whole.template.compare is not None:
         views.select(whole, replace(whole.items, time=whole.template.compare.time, nearest_time=True), around)
+
+
+def _side(pixels: int) -> str:
+    return str(pixels) if pixels < 10**12 else f"about 10^{len(str(pixels)) - 1}"

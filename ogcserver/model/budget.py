@@ -39,8 +39,8 @@ class Budget:
     def reserve(self, what: str, size: int) -> None:
         """Count ``size`` bytes the request will hold, or refuse it before anything is read."""
         if self.reserved + size > self.max_bytes:
-            raise ResourceLimitExceeded(f"{what} needs about {_mib(self.reserved + size)} of memory; "
-                                        f"at most {_mib(self.max_bytes)} per request (limits.max_request_bytes)")
+            raise ResourceLimitExceeded(f"{what} needs about {readable_size(self.reserved + size)} of memory; "
+                                        f"at most {readable_size(self.max_bytes)} per request (limits.max_request_bytes)")
         self.reserved += size
 
     def release(self, size: int) -> None:
@@ -49,12 +49,16 @@ class Budget:
     def check_read(self, what: str, size: int) -> None:
         """Refuse a read of ``size`` bytes on top of what is reserved (nothing is kept)."""
         if self.reserved + size > self.max_bytes:
-            raise ResourceLimitExceeded(f"{what} would read about {_mib(size)}; at most "
-                                        f"{_mib(self.max_bytes - self.reserved)} are left for reading in this request "
+            raise ResourceLimitExceeded(f"{what} would read about {readable_size(size)}; at most "
+                                        f"{readable_size(self.max_bytes - self.reserved)} are left for reading in this request "
                                         "(limits.max_request_bytes)")
 
 
-def _mib(size: int) -> str:
+def readable_size(size: int) -> str:
+    """A byte count for a message: MiB, or a power of ten for the absurd sizes a hostile request
+    can ask for (a 600-digit count says nothing)."""
+    if size >= 10**15:
+        return f"about 10^{len(str(size)) - 1} bytes"
     return f"{size / MIB:.0f} MiB" if size >= MIB else f"{size} bytes"
 
 

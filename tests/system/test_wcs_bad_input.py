@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from ogcserver.app import core_of
+from ogcserver.model.budget import readable_size
 from tests.support.wcs import OGC, OWS11, OWS20, read_coverage
 
 BOX = "500000,5199000,501000,5200000"
@@ -145,7 +146,15 @@ def test_size_limit_is_configurable(client, app):
     limit = core_of(app).engine.settings.limits.max_coverage_bytes
     side = int((limit / 4) ** 0.5) + 1
     r = client.get("/wcs", query_string=dict(V10, WIDTH=side, HEIGHT=side))
-    assert r.status_code == 400 and str(limit).encode() in r.data
+    assert r.status_code == 400 and f"at most {readable_size(limit)} are served".encode() in r.data
+
+
+def test_an_absurd_size_is_told_in_a_few_words(client):
+    """Grid offsets of 1e-300 ask for a coverage of some 10^600 bytes: the report says so briefly."""
+    r = client.get("/wcs", query_string=dict(V11, GRIDOFFSETS="1e-300,-1e-300"))
+    assert r.status_code == 400, r.data[:300]
+    text = etree.fromstring(r.data).findtext(f".//{{{OWS11}}}ExceptionText")
+    assert "bytes" in text and "10^" in text and len(text) < 200, text
 
 
 GETCOVERAGE_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
