@@ -129,8 +129,10 @@ def run_product(core: Core, settings: Settings, spec: AnalysisSpec, client: Clie
             raise JobCancelled(f"stopped after {done} of {len(plan)} chunks; run it again to resume") from None
         finally:
             client.cancel([f for f in futures if not f.done()])
+        if not held.renew():  # still this job's name before its COG is written over the product's
+            raise ClaimLost(spec.output)
         path = folder.assemble(grid, {c.name: c.window for c in plan}, bands)
-        if not held.renew():  # still this job's name: no other job took it while the COG was assembled
+        if not held.renew():  # and no other job took it while the COG was assembled
             raise ClaimLost(spec.output)
         note = publish_note(settings, spec)
         register(core, spec, path, note)
