@@ -37,10 +37,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.config:
         if args.paths:
             raise ConfigError("give either -c CONFIG or paths to publish, not both")
-        return load_settings(Path(args.config), overrides)
-    if not args.paths:
+        settings = load_settings(Path(args.config), overrides)
+    elif not args.paths:
         raise ConfigError("nothing to publish: give paths to rasters or folders, or -c CONFIG")
-    return settings_from_paths([Path(p) for p in args.paths], overrides)
+    else:
+        settings = settings_from_paths([Path(p) for p in args.paths], overrides)
+    if getattr(args, "allow_vrt", False):
+        settings = settings.model_copy(update={"sources": settings.sources.model_copy(update={"allow_vrt": True})})
+    return settings
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -123,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int)
     p_serve.add_argument("--workers", type=int)
     p_serve.add_argument("--data-dir", help="folder for the catalog index")
+    p_serve.add_argument("--allow-vrt", action="store_true",
+                         help="publish VRT files too (sources.allow_vrt: their sources must be plain files inside "
+                              "the published files and folders)")
     p_reload = sub.add_parser("reload", help="have a running server re-read its configuration, with no failed request")
     p_reload.add_argument("-c", "--config", help="the server's configuration file (to find its pid file)")
     p_reload.add_argument("--port", type=int, help="the port the server was started on, if given on its command line")

@@ -202,5 +202,5 @@ def test_real_files_not_supported_yet_say_why_once(shared_data, tmp_path, caplog
     reasons = {Path(r.path).name.split(".")[0]: r.reason for r in caplog.records if r.getMessage() == "source refused"}
     assert len([r for r in caplog.records if r.getMessage() == "source refused"]) == 1
     assert reasons == {
-        "RGB": "VRT sources are not enabled (settings: sources.allow_vrt)",
+        "RGB": "VRT sources are not enabled (settings: sources.allow_vrt, or ogcserver serve --allow-vrt)",
     }

@@ -292,6 +292,23 @@ def test_all_at_once_each_refused_file_is_logged_once_with_its_reason(everything
     assert_logged_once_with_reason(records, everything.names[source], resolve(source), refusal(source))
 
 
+def test_a_refused_vrt_is_published_with_serve_allow_vrt(resolve, tmp_path):
+    """The refusal names the way out: ``serve --allow-vrt`` publishes the RPC VRT, whose source is
+    a plain file beside it, and its map shows it."""
+    source = "shared/landsat7-rgb/RGB.byte.rpc.vrt"
+    if not (SHARED / "data").exists():
+        pytest.skip("the shared real-world rasters are not present in this checkout")
+    path = resolve(source)
+    with serving([str(path), "--allow-vrt", "--data-dir", str(tmp_path / "state")], tmp_path, workers=1) as (url, log):
+        def get(query: str) -> tuple[int, bytes]:
+            r = requests.get(url + query, timeout=60)
+            return r.status_code, r.content
+        name = settings_from_paths([path]).services[0].layers[0].name
+        assert name in listed(get)["WMS"], listed(get)
+        check_map(get, name, path, located=False)
+    assert "source refused" not in log.read_text()
+
+
 # -- the viewer page in a browser ---------------------------------------------------------------
 
 VIEWPORT = (640, 480)  # each viewer page's window

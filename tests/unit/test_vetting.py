@@ -97,7 +97,7 @@ def test_the_format_comes_from_the_content_and_must_match_the_extension(tmp_path
     assert reader.describe(str(good)).width == 64  # extensions compare without case
     vrt = tmp_path / "plain.vrt"
     vrt.write_text(simple_vrt(str(good)))
-    assert "VRT sources are not enabled (settings: sources.allow_vrt)" in refusal(reader, vrt)
+    assert "VRT sources are not enabled (settings: sources.allow_vrt, or ogcserver serve --allow-vrt)" in refusal(reader, vrt)
 
 
 def test_vrt_sources_are_plain_local_files_inside_the_roots(tmp_path):
@@ -296,4 +296,4 @@ def test_a_vrt_georeferenced_by_rpcs_is_refused_while_vrts_are_off(tmp_path):
         with pytest.raises(SourceRefused) as refused:
             check_source(str(tmp_path / f"{name}.vrt"), SourceRules())
         reasons[name] = refused.value.reason
-    assert set(reasons.values()) == {"VRT sources are not enabled (settings: sources.allow_vrt)"}
+    assert set(reasons.values()) == {"VRT sources are not enabled (settings: sources.allow_vrt, or ogcserver serve --allow-vrt)"}

@@ -200,7 +200,7 @@ def source_format(path: str, rules: SourceRules) -> SourceFormat:
     if expected is VRT and is_object_url(path):
         raise SourceRefused(_name(path), "a VRT in object storage is not accepted: VRTs must be local files")
     if expected is VRT and not rules.allow_vrt:
-        raise SourceRefused(_name(path), "VRT sources are not enabled (settings: sources.allow_vrt)")
+        raise SourceRefused(_name(path), "VRT sources are not enabled (settings: sources.allow_vrt, or ogcserver serve --allow-vrt)")
     return expected
 
 
