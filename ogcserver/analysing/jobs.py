@@ -50,7 +50,7 @@ class ClusterRunner:
         from ogcserver.analysing.products import product_store
 
         holder = product_store(self.settings, name).holder()
-        if holder is not None and not holder.expired(self.settings.analysis.claim_expiry_seconds):
+        if holder is not None and holder.blocks(None, self.settings.analysis.claim_expiry_seconds):
             raise holder.busy(name)
 
     def _update(self, job: str, **changes: object) -> bool:

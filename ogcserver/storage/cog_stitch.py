@@ -174,7 +174,7 @@ def _append_tile(dst: BinaryIO, layout: TiffLayout, tile: _Tile) -> tuple[int, i
         if not data:
             raise StitchError("a part ends inside one of its tiles")
         dst.write(data)
-        last = (last + data)[-4:]
+        last = (last + data[-4:])[-4:]
         left -= len(data)
     dst.write(last)
     return offset, tile.size

@@ -25,16 +25,12 @@ from ogcserver.model.jobs import ProductBusy
 from ogcserver.model.object_urls import SCHEME, split_url
 from ogcserver.storage.product_claims import Claim
 from ogcserver.storage.products import DEFLATE_LEVEL, BandForm, ProductFolder, write_chunk
-from ogcserver.storage.s3 import Clients, listed
+from ogcserver.storage.s3 import Clients, error_code, listed
 
 # parts of 64 MiB from 64 MiB on: a product of the largest allowed size stays under S3's 10,000 parts
 TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=4)
 # a conditional request that lost: the object is not (or no longer) the one the condition named
 LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404"}
-
-
-def _lost_race(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in LOST_RACE
 
 
 class ObjectProductFolder:
@@ -66,7 +62,7 @@ class ObjectProductFolder:
         try:
             answer = self.clients.get().get_object(Bucket=self.bucket, Key=self.claim_key)
         except ClientError as exc:
-            if _lost_race(exc):
+            if error_code(exc) in LOST_RACE:
                 return None
             raise
         return Claim.decode(answer["Body"].read()), answer["ETag"]
@@ -86,12 +82,12 @@ class ObjectProductFolder:
                                                            Body=claim.encode(), IfNoneMatch="*")
                 else:
                     holder, etag = found
-                    if holder is not None and holder.job != claim.job and not holder.expired(expiry):
+                    if holder is not None and holder.blocks(claim.job, expiry):
                         raise holder.busy(self.name)
                     answer = self.clients.get().put_object(Bucket=self.bucket, Key=self.claim_key,
                                                            Body=claim.encode(), IfMatch=etag)
             except ClientError as exc:
-                if _lost_race(exc):
+                if error_code(exc) in LOST_RACE:
                     continue  # another job changed the claim meanwhile: look again
                 raise
             self._etag = answer["ETag"]
@@ -108,7 +104,7 @@ class ObjectProductFolder:
             answer = self.clients.get().put_object(Bucket=self.bucket, Key=self.claim_key,
                                                    Body=claim.renewed().encode(), IfMatch=self._etag)
         except ClientError as exc:
-            if _lost_race(exc):
+            if error_code(exc) in LOST_RACE:
                 self._etag = None
                 return False
             raise
@@ -121,7 +117,7 @@ class ObjectProductFolder:
         try:
             self.clients.get().delete_object(Bucket=self.bucket, Key=self.claim_key, IfMatch=self._etag)
         except ClientError as exc:
-            if not _lost_race(exc):
+            if error_code(exc) not in LOST_RACE:
                 raise
         self._etag = None
 

@@ -39,6 +39,11 @@ class Claim:
     def expired(self, expiry: float) -> bool:
         return time.time() - self.beat > expiry
 
+    def blocks(self, job: str | None, expiry: float) -> bool:
+        """Whether this claim keeps the name from ``job`` (None: from any new job): it is another
+        job's, and that job is alive."""
+        return self.job != job and not self.expired(expiry)
+
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode()
 

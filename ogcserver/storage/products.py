@@ -99,13 +99,19 @@ class ProductStore(Protocol):
     def remove(self) -> None: ...
 
 
+def _tile_encoding(dtype: str, deflate_level: int) -> dict:
+    """How the product's tiles are encoded, in a chunk file and in a level encoded whole alike
+    (``cog_stitch`` copies both into the product, so they must not differ)."""
+    return {"tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "deflate",
+            "zlevel": deflate_level, "predictor": _predictor(dtype), "interleave": "pixel", "BIGTIFF": "IF_SAFER"}
+
+
 def _profile(grid: Grid, count: int, dtype: str, nodata: float | None, deflate_level: int) -> dict:
     """A chunk file's: encoded exactly as the product's tiles (``cog_stitch`` copies them into it)."""
     profile: dict = {
         "driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
         "crs": rasterio.crs.CRS.from_user_input(grid.crs), "transform": grid.transform,
-        "compress": "deflate", "zlevel": deflate_level, "predictor": _predictor(dtype), "interleave": "pixel",
-        "BIGTIFF": "IF_SAFER", "tiled": True, "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK,
+        **_tile_encoding(dtype, deflate_level),
     }
     if nodata is not None:
         profile["nodata"] = nodata
@@ -149,7 +155,7 @@ class ProductFolder:
     def claim(self, claim: Claim, expiry: float) -> None:
         with self._claim_lock():
             holder = self.holder()
-            if holder is not None and holder.job != claim.job and not holder.expired(expiry):
+            if holder is not None and holder.blocks(claim.job, expiry):
                 raise holder.busy(self.name)
             _write_atomic(self.claim_path, claim.encode())
 
@@ -335,9 +341,7 @@ def _encoded_level(folder: ProductFolder, grid: Grid, chunk_windows: dict[str, t
     chunks, from the chunks' own overviews (a chunk's level k is its overview k - 1)."""
     vrt, path = folder.work / f"level-{k}.vrt", folder.work / f"level-{k}.tif"
     _level_vrt(grid, chunk_windows, form, 1 << k, k - 1 if k else None, vrt, [])
-    rasterio.shutil.copy(vrt, path, driver="GTiff", tiled=True, blockxsize=COG_BLOCK, blockysize=COG_BLOCK,
-                         compress="DEFLATE", zlevel=folder.deflate_level, predictor=_predictor(form.dtype),
-                         interleave="pixel", bigtiff="IF_SAFER")
+    rasterio.shutil.copy(vrt, path, driver="GTiff", **_tile_encoding(form.dtype, folder.deflate_level))
     return path
 
 

@@ -75,6 +75,11 @@ def open_object(clients: Clients, url: str) -> tuple[BinaryIO, int]:
     return answer["Body"], int(answer["ContentLength"])
 
 
+def error_code(exc: Exception) -> str:
+    """The S3 error code of a failed client call (``NoSuchKey``, ``PreconditionFailed``, ...)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
 def listed(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
     """Every object entry (Key, Size, LastModified) under a prefix, a thousand per request."""
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

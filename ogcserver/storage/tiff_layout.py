@@ -16,7 +16,6 @@ SAMPLES_PER_PIXEL, PLANAR_CONFIG, PREDICTOR = 277, 284, 317
 TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_BYTE_COUNTS, SAMPLE_FORMAT = 322, 323, 324, 325, 339
 # bytes of one value of each TIFF field type: BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED,
 # SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE, IFD, (14, 15 unused), LONG8, SLONG8, IFD8
-TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 INTEGER_FORMATS = {1: "B", 3: "H", 4: "I", 16: "Q"}
 MAX_IFDS = 64  # more than any COG's levels and masks: a loop in the IFD chain is not followed forever
 
@@ -46,10 +45,6 @@ class Image:
     tile_height: int
     offsets: TileArray
     byte_counts: TileArray
-
-    @property
-    def is_mask(self) -> bool:
-        return bool(self.subfile_type & 4)
 
     @property
     def tiles_across(self) -> int:
@@ -119,7 +114,7 @@ def _field(file: BinaryIO, order: str, big: bool, field_type: int, n: int, value
     """A field's integer values (other types are kept as empty: only integers are needed here)."""
     if field_type not in INTEGER_FORMATS:
         return TileArray(value_position, field_type, ())
-    size = TYPE_SIZES[field_type] * n
+    size = struct.calcsize(order + INTEGER_FORMATS[field_type]) * n
     if size <= len(value):
         data, position = value[:size], value_position
     else:

@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ogcserver.model.tiles import StoredTile, TileKey
 from ogcserver.storage.cache.directory import ATIME_RESOLUTION
-from ogcserver.storage.s3 import Clients, listed
+from ogcserver.storage.s3 import Clients, error_code, listed
 
 # A render stops at its deadline (limits.render_timeout, 30 s by default); a lock older than twice
 # that belongs to a process that died.
@@ -49,10 +49,6 @@ UNREACHABLE = (BotoCoreError, ClientError)  # connection failures, refusals, a m
 SAY_AGAIN_AFTER = 60.0  # seconds between log lines about one unreachable bucket
 
 log = logging.getLogger(__name__)
-
-
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 class S3TileStore:
@@ -152,7 +148,7 @@ class S3TileStore:
             self._s3.put_object(Bucket=self.bucket, Key=lock_key, Body=body, IfNoneMatch="*")
             return True
         except self._s3.exceptions.ClientError as exc:
-            if _code(exc) not in CONFLICT:
+            if error_code(exc) not in CONFLICT:
                 raise
         try:
             held = self._s3.get_object(Bucket=self.bucket, Key=lock_key)
@@ -167,7 +163,7 @@ class S3TileStore:
             self._s3.put_object(Bucket=self.bucket, Key=lock_key, Body=body, IfMatch=held["ETag"])
             return True
         except self._s3.exceptions.ClientError as exc:
-            if _code(exc) not in CONFLICT and _code(exc) != "NoSuchKey":
+            if error_code(exc) not in CONFLICT and error_code(exc) != "NoSuchKey":
                 raise
             return False
 
