@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ogcserver.core.functions.ramps import OutOfRange, RampName
-from ogcserver.model.band_files import TOKEN_CHARACTERS
+from ogcserver.model.band_files import valid_band_tokens
 from ogcserver.model.mosaic import Operator, Ordering, parse_ordering
 from ogcserver.model.object_urls import (
     BUCKET,
@@ -190,8 +190,7 @@ class LayerConfig(Frozen):
     @field_validator("band_files")
     @classmethod
     def _band_tokens(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
-        if isinstance(value, tuple) and (not value or len(set(value)) != len(value) or len(value) > 256
-                                         or not all(TOKEN_CHARACTERS.match(t) and len(t) <= 32 for t in value)):
+        if isinstance(value, tuple) and not valid_band_tokens(value):
             raise ValueError("band_files lists distinct band tokens of letters and digits, at least one")
         return value
 

@@ -130,14 +130,20 @@ def natural_colour(stack: BandStack) -> tuple[int, int, int] | None:
 BandFiles = str | tuple[str, ...]
 
 
+def valid_band_tokens(tokens: tuple[str, ...]) -> bool:
+    """Whether a publisher's list of band tokens can name band files: at least one, distinct,
+    at most 256, each of letters and digits, at most 32 long."""
+    return bool(tokens) and len(set(tokens)) == len(tokens) and len(tokens) <= 256 and \
+        all(TOKEN_CHARACTERS.match(t) and len(t) <= 32 for t in tokens)
+
+
 def band_files_argument(text: str) -> BandFiles:
     """``auto``, ``off`` or comma-separated band tokens in band order (the command line's
     counterpart of a layer's ``band_files``); ValueError for anything else."""
     if text in ("auto", "off"):
         return text
     tokens = tuple(t.strip() for t in text.split(","))
-    if len(set(tokens)) != len(tokens) or len(tokens) > 256 or \
-            not all(TOKEN_CHARACTERS.match(t) and len(t) <= 32 for t in tokens):
+    if not valid_band_tokens(tokens):
         raise ValueError("band files: auto, off or distinct band tokens of letters and digits, comma-separated")
     return tokens
 

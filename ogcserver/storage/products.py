@@ -34,6 +34,7 @@ from rasterio.enums import Resampling
 
 from ogcserver.model.image import Grid
 from ogcserver.storage.cog_stitch import Part, stitch_cog
+from ogcserver.storage.gdal_types import GDAL_TYPES
 from ogcserver.storage.product_claims import Claim
 from ogcserver.storage.readers.process_memory import roomy_heap
 
@@ -243,10 +244,6 @@ def write_chunk(path: Path, grid: Grid, data: np.ndarray | None, valid: np.ndarr
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
-              "int32": "Int32", "float32": "Float32", "float64": "Float64"}
 
 
 def _level_vrt(grid: Grid, chunk_windows: dict[str, tuple[int, int, int, int]], form: BandForm, factor: int,

@@ -20,6 +20,7 @@ import rasterio
 
 from ogcserver.model.band_files import BandStack
 from ogcserver.model.errors import SourceRefused
+from ogcserver.storage.gdal_types import GDAL_TYPES
 from ogcserver.storage.readers import vetting
 
 MAX_MTL_BYTES = 1 << 20
@@ -61,8 +62,7 @@ def grid_problem(datasets: Sequence[rasterio.DatasetReader]) -> str | None:
 def stack_vrt(stack: BandStack, datasets: Sequence[rasterio.DatasetReader]) -> str:
     """The in-memory VRT of the stack: one plain source per band, bands named by their tokens."""
     first = datasets[0]
-    dtype = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
-             "int32": "Int32", "float32": "Float32", "float64": "Float64"}.get(first.dtypes[0])
+    dtype = GDAL_TYPES.get(first.dtypes[0])
     if dtype is None:
         raise SourceRefused(stack.name, f"band files of {first.dtypes[0]} are not supported")
     t = first.transform
@@ -86,8 +86,10 @@ def stack_vrt(stack: BandStack, datasets: Sequence[rasterio.DatasetReader]) -> s
 
 
 def open_stack(stack: BandStack, rules: vetting.SourceRules, **options: object) -> rasterio.DatasetReader:
-    """The stack as one dataset (options as ``rasterio.open`` takes them: overview levels)."""
-    members = open_members(stack, rules)
+    """The stack as one dataset (options as ``rasterio.open`` takes them: overview levels). Its
+    files are checked as datasets when the scene is described (``open_members``), as a single
+    file is, not again at every open of a read handle."""
+    members = open_members(stack, rules, check=False)
     try:
         xml = stack_vrt(stack, members)
     finally:
@@ -138,9 +140,10 @@ def mtl_fields(stack: BandStack) -> dict[str, str]:
     return fields
 
 
-def scene_time(stack: BandStack) -> datetime | None:
-    """The acquisition time of the scene: its MTL's ``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``."""
-    fields = mtl_fields(stack)
+def scene_time(stack: BandStack, fields: dict[str, str] | None = None) -> datetime | None:
+    """The acquisition time of the scene: its MTL's ``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``
+    (``fields``: the MTL's, when already read)."""
+    fields = mtl_fields(stack) if fields is None else fields
     try:
         day = datetime.strptime(fields["DATE_ACQUIRED"], "%Y-%m-%d")
     except (KeyError, ValueError):
@@ -153,14 +156,15 @@ def scene_time(stack: BandStack) -> datetime | None:
                        microsecond=int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
 
 
-def mtl_scaling(stack: BandStack) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def mtl_scaling(stack: BandStack, fields: dict[str, str] | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Each band's scale and offset from the scene's MTL, 1 and 0 where it gives none: the
     reflectance factors of band n (``REFLECTANCE_MULT_BAND_n``, ``REFLECTANCE_ADD_BAND_n``), the
     temperature factors of a surface temperature file (``..._ST_B10``:
     ``TEMPERATURE_MULT_BAND_ST_B10``). A Collection 2 Level-2 MTL lists its surface reflectance
     factors (2.75e-05, -0.2) before the Level-1 top-of-atmosphere ones, and the first field of a
-    name is the one kept, so surface reflectance files get theirs."""
-    fields = mtl_fields(stack)
+    name is the one kept, so surface reflectance files get theirs (``fields``: the MTL's, when
+    already read)."""
+    fields = mtl_fields(stack) if fields is None else fields
     temperature = stack.head.upper().endswith("ST_")
     scales, offsets = [], []
     for token in stack.tokens:

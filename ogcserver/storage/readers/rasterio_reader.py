@@ -36,7 +36,7 @@ from ogcserver.model.labels import unique_names
 from ogcserver.model.reduction import Running, StepReduction
 from ogcserver.model.timing import phase
 from ogcserver.storage.readers import remote
-from ogcserver.storage.readers.band_stack import mtl_scaling, scene_time
+from ogcserver.storage.readers.band_stack import mtl_fields, mtl_scaling, open_members, scene_time
 from ogcserver.storage.readers.footprints import NoValidPixel, valid_footprint
 from ogcserver.storage.readers.georeferencing import (
     by_ground_model,
@@ -283,6 +283,9 @@ class RasterioReader:
             raise SourceRefused(os.path.basename(path), f"it has no variables (a variable, '{variable[:40]}', "
                                                         "applies to netCDF, HDF5 and Zarr sources)")
         self.pool.forget(path)
+        if not own and (stack := parse_stack_path(path)) is not None:
+            for member in open_members(stack, self.rules):  # each band file checked as a file of its own
+                member.close()
         with open_checked(path, rules=self.rules) as ds:
             if not own:
                 check_dataset(ds, path, self.rules)
@@ -334,8 +337,9 @@ class RasterioReader:
             bounds, width, height = BBox(b.left, b.bottom, b.right, b.top, crs), ds.width, ds.height
         tags = ds.tags()
         names = band_names(ds)
-        stack = parse_stack_path(path)  # a scene of band files: its MTL's factors, the files having none
-        scales, offsets = band_scaling(*(mtl_scaling(stack) if stack is not None else (ds.scales, ds.offsets)))
+        stack = parse_stack_path(path)  # a scene of band files: its MTL's factors and time, the files having none
+        fields = mtl_fields(stack) if stack is not None else {}
+        scales, offsets = band_scaling(*(mtl_scaling(stack, fields) if stack is not None else (ds.scales, ds.offsets)))
         return SourceInfo(
             path=path,
             crs=crs,
@@ -346,7 +350,8 @@ class RasterioReader:
             dtype=ds.dtypes[0],
             nodata=ds.nodata,
             band_names=names,
-            acquired=self._acquired(path, tags),
+            acquired=(scene_time(stack, fields) if stack is not None else None)
+            or acquisition_time(tags, os.path.basename(path)),
             overview_factors=tuple(ds.overviews(1)),
             attributes={k: v for k, v in tags.items() if len(v) < 256},
             alpha_band=next(
@@ -358,13 +363,6 @@ class RasterioReader:
             offsets=offsets,
             placed_by_model=modelled,
         )
-
-    @staticmethod
-    def _acquired(path: str, tags: dict[str, str]) -> datetime | None:
-        """The time a tag or the file's name gives; for a band stack, its scene's MTL first."""
-        stack = parse_stack_path(path)
-        found = scene_time(stack) if stack is not None else None
-        return found or acquisition_time(tags, os.path.basename(path))
 
     def _plan(self, source: SourceInfo, grid: Grid) -> tuple[int, tuple[float, float] | None]:
         """Overview level to read (-1: full resolution) and the output/source pixel-size ratio.

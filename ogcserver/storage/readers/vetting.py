@@ -54,6 +54,7 @@ VRT = SourceFormat("VRT", "VRT", (b"<VRTDataset",))
 PNG = SourceFormat("PNG", "PNG", (b"\x89PNG\r\n\x1a\n",))
 JPEG = SourceFormat("JPEG", "JPEG", (b"\xff\xd8\xff",))
 ERDAS = SourceFormat("Erdas Imagine", "HFA", (b"EHFA_HEADER_TAG",))
+BAND_FILE_FORMATS = (GEOTIFF, JPEG2000, ERDAS)  # the formats a scene's band files may have
 SRTM = SourceFormat("SRTM height file", "SRTMHGT", ())
 SRTM_ZIP = SourceFormat("zipped SRTM height file", "SRTMHGT", (b"PK\x03\x04",))
 # Other contents a file may turn out to have, named in refusals.
@@ -213,7 +214,7 @@ def check_source(path: str, rules: SourceRules) -> SourceFormat:
     stack = parse_stack_path(path)
     if stack is not None:
         for member in stack.files:
-            if source_format(member, rules) is not GEOTIFF and extension(member) not in (".jp2", ".j2k", ".img"):
+            if source_format(member, rules) not in BAND_FILE_FORMATS:
                 raise SourceRefused(stack.name, f"'{_name(member)}': band files are GeoTIFF, JPEG 2000 or "
                                                 "Erdas Imagine files")
         return BAND_STACK
